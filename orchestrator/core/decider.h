@@ -1,0 +1,91 @@
+// The decider: given a saga's state and what just happened, decides the
+// events to record and the commands to run once they are durable. Pure: the
+// clock and the random draw for jitter are inputs, so a recorded history
+// replays to the same state and commands.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "orchestrator/core/definition.h"
+#include "orchestrator/core/events.h"
+#include "orchestrator/core/state.h"
+
+namespace saga::core {
+
+enum class CallOutcome {
+  kSucceeded,
+  kBusinessFailure,   // definite no; never retried
+  kRetryableFailure,  // definite no effect; may retry
+  kUnknown,           // timeout / transport error: may or may not have applied
+};
+
+// What just happened to a saga.
+struct Signal {
+  enum class Kind {
+    // Start-up or re-claim: continue from the state as recorded. A call that
+    // was in flight when the previous owner stopped has an unknown outcome.
+    kResume,
+    kCallResult,   // a participant answered (or the call failed)
+    kTimerFired,   // a backoff timer is due
+    kCancel,       // an API/operator request to roll back
+  };
+  Kind kind = Kind::kResume;
+  // kCallResult: which call. Stale results (not the call in flight) are
+  // ignored by the decider.
+  int step = -1;
+  int attempt = 0;
+  bool compensation = false;
+  CallOutcome outcome = CallOutcome::kSucceeded;
+  std::string output_json;
+  std::string error;  // kCallResult failure text, or kCancel reason
+};
+
+struct DecideContext {
+  int64_t now_ms = 0;
+  double unit_random = 0.0;  // in [0, 1); used for backoff jitter
+};
+
+struct Command {
+  enum class Kind {
+    kInvokeStep,          // call Execute(step, attempt) with deadline_ms
+    kInvokeCompensation,  // call Compensate(step, attempt) with deadline_ms
+    kWaitUntil,           // signal kTimerFired at due_ms
+    kFinished,            // the saga reached a terminal state
+  };
+  Kind kind = Kind::kInvokeStep;
+  int step = -1;
+  int attempt = 0;
+  int64_t deadline_ms = 0;
+  int64_t due_ms = 0;
+  bool operator==(const Command&) const = default;
+};
+
+struct Decision {
+  // Record these (in order, in one transaction), apply them, then run the
+  // commands. Empty events and commands: nothing to do (e.g. stale result).
+  // Always: commands == PendingCommands(definition, state + events).
+  std::vector<Event> events;
+  std::vector<Command> commands;
+  // Non-OK when the signal was refused (e.g. FailedPrecondition: cancel
+  // after the pivot succeeded, or of an ended saga). Nothing is recorded.
+  absl::Status refusal;
+};
+
+// The first events of a new saga (SagaStarted, then StepStarted for the
+// first step) and the command to call it.
+Decision DecideStart(const SagaDefinition& definition,
+                     const std::string& input_json, const DecideContext& ctx);
+
+Decision Decide(const SagaDefinition& definition, const SagaState& state,
+                const Signal& signal, const DecideContext& ctx);
+
+// The commands implied by a state with nothing new happening: used after
+// applying a decision's events, and by replay to compare. For a state with a
+// call in flight this is the call; waiting: the timer; ended: kFinished.
+std::vector<Command> PendingCommands(const SagaDefinition& definition,
+                                     const SagaState& state);
+
+}  // namespace saga::core

@@ -1,0 +1,69 @@
+// Saga definitions: the declarative model loaded from sagas/*.yaml.
+// Pure data; no I/O. See definition_loader.h for parsing and validation.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace saga::core {
+
+// Where a step stands relative to the point of no return. The loader only
+// accepts compensatable/read-only steps before the pivot and retriable ones
+// after it, so a saga can always either roll back or finish.
+enum class StepKind { kCompensatable, kReadOnly, kPivot, kRetriable };
+
+const char* StepKindName(StepKind kind);
+
+struct RetryPolicy {
+  // Total attempts including the first. Ignored for retriable steps, which
+  // are retried until they succeed.
+  int max_attempts = 3;
+  int64_t initial_backoff_ms = 100;
+  int64_t max_backoff_ms = 5000;
+  double multiplier = 2.0;
+  // Fraction in [0, 1] of the backoff that is randomised (see BackoffMs).
+  double jitter = 0.2;
+};
+
+// One entry of a step's input mapping: the step's input field `target`
+// takes the value found at `source`, a dotted path rooted at either
+// "input" (the saga input) or "steps.<step>.output" (an earlier step's
+// output), e.g. "steps.reserve_doctor.output.reservation_id".
+struct InputMapping {
+  std::string target;
+  std::string source;
+};
+
+struct StepDefinition {
+  std::string name;
+  StepKind kind = StepKind::kCompensatable;
+  std::string participant;   // logical participant name, e.g. "doctor"
+  std::string action;        // e.g. "reserve_doctor"
+  std::string compensation;  // compensating action; empty unless compensatable
+  int64_t timeout_ms = 5000;  // deadline of one call
+  RetryPolicy retry;
+  RetryPolicy compensation_retry;
+  std::vector<InputMapping> input;
+};
+
+// A required field of the saga input and its JSON type: one of "string",
+// "number", "integer", "boolean", "object", "array".
+struct InputField {
+  std::string name;
+  std::string type;
+};
+
+struct SagaDefinition {
+  std::string name;  // the saga type, e.g. "appointment_booking"
+  int version = 1;
+  std::string description;
+  std::vector<InputField> required_input;
+  std::vector<StepDefinition> steps;
+
+  // Index of the named step, or -1.
+  int StepIndex(const std::string& step_name) const;
+};
+
+}  // namespace saga::core

@@ -1,0 +1,67 @@
+// The saga's append-only history. Every transition is one or more events,
+// committed before anything they decide is acted on. An event's payload is
+// stored as a JSON object (see EncodeEventData / DecodeEvent); every event
+// must round-trip encode -> decode unchanged.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace saga::core {
+
+enum class EventType {
+  kSagaStarted,                  // saga_type, definition_version, input_json
+  kStepStarted,                  // step, attempt: intent to call Execute
+  kStepSucceeded,                // step, attempt, output_json
+  kStepFailed,                   // step, attempt, error, retryable, outcome_unknown
+  kRetryScheduled,               // step, attempt (the next one), due_ms
+  kCancelRequested,              // error (the reason)
+  kCompensationStarted,          // error (why the saga rolls back)
+  kCompensationStepStarted,      // step, attempt: intent to call Compensate
+  kCompensationStepSucceeded,    // step, attempt
+  kCompensationStepFailed,       // step, attempt, error
+  kCompensationRetryScheduled,   // step, attempt (the next one), due_ms
+  kSagaCompleted,
+  kSagaCompensated,              // error (the reason it rolled back)
+  kSagaFailed,                   // error (which compensation gave up)
+};
+
+// Stable names used in storage and the API, e.g. "StepStarted".
+const char* EventTypeName(EventType type);
+absl::StatusOr<EventType> ParseEventType(const std::string& name);
+
+struct Event {
+  EventType type = EventType::kSagaStarted;
+  // 1-based position in the saga's history; assigned before append.
+  int64_t seq = 0;
+  // Decision time (Unix ms), given to the decider as input.
+  int64_t at_ms = 0;
+  // Index into the definition's steps; -1 for saga-level events.
+  int step = -1;
+  int attempt = 0;
+
+  // Payload; which fields are meaningful depends on `type` (see above).
+  std::string saga_type;
+  int definition_version = 0;
+  std::string input_json;
+  std::string output_json;
+  std::string error;
+  bool retryable = false;
+  bool outcome_unknown = false;
+  int64_t due_ms = 0;
+
+  bool operator==(const Event&) const = default;
+};
+
+// The payload fields of `event` (everything except type, seq, at_ms, step
+// and attempt, which are stored in their own columns) as a JSON object.
+std::string EncodeEventData(const Event& event);
+
+absl::StatusOr<Event> DecodeEvent(const std::string& type_name, int64_t seq,
+                                  int64_t at_ms, int step, int attempt,
+                                  const std::string& data_json);
+
+}  // namespace saga::core

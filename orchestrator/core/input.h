@@ -1,0 +1,26 @@
+// Saga input validation and per-step input mapping. Pure.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "orchestrator/core/definition.h"
+#include "orchestrator/core/state.h"
+
+namespace saga::core {
+
+// Checks that `input_json` is a JSON object (at most `max_bytes` long) with
+// every required field of the definition present and of the declared type.
+// Returns the canonical form (keys sorted, no spaces) on success, so equal
+// inputs compare equal as strings. InvalidArgument names the field.
+absl::StatusOr<std::string> ValidateSagaInput(const SagaDefinition& definition,
+                                              const std::string& input_json,
+                                              size_t max_bytes);
+
+// Builds the JSON object sent to step `step` from its input mapping, the
+// saga input and earlier steps' outputs. FailedPrecondition if a mapped
+// source is missing (e.g. an earlier step's output lacks the field).
+absl::StatusOr<std::string> BuildStepInput(const SagaDefinition& definition,
+                                           const SagaState& state, int step);
+
+}  // namespace saga::core

@@ -1,0 +1,88 @@
+// A saga's state: a pure fold of its events. Apply never fails on a
+// well-formed history; a malformed one (e.g. an event for a step that does
+// not exist) is a broken invariant and aborts with a message.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "orchestrator/core/definition.h"
+#include "orchestrator/core/events.h"
+
+namespace saga::core {
+
+enum class SagaStatus { kRunning, kCompensating, kCompleted, kCompensated, kFailed };
+
+enum class StepStatus {
+  kPending,
+  kRunning,
+  kWaitingRetry,
+  kSucceeded,
+  kFailed,
+  kCompensating,
+  kCompensated,
+  kCompensationFailed,
+};
+
+const char* SagaStatusName(SagaStatus status);  // "RUNNING", "COMPLETED", ...
+const char* StepStatusName(StepStatus status);  // "PENDING", "SUCCEEDED", ...
+absl::StatusOr<SagaStatus> ParseSagaStatus(const std::string& name);
+bool IsTerminal(SagaStatus status);
+
+struct StepState {
+  StepStatus status = StepStatus::kPending;
+  int attempts = 0;               // Execute calls started
+  int compensation_attempts = 0;  // Compensate calls started
+  // An Execute call's outcome was never learned (timeout, transport error,
+  // crash) and no later attempt settled it: it may have taken effect.
+  bool outcome_unknown = false;
+  std::string output_json;  // set once succeeded
+  std::string error;        // last failure
+  int64_t started_ms = 0;   // first attempt
+  int64_t ended_ms = 0;     // success/failure/compensation end
+};
+
+struct SagaState {
+  std::string saga_id;
+  std::string saga_type;
+  int definition_version = 0;
+  std::string input_json;
+  SagaStatus status = SagaStatus::kRunning;
+  std::vector<StepState> steps;  // one per definition step
+
+  int64_t last_seq = 0;  // seq of the last applied event
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+
+  // The step being executed (kRunning) or compensated (kCompensating); -1
+  // before the first step and after the end.
+  int current_step = -1;
+  // A call for current_step (Execute or Compensate, by status) was started
+  // and its result is not recorded yet.
+  bool call_in_flight = false;
+  int in_flight_attempt = 0;
+  int64_t in_flight_deadline_ms = 0;  // started at + the step's timeout
+  // Set while waiting for a backoff timer.
+  int64_t retry_due_ms = 0;
+  int retry_attempt = 0;
+
+  bool cancel_requested = false;
+  // Why the saga compensated or failed.
+  std::string reason;
+};
+
+// Initial state for a definition (all steps pending).
+SagaState NewSagaState(const SagaDefinition& definition,
+                       const std::string& saga_id);
+
+// Applies one event. REQUIRES: event.seq == state.last_seq + 1 (when the
+// event carries a seq; 0 means "not yet numbered").
+void Apply(const SagaDefinition& definition, SagaState& state,
+           const Event& event);
+
+// Folds a whole history.
+SagaState Fold(const SagaDefinition& definition, const std::string& saga_id,
+               const std::vector<Event>& events);
+
+}  // namespace saga::core
