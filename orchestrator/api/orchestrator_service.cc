@@ -1,0 +1,306 @@
+#include "orchestrator/api/orchestrator_service.h"
+
+// Boost 1.74 Asio needs <utility> first under C++20 (see TOOLCHAIN.md).
+#include <utility>
+//
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <charconv>
+
+#include "orchestrator/api/proto_conversion.h"
+#include "orchestrator/api/status_mapping.h"
+
+namespace saga::api {
+
+namespace {
+
+constexpr size_t kMaxIdLength = 128;
+constexpr size_t kMaxReasonLength = 1024;
+
+absl::Status CheckSagaId(const std::string& saga_id) {
+  if (saga_id.empty()) return absl::InvalidArgumentError("saga_id is required");
+  if (saga_id.size() > kMaxIdLength) {
+    return absl::InvalidArgumentError("saga_id is longer than " +
+                                      std::to_string(kMaxIdLength) + " bytes");
+  }
+  return absl::OkStatus();
+}
+
+// Page tokens are "<created_ms>.<saga_id>" of the last row returned.
+std::string EncodePageToken(const store::SagaSummary& last) {
+  return std::to_string(last.created_ms) + "." + last.saga_id;
+}
+
+absl::StatusOr<std::pair<int64_t, std::string>> DecodePageToken(
+    const std::string& token) {
+  const auto dot = token.find('.');
+  int64_t created_ms = 0;
+  if (dot == std::string::npos || dot + 1 >= token.size() ||
+      std::from_chars(token.data(), token.data() + dot, created_ms).ptr !=
+          token.data() + dot) {
+    return absl::InvalidArgumentError("malformed page_token");
+  }
+  return std::make_pair(created_ms, token.substr(dot + 1));
+}
+
+}  // namespace
+
+struct OrchestratorService::ReadPool {
+  explicit ReadPool(int threads) : pool(threads) {}
+  boost::asio::thread_pool pool;
+};
+
+OrchestratorService::OrchestratorService(
+    engine::Engine* engine, store::SagaStore* store,
+    engine::DefinitionRegistry* definitions, ServiceOptions options)
+    : engine_(engine),
+      store_(store),
+      definitions_(definitions),
+      options_(options),
+      reads_(std::make_unique<ReadPool>(options.read_threads)) {}
+
+OrchestratorService::~OrchestratorService() { reads_->pool.join(); }
+
+absl::StatusOr<v1::Saga> OrchestratorService::LoadSaga(
+    const std::string& saga_id) {
+  auto record = store_->Load(saga_id);
+  if (!record.ok()) return record.status();
+  auto definition = definitions_->Version(record->summary.saga_type,
+                                          record->summary.definition_version);
+  if (!definition.ok()) return definition.status();
+  core::SagaState state = core::Fold(**definition, saga_id, record->events);
+  return SagaToProto(**definition, record->summary, state);
+}
+
+grpc::ServerUnaryReactor* OrchestratorService::StartSaga(
+    grpc::CallbackServerContext* context, const v1::StartSagaRequest* request,
+    v1::StartSagaResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (request->saga_type().empty()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "saga_type is required"));
+    return reactor;
+  }
+  if (request->idempotency_key().size() > kMaxIdLength) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "idempotency_key is longer than " +
+                                     std::to_string(kMaxIdLength) + " bytes"));
+    return reactor;
+  }
+  engine_->StartSaga(
+      request->saga_type(), request->input_json(), request->idempotency_key(),
+      [reactor, response](absl::StatusOr<store::CreateResult> result) {
+        if (!result.ok()) {
+          reactor->Finish(ToGrpcStatus(result.status()));
+          return;
+        }
+        response->set_saga_id(result->saga_id);
+        response->set_created(result->created);
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OrchestratorService::GetSaga(
+    grpc::CallbackServerContext* context, const v1::GetSagaRequest* request,
+    v1::GetSagaResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (auto valid = CheckSagaId(request->saga_id()); !valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
+    return reactor;
+  }
+  boost::asio::post(reads_->pool, [this, reactor, request, response] {
+    auto saga = LoadSaga(request->saga_id());
+    if (saga.ok()) *response->mutable_saga() = std::move(*saga);
+    reactor->Finish(ToGrpcStatus(saga.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OrchestratorService::ListSagas(
+    grpc::CallbackServerContext* context, const v1::ListSagasRequest* request,
+    v1::ListSagasResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  store::ListQuery query;
+  query.saga_type = request->saga_type();
+  query.status = FromProto(request->status());
+  if (request->status() != v1::SAGA_STATUS_UNSPECIFIED && !query.status) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "unknown status filter"));
+    return reactor;
+  }
+  if (request->page_size() < 0 ||
+      request->page_size() > options_.max_page_size) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "page_size must be between 0 and " +
+                                     std::to_string(options_.max_page_size)));
+    return reactor;
+  }
+  query.limit = request->page_size() == 0 ? options_.default_page_size
+                                          : request->page_size();
+  if (!request->page_token().empty()) {
+    auto after = DecodePageToken(request->page_token());
+    if (!after.ok()) {
+      reactor->Finish(ToGrpcStatus(after.status()));
+      return reactor;
+    }
+    query.after = *after;
+  }
+  boost::asio::post(reads_->pool, [this, reactor, query, response] {
+    auto page = store_->List(query);
+    if (!page.ok()) {
+      reactor->Finish(ToGrpcStatus(page.status()));
+      return;
+    }
+    for (const auto& summary : page->sagas) {
+      *response->add_sagas() = SummaryToProto(summary);
+    }
+    if (page->more && !page->sagas.empty()) {
+      response->set_next_page_token(EncodePageToken(page->sagas.back()));
+    }
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OrchestratorService::GetSagaHistory(
+    grpc::CallbackServerContext* context,
+    const v1::GetSagaHistoryRequest* request,
+    v1::GetSagaHistoryResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (auto valid = CheckSagaId(request->saga_id()); !valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
+    return reactor;
+  }
+  boost::asio::post(reads_->pool, [this, reactor, request, response] {
+    auto record = store_->Load(request->saga_id());
+    if (!record.ok()) {
+      reactor->Finish(ToGrpcStatus(record.status()));
+      return;
+    }
+    auto definition = definitions_->Version(record->summary.saga_type,
+                                            record->summary.definition_version);
+    if (!definition.ok()) {
+      reactor->Finish(ToGrpcStatus(definition.status()));
+      return;
+    }
+    response->set_saga_id(request->saga_id());
+    for (const auto& event : record->events) {
+      *response->add_events() = EventToProto(**definition, event);
+    }
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OrchestratorService::AwaitSaga(
+    grpc::CallbackServerContext* context, const v1::AwaitSagaRequest* request,
+    v1::AwaitSagaResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (auto valid = CheckSagaId(request->saga_id()); !valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
+    return reactor;
+  }
+  if (request->timeout_ms() < 0) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "timeout_ms must not be negative"));
+    return reactor;
+  }
+  const auto timeout = std::chrono::milliseconds(
+      std::min(request->timeout_ms(), options_.max_await_ms));
+  engine_->AwaitSaga(
+      request->saga_id(), request->step(), timeout,
+      [this, reactor, request,
+       response](absl::StatusOr<engine::AwaitOutcome> outcome) {
+        if (!outcome.ok()) {
+          reactor->Finish(ToGrpcStatus(outcome.status()));
+          return;
+        }
+        boost::asio::post(reads_->pool, [this, reactor, request, response,
+                                         outcome = *outcome] {
+          auto saga = LoadSaga(request->saga_id());
+          if (!saga.ok()) {
+            reactor->Finish(ToGrpcStatus(saga.status()));
+            return;
+          }
+          bool reached = outcome == engine::AwaitOutcome::kReached;
+          if (outcome == engine::AwaitOutcome::kNotActive) {
+            // Not driven here: judge by what is recorded.
+            const auto status = saga->status();
+            reached = status == v1::SAGA_STATUS_COMPLETED ||
+                      status == v1::SAGA_STATUS_COMPENSATED ||
+                      status == v1::SAGA_STATUS_FAILED;
+            bool step_known = request->step().empty();
+            for (const auto& step : saga->steps()) {
+              if (step.name() != request->step()) continue;
+              step_known = true;
+              reached |= step.status() == v1::STEP_STATUS_SUCCEEDED;
+            }
+            if (!step_known) {
+              reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                           "saga type '" + saga->saga_type() +
+                                               "' has no step '" +
+                                               request->step() + "'"));
+              return;
+            }
+          }
+          *response->mutable_saga() = std::move(*saga);
+          response->set_reached(reached);
+          reactor->Finish(grpc::Status::OK);
+        });
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OrchestratorService::CancelSaga(
+    grpc::CallbackServerContext* context, const v1::CancelSagaRequest* request,
+    v1::CancelSagaResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (auto valid = CheckSagaId(request->saga_id()); !valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
+    return reactor;
+  }
+  if (request->reason().size() > kMaxReasonLength) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "reason is longer than " +
+                                     std::to_string(kMaxReasonLength) +
+                                     " bytes"));
+    return reactor;
+  }
+  const std::string reason = request->reason().empty()
+                                 ? "cancelled through the API"
+                                 : request->reason();
+  spdlog::info("saga={} cancel requested: {}", request->saga_id(), reason);
+  engine_->CancelSaga(
+      request->saga_id(), reason,
+      [this, reactor, request, response](absl::Status cancelled) {
+        boost::asio::post(
+            reads_->pool, [this, reactor, request, response, cancelled] {
+              auto saga = LoadSaga(request->saga_id());
+              if (!saga.ok()) {
+                reactor->Finish(ToGrpcStatus(saga.status()));
+                return;
+              }
+              if (cancelled.code() == absl::StatusCode::kNotFound) {
+                // Recorded but not running here: it has ended.
+                reactor->Finish(
+                    grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                 "saga already ended as " +
+                                     v1::SagaStatus_Name(saga->status())
+                                         .substr(sizeof("SAGA_STATUS_") - 1)));
+                return;
+              }
+              if (!cancelled.ok()) {
+                reactor->Finish(ToGrpcStatus(cancelled));
+                return;
+              }
+              *response->mutable_saga() = std::move(*saga);
+              reactor->Finish(grpc::Status::OK);
+            });
+      });
+  return reactor;
+}
+
+}  // namespace saga::api

@@ -1,0 +1,616 @@
+#include "orchestrator/engine/engine.h"
+
+// Boost 1.74 Asio needs <utility> first under C++20 (see TOOLCHAIN.md).
+#include <utility>
+//
+#include <spdlog/spdlog.h>
+
+#include <boost/asio.hpp>
+#include <deque>
+#include <vector>
+
+#include "orchestrator/core/input.h"
+#include "orchestrator/core/outbox.h"
+#include "orchestrator/engine/saga_ids.h"
+
+namespace saga::engine {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string StepName(const core::SagaDefinition& definition, int step) {
+  return step >= 0 && step < static_cast<int>(definition.steps.size())
+             ? definition.steps[step].name
+             : "";
+}
+
+store::SagaSummary SummaryOf(const core::SagaDefinition& definition,
+                             const core::SagaState& state) {
+  store::SagaSummary summary;
+  summary.saga_id = state.saga_id;
+  summary.saga_type = state.saga_type;
+  summary.definition_version = state.definition_version;
+  summary.status = state.status;
+  summary.current_step = StepName(definition, state.current_step);
+  summary.error = state.reason;
+  summary.input_json = state.input_json;
+  summary.last_seq = state.last_seq;
+  summary.created_ms = state.created_ms;
+  summary.updated_ms = state.updated_ms;
+  return summary;
+}
+
+// Numbers `events` after state's last seq and applies them to a copy.
+core::SagaState ApplyNumbered(const core::SagaDefinition& definition,
+                              core::SagaState state,
+                              std::vector<core::Event>& events) {
+  for (auto& event : events) {
+    event.seq = state.last_seq + 1;
+    core::Apply(definition, state, event);
+  }
+  return state;
+}
+
+store::AppendBatch MakeBatch(const core::SagaDefinition& definition,
+                             int64_t expected_last_seq,
+                             const core::SagaState& next,
+                             const std::vector<core::Event>& events) {
+  store::AppendBatch batch;
+  batch.saga_id = next.saga_id;
+  batch.expected_last_seq = expected_last_seq;
+  batch.events = events;
+  batch.summary = SummaryOf(definition, next);
+  batch.outbox = core::OutboxMessagesFor(definition, next.saga_id, events);
+  return batch;
+}
+
+void LogEvents(const core::SagaDefinition& definition,
+               const std::string& saga_id,
+               const std::vector<core::Event>& events) {
+  for (const auto& event : events) {
+    const std::string step = StepName(definition, event.step);
+    if (!event.error.empty()) {
+      spdlog::info(
+          "saga={} type={} seq={} event={} step={} attempt={} error=\"{}\"",
+          saga_id, definition.name, event.seq, core::EventTypeName(event.type),
+          step, event.attempt, event.error);
+    } else {
+      spdlog::info("saga={} type={} seq={} event={} step={} attempt={}",
+                   saga_id, definition.name, event.seq,
+                   core::EventTypeName(event.type), step, event.attempt);
+    }
+  }
+}
+
+bool Satisfied(const core::SagaState& state, int step) {
+  if (core::IsTerminal(state.status)) return true;
+  return step >= 0 && state.steps[step].status == core::StepStatus::kSucceeded;
+}
+
+// Backoff for re-reading a saga while the database is unreachable.
+milliseconds NextReloadDelay(milliseconds delay) {
+  return std::min(milliseconds(5000), std::max(milliseconds(100), delay * 2));
+}
+
+}  // namespace
+
+struct Engine::Threads {
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work{
+      io.get_executor()};
+  std::thread thread;
+  std::unique_ptr<asio::thread_pool> db;
+};
+
+struct Engine::Waiter {
+  int step = -1;
+  std::unique_ptr<asio::steady_timer> timer;
+  std::function<void(absl::StatusOr<AwaitOutcome>)> done;
+
+  void Fire(AwaitOutcome outcome) {
+    if (!done) return;
+    auto finish = std::move(done);
+    done = nullptr;
+    if (timer) timer->cancel();
+    finish(outcome);
+  }
+};
+
+struct Engine::Queued {
+  core::Signal signal;
+  std::function<void(absl::Status)> done;
+};
+
+struct Engine::Runtime {
+  Runtime(asio::io_context& io,
+          std::shared_ptr<const core::SagaDefinition> definition,
+          core::SagaState state)
+      : definition(std::move(definition)), state(std::move(state)), timer(io) {}
+
+  std::shared_ptr<const core::SagaDefinition> definition;
+  core::SagaState state;
+  // A commit (or a reload after a failed one) is under way: signals wait in
+  // `queued` so every decision sees the state the previous one produced.
+  bool busy = false;
+  std::deque<Queued> queued;
+  asio::steady_timer timer;  // backoff
+  std::vector<std::shared_ptr<Waiter>> waiters;
+};
+
+Engine::Engine(store::SagaStore* store, DefinitionRegistry* definitions,
+               ParticipantClients* participants, EngineOptions options)
+    : store_(store),
+      definitions_(definitions),
+      participants_(participants),
+      options_(options),
+      threads_(std::make_unique<Threads>()),
+      random_(std::random_device{}()) {}
+
+Engine::~Engine() { Stop(); }
+
+absl::StatusOr<size_t> Engine::Recover() {
+  auto records = store_->LoadUnfinished();
+  if (!records.ok()) return records.status();
+  for (auto& record : *records) {
+    const auto& summary = record.summary;
+    auto definition =
+        definitions_->Version(summary.saga_type, summary.definition_version);
+    if (!definition.ok()) return definition.status();
+    core::SagaState state =
+        core::Fold(**definition, summary.saga_id, record.events);
+    Insert(summary.saga_id, *definition, std::move(state));
+    asio::post(threads_->io, [this, id = summary.saga_id] {
+      Handle(id, core::Signal{}, nullptr);
+    });
+  }
+  return records->size();
+}
+
+void Engine::Start() {
+  threads_->db = std::make_unique<asio::thread_pool>(options_.db_threads);
+  threads_->thread = std::thread([this] { threads_->io.run(); });
+}
+
+void Engine::BeginShutdown() {
+  stopping_ = true;
+  asio::post(threads_->io, [this] {
+    for (auto& [id, runtime] : sagas_) {
+      for (auto& waiter : runtime->waiters) {
+        waiter->Fire(AwaitOutcome::kTimedOut);
+      }
+      runtime->waiters.clear();
+    }
+  });
+}
+
+void Engine::Stop() {
+  if (!threads_->thread.joinable()) return;
+  stopping_ = true;
+  // Let the calls in flight land and their results commit, so a restart
+  // does not have to treat them as unknown.
+  const auto deadline =
+      std::chrono::steady_clock::now() + options_.drain_timeout;
+  {
+    std::unique_lock lock(drain_mutex_);
+    drained_.wait_until(lock, deadline,
+                        [this] { return calls_in_flight_.load() == 0; });
+  }
+  threads_->db->join();
+  threads_->work.reset();
+  threads_->io.stop();
+  threads_->thread.join();
+}
+
+core::DecideContext Engine::Context() {
+  return {NowMs(), std::uniform_real_distribution<double>(0.0, 1.0)(random_)};
+}
+
+void Engine::Insert(const std::string& saga_id,
+                    std::shared_ptr<const core::SagaDefinition> definition,
+                    core::SagaState state) {
+  sagas_[saga_id] = std::make_unique<Runtime>(
+      threads_->io, std::move(definition), std::move(state));
+  active_sagas_ = sagas_.size();
+}
+
+void Engine::StartSaga(
+    const std::string& saga_type, const std::string& input_json,
+    const std::string& idempotency_key,
+    std::function<void(absl::StatusOr<store::CreateResult>)> done) {
+  auto definition = definitions_->Current(saga_type);
+  if (!definition.ok()) {
+    done(definition.status());
+    return;
+  }
+  auto canonical = core::ValidateSagaInput(**definition, input_json,
+                                           options_.max_input_bytes);
+  if (!canonical.ok()) {
+    done(canonical.status());
+    return;
+  }
+  const std::string saga_id = NewSagaId();
+  auto decision = std::make_shared<core::Decision>(core::DecideStart(
+      **definition, *canonical, {NowMs(), ThreadLocalUnitRandom()}));
+  auto state = std::make_shared<core::SagaState>(
+      ApplyNumbered(**definition, core::NewSagaState(**definition, saga_id),
+                    decision->events));
+  auto batch = std::make_shared<store::AppendBatch>(
+      MakeBatch(**definition, 0, *state, decision->events));
+  batch->summary.idempotency_key = idempotency_key;
+
+  asio::post(*threads_->db, [this, definition = *definition, decision, state,
+                             batch, done = std::move(done)]() mutable {
+    auto created = store_->Create(*batch);
+    if (!created.ok()) {
+      // In doubt: the saga may exist after all. Adopt it if it does, so a
+      // committed saga is never left undriven until the next restart.
+      if (created.status().code() == absl::StatusCode::kUnknown) {
+        Adopt(batch->saga_id, milliseconds(200));
+      }
+      done(created.status());
+      return;
+    }
+    if (!created->created) {
+      done(created);
+      return;
+    }
+    asio::post(threads_->io, [this, definition, decision, state,
+                              created = *created, done = std::move(done)] {
+      LogEvents(*definition, state->saga_id, decision->events);
+      Insert(state->saga_id, definition, *state);
+      RunCommands(state->saga_id, *sagas_[state->saga_id], decision->commands);
+      done(created);
+    });
+  });
+}
+
+void Engine::CancelSaga(const std::string& saga_id, const std::string& reason,
+                        std::function<void(absl::Status)> done) {
+  asio::post(threads_->io, [this, saga_id, reason, done = std::move(done)] {
+    if (!sagas_.count(saga_id)) {
+      done(absl::NotFoundError("saga " + saga_id + " is not running"));
+      return;
+    }
+    core::Signal signal;
+    signal.kind = core::Signal::Kind::kCancel;
+    signal.error = reason;
+    Handle(saga_id, std::move(signal), done);
+  });
+}
+
+void Engine::AwaitSaga(const std::string& saga_id, const std::string& step,
+                       milliseconds timeout,
+                       std::function<void(absl::StatusOr<AwaitOutcome>)> done) {
+  asio::post(threads_->io, [this, saga_id, step, timeout,
+                            done = std::move(done)]() mutable {
+    auto it = sagas_.find(saga_id);
+    if (it == sagas_.end()) {
+      done(AwaitOutcome::kNotActive);
+      return;
+    }
+    Runtime& runtime = *it->second;
+    if (stopping_) {
+      done(AwaitOutcome::kTimedOut);
+      return;
+    }
+    int step_index = -1;
+    if (!step.empty()) {
+      step_index = runtime.definition->StepIndex(step);
+      if (step_index < 0) {
+        done(absl::InvalidArgumentError("saga type '" +
+                                        runtime.definition->name +
+                                        "' has no step '" + step + "'"));
+        return;
+      }
+    }
+    if (Satisfied(runtime.state, step_index)) {
+      done(AwaitOutcome::kReached);
+      return;
+    }
+    auto waiter = std::make_shared<Waiter>();
+    waiter->step = step_index;
+    waiter->done = std::move(done);
+    waiter->timer = std::make_unique<asio::steady_timer>(threads_->io);
+    waiter->timer->expires_after(timeout);
+    waiter->timer->async_wait([waiter](const boost::system::error_code& error) {
+      if (!error) waiter->Fire(AwaitOutcome::kTimedOut);
+    });
+    runtime.waiters.push_back(std::move(waiter));
+  });
+}
+
+void Engine::Handle(const std::string& saga_id, core::Signal signal,
+                    std::function<void(absl::Status)> done) {
+  auto it = sagas_.find(saga_id);
+  if (it == sagas_.end()) {
+    // A late call result or timer for a saga that has ended here.
+    if (done) done(absl::NotFoundError("saga " + saga_id + " is not running"));
+    return;
+  }
+  Runtime& runtime = *it->second;
+  if (runtime.busy) {
+    runtime.queued.push_back({std::move(signal), std::move(done)});
+    return;
+  }
+  core::Decision decision =
+      core::Decide(*runtime.definition, runtime.state, signal, Context());
+  if (!decision.refusal.ok()) {
+    if (done) done(decision.refusal);
+  } else if (decision.events.empty()) {
+    RunCommands(saga_id, runtime, decision.commands);
+    if (done) done(absl::OkStatus());
+  } else {
+    Commit(saga_id, runtime, std::move(decision), std::move(done));
+    return;
+  }
+  RetireIfEnded(saga_id);
+}
+
+void Engine::Commit(const std::string& saga_id, Runtime& runtime,
+                    core::Decision decision,
+                    std::function<void(absl::Status)> done) {
+  auto shared_decision = std::make_shared<core::Decision>(std::move(decision));
+  auto next = std::make_shared<core::SagaState>(ApplyNumbered(
+      *runtime.definition, runtime.state, shared_decision->events));
+  auto batch = std::make_shared<store::AppendBatch>(
+      MakeBatch(*runtime.definition, runtime.state.last_seq, *next,
+                shared_decision->events));
+  runtime.busy = true;
+  asio::post(*threads_->db, [this, saga_id, batch, next, shared_decision,
+                             done = std::move(done)]() mutable {
+    absl::Status status = store_->Append(*batch);
+    asio::post(threads_->io, [this, saga_id, status, next, shared_decision,
+                              done = std::move(done)]() mutable {
+      OnCommitted(saga_id, status, next, shared_decision, std::move(done));
+    });
+  });
+}
+
+void Engine::OnCommitted(const std::string& saga_id, absl::Status status,
+                         std::shared_ptr<core::SagaState> next,
+                         std::shared_ptr<core::Decision> decision,
+                         std::function<void(absl::Status)> done) {
+  auto it = sagas_.find(saga_id);
+  if (it == sagas_.end()) return;
+  Runtime& runtime = *it->second;
+  if (!status.ok()) {
+    if (done) done(status);
+    if (status.code() == absl::StatusCode::kAborted) {
+      // Fenced: another writer appended to this saga. Stop driving it; the
+      // recorded history, not our view of it, is the truth.
+      spdlog::error("saga={} fenced, no longer driven here: {}", saga_id,
+                    std::string(status.message()));
+      for (auto& waiter : runtime.waiters)
+        waiter->Fire(AwaitOutcome::kNotActive);
+      sagas_.erase(it);
+      active_sagas_ = sagas_.size();
+      return;
+    }
+    spdlog::warn("saga={} commit failed ({}); reloading from the store",
+                 saga_id, status.ToString());
+    Reload(saga_id, milliseconds(100));
+    return;
+  }
+  LogEvents(*runtime.definition, saga_id, decision->events);
+  runtime.state = std::move(*next);
+  runtime.busy = false;
+  NotifyWaiters(runtime);
+  RunCommands(saga_id, runtime, decision->commands);
+  if (done) done(absl::OkStatus());
+  DrainQueued(saga_id);
+}
+
+void Engine::DrainQueued(const std::string& saga_id) {
+  while (true) {
+    auto it = sagas_.find(saga_id);
+    if (it == sagas_.end()) return;
+    Runtime& runtime = *it->second;
+    if (runtime.busy) return;
+    if (runtime.queued.empty()) break;
+    Queued next = std::move(runtime.queued.front());
+    runtime.queued.pop_front();
+    // Handle may retire the saga; the loop re-finds it each time.
+    Handle(saga_id, std::move(next.signal), std::move(next.done));
+  }
+  RetireIfEnded(saga_id);
+}
+
+void Engine::RetireIfEnded(const std::string& saga_id) {
+  auto it = sagas_.find(saga_id);
+  if (it == sagas_.end()) return;
+  Runtime& runtime = *it->second;
+  if (!core::IsTerminal(runtime.state.status) || runtime.busy ||
+      !runtime.queued.empty()) {
+    return;
+  }
+  for (auto& waiter : runtime.waiters) waiter->Fire(AwaitOutcome::kReached);
+  runtime.timer.cancel();
+  sagas_.erase(it);
+  active_sagas_ = sagas_.size();
+}
+
+void Engine::NotifyWaiters(Runtime& runtime) {
+  auto& waiters = runtime.waiters;
+  for (auto& waiter : waiters) {
+    if (waiter->done && Satisfied(runtime.state, waiter->step)) {
+      waiter->Fire(AwaitOutcome::kReached);
+    }
+  }
+  std::erase_if(waiters, [](const auto& waiter) { return !waiter->done; });
+}
+
+void Engine::RunCommands(const std::string& saga_id, Runtime& runtime,
+                         const std::vector<core::Command>& commands) {
+  for (const auto& command : commands) {
+    switch (command.kind) {
+      case core::Command::Kind::kInvokeStep:
+      case core::Command::Kind::kInvokeCompensation:
+        Invoke(saga_id, runtime, command);
+        break;
+      case core::Command::Kind::kWaitUntil:
+        Arm(saga_id, runtime, command.due_ms);
+        break;
+      case core::Command::Kind::kFinished:
+        spdlog::info("saga={} type={} ended status={}{}", saga_id,
+                     runtime.definition->name,
+                     core::SagaStatusName(runtime.state.status),
+                     runtime.state.reason.empty()
+                         ? ""
+                         : " reason=\"" + runtime.state.reason + "\"");
+        break;
+    }
+  }
+}
+
+void Engine::Arm(const std::string& saga_id, Runtime& runtime, int64_t due_ms) {
+  runtime.timer.expires_after(
+      milliseconds(std::max<int64_t>(0, due_ms - NowMs())));
+  runtime.timer.async_wait(
+      [this, saga_id](const boost::system::error_code& error) {
+        if (error) return;  // re-armed or retired
+        core::Signal signal;
+        signal.kind = core::Signal::Kind::kTimerFired;
+        Handle(saga_id, std::move(signal), nullptr);
+      });
+}
+
+void Engine::Invoke(const std::string& saga_id, Runtime& runtime,
+                    const core::Command& command) {
+  // While stopping, leave the intent recorded and unanswered: the next
+  // start resumes it as a call with an unknown outcome.
+  if (stopping_) return;
+  const bool compensation =
+      command.kind == core::Command::Kind::kInvokeCompensation;
+  const core::StepDefinition& step = runtime.definition->steps[command.step];
+  core::Signal result;
+  result.kind = core::Signal::Kind::kCallResult;
+  result.step = command.step;
+  result.attempt = command.attempt;
+  result.compensation = compensation;
+
+  auto input =
+      core::BuildStepInput(*runtime.definition, runtime.state, command.step);
+  if (!input.ok()) {
+    // The definition maps a field an earlier step did not return: no retry
+    // can fix that, so it fails the step like a business failure.
+    result.outcome = core::CallOutcome::kBusinessFailure;
+    result.error = std::string(input.status().message());
+    asio::post(threads_->io, [this, saga_id, result]() mutable {
+      Handle(saga_id, std::move(result), nullptr);
+    });
+    return;
+  }
+
+  v1::StepRequest request;
+  request.set_saga_id(saga_id);
+  request.set_step(step.name);
+  request.set_action(compensation ? step.compensation : step.action);
+  const std::string key_prefix = saga_id + "/" + step.name;
+  request.set_idempotency_key(key_prefix +
+                              (compensation ? "/compensate" : "/execute"));
+  if (compensation) {
+    request.set_original_idempotency_key(key_prefix + "/execute");
+    request.set_original_output_json(
+        runtime.state.steps[command.step].output_json);
+  }
+  request.set_attempt(command.attempt);
+  request.set_deadline_unix_ms(command.deadline_ms);
+  request.set_input_json(*input);
+
+  spdlog::info("saga={} type={} step={} attempt={} calling {}.{}", saga_id,
+               runtime.definition->name, step.name, command.attempt,
+               step.participant, request.action());
+  ++calls_in_flight_;
+  const auto deadline =
+      std::chrono::system_clock::time_point(milliseconds(command.deadline_ms));
+  participants_->Call(step.participant, compensation, request, deadline,
+                      [this, saga_id, result](CallResult call) mutable {
+                        result.outcome = call.outcome;
+                        result.output_json = std::move(call.output_json);
+                        result.error = std::move(call.error);
+                        asio::post(
+                            threads_->io, [this, saga_id, result]() mutable {
+                              Handle(saga_id, std::move(result), nullptr);
+                            });
+                        std::lock_guard lock(drain_mutex_);
+                        if (--calls_in_flight_ == 0) drained_.notify_all();
+                      });
+}
+
+void Engine::Reload(const std::string& saga_id, milliseconds delay) {
+  auto it = sagas_.find(saga_id);
+  if (it == sagas_.end()) return;
+  Runtime& runtime = *it->second;
+  runtime.busy = true;
+  runtime.timer.cancel();
+  auto timer = std::make_shared<asio::steady_timer>(threads_->io, delay);
+  timer->async_wait([this, saga_id, delay,
+                     timer](const boost::system::error_code&) {
+    asio::post(*threads_->db, [this, saga_id, delay] {
+      auto record = store_->Load(saga_id);
+      asio::post(threads_->io,
+                 [this, saga_id, delay, record = std::move(record)]() mutable {
+                   auto it = sagas_.find(saga_id);
+                   if (it == sagas_.end()) return;
+                   if (!record.ok()) {
+                     spdlog::warn("saga={} reload failed ({}); retrying",
+                                  saga_id, record.status().ToString());
+                     Reload(saga_id, NextReloadDelay(delay));
+                     return;
+                   }
+                   Runtime& runtime = *it->second;
+                   runtime.state =
+                       core::Fold(*runtime.definition, saga_id, record->events);
+                   runtime.busy = false;
+                   NotifyWaiters(runtime);
+                   // Resume first: it settles a call whose result was lost with
+                   // the failed commit; queued signals are then judged against
+                   // that.
+                   runtime.queued.push_front({core::Signal{}, nullptr});
+                   DrainQueued(saga_id);
+                 });
+    });
+  });
+}
+
+void Engine::Adopt(const std::string& saga_id, milliseconds delay) {
+  auto timer = std::make_shared<asio::steady_timer>(threads_->io, delay);
+  timer->async_wait(
+      [this, saga_id, delay, timer](const boost::system::error_code&) {
+        asio::post(*threads_->db, [this, saga_id, delay] {
+          auto record = store_->Load(saga_id);
+          if (!record.ok() &&
+              record.status().code() == absl::StatusCode::kNotFound) {
+            return;  // the in-doubt create did not commit
+          }
+          if (!record.ok()) {
+            Adopt(saga_id, NextReloadDelay(delay));
+            return;
+          }
+          auto definition = definitions_->Version(
+              record->summary.saga_type, record->summary.definition_version);
+          if (!definition.ok()) {
+            spdlog::error("saga={} cannot be adopted: {}", saga_id,
+                          definition.status().ToString());
+            return;
+          }
+          asio::post(threads_->io, [this, saga_id, definition = *definition,
+                                    record = std::move(*record)] {
+            if (sagas_.count(saga_id)) return;
+            Insert(saga_id, definition,
+                   core::Fold(*definition, saga_id, record.events));
+            Handle(saga_id, core::Signal{}, nullptr);
+          });
+        });
+      });
+}
+
+}  // namespace saga::engine

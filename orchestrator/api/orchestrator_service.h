@@ -1,0 +1,65 @@
+// saga.v1.SagaOrchestrator over the engine (writes, waits) and the store
+// (reads). Uses gRPC's callback API: no handler blocks a gRPC thread; store
+// reads run on the service's own small thread pool and AwaitSaga parks
+// until the engine reports.
+#pragma once
+
+#include <memory>
+
+#include "orchestrator/engine/definition_registry.h"
+#include "orchestrator/engine/engine.h"
+#include "orchestrator/store/store.h"
+#include "saga/v1/orchestrator.grpc.pb.h"
+
+namespace saga::api {
+
+struct ServiceOptions {
+  int read_threads = 4;
+  // Upper bound on AwaitSaga's timeout.
+  int64_t max_await_ms = 10 * 60 * 1000;
+  int max_page_size = 1000;
+  int default_page_size = 50;
+};
+
+class OrchestratorService final : public v1::SagaOrchestrator::CallbackService {
+ public:
+  OrchestratorService(engine::Engine* engine, store::SagaStore* store,
+                      engine::DefinitionRegistry* definitions,
+                      ServiceOptions options);
+  ~OrchestratorService() override;
+
+  grpc::ServerUnaryReactor* StartSaga(grpc::CallbackServerContext* context,
+                                      const v1::StartSagaRequest* request,
+                                      v1::StartSagaResponse* response) override;
+  grpc::ServerUnaryReactor* GetSaga(grpc::CallbackServerContext* context,
+                                    const v1::GetSagaRequest* request,
+                                    v1::GetSagaResponse* response) override;
+  grpc::ServerUnaryReactor* ListSagas(grpc::CallbackServerContext* context,
+                                      const v1::ListSagasRequest* request,
+                                      v1::ListSagasResponse* response) override;
+  grpc::ServerUnaryReactor* GetSagaHistory(
+      grpc::CallbackServerContext* context,
+      const v1::GetSagaHistoryRequest* request,
+      v1::GetSagaHistoryResponse* response) override;
+  grpc::ServerUnaryReactor* AwaitSaga(grpc::CallbackServerContext* context,
+                                      const v1::AwaitSagaRequest* request,
+                                      v1::AwaitSagaResponse* response) override;
+  grpc::ServerUnaryReactor* CancelSaga(
+      grpc::CallbackServerContext* context,
+      const v1::CancelSagaRequest* request,
+      v1::CancelSagaResponse* response) override;
+
+ private:
+  struct ReadPool;
+
+  // Loads a saga and folds its history into the API message.
+  absl::StatusOr<v1::Saga> LoadSaga(const std::string& saga_id);
+
+  engine::Engine* engine_;
+  store::SagaStore* store_;
+  engine::DefinitionRegistry* definitions_;
+  ServiceOptions options_;
+  std::unique_ptr<ReadPool> reads_;
+};
+
+}  // namespace saga::api

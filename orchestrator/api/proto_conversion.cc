@@ -1,0 +1,112 @@
+#include "orchestrator/api/proto_conversion.h"
+
+namespace saga::api {
+
+v1::SagaStatus ToProto(core::SagaStatus status) {
+  switch (status) {
+    case core::SagaStatus::kRunning:
+      return v1::SAGA_STATUS_RUNNING;
+    case core::SagaStatus::kCompensating:
+      return v1::SAGA_STATUS_COMPENSATING;
+    case core::SagaStatus::kCompleted:
+      return v1::SAGA_STATUS_COMPLETED;
+    case core::SagaStatus::kCompensated:
+      return v1::SAGA_STATUS_COMPENSATED;
+    case core::SagaStatus::kFailed:
+      return v1::SAGA_STATUS_FAILED;
+  }
+  return v1::SAGA_STATUS_UNSPECIFIED;
+}
+
+v1::StepStatus ToProto(core::StepStatus status) {
+  switch (status) {
+    case core::StepStatus::kPending:
+      return v1::STEP_STATUS_PENDING;
+    case core::StepStatus::kRunning:
+      return v1::STEP_STATUS_RUNNING;
+    case core::StepStatus::kWaitingRetry:
+      return v1::STEP_STATUS_WAITING_RETRY;
+    case core::StepStatus::kSucceeded:
+      return v1::STEP_STATUS_SUCCEEDED;
+    case core::StepStatus::kFailed:
+      return v1::STEP_STATUS_FAILED;
+    case core::StepStatus::kCompensating:
+      return v1::STEP_STATUS_COMPENSATING;
+    case core::StepStatus::kCompensated:
+      return v1::STEP_STATUS_COMPENSATED;
+    case core::StepStatus::kCompensationFailed:
+      return v1::STEP_STATUS_COMPENSATION_FAILED;
+  }
+  return v1::STEP_STATUS_UNSPECIFIED;
+}
+
+std::optional<core::SagaStatus> FromProto(v1::SagaStatus status) {
+  switch (status) {
+    case v1::SAGA_STATUS_RUNNING:
+      return core::SagaStatus::kRunning;
+    case v1::SAGA_STATUS_COMPENSATING:
+      return core::SagaStatus::kCompensating;
+    case v1::SAGA_STATUS_COMPLETED:
+      return core::SagaStatus::kCompleted;
+    case v1::SAGA_STATUS_COMPENSATED:
+      return core::SagaStatus::kCompensated;
+    case v1::SAGA_STATUS_FAILED:
+      return core::SagaStatus::kFailed;
+    default:
+      return std::nullopt;
+  }
+}
+
+v1::Saga SummaryToProto(const store::SagaSummary& summary) {
+  v1::Saga saga;
+  saga.set_saga_id(summary.saga_id);
+  saga.set_saga_type(summary.saga_type);
+  saga.set_definition_version(summary.definition_version);
+  saga.set_status(ToProto(summary.status));
+  saga.set_input_json(summary.input_json);
+  saga.set_current_step(summary.current_step);
+  saga.set_error(summary.error);
+  saga.set_created_unix_ms(summary.created_ms);
+  saga.set_updated_unix_ms(summary.updated_ms);
+  saga.set_idempotency_key(summary.idempotency_key);
+  return saga;
+}
+
+v1::Saga SagaToProto(const core::SagaDefinition& definition,
+                     const store::SagaSummary& summary,
+                     const core::SagaState& state) {
+  v1::Saga saga = SummaryToProto(summary);
+  saga.set_status(ToProto(state.status));
+  saga.set_error(state.reason);
+  for (size_t i = 0; i < definition.steps.size(); ++i) {
+    const core::StepState& step = state.steps[i];
+    v1::Step* out = saga.add_steps();
+    out->set_name(definition.steps[i].name);
+    out->set_status(ToProto(step.status));
+    out->set_attempts(step.attempts);
+    out->set_compensation_attempts(step.compensation_attempts);
+    out->set_output_json(step.output_json);
+    out->set_error(step.error);
+    out->set_started_unix_ms(step.started_ms);
+    out->set_ended_unix_ms(step.ended_ms);
+    out->set_outcome_unknown(step.outcome_unknown);
+  }
+  return saga;
+}
+
+v1::SagaEvent EventToProto(const core::SagaDefinition& definition,
+                           const core::Event& event) {
+  v1::SagaEvent out;
+  out.set_seq(event.seq);
+  out.set_type(core::EventTypeName(event.type));
+  if (event.step >= 0 &&
+      event.step < static_cast<int>(definition.steps.size())) {
+    out.set_step(definition.steps[event.step].name);
+  }
+  out.set_attempt(event.attempt);
+  out.set_data_json(core::EncodeEventData(event));
+  out.set_recorded_unix_ms(event.at_ms);
+  return out;
+}
+
+}  // namespace saga::api

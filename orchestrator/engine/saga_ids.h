@@ -1,0 +1,14 @@
+// Identifiers and random draws made outside the engine thread.
+#pragma once
+
+#include <string>
+
+namespace saga::engine {
+
+// A random (version 4) UUID in its canonical text form.
+std::string NewSagaId();
+
+// A uniform draw in [0, 1) from a per-thread generator.
+double ThreadLocalUnitRandom();
+
+}  // namespace saga::engine
