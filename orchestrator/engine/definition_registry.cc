@@ -61,8 +61,9 @@ absl::Status DefinitionRegistry::LoadDirectory(const std::string& dir) {
       return absl::Status(stored.code(),
                           path.string() + ": " + std::string(stored.message()));
     }
-    loaded_from[definition->name] = path.string();
-    loaded[definition->name] =
+    const std::string name = definition->name;
+    loaded_from[name] = path.string();
+    loaded[name] =
         std::make_shared<const core::SagaDefinition>(std::move(*definition));
   }
 

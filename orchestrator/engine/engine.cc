@@ -76,17 +76,16 @@ void LogEvents(const core::SagaDefinition& definition,
                const std::string& saga_id,
                const std::vector<core::Event>& events) {
   for (const auto& event : events) {
-    const std::string step = StepName(definition, event.step);
-    if (!event.error.empty()) {
-      spdlog::info(
-          "saga={} type={} seq={} event={} step={} attempt={} error=\"{}\"",
-          saga_id, definition.name, event.seq, core::EventTypeName(event.type),
-          step, event.attempt, event.error);
-    } else {
-      spdlog::info("saga={} type={} seq={} event={} step={} attempt={}",
-                   saga_id, definition.name, event.seq,
-                   core::EventTypeName(event.type), step, event.attempt);
+    std::string where;
+    if (event.step >= 0) {
+      where = fmt::format(" step={} attempt={}",
+                          StepName(definition, event.step), event.attempt);
     }
+    std::string error;
+    if (!event.error.empty()) error = fmt::format(" error=\"{}\"", event.error);
+    spdlog::info("saga={} type={} seq={} event={}{}{}", saga_id,
+                 definition.name, event.seq, core::EventTypeName(event.type),
+                 where, error);
   }
 }
 

@@ -1,0 +1,435 @@
+// Engine tier: the real engine and a real gRPC participant server in this
+// process, over the in-memory store wrapped in a fault-injecting decorator
+// (in the manner of LevelDB's fault_injection_test): commits that fail or
+// whose outcome is in doubt must never lose or duplicate a transition.
+#include "orchestrator/engine/engine.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "orchestrator/core/decider.h"
+#include "orchestrator/store/memory/memory_store.h"
+
+namespace saga::engine {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Forwards to a MemoryStore; can fail the next appends before writing
+// (Unavailable) or after writing (Unknown: the commit is in doubt).
+class FaultInjectingStore final : public store::SagaStore {
+ public:
+  std::atomic<int> fail_appends_before_write{0};
+  std::atomic<int> fail_appends_after_write{0};
+  store::MemoryStore inner;
+
+  absl::StatusOr<store::CreateResult> Create(
+      const store::AppendBatch& first) override {
+    return inner.Create(first);
+  }
+  absl::Status Append(const store::AppendBatch& batch) override {
+    if (TakeOne(fail_appends_before_write)) {
+      return absl::UnavailableError("injected: database unreachable");
+    }
+    absl::Status status = inner.Append(batch);
+    if (status.ok() && TakeOne(fail_appends_after_write)) {
+      return absl::UnknownError("injected: commit outcome in doubt");
+    }
+    return status;
+  }
+  absl::StatusOr<store::SagaRecord> Load(const std::string& id) override {
+    return inner.Load(id);
+  }
+  absl::StatusOr<store::SagaSummary> LoadSummary(
+      const std::string& id) override {
+    return inner.LoadSummary(id);
+  }
+  absl::StatusOr<std::vector<store::SagaRecord>> LoadUnfinished() override {
+    return inner.LoadUnfinished();
+  }
+  absl::StatusOr<store::ListPage> List(const store::ListQuery& q) override {
+    return inner.List(q);
+  }
+  absl::Status PutDefinition(const std::string& name, int version,
+                             const std::string& source) override {
+    return inner.PutDefinition(name, version, source);
+  }
+  absl::StatusOr<std::string> GetDefinition(const std::string& name,
+                                            int version) override {
+    return inner.GetDefinition(name, version);
+  }
+
+ private:
+  static bool TakeOne(std::atomic<int>& counter) {
+    int left = counter.load();
+    while (left > 0) {
+      if (counter.compare_exchange_weak(left, left - 1)) return true;
+    }
+    return false;
+  }
+};
+
+// A participant serving every action of the booking saga, applying each
+// idempotency key once like the real services do.
+class FakeParticipant final : public v1::Participant::Service {
+ public:
+  FakeParticipant() {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port_);
+    builder.RegisterService(this);
+    server_ = builder.BuildAndStart();
+  }
+  ~FakeParticipant() override {
+    Unblock();
+    server_->Shutdown();
+  }
+
+  std::string Address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  // Execute of `action` answers `outcome` from now on.
+  void SetOutcome(const std::string& action, v1::StepOutcome outcome) {
+    std::lock_guard lock(mu_);
+    outcomes_[action] = outcome;
+  }
+  // Execute of `action` waits until Unblock().
+  void Block(const std::string& action) {
+    std::lock_guard lock(mu_);
+    blocked_action_ = action;
+  }
+  void Unblock() {
+    std::lock_guard lock(mu_);
+    blocked_action_.clear();
+    unblocked_.notify_all();
+  }
+  int Calls(const std::string& key) {
+    std::lock_guard lock(mu_);
+    return calls_[key];
+  }
+  int Effects(const std::string& action) {
+    std::lock_guard lock(mu_);
+    return effects_[action];
+  }
+  // Waits until an Execute of `action` has arrived.
+  bool WaitForCall(const std::string& action,
+                   std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return call_arrived_.wait_for(lock, timeout,
+                                  [&] { return started_.count(action) > 0; });
+  }
+
+  grpc::Status Execute(grpc::ServerContext*, const v1::StepRequest* request,
+                       v1::StepResult* result) override {
+    std::unique_lock lock(mu_);
+    ++calls_[request->idempotency_key()];
+    started_.insert(request->action());
+    call_arrived_.notify_all();
+    unblocked_.wait(lock, [&] { return blocked_action_ != request->action(); });
+    if (auto done = applied_.find(request->idempotency_key());
+        done != applied_.end()) {
+      *result = done->second;
+      return grpc::Status::OK;
+    }
+    auto outcome = outcomes_.count(request->action())
+                       ? outcomes_[request->action()]
+                       : v1::STEP_OUTCOME_SUCCEEDED;
+    result->set_outcome(outcome);
+    if (outcome == v1::STEP_OUTCOME_SUCCEEDED) {
+      ++effects_[request->action()];
+      result->set_output_json(OutputOf(request->action()));
+    } else {
+      result->set_error("scripted " + v1::StepOutcome_Name(outcome));
+    }
+    if (outcome != v1::STEP_OUTCOME_RETRYABLE_FAILURE) {
+      applied_[request->idempotency_key()] = *result;
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Compensate(grpc::ServerContext*, const v1::StepRequest* request,
+                          v1::StepResult* result) override {
+    std::lock_guard lock(mu_);
+    ++calls_[request->idempotency_key()];
+    if (!applied_.count(request->idempotency_key())) {
+      auto original = applied_.find(request->original_idempotency_key());
+      if (original == applied_.end()) {
+        // Tombstone: a late Execute with that key must do nothing.
+        v1::StepResult tombstone;
+        tombstone.set_outcome(v1::STEP_OUTCOME_SUCCEEDED);
+        tombstone.set_output_json("{\"skipped\":true}");
+        applied_[request->original_idempotency_key()] = tombstone;
+      } else if (original->second.outcome() == v1::STEP_OUTCOME_SUCCEEDED) {
+        ++effects_[request->action()];
+      }
+      v1::StepResult done;
+      done.set_outcome(v1::STEP_OUTCOME_SUCCEEDED);
+      done.set_output_json("{}");
+      applied_[request->idempotency_key()] = done;
+    }
+    *result = applied_[request->idempotency_key()];
+    return grpc::Status::OK;
+  }
+
+ private:
+  static std::string OutputOf(const std::string& action) {
+    if (action == "validate_patient") {
+      return R"({"patient_id":"p-1","name":"Ann","email":"ann@example.com"})";
+    }
+    if (action == "reserve_doctor") {
+      return R"({"reservation_id":"r-1","doctor_id":"d-1","doctor_name":"Dr Who","doctor_email":"who@example.com","date":"2026-12-01"})";
+    }
+    return R"({"message_ids":[1,2]})";
+  }
+
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+  std::mutex mu_;
+  std::condition_variable unblocked_;
+  std::condition_variable call_arrived_;
+  std::string blocked_action_;
+  std::map<std::string, v1::StepOutcome> outcomes_;
+  std::map<std::string, v1::StepResult> applied_;
+  std::map<std::string, int> calls_;
+  std::map<std::string, int> effects_;
+  std::set<std::string> started_;
+};
+
+constexpr char kInput[] =
+    R"({"patient_id":"p-1","preferred_date":"2026-12-01","specialty":"cardiology"})";
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::Status loaded = registry_.LoadDirectory(SAGA_SOURCE_DIR "/sagas");
+    ASSERT_TRUE(loaded.ok()) << loaded;
+    NewEngine();
+  }
+  void TearDown() override {
+    if (engine_) engine_->Stop();
+  }
+
+  void NewEngine() {
+    if (engine_) engine_->Stop();
+    const std::string address = participant_.Address();
+    clients_ =
+        std::make_unique<ParticipantClients>(std::map<std::string, std::string>{
+            {"patient", address}, {"doctor", address}, {"email", address}});
+    engine_ = std::make_unique<Engine>(&store_, &registry_, clients_.get(),
+                                       EngineOptions{});
+  }
+
+  std::string Start(const std::string& key = "") {
+    std::promise<absl::StatusOr<store::CreateResult>> created;
+    engine_->StartSaga("appointment_booking", kInput, key,
+                       [&](auto result) { created.set_value(result); });
+    auto result = created.get_future().get();
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? result->saga_id : "";
+  }
+
+  AwaitOutcome Await(const std::string& id, const std::string& step = "",
+                     std::chrono::milliseconds timeout = 20s) {
+    std::promise<absl::StatusOr<AwaitOutcome>> awaited;
+    engine_->AwaitSaga(id, step, timeout,
+                       [&](auto outcome) { awaited.set_value(outcome); });
+    auto outcome = awaited.get_future().get();
+    EXPECT_TRUE(outcome.ok()) << outcome.status();
+    return outcome.ok() ? *outcome : AwaitOutcome::kNotActive;
+  }
+
+  store::SagaRecord Record(const std::string& id) {
+    auto record = store_.Load(id);
+    EXPECT_TRUE(record.ok()) << record.status();
+    return record.ok() ? *record : store::SagaRecord{};
+  }
+
+  static std::vector<std::string> Types(const store::SagaRecord& record) {
+    std::vector<std::string> types;
+    for (const auto& event : record.events) {
+      types.push_back(core::EventTypeName(event.type));
+    }
+    return types;
+  }
+
+  static void ExpectContiguous(const store::SagaRecord& record) {
+    for (size_t i = 0; i < record.events.size(); ++i) {
+      EXPECT_EQ(record.events[i].seq, static_cast<int64_t>(i + 1));
+    }
+  }
+
+  FakeParticipant participant_;
+  FaultInjectingStore store_;
+  DefinitionRegistry registry_{&store_};
+  std::unique_ptr<ParticipantClients> clients_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineTest, CompletesBookingWithOneCommitPerTransition) {
+  engine_->Start();
+  const std::string id = Start();
+  ASSERT_EQ(Await(id), AwaitOutcome::kReached);
+  store::SagaRecord record = Record(id);
+  EXPECT_EQ(record.summary.status, core::SagaStatus::kCompleted);
+  EXPECT_EQ(Types(record), (std::vector<std::string>{
+                               "SagaStarted", "StepStarted", "StepSucceeded",
+                               "StepStarted", "StepSucceeded", "StepStarted",
+                               "StepSucceeded", "SagaCompleted"}));
+  ExpectContiguous(record);
+  EXPECT_EQ(participant_.Effects("reserve_doctor"), 1);
+  EXPECT_EQ(participant_.Effects("send_notification"), 1);
+}
+
+TEST_F(EngineTest, FailedCommitsAreRetriedFromTheRecordedState) {
+  store_.fail_appends_before_write = 3;
+  engine_->Start();
+  const std::string id = Start();
+  ASSERT_EQ(Await(id), AwaitOutcome::kReached);
+  store::SagaRecord record = Record(id);
+  EXPECT_EQ(record.summary.status, core::SagaStatus::kCompleted);
+  ExpectContiguous(record);
+  // The lost results were asked for again with the same keys; each effect
+  // still happened once.
+  EXPECT_GE(participant_.Calls(id + "/validate_patient/execute"), 2);
+  EXPECT_EQ(participant_.Effects("reserve_doctor"), 1);
+  EXPECT_EQ(participant_.Effects("send_notification"), 1);
+}
+
+TEST_F(EngineTest, InDoubtCommitIsReloadedNotRepeated) {
+  store_.fail_appends_after_write = 2;
+  engine_->Start();
+  const std::string id = Start();
+  ASSERT_EQ(Await(id), AwaitOutcome::kReached);
+  store::SagaRecord record = Record(id);
+  EXPECT_EQ(record.summary.status, core::SagaStatus::kCompleted);
+  ExpectContiguous(record);
+  int succeeded = 0;
+  for (const auto& event : record.events) {
+    succeeded += event.type == core::EventType::kStepSucceeded;
+  }
+  EXPECT_EQ(succeeded, 3);
+}
+
+TEST_F(EngineTest, CancelWhileCallInFlightCompensatesIt) {
+  participant_.Block("reserve_doctor");
+  engine_->Start();
+  const std::string id = Start();
+  ASSERT_EQ(Await(id, "validate_patient"), AwaitOutcome::kReached);
+  ASSERT_TRUE(participant_.WaitForCall("reserve_doctor", 10s));
+  std::promise<absl::Status> cancelled;
+  engine_->CancelSaga(id, "patient called", [&](absl::Status status) {
+    cancelled.set_value(status);
+  });
+  ASSERT_TRUE(cancelled.get_future().get().ok());
+  ASSERT_EQ(Await(id), AwaitOutcome::kReached);
+  participant_.Unblock();
+  store::SagaRecord record = Record(id);
+  EXPECT_EQ(record.summary.status, core::SagaStatus::kCompensated);
+  EXPECT_NE(record.summary.error.find("patient called"), std::string::npos);
+  EXPECT_EQ(participant_.Calls(id + "/reserve_doctor/compensate"), 1);
+}
+
+TEST_F(EngineTest, CancelAfterThePivotIsRefused) {
+  engine_->Start();
+  const std::string id = Start();
+  ASSERT_EQ(Await(id), AwaitOutcome::kReached);
+  std::promise<absl::Status> cancelled;
+  engine_->CancelSaga(id, "too late", [&](absl::Status status) {
+    cancelled.set_value(status);
+  });
+  // Ended sagas are no longer driven by the engine.
+  EXPECT_EQ(cancelled.get_future().get().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(EngineTest, EmailNeverSentReleasesTheReservation) {
+  participant_.SetOutcome("send_notification",
+                          v1::STEP_OUTCOME_RETRYABLE_FAILURE);
+  engine_->Start();
+  const std::string id = Start();
+  ASSERT_EQ(Await(id), AwaitOutcome::kReached);
+  store::SagaRecord record = Record(id);
+  EXPECT_EQ(record.summary.status, core::SagaStatus::kCompensated);
+  EXPECT_EQ(participant_.Effects("release_reservation"), 1);
+}
+
+TEST_F(EngineTest, RecoverResumesACallThatWasInFlight) {
+  // A saga whose first call was recorded as started by an orchestrator
+  // that then died: the new engine must settle it and finish the saga.
+  auto definition = registry_.Current("appointment_booking");
+  ASSERT_TRUE(definition.ok());
+  core::Decision start = core::DecideStart(**definition, kInput, {1000, 0.5});
+  core::SagaState state = core::NewSagaState(**definition, "saga-recovered");
+  for (auto& event : start.events) {
+    event.seq = state.last_seq + 1;
+    core::Apply(**definition, state, event);
+  }
+  store::AppendBatch batch;
+  batch.saga_id = "saga-recovered";
+  batch.events = start.events;
+  batch.summary.saga_id = "saga-recovered";
+  batch.summary.saga_type = "appointment_booking";
+  batch.summary.definition_version = state.definition_version;
+  batch.summary.input_json = state.input_json;
+  batch.summary.last_seq = state.last_seq;
+  ASSERT_TRUE(store_.Create(batch).ok());
+
+  auto recovered = engine_->Recover();
+  ASSERT_TRUE(recovered.ok());
+  EXPECT_EQ(*recovered, 1u);
+  engine_->Start();
+  ASSERT_EQ(Await("saga-recovered"), AwaitOutcome::kReached);
+  store::SagaRecord record = Record("saga-recovered");
+  EXPECT_EQ(record.summary.status, core::SagaStatus::kCompleted);
+  ASSERT_GE(record.events.size(), 3u);
+  EXPECT_EQ(record.events[2].type, core::EventType::kStepFailed);
+  EXPECT_TRUE(record.events[2].outcome_unknown);
+}
+
+TEST_F(EngineTest, StartIsIdempotentByKey) {
+  engine_->Start();
+  const std::string first = Start("order-42");
+  const std::string second = Start("order-42");
+  EXPECT_EQ(first, second);
+  std::promise<absl::StatusOr<store::CreateResult>> refused;
+  engine_->StartSaga(
+      "appointment_booking",
+      R"({"patient_id":"p-2","preferred_date":"2026-12-01","specialty":"cardiology"})",
+      "order-42", [&](auto result) { refused.set_value(result); });
+  EXPECT_EQ(refused.get_future().get().status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(EngineTest, AwaitTimesOutWhileTheSagaWaits) {
+  participant_.Block("validate_patient");
+  engine_->Start();
+  const std::string id = Start();
+  EXPECT_EQ(Await(id, "", 50ms), AwaitOutcome::kTimedOut);
+  participant_.Unblock();
+  EXPECT_EQ(Await(id, "reserve_doctor"), AwaitOutcome::kReached);
+}
+
+TEST_F(EngineTest, RejectsUnknownTypeAndBadInputWithoutWriting) {
+  engine_->Start();
+  std::promise<absl::StatusOr<store::CreateResult>> unknown;
+  engine_->StartSaga("no_such_saga", kInput, "",
+                     [&](auto result) { unknown.set_value(result); });
+  EXPECT_EQ(unknown.get_future().get().status().code(),
+            absl::StatusCode::kNotFound);
+  std::promise<absl::StatusOr<store::CreateResult>> bad;
+  engine_->StartSaga("appointment_booking", "{not json", "",
+                     [&](auto result) { bad.set_value(result); });
+  EXPECT_EQ(bad.get_future().get().status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto page = store_.List({});
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->sagas.empty());
+}
+
+}  // namespace
+}  // namespace saga::engine
