@@ -1,0 +1,153 @@
+#include "tools/sagactl/client.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "grpcpp/grpcpp.h"
+#include "saga/v1/orchestrator.grpc.pb.h"
+#include "tools/sagactl/exit_codes.h"
+#include "tools/sagactl/render.h"
+
+namespace saga::sagactl {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::system_clock;
+
+// AwaitSagaRequest.timeout_ms is capped at 10 minutes by the server.
+constexpr milliseconds kMaxAwaitChunk = std::chrono::minutes(10);
+// Slack on top of an await's own timeout, so the server answers before the
+// client-side deadline cuts it off.
+constexpr milliseconds kAwaitDeadlineSlack = std::chrono::seconds(15);
+
+}  // namespace
+
+struct OrchestratorClient::Impl {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::SagaOrchestrator::Stub> stub;
+
+  // gRPC and absl share the numbering of status codes.
+  absl::Status ToStatus(const grpc::Status& status,
+                        const std::string& address) const {
+    if (status.ok()) return absl::OkStatus();
+    grpc::StatusCode code = status.error_code();
+    // The server itself answers UNAVAILABLE when its database is down; only
+    // a failure on a channel that never got READY means "not reachable".
+    if ((code == grpc::StatusCode::UNAVAILABLE ||
+         code == grpc::StatusCode::DEADLINE_EXCEEDED) &&
+        channel->GetState(/*try_to_connect=*/false) != GRPC_CHANNEL_READY) {
+      std::string detail = status.error_message();
+      if (code == grpc::StatusCode::DEADLINE_EXCEEDED) {
+        detail = "no connection before the deadline (" + detail + ")";
+      }
+      return UnreachableError(address, detail);
+    }
+    return absl::Status(static_cast<absl::StatusCode>(code),
+                        status.error_message());
+  }
+};
+
+OrchestratorClient::OrchestratorClient(std::string address,
+                                       milliseconds call_timeout)
+    : address_(std::move(address)),
+      call_timeout_(call_timeout),
+      impl_(std::make_unique<Impl>()) {
+  impl_->channel =
+      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+  impl_->stub = v1::SagaOrchestrator::NewStub(impl_->channel);
+}
+
+OrchestratorClient::~OrchestratorClient() = default;
+
+absl::StatusOr<v1::StartSagaResponse> OrchestratorClient::StartSaga(
+    const v1::StartSagaRequest& request) {
+  grpc::ClientContext context;
+  context.set_deadline(Clock::now() + call_timeout_);
+  v1::StartSagaResponse response;
+  absl::Status status = impl_->ToStatus(
+      impl_->stub->StartSaga(&context, request, &response), address_);
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::Saga> OrchestratorClient::GetSaga(std::string_view saga_id) {
+  grpc::ClientContext context;
+  context.set_deadline(Clock::now() + call_timeout_);
+  v1::GetSagaRequest request;
+  request.set_saga_id(std::string(saga_id));
+  v1::GetSagaResponse response;
+  absl::Status status = impl_->ToStatus(
+      impl_->stub->GetSaga(&context, request, &response), address_);
+  if (!status.ok()) return status;
+  return std::move(*response.mutable_saga());
+}
+
+absl::StatusOr<v1::ListSagasResponse> OrchestratorClient::ListSagas(
+    const v1::ListSagasRequest& request) {
+  grpc::ClientContext context;
+  context.set_deadline(Clock::now() + call_timeout_);
+  v1::ListSagasResponse response;
+  absl::Status status = impl_->ToStatus(
+      impl_->stub->ListSagas(&context, request, &response), address_);
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::GetSagaHistoryResponse> OrchestratorClient::GetSagaHistory(
+    std::string_view saga_id) {
+  grpc::ClientContext context;
+  context.set_deadline(Clock::now() + call_timeout_);
+  v1::GetSagaHistoryRequest request;
+  request.set_saga_id(std::string(saga_id));
+  v1::GetSagaHistoryResponse response;
+  absl::Status status = impl_->ToStatus(
+      impl_->stub->GetSagaHistory(&context, request, &response), address_);
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::Saga> OrchestratorClient::CancelSaga(
+    std::string_view saga_id, std::string_view reason) {
+  grpc::ClientContext context;
+  context.set_deadline(Clock::now() + call_timeout_);
+  v1::CancelSagaRequest request;
+  request.set_saga_id(std::string(saga_id));
+  request.set_reason(std::string(reason));
+  v1::CancelSagaResponse response;
+  absl::Status status = impl_->ToStatus(
+      impl_->stub->CancelSaga(&context, request, &response), address_);
+  if (!status.ok()) return status;
+  return std::move(*response.mutable_saga());
+}
+
+absl::StatusOr<v1::AwaitSagaResponse> OrchestratorClient::AwaitSaga(
+    std::string_view saga_id, std::optional<milliseconds> timeout,
+    std::string_view step) {
+  std::optional<Clock::time_point> give_up;
+  if (timeout.has_value()) give_up = Clock::now() + *timeout;
+  while (true) {
+    milliseconds chunk = kMaxAwaitChunk;
+    if (give_up.has_value()) {
+      chunk = std::clamp(
+          std::chrono::duration_cast<milliseconds>(*give_up - Clock::now()),
+          milliseconds(0), kMaxAwaitChunk);
+    }
+    grpc::ClientContext context;
+    context.set_deadline(Clock::now() + chunk + kAwaitDeadlineSlack);
+    v1::AwaitSagaRequest request;
+    request.set_saga_id(std::string(saga_id));
+    request.set_timeout_ms(chunk.count());
+    request.set_step(std::string(step));
+    v1::AwaitSagaResponse response;
+    absl::Status status = impl_->ToStatus(
+        impl_->stub->AwaitSaga(&context, request, &response), address_);
+    if (!status.ok()) return status;
+    bool out_of_time = give_up.has_value() && Clock::now() >= *give_up;
+    if (response.reached() || IsTerminal(response.saga().status()) ||
+        out_of_time || chunk.count() == 0) {
+      return response;
+    }
+  }
+}
+
+}  // namespace saga::sagactl

@@ -1,0 +1,63 @@
+// A thin, synchronous client for saga.v1.SagaOrchestrator, the only thing
+// sagactl talks to. gRPC stays inside client.cc.
+#ifndef SAGA_TOOLS_SAGACTL_CLIENT_H_
+#define SAGA_TOOLS_SAGACTL_CLIENT_H_
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "saga/v1/orchestrator.pb.h"
+
+namespace saga::sagactl {
+
+// Errors come back as absl::Status with the gRPC code unchanged, except that
+// a failure to reach the server at all (UNAVAILABLE or DEADLINE_EXCEEDED while
+// the channel has no connection) becomes UnreachableError (exit_codes.h).
+// Not thread-safe: one command uses one client from one thread.
+class OrchestratorClient {
+ public:
+  // Uses an insecure channel to `address` (HOST:PORT); connects lazily.
+  // Each call but Await gets `call_timeout` as its deadline.
+  explicit OrchestratorClient(
+      std::string address,
+      std::chrono::milliseconds call_timeout = std::chrono::seconds(30));
+  ~OrchestratorClient();
+
+  OrchestratorClient(const OrchestratorClient&) = delete;
+  OrchestratorClient& operator=(const OrchestratorClient&) = delete;
+
+  const std::string& address() const { return address_; }
+
+  absl::StatusOr<v1::StartSagaResponse> StartSaga(
+      const v1::StartSagaRequest& request);
+  absl::StatusOr<v1::Saga> GetSaga(std::string_view saga_id);
+  absl::StatusOr<v1::ListSagasResponse> ListSagas(
+      const v1::ListSagasRequest& request);
+  absl::StatusOr<v1::GetSagaHistoryResponse> GetSagaHistory(
+      std::string_view saga_id);
+  absl::StatusOr<v1::Saga> CancelSaga(std::string_view saga_id,
+                                      std::string_view reason);
+
+  // Waits until the saga ends (or `step`, when not empty, has succeeded) or
+  // `timeout` passes; without a timeout it waits as long as it takes. The
+  // server caps one AwaitSaga call, so a long wait is made of several calls.
+  // `reached` is false when the timeout passed first.
+  absl::StatusOr<v1::AwaitSagaResponse> AwaitSaga(
+      std::string_view saga_id,
+      std::optional<std::chrono::milliseconds> timeout, std::string_view step);
+
+ private:
+  struct Impl;
+
+  std::string address_;
+  std::chrono::milliseconds call_timeout_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace saga::sagactl
+
+#endif  // SAGA_TOOLS_SAGACTL_CLIENT_H_

@@ -1,0 +1,86 @@
+#include "tools/sagactl/exit_codes.h"
+
+#include <string>
+
+#include "absl/strings/cord.h"
+
+namespace saga::sagactl {
+namespace {
+
+// Payload type URLs that tell errors sagactl made itself apart from the same
+// codes sent by the server (e.g. UNAVAILABLE when its database is down).
+constexpr char kUsagePayload[] = "type.sagactl/usage";
+constexpr char kUnreachablePayload[] = "type.sagactl/unreachable";
+constexpr char kEndedBadlyPayload[] = "type.sagactl/ended-badly";
+
+bool HasPayload(const absl::Status& status, const char* type_url) {
+  return status.GetPayload(type_url).has_value();
+}
+
+}  // namespace
+
+std::string ExitCodesHelp() {
+  return "Exit codes:\n"
+         "  0  success\n"
+         "  1  any other error; the gRPC code name and message are printed\n"
+         "     (also: the --timeout of await or start --wait passed first)\n"
+         "  2  usage error (bad flag, argument, duration, status or JSON)\n"
+         "  3  not found (unknown saga id or saga type)\n"
+         "  4  the orchestrator cannot be reached at --address\n"
+         "  5  the saga ended COMPENSATED or FAILED (await, start --wait)\n"
+         "\n"
+         "Environment:\n"
+         "  SAGACTL_ADDRESS  default for --address\n";
+}
+
+absl::Status UsageError(std::string_view message) {
+  absl::Status status = absl::InvalidArgumentError(std::string(message));
+  status.SetPayload(kUsagePayload, absl::Cord());
+  return status;
+}
+
+absl::Status UnreachableError(std::string_view address,
+                              std::string_view detail) {
+  absl::Status status =
+      absl::UnavailableError("cannot reach the orchestrator at " +
+                             std::string(address) + ": " + std::string(detail));
+  status.SetPayload(kUnreachablePayload, absl::Cord());
+  return status;
+}
+
+absl::Status SagaEndedBadlyError(std::string_view saga_id,
+                                 std::string_view status_name,
+                                 std::string_view reason) {
+  std::string message =
+      "saga " + std::string(saga_id) + " ended " + std::string(status_name);
+  if (!reason.empty()) message += ": " + std::string(reason);
+  absl::Status status = absl::AbortedError(message);
+  status.SetPayload(kEndedBadlyPayload, absl::Cord());
+  return status;
+}
+
+int ExitCodeFor(const absl::Status& status) {
+  if (status.ok()) return kExitOk;
+  if (HasPayload(status, kUsagePayload)) return kExitUsage;
+  if (HasPayload(status, kUnreachablePayload)) return kExitUnreachable;
+  if (HasPayload(status, kEndedBadlyPayload)) return kExitSagaEndedBadly;
+  if (status.code() == absl::StatusCode::kNotFound) return kExitNotFound;
+  return kExitError;
+}
+
+std::string ErrorLine(const absl::Status& status) {
+  std::string line = "sagactl: ";
+  if (!HasPayload(status, kUsagePayload) &&
+      !HasPayload(status, kUnreachablePayload) &&
+      !HasPayload(status, kEndedBadlyPayload)) {
+    line += absl::StatusCodeToString(status.code());
+    line += ": ";
+  }
+  line += std::string(status.message());
+  for (char& c : line) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return line;
+}
+
+}  // namespace saga::sagactl

@@ -1,0 +1,51 @@
+// How sagactl turns an outcome into a process exit code and one error line.
+#ifndef SAGA_TOOLS_SAGACTL_EXIT_CODES_H_
+#define SAGA_TOOLS_SAGACTL_EXIT_CODES_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace saga::sagactl {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitNotFound = 3;
+inline constexpr int kExitUnreachable = 4;
+inline constexpr int kExitSagaEndedBadly = 5;
+
+// The `sagactl --help` footer that documents the codes above.
+std::string ExitCodesHelp();
+
+// A mistake in the command line or its arguments, found before any call:
+// InvalidArgument, marked so that ExitCodeFor gives kExitUsage.
+absl::Status UsageError(std::string_view message);
+
+// The orchestrator at `address` could not be reached (no connection, or no
+// answer before the deadline while connecting): Unavailable, marked so that
+// ExitCodeFor gives kExitUnreachable.
+absl::Status UnreachableError(std::string_view address,
+                              std::string_view detail);
+
+// A saga that `await` or `start --wait` watched ended COMPENSATED or FAILED:
+// Aborted, marked so that ExitCodeFor gives kExitSagaEndedBadly.
+absl::Status SagaEndedBadlyError(std::string_view saga_id,
+                                 std::string_view status_name,
+                                 std::string_view reason);
+
+// kExitUsage for UsageError, kExitSagaEndedBadly for SagaEndedBadlyError,
+// kExitUnreachable for UnreachableError, kExitNotFound for NOT_FOUND, kExitOk
+// for OK and kExitError otherwise (an INVALID_ARGUMENT or UNAVAILABLE from the
+// server included).
+int ExitCodeFor(const absl::Status& status);
+
+// The single line (without '\n') that sagactl prints on stderr for a failed
+// `status`: "sagactl: <message>" for the errors made above, else
+// "sagactl: <CODE_NAME>: <message>".
+std::string ErrorLine(const absl::Status& status);
+
+}  // namespace saga::sagactl
+
+#endif  // SAGA_TOOLS_SAGACTL_EXIT_CODES_H_

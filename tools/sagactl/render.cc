@@ -1,0 +1,279 @@
+#include "tools/sagactl/render.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
+#include "tools/sagactl/duration.h"
+#include "tools/sagactl/table.h"
+
+namespace saga::sagactl {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+constexpr size_t kResultWidth = 80;
+constexpr size_t kEventDataWidth = 70;
+constexpr size_t kListErrorWidth = 60;
+
+std::string StripPrefix(const std::string& name, std::string_view prefix) {
+  if (name.compare(0, prefix.size(), prefix) == 0) {
+    return name.substr(prefix.size());
+  }
+  return name;
+}
+
+std::string Dash(std::string_view text) {
+  return text.empty() ? "-" : std::string(text);
+}
+
+// Dumping never throws: invalid UTF-8 is replaced instead.
+std::string Dump(const json& value, int indent) {
+  return value.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
+bool EndsWith(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() &&
+         text.substr(text.size() - suffix.size()) == suffix;
+}
+
+void EmbedJsonStrings(json& value) {
+  if (value.is_array()) {
+    for (json& element : value) EmbedJsonStrings(element);
+    return;
+  }
+  if (!value.is_object()) return;
+  for (auto& [key, field] : value.items()) {
+    if (EndsWith(key, "_json") && field.is_string()) {
+      const std::string& text = field.get_ref<const std::string&>();
+      if (text.empty()) {
+        field = nullptr;
+        continue;
+      }
+      json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
+      if (!parsed.is_discarded()) field = std::move(parsed);
+    } else {
+      EmbedJsonStrings(field);
+    }
+  }
+}
+
+absl::StatusOr<json> ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string text;
+  auto status =
+      google::protobuf::util::MessageToJsonString(message, &text, options);
+  if (!status.ok()) {
+    return absl::InternalError("cannot render " + message.GetTypeName() +
+                               " as JSON: " + std::string(status.message()));
+  }
+  json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) {
+    return absl::InternalError("protobuf produced invalid JSON for " +
+                               message.GetTypeName());
+  }
+  EmbedJsonStrings(value);
+  return value;
+}
+
+std::string StepDuration(const v1::Step& step, int64_t now_unix_ms) {
+  if (step.started_unix_ms() == 0) return "-";
+  if (step.ended_unix_ms() != 0) {
+    return FormatDuration(
+        milliseconds(step.ended_unix_ms() - step.started_unix_ms()));
+  }
+  switch (step.status()) {
+    case v1::STEP_STATUS_RUNNING:
+    case v1::STEP_STATUS_WAITING_RETRY:
+    case v1::STEP_STATUS_COMPENSATING:
+      return FormatDuration(
+                 milliseconds(now_unix_ms - step.started_unix_ms())) +
+             " so far";
+    default:
+      return "-";
+  }
+}
+
+std::string StepResult(const v1::Step& step) {
+  std::string result =
+      step.error().empty() ? CompactJson(step.output_json()) : step.error();
+  if (step.outcome_unknown()) {
+    result = result.empty() ? "outcome unknown" : "outcome unknown; " + result;
+  }
+  return Truncate(OneLine(result), kResultWidth);
+}
+
+// "{}" and "null" carry nothing worth a column.
+std::string ShortEventData(const std::string& data_json) {
+  std::string compact = CompactJson(data_json);
+  if (compact == "{}" || compact == "null") return "";
+  return Truncate(OneLine(compact), kEventDataWidth);
+}
+
+std::string KeyValueBlock(
+    const std::vector<std::pair<std::string, std::string>>& rows) {
+  size_t width = 0;
+  for (const auto& [key, value] : rows) width = std::max(width, key.size());
+  std::string out;
+  for (const auto& [key, value] : rows) {
+    out += key + ":";
+    out.append(width - key.size() + 2, ' ');
+    out += OneLine(value);
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string SagaStatusName(v1::SagaStatus status) {
+  const std::string& name = v1::SagaStatus_Name(status);
+  if (name.empty()) return std::to_string(static_cast<int>(status));
+  return StripPrefix(name, "SAGA_STATUS_");
+}
+
+std::string StepStatusName(v1::StepStatus status) {
+  const std::string& name = v1::StepStatus_Name(status);
+  if (name.empty()) return std::to_string(static_cast<int>(status));
+  return StripPrefix(name, "STEP_STATUS_");
+}
+
+absl::StatusOr<v1::SagaStatus> ParseSagaStatus(std::string_view text) {
+  std::string upper(text);
+  for (char& c : upper) {
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  if (upper.rfind("SAGA_STATUS_", 0) != 0) upper = "SAGA_STATUS_" + upper;
+  v1::SagaStatus status;
+  if (v1::SagaStatus_Parse(upper, &status) &&
+      status != v1::SAGA_STATUS_UNSPECIFIED) {
+    return status;
+  }
+  return absl::InvalidArgumentError(
+      "unknown saga status \"" + std::string(text) +
+      "\" (expected RUNNING, COMPENSATING, COMPLETED, COMPENSATED or FAILED)");
+}
+
+bool IsTerminal(v1::SagaStatus status) {
+  return status == v1::SAGA_STATUS_COMPLETED || EndedBadly(status);
+}
+
+bool EndedBadly(v1::SagaStatus status) {
+  return status == v1::SAGA_STATUS_COMPENSATED ||
+         status == v1::SAGA_STATUS_FAILED;
+}
+
+std::string CompactJson(std::string_view json_text) {
+  json value = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) return std::string(json_text);
+  return Dump(value, -1);
+}
+
+absl::StatusOr<std::string> RenderJson(
+    const google::protobuf::Message& message) {
+  absl::StatusOr<json> value = ToJson(message);
+  if (!value.ok()) return value.status();
+  return Dump(*value, 2) + "\n";
+}
+
+absl::StatusOr<std::string> RenderSagaDetailJson(
+    const v1::Saga& saga, const v1::GetSagaHistoryResponse& history) {
+  absl::StatusOr<json> saga_json = ToJson(saga);
+  if (!saga_json.ok()) return saga_json.status();
+  absl::StatusOr<json> history_json = ToJson(history);
+  if (!history_json.ok()) return history_json.status();
+  json out = json::object();
+  out["saga"] = std::move(*saga_json);
+  out["events"] = (*history_json)["events"];
+  return Dump(out, 2) + "\n";
+}
+
+std::string RenderSagaTable(const v1::Saga& saga, int64_t now_unix_ms) {
+  std::string type = saga.saga_type();
+  if (saga.definition_version() != 0) {
+    type += " (version " + std::to_string(saga.definition_version()) + ")";
+  }
+  std::string created = FormatTimestamp(saga.created_unix_ms());
+  if (saga.created_unix_ms() != 0) {
+    created += " (" +
+               FormatAge(milliseconds(now_unix_ms - saga.created_unix_ms())) +
+               " ago)";
+  }
+  std::string updated = FormatTimestamp(saga.updated_unix_ms());
+  std::string out = KeyValueBlock({
+      {"ID", Dash(saga.saga_id())},
+      {"Type", Dash(type)},
+      {"Status", SagaStatusName(saga.status())},
+      {"Current step", Dash(saga.current_step())},
+      {"Error", Dash(saga.error())},
+      {"Idempotency key", Dash(saga.idempotency_key())},
+      {"Created", created},
+      {"Updated", updated},
+      {"Input", Dash(CompactJson(saga.input_json()))},
+  });
+  out += "\nSteps:\n";
+  if (saga.steps().empty()) {
+    out += "  (none)\n";
+    return out;
+  }
+  Table table({"NAME", "STATUS", "ATTEMPTS", "COMP_ATTEMPTS", "DURATION",
+               "OUTPUT/ERROR"});
+  for (const v1::Step& step : saga.steps()) {
+    table.AddRow({step.name(), StepStatusName(step.status()),
+                  std::to_string(step.attempts()),
+                  std::to_string(step.compensation_attempts()),
+                  StepDuration(step, now_unix_ms), StepResult(step)});
+  }
+  out += table.Render();
+  return out;
+}
+
+std::string RenderHistoryTable(const v1::GetSagaHistoryResponse& history) {
+  if (history.events().empty()) return "  (no events)\n";
+  int64_t first_ms = history.events(0).recorded_unix_ms();
+  Table table({"TIME", "ELAPSED", "SEQ", "TYPE", "STEP", "ATTEMPT", "DATA"});
+  for (const v1::SagaEvent& event : history.events()) {
+    std::string elapsed = event.recorded_unix_ms() == 0 || first_ms == 0
+                              ? "-"
+                              : "+" + FormatDuration(milliseconds(
+                                          event.recorded_unix_ms() - first_ms));
+    table.AddRow({FormatTimeOfDay(event.recorded_unix_ms()), elapsed,
+                  std::to_string(event.seq()), event.type(), event.step(),
+                  event.attempt() == 0 ? "" : std::to_string(event.attempt()),
+                  ShortEventData(event.data_json())});
+  }
+  return table.Render();
+}
+
+std::string RenderSagaDetailTable(const v1::Saga& saga,
+                                  const v1::GetSagaHistoryResponse& history,
+                                  int64_t now_unix_ms) {
+  return RenderSagaTable(saga, now_unix_ms) + "\nTimeline (UTC):\n" +
+         RenderHistoryTable(history);
+}
+
+std::string RenderSagaListTable(const v1::ListSagasResponse& response,
+                                int64_t now_unix_ms) {
+  if (response.sagas().empty()) return "No sagas found.\n";
+  Table table({"ID", "TYPE", "STATUS", "STEP", "AGE", "ERROR"});
+  for (const v1::Saga& saga : response.sagas()) {
+    std::string age =
+        saga.created_unix_ms() == 0
+            ? ""
+            : FormatAge(milliseconds(now_unix_ms - saga.created_unix_ms()));
+    table.AddRow({saga.saga_id(), saga.saga_type(),
+                  SagaStatusName(saga.status()), saga.current_step(), age,
+                  Truncate(OneLine(saga.error()), kListErrorWidth)});
+  }
+  return table.Render();
+}
+
+}  // namespace saga::sagactl

@@ -1,0 +1,250 @@
+#include "tools/sagactl/render.h"
+
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace saga::sagactl {
+namespace {
+
+using nlohmann::json;
+
+// 2024-05-01T12:00:00.000Z
+constexpr int64_t kT0 = 1714564800000;
+
+v1::Saga CompensatedSaga() {
+  v1::Saga saga;
+  saga.set_saga_id("7f3c");
+  saga.set_saga_type("book_appointment");
+  saga.set_definition_version(2);
+  saga.set_status(v1::SAGA_STATUS_COMPENSATED);
+  saga.set_input_json(R"({ "patient_id": "p1",
+                          "doctor_id": "d9" })");
+  saga.set_error("reserve_slot: slot taken");
+  saga.set_created_unix_ms(kT0);
+  saga.set_updated_unix_ms(kT0 + 2500);
+  saga.set_idempotency_key("k-1");
+  v1::Step* check = saga.add_steps();
+  check->set_name("check_patient");
+  check->set_status(v1::STEP_STATUS_COMPENSATED);
+  check->set_attempts(1);
+  check->set_compensation_attempts(1);
+  check->set_output_json(R"({"ok": true})");
+  check->set_started_unix_ms(kT0 + 10);
+  check->set_ended_unix_ms(kT0 + 130);
+  v1::Step* reserve = saga.add_steps();
+  reserve->set_name("reserve_slot");
+  reserve->set_status(v1::STEP_STATUS_FAILED);
+  reserve->set_attempts(3);
+  reserve->set_error("slot taken");
+  reserve->set_started_unix_ms(kT0 + 200);
+  reserve->set_ended_unix_ms(kT0 + 1450);
+  reserve->set_outcome_unknown(true);
+  v1::Step* notify = saga.add_steps();
+  notify->set_name("notify");
+  notify->set_status(v1::STEP_STATUS_PENDING);
+  return saga;
+}
+
+v1::GetSagaHistoryResponse History() {
+  v1::GetSagaHistoryResponse history;
+  history.set_saga_id("7f3c");
+  v1::SagaEvent* started = history.add_events();
+  started->set_seq(1);
+  started->set_type("SagaStarted");
+  started->set_data_json("{}");
+  started->set_recorded_unix_ms(kT0);
+  v1::SagaEvent* step = history.add_events();
+  step->set_seq(2);
+  step->set_type("StepFailed");
+  step->set_step("reserve_slot");
+  step->set_attempt(3);
+  step->set_data_json(R"({"error": "slot taken", "retryable": false})");
+  step->set_recorded_unix_ms(kT0 + 1450);
+  return history;
+}
+
+TEST(StatusNameTest, DropsTheEnumPrefix) {
+  EXPECT_EQ(SagaStatusName(v1::SAGA_STATUS_COMPLETED), "COMPLETED");
+  EXPECT_EQ(SagaStatusName(v1::SAGA_STATUS_COMPENSATING), "COMPENSATING");
+  EXPECT_EQ(StepStatusName(v1::STEP_STATUS_WAITING_RETRY), "WAITING_RETRY");
+  EXPECT_EQ(SagaStatusName(static_cast<v1::SagaStatus>(42)), "42");
+}
+
+TEST(ParseSagaStatusTest, AcceptsShortAndFullNamesInAnyCase) {
+  EXPECT_EQ(*ParseSagaStatus("completed"), v1::SAGA_STATUS_COMPLETED);
+  EXPECT_EQ(*ParseSagaStatus("COMPENSATED"), v1::SAGA_STATUS_COMPENSATED);
+  EXPECT_EQ(*ParseSagaStatus("saga_status_failed"), v1::SAGA_STATUS_FAILED);
+  EXPECT_EQ(*ParseSagaStatus("SAGA_STATUS_RUNNING"), v1::SAGA_STATUS_RUNNING);
+}
+
+TEST(ParseSagaStatusTest, RejectsUnknownAndUnspecified) {
+  for (const char* text : {"", "done", "unspecified", "SAGA_STATUS_", "3"}) {
+    absl::StatusOr<v1::SagaStatus> parsed = ParseSagaStatus(text);
+    EXPECT_FALSE(parsed.ok()) << text;
+    if (!parsed.ok()) {
+      EXPECT_NE(parsed.status().message().find("expected RUNNING"),
+                std::string::npos);
+    }
+  }
+}
+
+TEST(StatusPredicatesTest, TellEndingsApart) {
+  EXPECT_TRUE(IsTerminal(v1::SAGA_STATUS_COMPLETED));
+  EXPECT_TRUE(IsTerminal(v1::SAGA_STATUS_FAILED));
+  EXPECT_FALSE(IsTerminal(v1::SAGA_STATUS_COMPENSATING));
+  EXPECT_TRUE(EndedBadly(v1::SAGA_STATUS_COMPENSATED));
+  EXPECT_FALSE(EndedBadly(v1::SAGA_STATUS_COMPLETED));
+  EXPECT_FALSE(EndedBadly(v1::SAGA_STATUS_RUNNING));
+}
+
+TEST(CompactJsonTest, CompactsValidJsonOnly) {
+  EXPECT_EQ(CompactJson("{ \"a\" : [1, 2] }"), R"({"a":[1,2]})");
+  EXPECT_EQ(CompactJson("not json"), "not json");
+  EXPECT_EQ(CompactJson(""), "");
+}
+
+TEST(RenderJsonTest, KeepsProtoFieldNamesAndEmbedsJsonStrings) {
+  v1::Saga saga = CompensatedSaga();
+  saga.mutable_steps(2)->set_output_json("not json");
+  absl::StatusOr<std::string> text = RenderJson(saga);
+  ASSERT_TRUE(text.ok()) << text.status();
+  json value = json::parse(*text);
+  EXPECT_EQ(value["saga_id"], "7f3c");
+  EXPECT_EQ(value["status"], "SAGA_STATUS_COMPENSATED");
+  EXPECT_EQ(value["input_json"]["patient_id"], "p1");
+  EXPECT_EQ(value["created_unix_ms"], std::to_string(kT0));
+  EXPECT_EQ(value["current_step"], "");
+  EXPECT_EQ(value["steps"][0]["output_json"]["ok"], true);
+  EXPECT_TRUE(value["steps"][1]["output_json"].is_null());
+  EXPECT_EQ(value["steps"][1]["outcome_unknown"], true);
+  EXPECT_EQ(value["steps"][2]["output_json"], "not json");
+  EXPECT_EQ(value["steps"][2]["attempts"], 0);
+  EXPECT_EQ(text->back(), '\n');
+}
+
+TEST(RenderJsonTest, StartResponseShowsCreatedEvenWhenFalse) {
+  v1::StartSagaResponse response;
+  response.set_saga_id("s1");
+  json value = json::parse(*RenderJson(response));
+  EXPECT_EQ(value, json({{"saga_id", "s1"}, {"created", false}}));
+}
+
+TEST(RenderJsonTest, SagaDetailHasSagaAndEvents) {
+  absl::StatusOr<std::string> text =
+      RenderSagaDetailJson(CompensatedSaga(), History());
+  ASSERT_TRUE(text.ok()) << text.status();
+  json value = json::parse(*text);
+  EXPECT_EQ(value["saga"]["saga_type"], "book_appointment");
+  ASSERT_EQ(value["events"].size(), 2u);
+  EXPECT_EQ(value["events"][1]["data_json"]["retryable"], false);
+  EXPECT_EQ(value["events"][1]["seq"], "2");
+
+  json empty = json::parse(
+      *RenderSagaDetailJson(v1::Saga(), v1::GetSagaHistoryResponse()));
+  EXPECT_TRUE(empty["events"].is_array());
+  EXPECT_TRUE(empty["events"].empty());
+}
+
+TEST(RenderSagaTableTest, ShowsFieldsThenSteps) {
+  EXPECT_EQ(
+      RenderSagaTable(CompensatedSaga(), kT0 + 5 * 60 * 1000),
+      "ID:               7f3c\n"
+      "Type:             book_appointment (version 2)\n"
+      "Status:           COMPENSATED\n"
+      "Current step:     -\n"
+      "Error:            reserve_slot: slot taken\n"
+      "Idempotency key:  k-1\n"
+      "Created:          2024-05-01 12:00:00.000Z (5m ago)\n"
+      "Updated:          2024-05-01 12:00:02.500Z\n"
+      "Input:            {\"doctor_id\":\"d9\",\"patient_id\":\"p1\"}\n"
+      "\n"
+      "Steps:\n"
+      "NAME           STATUS       ATTEMPTS  COMP_ATTEMPTS  DURATION  "
+      "OUTPUT/ERROR\n"
+      "check_patient  COMPENSATED  1         1              120ms     "
+      "{\"ok\":true}\n"
+      "reserve_slot   FAILED       3         0              1.3s      "
+      "outcome unknown; slot taken\n"
+      "notify         PENDING      0         0              -         -\n");
+}
+
+TEST(RenderSagaTableTest, RunningStepShowsTimeSoFar) {
+  v1::Saga saga;
+  saga.set_saga_id("s2");
+  saga.set_status(v1::SAGA_STATUS_RUNNING);
+  saga.set_current_step("reserve_slot");
+  v1::Step* step = saga.add_steps();
+  step->set_name("reserve_slot");
+  step->set_status(v1::STEP_STATUS_RUNNING);
+  step->set_attempts(1);
+  step->set_started_unix_ms(kT0);
+  std::string text = RenderSagaTable(saga, kT0 + 12000);
+  EXPECT_NE(text.find("RUNNING  1         0              12s so far"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("Current step:     reserve_slot\n"), std::string::npos);
+}
+
+TEST(RenderSagaTableTest, SagaWithoutStepsSaysSo) {
+  v1::Saga saga;
+  saga.set_saga_id("s3");
+  EXPECT_NE(RenderSagaTable(saga, kT0).find("Steps:\n  (none)\n"),
+            std::string::npos);
+}
+
+TEST(RenderHistoryTableTest, ShowsTimelineWithElapsedTime) {
+  EXPECT_EQ(RenderHistoryTable(History()),
+            "TIME          ELAPSED  SEQ  TYPE         STEP          ATTEMPT  "
+            "DATA\n"
+            "12:00:00.000  +0ms     1    SagaStarted  -             -        "
+            "-\n"
+            "12:00:01.450  +1.5s    2    StepFailed   reserve_slot  3        "
+            "{\"error\":\"slot taken\",\"retryable\":false}\n");
+  EXPECT_EQ(RenderHistoryTable(v1::GetSagaHistoryResponse()),
+            "  (no events)\n");
+}
+
+TEST(RenderHistoryTableTest, ShortensLongData) {
+  v1::GetSagaHistoryResponse history;
+  v1::SagaEvent* event = history.add_events();
+  event->set_seq(1);
+  event->set_type("StepSucceeded");
+  event->set_data_json(R"({"blob": ")" + std::string(200, 'x') + R"("})");
+  std::string text = RenderHistoryTable(history);
+  std::string last_line = text.substr(text.find('\n') + 1);
+  EXPECT_LT(last_line.size(), 130u) << text;
+  EXPECT_NE(last_line.find("xxx...\n"), std::string::npos) << text;
+}
+
+TEST(RenderSagaDetailTableTest, AppendsTheTimeline) {
+  std::string text = RenderSagaDetailTable(CompensatedSaga(), History(), kT0);
+  EXPECT_NE(text.find("Steps:\n"), std::string::npos);
+  EXPECT_NE(text.find("\nTimeline (UTC):\nTIME "), std::string::npos);
+  EXPECT_LT(text.find("Steps:"), text.find("Timeline"));
+}
+
+TEST(RenderSagaListTableTest, OneLinePerSaga) {
+  v1::ListSagasResponse response;
+  v1::Saga* running = response.add_sagas();
+  running->set_saga_id("a1");
+  running->set_saga_type("book_appointment");
+  running->set_status(v1::SAGA_STATUS_RUNNING);
+  running->set_current_step("reserve_slot");
+  running->set_created_unix_ms(kT0 - 45000);
+  v1::Saga* failed = response.add_sagas();
+  failed->set_saga_id("b2");
+  failed->set_saga_type("book_appointment");
+  failed->set_status(v1::SAGA_STATUS_FAILED);
+  failed->set_error("release_slot: " + std::string(100, 'e'));
+  failed->set_created_unix_ms(kT0 - 3 * 3600 * 1000);
+  EXPECT_EQ(RenderSagaListTable(response, kT0),
+            "ID  TYPE              STATUS   STEP          AGE  ERROR\n"
+            "a1  book_appointment  RUNNING  reserve_slot  45s  -\n"
+            "b2  book_appointment  FAILED   -             3h   release_slot: " +
+                std::string(43, 'e') + "...\n");
+  EXPECT_EQ(RenderSagaListTable(v1::ListSagasResponse(), kT0),
+            "No sagas found.\n");
+}
+
+}  // namespace
+}  // namespace saga::sagactl
