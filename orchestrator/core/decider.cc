@@ -1,0 +1,354 @@
+#include "orchestrator/core/decider.h"
+
+#include <utility>
+
+#include "nlohmann/json.hpp"
+#include "orchestrator/core/retry_policy.h"
+
+namespace saga::core {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr char kRestartedError[] =
+    "orchestrator restarted while the call was in flight";
+constexpr char kCancelledInFlightError[] =
+    "cancelled while the call was in flight";
+
+// Events carry JSON in canonical form so that they round-trip through
+// EncodeEventData/DecodeEvent unchanged; text that is not JSON is kept as
+// is (the event codec preserves it verbatim).
+std::string CanonicalJson(const std::string& text) {
+  if (text.empty()) return text;
+  Json parsed = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) return text;
+  return parsed.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// Emits events onto a working copy of the state, applying each one at once
+// so that every later rule sees the state the earlier events produce. This
+// keeps the decision and a replay of its events in agreement by
+// construction.
+class Builder {
+ public:
+  Builder(const SagaDefinition& definition, const SagaState& state,
+          const DecideContext& ctx)
+      : def_(definition), state_(state), ctx_(ctx) {}
+
+  const SagaState& state() const { return state_; }
+  const StepDefinition& step_def(int k) const { return def_.steps[k]; }
+
+  Event Make(EventType type, int step = -1, int attempt = 0) const {
+    Event event;
+    event.type = type;
+    event.at_ms = ctx_.now_ms;
+    event.step = step;
+    event.attempt = attempt;
+    return event;
+  }
+
+  void Emit(Event event) {
+    Apply(def_, state_, event);
+    events_.push_back(std::move(event));
+  }
+
+  void StartStep(int k, int attempt) {
+    Emit(Make(EventType::kStepStarted, k, attempt));
+  }
+
+  // After step k succeeded: the next step, or the end.
+  void Advance(int k) {
+    if (static_cast<size_t>(k) + 1 >= def_.steps.size()) {
+      Emit(Make(EventType::kSagaCompleted));
+    } else {
+      StartStep(k + 1, 1);
+    }
+  }
+
+  void BeginCompensation(const std::string& reason) {
+    Event event = Make(EventType::kCompensationStarted);
+    event.error = reason;
+    Emit(std::move(event));
+    NextCompensation();
+  }
+
+  // A step is undone if its effect may exist: it succeeded, its outcome is
+  // unknown, or a compensation of it was started and not finished.
+  bool NeedsCompensation(int k) const {
+    if (def_.steps[k].kind != StepKind::kCompensatable) return false;
+    const StepState& step = state_.steps[k];
+    if (step.status == StepStatus::kCompensated) return false;
+    return step.status == StepStatus::kSucceeded ||
+           step.status == StepStatus::kCompensating || step.outcome_unknown;
+  }
+
+  void NextCompensation() {
+    for (int k = static_cast<int>(def_.steps.size()) - 1; k >= 0; --k) {
+      if (NeedsCompensation(k)) {
+        Emit(Make(EventType::kCompensationStepStarted, k, 1));
+        return;
+      }
+    }
+    Event event = Make(EventType::kSagaCompensated);
+    event.error = state_.reason;
+    Emit(std::move(event));
+  }
+
+  void Fail(const std::string& reason) {
+    Event event = Make(EventType::kSagaFailed);
+    event.error = reason;
+    Emit(std::move(event));
+  }
+
+  // The result of the call in flight (already checked not to be stale).
+  void OnCallResult(CallOutcome outcome, const std::string& output_json,
+                    const std::string& error) {
+    const int k = state_.current_step;
+    const int n = state_.in_flight_attempt;
+    const StepDefinition& step = def_.steps[k];
+    if (state_.status == SagaStatus::kCompensating) {
+      OnCompensationResult(k, n, outcome, error);
+      return;
+    }
+    switch (outcome) {
+      case CallOutcome::kSucceeded: {
+        Event event = Make(EventType::kStepSucceeded, k, n);
+        event.output_json = CanonicalJson(output_json);
+        Emit(std::move(event));
+        Advance(k);
+        return;
+      }
+      case CallOutcome::kBusinessFailure: {
+        Event event = Make(EventType::kStepFailed, k, n);
+        event.error = error;
+        event.retryable = false;
+        Emit(std::move(event));
+        if (step.kind == StepKind::kRetriable) {
+          Fail("step '" + step.name +
+               "' failed after the point of no return: " + error);
+        } else {
+          BeginCompensation("step '" + step.name + "' failed: " + error);
+        }
+        return;
+      }
+      case CallOutcome::kRetryableFailure:
+      case CallOutcome::kUnknown: {
+        Event event = Make(EventType::kStepFailed, k, n);
+        event.error = error;
+        event.retryable = true;
+        event.outcome_unknown = outcome == CallOutcome::kUnknown;
+        Emit(std::move(event));
+        if (MayRetry(step.retry, step.kind == StepKind::kRetriable, n)) {
+          Event retry = Make(EventType::kRetryScheduled, k, n + 1);
+          retry.due_ms =
+              ctx_.now_ms + BackoffMs(step.retry, n, ctx_.unit_random);
+          Emit(std::move(retry));
+        } else {
+          BeginCompensation("step '" + step.name + "' gave up after " +
+                            std::to_string(n) + " attempts: " + error);
+        }
+        return;
+      }
+    }
+  }
+
+  void OnCompensationResult(int k, int n, CallOutcome outcome,
+                            const std::string& error) {
+    const StepDefinition& step = def_.steps[k];
+    if (outcome == CallOutcome::kSucceeded) {
+      Emit(Make(EventType::kCompensationStepSucceeded, k, n));
+      NextCompensation();
+      return;
+    }
+    // A compensation has to succeed eventually: even a "business" refusal
+    // is retried until the policy gives up and an operator steps in.
+    Event event = Make(EventType::kCompensationStepFailed, k, n);
+    event.error = error;
+    Emit(std::move(event));
+    if (MayRetry(step.compensation_retry, false, n)) {
+      Event retry = Make(EventType::kCompensationRetryScheduled, k, n + 1);
+      retry.due_ms =
+          ctx_.now_ms + BackoffMs(step.compensation_retry, n, ctx_.unit_random);
+      Emit(std::move(retry));
+    } else {
+      Fail("compensation of step '" + step.name + "' gave up after " +
+           std::to_string(n) + " attempts: " + error);
+    }
+  }
+
+  Decision Finish() && {
+    Decision decision;
+    decision.commands = PendingCommands(def_, state_);
+    decision.events = std::move(events_);
+    return decision;
+  }
+
+ private:
+  const SagaDefinition& def_;
+  SagaState state_;
+  const DecideContext& ctx_;
+  std::vector<Event> events_;
+};
+
+int PivotIndex(const SagaDefinition& definition) {
+  for (size_t i = 0; i < definition.steps.size(); ++i) {
+    if (definition.steps[i].kind == StepKind::kPivot)
+      return static_cast<int>(i);
+  }
+  return -1;
+}
+
+Decision Refuse(absl::Status status) {
+  Decision decision;
+  decision.refusal = std::move(status);
+  return decision;
+}
+
+Decision DecideCancel(const SagaDefinition& definition, const SagaState& state,
+                      const Signal& signal, const DecideContext& ctx) {
+  if (state.status == SagaStatus::kCompensating) return Decision{};
+  const int pivot = PivotIndex(definition);
+  if (pivot >= 0) {
+    const bool pivot_done = state.steps[pivot].status == StepStatus::kSucceeded;
+    const bool pivot_in_flight =
+        state.call_in_flight && state.current_step == pivot;
+    if (pivot_done || pivot_in_flight) {
+      return Refuse(absl::FailedPreconditionError(
+          "cannot cancel: the pivot step '" + definition.steps[pivot].name +
+          "' has " + (pivot_done ? "succeeded" : "been called") +
+          ", so the saga is past the point of no return"));
+    }
+  }
+  Builder b(definition, state, ctx);
+  Event cancel = b.Make(EventType::kCancelRequested);
+  cancel.error = signal.error;
+  b.Emit(std::move(cancel));
+  if (state.call_in_flight) {
+    // The call may still take effect; marking its outcome unknown gets it
+    // compensated, and its late result no longer matches the call in flight.
+    Event failed = b.Make(EventType::kStepFailed, state.current_step,
+                          state.in_flight_attempt);
+    failed.error = kCancelledInFlightError;
+    failed.retryable = true;
+    failed.outcome_unknown = true;
+    b.Emit(std::move(failed));
+  }
+  b.BeginCompensation(signal.error.empty() ? "cancelled"
+                                           : "cancelled: " + signal.error);
+  return std::move(b).Finish();
+}
+
+Decision DecideResume(const SagaDefinition& definition, const SagaState& state,
+                      const DecideContext& ctx) {
+  Builder b(definition, state, ctx);
+  if (state.call_in_flight) {
+    b.OnCallResult(CallOutcome::kUnknown, "", kRestartedError);
+  } else if (state.retry_due_ms != 0) {
+    // Nothing new: the pending timer is re-armed by the commands.
+  } else if (state.status == SagaStatus::kRunning) {
+    int next = -1;
+    for (size_t i = 0; i < state.steps.size(); ++i) {
+      if (state.steps[i].status != StepStatus::kSucceeded) {
+        next = static_cast<int>(i);
+        break;
+      }
+    }
+    if (next < 0) {
+      b.Emit(b.Make(EventType::kSagaCompleted));
+    } else {
+      b.StartStep(next, state.steps[next].attempts + 1);
+    }
+  } else {
+    b.NextCompensation();
+  }
+  return std::move(b).Finish();
+}
+
+}  // namespace
+
+Decision DecideStart(const SagaDefinition& definition,
+                     const std::string& input_json, const DecideContext& ctx) {
+  Builder b(definition, NewSagaState(definition, ""), ctx);
+  Event started = b.Make(EventType::kSagaStarted);
+  started.saga_type = definition.name;
+  started.definition_version = definition.version;
+  started.input_json = CanonicalJson(input_json);
+  b.Emit(std::move(started));
+  b.StartStep(0, 1);
+  return std::move(b).Finish();
+}
+
+Decision Decide(const SagaDefinition& definition, const SagaState& state,
+                const Signal& signal, const DecideContext& ctx) {
+  if (IsTerminal(state.status)) {
+    if (signal.kind == Signal::Kind::kCancel) {
+      return Refuse(
+          absl::FailedPreconditionError(std::string("saga already ended as ") +
+                                        SagaStatusName(state.status)));
+    }
+    if (signal.kind == Signal::Kind::kResume) {
+      Decision decision;
+      decision.commands = PendingCommands(definition, state);
+      return decision;
+    }
+    return Decision{};
+  }
+
+  switch (signal.kind) {
+    case Signal::Kind::kCallResult: {
+      const bool current =
+          state.call_in_flight && signal.step == state.current_step &&
+          signal.attempt == state.in_flight_attempt &&
+          signal.compensation == (state.status == SagaStatus::kCompensating);
+      if (!current) return Decision{};
+      Builder b(definition, state, ctx);
+      b.OnCallResult(signal.outcome, signal.output_json, signal.error);
+      return std::move(b).Finish();
+    }
+
+    case Signal::Kind::kTimerFired: {
+      if (state.retry_due_ms == 0) return Decision{};
+      Builder b(definition, state, ctx);
+      if (ctx.now_ms >= state.retry_due_ms) {
+        const EventType type = state.status == SagaStatus::kCompensating
+                                   ? EventType::kCompensationStepStarted
+                                   : EventType::kStepStarted;
+        b.Emit(b.Make(type, state.current_step, state.retry_attempt));
+      }
+      return std::move(b).Finish();
+    }
+
+    case Signal::Kind::kCancel:
+      return DecideCancel(definition, state, signal, ctx);
+
+    case Signal::Kind::kResume:
+      return DecideResume(definition, state, ctx);
+  }
+  return Decision{};
+}
+
+std::vector<Command> PendingCommands(const SagaDefinition& /*definition*/,
+                                     const SagaState& state) {
+  Command command;
+  if (IsTerminal(state.status)) {
+    command.kind = Command::Kind::kFinished;
+    return {command};
+  }
+  if (state.call_in_flight) {
+    command.kind = state.status == SagaStatus::kCompensating
+                       ? Command::Kind::kInvokeCompensation
+                       : Command::Kind::kInvokeStep;
+    command.step = state.current_step;
+    command.attempt = state.in_flight_attempt;
+    command.deadline_ms = state.in_flight_deadline_ms;
+    return {command};
+  }
+  if (state.retry_due_ms != 0) {
+    command.kind = Command::Kind::kWaitUntil;
+    command.due_ms = state.retry_due_ms;
+    return {command};
+  }
+  return {};
+}
+
+}  // namespace saga::core

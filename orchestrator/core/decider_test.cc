@@ -1,0 +1,926 @@
+#include "orchestrator/core/decider.h"
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "orchestrator/core/definition_loader.h"
+#include "orchestrator/core/retry_policy.h"
+
+namespace saga::core {
+namespace {
+
+constexpr int kValidate = 0;
+constexpr int kReserve = 1;
+constexpr int kNotify = 2;
+
+const char kPatient[] =
+    R"({"email":"ann@example.com","name":"Ann","patient_id":"p1"})";
+const char kReservation[] =
+    R"({"date":"2024-05-17","doctor_email":"bob@example.com",)"
+    R"("doctor_id":"d1","doctor_name":"Dr Bob","reservation_id":"r1"})";
+const char kInput[] =
+    R"({"patient_id":"p1","preferred_date":"2024-05-17","specialty":"eye"})";
+
+SagaDefinition MustParse(const std::string& yaml) {
+  absl::StatusOr<SagaDefinition> def = ParseDefinition(yaml, "test.yaml");
+  if (!def.ok()) {
+    ADD_FAILURE() << def.status();
+    return SagaDefinition{};
+  }
+  return *def;
+}
+
+SagaDefinition Booking() {
+  absl::StatusOr<SagaDefinition> def = LoadDefinitionFile(
+      std::string(SAGA_SOURCE_DIR) + "/sagas/appointment_booking.yaml");
+  if (!def.ok()) {
+    ADD_FAILURE() << def.status();
+    return SagaDefinition{};
+  }
+  return *def;
+}
+
+// Three compensatable steps, then a pivot: exercises reverse-order
+// compensation.
+SagaDefinition ThreeCompensatable() {
+  return MustParse(R"(
+name: three
+version: 2
+steps:
+  - {name: a, kind: compensatable, participant: p, action: a, compensation: undo_a, timeout: 1s}
+  - {name: b, kind: compensatable, participant: p, action: b, compensation: undo_b, timeout: 1s,
+     compensation_retry: {max_attempts: 3, initial_backoff: 100ms, max_backoff: 1s, multiplier: 2, jitter: 0}}
+  - {name: c, kind: compensatable, participant: p, action: c, compensation: undo_c, timeout: 1s}
+  - {name: d, kind: pivot, participant: p, action: d, timeout: 1s}
+)");
+}
+
+// A pivot followed by a retriable step.
+SagaDefinition PivotThenRetriable() {
+  return MustParse(R"(
+name: tail
+version: 1
+steps:
+  - {name: hold, kind: compensatable, participant: p, action: hold, compensation: release}
+  - {name: charge, kind: pivot, participant: p, action: charge}
+  - {name: mail, kind: retriable, participant: p, action: mail,
+     retry: {max_attempts: 1, initial_backoff: 1s, max_backoff: 10s, multiplier: 2, jitter: 0}}
+)");
+}
+
+std::string Describe(const SagaState& s) {
+  std::ostringstream out;
+  out << "id=" << s.saga_id << " type=" << s.saga_type << " v"
+      << s.definition_version << " input=" << s.input_json
+      << " status=" << SagaStatusName(s.status) << " last_seq=" << s.last_seq
+      << " created=" << s.created_ms << " updated=" << s.updated_ms
+      << " current=" << s.current_step << " in_flight=" << s.call_in_flight
+      << "/" << s.in_flight_attempt << "/" << s.in_flight_deadline_ms
+      << " retry=" << s.retry_due_ms << "/" << s.retry_attempt
+      << " cancel=" << s.cancel_requested << " reason=" << s.reason << "\n";
+  for (const StepState& st : s.steps) {
+    out << "  " << StepStatusName(st.status) << " attempts=" << st.attempts
+        << " comp=" << st.compensation_attempts
+        << " unknown=" << st.outcome_unknown << " out=" << st.output_json
+        << " err=" << st.error << " t=" << st.started_ms << ".." << st.ended_ms
+        << "\n";
+  }
+  return out.str();
+}
+
+// "StepStarted 1/2" (step/attempt) for step events, the bare name otherwise.
+std::string Label(const Event& e) {
+  std::string label = EventTypeName(e.type);
+  if (e.step >= 0) {
+    label += " " + std::to_string(e.step) + "/" + std::to_string(e.attempt);
+  }
+  return label;
+}
+
+std::vector<std::string> Labels(const std::vector<Event>& events) {
+  std::vector<std::string> labels;
+  for (const Event& e : events) labels.push_back(Label(e));
+  return labels;
+}
+
+Command Invoke(int step, int attempt, int64_t deadline) {
+  return Command{Command::Kind::kInvokeStep, step, attempt, deadline, 0};
+}
+Command InvokeCompensation(int step, int attempt, int64_t deadline) {
+  return Command{Command::Kind::kInvokeCompensation, step, attempt, deadline,
+                 0};
+}
+Command WaitUntil(int64_t due) {
+  Command c;
+  c.kind = Command::Kind::kWaitUntil;
+  c.due_ms = due;
+  return c;
+}
+Command Finished() {
+  Command c;
+  c.kind = Command::Kind::kFinished;
+  return c;
+}
+
+// Drives one saga the way the engine does: decide, number and commit the
+// events, apply them. Every decision is checked against the decider's
+// contract: events are unnumbered and stamped with the decision time, they
+// round-trip through the codec, commands match the resulting state, and
+// folding the whole history from scratch gives the incrementally applied
+// state.
+class Saga {
+ public:
+  explicit Saga(SagaDefinition def) : def_(std::move(def)) {}
+
+  const SagaDefinition& def() const { return def_; }
+  const SagaState& state() const { return state_; }
+  const std::vector<Event>& history() const { return history_; }
+  int64_t now = 1000;
+  double random = 0.0;
+
+  Decision Start(const std::string& input = kInput) {
+    state_ = NewSagaState(def_, "s1");
+    return Commit(DecideStart(def_, input, Ctx()));
+  }
+
+  Decision Send(const Signal& signal) {
+    return Commit(Decide(def_, state_, signal, Ctx()));
+  }
+
+  // Answers the call in flight.
+  Decision Answer(CallOutcome outcome, const std::string& output = "",
+                  const std::string& error = "") {
+    Signal s;
+    s.kind = Signal::Kind::kCallResult;
+    s.step = state_.current_step;
+    s.attempt = state_.in_flight_attempt;
+    s.compensation = state_.status == SagaStatus::kCompensating;
+    s.outcome = outcome;
+    s.output_json = output;
+    s.error = error;
+    return Send(s);
+  }
+  Decision Succeed(const std::string& output = "{}") {
+    return Answer(CallOutcome::kSucceeded, output);
+  }
+  Decision FailForGood(const std::string& error) {
+    return Answer(CallOutcome::kBusinessFailure, "", error);
+  }
+  Decision FailRetryably(const std::string& error) {
+    return Answer(CallOutcome::kRetryableFailure, "", error);
+  }
+  Decision TimeOut() { return Answer(CallOutcome::kUnknown, "", "deadline"); }
+
+  // Fires the pending backoff timer at its due time.
+  Decision FireTimer() {
+    if (state_.retry_due_ms > now) now = state_.retry_due_ms;
+    return Send(Timer());
+  }
+  static Signal Timer() {
+    Signal s;
+    s.kind = Signal::Kind::kTimerFired;
+    return s;
+  }
+  Decision Cancel(const std::string& reason) {
+    Signal s;
+    s.kind = Signal::Kind::kCancel;
+    s.error = reason;
+    return Send(s);
+  }
+  Decision Resume() {
+    Signal s;
+    s.kind = Signal::Kind::kResume;
+    return Send(s);
+  }
+
+ private:
+  DecideContext Ctx() const { return DecideContext{now, random}; }
+
+  Decision Commit(Decision d) {
+    if (!d.refusal.ok()) {
+      EXPECT_TRUE(d.events.empty());
+      EXPECT_TRUE(d.commands.empty());
+      return d;
+    }
+    for (const Event& e : d.events) {
+      EXPECT_EQ(e.seq, 0) << Label(e);
+      EXPECT_EQ(e.at_ms, now) << Label(e);
+      Event numbered = e;
+      numbered.seq = state_.last_seq + 1;
+      absl::StatusOr<Event> decoded = DecodeEvent(
+          EventTypeName(numbered.type), numbered.seq, numbered.at_ms,
+          numbered.step, numbered.attempt, EncodeEventData(numbered));
+      EXPECT_TRUE(decoded.ok()) << decoded.status();
+      if (decoded.ok()) {
+        EXPECT_EQ(*decoded, numbered) << Label(e);
+      }
+      Apply(def_, state_, numbered);
+      history_.push_back(numbered);
+    }
+    if (!d.events.empty() || !d.commands.empty()) {
+      EXPECT_EQ(d.commands, PendingCommands(def_, state_));
+    }
+    EXPECT_EQ(Describe(Fold(def_, "s1", history_)), Describe(state_));
+    return d;
+  }
+
+  SagaDefinition def_;
+  SagaState state_;
+  std::vector<Event> history_;
+};
+
+using Labels_ = std::vector<std::string>;
+
+TEST(DeciderTest, StartRecordsTheSagaAndCallsTheFirstStep) {
+  Saga saga(Booking());
+  Decision d = saga.Start(
+      R"({ "specialty":"eye", "patient_id":"p1", "preferred_date":"2024-05-17" })");
+  ASSERT_TRUE(d.refusal.ok());
+  ASSERT_EQ(d.events.size(), 2u);
+  EXPECT_EQ(d.events[0].type, EventType::kSagaStarted);
+  EXPECT_EQ(d.events[0].saga_type, "appointment_booking");
+  EXPECT_EQ(d.events[0].definition_version, 1);
+  EXPECT_EQ(d.events[0].input_json, kInput);  // canonical form
+  EXPECT_EQ(Label(d.events[1]), "StepStarted 0/1");
+  EXPECT_EQ(d.commands, std::vector<Command>{Invoke(kValidate, 1, 3000)});
+  EXPECT_EQ(saga.state().status, SagaStatus::kRunning);
+  EXPECT_EQ(saga.state().created_ms, 1000);
+}
+
+TEST(DeciderTest, HappyPathCompletes) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.now = 1100;
+  Decision d = saga.Succeed(kPatient);
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"StepSucceeded 0/1", "StepStarted 1/1"}));
+  EXPECT_EQ(d.commands, std::vector<Command>{Invoke(kReserve, 1, 3100)});
+  saga.now = 1200;
+  d = saga.Succeed(R"({ "reservation_id": "r1", "doctor_id": "d1",
+      "doctor_name": "Dr Bob", "doctor_email": "bob@example.com",
+      "date": "2024-05-17" })");
+  EXPECT_EQ(d.events[0].output_json, kReservation);  // canonical form
+  EXPECT_EQ(d.commands, std::vector<Command>{Invoke(kNotify, 1, 3200)});
+  saga.now = 1300;
+  d = saga.Succeed("{}");
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepSucceeded 2/1", "SagaCompleted"}));
+  EXPECT_EQ(d.commands, std::vector<Command>{Finished()});
+
+  EXPECT_EQ(Labels(saga.history()),
+            (Labels_{"SagaStarted", "StepStarted 0/1", "StepSucceeded 0/1",
+                     "StepStarted 1/1", "StepSucceeded 1/1", "StepStarted 2/1",
+                     "StepSucceeded 2/1", "SagaCompleted"}));
+  const SagaState& s = saga.state();
+  EXPECT_EQ(s.status, SagaStatus::kCompleted);
+  EXPECT_EQ(s.current_step, -1);
+  EXPECT_FALSE(s.call_in_flight);
+  EXPECT_EQ(s.last_seq, 8);
+  EXPECT_EQ(s.updated_ms, 1300);
+  for (const StepState& step : s.steps) {
+    EXPECT_EQ(step.status, StepStatus::kSucceeded);
+    EXPECT_EQ(step.attempts, 1);
+  }
+  EXPECT_EQ(s.steps[kValidate].output_json, kPatient);
+}
+
+TEST(DeciderTest, ValidateFailureCompensatesNothing) {
+  Saga saga(Booking());
+  saga.Start();
+  Decision d = saga.FailForGood("no such patient");
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 0/1", "CompensationStarted",
+                                       "SagaCompensated"}));
+  EXPECT_FALSE(d.events[0].retryable);
+  EXPECT_EQ(d.commands, std::vector<Command>{Finished()});
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompensated);
+  EXPECT_EQ(saga.state().reason,
+            "step 'validate_patient' failed: no such patient");
+  EXPECT_EQ(d.events[2].error, saga.state().reason);
+  EXPECT_EQ(saga.state().steps[kValidate].status, StepStatus::kFailed);
+  EXPECT_EQ(saga.state().steps[kReserve].status, StepStatus::kPending);
+}
+
+TEST(DeciderTest, ReserveFailureCompensatesNothing) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  Decision d = saga.FailForGood("no doctor available");
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 1/1", "CompensationStarted",
+                                       "SagaCompensated"}));
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompensated);
+  EXPECT_EQ(saga.state().reason,
+            "step 'reserve_doctor' failed: no doctor available");
+  EXPECT_EQ(saga.state().steps[kValidate].status, StepStatus::kSucceeded);
+  EXPECT_EQ(saga.state().steps[kReserve].status, StepStatus::kFailed);
+  EXPECT_FALSE(saga.state().steps[kReserve].outcome_unknown);
+}
+
+TEST(DeciderTest, NotifyFailureReleasesTheReservation) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.Succeed(kReservation);
+  saga.now = 5000;
+  Decision d = saga.FailForGood("mailbox does not exist");
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 2/1", "CompensationStarted",
+                                       "CompensationStepStarted 1/1"}));
+  EXPECT_EQ(d.commands,
+            std::vector<Command>{InvokeCompensation(kReserve, 1, 7000)});
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompensating);
+  EXPECT_EQ(saga.state().steps[kReserve].status, StepStatus::kCompensating);
+
+  d = saga.Succeed();
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"CompensationStepSucceeded 1/1", "SagaCompensated"}));
+  EXPECT_EQ(d.commands, std::vector<Command>{Finished()});
+  const SagaState& s = saga.state();
+  EXPECT_EQ(s.status, SagaStatus::kCompensated);
+  EXPECT_EQ(s.reason, "step 'notify' failed: mailbox does not exist");
+  EXPECT_EQ(s.steps[kValidate].status, StepStatus::kSucceeded);
+  EXPECT_EQ(s.steps[kReserve].status, StepStatus::kCompensated);
+  EXPECT_EQ(s.steps[kNotify].status, StepStatus::kFailed);
+}
+
+TEST(DeciderTest, RetryableFailureWaitsThenRetries) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.now = 2000;
+  Decision d = saga.FailRetryably("busy");
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"StepFailed 1/1", "RetryScheduled 1/2"}));
+  EXPECT_TRUE(d.events[0].retryable);
+  EXPECT_FALSE(d.events[0].outcome_unknown);
+  EXPECT_EQ(d.events[1].due_ms, 2100);
+  EXPECT_EQ(d.commands, std::vector<Command>{WaitUntil(2100)});
+  EXPECT_EQ(saga.state().steps[kReserve].status, StepStatus::kWaitingRetry);
+
+  d = saga.FireTimer();
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepStarted 1/2"}));
+  EXPECT_EQ(d.commands, std::vector<Command>{Invoke(kReserve, 2, 4100)});
+  d = saga.Succeed(kReservation);
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"StepSucceeded 1/2", "StepStarted 2/1"}));
+  EXPECT_EQ(saga.state().steps[kReserve].attempts, 2);
+  saga.Succeed();
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompleted);
+}
+
+TEST(DeciderTest, BackoffDueTimesFollowThePolicy) {
+  Saga saga(Booking());
+  saga.Start();
+  // validate_patient: {5, 100ms, 2s, 2.0, 0.2}; the draw shortens each
+  // delay by up to 20%.
+  saga.random = 0.5;
+  const std::vector<int64_t> delays = {90, 180, 360, 720};
+  for (size_t i = 0; i < delays.size(); ++i) {
+    saga.now += 7;
+    const int64_t failed_at = saga.now;
+    Decision d = saga.FailRetryably("busy");
+    ASSERT_EQ(d.events.size(), 2u);
+    EXPECT_EQ(d.events[1].due_ms, failed_at + delays[i]) << i;
+    EXPECT_EQ(d.events[1].due_ms,
+              failed_at + BackoffMs(saga.def().steps[0].retry,
+                                    static_cast<int>(i) + 1, 0.5));
+    saga.FireTimer();
+  }
+}
+
+TEST(DeciderTest, RetriesExhaustedStartsCompensation) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.Succeed(kReservation);
+  for (int attempt = 1; attempt < 4; ++attempt) {
+    saga.FailRetryably("smtp down");
+    saga.FireTimer();
+  }
+  EXPECT_EQ(saga.state().in_flight_attempt, 4);
+  Decision d = saga.FailRetryably("smtp down");
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 2/4", "CompensationStarted",
+                                       "CompensationStepStarted 1/1"}));
+  EXPECT_EQ(saga.state().reason,
+            "step 'notify' gave up after 4 attempts: smtp down");
+  saga.Succeed();
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompensated);
+  EXPECT_EQ(saga.state().steps[kReserve].status, StepStatus::kCompensated);
+}
+
+TEST(DeciderTest, UnknownOutcomeOfAnExhaustedStepIsCompensated) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  for (int attempt = 1; attempt < 5; ++attempt) {
+    Decision d = saga.TimeOut();
+    EXPECT_TRUE(d.events[0].outcome_unknown);
+    saga.FireTimer();
+  }
+  Decision d = saga.TimeOut();
+  // The reservation may exist although no call was answered: release it.
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 1/5", "CompensationStarted",
+                                       "CompensationStepStarted 1/1"}));
+  EXPECT_EQ(saga.state().reason,
+            "step 'reserve_doctor' gave up after 5 attempts: deadline");
+  saga.Succeed();
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompensated);
+  EXPECT_EQ(saga.state().steps[kReserve].status, StepStatus::kCompensated);
+}
+
+TEST(DeciderTest, TimedOutThenSucceededStepIsCompensatedWhenTheSagaFails) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.TimeOut();
+  EXPECT_TRUE(saga.state().steps[kReserve].outcome_unknown);
+  saga.FireTimer();
+  saga.Succeed(kReservation);
+  EXPECT_FALSE(saga.state().steps[kReserve].outcome_unknown);
+  Decision d = saga.FailForGood("bounce");
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 2/1", "CompensationStarted",
+                                       "CompensationStepStarted 1/1"}));
+}
+
+TEST(DeciderTest, DefiniteFailureAfterTimeoutSettlesTheStep) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.TimeOut();
+  saga.FireTimer();
+  // The same idempotency key answered "no": the timed-out attempt did not
+  // apply either, so there is nothing to release.
+  Decision d = saga.FailForGood("no doctor available");
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 1/2", "CompensationStarted",
+                                       "SagaCompensated"}));
+  EXPECT_FALSE(saga.state().steps[kReserve].outcome_unknown);
+}
+
+TEST(DeciderTest, CancelWhileWaitingAfterTimeoutCompensatesTheUnknownStep) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.TimeOut();
+  Decision d = saga.Cancel("patient called");
+  EXPECT_EQ(Labels(d.events), (Labels_{"CancelRequested", "CompensationStarted",
+                                       "CompensationStepStarted 1/1"}));
+  EXPECT_EQ(saga.state().retry_due_ms, 0);
+  // The backoff timer that was armed before the cancel is now meaningless.
+  EXPECT_TRUE(saga.Send(Saga::Timer()).events.empty());
+  saga.Succeed();
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompensated);
+  EXPECT_EQ(saga.state().reason, "patient called");
+}
+
+TEST(DeciderTest, CompensatesInReverseOrder) {
+  Saga saga(ThreeCompensatable());
+  saga.Start("{}");
+  saga.Succeed();
+  saga.Succeed();
+  saga.Succeed();
+  Decision d = saga.FailForGood("declined");
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 3/1", "CompensationStarted",
+                                       "CompensationStepStarted 2/1"}));
+  d = saga.Succeed();
+  EXPECT_EQ(Labels(d.events), (Labels_{"CompensationStepSucceeded 2/1",
+                                       "CompensationStepStarted 1/1"}));
+  d = saga.Succeed();
+  EXPECT_EQ(Labels(d.events), (Labels_{"CompensationStepSucceeded 1/1",
+                                       "CompensationStepStarted 0/1"}));
+  d = saga.Succeed();
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"CompensationStepSucceeded 0/1", "SagaCompensated"}));
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompensated);
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_EQ(saga.state().steps[k].status, StepStatus::kCompensated) << k;
+  }
+}
+
+TEST(DeciderTest, CompensationRetriesThenSucceeds) {
+  Saga saga(ThreeCompensatable());
+  saga.Start("{}");
+  saga.Succeed();
+  saga.Succeed();
+  saga.FailForGood("c refused");  // compensate b, then a
+  EXPECT_EQ(saga.state().current_step, 1);
+  saga.now = 10000;
+  Decision d = saga.FailRetryably("doctor service down");
+  EXPECT_EQ(Labels(d.events), (Labels_{"CompensationStepFailed 1/1",
+                                       "CompensationRetryScheduled 1/2"}));
+  EXPECT_EQ(d.events[1].due_ms, 10100);
+  EXPECT_EQ(d.commands, std::vector<Command>{WaitUntil(10100)});
+  EXPECT_EQ(saga.state().steps[1].status, StepStatus::kCompensating);
+  EXPECT_EQ(saga.state().steps[1].error, "doctor service down");
+
+  d = saga.FireTimer();
+  EXPECT_EQ(Labels(d.events), (Labels_{"CompensationStepStarted 1/2"}));
+  EXPECT_EQ(d.commands,
+            std::vector<Command>{InvokeCompensation(1, 2, 10100 + 1000)});
+  d = saga.Succeed();
+  EXPECT_EQ(Labels(d.events), (Labels_{"CompensationStepSucceeded 1/2",
+                                       "CompensationStepStarted 0/1"}));
+  saga.Succeed();
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompensated);
+  EXPECT_EQ(saga.state().steps[1].compensation_attempts, 2);
+}
+
+TEST(DeciderTest, CompensationThatGivesUpFailsTheSaga) {
+  Saga saga(ThreeCompensatable());
+  saga.Start("{}");
+  saga.Succeed();
+  saga.Succeed();
+  saga.FailForGood("c refused");
+  // b's compensation_retry allows 3 attempts; even a business refusal of a
+  // compensation is retried.
+  saga.FailForGood("locked");
+  saga.FireTimer();
+  saga.TimeOut();
+  saga.FireTimer();
+  Decision d = saga.FailRetryably("still down");
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"CompensationStepFailed 1/3", "SagaFailed"}));
+  EXPECT_EQ(d.commands, std::vector<Command>{Finished()});
+  const SagaState& s = saga.state();
+  EXPECT_EQ(s.status, SagaStatus::kFailed);
+  EXPECT_EQ(s.reason,
+            "compensation of step 'b' gave up after 3 attempts: still down");
+  EXPECT_EQ(s.steps[1].status, StepStatus::kCompensationFailed);
+  EXPECT_EQ(s.steps[0].status, StepStatus::kSucceeded);  // never reached
+}
+
+TEST(DeciderTest, CancelWithACallInFlightCompensatesThatStep) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  ASSERT_TRUE(saga.state().call_in_flight);
+  Decision d = saga.Cancel("patient called");
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"CancelRequested", "StepFailed 1/1", "CompensationStarted",
+                     "CompensationStepStarted 1/1"}));
+  EXPECT_EQ(d.events[0].error, "patient called");
+  EXPECT_EQ(d.events[1].error, "cancelled while the call was in flight");
+  EXPECT_TRUE(d.events[1].retryable);
+  EXPECT_TRUE(d.events[1].outcome_unknown);
+  EXPECT_EQ(d.events[2].error, "cancelled: patient called");
+  EXPECT_TRUE(saga.state().cancel_requested);
+
+  // The reservation call answers late: stale.
+  Signal late;
+  late.kind = Signal::Kind::kCallResult;
+  late.step = kReserve;
+  late.attempt = 1;
+  late.outcome = CallOutcome::kSucceeded;
+  late.output_json = kReservation;
+  d = saga.Send(late);
+  EXPECT_TRUE(d.events.empty());
+  EXPECT_TRUE(d.commands.empty());
+
+  d = saga.Succeed();
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"CompensationStepSucceeded 1/1", "SagaCompensated"}));
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompensated);
+  EXPECT_EQ(saga.state().reason, "patient called");
+}
+
+TEST(DeciderTest, CancelDuringReadOnlyStepHasNothingToUndo) {
+  Saga saga(Booking());
+  saga.Start();
+  Decision d = saga.Cancel("typo");
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"CancelRequested", "StepFailed 0/1", "CompensationStarted",
+                     "SagaCompensated"}));
+  EXPECT_EQ(d.commands, std::vector<Command>{Finished()});
+}
+
+TEST(DeciderTest, CancelWhileWaitingForRetry) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.FailRetryably("busy");  // definite: nothing reserved
+  Decision d = saga.Cancel("");
+  EXPECT_EQ(Labels(d.events), (Labels_{"CancelRequested", "CompensationStarted",
+                                       "SagaCompensated"}));
+  EXPECT_EQ(saga.state().reason, "cancelled");
+}
+
+TEST(DeciderTest, CancelIsRefusedOncePivotIsInFlight) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.Succeed(kReservation);
+  Decision d = saga.Cancel("too late");
+  EXPECT_EQ(d.refusal.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(d.refusal.message().find("'notify'"), std::string::npos)
+      << d.refusal;
+  EXPECT_NE(d.refusal.message().find("past the point of no return"),
+            std::string::npos);
+  EXPECT_EQ(saga.state().status, SagaStatus::kRunning);
+  EXPECT_FALSE(saga.state().cancel_requested);
+}
+
+TEST(DeciderTest, CancelIsAllowedWhilePivotWaitsForRetry) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.Succeed(kReservation);
+  saga.FailRetryably("smtp busy");
+  Decision d = saga.Cancel("changed mind");
+  ASSERT_TRUE(d.refusal.ok()) << d.refusal;
+  EXPECT_EQ(Labels(d.events), (Labels_{"CancelRequested", "CompensationStarted",
+                                       "CompensationStepStarted 1/1"}));
+}
+
+TEST(DeciderTest, CancelIsRefusedAfterThePivotSucceeded) {
+  Saga saga(PivotThenRetriable());
+  saga.Start("{}");
+  saga.Succeed();
+  saga.Succeed();
+  ASSERT_EQ(saga.state().current_step, 2);
+  Decision d = saga.Cancel("too late");
+  EXPECT_EQ(d.refusal.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(d.refusal.message().find("'charge'"), std::string::npos);
+}
+
+TEST(DeciderTest, CancelAfterTheEndIsRefused) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.Succeed(kReservation);
+  saga.Succeed();
+  Decision d = saga.Cancel("too late");
+  EXPECT_EQ(d.refusal.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(d.refusal.message(), "saga already ended as COMPLETED");
+}
+
+TEST(DeciderTest, CancelWhileCompensatingIsANoOp) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.Succeed(kReservation);
+  saga.FailForGood("bounce");
+  Decision d = saga.Cancel("again");
+  EXPECT_TRUE(d.refusal.ok());
+  EXPECT_TRUE(d.events.empty());
+  EXPECT_TRUE(d.commands.empty());
+}
+
+TEST(DeciderTest, StaleResultsAreIgnored) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.FailRetryably("busy");
+  saga.FireTimer();  // reserve attempt 2 in flight
+  const int64_t last_seq = saga.state().last_seq;
+
+  Signal s;
+  s.kind = Signal::Kind::kCallResult;
+  s.outcome = CallOutcome::kSucceeded;
+  s.output_json = kReservation;
+  s.step = kReserve;
+  s.attempt = 1;  // an earlier attempt
+  EXPECT_TRUE(saga.Send(s).events.empty());
+  s.attempt = 2;
+  s.step = kValidate;  // another step
+  EXPECT_TRUE(saga.Send(s).events.empty());
+  s.step = kReserve;
+  s.compensation = true;  // a compensation that is not running
+  EXPECT_TRUE(saga.Send(s).events.empty());
+  EXPECT_EQ(saga.state().last_seq, last_seq);
+
+  s.compensation = false;  // the current call
+  EXPECT_EQ(saga.Send(s).events.size(), 2u);
+  Decision d = saga.Send(s);  // a duplicate answer
+  EXPECT_TRUE(d.events.empty());
+  EXPECT_TRUE(d.commands.empty());
+}
+
+TEST(DeciderTest, ResultsAfterTheEndAreIgnored) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.FailForGood("no such patient");
+  Signal s;
+  s.kind = Signal::Kind::kCallResult;
+  s.step = kValidate;
+  s.attempt = 1;
+  Decision d = saga.Send(s);
+  EXPECT_TRUE(d.refusal.ok());
+  EXPECT_TRUE(d.events.empty());
+  EXPECT_TRUE(d.commands.empty());
+  EXPECT_TRUE(saga.Send(Saga::Timer()).events.empty());
+}
+
+TEST(DeciderTest, ResumeWithACallInFlightTreatsItAsUnknown) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.now = 50000;
+  Decision d = saga.Resume();
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"StepFailed 1/1", "RetryScheduled 1/2"}));
+  EXPECT_EQ(d.events[0].error,
+            "orchestrator restarted while the call was in flight");
+  EXPECT_TRUE(d.events[0].retryable);
+  EXPECT_TRUE(d.events[0].outcome_unknown);
+  EXPECT_EQ(d.commands, std::vector<Command>{WaitUntil(50100)});
+  EXPECT_TRUE(saga.state().steps[kReserve].outcome_unknown);
+}
+
+TEST(DeciderTest, ResumeWithACompensationInFlightRetriesIt) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.Succeed(kReservation);
+  saga.FailForGood("bounce");
+  Decision d = saga.Resume();
+  EXPECT_EQ(Labels(d.events), (Labels_{"CompensationStepFailed 1/1",
+                                       "CompensationRetryScheduled 1/2"}));
+  d = saga.FireTimer();
+  EXPECT_EQ(Labels(d.events), (Labels_{"CompensationStepStarted 1/2"}));
+}
+
+TEST(DeciderTest, ResumeOfAnUnansweredLastAttemptGivesUp) {
+  Saga saga(MustParse(R"(
+name: once
+version: 1
+steps:
+  - {name: a, kind: compensatable, participant: p, action: a, compensation: u,
+     retry: {max_attempts: 1}}
+)"));
+  saga.Start("{}");
+  Decision d = saga.Resume();
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 0/1", "CompensationStarted",
+                                       "CompensationStepStarted 0/1"}));
+}
+
+TEST(DeciderTest, ResumeWhileWaitingReArmsTheTimer) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.FailRetryably("busy");
+  Decision d = saga.Resume();
+  EXPECT_TRUE(d.events.empty());
+  EXPECT_EQ(d.commands, std::vector<Command>{WaitUntil(1100)});
+}
+
+TEST(DeciderTest, ResumeOfAnEndedSagaFinishes) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.FailForGood("no such patient");
+  Decision d = saga.Resume();
+  EXPECT_TRUE(d.events.empty());
+  EXPECT_EQ(d.commands, std::vector<Command>{Finished()});
+}
+
+TEST(DeciderTest, ResumeOfAnIdleRunningSagaStartsTheNextStep) {
+  const SagaDefinition def = Booking();
+  Decision start = DecideStart(def, kInput, DecideContext{1000, 0});
+  SagaState state = NewSagaState(def, "s1");
+  Apply(def, state, start.events[0]);  // SagaStarted only
+  Signal resume;
+  resume.kind = Signal::Kind::kResume;
+  Decision d = Decide(def, state, resume, DecideContext{2000, 0});
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepStarted 0/1"}));
+  EXPECT_EQ(d.commands, std::vector<Command>{Invoke(kValidate, 1, 4000)});
+
+  for (int k = 0; k < 3; ++k) state.steps[k].status = StepStatus::kSucceeded;
+  d = Decide(def, state, resume, DecideContext{2000, 0});
+  EXPECT_EQ(Labels(d.events), (Labels_{"SagaCompleted"}));
+}
+
+TEST(DeciderTest, ResumeOfAnIdleCompensatingSagaContinues) {
+  const SagaDefinition def = Booking();
+  SagaState state = NewSagaState(def, "s1");
+  state.status = SagaStatus::kCompensating;
+  state.steps[kReserve].status = StepStatus::kSucceeded;
+  Signal resume;
+  resume.kind = Signal::Kind::kResume;
+  Decision d = Decide(def, state, resume, DecideContext{2000, 0});
+  EXPECT_EQ(Labels(d.events), (Labels_{"CompensationStepStarted 1/1"}));
+  state.steps[kReserve].status = StepStatus::kCompensated;
+  d = Decide(def, state, resume, DecideContext{2000, 0});
+  EXPECT_EQ(Labels(d.events), (Labels_{"SagaCompensated"}));
+}
+
+TEST(DeciderTest, EarlyTimerKeepsWaiting) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.now = 1000;
+  saga.FailRetryably("busy");
+  ASSERT_EQ(saga.state().retry_due_ms, 1100);
+  saga.now = 1050;
+  Decision d = saga.Send(Saga::Timer());
+  EXPECT_TRUE(d.events.empty());
+  EXPECT_EQ(d.commands, std::vector<Command>{WaitUntil(1100)});
+  saga.now = 1100;
+  d = saga.Send(Saga::Timer());
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepStarted 0/2"}));
+}
+
+TEST(DeciderTest, TimerWithoutAPendingRetryIsIgnored) {
+  Saga saga(Booking());
+  saga.Start();
+  Decision d = saga.Send(Saga::Timer());
+  EXPECT_TRUE(d.events.empty());
+  EXPECT_TRUE(d.commands.empty());
+}
+
+TEST(DeciderTest, RetriableStepRetriesForeverAndFailsOnBusinessFailure) {
+  Saga saga(PivotThenRetriable());
+  saga.Start("{}");
+  saga.Succeed();
+  saga.Succeed();
+  for (int attempt = 1; attempt <= 5; ++attempt) {
+    Decision d = saga.FailRetryably("mail server down");
+    ASSERT_EQ(d.events.size(), 2u);
+    EXPECT_EQ(d.events[1].type, EventType::kRetryScheduled);
+    saga.FireTimer();
+  }
+  Decision d = saga.FailForGood("address rejected");
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 2/6", "SagaFailed"}));
+  const SagaState& s = saga.state();
+  EXPECT_EQ(s.status, SagaStatus::kFailed);
+  EXPECT_EQ(s.reason,
+            "step 'mail' failed after the point of no return: address "
+            "rejected");
+  EXPECT_EQ(s.steps[2].status, StepStatus::kFailed);
+  EXPECT_EQ(s.steps[0].status, StepStatus::kSucceeded);  // never undone
+}
+
+TEST(DeciderTest, ReplayingTheHistoryReproducesStateAndCommands) {
+  Saga saga(Booking());
+  saga.random = 0.37;
+  saga.Start();
+  saga.now += 10;
+  saga.TimeOut();
+  saga.FireTimer();
+  saga.Succeed(kPatient);
+  saga.now += 10;
+  saga.FailRetryably("busy");
+  saga.FireTimer();
+  saga.Succeed(kReservation);
+  saga.FailRetryably("smtp");
+  saga.now += 5;
+  saga.FailForGood("late");  // stale: nothing in flight
+  saga.FireTimer();
+  saga.FailForGood("bounce");
+  saga.TimeOut();
+  saga.Resume();
+  saga.FireTimer();
+  saga.Succeed();
+  ASSERT_EQ(saga.state().status, SagaStatus::kCompensated);
+
+  // Every prefix of the history folds to a state whose pending commands are
+  // what the engine was told at that point.
+  std::vector<Event> prefix;
+  SagaState incremental = NewSagaState(saga.def(), "s1");
+  for (const Event& e : saga.history()) {
+    prefix.push_back(e);
+    Apply(saga.def(), incremental, e);
+    const SagaState folded = Fold(saga.def(), "s1", prefix);
+    EXPECT_EQ(Describe(folded), Describe(incremental));
+    EXPECT_EQ(PendingCommands(saga.def(), folded),
+              PendingCommands(saga.def(), incremental));
+  }
+  EXPECT_EQ(Describe(incremental), Describe(saga.state()));
+}
+
+TEST(DeciderTest, DecisionsAreDeterministic) {
+  const SagaDefinition def = Booking();
+  Saga saga(def);
+  saga.Start();
+  saga.Succeed(kPatient);
+  Signal s;
+  s.kind = Signal::Kind::kCallResult;
+  s.step = kReserve;
+  s.attempt = 1;
+  s.outcome = CallOutcome::kUnknown;
+  s.error = "deadline";
+  const DecideContext ctx{123456, 0.42};
+  Decision a = Decide(def, saga.state(), s, ctx);
+  Decision b = Decide(def, saga.state(), s, ctx);
+  EXPECT_EQ(a.events, b.events);
+  EXPECT_EQ(a.commands, b.commands);
+  ASSERT_EQ(a.events.size(), 2u);
+  EXPECT_EQ(a.events[1].due_ms,
+            123456 + BackoffMs(def.steps[kReserve].retry, 1, 0.42));
+}
+
+TEST(PendingCommandsTest, DescribeWhatTheStateWaitsFor) {
+  const SagaDefinition def = Booking();
+  SagaState s = NewSagaState(def, "s1");
+  EXPECT_TRUE(PendingCommands(def, s).empty());
+  s.current_step = 1;
+  s.call_in_flight = true;
+  s.in_flight_attempt = 3;
+  s.in_flight_deadline_ms = 99;
+  EXPECT_EQ(PendingCommands(def, s), std::vector<Command>{Invoke(1, 3, 99)});
+  s.status = SagaStatus::kCompensating;
+  EXPECT_EQ(PendingCommands(def, s),
+            std::vector<Command>{InvokeCompensation(1, 3, 99)});
+  s.call_in_flight = false;
+  s.retry_due_ms = 77;
+  EXPECT_EQ(PendingCommands(def, s), std::vector<Command>{WaitUntil(77)});
+  s.status = SagaStatus::kFailed;
+  EXPECT_EQ(PendingCommands(def, s), std::vector<Command>{Finished()});
+}
+
+}  // namespace
+}  // namespace saga::core

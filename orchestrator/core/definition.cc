@@ -1,0 +1,26 @@
+#include "orchestrator/core/definition.h"
+
+namespace saga::core {
+
+const char* StepKindName(StepKind kind) {
+  switch (kind) {
+    case StepKind::kCompensatable:
+      return "compensatable";
+    case StepKind::kReadOnly:
+      return "read_only";
+    case StepKind::kPivot:
+      return "pivot";
+    case StepKind::kRetriable:
+      return "retriable";
+  }
+  return "unknown";
+}
+
+int SagaDefinition::StepIndex(const std::string& step_name) const {
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (steps[i].name == step_name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+}  // namespace saga::core

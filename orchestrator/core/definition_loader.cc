@@ -1,0 +1,550 @@
+#include "orchestrator/core/definition_loader.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "yaml-cpp/yaml.h"
+
+namespace saga::core {
+namespace {
+
+constexpr int64_t kMaxDurationMs = int64_t{1} << 40;  // ~35 years
+
+bool IsName(const std::string& s) {
+  if (s.empty() || !(s[0] >= 'a' && s[0] <= 'z')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// JSON field names referenced from source paths, so no dots.
+bool IsFieldName(const std::string& s) {
+  if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+bool IsInputType(const std::string& s) {
+  static const std::set<std::string> kTypes = {"string",  "number", "integer",
+                                               "boolean", "object", "array"};
+  return kTypes.count(s) > 0;
+}
+
+std::vector<std::string> Split(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t dot = path.find('.', start);
+    parts.push_back(path.substr(start, dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return parts;
+}
+
+// "250ms", "2s", "1m" or a bare number of milliseconds.
+std::optional<int64_t> ParseDurationMs(const std::string& text) {
+  size_t i = 0;
+  const bool negative = !text.empty() && text[0] == '-';
+  if (negative) ++i;
+  const size_t digits_start = i;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+  const size_t digits = i - digits_start;
+  if (digits == 0 || digits > 12) return std::nullopt;
+  int64_t value = std::stoll(text.substr(digits_start, digits));
+  const std::string unit = text.substr(i);
+  if (unit.empty() || unit == "ms") {
+  } else if (unit == "s") {
+    value *= 1000;
+  } else if (unit == "m") {
+    value *= 60 * 1000;
+  } else {
+    return std::nullopt;
+  }
+  return negative ? -value : value;
+}
+
+class Parser {
+ public:
+  explicit Parser(std::string source) : source_(std::move(source)) {}
+
+  absl::StatusOr<SagaDefinition> Parse(const YAML::Node& root) {
+    SagaDefinition def;
+    absl::Status s = ParseRoot(root, def);
+    if (!s.ok()) return s;
+    return def;
+  }
+
+ private:
+  absl::Status Error(const std::string& field, const std::string& message) {
+    std::string text = source_ + ": ";
+    if (!step_.empty()) text += step_ + ": ";
+    if (!field.empty()) text += "field '" + field + "': ";
+    return absl::InvalidArgumentError(text + message);
+  }
+
+  absl::Status CheckKeys(const YAML::Node& map, const std::string& prefix,
+                         const std::set<std::string>& allowed) {
+    std::set<std::string> seen;
+    for (const auto& entry : map) {
+      if (!entry.first.IsScalar()) {
+        return Error(prefix.empty() ? "" : prefix.substr(0, prefix.size() - 1),
+                     "keys must be plain names");
+      }
+      const std::string key = entry.first.Scalar();
+      if (!seen.insert(key).second) {
+        return Error(prefix + key, "appears twice");
+      }
+      if (allowed.count(key) == 0) {
+        std::string known;
+        for (const std::string& a : allowed) {
+          known += known.empty() ? a : ", " + a;
+        }
+        return Error(prefix + key, "unknown field (known: " + known + ")");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // A scalar string. Absent (or null) optional fields leave `out` alone.
+  absl::Status GetString(const YAML::Node& map, const std::string& key,
+                         const std::string& field, bool required,
+                         std::string& out) {
+    const YAML::Node node = map[key];
+    if (!node.IsDefined() || node.IsNull()) {
+      return required ? Error(field, "is required") : absl::OkStatus();
+    }
+    if (!node.IsScalar()) return Error(field, "must be a string");
+    out = node.Scalar();
+    if (required && out.empty()) return Error(field, "must not be empty");
+    return absl::OkStatus();
+  }
+
+  absl::Status GetInt(const YAML::Node& node, const std::string& field,
+                      int& out) {
+    if (!node.IsScalar()) return Error(field, "must be an integer");
+    try {
+      out = node.as<int>();
+    } catch (const YAML::Exception&) {
+      return Error(field, "must be an integer, got '" + node.Scalar() + "'");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status GetDouble(const YAML::Node& node, const std::string& field,
+                         double& out) {
+    if (!node.IsScalar()) return Error(field, "must be a number");
+    try {
+      out = node.as<double>();
+    } catch (const YAML::Exception&) {
+      return Error(field, "must be a number, got '" + node.Scalar() + "'");
+    }
+    if (!std::isfinite(out)) return Error(field, "must be a finite number");
+    return absl::OkStatus();
+  }
+
+  absl::Status GetDuration(const YAML::Node& node, const std::string& field,
+                           int64_t& out) {
+    std::optional<int64_t> ms;
+    if (node.IsScalar()) ms = ParseDurationMs(node.Scalar());
+    if (!ms) {
+      return Error(field,
+                   "must be a duration such as 250ms, 2s or 1m (a bare "
+                   "number means milliseconds)");
+    }
+    if (*ms <= 0) return Error(field, "must be > 0");
+    if (*ms > kMaxDurationMs) return Error(field, "is too long");
+    out = *ms;
+    return absl::OkStatus();
+  }
+
+  absl::Status ParseRetry(const YAML::Node& node, const std::string& name,
+                          RetryPolicy& policy) {
+    if (!node.IsMap()) {
+      return Error(name,
+                   "must be a map of max_attempts, initial_backoff, "
+                   "max_backoff, multiplier, jitter");
+    }
+    const std::string p = name + ".";
+    absl::Status s = CheckKeys(node, p,
+                               {"max_attempts", "initial_backoff",
+                                "max_backoff", "multiplier", "jitter"});
+    if (!s.ok()) return s;
+    if (node["max_attempts"]) {
+      s = GetInt(node["max_attempts"], p + "max_attempts", policy.max_attempts);
+      if (!s.ok()) return s;
+      if (policy.max_attempts < 1) {
+        return Error(p + "max_attempts", "must be >= 1");
+      }
+    }
+    if (node["initial_backoff"]) {
+      s = GetDuration(node["initial_backoff"], p + "initial_backoff",
+                      policy.initial_backoff_ms);
+      if (!s.ok()) return s;
+    }
+    if (node["max_backoff"]) {
+      s = GetDuration(node["max_backoff"], p + "max_backoff",
+                      policy.max_backoff_ms);
+      if (!s.ok()) return s;
+    }
+    if (policy.max_backoff_ms < policy.initial_backoff_ms) {
+      return Error(p + "max_backoff",
+                   "must be >= initial_backoff (" +
+                       std::to_string(policy.initial_backoff_ms) + "ms)");
+    }
+    if (node["multiplier"]) {
+      s = GetDouble(node["multiplier"], p + "multiplier", policy.multiplier);
+      if (!s.ok()) return s;
+      if (policy.multiplier < 1) return Error(p + "multiplier", "must be >= 1");
+    }
+    if (node["jitter"]) {
+      s = GetDouble(node["jitter"], p + "jitter", policy.jitter);
+      if (!s.ok()) return s;
+      if (policy.jitter < 0 || policy.jitter > 1) {
+        return Error(p + "jitter", "must be between 0 and 1");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ParseRoot(const YAML::Node& root, SagaDefinition& def) {
+    if (!root.IsMap()) {
+      return Error("", "a saga definition must be a YAML map");
+    }
+    absl::Status s = CheckKeys(
+        root, "", {"name", "version", "description", "input", "steps"});
+    if (!s.ok()) return s;
+
+    s = GetString(root, "name", "name", true, def.name);
+    if (!s.ok()) return s;
+    if (!IsName(def.name)) {
+      return Error("name", "'" + def.name + "' must match [a-z][a-z0-9_]*");
+    }
+    if (!root["version"] || root["version"].IsNull()) {
+      return Error("version", "is required");
+    }
+    s = GetInt(root["version"], "version", def.version);
+    if (!s.ok()) return s;
+    if (def.version < 1) return Error("version", "must be >= 1");
+    s = GetString(root, "description", "description", false, def.description);
+    if (!s.ok()) return s;
+
+    if (const YAML::Node input = root["input"]; input && !input.IsNull()) {
+      s = ParseSagaInput(input, def);
+      if (!s.ok()) return s;
+    }
+
+    const YAML::Node steps = root["steps"];
+    if (!steps || steps.IsNull()) return Error("steps", "is required");
+    if (!steps.IsSequence()) return Error("steps", "must be a list of steps");
+    if (steps.size() == 0) return Error("steps", "must have at least one step");
+    for (size_t i = 0; i < steps.size(); ++i) {
+      StepDefinition step;
+      s = ParseStep(steps[i], i, def, step);
+      if (!s.ok()) return s;
+      def.steps.push_back(std::move(step));
+    }
+    step_.clear();
+
+    s = CheckStepOrder(def);
+    if (!s.ok()) return s;
+    for (size_t i = 0; i < def.steps.size(); ++i) {
+      s = CheckSources(def, i);
+      if (!s.ok()) return s;
+    }
+    step_.clear();
+    return absl::OkStatus();
+  }
+
+  absl::Status ParseSagaInput(const YAML::Node& input, SagaDefinition& def) {
+    if (!input.IsMap()) return Error("input", "must be a map with 'required'");
+    absl::Status s = CheckKeys(input, "input.", {"required"});
+    if (!s.ok()) return s;
+    const YAML::Node required = input["required"];
+    if (!required || required.IsNull()) return absl::OkStatus();
+    if (!required.IsMap()) {
+      return Error("input.required", "must be a map of field: type");
+    }
+    s = CheckKeys(required, "input.required.", FieldNames(required));
+    if (!s.ok()) return s;
+    for (const auto& entry : required) {
+      const std::string name = entry.first.Scalar();
+      const std::string field = "input.required." + name;
+      if (!IsFieldName(name)) {
+        return Error(field, "is not a valid field name");
+      }
+      if (!entry.second.IsScalar() || !IsInputType(entry.second.Scalar())) {
+        return Error(field,
+                     "type must be one of string, number, integer, boolean, "
+                     "object, array");
+      }
+      def.required_input.push_back({name, entry.second.Scalar()});
+    }
+    return absl::OkStatus();
+  }
+
+  // Every key of a map, for maps whose keys are user-chosen: CheckKeys then
+  // only rejects duplicates and non-scalar keys.
+  static std::set<std::string> FieldNames(const YAML::Node& map) {
+    std::set<std::string> names;
+    for (const auto& entry : map) {
+      if (entry.first.IsScalar()) names.insert(entry.first.Scalar());
+    }
+    return names;
+  }
+
+  absl::Status ParseStep(const YAML::Node& node, size_t index,
+                         const SagaDefinition& def, StepDefinition& step) {
+    step_ = "step #" + std::to_string(index + 1);
+    if (!node.IsMap()) return Error("", "must be a map");
+    if (const YAML::Node name = node["name"]; name && name.IsScalar()) {
+      step_ = "step '" + name.Scalar() + "'";
+    }
+    absl::Status s =
+        CheckKeys(node, "",
+                  {"name", "kind", "participant", "action", "compensation",
+                   "timeout", "retry", "compensation_retry", "input"});
+    if (!s.ok()) return s;
+
+    s = GetString(node, "name", "name", true, step.name);
+    if (!s.ok()) return s;
+    if (!IsName(step.name)) {
+      return Error("name", "'" + step.name + "' must match [a-z][a-z0-9_]*");
+    }
+    if (def.StepIndex(step.name) >= 0) {
+      return Error("name", "another step already has this name");
+    }
+
+    std::string kind;
+    s = GetString(node, "kind", "kind", true, kind);
+    if (!s.ok()) return s;
+    if (kind == "compensatable") {
+      step.kind = StepKind::kCompensatable;
+    } else if (kind == "read_only") {
+      step.kind = StepKind::kReadOnly;
+    } else if (kind == "pivot") {
+      step.kind = StepKind::kPivot;
+    } else if (kind == "retriable") {
+      step.kind = StepKind::kRetriable;
+    } else {
+      return Error("kind", "'" + kind +
+                               "' must be one of compensatable, read_only, "
+                               "pivot, retriable");
+    }
+
+    s = GetString(node, "participant", "participant", true, step.participant);
+    if (!s.ok()) return s;
+    s = GetString(node, "action", "action", true, step.action);
+    if (!s.ok()) return s;
+
+    const bool compensatable = step.kind == StepKind::kCompensatable;
+    if (compensatable) {
+      s = GetString(node, "compensation", "compensation", true,
+                    step.compensation);
+      if (!s.ok()) return s;
+    } else if (node["compensation"]) {
+      return Error("compensation", std::string("only compensatable steps "
+                                               "have one (this step is ") +
+                                       kind + ")");
+    }
+
+    if (const YAML::Node timeout = node["timeout"]; timeout) {
+      s = GetDuration(timeout, "timeout", step.timeout_ms);
+      if (!s.ok()) return s;
+    }
+
+    step.retry = RetryPolicy{3, 100, 5000, 2.0, 0.2};
+    if (const YAML::Node retry = node["retry"]; retry) {
+      s = ParseRetry(retry, "retry", step.retry);
+      if (!s.ok()) return s;
+    }
+    step.compensation_retry = RetryPolicy{10, 100, 5000, 2.0, 0.2};
+    if (const YAML::Node retry = node["compensation_retry"]; retry) {
+      if (!compensatable) {
+        return Error("compensation_retry",
+                     std::string("only compensatable steps have one (this "
+                                 "step is ") +
+                         kind + ")");
+      }
+      s = ParseRetry(retry, "compensation_retry", step.compensation_retry);
+      if (!s.ok()) return s;
+    }
+
+    if (const YAML::Node input = node["input"]; input && !input.IsNull()) {
+      if (!input.IsMap()) {
+        return Error("input", "must be a map of field: source path");
+      }
+      s = CheckKeys(input, "input.", FieldNames(input));
+      if (!s.ok()) return s;
+      for (const auto& entry : input) {
+        const std::string target = entry.first.Scalar();
+        const std::string field = "input." + target;
+        if (!IsFieldName(target)) {
+          return Error(field, "is not a valid field name");
+        }
+        if (!entry.second.IsScalar() || entry.second.Scalar().empty()) {
+          return Error(field, "must be a source path such as input.<field>");
+        }
+        step.input.push_back({target, entry.second.Scalar()});
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CheckStepOrder(const SagaDefinition& def) {
+    int pivot = -1;
+    for (size_t i = 0; i < def.steps.size(); ++i) {
+      const StepDefinition& step = def.steps[i];
+      step_ = "step '" + step.name + "'";
+      switch (step.kind) {
+        case StepKind::kPivot:
+          if (pivot >= 0) {
+            return Error("kind", "a saga has at most one pivot, and '" +
+                                     def.steps[pivot].name + "' is one");
+          }
+          pivot = static_cast<int>(i);
+          break;
+        case StepKind::kRetriable:
+          if (pivot < 0) {
+            return Error("kind",
+                         "a retriable step must come after the pivot (it "
+                         "cannot be undone)");
+          }
+          break;
+        case StepKind::kCompensatable:
+        case StepKind::kReadOnly:
+          if (pivot >= 0) {
+            return Error("kind", std::string("only retriable steps may follow "
+                                             "the pivot '") +
+                                     def.steps[pivot].name + "', not " +
+                                     StepKindName(step.kind) + " ones");
+          }
+          break;
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CheckSources(const SagaDefinition& def, size_t index) {
+    const StepDefinition& step = def.steps[index];
+    step_ = "step '" + step.name + "'";
+    for (const InputMapping& m : step.input) {
+      const std::string field = "input." + m.target;
+      const std::vector<std::string> parts = Split(m.source);
+      if (std::any_of(parts.begin(), parts.end(),
+                      [](const std::string& p) { return p.empty(); })) {
+        return Error(field, "source '" + m.source + "' has an empty segment");
+      }
+      if (parts[0] == "input") continue;
+      if (parts[0] == "steps" && parts.size() >= 3 && parts[2] == "output") {
+        const int from = def.StepIndex(parts[1]);
+        if (from < 0) {
+          return Error(field, "source '" + m.source + "' names unknown step '" +
+                                  parts[1] + "'");
+        }
+        if (static_cast<size_t>(from) >= index) {
+          return Error(field, "source '" + m.source +
+                                  "' must name an earlier step, and '" +
+                                  parts[1] + "' does not come before '" +
+                                  step.name + "'");
+        }
+        continue;
+      }
+      return Error(field, "source '" + m.source +
+                              "' must be input, input.<field> or "
+                              "steps.<earlier step>.output[.<field>]");
+    }
+    return absl::OkStatus();
+  }
+
+  std::string source_;
+  std::string step_;  // "step 'x'" while checking a step, else empty
+};
+
+}  // namespace
+
+absl::StatusOr<SagaDefinition> ParseDefinition(const std::string& yaml_text,
+                                               const std::string& source_name) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(source_name + ": invalid YAML at line " +
+                                      std::to_string(e.mark.line + 1) + ": " +
+                                      e.msg);
+  }
+  try {
+    return Parser(source_name).Parse(root);
+  } catch (const YAML::Exception& e) {
+    // Conversions are checked field by field; this is a safety net for
+    // malformed documents yaml-cpp only notices on access.
+    return absl::InvalidArgumentError(source_name + ": " + e.msg);
+  }
+}
+
+absl::StatusOr<SagaDefinition> LoadDefinitionFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError("cannot read " + path + ": " +
+                               std::strerror(errno));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    return absl::UnavailableError("error reading " + path);
+  }
+  return ParseDefinition(text.str(), path);
+}
+
+absl::StatusOr<std::vector<SagaDefinition>> LoadDefinitionDir(
+    const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return absl::NotFoundError("definitions directory " + dir +
+                               " does not exist or is not a directory");
+  }
+  std::vector<std::string> files;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const fs::path& p = it->path();
+    const std::string ext = p.extension().string();
+    if ((ext == ".yaml" || ext == ".yml") && it->is_regular_file(ec)) {
+      files.push_back((fs::path(dir) / p.filename()).string());
+    }
+  }
+  if (ec) {
+    return absl::UnavailableError("cannot list " + dir + ": " + ec.message());
+  }
+  std::sort(files.begin(), files.end());
+
+  std::vector<SagaDefinition> definitions;
+  std::map<std::string, std::string> file_of;
+  for (const std::string& file : files) {
+    absl::StatusOr<SagaDefinition> def = LoadDefinitionFile(file);
+    if (!def.ok()) return def.status();
+    auto [it, inserted] = file_of.emplace(def->name, file);
+    if (!inserted) {
+      return absl::InvalidArgumentError(file + ": saga '" + def->name +
+                                        "' is already defined in " +
+                                        it->second);
+    }
+    definitions.push_back(*std::move(def));
+  }
+  return definitions;
+}
+
+}  // namespace saga::core

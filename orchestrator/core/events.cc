@@ -1,0 +1,234 @@
+#include "orchestrator/core/events.h"
+
+#include <array>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "nlohmann/json.hpp"
+
+namespace saga::core {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr std::array<std::pair<EventType, const char*>, 14> kEventNames = {{
+    {EventType::kSagaStarted, "SagaStarted"},
+    {EventType::kStepStarted, "StepStarted"},
+    {EventType::kStepSucceeded, "StepSucceeded"},
+    {EventType::kStepFailed, "StepFailed"},
+    {EventType::kRetryScheduled, "RetryScheduled"},
+    {EventType::kCancelRequested, "CancelRequested"},
+    {EventType::kCompensationStarted, "CompensationStarted"},
+    {EventType::kCompensationStepStarted, "CompensationStepStarted"},
+    {EventType::kCompensationStepSucceeded, "CompensationStepSucceeded"},
+    {EventType::kCompensationStepFailed, "CompensationStepFailed"},
+    {EventType::kCompensationRetryScheduled, "CompensationRetryScheduled"},
+    {EventType::kSagaCompleted, "SagaCompleted"},
+    {EventType::kSagaCompensated, "SagaCompensated"},
+    {EventType::kSagaFailed, "SagaFailed"},
+}};
+
+bool IsStepEvent(EventType type) {
+  switch (type) {
+    case EventType::kStepStarted:
+    case EventType::kStepSucceeded:
+    case EventType::kStepFailed:
+    case EventType::kRetryScheduled:
+    case EventType::kCompensationStepStarted:
+    case EventType::kCompensationStepSucceeded:
+    case EventType::kCompensationStepFailed:
+    case EventType::kCompensationRetryScheduled:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Embedded JSON documents (saga input, step output) are stored as JSON
+// values so the history is queryable; text that is not JSON (a misbehaving
+// participant) is kept verbatim under a separate key so it still
+// round-trips.
+void PutDocument(Json& data, const char* key, const char* raw_key,
+                 const std::string& text) {
+  if (text.empty()) return;
+  Json parsed = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    data[raw_key] = text;
+  } else {
+    data[key] = std::move(parsed);
+  }
+}
+
+absl::Status GetDocument(const Json& data, const char* key, const char* raw_key,
+                         std::string& out) {
+  if (auto it = data.find(key); it != data.end()) {
+    out = it->dump(-1, ' ', false, Json::error_handler_t::replace);
+  } else if (auto raw = data.find(raw_key); raw != data.end()) {
+    if (!raw->is_string()) {
+      return absl::InvalidArgumentError(std::string("event field '") + raw_key +
+                                        "' must be a string");
+    }
+    out = raw->get<std::string>();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GetString(const Json& data, const char* key, std::string& out) {
+  auto it = data.find(key);
+  if (it == data.end()) return absl::OkStatus();
+  if (!it->is_string()) {
+    return absl::InvalidArgumentError(std::string("event field '") + key +
+                                      "' must be a string");
+  }
+  out = it->get<std::string>();
+  return absl::OkStatus();
+}
+
+absl::Status GetBool(const Json& data, const char* key, bool& out) {
+  auto it = data.find(key);
+  if (it == data.end()) return absl::OkStatus();
+  if (!it->is_boolean()) {
+    return absl::InvalidArgumentError(std::string("event field '") + key +
+                                      "' must be a boolean");
+  }
+  out = it->get<bool>();
+  return absl::OkStatus();
+}
+
+template <typename Int>
+absl::Status GetInt(const Json& data, const char* key, Int& out) {
+  auto it = data.find(key);
+  if (it == data.end()) return absl::OkStatus();
+  if (!it->is_number_integer()) {
+    return absl::InvalidArgumentError(std::string("event field '") + key +
+                                      "' must be an integer");
+  }
+  out = it->get<Int>();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const char* EventTypeName(EventType type) {
+  for (const auto& [t, name] : kEventNames) {
+    if (t == type) return name;
+  }
+  return "Unknown";
+}
+
+absl::StatusOr<EventType> ParseEventType(const std::string& name) {
+  for (const auto& [t, n] : kEventNames) {
+    if (name == n) return t;
+  }
+  return absl::InvalidArgumentError("unknown event type '" + name + "'");
+}
+
+std::string EncodeEventData(const Event& event) {
+  Json data = Json::object();
+  switch (event.type) {
+    case EventType::kSagaStarted:
+      data["saga_type"] = event.saga_type;
+      data["definition_version"] = event.definition_version;
+      PutDocument(data, "input", "input_text", event.input_json);
+      break;
+    case EventType::kStepSucceeded:
+      PutDocument(data, "output", "output_text", event.output_json);
+      break;
+    case EventType::kStepFailed:
+      data["error"] = event.error;
+      data["retryable"] = event.retryable;
+      data["outcome_unknown"] = event.outcome_unknown;
+      break;
+    case EventType::kRetryScheduled:
+    case EventType::kCompensationRetryScheduled:
+      data["due_ms"] = event.due_ms;
+      break;
+    case EventType::kCompensationStepFailed:
+      data["error"] = event.error;
+      break;
+    case EventType::kCancelRequested:
+    case EventType::kCompensationStarted:
+    case EventType::kSagaCompensated:
+    case EventType::kSagaFailed:
+      data["reason"] = event.error;
+      break;
+    case EventType::kStepStarted:
+    case EventType::kCompensationStepStarted:
+    case EventType::kCompensationStepSucceeded:
+    case EventType::kSagaCompleted:
+      break;
+  }
+  return data.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+absl::StatusOr<Event> DecodeEvent(const std::string& type_name, int64_t seq,
+                                  int64_t at_ms, int step, int attempt,
+                                  const std::string& data_json) {
+  absl::StatusOr<EventType> type = ParseEventType(type_name);
+  if (!type.ok()) return type.status();
+  Event event;
+  event.type = *type;
+  event.seq = seq;
+  event.at_ms = at_ms;
+  event.step = step;
+  event.attempt = attempt;
+  if (IsStepEvent(event.type) && step < 0) {
+    return absl::InvalidArgumentError(std::string("event ") + type_name + " #" +
+                                      std::to_string(seq) + " has no step");
+  }
+
+  Json data = Json::object();
+  if (!data_json.empty()) {
+    data = Json::parse(data_json, nullptr, /*allow_exceptions=*/false);
+    if (data.is_discarded() || !data.is_object()) {
+      return absl::InvalidArgumentError(std::string("event ") + type_name +
+                                        " #" + std::to_string(seq) +
+                                        ": data is not a JSON object");
+    }
+  }
+
+  absl::Status status;
+  switch (event.type) {
+    case EventType::kSagaStarted:
+      status.Update(GetString(data, "saga_type", event.saga_type));
+      status.Update(
+          GetInt(data, "definition_version", event.definition_version));
+      status.Update(GetDocument(data, "input", "input_text", event.input_json));
+      break;
+    case EventType::kStepSucceeded:
+      status.Update(
+          GetDocument(data, "output", "output_text", event.output_json));
+      break;
+    case EventType::kStepFailed:
+      status.Update(GetString(data, "error", event.error));
+      status.Update(GetBool(data, "retryable", event.retryable));
+      status.Update(GetBool(data, "outcome_unknown", event.outcome_unknown));
+      break;
+    case EventType::kRetryScheduled:
+    case EventType::kCompensationRetryScheduled:
+      status.Update(GetInt(data, "due_ms", event.due_ms));
+      break;
+    case EventType::kCompensationStepFailed:
+      status.Update(GetString(data, "error", event.error));
+      break;
+    case EventType::kCancelRequested:
+    case EventType::kCompensationStarted:
+    case EventType::kSagaCompensated:
+    case EventType::kSagaFailed:
+      status.Update(GetString(data, "reason", event.error));
+      break;
+    case EventType::kStepStarted:
+    case EventType::kCompensationStepStarted:
+    case EventType::kCompensationStepSucceeded:
+    case EventType::kSagaCompleted:
+      break;
+  }
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(std::string("event ") + type_name + " #" +
+                                      std::to_string(seq) + ": " +
+                                      std::string(status.message()));
+  }
+  return event;
+}
+
+}  // namespace saga::core

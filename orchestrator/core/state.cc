@@ -1,0 +1,248 @@
+#include "orchestrator/core/state.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/status/status.h"
+
+namespace saga::core {
+namespace {
+
+// Always on: a history that does not fit the definition means the store or
+// the engine is corrupt, and folding further would act on a wrong state.
+[[noreturn]] void BrokenInvariant(const SagaState& state, const Event& event,
+                                  const std::string& what) {
+  std::fprintf(stderr,
+               "saga %s: broken invariant applying %s (seq %lld, step %d): "
+               "%s\n",
+               state.saga_id.c_str(), EventTypeName(event.type),
+               static_cast<long long>(event.seq), event.step, what.c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+}  // namespace
+
+const char* SagaStatusName(SagaStatus status) {
+  switch (status) {
+    case SagaStatus::kRunning:
+      return "RUNNING";
+    case SagaStatus::kCompensating:
+      return "COMPENSATING";
+    case SagaStatus::kCompleted:
+      return "COMPLETED";
+    case SagaStatus::kCompensated:
+      return "COMPENSATED";
+    case SagaStatus::kFailed:
+      return "FAILED";
+  }
+  return "UNKNOWN";
+}
+
+const char* StepStatusName(StepStatus status) {
+  switch (status) {
+    case StepStatus::kPending:
+      return "PENDING";
+    case StepStatus::kRunning:
+      return "RUNNING";
+    case StepStatus::kWaitingRetry:
+      return "WAITING_RETRY";
+    case StepStatus::kSucceeded:
+      return "SUCCEEDED";
+    case StepStatus::kFailed:
+      return "FAILED";
+    case StepStatus::kCompensating:
+      return "COMPENSATING";
+    case StepStatus::kCompensated:
+      return "COMPENSATED";
+    case StepStatus::kCompensationFailed:
+      return "COMPENSATION_FAILED";
+  }
+  return "UNKNOWN";
+}
+
+absl::StatusOr<SagaStatus> ParseSagaStatus(const std::string& name) {
+  for (SagaStatus s :
+       {SagaStatus::kRunning, SagaStatus::kCompensating, SagaStatus::kCompleted,
+        SagaStatus::kCompensated, SagaStatus::kFailed}) {
+    if (name == SagaStatusName(s)) return s;
+  }
+  return absl::InvalidArgumentError("unknown saga status '" + name + "'");
+}
+
+bool IsTerminal(SagaStatus status) {
+  return status == SagaStatus::kCompleted ||
+         status == SagaStatus::kCompensated || status == SagaStatus::kFailed;
+}
+
+SagaState NewSagaState(const SagaDefinition& definition,
+                       const std::string& saga_id) {
+  SagaState state;
+  state.saga_id = saga_id;
+  state.saga_type = definition.name;
+  state.definition_version = definition.version;
+  state.steps.resize(definition.steps.size());
+  return state;
+}
+
+void Apply(const SagaDefinition& definition, SagaState& state,
+           const Event& event) {
+  if (event.seq > 0 && event.seq != state.last_seq + 1) {
+    BrokenInvariant(state, event,
+                    "expected seq " + std::to_string(state.last_seq + 1));
+  }
+  if (event.type == EventType::kSagaStarted && state.last_seq != 0) {
+    BrokenInvariant(state, event, "SagaStarted is not the first event");
+  }
+
+  StepState* step = nullptr;
+  int64_t step_timeout_ms = 0;
+  switch (event.type) {
+    case EventType::kSagaStarted:
+    case EventType::kCancelRequested:
+    case EventType::kCompensationStarted:
+    case EventType::kSagaCompleted:
+    case EventType::kSagaCompensated:
+    case EventType::kSagaFailed:
+      break;
+    default:
+      if (event.step < 0 ||
+          static_cast<size_t>(event.step) >= definition.steps.size()) {
+        BrokenInvariant(state, event,
+                        "definition '" + definition.name + "' v" +
+                            std::to_string(definition.version) + " has " +
+                            std::to_string(definition.steps.size()) + " steps");
+      }
+      if (static_cast<size_t>(event.step) >= state.steps.size()) {
+        BrokenInvariant(state, event,
+                        "the state has " + std::to_string(state.steps.size()) +
+                            " steps (no SagaStarted applied?)");
+      }
+      step = &state.steps[event.step];
+      step_timeout_ms = definition.steps[event.step].timeout_ms;
+      break;
+  }
+
+  state.last_seq = event.seq > 0 ? event.seq : state.last_seq + 1;
+  state.updated_ms = event.at_ms;
+
+  switch (event.type) {
+    case EventType::kSagaStarted:
+      state.saga_type = event.saga_type;
+      state.definition_version = event.definition_version;
+      state.input_json = event.input_json;
+      state.created_ms = event.at_ms;
+      state.status = SagaStatus::kRunning;
+      state.steps.assign(definition.steps.size(), StepState{});
+      break;
+
+    case EventType::kStepStarted:
+      state.current_step = event.step;
+      step->status = StepStatus::kRunning;
+      step->attempts = event.attempt;
+      if (step->started_ms == 0) step->started_ms = event.at_ms;
+      state.call_in_flight = true;
+      state.in_flight_attempt = event.attempt;
+      state.in_flight_deadline_ms = event.at_ms + step_timeout_ms;
+      state.retry_due_ms = 0;
+      break;
+
+    case EventType::kStepSucceeded:
+      step->status = StepStatus::kSucceeded;
+      step->output_json = event.output_json;
+      step->outcome_unknown = false;
+      step->ended_ms = event.at_ms;
+      state.call_in_flight = false;
+      break;
+
+    case EventType::kStepFailed:
+      step->status = StepStatus::kFailed;
+      step->error = event.error;
+      // Every attempt reuses the step's idempotency key, so a definite
+      // answer also settles whether an earlier unanswered attempt applied.
+      step->outcome_unknown = event.outcome_unknown;
+      step->ended_ms = event.at_ms;
+      state.call_in_flight = false;
+      break;
+
+    case EventType::kRetryScheduled:
+      step->status = StepStatus::kWaitingRetry;
+      state.retry_due_ms = event.due_ms;
+      state.retry_attempt = event.attempt;
+      break;
+
+    case EventType::kCancelRequested:
+      state.cancel_requested = true;
+      state.reason = event.error;
+      break;
+
+    case EventType::kCompensationStarted:
+      state.status = SagaStatus::kCompensating;
+      // A cancel already recorded the operator's reason; keep it.
+      if (state.reason.empty()) state.reason = event.error;
+      state.current_step = -1;
+      state.call_in_flight = false;
+      state.retry_due_ms = 0;
+      break;
+
+    case EventType::kCompensationStepStarted:
+      state.current_step = event.step;
+      step->status = StepStatus::kCompensating;
+      step->compensation_attempts = event.attempt;
+      state.call_in_flight = true;
+      state.in_flight_attempt = event.attempt;
+      state.in_flight_deadline_ms = event.at_ms + step_timeout_ms;
+      state.retry_due_ms = 0;
+      break;
+
+    case EventType::kCompensationStepSucceeded:
+      step->status = StepStatus::kCompensated;
+      step->ended_ms = event.at_ms;
+      state.call_in_flight = false;
+      break;
+
+    case EventType::kCompensationStepFailed:
+      step->error = event.error;
+      state.call_in_flight = false;
+      break;
+
+    case EventType::kCompensationRetryScheduled:
+      state.retry_due_ms = event.due_ms;
+      state.retry_attempt = event.attempt;
+      break;
+
+    case EventType::kSagaCompleted:
+    case EventType::kSagaCompensated:
+    case EventType::kSagaFailed:
+      if (event.type == EventType::kSagaCompleted) {
+        state.status = SagaStatus::kCompleted;
+      } else {
+        // Only a compensation that gave up leaves its step half undone; a
+        // forward failure after the pivot keeps the step FAILED.
+        if (event.type == EventType::kSagaFailed &&
+            state.status == SagaStatus::kCompensating &&
+            state.current_step >= 0 &&
+            static_cast<size_t>(state.current_step) < state.steps.size()) {
+          state.steps[state.current_step].status =
+              StepStatus::kCompensationFailed;
+        }
+        state.status = event.type == EventType::kSagaFailed
+                           ? SagaStatus::kFailed
+                           : SagaStatus::kCompensated;
+        if (!event.error.empty()) state.reason = event.error;
+      }
+      state.current_step = -1;
+      state.call_in_flight = false;
+      state.retry_due_ms = 0;
+      break;
+  }
+}
+
+SagaState Fold(const SagaDefinition& definition, const std::string& saga_id,
+               const std::vector<Event>& events) {
+  SagaState state = NewSagaState(definition, saga_id);
+  for (const Event& event : events) Apply(definition, state, event);
+  return state;
+}
+
+}  // namespace saga::core
