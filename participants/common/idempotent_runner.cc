@@ -1,0 +1,323 @@
+#include "participants/common/idempotent_runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include <optional>
+#include <pqxx/except>
+#include <pqxx/transaction>
+#include <utility>
+
+namespace saga::participants {
+namespace {
+
+// What a transaction body decided: the answer, and whether to commit.
+struct TxResult {
+  ActionResult result;
+  bool commit = false;
+};
+
+constexpr char kInsertKeySql[] =
+    "INSERT INTO idempotency_keys (key, saga_id, step, action, kind, outcome) "
+    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING "
+    "RETURNING key";
+
+bool InsertKey(pqxx::work& tx, const std::string& key, const StepCall& call,
+               const char* kind, const char* outcome) {
+  return !tx.exec_params(kInsertKeySql, key, call.saga_id, call.step,
+                         call.action, std::string(kind), std::string(outcome))
+              .empty();
+}
+
+struct KeyRow {
+  std::string kind;
+  std::string outcome;
+  std::string output;
+  std::string error;
+};
+
+std::optional<KeyRow> ReadKey(pqxx::work& tx, const std::string& key) {
+  pqxx::result rows = tx.exec_params(
+      "SELECT kind, outcome, COALESCE(output::text, ''), COALESCE(error, '') "
+      "FROM idempotency_keys WHERE key = $1",
+      key);
+  if (rows.empty()) return std::nullopt;
+  return KeyRow{rows[0][0].as<std::string>(), rows[0][1].as<std::string>(),
+                rows[0][2].as<std::string>(), rows[0][3].as<std::string>()};
+}
+
+void RecordResult(pqxx::work& tx, const std::string& key,
+                  const ActionResult& result) {
+  std::string output =
+      result.outcome == Outcome::kSucceeded ? result.output.dump() : "";
+  tx.exec_params(
+      "UPDATE idempotency_keys SET outcome = $2, "
+      "output = NULLIF($3, '')::jsonb, error = NULLIF($4, '') WHERE key = $1",
+      key, std::string(OutcomeName(result.outcome)), output, result.error);
+}
+
+// Parses a JSON object; an empty string is an empty object.
+std::optional<nlohmann::json> ParseObject(const std::string& text,
+                                          const std::string& what,
+                                          std::string* error) {
+  if (text.empty()) return nlohmann::json::object();
+  nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
+  if (value.is_discarded() || !value.is_object()) {
+    *error = what + " is not a JSON object";
+    return std::nullopt;
+  }
+  return value;
+}
+
+ActionCall MakeActionCall(const StepCall& call, nlohmann::json input) {
+  ActionCall action_call;
+  action_call.saga_id = call.saga_id;
+  action_call.step = call.step;
+  action_call.action = call.action;
+  action_call.idempotency_key = call.idempotency_key;
+  action_call.original_idempotency_key = call.original_idempotency_key;
+  action_call.attempt = call.attempt;
+  action_call.input = std::move(input);
+  return action_call;
+}
+
+// Runs the handler behind a savepoint so a business failure can drop the
+// handler's partial writes while the idempotency row (written before the
+// savepoint) stays and records the failure.
+ActionResult RunHandler(pqxx::work& tx, const ActionHandler& handler,
+                        const ActionCall& call) {
+  tx.exec("SAVEPOINT participant_action");
+  ActionResult result;
+  try {
+    result = handler(tx, call);
+  } catch (const InputError& e) {
+    result = ActionResult::BusinessFailure(std::string("invalid input: ") +
+                                           e.what());
+  } catch (const nlohmann::json::exception& e) {
+    result = ActionResult::BusinessFailure(std::string("invalid input: ") +
+                                           e.what());
+  }
+  if (result.outcome == Outcome::kBusinessFailure) {
+    tx.exec("ROLLBACK TO SAVEPOINT participant_action");
+  }
+  if (result.outcome == Outcome::kSucceeded && !result.output.is_object()) {
+    result.output = nlohmann::json{{"result", result.output}};
+  }
+  return result;
+}
+
+// The answer recorded under a key that already exists.
+ActionResult RecordedResult(const KeyRow& row, const std::string& key,
+                            const char* expected_kind) {
+  if (row.kind != expected_kind) {
+    return ActionResult::BusinessFailure("idempotency key \"" + key +
+                                         "\" was already used by a " +
+                                         row.kind + " call");
+  }
+  if (row.outcome == "succeeded") {
+    nlohmann::json output = nlohmann::json::parse(row.output, nullptr, false);
+    if (output.is_discarded()) output = nlohmann::json::object();
+    return ActionResult::Succeeded(std::move(output));
+  }
+  if (row.outcome == "business_failure") {
+    return ActionResult::BusinessFailure(row.error);
+  }
+  return ActionResult::RetryableFailure("idempotency key \"" + key +
+                                        "\" has unexpected outcome \"" +
+                                        row.outcome + "\"");
+}
+
+ActionResult StoredResult(const KeyRow& row, const std::string& key,
+                          const char* expected_kind) {
+  ActionResult result = RecordedResult(row, key, expected_kind);
+  result.replayed = true;
+  return result;
+}
+
+template <typename Body>
+absl::StatusOr<ActionResult> RunTransaction(
+    ConnectionPool* pool, std::chrono::system_clock::time_point deadline,
+    const std::string& key, Body body) {
+  // A broken connection before COMMIT means nothing was written, so the
+  // whole transaction can run again on a fresh connection. Once: if that
+  // fails too, the orchestrator's retry policy takes over.
+  absl::Status last_error;
+  for (int round = 0; round < 2; ++round) {
+    absl::StatusOr<ConnectionPool::Lease> lease = pool->Acquire(deadline);
+    if (!lease.ok()) return lease.status();
+    try {
+      pqxx::work tx(**lease);
+      TxResult outcome = body(tx);
+      if (outcome.commit) {
+        tx.commit();
+      } else {
+        tx.abort();
+      }
+      return std::move(outcome.result);
+    } catch (const pqxx::in_doubt_error& e) {
+      lease->Discard();
+      return absl::UnavailableError(
+          "commit outcome unknown (a retry reads the recorded result): " +
+          OneLine(e.what()));
+    } catch (const pqxx::broken_connection& e) {
+      lease->Discard();
+      pool->DiscardIdle();
+      spdlog::warn("database connection lost during key {}: {}", key,
+                   OneLine(e.what()));
+      last_error = absl::UnavailableError("database connection lost: " +
+                                          OneLine(e.what()));
+    } catch (const pqxx::transaction_rollback& e) {
+      return ActionResult::RetryableFailure("database conflict, rolled back: " +
+                                            OneLine(e.what()));
+    } catch (const pqxx::sql_error& e) {
+      spdlog::error("database error for key {} (sqlstate {}): {}", key,
+                    e.sqlstate(), OneLine(e.what()));
+      return ActionResult::RetryableFailure("database error: " +
+                                            OneLine(e.what()));
+    } catch (const pqxx::failure& e) {
+      lease->Discard();
+      spdlog::error("database failure for key {}: {}", key, OneLine(e.what()));
+      return absl::UnavailableError("database failure: " + OneLine(e.what()));
+    }
+  }
+  return last_error;
+}
+
+}  // namespace
+
+IdempotentRunner::IdempotentRunner(ConnectionPool* pool,
+                                   const ActionRegistry* registry)
+    : pool_(pool), registry_(registry) {}
+
+absl::StatusOr<ActionResult> IdempotentRunner::Execute(
+    const StepCall& call, std::chrono::system_clock::time_point deadline) {
+  if (call.idempotency_key.empty()) {
+    return ActionResult::BusinessFailure("idempotency_key is required");
+  }
+  return RunTransaction(
+      pool_, deadline, call.idempotency_key, [&](pqxx::work& tx) -> TxResult {
+        if (!InsertKey(tx, call.idempotency_key, call, "execute", "pending")) {
+          std::optional<KeyRow> row = ReadKey(tx, call.idempotency_key);
+          if (!row) {
+            return {ActionResult::RetryableFailure(
+                        "idempotency key vanished while reading it"),
+                    false};
+          }
+          if (row->kind == "tombstone") {
+            ActionResult skipped = ActionResult::Succeeded(
+                {{"skipped", "compensated before execute"}});
+            skipped.replayed = true;
+            return {std::move(skipped), false};
+          }
+          return {StoredResult(*row, call.idempotency_key, "execute"), false};
+        }
+        ActionResult result;
+        std::string error;
+        std::optional<nlohmann::json> input =
+            ParseObject(call.input_json, "input_json", &error);
+        const ActionHandler* handler = registry_->FindExecute(call.action);
+        if (!input) {
+          result = ActionResult::BusinessFailure(error);
+        } else if (handler == nullptr) {
+          result = ActionResult::BusinessFailure("unknown action \"" +
+                                                 call.action + "\"");
+        } else {
+          result =
+              RunHandler(tx, *handler, MakeActionCall(call, std::move(*input)));
+          if (result.outcome == Outcome::kRetryableFailure) {
+            return {std::move(result), false};
+          }
+        }
+        RecordResult(tx, call.idempotency_key, result);
+        return {std::move(result), true};
+      });
+}
+
+absl::StatusOr<ActionResult> IdempotentRunner::Compensate(
+    const StepCall& call, std::chrono::system_clock::time_point deadline) {
+  if (call.idempotency_key.empty()) {
+    return ActionResult::BusinessFailure("idempotency_key is required");
+  }
+  if (call.original_idempotency_key.empty()) {
+    return ActionResult::BusinessFailure(
+        "original_idempotency_key is required for Compensate");
+  }
+  if (call.original_idempotency_key == call.idempotency_key) {
+    return ActionResult::BusinessFailure(
+        "original_idempotency_key must differ from idempotency_key");
+  }
+  return RunTransaction(
+      pool_, deadline, call.idempotency_key, [&](pqxx::work& tx) -> TxResult {
+        if (!InsertKey(tx, call.idempotency_key, call, "compensate",
+                       "pending")) {
+          std::optional<KeyRow> row = ReadKey(tx, call.idempotency_key);
+          if (!row) {
+            return {ActionResult::RetryableFailure(
+                        "idempotency key vanished while reading it"),
+                    false};
+          }
+          return {StoredResult(*row, call.idempotency_key, "compensate"),
+                  false};
+        }
+        ActionResult result;
+        const ActionHandler* handler = registry_->FindCompensate(call.action);
+        if (handler == nullptr) {
+          result = ActionResult::BusinessFailure("unknown action \"" +
+                                                 call.action + "\"");
+        } else if (InsertKey(tx, call.original_idempotency_key, call,
+                             "tombstone", "none")) {
+          result = ActionResult::Succeeded(
+              {{"compensated", false}, {"reason", "execute never applied"}});
+        } else {
+          std::optional<KeyRow> original =
+              ReadKey(tx, call.original_idempotency_key);
+          if (!original) {
+            return {ActionResult::RetryableFailure(
+                        "original idempotency key vanished while reading it"),
+                    false};
+          }
+          if (original->kind == "tombstone") {
+            result = ActionResult::Succeeded(
+                {{"compensated", false}, {"reason", "execute never applied"}});
+          } else if (original->kind != "execute") {
+            result = ActionResult::BusinessFailure(
+                "original_idempotency_key \"" + call.original_idempotency_key +
+                "\" belongs to a " + original->kind + " call");
+          } else if (original->outcome == "business_failure") {
+            result = ActionResult::Succeeded(
+                {{"compensated", false},
+                 {"reason", "execute failed: " + original->error}});
+          } else {
+            std::string error;
+            std::optional<nlohmann::json> input =
+                ParseObject(call.input_json, "input_json", &error);
+            if (!input) {
+              result = ActionResult::BusinessFailure(error);
+            } else {
+              ActionCall action_call = MakeActionCall(call, std::move(*input));
+              // The recorded output is authoritative; the request's copy is
+              // only what the orchestrator happened to know.
+              std::string ignored;
+              std::optional<nlohmann::json> output =
+                  ParseObject(original->output, "recorded output", &ignored);
+              if (!output) {
+                output = ParseObject(call.original_output_json,
+                                     "original_output_json", &ignored);
+              }
+              if (output) action_call.original_output = std::move(*output);
+              result = RunHandler(tx, *handler, action_call);
+              if (result.outcome == Outcome::kRetryableFailure) {
+                return {std::move(result), false};
+              }
+              if (result.outcome == Outcome::kSucceeded &&
+                  !result.output.contains("compensated")) {
+                result.output["compensated"] = true;
+              }
+            }
+          }
+        }
+        RecordResult(tx, call.idempotency_key, result);
+        return {std::move(result), true};
+      });
+}
+
+}  // namespace saga::participants

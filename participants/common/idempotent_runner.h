@@ -1,0 +1,60 @@
+// Runs Execute and Compensate calls exactly once per idempotency key: each
+// call's handler runs in one PostgreSQL transaction together with the
+// idempotency_keys row that records its result, so the effect and the record
+// commit or vanish together. A repeated key answers with the recorded
+// result; a Compensate whose Execute never ran leaves a tombstone under the
+// Execute's key so a late Execute does nothing.
+//
+// The table (same DDL in every participant's 0001 migration):
+//   idempotency_keys(key PK, saga_id, step, action,
+//                    kind 'execute'|'compensate'|'tombstone',
+//                    outcome 'pending'|'succeeded'|'business_failure'|'none',
+//                    output jsonb, error, created_at)
+// 'pending' only exists inside an uncommitted transaction: a committed row
+// always carries its final outcome. Tombstones have outcome 'none'.
+//
+// Thread-safe; concurrent calls with one key serialize on the key's unique
+// index (the second waits until the first commits, then reads its result).
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "participants/common/action.h"
+#include "participants/common/connection_pool.h"
+
+namespace saga::participants {
+
+// The request as it arrives, before the JSON is parsed.
+struct StepCall {
+  std::string saga_id;
+  std::string step;
+  std::string action;
+  std::string idempotency_key;
+  std::string original_idempotency_key;
+  int attempt = 0;
+  std::string input_json;
+  std::string original_output_json;
+};
+
+class IdempotentRunner {
+ public:
+  // Both must outlive the runner.
+  IdempotentRunner(ConnectionPool* pool, const ActionRegistry* registry);
+
+  // The result to send back. A retryable failure means nothing was
+  // recorded. Errors: Unavailable (database unreachable, or a commit whose
+  // outcome is unknown: a retry reads what was recorded) and
+  // DeadlineExceeded (no connection free before `deadline`).
+  absl::StatusOr<ActionResult> Execute(
+      const StepCall& call, std::chrono::system_clock::time_point deadline);
+  absl::StatusOr<ActionResult> Compensate(
+      const StepCall& call, std::chrono::system_clock::time_point deadline);
+
+ private:
+  ConnectionPool* pool_;
+  const ActionRegistry* registry_;
+};
+
+}  // namespace saga::participants

@@ -1,0 +1,196 @@
+#include "participants/common/participant_main.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orchestrator/store/postgres/migrator.h"
+#include "participants/common/connection_pool.h"
+#include "participants/common/fault_injection.h"
+#include "participants/common/idempotent_runner.h"
+#include "participants/common/participant_service.h"
+
+namespace saga::participants {
+namespace {
+
+constexpr std::chrono::seconds kStartupTimeout{30};
+constexpr std::chrono::seconds kShutdownGrace{10};
+
+sigset_t ShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+// Waits up to `timeout` for SIGTERM/SIGINT; returns the signal or 0. Used
+// instead of a plain sleep while waiting for the database, so a shutdown
+// request is honoured at once.
+int WaitForSignal(std::chrono::milliseconds timeout) {
+  sigset_t set = ShutdownSignals();
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  ts.tv_nsec = static_cast<long>((timeout.count() % 1000) * 1000000);
+  int signal = sigtimedwait(&set, nullptr, &ts);
+  return signal > 0 ? signal : 0;
+}
+
+bool Retryable(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kUnknown:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Applies migrations, retrying with backoff while the database is not up
+// yet. nullopt: ready; otherwise the exit code to return.
+std::optional<int> PrepareDatabase(const std::string& dsn,
+                                   const std::string& migrations) {
+  auto give_up = std::chrono::steady_clock::now() + kStartupTimeout;
+  std::chrono::milliseconds backoff{100};
+  while (true) {
+    absl::Status status = ProbeDatabase(dsn);
+    if (status.ok()) status = saga::store::ApplyMigrations(dsn, migrations);
+    if (status.ok()) return std::nullopt;
+    if (!Retryable(status)) {
+      spdlog::critical("migrations from {} failed: {}", migrations,
+                       status.ToString());
+      return 1;
+    }
+    if (std::chrono::steady_clock::now() + backoff > give_up) {
+      spdlog::critical("database still unreachable after {} s: {}",
+                       kStartupTimeout.count(), status.ToString());
+      return 1;
+    }
+    spdlog::warn("database not ready ({}); retrying in {} ms",
+                 status.ToString(), backoff.count());
+    if (int signal = WaitForSignal(backoff); signal != 0) {
+      spdlog::info("signal {} during start-up; exiting", signal);
+      return 0;
+    }
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
+}
+
+}  // namespace
+
+int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
+  sigset_t signals = ShutdownSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  CLI::App app(spec.description, spec.name);
+  std::string listen;
+  std::string dsn;
+  std::string migrations;
+  bool migrate_only = false;
+  std::string log_level = "info";
+  int pool_size = 8;
+  std::vector<std::string> fail_rates;
+  std::vector<std::string> latencies;
+  bool refuse_all = false;
+  app.add_option("--listen", listen, "HOST:PORT to serve gRPC on");
+  app.add_option("--db", dsn, "PostgreSQL connection string")->required();
+  app.add_option("--migrations", migrations,
+                 "Directory of this service's NNNN_<what>.sql migrations")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  app.add_flag("--migrate-only", migrate_only, "Apply migrations and exit");
+  app.add_option("--log-level", log_level,
+                 "trace, debug, info, warn, error, critical or off")
+      ->check(CLI::IsMember(
+          {"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  app.add_option("--db-pool-size", pool_size,
+                 "Most database connections open at once")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--fail-rate", fail_rates,
+                 "ACTION=P: fail ACTION ('*' = all) with a retryable error "
+                 "with probability P (repeatable)");
+  app.add_option("--latency-ms", latencies,
+                 "ACTION=MS: delay ACTION ('*' = all) by MS (repeatable)");
+  app.add_flag("--refuse-all", refuse_all, "Answer UNAVAILABLE to every call");
+  if (spec.add_flags) spec.add_flags(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (!migrate_only && listen.empty()) {
+    spdlog::critical("--listen is required unless --migrate-only is given");
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [" + spec.name + "] %v");
+
+  absl::StatusOr<FaultConfig> fault_config =
+      BuildFaultConfig(fail_rates, latencies, refuse_all);
+  if (!fault_config.ok()) {
+    spdlog::critical("{}", std::string(fault_config.status().message()));
+    return 2;
+  }
+  ActionRegistry registry;
+  if (spec.register_actions) {
+    if (absl::Status status = spec.register_actions(registry); !status.ok()) {
+      spdlog::critical("{}", std::string(status.message()));
+      return 2;
+    }
+  }
+
+  if (std::optional<int> exit_code = PrepareDatabase(dsn, migrations)) {
+    return *exit_code;
+  }
+  spdlog::info("migrations from {} applied", migrations);
+  if (migrate_only) return 0;
+
+  FaultInjector faults(*std::move(fault_config));
+  ConnectionPool pool(ConnectionPool::Options{.dsn = dsn, .size = pool_size});
+  IdempotentRunner runner(&pool, &registry);
+  ParticipantService service(&runner, &faults);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
+                           &bound_port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || bound_port == 0) {
+    spdlog::critical("cannot listen on {}", listen);
+    return 1;
+  }
+  std::string address =
+      listen.substr(0, listen.rfind(':')) + ":" + std::to_string(bound_port);
+  if (faults.Describe() != "none") {
+    spdlog::warn("fault injection: {}", faults.Describe());
+  }
+  spdlog::info("listening on {}", address);
+
+  int signal = 0;
+  while (signal <= 0) signal = sigwaitinfo(&signals, nullptr);
+  spdlog::info(
+      "signal {}: shutting down (waiting up to {} s for in-flight "
+      "calls)",
+      signal, kShutdownGrace.count());
+  server->GetHealthCheckService()->Shutdown();
+  server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+  server->Wait();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace saga::participants

@@ -1,0 +1,43 @@
+// Process wiring shared by the participant executables: flags, start-up
+// migrations, the gRPC server, logging and graceful shutdown.
+//
+// Common flags: --listen HOST:PORT --db DSN --migrations DIR
+//   [--migrate-only] [--log-level LEVEL] [--db-pool-size N]
+//   [--fail-rate ACTION=P]... [--latency-ms ACTION=MS]... [--refuse-all]
+// (fault flags: see fault_injection.h).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "participants/common/action.h"
+
+namespace CLI {
+class App;
+}
+
+namespace saga::participants {
+
+struct ParticipantSpec {
+  // Executable name for --help and logs, e.g. "saga-doctor".
+  std::string name;
+  std::string description;
+  // Adds service-specific flags; may be empty.
+  std::function<void(CLI::App&)> add_flags;
+  // Registers the service's handlers; runs after the flags are parsed, so
+  // it can read the values bound in add_flags. An error aborts start-up
+  // (exit code 2).
+  std::function<absl::Status(ActionRegistry&)> register_actions;
+};
+
+// Runs the participant until SIGTERM or SIGINT and returns the process exit
+// code: 0 after a clean shutdown or --migrate-only, 1 when the database
+// stays unreachable (~30 s) or migrations fail or the port cannot be bound,
+// 2 for bad flags. Waits for PostgreSQL at start-up, so start order does not
+// matter. On a signal: stops accepting calls, lets in-flight calls finish
+// (up to 10 s), exits 0. Must be called from main() before any thread
+// starts (it blocks SIGTERM/SIGINT for the whole process).
+int RunParticipant(int argc, char** argv, const ParticipantSpec& spec);
+
+}  // namespace saga::participants

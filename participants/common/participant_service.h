@@ -1,0 +1,46 @@
+// The gRPC face of a participant: saga.v1.Participant over an
+// IdempotentRunner, plus fault injection, deadline checks and one log line
+// per call. Kept apart from process wiring (participant_main.h) so tests can
+// host it in-process.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+
+#include "participants/common/fault_injection.h"
+#include "participants/common/idempotent_runner.h"
+#include "saga/v1/participant.grpc.pb.h"
+
+namespace saga::participants {
+
+class ParticipantService final : public saga::v1::Participant::Service {
+ public:
+  // `runner` and `faults` must outlive the service.
+  ParticipantService(IdempotentRunner* runner, const FaultInjector* faults);
+
+  // Order of checks: refuse-all fault (UNAVAILABLE), a deadline that already
+  // passed (DEADLINE_EXCEEDED, nothing done), injected latency (simulated
+  // processing time: the work still happens if the deadline passes during
+  // it, which is how a reply gets lost), injected failure
+  // (RETRYABLE_FAILURE "injected failure", before touching the database),
+  // then the runner. Database unreachable -> UNAVAILABLE.
+  grpc::Status Execute(grpc::ServerContext* context,
+                       const saga::v1::StepRequest* request,
+                       saga::v1::StepResult* response) override;
+  grpc::Status Compensate(grpc::ServerContext* context,
+                          const saga::v1::StepRequest* request,
+                          saga::v1::StepResult* response) override;
+
+ private:
+  enum class Kind { kExecute, kCompensate };
+
+  grpc::Status Handle(Kind kind, grpc::ServerContext* context,
+                      const saga::v1::StepRequest& request,
+                      saga::v1::StepResult* response);
+
+  IdempotentRunner* runner_;
+  const FaultInjector* faults_;
+};
+
+}  // namespace saga::participants
