@@ -6,12 +6,14 @@
 #include "orchestrator/core/retry_policy.h"
 
 namespace saga::core {
+
+const char kRestartedWhileInFlightError[] =
+    "orchestrator restarted while the call was in flight";
+
 namespace {
 
 using Json = nlohmann::json;
 
-constexpr char kRestartedError[] =
-    "orchestrator restarted while the call was in flight";
 constexpr char kCancelledInFlightError[] =
     "cancelled while the call was in flight";
 
@@ -242,7 +244,7 @@ Decision DecideResume(const SagaDefinition& definition, const SagaState& state,
                       const DecideContext& ctx) {
   Builder b(definition, state, ctx);
   if (state.call_in_flight) {
-    b.OnCallResult(CallOutcome::kUnknown, "", kRestartedError);
+    b.OnCallResult(CallOutcome::kUnknown, "", kRestartedWhileInFlightError);
   } else if (state.retry_due_ms != 0) {
     // Nothing new: the pending timer is re-armed by the commands.
   } else if (state.status == SagaStatus::kRunning) {
@@ -264,6 +266,103 @@ Decision DecideResume(const SagaDefinition& definition, const SagaState& state,
   return std::move(b).Finish();
 }
 
+Event OperatorEvent(const Builder& b, const Signal& signal, const char* action,
+                    int step) {
+  Event event = b.Make(EventType::kOperatorAction, step);
+  event.operator_action = action;
+  event.operator_name = signal.operator_name;
+  event.error = signal.error;
+  return event;
+}
+
+std::string Describe(const SagaDefinition& definition, const SagaState& state) {
+  std::string text = std::string("the saga is ") + SagaStatusName(state.status);
+  if (state.current_step >= 0) {
+    text += ", step '" + definition.steps[state.current_step].name + "' " +
+            (state.call_in_flight ? "has a call in flight" : "is idle");
+  }
+  return text;
+}
+
+Decision DecideOperatorRetry(const SagaDefinition& definition,
+                             const SagaState& state, const Signal& signal,
+                             const DecideContext& ctx) {
+  Builder b(definition, state, ctx);
+  if (state.status == SagaStatus::kFailed) {
+    const int k = StuckStep(state);
+    if (k < 0) {
+      return Refuse(absl::FailedPreconditionError(
+          "nothing to retry: no step of the FAILED saga gave up"));
+    }
+    b.Emit(OperatorEvent(b, signal, kOperatorRetry, k));
+    const EventType type = b.state().status == SagaStatus::kCompensating
+                               ? EventType::kCompensationStepStarted
+                               : EventType::kStepStarted;
+    b.Emit(b.Make(type, k, 1));
+    return std::move(b).Finish();
+  }
+  if (!IsTerminal(state.status) && state.retry_due_ms != 0) {
+    b.Emit(OperatorEvent(b, signal, kOperatorRetry, state.current_step));
+    const EventType type = state.status == SagaStatus::kCompensating
+                               ? EventType::kCompensationStepStarted
+                               : EventType::kStepStarted;
+    b.Emit(b.Make(type, state.current_step, state.retry_attempt));
+    return std::move(b).Finish();
+  }
+  return Refuse(absl::FailedPreconditionError(
+      "nothing to retry: " + Describe(definition, state) +
+      " (retry applies to a FAILED saga or one waiting out a backoff)"));
+}
+
+Decision DecideOperatorSkip(const SagaDefinition& definition,
+                            const SagaState& state, const Signal& signal,
+                            const DecideContext& ctx) {
+  const int k = signal.step;
+  if (k < 0 || k >= static_cast<int>(definition.steps.size())) {
+    return Refuse(absl::InvalidArgumentError("no such step"));
+  }
+  const std::string name = definition.steps[k].name;
+  const bool compensating_k =
+      state.status == SagaStatus::kCompensating && state.current_step == k;
+  const bool failed_at_k =
+      state.status == SagaStatus::kFailed && StuckStep(state) == k &&
+      state.steps[k].status == StepStatus::kCompensationFailed;
+  if (!compensating_k && !failed_at_k) {
+    return Refuse(absl::FailedPreconditionError(
+        "cannot skip step '" + name +
+        "': only the step being compensated can be skipped, and " +
+        Describe(definition, state)));
+  }
+  if (state.call_in_flight) {
+    return Refuse(absl::FailedPreconditionError(
+        "cannot skip step '" + name +
+        "' while its compensation call is in flight; try again once it "
+        "answers"));
+  }
+  Builder b(definition, state, ctx);
+  b.Emit(OperatorEvent(b, signal, kOperatorSkipStep, k));
+  b.NextCompensation();
+  return std::move(b).Finish();
+}
+
+Decision DecideOperatorMarkCompensated(const SagaDefinition& definition,
+                                       const SagaState& state,
+                                       const Signal& signal,
+                                       const DecideContext& ctx) {
+  if (state.status != SagaStatus::kFailed) {
+    return Refuse(absl::FailedPreconditionError(
+        "only a FAILED saga can be marked compensated; " +
+        Describe(definition, state)));
+  }
+  Builder b(definition, state, ctx);
+  b.Emit(OperatorEvent(b, signal, kOperatorMarkCompensated, -1));
+  Event end = b.Make(EventType::kSagaCompensated);
+  end.error =
+      "marked compensated by " + signal.operator_name + ": " + signal.error;
+  b.Emit(std::move(end));
+  return std::move(b).Finish();
+}
+
 }  // namespace
 
 Decision DecideStart(const SagaDefinition& definition,
@@ -280,6 +379,17 @@ Decision DecideStart(const SagaDefinition& definition,
 
 Decision Decide(const SagaDefinition& definition, const SagaState& state,
                 const Signal& signal, const DecideContext& ctx) {
+  // Operator repairs also apply to ended (FAILED) sagas.
+  switch (signal.kind) {
+    case Signal::Kind::kOperatorRetry:
+      return DecideOperatorRetry(definition, state, signal, ctx);
+    case Signal::Kind::kOperatorSkipStep:
+      return DecideOperatorSkip(definition, state, signal, ctx);
+    case Signal::Kind::kOperatorMarkCompensated:
+      return DecideOperatorMarkCompensated(definition, state, signal, ctx);
+    default:
+      break;
+  }
   if (IsTerminal(state.status)) {
     if (signal.kind == Signal::Kind::kCancel) {
       return Refuse(
@@ -323,6 +433,11 @@ Decision Decide(const SagaDefinition& definition, const SagaState& state,
 
     case Signal::Kind::kResume:
       return DecideResume(definition, state, ctx);
+
+    case Signal::Kind::kOperatorRetry:
+    case Signal::Kind::kOperatorSkipStep:
+    case Signal::Kind::kOperatorMarkCompensated:
+      break;  // decided above
   }
   return Decision{};
 }

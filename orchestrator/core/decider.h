@@ -28,9 +28,20 @@ struct Signal {
     // Start-up or re-claim: continue from the state as recorded. A call that
     // was in flight when the previous owner stopped has an unknown outcome.
     kResume,
-    kCallResult,   // a participant answered (or the call failed)
-    kTimerFired,   // a backoff timer is due
-    kCancel,       // an API/operator request to roll back
+    kCallResult,  // a participant answered (or the call failed)
+    kTimerFired,  // a backoff timer is due
+    kCancel,      // an API/operator request to roll back
+    // Operator repairs (recorded as an OperatorAction event first):
+    // Retry now: a FAILED saga gets a fresh round of attempts for the
+    // compensation (or post-pivot step) that gave up; a saga waiting out a
+    // backoff calls at once.
+    kOperatorRetry,
+    // `step` is being compensated (or its compensation gave up) and the
+    // operator has undone its effect by hand: compensation goes on with the
+    // earlier steps.
+    kOperatorSkipStep,
+    // A FAILED saga ends COMPENSATED: the operator undid what was left.
+    kOperatorMarkCompensated,
   };
   Kind kind = Kind::kResume;
   // kCallResult: which call. Stale results (not the call in flight) are
@@ -40,8 +51,13 @@ struct Signal {
   bool compensation = false;
   CallOutcome outcome = CallOutcome::kSucceeded;
   std::string output_json;
-  std::string error;  // kCallResult failure text, or kCancel reason
+  std::string error;  // kCallResult failure text, or kCancel/operator reason
+  std::string operator_name;  // operator signals
 };
+
+// The error recorded for a call whose result was lost because the
+// orchestrator stopped (StepFailed / CompensationStepFailed on kResume).
+extern const char kRestartedWhileInFlightError[];
 
 struct DecideContext {
   int64_t now_ms = 0;

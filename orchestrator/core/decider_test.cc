@@ -194,6 +194,14 @@ class Saga {
     s.kind = Signal::Kind::kResume;
     return Send(s);
   }
+  Decision Operate(Signal::Kind kind, int step = -1) {
+    Signal s;
+    s.kind = kind;
+    s.step = step;
+    s.operator_name = "alice";
+    s.error = "fixed by hand";
+    return Send(s);
+  }
 
  private:
   DecideContext Ctx() const { return DecideContext{now, random}; }
@@ -920,6 +928,90 @@ TEST(PendingCommandsTest, DescribeWhatTheStateWaitsFor) {
   EXPECT_EQ(PendingCommands(def, s), std::vector<Command>{WaitUntil(77)});
   s.status = SagaStatus::kFailed;
   EXPECT_EQ(PendingCommands(def, s), std::vector<Command>{Finished()});
+}
+
+// Drives ThreeCompensatable to FAILED: c refuses, b's compensation gives up.
+Saga FailedAtB() {
+  Saga saga(ThreeCompensatable());
+  saga.Start("{}");
+  saga.Succeed();
+  saga.Succeed();
+  saga.FailForGood("c refused");
+  saga.FailForGood("locked");
+  saga.FireTimer();
+  saga.FailForGood("locked");
+  saga.FireTimer();
+  saga.FailForGood("locked");
+  EXPECT_EQ(saga.state().status, SagaStatus::kFailed);
+  return saga;
+}
+
+TEST(DeciderOperatorTest, RetryGivesAFailedCompensationAFreshRound) {
+  Saga saga = FailedAtB();
+  Decision d = saga.Operate(Signal::Kind::kOperatorRetry);
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"OperatorAction 1/0", "CompensationStepStarted 1/1"}));
+  EXPECT_EQ(d.events[0].operator_name, "alice");
+  EXPECT_EQ(d.events[0].operator_action, kOperatorRetry);
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompensating);
+  saga.Succeed();                  // b undone
+  Decision last = saga.Succeed();  // a undone
+  EXPECT_EQ(Labels(last.events),
+            (Labels_{"CompensationStepSucceeded 0/1", "SagaCompensated"}));
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompensated);
+}
+
+TEST(DeciderOperatorTest, RetryWhileWaitingCallsAtOnce) {
+  Saga saga(ThreeCompensatable());
+  saga.Start("{}");
+  saga.FailRetryably("busy");
+  ASSERT_NE(saga.state().retry_due_ms, 0);
+  Decision d = saga.Operate(Signal::Kind::kOperatorRetry);
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"OperatorAction 0/0", "StepStarted 0/2"}));
+}
+
+TEST(DeciderOperatorTest, RetryIsRefusedWithACallInFlight) {
+  Saga saga(ThreeCompensatable());
+  saga.Start("{}");
+  Decision d = saga.Operate(Signal::Kind::kOperatorRetry);
+  EXPECT_EQ(d.refusal.code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(DeciderOperatorTest, SkipStepMovesCompensationToEarlierSteps) {
+  Saga saga = FailedAtB();
+  Decision d = saga.Operate(Signal::Kind::kOperatorSkipStep, 1);
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"OperatorAction 1/0", "CompensationStepStarted 0/1"}));
+  EXPECT_EQ(saga.state().steps[1].status, StepStatus::kCompensated);
+  saga.Succeed();
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompensated);
+}
+
+TEST(DeciderOperatorTest, SkipOfAStepNotBeingCompensatedIsRefused) {
+  Saga saga = FailedAtB();
+  EXPECT_EQ(saga.Operate(Signal::Kind::kOperatorSkipStep, 0).refusal.code(),
+            absl::StatusCode::kFailedPrecondition);
+  Saga running(ThreeCompensatable());
+  running.Start("{}");
+  EXPECT_EQ(running.Operate(Signal::Kind::kOperatorSkipStep, 0).refusal.code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(DeciderOperatorTest, MarkCompensatedEndsAFailedSaga) {
+  Saga saga = FailedAtB();
+  Decision d = saga.Operate(Signal::Kind::kOperatorMarkCompensated);
+  EXPECT_EQ(Labels(d.events), (Labels_{"OperatorAction", "SagaCompensated"}));
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompensated);
+  EXPECT_EQ(saga.state().reason, "marked compensated by alice: fixed by hand");
+  EXPECT_EQ(d.commands, std::vector<Command>{Finished()});
+}
+
+TEST(DeciderOperatorTest, MarkCompensatedIsRefusedUnlessFailed) {
+  Saga saga(ThreeCompensatable());
+  saga.Start("{}");
+  EXPECT_EQ(saga.Operate(Signal::Kind::kOperatorMarkCompensated).refusal.code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

@@ -11,7 +11,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr std::array<std::pair<EventType, const char*>, 14> kEventNames = {{
+constexpr std::array<std::pair<EventType, const char*>, 15> kEventNames = {{
     {EventType::kSagaStarted, "SagaStarted"},
     {EventType::kStepStarted, "StepStarted"},
     {EventType::kStepSucceeded, "StepSucceeded"},
@@ -26,6 +26,7 @@ constexpr std::array<std::pair<EventType, const char*>, 14> kEventNames = {{
     {EventType::kSagaCompleted, "SagaCompleted"},
     {EventType::kSagaCompensated, "SagaCompensated"},
     {EventType::kSagaFailed, "SagaFailed"},
+    {EventType::kOperatorAction, "OperatorAction"},
 }};
 
 bool IsStepEvent(EventType type) {
@@ -152,6 +153,11 @@ std::string EncodeEventData(const Event& event) {
     case EventType::kSagaFailed:
       data["reason"] = event.error;
       break;
+    case EventType::kOperatorAction:
+      data["action"] = event.operator_action;
+      data["operator"] = event.operator_name;
+      data["reason"] = event.error;
+      break;
     case EventType::kStepStarted:
     case EventType::kCompensationStepStarted:
     case EventType::kCompensationStepSucceeded:
@@ -215,6 +221,11 @@ absl::StatusOr<Event> DecodeEvent(const std::string& type_name, int64_t seq,
     case EventType::kCompensationStarted:
     case EventType::kSagaCompensated:
     case EventType::kSagaFailed:
+      status.Update(GetString(data, "reason", event.error));
+      break;
+    case EventType::kOperatorAction:
+      status.Update(GetString(data, "action", event.operator_action));
+      status.Update(GetString(data, "operator", event.operator_name));
       status.Update(GetString(data, "reason", event.error));
       break;
     case EventType::kStepStarted:

@@ -13,20 +13,23 @@
 namespace saga::core {
 
 enum class EventType {
-  kSagaStarted,                  // saga_type, definition_version, input_json
-  kStepStarted,                  // step, attempt: intent to call Execute
-  kStepSucceeded,                // step, attempt, output_json
-  kStepFailed,                   // step, attempt, error, retryable, outcome_unknown
-  kRetryScheduled,               // step, attempt (the next one), due_ms
-  kCancelRequested,              // error (the reason)
-  kCompensationStarted,          // error (why the saga rolls back)
-  kCompensationStepStarted,      // step, attempt: intent to call Compensate
-  kCompensationStepSucceeded,    // step, attempt
-  kCompensationStepFailed,       // step, attempt, error
-  kCompensationRetryScheduled,   // step, attempt (the next one), due_ms
+  kSagaStarted,              // saga_type, definition_version, input_json
+  kStepStarted,              // step, attempt: intent to call Execute
+  kStepSucceeded,            // step, attempt, output_json
+  kStepFailed,               // step, attempt, error, retryable, outcome_unknown
+  kRetryScheduled,           // step, attempt (the next one), due_ms
+  kCancelRequested,          // error (the reason)
+  kCompensationStarted,      // error (why the saga rolls back)
+  kCompensationStepStarted,  // step, attempt: intent to call Compensate
+  kCompensationStepSucceeded,   // step, attempt
+  kCompensationStepFailed,      // step, attempt, error
+  kCompensationRetryScheduled,  // step, attempt (the next one), due_ms
   kSagaCompleted,
-  kSagaCompensated,              // error (the reason it rolled back)
-  kSagaFailed,                   // error (which compensation gave up)
+  kSagaCompensated,  // error (the reason it rolled back)
+  kSagaFailed,       // error (which compensation gave up)
+  // An operator's repair (see decider.h): operator_action, operator_name,
+  // error (the reason), step (the step it concerns, or -1).
+  kOperatorAction,
 };
 
 // Stable names used in storage and the API, e.g. "StepStarted".
@@ -52,6 +55,8 @@ struct Event {
   bool retryable = false;
   bool outcome_unknown = false;
   int64_t due_ms = 0;
+  std::string operator_action;  // "retry", "skip_step", "mark_compensated"
+  std::string operator_name;
 
   bool operator==(const Event&) const = default;
 };

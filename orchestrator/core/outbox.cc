@@ -31,6 +31,9 @@ const char* MessageType(const Event& event) {
       return "saga.compensated";
     case EventType::kSagaFailed:
       return "saga.failed";
+    case EventType::kOperatorAction:
+      // Repairs by hand are worth an audit trail outside the orchestrator.
+      return "saga.operator_action";
     default:
       return nullptr;
   }

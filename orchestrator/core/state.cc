@@ -106,6 +106,8 @@ void Apply(const SagaDefinition& definition, SagaState& state,
     case EventType::kSagaFailed:
       break;
     default:
+      // An operator action may concern the saga as a whole.
+      if (event.type == EventType::kOperatorAction && event.step < 0) break;
       if (event.step < 0 ||
           static_cast<size_t>(event.step) >= definition.steps.size()) {
         BrokenInvariant(state, event,
@@ -235,7 +237,44 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       state.call_in_flight = false;
       state.retry_due_ms = 0;
       break;
+
+    case EventType::kOperatorAction:
+      if (event.operator_action == kOperatorRetry &&
+          state.status == SagaStatus::kFailed && step != nullptr) {
+        // A fresh round of attempts for what gave up.
+        state.current_step = event.step;
+        if (step->status == StepStatus::kCompensationFailed) {
+          state.status = SagaStatus::kCompensating;
+          step->status = StepStatus::kCompensating;
+          step->compensation_attempts = 0;
+        } else {
+          state.status = SagaStatus::kRunning;
+          step->attempts = 0;
+        }
+      } else if (event.operator_action == kOperatorSkipStep &&
+                 step != nullptr) {
+        step->status = StepStatus::kCompensated;
+        step->ended_ms = event.at_ms;
+        state.status = SagaStatus::kCompensating;
+        state.current_step = -1;
+        state.call_in_flight = false;
+        state.retry_due_ms = 0;
+      }
+      break;
   }
+}
+
+int StuckStep(const SagaState& state) {
+  if (state.status != SagaStatus::kFailed) return -1;
+  for (size_t k = 0; k < state.steps.size(); ++k) {
+    if (state.steps[k].status == StepStatus::kCompensationFailed) {
+      return static_cast<int>(k);
+    }
+  }
+  for (int k = static_cast<int>(state.steps.size()) - 1; k >= 0; --k) {
+    if (state.steps[k].status == StepStatus::kFailed) return k;
+  }
+  return -1;
 }
 
 SagaState Fold(const SagaDefinition& definition, const std::string& saga_id,

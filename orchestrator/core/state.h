@@ -12,7 +12,13 @@
 
 namespace saga::core {
 
-enum class SagaStatus { kRunning, kCompensating, kCompleted, kCompensated, kFailed };
+enum class SagaStatus {
+  kRunning,
+  kCompensating,
+  kCompleted,
+  kCompensated,
+  kFailed
+};
 
 enum class StepStatus {
   kPending,
@@ -71,6 +77,15 @@ struct SagaState {
   // Why the saga compensated or failed.
   std::string reason;
 };
+
+// Operator actions recorded in OperatorAction events.
+inline constexpr char kOperatorRetry[] = "retry";
+inline constexpr char kOperatorSkipStep[] = "skip_step";
+inline constexpr char kOperatorMarkCompensated[] = "mark_compensated";
+
+// For a FAILED saga, the step that gave up: the one whose compensation
+// failed, or the post-pivot step that failed; -1 otherwise.
+int StuckStep(const SagaState& state);
 
 // Initial state for a definition (all steps pending).
 SagaState NewSagaState(const SagaDefinition& definition,
