@@ -6,8 +6,10 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <charconv>
+#include <deque>
 
 #include "orchestrator/api/proto_conversion.h"
 #include "orchestrator/api/status_mapping.h"
@@ -27,6 +29,13 @@ absl::Status CheckSagaId(const std::string& saga_id) {
   }
   return absl::OkStatus();
 }
+
+// A stream that ends at once with an error (bad request).
+class RefusedWatch final : public grpc::ServerWriteReactor<v1::SagaEvent> {
+ public:
+  explicit RefusedWatch(grpc::Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
 
 // Page tokens are "<created_ms>.<saga_id>" of the last row returned.
 std::string EncodePageToken(const store::SagaSummary& last) {
@@ -300,6 +309,250 @@ grpc::ServerUnaryReactor* OrchestratorService::CancelSaga(
               reactor->Finish(grpc::Status::OK);
             });
       });
+  return reactor;
+}
+
+void OrchestratorService::Repair(grpc::CallbackServerContext* context,
+                                 grpc::ServerUnaryReactor* reactor,
+                                 const std::string& saga_id,
+                                 core::Signal::Kind kind,
+                                 const std::string& step,
+                                 const v1::Operator& by, v1::Saga* saga_out) {
+  if (auto valid = CheckSagaId(saga_id); !valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
+    return;
+  }
+  if (by.reason().empty() || by.reason().size() > kMaxReasonLength) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "operator.reason is required (at most " +
+                                     std::to_string(kMaxReasonLength) +
+                                     " bytes): say why"));
+    return;
+  }
+  core::Signal signal;
+  signal.kind = kind;
+  signal.error = by.reason();
+  // The name is what the caller says; the peer address backs it up in logs.
+  signal.operator_name =
+      by.name().empty() ? "unnamed operator at " + context->peer() : by.name();
+  engine_->Operate(saga_id, std::move(signal), step,
+                   [this, reactor, saga_id, saga_out](absl::Status repaired) {
+                     if (!repaired.ok()) {
+                       reactor->Finish(ToGrpcStatus(repaired));
+                       return;
+                     }
+                     boost::asio::post(
+                         reads_->pool, [this, reactor, saga_id, saga_out] {
+                           auto saga = LoadSaga(saga_id);
+                           if (saga.ok()) *saga_out = std::move(*saga);
+                           reactor->Finish(ToGrpcStatus(saga.status()));
+                         });
+                   });
+}
+
+grpc::ServerUnaryReactor* OrchestratorService::RetrySaga(
+    grpc::CallbackServerContext* context, const v1::RetrySagaRequest* request,
+    v1::RetrySagaResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  Repair(context, reactor, request->saga_id(),
+         core::Signal::Kind::kOperatorRetry, "", request->operator_(),
+         response->mutable_saga());
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OrchestratorService::SkipStep(
+    grpc::CallbackServerContext* context, const v1::SkipStepRequest* request,
+    v1::SkipStepResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (request->step().empty()) {
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "step is required"));
+    return reactor;
+  }
+  Repair(context, reactor, request->saga_id(),
+         core::Signal::Kind::kOperatorSkipStep, request->step(),
+         request->operator_(), response->mutable_saga());
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OrchestratorService::MarkCompensated(
+    grpc::CallbackServerContext* context,
+    const v1::MarkCompensatedRequest* request,
+    v1::MarkCompensatedResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  Repair(context, reactor, request->saga_id(),
+         core::Signal::Kind::kOperatorMarkCompensated, "", request->operator_(),
+         response->mutable_saga());
+  return reactor;
+}
+
+// Streams a saga's history, then its new events as the engine records them,
+// until the saga ends or the client goes away. One operation at a time:
+// load -> write each event -> wait for progress -> load ...
+class OrchestratorService::WatchReactor final
+    : public grpc::ServerWriteReactor<v1::SagaEvent> {
+ public:
+  WatchReactor(OrchestratorService* service, std::string saga_id,
+               int64_t from_seq)
+      : service_(service), saga_id_(std::move(saga_id)), cursor_(from_seq) {
+    Load();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+      return;
+    }
+    cursor_ = pending_.front().seq();
+    pending_.pop_front();
+    WriteNext();
+  }
+
+  void OnCancel() override { cancelled_ = true; }
+  void OnDone() override { delete this; }
+
+ private:
+  // How long one wait for progress lasts before the stream checks that the
+  // client is still there.
+  static constexpr auto kPollEvery = std::chrono::seconds(5);
+
+  void Load() {
+    boost::asio::post(service_->reads_->pool, [this] {
+      if (cancelled_) {
+        Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+        return;
+      }
+      auto record = service_->store_->Load(saga_id_);
+      if (!record.ok()) {
+        Finish(ToGrpcStatus(record.status()));
+        return;
+      }
+      auto definition = service_->definitions_->Version(
+          record->summary.saga_type, record->summary.definition_version);
+      if (!definition.ok()) {
+        Finish(ToGrpcStatus(definition.status()));
+        return;
+      }
+      for (const auto& event : record->events) {
+        if (event.seq > cursor_) {
+          pending_.push_back(EventToProto(**definition, event));
+        }
+      }
+      ended_ = core::IsTerminal(record->summary.status);
+      WriteNext();
+    });
+  }
+
+  void WriteNext() {
+    if (!pending_.empty()) {
+      StartWrite(&pending_.front());
+      return;
+    }
+    if (ended_) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    if (service_->engine_->Stopping()) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "the orchestrator is shutting down"));
+      return;
+    }
+    service_->engine_->AwaitProgress(
+        saga_id_, cursor_, kPollEvery,
+        [this](absl::StatusOr<engine::AwaitOutcome> outcome) {
+          if (outcome.ok() && *outcome == engine::AwaitOutcome::kNotActive) {
+            // Recorded as running but not driven here: look again shortly.
+            auto timer = std::make_shared<boost::asio::steady_timer>(
+                service_->reads_->pool.get_executor(), kPollEvery);
+            timer->async_wait(
+                [this, timer](const boost::system::error_code&) { Load(); });
+            return;
+          }
+          Load();
+        });
+  }
+
+  OrchestratorService* service_;
+  const std::string saga_id_;
+  int64_t cursor_;
+  std::deque<v1::SagaEvent> pending_;
+  bool ended_ = false;
+  std::atomic<bool> cancelled_{false};
+};
+
+grpc::ServerWriteReactor<v1::SagaEvent>* OrchestratorService::WatchSaga(
+    grpc::CallbackServerContext* /*context*/,
+    const v1::WatchSagaRequest* request) {
+  if (auto valid = CheckSagaId(request->saga_id()); !valid.ok()) {
+    auto* reactor = new RefusedWatch(ToGrpcStatus(valid));
+    return reactor;
+  }
+  return new WatchReactor(this, request->saga_id(),
+                          std::max<int64_t>(0, request->from_seq()));
+}
+
+namespace {
+
+v1::DefinitionInfo InfoOf(const core::SagaDefinition& definition,
+                          bool current) {
+  v1::DefinitionInfo info;
+  info.set_saga_type(definition.name);
+  info.set_version(definition.version);
+  info.set_current(current);
+  info.set_description(definition.description);
+  for (const auto& step : definition.steps) info.add_steps(step.name);
+  return info;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* OrchestratorService::ListDefinitions(
+    grpc::CallbackServerContext* context,
+    const v1::ListDefinitionsRequest* /*request*/,
+    v1::ListDefinitionsResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  for (const auto& definition : definitions_->Known()) {
+    auto current = definitions_->Current(definition->name);
+    const bool is_current = current.ok() && *current == definition;
+    *response->add_definitions() = InfoOf(*definition, is_current);
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OrchestratorService::GetDefinition(
+    grpc::CallbackServerContext* context,
+    const v1::GetDefinitionRequest* request,
+    v1::GetDefinitionResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (request->saga_type().empty() || request->version() < 0) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "saga_type is required and version must be "
+                                 ">= 0 (0: the current one)"));
+    return reactor;
+  }
+  boost::asio::post(reads_->pool, [this, reactor, request, response] {
+    int version = request->version();
+    auto current = definitions_->Current(request->saga_type());
+    if (version == 0) {
+      if (!current.ok()) {
+        reactor->Finish(ToGrpcStatus(current.status()));
+        return;
+      }
+      version = (*current)->version;
+    }
+    auto definition = definitions_->Version(request->saga_type(), version);
+    auto source = store_->GetDefinition(request->saga_type(), version);
+    if (!definition.ok() || !source.ok()) {
+      reactor->Finish(ToGrpcStatus(definition.ok() ? source.status()
+                                                   : definition.status()));
+      return;
+    }
+    *response->mutable_info() =
+        InfoOf(**definition, current.ok() && (*current)->version == version);
+    response->set_source_yaml(*source);
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 

@@ -48,9 +48,37 @@ class OrchestratorService final : public v1::SagaOrchestrator::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::CancelSagaRequest* request,
       v1::CancelSagaResponse* response) override;
+  grpc::ServerUnaryReactor* RetrySaga(grpc::CallbackServerContext* context,
+                                      const v1::RetrySagaRequest* request,
+                                      v1::RetrySagaResponse* response) override;
+  grpc::ServerUnaryReactor* SkipStep(grpc::CallbackServerContext* context,
+                                     const v1::SkipStepRequest* request,
+                                     v1::SkipStepResponse* response) override;
+  grpc::ServerUnaryReactor* MarkCompensated(
+      grpc::CallbackServerContext* context,
+      const v1::MarkCompensatedRequest* request,
+      v1::MarkCompensatedResponse* response) override;
+  grpc::ServerWriteReactor<v1::SagaEvent>* WatchSaga(
+      grpc::CallbackServerContext* context,
+      const v1::WatchSagaRequest* request) override;
+  grpc::ServerUnaryReactor* ListDefinitions(
+      grpc::CallbackServerContext* context,
+      const v1::ListDefinitionsRequest* request,
+      v1::ListDefinitionsResponse* response) override;
+  grpc::ServerUnaryReactor* GetDefinition(
+      grpc::CallbackServerContext* context,
+      const v1::GetDefinitionRequest* request,
+      v1::GetDefinitionResponse* response) override;
 
  private:
   struct ReadPool;
+  class WatchReactor;
+
+  // Runs an operator repair and answers with the saga as it then is.
+  void Repair(grpc::CallbackServerContext* context,
+              grpc::ServerUnaryReactor* reactor, const std::string& saga_id,
+              core::Signal::Kind kind, const std::string& step,
+              const v1::Operator& by, v1::Saga* saga_out);
 
   // Loads a saga and folds its history into the API message.
   absl::StatusOr<v1::Saga> LoadSaga(const std::string& saga_id);

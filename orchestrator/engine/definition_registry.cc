@@ -105,6 +105,14 @@ DefinitionRegistry::Version(const std::string& saga_type, int version) {
   return shared;
 }
 
+std::vector<std::shared_ptr<const core::SagaDefinition>>
+DefinitionRegistry::Known() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<const core::SagaDefinition>> known;
+  for (const auto& [key, definition] : versions_) known.push_back(definition);
+  return known;
+}
+
 std::vector<std::string> DefinitionRegistry::Participants() const {
   std::lock_guard lock(mutex_);
   std::set<std::string> names;

@@ -35,6 +35,10 @@ class DefinitionRegistry {
   absl::StatusOr<std::shared_ptr<const core::SagaDefinition>> Version(
       const std::string& saga_type, int version);
 
+  // Every definition known to this process: the current ones and any older
+  // version read back for running sagas, ordered by type and version.
+  std::vector<std::shared_ptr<const core::SagaDefinition>> Known() const;
+
   // Names of participants referenced by the current definitions.
   std::vector<std::string> Participants() const;
 

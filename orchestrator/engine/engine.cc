@@ -89,8 +89,11 @@ void LogEvents(const core::SagaDefinition& definition,
   }
 }
 
-bool Satisfied(const core::SagaState& state, int step) {
+// What a waiter waits for: the end, a step's success (step >= 0) or any
+// event after a sequence number (after_seq >= 0).
+bool Satisfied(const core::SagaState& state, int step, int64_t after_seq) {
   if (core::IsTerminal(state.status)) return true;
+  if (after_seq >= 0 && state.last_seq > after_seq) return true;
   return step >= 0 && state.steps[step].status == core::StepStatus::kSucceeded;
 }
 
@@ -111,6 +114,7 @@ struct Engine::Threads {
 
 struct Engine::Waiter {
   int step = -1;
+  int64_t after_seq = -1;
   std::unique_ptr<asio::steady_timer> timer;
   std::function<void(absl::StatusOr<AwaitOutcome>)> done;
 
@@ -295,34 +299,111 @@ void Engine::AwaitSaga(const std::string& saga_id, const std::string& step,
       done(AwaitOutcome::kNotActive);
       return;
     }
-    Runtime& runtime = *it->second;
-    if (stopping_) {
-      done(AwaitOutcome::kTimedOut);
-      return;
-    }
     int step_index = -1;
     if (!step.empty()) {
-      step_index = runtime.definition->StepIndex(step);
+      step_index = it->second->definition->StepIndex(step);
       if (step_index < 0) {
         done(absl::InvalidArgumentError("saga type '" +
-                                        runtime.definition->name +
+                                        it->second->definition->name +
                                         "' has no step '" + step + "'"));
         return;
       }
     }
-    if (Satisfied(runtime.state, step_index)) {
-      done(AwaitOutcome::kReached);
+    AddWaiter(saga_id, step_index, -1, timeout, std::move(done));
+  });
+}
+
+void Engine::AwaitProgress(
+    const std::string& saga_id, int64_t after_seq, milliseconds timeout,
+    std::function<void(absl::StatusOr<AwaitOutcome>)> done) {
+  asio::post(threads_->io, [this, saga_id, after_seq, timeout,
+                            done = std::move(done)]() mutable {
+    if (!sagas_.count(saga_id)) {
+      done(AwaitOutcome::kNotActive);
       return;
     }
-    auto waiter = std::make_shared<Waiter>();
-    waiter->step = step_index;
-    waiter->done = std::move(done);
-    waiter->timer = std::make_unique<asio::steady_timer>(threads_->io);
-    waiter->timer->expires_after(timeout);
-    waiter->timer->async_wait([waiter](const boost::system::error_code& error) {
-      if (!error) waiter->Fire(AwaitOutcome::kTimedOut);
+    AddWaiter(saga_id, -1, after_seq, timeout, std::move(done));
+  });
+}
+
+// REQUIRES: on the engine thread; the saga is driven here.
+void Engine::AddWaiter(const std::string& saga_id, int step_index,
+                       int64_t after_seq, milliseconds timeout,
+                       std::function<void(absl::StatusOr<AwaitOutcome>)> done) {
+  Runtime& runtime = *sagas_.at(saga_id);
+  if (Satisfied(runtime.state, step_index, after_seq)) {
+    done(AwaitOutcome::kReached);
+    return;
+  }
+  if (stopping_) {
+    done(AwaitOutcome::kTimedOut);
+    return;
+  }
+  auto waiter = std::make_shared<Waiter>();
+  waiter->step = step_index;
+  waiter->after_seq = after_seq;
+  waiter->done = std::move(done);
+  waiter->timer = std::make_unique<asio::steady_timer>(threads_->io);
+  waiter->timer->expires_after(timeout);
+  waiter->timer->async_wait([waiter](const boost::system::error_code& error) {
+    if (!error) waiter->Fire(AwaitOutcome::kTimedOut);
+  });
+  runtime.waiters.push_back(std::move(waiter));
+}
+
+void Engine::Operate(const std::string& saga_id, core::Signal signal,
+                     const std::string& step_name,
+                     std::function<void(absl::Status)> done) {
+  auto request = std::make_shared<std::pair<core::Signal, std::string>>(
+      std::move(signal), step_name);
+  auto reply =
+      std::make_shared<std::function<void(absl::Status)>>(std::move(done));
+  // REQUIRES: on the engine thread, the saga in sagas_.
+  auto run = [this, saga_id, request, reply] {
+    auto& [signal, step_name] = *request;
+    Runtime& runtime = *sagas_.at(saga_id);
+    if (!step_name.empty()) {
+      signal.step = runtime.definition->StepIndex(step_name);
+      if (signal.step < 0) {
+        (*reply)(absl::InvalidArgumentError(
+            "saga type '" + runtime.definition->name + "' has no step '" +
+            step_name + "'"));
+        RetireIfEnded(saga_id);
+        return;
+      }
+    }
+    spdlog::info("saga={} operator={} repair={} step={} reason=\"{}\"", saga_id,
+                 signal.operator_name, static_cast<int>(signal.kind), step_name,
+                 signal.error);
+    Handle(saga_id, signal, *reply);
+  };
+  asio::post(threads_->io, [this, saga_id, run, reply] {
+    if (sagas_.count(saga_id)) {
+      run();
+      return;
+    }
+    // Ended here (or never driven here): load it, since a repair may bring
+    // a FAILED saga back to life. Handle retires it again if not.
+    asio::post(*threads_->db, [this, saga_id, run, reply] {
+      auto record = store_->Load(saga_id);
+      if (!record.ok()) {
+        (*reply)(record.status());
+        return;
+      }
+      auto definition = definitions_->Version(
+          record->summary.saga_type, record->summary.definition_version);
+      if (!definition.ok()) {
+        (*reply)(definition.status());
+        return;
+      }
+      asio::post(threads_->io, [this, saga_id, run, definition = *definition,
+                                events = std::move(record->events)] {
+        if (!sagas_.count(saga_id)) {
+          Insert(saga_id, definition, core::Fold(*definition, saga_id, events));
+        }
+        run();
+      });
     });
-    runtime.waiters.push_back(std::move(waiter));
   });
 }
 
@@ -439,7 +520,8 @@ void Engine::RetireIfEnded(const std::string& saga_id) {
 void Engine::NotifyWaiters(Runtime& runtime) {
   auto& waiters = runtime.waiters;
   for (auto& waiter : waiters) {
-    if (waiter->done && Satisfied(runtime.state, waiter->step)) {
+    if (waiter->done &&
+        Satisfied(runtime.state, waiter->step, waiter->after_seq)) {
       waiter->Fire(AwaitOutcome::kReached);
     }
   }

@@ -100,6 +100,24 @@ class Engine {
                  std::chrono::milliseconds timeout,
                  std::function<void(absl::StatusOr<AwaitOutcome>)> done);
 
+  // An operator repair: `signal` is kOperatorRetry, kOperatorSkipStep (with
+  // `step_name`) or kOperatorMarkCompensated, carrying operator_name and the
+  // reason in `error`. Works on ended sagas too (a FAILED saga is brought
+  // back to be repaired). `done` gets OK once the repair is committed,
+  // FailedPrecondition if it does not apply to the saga as it stands,
+  // NotFound / InvalidArgument for an unknown saga or step.
+  void Operate(const std::string& saga_id, core::Signal signal,
+               const std::string& step_name,
+               std::function<void(absl::Status)> done);
+
+  // Calls `done` once the saga has recorded an event after `after_seq` or
+  // has ended, or when `timeout` passes (for streaming a saga's events).
+  void AwaitProgress(const std::string& saga_id, int64_t after_seq,
+                     std::chrono::milliseconds timeout,
+                     std::function<void(absl::StatusOr<AwaitOutcome>)> done);
+
+  bool Stopping() const { return stopping_.load(); }
+
   // Number of sagas this engine is driving (approximate, for logs).
   size_t ActiveSagas() const { return active_sagas_.load(); }
 
@@ -123,6 +141,9 @@ class Engine {
               const core::Command& command);
   void Arm(const std::string& saga_id, Runtime& runtime, int64_t due_ms);
   void NotifyWaiters(Runtime& runtime);
+  void AddWaiter(const std::string& saga_id, int step_index, int64_t after_seq,
+                 std::chrono::milliseconds timeout,
+                 std::function<void(absl::StatusOr<AwaitOutcome>)> done);
   void DrainQueued(const std::string& saga_id);
   void RetireIfEnded(const std::string& saga_id);
   void Reload(const std::string& saga_id, std::chrono::milliseconds delay);
