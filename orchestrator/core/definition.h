@@ -39,9 +39,9 @@ struct InputMapping {
 struct StepDefinition {
   std::string name;
   StepKind kind = StepKind::kCompensatable;
-  std::string participant;   // logical participant name, e.g. "doctor"
-  std::string action;        // e.g. "reserve_doctor"
-  std::string compensation;  // compensating action; empty unless compensatable
+  std::string participant;    // logical participant name, e.g. "doctor"
+  std::string action;         // e.g. "reserve_doctor"
+  std::string compensation;   // compensating action; empty unless compensatable
   int64_t timeout_ms = 5000;  // deadline of one call
   RetryPolicy retry;
   RetryPolicy compensation_retry;

@@ -1,6 +1,7 @@
 // Parses and validates saga definitions (YAML). A definition that breaks a
 // rule is refused with an error naming the source, the step and the field:
-//   "sagas/x.yaml: step 'reserve_doctor': field 'retry.max_attempts': must be >= 1"
+//   "sagas/x.yaml: step 'reserve_doctor': field 'retry.max_attempts': must be
+//   >= 1"
 #pragma once
 
 #include <string>

@@ -15,7 +15,6 @@ int64_t BackoffMs(const RetryPolicy& policy, int failed_attempt,
                   double unit_random);
 
 // Whether another attempt is allowed after `attempts_made` attempts.
-bool MayRetry(const RetryPolicy& policy, bool retry_forever,
-              int attempts_made);
+bool MayRetry(const RetryPolicy& policy, bool retry_forever, int attempts_made);
 
 }  // namespace saga::core
