@@ -1,0 +1,784 @@
+// One SagaStore suite run against every backend (PostgreSQL and memory),
+// plus PostgreSQL-only tests of the migrator, concurrency and reconnection.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <latch>
+#include <memory>
+#include <pqxx/pqxx>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+#include "orchestrator/store/memory/memory_store.h"
+#include "orchestrator/store/postgres/migrator.h"
+#include "orchestrator/store/postgres/pg_store.h"
+#include "orchestrator/store/store.h"
+#include "tests/support/test_support.h"
+
+namespace saga::store {
+namespace {
+
+using core::Event;
+using core::EventType;
+using core::OutboxMessage;
+using core::SagaStatus;
+using ::saga::testing::AdminDsn;
+using ::saga::testing::PollUntil;
+using ::saga::testing::SourcePath;
+using ::saga::testing::TestDatabase;
+
+constexpr int64_t kT0 = 1700000000123;
+constexpr char kType[] = "appointment_booking";
+constexpr char kInput[] = R"({"patient":"p-1","slot":{"day":"mon","hour":9}})";
+
+Event SagaStarted(const std::string& saga_type, const std::string& input,
+                  int64_t at_ms) {
+  Event event;
+  event.type = EventType::kSagaStarted;
+  event.seq = 1;
+  event.at_ms = at_ms;
+  event.saga_type = saga_type;
+  event.definition_version = 2;
+  event.input_json = input;
+  return event;
+}
+
+Event StepEvent(EventType type, int64_t seq, int step, int attempt) {
+  Event event;
+  event.type = type;
+  event.seq = seq;
+  event.at_ms = kT0 + seq;
+  event.step = step;
+  event.attempt = attempt;
+  return event;
+}
+
+OutboxMessage Message(const std::string& saga_id, int64_t seq,
+                      const std::string& type) {
+  OutboxMessage message;
+  message.message_id = saga_id + ":" + std::to_string(seq);
+  message.saga_id = saga_id;
+  message.type = type;
+  message.header_json =
+      R"({"saga_id":")" + saga_id + R"(","seq":)" + std::to_string(seq) + "}";
+  message.payload_json = R"({"n":)" + std::to_string(seq) + "}";
+  message.at_ms = kT0 + seq;
+  return message;
+}
+
+// A first batch: the saga row, SagaStarted and one outbox message.
+AppendBatch CreateBatch(const std::string& saga_id,
+                        const std::string& saga_type = kType,
+                        const std::string& input = kInput,
+                        const std::string& key = "", int64_t created_ms = kT0) {
+  AppendBatch batch;
+  batch.saga_id = saga_id;
+  batch.expected_last_seq = 0;
+  batch.events.push_back(SagaStarted(saga_type, input, created_ms));
+  batch.summary.saga_id = saga_id;
+  batch.summary.saga_type = saga_type;
+  batch.summary.definition_version = 2;
+  batch.summary.status = SagaStatus::kRunning;
+  batch.summary.input_json = input;
+  batch.summary.idempotency_key = key;
+  batch.summary.last_seq = 1;
+  batch.summary.created_ms = created_ms;
+  batch.summary.updated_ms = created_ms;
+  batch.outbox.push_back(Message(saga_id, 1, "saga.started"));
+  return batch;
+}
+
+// `events` StepStarted events after `expected`, leaving the saga in
+// `status`, with one outbox message per event.
+AppendBatch AdvanceBatch(const std::string& saga_id, int64_t expected,
+                         int events, SagaStatus status,
+                         const std::string& current_step = "reserve") {
+  AppendBatch batch;
+  batch.saga_id = saga_id;
+  batch.expected_last_seq = expected;
+  for (int i = 1; i <= events; ++i) {
+    batch.events.push_back(
+        StepEvent(EventType::kStepStarted, expected + i, 0, i));
+    batch.outbox.push_back(Message(saga_id, expected + i, "saga.step"));
+  }
+  batch.summary.saga_id = saga_id;
+  batch.summary.status = status;
+  batch.summary.current_step = current_step;
+  batch.summary.last_seq = expected + events;
+  batch.summary.updated_ms = kT0 + 1000 + expected + events;
+  return batch;
+}
+
+void ExpectSummaryEq(const SagaSummary& want, const SagaSummary& got) {
+  EXPECT_EQ(want.saga_id, got.saga_id);
+  EXPECT_EQ(want.saga_type, got.saga_type);
+  EXPECT_EQ(want.definition_version, got.definition_version);
+  EXPECT_EQ(core::SagaStatusName(want.status),
+            core::SagaStatusName(got.status));
+  EXPECT_EQ(want.current_step, got.current_step);
+  EXPECT_EQ(want.error, got.error);
+  EXPECT_EQ(want.input_json, got.input_json);
+  EXPECT_EQ(want.idempotency_key, got.idempotency_key);
+  EXPECT_EQ(want.last_seq, got.last_seq);
+  EXPECT_EQ(want.created_ms, got.created_ms);
+  EXPECT_EQ(want.updated_ms, got.updated_ms);
+}
+
+std::vector<std::string> Ids(const std::vector<SagaSummary>& sagas) {
+  std::vector<std::string> ids;
+  for (const SagaSummary& saga : sagas) ids.push_back(saga.saga_id);
+  return ids;
+}
+
+// The single bigint that `sql` (with one text parameter) returns.
+int64_t CountRows(const std::string& dsn, const std::string& sql,
+                  const std::string& param) {
+  pqxx::connection conn(dsn);
+  pqxx::nontransaction tx(conn);
+  return tx.exec_params1(sql, param)[0].as<int64_t>();
+}
+
+int64_t CountRows(const std::string& dsn, const std::string& sql) {
+  pqxx::connection conn(dsn);
+  pqxx::nontransaction tx(conn);
+  return tx.exec1(sql)[0].as<int64_t>();
+}
+
+class MemoryBackend {
+ public:
+  void SetUp() { store_ = std::make_unique<MemoryStore>(); }
+  SagaStore& store() { return *store_; }
+  int64_t OutboxCount(const std::string& saga_id) {
+    const std::vector<OutboxMessage> outbox = store_->Outbox();
+    return std::count_if(outbox.begin(), outbox.end(),
+                         [&](const OutboxMessage& message) {
+                           return message.saga_id == saga_id;
+                         });
+  }
+
+ private:
+  std::unique_ptr<MemoryStore> store_;
+};
+
+class PostgresBackend {
+ public:
+  void SetUp() {
+    db_ = std::make_unique<TestDatabase>("store");
+    const absl::Status migrated =
+        ApplyMigrations(db_->dsn(), SourcePath("migrations/orchestrator"));
+    ASSERT_TRUE(migrated.ok()) << migrated;
+    absl::StatusOr<std::unique_ptr<PgStore>> store =
+        PgStore::Open(db_->dsn(), 4);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+  SagaStore& store() { return *store_; }
+  int64_t OutboxCount(const std::string& saga_id) {
+    return CountRows(db_->dsn(),
+                     "SELECT count(*) FROM outbox WHERE saga_id = $1", saga_id);
+  }
+
+ private:
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<PgStore> store_;  // closed before the database is dropped
+};
+
+template <typename Backend>
+class SagaStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(backend_.SetUp()); }
+
+  SagaStore& store() { return backend_.store(); }
+  int64_t OutboxCount(const std::string& saga_id) {
+    return backend_.OutboxCount(saga_id);
+  }
+
+  // Creates a saga and advances it to `status` with `extra_events` more.
+  void MakeSaga(const std::string& saga_id, SagaStatus status, int extra_events,
+                int64_t created_ms = kT0,
+                const std::string& saga_type = kType) {
+    absl::StatusOr<CreateResult> created =
+        store().Create(CreateBatch(saga_id, saga_type, kInput, "", created_ms));
+    ASSERT_TRUE(created.ok()) << created.status();
+    if (extra_events > 0 || status != SagaStatus::kRunning) {
+      const absl::Status appended =
+          store().Append(AdvanceBatch(saga_id, 1, extra_events, status));
+      ASSERT_TRUE(appended.ok()) << appended;
+    }
+  }
+
+  Backend backend_;
+};
+
+struct BackendNames {
+  template <typename T>
+  static std::string GetName(int) {
+    if (std::is_same_v<T, PostgresBackend>) return "Postgres";
+    return "Memory";
+  }
+};
+
+using Backends = ::testing::Types<PostgresBackend, MemoryBackend>;
+TYPED_TEST_SUITE(SagaStoreTest, Backends, BackendNames);
+
+TYPED_TEST(SagaStoreTest, CreateThenLoadRoundTripsEveryField) {
+  AppendBatch first = CreateBatch("saga-1", kType, kInput, "key-1");
+  first.summary.definition_version = 3;
+  first.summary.current_step = "reserve_doctor";
+  first.summary.last_seq = 2;
+  first.summary.updated_ms = kT0 + 333;
+  first.events[0].definition_version = 3;
+  first.events.push_back(StepEvent(EventType::kStepStarted, 2, 0, 1));
+  ASSERT_TRUE(this->store().Create(first).ok());
+
+  AppendBatch next;
+  next.saga_id = "saga-1";
+  next.expected_last_seq = 2;
+  Event succeeded = StepEvent(EventType::kStepSucceeded, 3, 0, 1);
+  succeeded.output_json = R"({"reservation_id":"r-9"})";
+  Event failed = StepEvent(EventType::kStepFailed, 4, 1, 1);
+  failed.error = "doctor busy";
+  failed.retryable = true;
+  failed.outcome_unknown = true;
+  Event retry = StepEvent(EventType::kRetryScheduled, 5, 1, 2);
+  retry.due_ms = kT0 + 5000;
+  Event compensation = StepEvent(EventType::kCompensationStarted, 6, -1, 0);
+  compensation.error = "gave up";
+  next.events = {succeeded, failed, retry, compensation};
+  next.summary = first.summary;
+  next.summary.status = SagaStatus::kCompensating;
+  next.summary.current_step = "reserve_doctor";
+  next.summary.error = "gave up";
+  next.summary.last_seq = 6;
+  next.summary.updated_ms = kT0 + 6000;
+  ASSERT_TRUE(this->store().Append(next).ok());
+
+  absl::StatusOr<SagaRecord> record = this->store().Load("saga-1");
+  ASSERT_TRUE(record.ok()) << record.status();
+  ExpectSummaryEq(next.summary, record->summary);
+  std::vector<Event> events = first.events;
+  events.insert(events.end(), next.events.begin(), next.events.end());
+  EXPECT_EQ(events, record->events);
+
+  absl::StatusOr<SagaSummary> summary = this->store().LoadSummary("saga-1");
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  ExpectSummaryEq(record->summary, *summary);
+}
+
+TYPED_TEST(SagaStoreTest, LoadOfAnUnknownSagaIsNotFound) {
+  EXPECT_EQ(this->store().Load("nope").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(this->store().LoadSummary("nope").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TYPED_TEST(SagaStoreTest, InputIsReturnedAsCanonicalJson) {
+  ASSERT_TRUE(this->store()
+                  .Create(CreateBatch("saga-1", kType,
+                                      R"({ "b" : [1, 2],  "a" : "x" })"))
+                  .ok());
+  absl::StatusOr<SagaSummary> summary = this->store().LoadSummary("saga-1");
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->input_json, R"({"a":"x","b":[1,2]})");
+}
+
+TYPED_TEST(SagaStoreTest, RepeatedIdempotencyKeyReturnsTheFirstSaga) {
+  absl::StatusOr<CreateResult> first = this->store().Create(
+      CreateBatch("saga-a", kType, R"({"a":1,"b":2})", "key"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->saga_id, "saga-a");
+  EXPECT_TRUE(first->created);
+
+  // Same type and the same input as JSON (key order, spacing differ).
+  absl::StatusOr<CreateResult> again = this->store().Create(
+      CreateBatch("saga-b", kType, R"({ "b": 2, "a": 1 })", "key"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->saga_id, "saga-a");
+  EXPECT_FALSE(again->created);
+
+  absl::StatusOr<CreateResult> other_input = this->store().Create(
+      CreateBatch("saga-c", kType, R"({"a":1,"b":3})", "key"));
+  EXPECT_EQ(other_input.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(other_input.status().message().find(
+                "idempotency key 'key' was used for saga saga-a with a "
+                "different input"),
+            std::string::npos)
+      << other_input.status();
+  absl::StatusOr<CreateResult> other_type = this->store().Create(
+      CreateBatch("saga-d", "other_type", R"({"a":1,"b":2})", "key"));
+  EXPECT_EQ(other_type.status().code(), absl::StatusCode::kAlreadyExists);
+
+  for (const char* refused : {"saga-b", "saga-c", "saga-d"}) {
+    EXPECT_EQ(this->store().Load(refused).status().code(),
+              absl::StatusCode::kNotFound)
+        << refused;
+    EXPECT_EQ(this->OutboxCount(refused), 0) << refused;
+  }
+  absl::StatusOr<SagaRecord> record = this->store().Load("saga-a");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->events.size(), 1u);
+  EXPECT_EQ(this->OutboxCount("saga-a"), 1);
+}
+
+TYPED_TEST(SagaStoreTest, CreatingAnExistingSagaIdIsAlreadyExists) {
+  ASSERT_TRUE(this->store().Create(CreateBatch("saga-1")).ok());
+  EXPECT_EQ(this->store().Create(CreateBatch("saga-1")).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(this->OutboxCount("saga-1"), 1);
+}
+
+TYPED_TEST(SagaStoreTest, MalformedBatchesAreInvalidArgument) {
+  AppendBatch no_events = CreateBatch("saga-1");
+  no_events.events.clear();
+  EXPECT_EQ(this->store().Create(no_events).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  AppendBatch bad_input = CreateBatch("saga-1", kType, "{not json");
+  EXPECT_EQ(this->store().Create(bad_input).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(this->store().Create(CreateBatch("saga-1")).ok());
+  AppendBatch gap = AdvanceBatch("saga-1", 1, 2, SagaStatus::kRunning);
+  gap.events[1].seq = 4;
+  EXPECT_EQ(this->store().Append(gap).code(),
+            absl::StatusCode::kInvalidArgument);
+  AppendBatch wrong_last = AdvanceBatch("saga-1", 1, 2, SagaStatus::kRunning);
+  wrong_last.summary.last_seq = 2;
+  EXPECT_EQ(this->store().Append(wrong_last).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TYPED_TEST(SagaStoreTest, StaleExpectedSeqIsFencedAndWritesNothing) {
+  ASSERT_TRUE(this->store().Create(CreateBatch("saga-1")).ok());
+  ASSERT_TRUE(this->store()
+                  .Append(AdvanceBatch("saga-1", 1, 2, SagaStatus::kRunning))
+                  .ok());
+
+  // A zombie that still believes the saga is at seq 1.
+  const absl::Status stale =
+      this->store().Append(AdvanceBatch("saga-1", 1, 1, SagaStatus::kFailed));
+  EXPECT_EQ(stale.code(), absl::StatusCode::kAborted) << stale;
+  EXPECT_NE(stale.message().find("fenced"), std::string::npos) << stale;
+  const absl::Status ahead =
+      this->store().Append(AdvanceBatch("saga-1", 7, 1, SagaStatus::kFailed));
+  EXPECT_EQ(ahead.code(), absl::StatusCode::kAborted) << ahead;
+
+  absl::StatusOr<SagaRecord> record = this->store().Load("saga-1");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->events.size(), 3u);
+  EXPECT_EQ(record->summary.last_seq, 3);
+  EXPECT_EQ(record->summary.status, SagaStatus::kRunning);
+  EXPECT_EQ(this->OutboxCount("saga-1"), 3);
+
+  EXPECT_EQ(this->store()
+                .Append(AdvanceBatch("missing", 1, 1, SagaStatus::kRunning))
+                .code(),
+            absl::StatusCode::kNotFound);
+}
+
+TYPED_TEST(SagaStoreTest, AppendCommitsEventsSummaryAndOutboxTogether) {
+  ASSERT_TRUE(this->store().Create(CreateBatch("saga-1")).ok());
+  AppendBatch batch =
+      AdvanceBatch("saga-1", 1, 3, SagaStatus::kCompensating, "notify");
+  batch.outbox.pop_back();
+  batch.summary.error = "declined";
+  ASSERT_TRUE(this->store().Append(batch).ok());
+
+  absl::StatusOr<SagaRecord> record = this->store().Load("saga-1");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->events.size(), 4u);
+  EXPECT_EQ(record->summary.last_seq, 4);
+  EXPECT_EQ(record->summary.status, SagaStatus::kCompensating);
+  EXPECT_EQ(record->summary.current_step, "notify");
+  EXPECT_EQ(record->summary.error, "declined");
+  EXPECT_EQ(record->summary.updated_ms, batch.summary.updated_ms);
+  EXPECT_EQ(this->OutboxCount("saga-1"), 3);
+
+  // A batch that cannot be written entirely (its outbox message id is
+  // taken) leaves no event and no summary change behind.
+  AppendBatch clash = AdvanceBatch("saga-1", 4, 1, SagaStatus::kFailed);
+  clash.outbox[0].message_id = "saga-1:2";
+  EXPECT_EQ(this->store().Append(clash).code(),
+            absl::StatusCode::kAlreadyExists);
+  record = this->store().Load("saga-1");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->events.size(), 4u);
+  EXPECT_EQ(record->summary.last_seq, 4);
+  EXPECT_EQ(record->summary.status, SagaStatus::kCompensating);
+  EXPECT_EQ(this->OutboxCount("saga-1"), 3);
+}
+
+TYPED_TEST(SagaStoreTest, LoadUnfinishedReturnsActiveSagasWithHistories) {
+  ASSERT_NO_FATAL_FAILURE(this->MakeSaga("d-done", SagaStatus::kCompleted, 2));
+  ASSERT_NO_FATAL_FAILURE(this->MakeSaga("r-run", SagaStatus::kRunning, 3));
+  ASSERT_NO_FATAL_FAILURE(this->MakeSaga("f-fail", SagaStatus::kFailed, 1));
+  ASSERT_NO_FATAL_FAILURE(
+      this->MakeSaga("c-comp", SagaStatus::kCompensating, 2));
+  ASSERT_NO_FATAL_FAILURE(
+      this->MakeSaga("x-back", SagaStatus::kCompensated, 1));
+  ASSERT_NO_FATAL_FAILURE(this->MakeSaga("a-new", SagaStatus::kRunning, 0));
+
+  absl::StatusOr<std::vector<SagaRecord>> unfinished =
+      this->store().LoadUnfinished();
+  ASSERT_TRUE(unfinished.ok()) << unfinished.status();
+  std::vector<std::string> ids;
+  for (const SagaRecord& record : *unfinished) {
+    ids.push_back(record.summary.saga_id);
+    absl::StatusOr<SagaRecord> loaded = this->store().Load(ids.back());
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    ExpectSummaryEq(loaded->summary, record.summary);
+    EXPECT_EQ(loaded->events, record.events) << ids.back();
+    EXPECT_EQ(static_cast<int64_t>(record.events.size()),
+              record.summary.last_seq);
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"a-new", "c-comp", "r-run"}));
+}
+
+TYPED_TEST(SagaStoreTest, ListPagesNewestFirstWithFilters) {
+  struct Row {
+    std::string id;
+    int64_t created_ms;
+    std::string type;
+    SagaStatus status;
+  };
+  std::vector<Row> rows;
+  for (int i = 0; i < 13; ++i) {
+    // Groups of three share a creation time, so the id breaks ties.
+    rows.push_back(
+        {"s" + std::to_string(100 + i), kT0 + (i / 3) * 1000,
+         i % 2 == 0 ? "alpha" : "beta",
+         i % 3 == 0 ? SagaStatus::kCompleted : SagaStatus::kRunning});
+  }
+  for (const Row& row : rows) {
+    ASSERT_NO_FATAL_FAILURE(
+        this->MakeSaga(row.id, row.status, 1, row.created_ms, row.type));
+  }
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return std::tie(a.created_ms, a.id) > std::tie(b.created_ms, b.id);
+  });
+
+  // Pages through `query` and checks the result against the rows `keep`
+  // selects, in order, without gaps or repeats.
+  auto check = [&](ListQuery query, auto keep) {
+    std::vector<std::string> want;
+    for (const Row& row : rows) {
+      if (keep(row)) want.push_back(row.id);
+    }
+    std::vector<std::string> got;
+    for (int page_number = 0; page_number < 20; ++page_number) {
+      absl::StatusOr<ListPage> page = this->store().List(query);
+      ASSERT_TRUE(page.ok()) << page.status();
+      ASSERT_LE(page->sagas.size(), static_cast<size_t>(query.limit));
+      const std::vector<std::string> ids = Ids(page->sagas);
+      got.insert(got.end(), ids.begin(), ids.end());
+      if (!page->more) break;
+      ASSERT_EQ(page->sagas.size(), static_cast<size_t>(query.limit));
+      query.after = {page->sagas.back().created_ms, page->sagas.back().saga_id};
+    }
+    EXPECT_EQ(got, want);
+  };
+
+  ListQuery all;
+  all.limit = 4;
+  check(all, [](const Row&) { return true; });
+  all.limit = 13;
+  check(all, [](const Row&) { return true; });
+  all.limit = 100;
+  check(all, [](const Row&) { return true; });
+
+  ListQuery alpha;
+  alpha.saga_type = "alpha";
+  alpha.limit = 2;
+  check(alpha, [](const Row& row) { return row.type == "alpha"; });
+
+  ListQuery completed;
+  completed.status = SagaStatus::kCompleted;
+  completed.limit = 3;
+  check(completed,
+        [](const Row& row) { return row.status == SagaStatus::kCompleted; });
+
+  ListQuery beta_running;
+  beta_running.saga_type = "beta";
+  beta_running.status = SagaStatus::kRunning;
+  beta_running.limit = 1;
+  check(beta_running, [](const Row& row) {
+    return row.type == "beta" && row.status == SagaStatus::kRunning;
+  });
+
+  ListQuery exact;
+  exact.limit = 13;
+  absl::StatusOr<ListPage> page = this->store().List(exact);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_FALSE(page->more);
+  exact.limit = 12;
+  page = this->store().List(exact);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_TRUE(page->more);
+
+  ListQuery zero;
+  zero.limit = 0;
+  EXPECT_EQ(this->store().List(zero).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TYPED_TEST(SagaStoreTest, DefinitionsAreImmutablePerVersion) {
+  const std::string v1 = "name: booking\nversion: 1\n";
+  const std::string v2 = "name: booking\nversion: 2\n";
+  ASSERT_TRUE(this->store().PutDefinition("booking", 1, v1).ok());
+  EXPECT_TRUE(this->store().PutDefinition("booking", 1, v1).ok());
+  EXPECT_EQ(this->store().PutDefinition("booking", 1, v2).code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(this->store().PutDefinition("booking", 2, v2).ok());
+
+  absl::StatusOr<std::string> got = this->store().GetDefinition("booking", 1);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, v1);
+  got = this->store().GetDefinition("booking", 2);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, v2);
+  EXPECT_EQ(this->store().GetDefinition("booking", 3).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(this->store().GetDefinition("other", 1).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+// PostgreSQL only: the migrator, concurrency and reconnection.
+class PgStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = std::make_unique<TestDatabase>("pgstore");
+    const absl::Status migrated =
+        ApplyMigrations(db_->dsn(), SourcePath("migrations/orchestrator"));
+    ASSERT_TRUE(migrated.ok()) << migrated;
+  }
+
+  std::unique_ptr<PgStore> OpenStore(int pool_size) {
+    absl::StatusOr<std::unique_ptr<PgStore>> store =
+        PgStore::Open(db_->dsn(), pool_size);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+
+  int64_t Count(const std::string& sql) { return CountRows(db_->dsn(), sql); }
+  int64_t Count(const std::string& sql, const std::string& param) {
+    return CountRows(db_->dsn(), sql, param);
+  }
+
+  std::unique_ptr<TestDatabase> db_;
+};
+
+// A directory of migration files, removed at the end of the test.
+class MigrationDir {
+ public:
+  MigrationDir() {
+    std::string path =
+        std::filesystem::temp_directory_path() / "saga-migrations-XXXXXX";
+    path_ = mkdtemp(path.data());
+  }
+  ~MigrationDir() { std::filesystem::remove_all(path_); }
+
+  void Write(const std::string& name, const std::string& sql) {
+    std::ofstream(path_ + "/" + name, std::ios::trunc) << sql;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST_F(PgStoreTest, MigratorAppliesOnceThenDoesNothing) {
+  const std::string dir = SourcePath("migrations/orchestrator");
+  int64_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".sql") ++files;
+  }
+  const char* kCountSql = "SELECT count(*) FROM schema_migrations";
+  const char* kLatestSql =
+      "SELECT (EXTRACT(EPOCH FROM max(applied_at)) * 1000000)::bigint "
+      "FROM schema_migrations";
+  EXPECT_EQ(Count(kCountSql), files);
+  const int64_t applied_at = Count(kLatestSql);
+
+  const absl::Status again = ApplyMigrations(db_->dsn(), dir);
+  ASSERT_TRUE(again.ok()) << again;
+  EXPECT_EQ(Count(kCountSql), files);
+  EXPECT_EQ(Count(kLatestSql), applied_at);
+}
+
+TEST_F(PgStoreTest, ConcurrentMigratorsApplyEachFileOnce) {
+  TestDatabase db("migrator");
+  MigrationDir dir;
+  dir.Write("0001_first.sql", "CREATE TABLE first_table (x int);");
+  dir.Write("0002_second.sql", "CREATE TABLE second_table (y int);");
+  constexpr int kMigrators = 4;
+  std::vector<absl::Status> results(kMigrators);
+  std::latch start(kMigrators);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kMigrators; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      results[i] = ApplyMigrations(db.dsn(), dir.path());
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (const absl::Status& result : results) {
+    EXPECT_TRUE(result.ok()) << result;
+  }
+  EXPECT_EQ(CountRows(db.dsn(), "SELECT count(*) FROM schema_migrations"), 2);
+}
+
+TEST_F(PgStoreTest, MigratorRefusesAChangedAppliedFile) {
+  TestDatabase db("migrator");
+  MigrationDir dir;
+  dir.Write("0001_first.sql", "CREATE TABLE first_table (x int);");
+  dir.Write("0002_second.sql", "CREATE TABLE second_table (y int);");
+  const absl::Status applied = ApplyMigrations(db.dsn(), dir.path());
+  ASSERT_TRUE(applied.ok()) << applied;
+  EXPECT_EQ(CountRows(db.dsn(), "SELECT count(*) FROM second_table"), 0);
+
+  dir.Write("0001_first.sql", "CREATE TABLE first_table (x bigint);");
+  const absl::Status changed = ApplyMigrations(db.dsn(), dir.path());
+  EXPECT_EQ(changed.code(), absl::StatusCode::kFailedPrecondition) << changed;
+  EXPECT_NE(changed.message().find("0001_first.sql"), std::string::npos)
+      << changed;
+}
+
+TEST_F(PgStoreTest, MigratorRollsBackAFailingFile) {
+  TestDatabase db("migrator");
+  MigrationDir dir;
+  dir.Write("0001_first.sql", "CREATE TABLE first_table (x int);");
+  dir.Write("0002_broken.sql",
+            "CREATE TABLE broken_table (y int); SELEC nothing;");
+  const absl::Status applied = ApplyMigrations(db.dsn(), dir.path());
+  EXPECT_FALSE(applied.ok());
+  EXPECT_NE(applied.message().find("0002_broken.sql"), std::string::npos)
+      << applied;
+  EXPECT_EQ(CountRows(db.dsn(),
+                      "SELECT count(*) FROM schema_migrations WHERE name = $1",
+                      "0001_first.sql"),
+            1);
+  EXPECT_EQ(CountRows(db.dsn(),
+                      "SELECT count(*) FROM schema_migrations WHERE name = $1",
+                      "0002_broken.sql"),
+            0);
+  EXPECT_EQ(
+      CountRows(db.dsn(), "SELECT count(*) FROM pg_tables WHERE tablename = $1",
+                "broken_table"),
+      0);
+}
+
+TEST_F(PgStoreTest, MigratorRefusesABadFileName) {
+  MigrationDir dir;
+  dir.Write("1_short.sql", "SELECT 1;");
+  EXPECT_EQ(ApplyMigrations(db_->dsn(), dir.path()).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(PgStoreTest, UnreachableDatabaseIsUnavailable) {
+  const std::string dsn =
+      "host=127.0.0.1 port=" + std::to_string(saga::testing::FreePort()) +
+      " user=saga dbname=postgres connect_timeout=5";
+  EXPECT_EQ(ApplyMigrations(dsn, SourcePath("migrations/orchestrator")).code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(PgStore::Open(dsn, 2).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+TEST_F(PgStoreTest, ConcurrentCreatesWithOneKeyMakeOneSaga) {
+  constexpr int kThreads = 8;
+  std::unique_ptr<PgStore> store = OpenStore(kThreads);
+  ASSERT_NE(store, nullptr);
+  for (int round = 0; round < 5; ++round) {
+    const std::string key = "key-" + std::to_string(round);
+    std::vector<absl::StatusOr<CreateResult>> results(
+        kThreads, absl::UnknownError("not run"));
+    std::latch start(kThreads);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&, i] {
+        const std::string id = key + "-saga-" + std::to_string(i);
+        const AppendBatch batch = CreateBatch(id, kType, kInput, key);
+        start.arrive_and_wait();
+        results[i] = store->Create(batch);
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+
+    int created = 0;
+    std::string winner;
+    for (const absl::StatusOr<CreateResult>& result : results) {
+      ASSERT_TRUE(result.ok()) << result.status();
+      if (result->created) {
+        ++created;
+        winner = result->saga_id;
+      }
+    }
+    ASSERT_EQ(created, 1);
+    for (const absl::StatusOr<CreateResult>& result : results) {
+      EXPECT_EQ(result->saga_id, winner);
+    }
+    EXPECT_EQ(
+        Count("SELECT count(*) FROM sagas WHERE idempotency_key = $1", key), 1);
+    EXPECT_EQ(
+        Count("SELECT count(*) FROM outbox WHERE saga_id LIKE $1", key + "-%"),
+        1);
+  }
+}
+
+TEST_F(PgStoreTest, RecoversAfterItsConnectionsAreKilled) {
+  std::unique_ptr<PgStore> store = OpenStore(2);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Create(CreateBatch("saga-1")).ok());
+
+  {
+    pqxx::connection admin(AdminDsn());
+    pqxx::nontransaction tx(admin);
+    const pqxx::result killed = tx.exec_params(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = $1 AND pid <> pg_backend_pid()",
+        db_->name());
+    ASSERT_GE(killed.size(), 1u);
+  }
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        pqxx::connection admin(AdminDsn());
+        pqxx::nontransaction tx(admin);
+        return tx.exec_params1(
+                     "SELECT count(*) FROM pg_stat_activity "
+                     "WHERE datname = $1",
+                     db_->name())[0]
+                   .as<int64_t>() == 0;
+      },
+      std::chrono::seconds(10)));
+
+  // The first calls may meet a dead connection; they fail cleanly.
+  absl::StatusOr<SagaSummary> first = store->LoadSummary("saga-1");
+  if (!first.ok()) {
+    EXPECT_EQ(first.status().code(), absl::StatusCode::kUnavailable)
+        << first.status();
+  }
+  ASSERT_TRUE(PollUntil([&] { return store->LoadSummary("saga-1").ok(); },
+                        std::chrono::seconds(10)));
+  absl::Status appended = absl::UnknownError("not run");
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        appended =
+            store->Append(AdvanceBatch("saga-1", 1, 1, SagaStatus::kCompleted));
+        return appended.code() != absl::StatusCode::kUnavailable;
+      },
+      std::chrono::seconds(10)));
+  EXPECT_TRUE(appended.ok()) << appended;
+  absl::StatusOr<SagaRecord> record = store->Load("saga-1");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->summary.status, SagaStatus::kCompleted);
+  EXPECT_EQ(record->events.size(), 2u);
+}
+
+}  // namespace
+}  // namespace saga::store

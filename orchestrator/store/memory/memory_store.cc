@@ -1,0 +1,222 @@
+#include "orchestrator/store/memory/memory_store.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "orchestrator/store/batch_checks.h"
+
+namespace saga::store {
+namespace {
+
+// Passes events through their stored form, as the PostgreSQL store does.
+absl::StatusOr<std::vector<core::Event>> RoundTrip(
+    const std::vector<core::Event>& events) {
+  std::vector<core::Event> out;
+  out.reserve(events.size());
+  for (const core::Event& event : events) {
+    absl::StatusOr<core::Event> decoded = core::DecodeEvent(
+        core::EventTypeName(event.type), event.seq, event.at_ms, event.step,
+        event.attempt, core::EncodeEventData(event));
+    if (!decoded.ok()) {
+      return absl::InternalError(
+          "event seq " + std::to_string(event.seq) +
+          " does not decode: " + std::string(decoded.status().message()));
+    }
+    out.push_back(*std::move(decoded));
+  }
+  return out;
+}
+
+bool NewerFirst(const SagaSummary& a, const SagaSummary& b) {
+  return std::tie(a.created_ms, a.saga_id) > std::tie(b.created_ms, b.saga_id);
+}
+
+}  // namespace
+
+absl::Status MemoryStore::CheckOutboxLocked(const AppendBatch& batch) const {
+  std::set<std::string> in_batch;
+  for (const core::OutboxMessage& message : batch.outbox) {
+    if (outbox_ids_.count(message.message_id) > 0 ||
+        !in_batch.insert(message.message_id).second) {
+      return absl::AlreadyExistsError("outbox message " + message.message_id +
+                                      " already exists");
+    }
+  }
+  return absl::OkStatus();
+}
+
+void MemoryStore::CommitLocked(SagaRecord& record, const AppendBatch& batch,
+                               std::vector<core::Event> events) {
+  for (core::Event& event : events) {
+    record.events.push_back(std::move(event));
+  }
+  for (const core::OutboxMessage& message : batch.outbox) {
+    outbox_ids_.insert(message.message_id);
+    outbox_.push_back(message);
+  }
+}
+
+absl::StatusOr<CreateResult> MemoryStore::Create(const AppendBatch& first) {
+  if (absl::Status status = CheckBatch(first, /*creating=*/true);
+      !status.ok()) {
+    return status;
+  }
+  absl::StatusOr<std::string> input = CanonicalJson(first.summary.input_json);
+  if (!input.ok()) return input.status();
+  absl::StatusOr<std::vector<core::Event>> events = RoundTrip(first.events);
+  if (!events.ok()) return events.status();
+  const std::string& saga_id = BatchSagaId(first);
+  const std::string& key = first.summary.idempotency_key;
+
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!key.empty()) {
+    auto it = idempotency_keys_.find(key);
+    if (it != idempotency_keys_.end()) {
+      const SagaSummary& existing = sagas_.at(it->second).summary;
+      if (existing.saga_type == first.summary.saga_type &&
+          JsonEqual(existing.input_json, *input)) {
+        return CreateResult{existing.saga_id, false};
+      }
+      return absl::AlreadyExistsError(
+          "idempotency key '" + key + "' was used for saga " +
+          existing.saga_id + " with a different input");
+    }
+  }
+  if (sagas_.count(saga_id) > 0) {
+    return absl::AlreadyExistsError("saga " + saga_id + " already exists");
+  }
+  if (absl::Status status = CheckOutboxLocked(first); !status.ok()) {
+    return status;
+  }
+  SagaRecord& record = sagas_[saga_id];
+  record.summary = first.summary;
+  record.summary.saga_id = saga_id;
+  record.summary.input_json = *std::move(input);
+  if (!key.empty()) idempotency_keys_[key] = saga_id;
+  CommitLocked(record, first, *std::move(events));
+  return CreateResult{saga_id, true};
+}
+
+absl::Status MemoryStore::Append(const AppendBatch& batch) {
+  if (absl::Status status = CheckBatch(batch, /*creating=*/false);
+      !status.ok()) {
+    return status;
+  }
+  absl::StatusOr<std::vector<core::Event>> events = RoundTrip(batch.events);
+  if (!events.ok()) return events.status();
+  const std::string& saga_id = BatchSagaId(batch);
+
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sagas_.find(saga_id);
+  if (it == sagas_.end()) {
+    return absl::NotFoundError("saga " + saga_id + " not found");
+  }
+  SagaRecord& record = it->second;
+  if (record.summary.last_seq != batch.expected_last_seq) {
+    return absl::AbortedError("fenced: saga " + saga_id + " is at seq " +
+                              std::to_string(record.summary.last_seq) +
+                              ", the batch expected " +
+                              std::to_string(batch.expected_last_seq));
+  }
+  if (absl::Status status = CheckOutboxLocked(batch); !status.ok()) {
+    return status;
+  }
+  record.summary.status = batch.summary.status;
+  record.summary.current_step = batch.summary.current_step;
+  record.summary.error = batch.summary.error;
+  record.summary.last_seq = batch.summary.last_seq;
+  record.summary.updated_ms = batch.summary.updated_ms;
+  CommitLocked(record, batch, *std::move(events));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SagaRecord> MemoryStore::Load(const std::string& saga_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sagas_.find(saga_id);
+  if (it == sagas_.end()) {
+    return absl::NotFoundError("saga " + saga_id + " not found");
+  }
+  return it->second;
+}
+
+absl::StatusOr<SagaSummary> MemoryStore::LoadSummary(
+    const std::string& saga_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sagas_.find(saga_id);
+  if (it == sagas_.end()) {
+    return absl::NotFoundError("saga " + saga_id + " not found");
+  }
+  return it->second.summary;
+}
+
+absl::StatusOr<std::vector<SagaRecord>> MemoryStore::LoadUnfinished() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<SagaRecord> out;
+  for (const auto& [saga_id, record] : sagas_) {
+    if (!core::IsTerminal(record.summary.status)) out.push_back(record);
+  }
+  return out;
+}
+
+absl::StatusOr<ListPage> MemoryStore::List(const ListQuery& query) {
+  if (query.limit <= 0) {
+    return absl::InvalidArgumentError("list limit must be positive, got " +
+                                      std::to_string(query.limit));
+  }
+  std::vector<SagaSummary> matches;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [saga_id, record] : sagas_) {
+      const SagaSummary& summary = record.summary;
+      if (!query.saga_type.empty() && summary.saga_type != query.saga_type) {
+        continue;
+      }
+      if (query.status.has_value() && summary.status != *query.status) {
+        continue;
+      }
+      if (query.after.has_value() &&
+          std::tie(summary.created_ms, summary.saga_id) >=
+              std::tie(query.after->first, query.after->second)) {
+        continue;
+      }
+      matches.push_back(summary);
+    }
+  }
+  std::sort(matches.begin(), matches.end(), NewerFirst);
+  ListPage page;
+  page.more = matches.size() > static_cast<size_t>(query.limit);
+  if (page.more) matches.resize(query.limit);
+  page.sagas = std::move(matches);
+  return page;
+}
+
+absl::Status MemoryStore::PutDefinition(const std::string& name, int version,
+                                        const std::string& source) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = definitions_.try_emplace({name, version}, source);
+  if (!inserted && it->second != source) {
+    return absl::FailedPreconditionError(
+        "definition " + name + " version " + std::to_string(version) +
+        " is already recorded with a different source; give the changed "
+        "definition a new version");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> MemoryStore::GetDefinition(const std::string& name,
+                                                       int version) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = definitions_.find({name, version});
+  if (it == definitions_.end()) {
+    return absl::NotFoundError("definition " + name + " version " +
+                               std::to_string(version) + " not found");
+  }
+  return it->second;
+}
+
+std::vector<core::OutboxMessage> MemoryStore::Outbox() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return outbox_;
+}
+
+}  // namespace saga::store

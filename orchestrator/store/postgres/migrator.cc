@@ -1,0 +1,188 @@
+#include "orchestrator/store/postgres/migrator.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <pqxx/pqxx>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace saga::store {
+namespace {
+
+// Any fixed number will do: every service migrates its own database, so
+// the lock only has to serialise instances of the same service.
+constexpr int64_t kMigrationLockKey = 0x5a6a0001;
+
+constexpr char kQuietNoticesSql[] = "SET client_min_messages TO warning";
+constexpr char kLockSql[] = "SELECT pg_advisory_lock($1)";
+constexpr char kUnlockSql[] = "SELECT pg_advisory_unlock($1)";
+constexpr char kCreateTableSql[] = R"sql(
+CREATE TABLE IF NOT EXISTS schema_migrations (
+  version int PRIMARY KEY,
+  name text NOT NULL,
+  checksum text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+))sql";
+constexpr char kSelectAppliedSql[] =
+    "SELECT version, name, checksum FROM schema_migrations";
+constexpr char kChecksumSql[] = "SELECT md5($1)";
+constexpr char kRecordSql[] =
+    "INSERT INTO schema_migrations (version, name, checksum) "
+    "VALUES ($1, $2, $3)";
+
+struct MigrationFile {
+  int version = 0;
+  std::string name;  // file name, e.g. 0001_init.sql
+  std::string sql;
+};
+
+struct AppliedMigration {
+  std::string name;
+  std::string checksum;
+};
+
+// The version of a file named NNNN_<what>.sql, or -1 for another name.
+int VersionOf(const std::string& name) {
+  constexpr size_t kDigits = 4;
+  constexpr char kSuffix[] = ".sql";
+  constexpr size_t kSuffixSize = sizeof(kSuffix) - 1;
+  if (name.size() <= kDigits + 1 + kSuffixSize || name[kDigits] != '_' ||
+      name.compare(name.size() - kSuffixSize, kSuffixSize, kSuffix) != 0) {
+    return -1;
+  }
+  int version = 0;
+  for (size_t i = 0; i < kDigits; ++i) {
+    if (name[i] < '0' || name[i] > '9') return -1;
+    version = version * 10 + (name[i] - '0');
+  }
+  return version;
+}
+
+absl::StatusOr<std::vector<MigrationFile>> ReadMigrationFiles(
+    const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return absl::NotFoundError("migrations directory '" + dir +
+                               "' does not exist");
+  }
+  std::vector<MigrationFile> files;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file() || entry.path().extension() != ".sql") {
+      continue;
+    }
+    const int version = VersionOf(name);
+    if (version < 0) {
+      return absl::InvalidArgumentError("migration file '" + name + "' in '" +
+                                        dir + "' is not named NNNN_<what>.sql");
+    }
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream content;
+    content << in.rdbuf();
+    if (!in) {
+      return absl::InternalError("cannot read migration file '" +
+                                 entry.path().string() + "'");
+    }
+    files.push_back({version, name, content.str()});
+  }
+  if (ec) {
+    return absl::InternalError("cannot list migrations directory '" + dir +
+                               "': " + ec.message());
+  }
+  std::sort(files.begin(), files.end(),
+            [](const MigrationFile& a, const MigrationFile& b) {
+              return a.version < b.version;
+            });
+  for (size_t i = 1; i < files.size(); ++i) {
+    if (files[i].version == files[i - 1].version) {
+      return absl::InvalidArgumentError(
+          "migration files '" + files[i - 1].name + "' and '" + files[i].name +
+          "' in '" + dir + "' have the same version");
+    }
+  }
+  return files;
+}
+
+// REQUIRES: the migration lock is held on `conn`.
+absl::Status ApplyLocked(pqxx::connection& conn,
+                         const std::vector<MigrationFile>& files,
+                         const std::string& dir) {
+  std::map<int, AppliedMigration> applied;
+  {
+    pqxx::nontransaction tx(conn);
+    tx.exec(kCreateTableSql);
+    for (const pqxx::row& row : tx.exec(kSelectAppliedSql)) {
+      applied[row[0].as<int>()] = {row[1].as<std::string>(),
+                                   row[2].as<std::string>()};
+    }
+  }
+  for (const MigrationFile& file : files) {
+    std::string checksum;
+    {
+      pqxx::nontransaction tx(conn);
+      checksum = tx.exec_params1(kChecksumSql, file.sql)[0].as<std::string>();
+    }
+    auto it = applied.find(file.version);
+    if (it != applied.end()) {
+      if (it->second.checksum != checksum || it->second.name != file.name) {
+        return absl::FailedPreconditionError(
+            "migration '" + file.name + "' in '" + dir +
+            "' changed after it was applied (as '" + it->second.name +
+            "'); add a new migration instead of editing an applied one");
+      }
+      continue;
+    }
+    try {
+      pqxx::work tx(conn, "migration");
+      tx.exec(file.sql);
+      tx.exec_params0(kRecordSql, file.version, file.name, checksum);
+      tx.commit();
+    } catch (const pqxx::sql_error& e) {
+      return absl::InternalError("migration '" + file.name + "' in '" + dir +
+                                 "' failed: " + e.what());
+    }
+    spdlog::info("applied migration {} from {}", file.name, dir);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ApplyMigrations(const std::string& dsn, const std::string& dir) {
+  absl::StatusOr<std::vector<MigrationFile>> files = ReadMigrationFiles(dir);
+  if (!files.ok()) return files.status();
+  try {
+    pqxx::connection conn(dsn);
+    {
+      pqxx::nontransaction tx(conn);
+      tx.exec(kQuietNoticesSql);
+      tx.exec_params(kLockSql, kMigrationLockKey);
+    }
+    absl::Status status = ApplyLocked(conn, *files, dir);
+    // Closing the session would release the lock too; unlocking explicitly
+    // keeps the lock's scope obvious.
+    pqxx::nontransaction tx(conn);
+    tx.exec_params(kUnlockSql, kMigrationLockKey);
+    return status;
+  } catch (const pqxx::in_doubt_error& e) {
+    return absl::UnknownError(
+        std::string("migrating: commit outcome unknown: ") + e.what());
+  } catch (const pqxx::broken_connection& e) {
+    return absl::UnavailableError(
+        std::string("migrating: cannot reach the database: ") + e.what());
+  } catch (const std::exception& e) {
+    return absl::InternalError(std::string("migrating '") + dir +
+                               "': " + e.what());
+  }
+}
+
+}  // namespace saga::store

@@ -1,0 +1,89 @@
+#include "orchestrator/store/batch_checks.h"
+
+#include <nlohmann/json.hpp>
+
+namespace saga::store {
+namespace {
+
+bool IsJson(const std::string& text) { return nlohmann::json::accept(text); }
+
+}  // namespace
+
+const std::string& BatchSagaId(const AppendBatch& batch) {
+  return batch.saga_id.empty() ? batch.summary.saga_id : batch.saga_id;
+}
+
+absl::Status CheckBatch(const AppendBatch& batch, bool creating) {
+  const std::string& saga_id = BatchSagaId(batch);
+  if (saga_id.empty()) {
+    return absl::InvalidArgumentError("batch has no saga id");
+  }
+  if (!batch.summary.saga_id.empty() && batch.summary.saga_id != saga_id) {
+    return absl::InvalidArgumentError("batch for saga " + saga_id +
+                                      " carries the summary of saga " +
+                                      batch.summary.saga_id);
+  }
+  if (creating) {
+    if (batch.expected_last_seq != 0) {
+      return absl::InvalidArgumentError("creating saga " + saga_id +
+                                        ": expected_last_seq must be 0");
+    }
+    if (batch.events.empty()) {
+      return absl::InvalidArgumentError("creating saga " + saga_id +
+                                        ": no events");
+    }
+    if (batch.summary.saga_type.empty()) {
+      return absl::InvalidArgumentError("creating saga " + saga_id +
+                                        ": no saga type");
+    }
+    if (!IsJson(batch.summary.input_json)) {
+      return absl::InvalidArgumentError("creating saga " + saga_id +
+                                        ": input is not JSON");
+    }
+  }
+  int64_t seq = batch.expected_last_seq;
+  for (const core::Event& event : batch.events) {
+    ++seq;
+    if (event.seq != seq) {
+      return absl::InvalidArgumentError(
+          "batch for saga " + saga_id + ": event has seq " +
+          std::to_string(event.seq) + ", expected " + std::to_string(seq));
+    }
+  }
+  if (batch.summary.last_seq != seq) {
+    return absl::InvalidArgumentError(
+        "batch for saga " + saga_id + ": summary.last_seq is " +
+        std::to_string(batch.summary.last_seq) + " but the batch ends at seq " +
+        std::to_string(seq));
+  }
+  for (const core::OutboxMessage& message : batch.outbox) {
+    if (message.message_id.empty()) {
+      return absl::InvalidArgumentError("batch for saga " + saga_id +
+                                        ": outbox message without an id");
+    }
+    if (!IsJson(message.header_json) || !IsJson(message.payload_json)) {
+      return absl::InvalidArgumentError("batch for saga " + saga_id +
+                                        ": outbox message " +
+                                        message.message_id +
+                                        " has a header or payload that is "
+                                        "not JSON");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> CanonicalJson(const std::string& json) {
+  nlohmann::json value = nlohmann::json::parse(json, nullptr, false);
+  if (value.is_discarded()) {
+    return absl::InvalidArgumentError("not JSON: " + json.substr(0, 200));
+  }
+  return value.dump();
+}
+
+bool JsonEqual(const std::string& a, const std::string& b) {
+  nlohmann::json va = nlohmann::json::parse(a, nullptr, false);
+  nlohmann::json vb = nlohmann::json::parse(b, nullptr, false);
+  return !va.is_discarded() && !vb.is_discarded() && va == vb;
+}
+
+}  // namespace saga::store

@@ -1,0 +1,57 @@
+// An in-memory SagaStore for core- and engine-level tests: the contract of
+// store.h (fencing, idempotency, atomic batches, error codes) without a
+// database. Events go through core::EncodeEventData / core::DecodeEvent on
+// the way in, as they would through PostgreSQL, so a lossy encoding shows
+// up here too. Nothing survives the object.
+//
+// Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "orchestrator/store/store.h"
+
+namespace saga::store {
+
+class MemoryStore final : public SagaStore {
+ public:
+  MemoryStore() = default;
+  MemoryStore(const MemoryStore&) = delete;
+  MemoryStore& operator=(const MemoryStore&) = delete;
+
+  absl::StatusOr<CreateResult> Create(const AppendBatch& first) override;
+  absl::Status Append(const AppendBatch& batch) override;
+  absl::StatusOr<SagaRecord> Load(const std::string& saga_id) override;
+  absl::StatusOr<SagaSummary> LoadSummary(const std::string& saga_id) override;
+  absl::StatusOr<std::vector<SagaRecord>> LoadUnfinished() override;
+  absl::StatusOr<ListPage> List(const ListQuery& query) override;
+  absl::Status PutDefinition(const std::string& name, int version,
+                             const std::string& source) override;
+  absl::StatusOr<std::string> GetDefinition(const std::string& name,
+                                            int version) override;
+
+  // Every outbox message committed so far, in commit order.
+  std::vector<core::OutboxMessage> Outbox() const;
+
+ private:
+  // REQUIRES: mu_ is held. AlreadyExists if a message id is taken.
+  absl::Status CheckOutboxLocked(const AppendBatch& batch) const;
+  // REQUIRES: mu_ is held; the batch passed CheckOutboxLocked.
+  void CommitLocked(SagaRecord& record, const AppendBatch& batch,
+                    std::vector<core::Event> events);
+
+  mutable std::mutex mu_;
+  std::map<std::string, SagaRecord> sagas_;              // by saga id
+  std::map<std::string, std::string> idempotency_keys_;  // key -> saga id
+  std::map<std::pair<std::string, int>, std::string> definitions_;
+  std::vector<core::OutboxMessage> outbox_;
+  std::set<std::string> outbox_ids_;
+};
+
+}  // namespace saga::store
