@@ -134,6 +134,12 @@ grpc::ServerUnaryReactor* OrchestratorService::ListSagas(
   auto* reactor = context->DefaultReactor();
   store::ListQuery query;
   query.saga_type = request->saga_type();
+  if (request->created_after_unix_ms() < 0) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "created_after_unix_ms must not be negative"));
+    return reactor;
+  }
+  query.created_after_ms = request->created_after_unix_ms();
   query.status = FromProto(request->status());
   if (request->status() != v1::SAGA_STATUS_UNSPECIFIED && !query.status) {
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,

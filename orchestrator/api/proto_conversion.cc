@@ -65,6 +65,7 @@ v1::Saga SummaryToProto(const store::SagaSummary& summary) {
   saga.set_status(ToProto(summary.status));
   saga.set_input_json(summary.input_json);
   saga.set_current_step(summary.current_step);
+  saga.set_current_attempt(summary.current_attempt);
   saga.set_error(summary.error);
   saga.set_created_unix_ms(summary.created_ms);
   saga.set_updated_unix_ms(summary.updated_ms);

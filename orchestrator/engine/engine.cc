@@ -40,6 +40,12 @@ store::SagaSummary SummaryOf(const core::SagaDefinition& definition,
   summary.definition_version = state.definition_version;
   summary.status = state.status;
   summary.current_step = StepName(definition, state.current_step);
+  if (state.current_step >= 0) {
+    const core::StepState& step = state.steps[state.current_step];
+    summary.current_attempt = state.status == core::SagaStatus::kCompensating
+                                  ? step.compensation_attempts
+                                  : step.attempts;
+  }
   summary.error = state.reason;
   summary.input_json = state.input_json;
   summary.last_seq = state.last_seq;

@@ -32,6 +32,9 @@ struct SagaSummary {
   int definition_version = 0;
   core::SagaStatus status = core::SagaStatus::kRunning;
   std::string current_step;  // step name; empty when none
+  // Attempts made so far at current_step (Execute or, while compensating,
+  // Compensate calls).
+  int current_attempt = 0;
   std::string error;
   std::string input_json;
   std::string idempotency_key;  // empty when none
@@ -47,8 +50,9 @@ struct AppendBatch {
   // seq expected_last_seq + 1, + 2, ... A mismatch fails with Aborted.
   int64_t expected_last_seq = 0;
   std::vector<core::Event> events;
-  // The summary row after these events (status, current_step, error,
-  // last_seq, updated_ms are written; the rest is ignored on Append).
+  // The summary row after these events (status, current_step,
+  // current_attempt, error, last_seq, updated_ms are written; the rest is
+  // ignored on Append).
   SagaSummary summary;
   std::vector<core::OutboxMessage> outbox;
 };
@@ -64,8 +68,9 @@ struct SagaRecord {
 };
 
 struct ListQuery {
-  std::string saga_type;                  // empty: any
+  std::string saga_type;                   // empty: any
   std::optional<core::SagaStatus> status;  // none: any
+  int64_t created_after_ms = 0;            // 0: any
   int limit = 50;
   // Resume after this (created_ms, saga_id) position (newest first).
   std::optional<std::pair<int64_t, std::string>> after;

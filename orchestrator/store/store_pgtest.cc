@@ -273,6 +273,27 @@ TYPED_TEST(SagaStoreTest, CreateThenLoadRoundTripsEveryField) {
   ExpectSummaryEq(record->summary, *summary);
 }
 
+TYPED_TEST(SagaStoreTest, AppendRecordsTheCurrentAttempt) {
+  ASSERT_TRUE(this->store().Create(CreateBatch("saga-1")).ok());
+  AppendBatch batch = AdvanceBatch("saga-1", 1, 1, SagaStatus::kRunning);
+  batch.summary.current_attempt = 3;
+  ASSERT_TRUE(this->store().Append(batch).ok());
+  absl::StatusOr<SagaSummary> summary = this->store().LoadSummary("saga-1");
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->current_attempt, 3);
+}
+
+TYPED_TEST(SagaStoreTest, ListFiltersByCreationTime) {
+  this->MakeSaga("old", SagaStatus::kRunning, 0, kT0);
+  this->MakeSaga("new", SagaStatus::kRunning, 0, kT0 + 5000);
+  ListQuery query;
+  query.created_after_ms = kT0 + 1000;
+  absl::StatusOr<ListPage> page = this->store().List(query);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->sagas.size(), 1u);
+  EXPECT_EQ(page->sagas[0].saga_id, "new");
+}
+
 TYPED_TEST(SagaStoreTest, LoadOfAnUnknownSagaIsNotFound) {
   EXPECT_EQ(this->store().Load("nope").status().code(),
             absl::StatusCode::kNotFound);

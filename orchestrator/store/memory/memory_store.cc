@@ -123,6 +123,7 @@ absl::Status MemoryStore::Append(const AppendBatch& batch) {
   }
   record.summary.status = batch.summary.status;
   record.summary.current_step = batch.summary.current_step;
+  record.summary.current_attempt = batch.summary.current_attempt;
   record.summary.error = batch.summary.error;
   record.summary.last_seq = batch.summary.last_seq;
   record.summary.updated_ms = batch.summary.updated_ms;
@@ -174,6 +175,7 @@ absl::StatusOr<ListPage> MemoryStore::List(const ListQuery& query) {
       if (query.status.has_value() && summary.status != *query.status) {
         continue;
       }
+      if (summary.created_ms <= query.created_after_ms) continue;
       if (query.after.has_value() &&
           std::tie(summary.created_ms, summary.saga_id) >=
               std::tie(query.after->first, query.after->second)) {

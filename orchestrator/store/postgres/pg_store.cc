@@ -27,7 +27,7 @@ using Json = nlohmann::json;
   "saga_id, saga_type, definition_version, status, current_step, error, " \
   "input::text, COALESCE(idempotency_key, ''), last_seq, "                \
   "(EXTRACT(EPOCH FROM created_at) * 1000)::bigint, "                     \
-  "(EXTRACT(EPOCH FROM updated_at) * 1000)::bigint "
+  "(EXTRACT(EPOCH FROM updated_at) * 1000)::bigint, current_attempt "
 
 // The batch's events and outbox messages arrive as two JSON arrays, so one
 // statement writes a batch of any size: $events rows are {seq, type, step,
@@ -61,10 +61,10 @@ constexpr char kCreateSagaSql[] =
     "WITH new_saga AS ("
     " INSERT INTO sagas (saga_id, saga_type, definition_version, status,"
     "  current_step, error, input, idempotency_key, last_seq, created_at,"
-    "  updated_at)"
+    "  updated_at, current_attempt)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9,"
     "  TIMESTAMPTZ 'epoch' + $10::bigint * INTERVAL '1 millisecond',"
-    "  TIMESTAMPTZ 'epoch' + $11::bigint * INTERVAL '1 millisecond')"
+    "  TIMESTAMPTZ 'epoch' + $11::bigint * INTERVAL '1 millisecond', $14)"
     " ON CONFLICT (idempotency_key) DO NOTHING"
     " RETURNING saga_id), " SAGA_INSERT_BATCH_ROWS("new_saga", "$12", "$13")
     "SELECT (SELECT count(*) FROM new_saga), (SELECT count(*) FROM new_events),"
@@ -83,7 +83,7 @@ constexpr char kAppendBatch[] = "append_batch";
 constexpr char kAppendBatchSql[] =
     "WITH fenced AS ("
     " UPDATE sagas SET status = $3, current_step = $4, error = $5,"
-    "  last_seq = $6,"
+    "  last_seq = $6, current_attempt = $10,"
     "  updated_at = TIMESTAMPTZ 'epoch' + $7::bigint * INTERVAL '1 millisecond'"
     " WHERE saga_id = $1 AND last_seq = $2"
     " RETURNING saga_id), " SAGA_INSERT_BATCH_ROWS("fenced", "$8", "$9")
@@ -123,6 +123,8 @@ constexpr char kListSagasSql[] =
     "  AND ($3::bigint IS NULL OR (created_at, saga_id) <"
     "   (TIMESTAMPTZ 'epoch' + $3::bigint * INTERVAL '1 millisecond',"
     "    $4::text))"
+    "  AND ($6::bigint IS NULL OR created_at >"
+    "   TIMESTAMPTZ 'epoch' + $6::bigint * INTERVAL '1 millisecond')"
     " ORDER BY created_at DESC, saga_id DESC"
     " LIMIT $5";
 
@@ -220,6 +222,7 @@ absl::StatusOr<SagaSummary> SummaryFromRow(const pqxx::row& row) {
   summary.last_seq = row[8].as<int64_t>();
   summary.created_ms = row[9].as<int64_t>();
   summary.updated_ms = row[10].as<int64_t>();
+  summary.current_attempt = row[11].as<int>();
   return summary;
 }
 
@@ -418,7 +421,7 @@ absl::StatusOr<CreateResult> PgStore::Create(const AppendBatch& first) {
             core::SagaStatusName(summary.status), summary.current_step,
             summary.error, *input, NullIfEmpty(summary.idempotency_key),
             summary.last_seq, summary.created_ms, summary.updated_ms, events,
-            outbox);
+            outbox, summary.current_attempt);
         if (counts[0].as<int64_t>() == 1) {
           tx.commit();
           return CreateResult{saga_id, true};
@@ -458,8 +461,8 @@ absl::Status PgStore::Append(const AppendBatch& batch) {
         const pqxx::row result = tx.exec_prepared1(
             kAppendBatch, saga_id, batch.expected_last_seq,
             core::SagaStatusName(summary.status), summary.current_step,
-            summary.error, summary.last_seq, summary.updated_ms, events,
-            outbox);
+            summary.error, summary.last_seq, summary.updated_ms, events, outbox,
+            summary.current_attempt);
         if (result[0].as<int64_t>() == 1) {
           tx.commit();
           return absl::OkStatus();
@@ -550,6 +553,8 @@ absl::StatusOr<ListPage> PgStore::List(const ListQuery& query) {
   if (query.status.has_value()) status = core::SagaStatusName(*query.status);
   std::optional<int64_t> after_ms;
   std::optional<std::string> after_id;
+  std::optional<int64_t> created_after;
+  if (query.created_after_ms > 0) created_after = query.created_after_ms;
   if (query.after.has_value()) {
     after_ms = query.after->first;
     after_id = query.after->second;
@@ -560,7 +565,7 @@ absl::StatusOr<ListPage> PgStore::List(const ListQuery& query) {
         // One row past the page tells whether another page exists.
         const pqxx::result rows = tx.exec_prepared(
             kListSagas, NullIfEmpty(query.saga_type), status, after_ms,
-            after_id, static_cast<int64_t>(query.limit) + 1);
+            after_id, static_cast<int64_t>(query.limit) + 1, created_after);
         ListPage page;
         for (const pqxx::row& row : rows) {
           if (page.sagas.size() == static_cast<size_t>(query.limit)) {
