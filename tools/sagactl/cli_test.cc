@@ -2,6 +2,7 @@
 // to a loopback port chosen by the kernel.
 #include "tools/sagactl/cli.h"
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -15,6 +16,9 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "orchestrator/core/decider.h"
+#include "orchestrator/core/definition_loader.h"
+#include "orchestrator/core/state.h"
 #include "saga/v1/orchestrator.grpc.pb.h"
 #include "tools/sagactl/exit_codes.h"
 
@@ -24,6 +28,85 @@ namespace {
 using nlohmann::json;
 
 constexpr int64_t kT0 = 1714564800000;
+
+std::string BookingSource() {
+  std::ifstream in(std::string(SAGA_SOURCE_DIR) +
+                   "/sagas/appointment_booking.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A booking saga driven by the real decider: reserve_doctor fails
+// retryably once, then notify either succeeds or fails for good (and the
+// reservation is released).
+struct Recorded {
+  v1::Saga saga;
+  std::vector<v1::SagaEvent> events;
+};
+
+Recorded RecordBooking(const std::string& id, bool notify_fails) {
+  absl::StatusOr<core::SagaDefinition> def =
+      core::ParseDefinition(BookingSource(), "booking");
+  EXPECT_TRUE(def.ok()) << def.status();
+  core::SagaState state = core::NewSagaState(*def, id);
+  Recorded r;
+  int64_t now = kT0;
+  auto commit = [&](const core::Decision& d) {
+    for (core::Event e : d.events) {
+      e.seq = state.last_seq + 1;
+      core::Apply(*def, state, e);
+      v1::SagaEvent out;
+      out.set_seq(e.seq);
+      out.set_type(core::EventTypeName(e.type));
+      if (e.step >= 0) out.set_step(def->steps[e.step].name);
+      out.set_attempt(e.attempt);
+      out.set_data_json(core::EncodeEventData(e));
+      out.set_recorded_unix_ms(e.at_ms);
+      r.events.push_back(out);
+    }
+  };
+  commit(core::DecideStart(
+      *def,
+      R"({"patient_id":"p-1","preferred_date":"2024-05-17","specialty":"eye"})",
+      {now, 0}));
+  auto send = [&](core::Signal s) {
+    now += 10;
+    if (state.retry_due_ms > now) now = state.retry_due_ms;
+    commit(core::Decide(*def, state, s, {now, 0.3}));
+  };
+  auto answer = [&](core::CallOutcome outcome, const std::string& output) {
+    core::Signal s;
+    s.kind = core::Signal::Kind::kCallResult;
+    s.step = state.current_step;
+    s.attempt = state.in_flight_attempt;
+    s.compensation = state.status == core::SagaStatus::kCompensating;
+    s.outcome = outcome;
+    s.output_json = output;
+    s.error = outcome == core::CallOutcome::kSucceeded ? "" : "refused";
+    send(s);
+  };
+  answer(core::CallOutcome::kSucceeded, R"({"name":"Ann"})");
+  answer(core::CallOutcome::kRetryableFailure, "");
+  core::Signal timer;
+  timer.kind = core::Signal::Kind::kTimerFired;
+  send(timer);
+  answer(core::CallOutcome::kSucceeded, R"({"reservation_id":"r-1"})");
+  if (notify_fails) {
+    answer(core::CallOutcome::kBusinessFailure, "");
+  }
+  answer(core::CallOutcome::kSucceeded, "{}");
+
+  r.saga.set_saga_id(id);
+  r.saga.set_saga_type("appointment_booking");
+  r.saga.set_definition_version(1);
+  r.saga.set_status(notify_fails ? v1::SAGA_STATUS_COMPENSATED
+                                 : v1::SAGA_STATUS_COMPLETED);
+  r.saga.set_error(state.reason);
+  r.saga.set_input_json(state.input_json);
+  r.saga.set_created_unix_ms(kT0);
+  return r;
+}
 
 // Sagas of type "ok" complete, "doomed" compensate and "slow" keep running.
 // Page size is capped at 2 so that paging is exercised with a few sagas.
@@ -109,6 +192,10 @@ class FakeOrchestrator final : public v1::SagaOrchestrator::Service {
           saga.status() != request->status()) {
         continue;
       }
+      if (!request->saga_type().empty() &&
+          saga.saga_type() != request->saga_type()) {
+        continue;
+      }
       v1::Saga* summary = response->add_sagas();
       *summary = saga;
       summary->clear_steps();
@@ -130,6 +217,10 @@ class FakeOrchestrator final : public v1::SagaOrchestrator::Service {
       return NotFound(request->saga_id());
     }
     response->set_saga_id(request->saga_id());
+    if (auto it = histories_.find(request->saga_id()); it != histories_.end()) {
+      for (const v1::SagaEvent& e : it->second) *response->add_events() = e;
+      return grpc::Status::OK;
+    }
     v1::SagaEvent* event = response->add_events();
     event->set_seq(1);
     event->set_type("SagaStarted");
@@ -173,6 +264,78 @@ class FakeOrchestrator final : public v1::SagaOrchestrator::Service {
     return grpc::Status::OK;
   }
 
+  // Operator repairs answer with the saga, marked so tests can tell which
+  // repair ran.
+  grpc::Status RetrySaga(grpc::ServerContext*,
+                         const v1::RetrySagaRequest* request,
+                         v1::RetrySagaResponse* response) override {
+    return Repair("retry", request->saga_id(), "", request->operator_(),
+                  response->mutable_saga());
+  }
+  grpc::Status SkipStep(grpc::ServerContext*,
+                        const v1::SkipStepRequest* request,
+                        v1::SkipStepResponse* response) override {
+    return Repair("skip-step", request->saga_id(), request->step(),
+                  request->operator_(), response->mutable_saga());
+  }
+  grpc::Status MarkCompensated(grpc::ServerContext*,
+                               const v1::MarkCompensatedRequest* request,
+                               v1::MarkCompensatedResponse* response) override {
+    return Repair("mark-compensated", request->saga_id(), "",
+                  request->operator_(), response->mutable_saga());
+  }
+
+  // Sends the saga's history, then ends the stream as if the saga ended.
+  grpc::Status WatchSaga(grpc::ServerContext*,
+                         const v1::WatchSagaRequest* request,
+                         grpc::ServerWriter<v1::SagaEvent>* writer) override {
+    std::vector<v1::SagaEvent> events;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (sagas_.count(request->saga_id()) == 0) {
+        return NotFound(request->saga_id());
+      }
+      events = histories_[request->saga_id()];
+    }
+    for (const v1::SagaEvent& event : events) {
+      if (event.seq() > request->from_seq()) writer->Write(event);
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListDefinitions(grpc::ServerContext*,
+                               const v1::ListDefinitionsRequest*,
+                               v1::ListDefinitionsResponse* response) override {
+    *response->add_definitions() = BookingInfo();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetDefinition(grpc::ServerContext*,
+                             const v1::GetDefinitionRequest* request,
+                             v1::GetDefinitionResponse* response) override {
+    if (request->saga_type() != "appointment_booking" ||
+        request->version() > 1) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          "no definition " + request->saga_type());
+    }
+    *response->mutable_info() = BookingInfo();
+    response->set_source_yaml(BookingSource());
+    return grpc::Status::OK;
+  }
+
+  // Adds a saga with a full history (see RecordBooking).
+  void Install(const Recorded& recorded) {
+    std::lock_guard<std::mutex> lock(mu_);
+    sagas_[recorded.saga.saga_id()] = recorded.saga;
+    histories_[recorded.saga.saga_id()] = recorded.events;
+    order_.push_back(recorded.saga.saga_id());
+  }
+
+  std::vector<std::string> repairs() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return repairs_;
+  }
+
   std::vector<v1::StartSagaRequest> starts() {
     std::lock_guard<std::mutex> lock(mu_);
     return starts_;
@@ -192,7 +355,38 @@ class FakeOrchestrator final : public v1::SagaOrchestrator::Service {
                         "saga " + id + " not found");
   }
 
+  static v1::DefinitionInfo BookingInfo() {
+    v1::DefinitionInfo info;
+    info.set_saga_type("appointment_booking");
+    info.set_version(1);
+    info.set_current(true);
+    for (const char* step : {"validate_patient", "reserve_doctor", "notify"}) {
+      info.add_steps(step);
+    }
+    info.set_description("Book a doctor's appointment for a patient.");
+    return info;
+  }
+
+  grpc::Status Repair(const std::string& what, const std::string& id,
+                      const std::string& step, const v1::Operator& by,
+                      v1::Saga* saga) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = sagas_.find(id);
+    if (it == sagas_.end()) return NotFound(id);
+    if (by.reason().empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "operator.reason is required");
+    }
+    repairs_.push_back(what + " " + id + (step.empty() ? "" : " " + step) +
+                       " by " + by.name() + ": " + by.reason());
+    *saga = it->second;
+    saga->set_error(what + " by " + by.name());
+    return grpc::Status::OK;
+  }
+
   std::mutex mu_;
+  std::map<std::string, std::vector<v1::SagaEvent>> histories_;
+  std::vector<std::string> repairs_;
   std::map<std::string, v1::Saga> sagas_;
   std::vector<std::string> order_;
   std::map<std::string, std::string> by_key_;
@@ -254,7 +448,9 @@ TEST_F(CliTest, HelpDocumentsExitCodesAndExitsZero) {
   EXPECT_NE(r.out.find("Exit codes:"), std::string::npos);
   EXPECT_NE(r.out.find("SAGACTL_ADDRESS"), std::string::npos);
   for (const char* command :
-       {"start", "show", "list", "history", "await", "cancel"}) {
+       {"start", "show", "list", "history", "await", "cancel", "retry",
+        "skip-step", "mark-compensated", "watch", "export", "replay",
+        "definitions"}) {
     EXPECT_NE(r.out.find(std::string("  ") + command + " "), std::string::npos)
         << command;
   }
@@ -275,6 +471,17 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
       {"start", "ok", "--input", "{not json"},
       {"start", "ok", "--input", "[1, 2]"},
       {"start", "ok", "--input", "@/nonexistent/input.json"},
+      {"list", "--since", "yesterday"},
+      {"retry", "saga-1"},
+      {"skip-step", "saga-1", "--reason", "x"},
+      {"mark-compensated", "saga-1"},
+      {"watch"},
+      {"export"},
+      {"replay"},
+      {"replay", "/nonexistent/history.json"},
+      {"definitions", "validate"},
+      {"definitions", "validate", "/nonexistent/x.yaml"},
+      {"definitions", "check", "/nonexistent/x.yaml"},
   };
   for (const auto& args : cases) {
     Result r = Run(args);
@@ -491,6 +698,255 @@ TEST_F(CliTest, AddressComesFromTheEnvironment) {
   unsetenv("SAGACTL_ADDRESS");
   EXPECT_EQ(r.code, kExitOk) << r.err;
   EXPECT_EQ(r.out, "saga-1\n");
+}
+
+std::string WriteTemp(const std::string& name, const std::string& text) {
+  std::string path = ::testing::TempDir() + name;
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file << text;
+  return path;
+}
+
+TEST_F(CliTest, ListSinceFiltersByCreationTime) {
+  Result r = Run({"list", "--since", "1h"});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  ASSERT_FALSE(fake_.list_requests().empty());
+  const int64_t after = fake_.list_requests().back().created_after_unix_ms();
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  EXPECT_GT(after, now - 3600000 - 60000);
+  EXPECT_LE(after, now - 3600000);
+  Run({"list"});
+  EXPECT_EQ(fake_.list_requests().back().created_after_unix_ms(), 0);
+}
+
+TEST_F(CliTest, RepairsSendTheOperatorAndTheReason) {
+  Run({"start", "slow", "--input", "{}"});
+  ASSERT_EQ(setenv("SAGACTL_OPERATOR", "alice", 1), 0);
+  Result retry = Run({"retry", "saga-1", "--reason", "doctor service is back"});
+  Result skip = Run({"skip-step", "saga-1", "reserve_slot", "--reason",
+                     "released by phone", "-o", "json"});
+  Result mark =
+      Run({"mark-compensated", "saga-1", "--reason", "refunded by hand"});
+  unsetenv("SAGACTL_OPERATOR");
+  Result anonymous = Run({"retry", "saga-1", "--reason", "again"});
+  EXPECT_EQ(retry.code, kExitOk) << retry.err;
+  EXPECT_NE(retry.out.find("retry by alice"), std::string::npos) << retry.out;
+  EXPECT_EQ(skip.code, kExitOk) << skip.err;
+  EXPECT_EQ(json::parse(skip.out)["saga"]["error"], "skip-step by alice");
+  EXPECT_EQ(mark.code, kExitOk) << mark.err;
+  EXPECT_EQ(anonymous.code, kExitOk) << anonymous.err;
+  std::vector<std::string> repairs = fake_.repairs();
+  ASSERT_EQ(repairs.size(), 4u);
+  EXPECT_EQ(repairs[0], "retry saga-1 by alice: doctor service is back");
+  EXPECT_EQ(repairs[1],
+            "skip-step saga-1 reserve_slot by alice: released by phone");
+  EXPECT_EQ(repairs[2], "mark-compensated saga-1 by alice: refunded by hand");
+  // Without SAGACTL_OPERATOR: the OS user, never empty.
+  EXPECT_EQ(repairs[3].rfind("retry saga-1 by ", 0), 0u);
+  EXPECT_EQ(repairs[3].find("by :"), std::string::npos) << repairs[3];
+
+  EXPECT_EQ(Run({"retry", "nope", "--reason", "x"}).code, kExitNotFound);
+}
+
+TEST_F(CliTest, WatchPrintsEventsAndExitsPerTheEnding) {
+  fake_.Install(RecordBooking("good", /*notify_fails=*/false));
+  fake_.Install(RecordBooking("bad", /*notify_fails=*/true));
+  Result good = Run({"watch", "good"});
+  EXPECT_EQ(good.code, kExitOk) << good.err;
+  EXPECT_EQ(good.out.rfind("12:00:00.000  #1    SagaStarted ", 0), 0u)
+      << good.out;
+  EXPECT_NE(good.out.find("#5    StepFailed                  reserve_doctor "
+                          "attempt 1  {\"error\":\"refused\""),
+            std::string::npos)
+      << good.out;
+  EXPECT_NE(good.out.find("Saga good ended COMPLETED.\n"), std::string::npos);
+
+  Result bad = Run({"watch", "bad", "-o", "json"});
+  EXPECT_EQ(bad.code, kExitSagaEndedBadly);
+  std::istringstream lines(bad.out);
+  std::string line;
+  int count = 0;
+  while (std::getline(lines, line)) {
+    json event = json::parse(line);
+    EXPECT_EQ(event["seq"], std::to_string(++count));  // int64: a string
+  }
+  EXPECT_GT(count, 10);
+  EXPECT_EQ(bad.err.rfind("sagactl: saga bad ended COMPENSATED: ", 0), 0u)
+      << bad.err;
+  EXPECT_EQ(Run({"watch", "nope"}).code, kExitNotFound);
+}
+
+TEST_F(CliTest, DefinitionsListsTypesAndVersions) {
+  Result r = Run({"definitions"});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(r.out.rfind("TYPE                 VERSION  CURRENT  STEPS", 0), 0u)
+      << r.out;
+  EXPECT_NE(r.out.find("appointment_booking  1        yes      "
+                       "validate_patient > reserve_doctor > notify"),
+            std::string::npos)
+      << r.out;
+  Result j = Run({"definitions", "-o", "json"});
+  EXPECT_EQ(json::parse(j.out)["definitions"][0]["steps"].size(), 3u);
+}
+
+TEST_F(CliTest, DefinitionsValidateIsOfflineAndUsesTheLoader) {
+  std::string good = WriteTemp("good.yaml", BookingSource());
+  std::string bad = BookingSource();
+  bad.replace(bad.find("max_attempts: 5"), 15, "max_attempts: 0");
+  std::string bad_path = WriteTemp("bad.yaml", bad);
+  server_->Shutdown();
+  server_.reset();
+
+  Result ok = Run({"definitions", "validate", good});
+  EXPECT_EQ(ok.code, kExitOk) << ok.err;
+  EXPECT_EQ(ok.out, good +
+                        ": OK: appointment_booking version 1, 3 steps: "
+                        "validate_patient (read_only) > reserve_doctor "
+                        "(compensatable) > notify (pivot)\n");
+  Result invalid = Run({"definitions", "validate", bad_path});
+  EXPECT_EQ(invalid.code, kExitUsage);
+  EXPECT_EQ(invalid.err, "sagactl: " + bad_path +
+                             ": step 'validate_patient': field "
+                             "'retry.max_attempts': must be >= 1\n");
+  Result invalid_json =
+      Run({"definitions", "validate", bad_path, "-o", "json"});
+  EXPECT_EQ(invalid_json.code, kExitUsage);
+  EXPECT_EQ(json::parse(invalid_json.out)["ok"], false);
+  Result ok_json = Run({"-o", "json", "definitions", "validate", good});
+  json value = json::parse(ok_json.out);
+  EXPECT_EQ(value["version"], 1);
+  EXPECT_EQ(value["steps"][2]["kind"], "pivot");
+}
+
+TEST_F(CliTest, ExportWritesAHistoryThatReplaysOffline) {
+  fake_.Install(RecordBooking("s-good", false));
+  fake_.Install(RecordBooking("s-bad", true));
+  Result good = Run({"export", "s-good"});
+  ASSERT_EQ(good.code, kExitOk) << good.err;
+  json doc = json::parse(good.out);
+  EXPECT_EQ(doc["format"], "saga-history/v1");
+  EXPECT_EQ(doc["saga"]["status"], "COMPLETED");
+  EXPECT_EQ(doc["saga"]["input"]["patient_id"], "p-1");
+  EXPECT_EQ(doc["definition"]["source_yaml"], BookingSource());
+  EXPECT_EQ(doc["events"][4]["step"], "reserve_doctor");
+  std::string good_path = WriteTemp("s-good.json", good.out);
+  Result bad = Run({"export", "s-bad"});
+  ASSERT_EQ(bad.code, kExitOk) << bad.err;
+  std::string bad_path = WriteTemp("s-bad.json", bad.out);
+  EXPECT_EQ(Run({"export", "nope"}).code, kExitNotFound);
+
+  // Offline from here on.
+  server_->Shutdown();
+  server_.reset();
+  Result replayed = Run({"replay", good_path, bad_path});
+  EXPECT_EQ(replayed.code, kExitOk) << replayed.err;
+  EXPECT_EQ(replayed.out,
+            good_path + ": OK (11 events; ends COMPLETED; next: finished)\n" +
+                bad_path +
+                ": OK (14 events; ends COMPENSATED; next: finished)\n");
+  Result as_json = Run({"replay", good_path, "-o", "json"});
+  EXPECT_EQ(as_json.code, kExitOk);
+  EXPECT_EQ(json::parse(as_json.out)["histories"][0]["final_status"],
+            "COMPLETED");
+}
+
+TEST_F(CliTest, ReplayReportsTheFirstDivergenceAndExitsSix) {
+  fake_.Install(RecordBooking("s-1", false));
+  Result exported = Run({"export", "s-1"});
+  ASSERT_EQ(exported.code, kExitOk) << exported.err;
+  json doc = json::parse(exported.out);
+  std::string good_path = WriteTemp("ok.json", exported.out);
+  // Someone recorded a business failure as retryable.
+  ASSERT_EQ(doc["events"][4]["type"], "StepFailed");
+  doc["events"][4]["data"]["retryable"] = false;
+  std::string edited = WriteTemp("edited.json", doc.dump(2));
+  std::string broken = WriteTemp("broken.json", "{\"format\": 1}");
+
+  Result r = Run({"replay", good_path, edited});
+  EXPECT_EQ(r.code, kExitDiverged) << r.err;
+  EXPECT_NE(
+      r.out.find(edited + ": DIVERGES at event 5 (seq 6): the code decides "
+                          "CompensationStarted where RetryScheduled "
+                          "reserve_doctor attempt 2 was recorded\n"
+                          "  recorded: {\"seq\":6,\"type\":\"RetryScheduled\""),
+      std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.err,
+            "sagactl: 1 of 2 histories diverges from what the code now "
+            "decides\n");
+
+  Result unreadable = Run({"replay", good_path, broken});
+  EXPECT_EQ(unreadable.code, kExitUsage);
+  EXPECT_NE(unreadable.out.find(broken + ": ERROR: " + broken +
+                                ": field 'format' must be a string"),
+            std::string::npos)
+      << unreadable.out;
+
+  // A new version with fewer attempts for reserve_doctor strands it.
+  std::string v2 = BookingSource();
+  v2.replace(v2.find("version: 1"), 10, "version: 2");
+  v2.replace(v2.find("max_attempts: 5", v2.find("name: reserve_doctor")), 15,
+             "max_attempts: 1");
+  std::string v2_path = WriteTemp("v2.yaml", v2);
+  Result against = Run({"replay", good_path, "--definition", v2_path});
+  EXPECT_EQ(against.code, kExitDiverged);
+  EXPECT_NE(against.out.find("DIVERGES at event 5 (seq 6): the code decides "
+                             "CompensationStarted where RetryScheduled"),
+            std::string::npos)
+      << against.out;
+  std::string other = v2;
+  other.replace(other.find("name: appointment_booking"), 25, "name: other");
+  Result wrong_type =
+      Run({"replay", good_path, "--definition", WriteTemp("o.yaml", other)});
+  EXPECT_EQ(wrong_type.code, kExitUsage);
+  EXPECT_NE(wrong_type.out.find("cannot replay against a definition of other"),
+            std::string::npos);
+}
+
+TEST_F(CliTest, DefinitionsCheckReportsStrandedSagas) {
+  Recorded running = RecordBooking("s-run", false);
+  running.saga.set_status(v1::SAGA_STATUS_RUNNING);
+  running.events.resize(9);  // notify in flight
+  fake_.Install(running);
+  Recorded early = RecordBooking("s-early", false);
+  early.saga.set_status(v1::SAGA_STATUS_RUNNING);
+  early.events.resize(4);  // reserve_doctor's first call in flight
+  fake_.Install(early);
+  fake_.Install(RecordBooking("s-done", false));
+  Run({"start", "slow", "--input", "{}"});  // another type
+
+  std::string v2 = BookingSource();
+  v2.replace(v2.find("version: 1"), 10, "version: 2");
+  v2.replace(v2.find("max_attempts: 5", v2.find("name: reserve_doctor")), 15,
+             "max_attempts: 1");
+  std::string v2_path = WriteTemp("check-v2.yaml", v2);
+  Result r = Run({"definitions", "check", v2_path});
+  EXPECT_EQ(r.code, kExitDiverged) << r.err;
+  EXPECT_NE(r.out.find("Replaying 2 unfinished appointment_booking sagas "
+                       "against version 2:"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("s-run    RUNNING  1        STRANDED at event 5"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("s-early  RUNNING  1        OK"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.err,
+            "sagactl: 1 of 2 unfinished sagas would be stranded by "
+            "appointment_booking version 2\n");
+  for (const v1::ListSagasRequest& request : fake_.list_requests()) {
+    EXPECT_EQ(request.saga_type(), "appointment_booking");
+  }
+
+  Result compatible =
+      Run({"definitions", "check", WriteTemp("v1.yaml", BookingSource())});
+  EXPECT_EQ(compatible.code, kExitOk) << compatible.out << compatible.err;
+  Result json_out = Run({"-o", "json", "definitions", "check", v2_path});
+  json value = json::parse(json_out.out);
+  EXPECT_EQ(value["sagas"].size(), 2u);
+  EXPECT_EQ(value["sagas"][0]["stranded"], true);
 }
 
 }  // namespace

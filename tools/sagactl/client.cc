@@ -120,6 +120,91 @@ absl::StatusOr<v1::Saga> OrchestratorClient::CancelSaga(
   return std::move(*response.mutable_saga());
 }
 
+absl::StatusOr<v1::Saga> OrchestratorClient::RetrySaga(std::string_view saga_id,
+                                                       const v1::Operator& by) {
+  grpc::ClientContext context;
+  context.set_deadline(Clock::now() + call_timeout_);
+  v1::RetrySagaRequest request;
+  request.set_saga_id(std::string(saga_id));
+  *request.mutable_operator_() = by;
+  v1::RetrySagaResponse response;
+  absl::Status status = impl_->ToStatus(
+      impl_->stub->RetrySaga(&context, request, &response), address_);
+  if (!status.ok()) return status;
+  return std::move(*response.mutable_saga());
+}
+
+absl::StatusOr<v1::Saga> OrchestratorClient::SkipStep(std::string_view saga_id,
+                                                      std::string_view step,
+                                                      const v1::Operator& by) {
+  grpc::ClientContext context;
+  context.set_deadline(Clock::now() + call_timeout_);
+  v1::SkipStepRequest request;
+  request.set_saga_id(std::string(saga_id));
+  request.set_step(std::string(step));
+  *request.mutable_operator_() = by;
+  v1::SkipStepResponse response;
+  absl::Status status = impl_->ToStatus(
+      impl_->stub->SkipStep(&context, request, &response), address_);
+  if (!status.ok()) return status;
+  return std::move(*response.mutable_saga());
+}
+
+absl::StatusOr<v1::Saga> OrchestratorClient::MarkCompensated(
+    std::string_view saga_id, const v1::Operator& by) {
+  grpc::ClientContext context;
+  context.set_deadline(Clock::now() + call_timeout_);
+  v1::MarkCompensatedRequest request;
+  request.set_saga_id(std::string(saga_id));
+  *request.mutable_operator_() = by;
+  v1::MarkCompensatedResponse response;
+  absl::Status status = impl_->ToStatus(
+      impl_->stub->MarkCompensated(&context, request, &response), address_);
+  if (!status.ok()) return status;
+  return std::move(*response.mutable_saga());
+}
+
+absl::StatusOr<v1::ListDefinitionsResponse>
+OrchestratorClient::ListDefinitions() {
+  grpc::ClientContext context;
+  context.set_deadline(Clock::now() + call_timeout_);
+  v1::ListDefinitionsResponse response;
+  absl::Status status =
+      impl_->ToStatus(impl_->stub->ListDefinitions(
+                          &context, v1::ListDefinitionsRequest(), &response),
+                      address_);
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::GetDefinitionResponse> OrchestratorClient::GetDefinition(
+    std::string_view saga_type, int version) {
+  grpc::ClientContext context;
+  context.set_deadline(Clock::now() + call_timeout_);
+  v1::GetDefinitionRequest request;
+  request.set_saga_type(std::string(saga_type));
+  request.set_version(version);
+  v1::GetDefinitionResponse response;
+  absl::Status status = impl_->ToStatus(
+      impl_->stub->GetDefinition(&context, request, &response), address_);
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::Status OrchestratorClient::WatchSaga(
+    std::string_view saga_id, int64_t from_seq,
+    const std::function<void(const v1::SagaEvent&)>& on_event) {
+  grpc::ClientContext context;
+  v1::WatchSagaRequest request;
+  request.set_saga_id(std::string(saga_id));
+  request.set_from_seq(from_seq);
+  std::unique_ptr<grpc::ClientReader<v1::SagaEvent>> reader =
+      impl_->stub->WatchSaga(&context, request);
+  v1::SagaEvent event;
+  while (reader->Read(&event)) on_event(event);
+  return impl_->ToStatus(reader->Finish(), address_);
+}
+
 absl::StatusOr<v1::AwaitSagaResponse> OrchestratorClient::AwaitSaga(
     std::string_view saga_id, std::optional<milliseconds> timeout,
     std::string_view step) {

@@ -4,6 +4,7 @@
 #define SAGA_TOOLS_SAGACTL_CLIENT_H_
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +42,27 @@ class OrchestratorClient {
       std::string_view saga_id);
   absl::StatusOr<v1::Saga> CancelSaga(std::string_view saga_id,
                                       std::string_view reason);
+
+  // Operator repairs; each answers with the saga as it then is.
+  absl::StatusOr<v1::Saga> RetrySaga(std::string_view saga_id,
+                                     const v1::Operator& by);
+  absl::StatusOr<v1::Saga> SkipStep(std::string_view saga_id,
+                                    std::string_view step,
+                                    const v1::Operator& by);
+  absl::StatusOr<v1::Saga> MarkCompensated(std::string_view saga_id,
+                                           const v1::Operator& by);
+
+  absl::StatusOr<v1::ListDefinitionsResponse> ListDefinitions();
+  // `version` 0: the current version.
+  absl::StatusOr<v1::GetDefinitionResponse> GetDefinition(
+      std::string_view saga_type, int version);
+
+  // Follows WatchSaga from `from_seq` (exclusive), calling `on_event` for
+  // each event as it arrives, until the server ends the stream (the saga
+  // ended) or the stream fails. No deadline: a saga may run for long.
+  absl::Status WatchSaga(
+      std::string_view saga_id, int64_t from_seq,
+      const std::function<void(const v1::SagaEvent&)>& on_event);
 
   // Waits until the saga ends (or `step`, when not empty, has succeeded) or
   // `timeout` passes; without a timeout it waits as long as it takes. The

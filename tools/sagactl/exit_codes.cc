@@ -12,6 +12,7 @@ namespace {
 constexpr char kUsagePayload[] = "type.sagactl/usage";
 constexpr char kUnreachablePayload[] = "type.sagactl/unreachable";
 constexpr char kEndedBadlyPayload[] = "type.sagactl/ended-badly";
+constexpr char kDivergedPayload[] = "type.sagactl/diverged";
 
 bool HasPayload(const absl::Status& status, const char* type_url) {
   return status.GetPayload(type_url).has_value();
@@ -24,13 +25,20 @@ std::string ExitCodesHelp() {
          "  0  success\n"
          "  1  any other error; the gRPC code name and message are printed\n"
          "     (also: the --timeout of await or start --wait passed first)\n"
-         "  2  usage error (bad flag, argument, duration, status or JSON)\n"
+         "  2  usage error (bad flag, argument, duration, status or JSON, or\n"
+         "     a definition or history file that does not load)\n"
          "  3  not found (unknown saga id or saga type)\n"
          "  4  the orchestrator cannot be reached at --address\n"
-         "  5  the saga ended COMPENSATED or FAILED (await, start --wait)\n"
+         "  5  the saga ended COMPENSATED or FAILED (await, start --wait,\n"
+         "     watch)\n"
+         "  6  a replayed history diverges from what the code now decides\n"
+         "     (replay), or a new definition would strand unfinished sagas\n"
+         "     (definitions check)\n"
          "\n"
          "Environment:\n"
-         "  SAGACTL_ADDRESS  default for --address\n";
+         "  SAGACTL_ADDRESS   default for --address\n"
+         "  SAGACTL_OPERATOR  who is recorded for retry, skip-step and\n"
+         "                    mark-compensated (default: the OS user name)\n";
 }
 
 absl::Status UsageError(std::string_view message) {
@@ -59,11 +67,18 @@ absl::Status SagaEndedBadlyError(std::string_view saga_id,
   return status;
 }
 
+absl::Status DivergedError(std::string_view message) {
+  absl::Status status = absl::AbortedError(std::string(message));
+  status.SetPayload(kDivergedPayload, absl::Cord());
+  return status;
+}
+
 int ExitCodeFor(const absl::Status& status) {
   if (status.ok()) return kExitOk;
   if (HasPayload(status, kUsagePayload)) return kExitUsage;
   if (HasPayload(status, kUnreachablePayload)) return kExitUnreachable;
   if (HasPayload(status, kEndedBadlyPayload)) return kExitSagaEndedBadly;
+  if (HasPayload(status, kDivergedPayload)) return kExitDiverged;
   if (status.code() == absl::StatusCode::kNotFound) return kExitNotFound;
   return kExitError;
 }
@@ -72,7 +87,8 @@ std::string ErrorLine(const absl::Status& status) {
   std::string line = "sagactl: ";
   if (!HasPayload(status, kUsagePayload) &&
       !HasPayload(status, kUnreachablePayload) &&
-      !HasPayload(status, kEndedBadlyPayload)) {
+      !HasPayload(status, kEndedBadlyPayload) &&
+      !HasPayload(status, kDivergedPayload)) {
     line += absl::StatusCodeToString(status.code());
     line += ": ";
   }

@@ -15,6 +15,7 @@ inline constexpr int kExitUsage = 2;
 inline constexpr int kExitNotFound = 3;
 inline constexpr int kExitUnreachable = 4;
 inline constexpr int kExitSagaEndedBadly = 5;
+inline constexpr int kExitDiverged = 6;
 
 // The `sagactl --help` footer that documents the codes above.
 std::string ExitCodesHelp();
@@ -35,7 +36,14 @@ absl::Status SagaEndedBadlyError(std::string_view saga_id,
                                  std::string_view status_name,
                                  std::string_view reason);
 
+// A replayed history diverged from what the code now decides (`replay`), or
+// a new definition would strand unfinished sagas (`definitions check`):
+// Aborted, marked so that ExitCodeFor gives kExitDiverged. The report itself
+// was already printed; `message` summarises it.
+absl::Status DivergedError(std::string_view message);
+
 // kExitUsage for UsageError, kExitSagaEndedBadly for SagaEndedBadlyError,
+// kExitDiverged for DivergedError,
 // kExitUnreachable for UnreachableError, kExitNotFound for NOT_FOUND, kExitOk
 // for OK and kExitError otherwise (an INVALID_ARGUMENT or UNAVAILABLE from the
 // server included).

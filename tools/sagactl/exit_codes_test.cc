@@ -12,6 +12,8 @@ TEST(ExitCodesTest, MapsEachKindOfOutcome) {
   EXPECT_EQ(ExitCodeFor(UnreachableError("h:1", "refused")), kExitUnreachable);
   EXPECT_EQ(ExitCodeFor(SagaEndedBadlyError("s1", "FAILED", "x")),
             kExitSagaEndedBadly);
+  EXPECT_EQ(ExitCodeFor(DivergedError("1 of 3 histories diverge")),
+            kExitDiverged);
   // The same codes sent by the server are plain errors.
   EXPECT_EQ(ExitCodeFor(absl::InvalidArgumentError("bad input")), kExitError);
   EXPECT_EQ(ExitCodeFor(absl::UnavailableError("db down")), kExitError);
@@ -29,11 +31,14 @@ TEST(ExitCodesTest, ErrorLineNamesTheCodeOfServerErrors) {
             "sagactl: --input is not valid JSON");
   EXPECT_EQ(ErrorLine(SagaEndedBadlyError("s1", "COMPENSATED", "no slot")),
             "sagactl: saga s1 ended COMPENSATED: no slot");
+  EXPECT_EQ(ErrorLine(DivergedError("1 of 3 histories diverge")),
+            "sagactl: 1 of 3 histories diverge");
 }
 
 TEST(ExitCodesTest, HelpDocumentsEveryCode) {
   std::string help = ExitCodesHelp();
-  for (const char* code : {"  0 ", "  1 ", "  2 ", "  3 ", "  4 ", "  5 "}) {
+  for (const char* code :
+       {"  0 ", "  1 ", "  2 ", "  3 ", "  4 ", "  5 ", "  6 "}) {
     EXPECT_NE(help.find(code), std::string::npos) << code;
   }
 }

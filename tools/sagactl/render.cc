@@ -263,17 +263,66 @@ std::string RenderSagaDetailTable(const v1::Saga& saga,
 std::string RenderSagaListTable(const v1::ListSagasResponse& response,
                                 int64_t now_unix_ms) {
   if (response.sagas().empty()) return "No sagas found.\n";
-  Table table({"ID", "TYPE", "STATUS", "STEP", "AGE", "ERROR"});
+  Table table({"ID", "TYPE", "STATUS", "STEP", "ATTEMPTS", "AGE", "ERROR"});
   for (const v1::Saga& saga : response.sagas()) {
     std::string age =
         saga.created_unix_ms() == 0
             ? ""
             : FormatAge(milliseconds(now_unix_ms - saga.created_unix_ms()));
     table.AddRow({saga.saga_id(), saga.saga_type(),
-                  SagaStatusName(saga.status()), saga.current_step(), age,
-                  Truncate(OneLine(saga.error()), kListErrorWidth)});
+                  SagaStatusName(saga.status()), saga.current_step(),
+                  saga.current_attempt() == 0
+                      ? ""
+                      : std::to_string(saga.current_attempt()),
+                  age, Truncate(OneLine(saga.error()), kListErrorWidth)});
   }
   return table.Render();
+}
+
+std::string RenderDefinitionsTable(
+    const v1::ListDefinitionsResponse& response) {
+  if (response.definitions().empty()) return "No saga definitions.\n";
+  Table table({"TYPE", "VERSION", "CURRENT", "STEPS", "DESCRIPTION"});
+  for (const v1::DefinitionInfo& info : response.definitions()) {
+    std::string steps;
+    for (const std::string& step : info.steps()) {
+      if (!steps.empty()) steps += " > ";
+      steps += step;
+    }
+    table.AddRow({info.saga_type(), std::to_string(info.version()),
+                  info.current() ? "yes" : "no", steps,
+                  Truncate(OneLine(info.description()), kListErrorWidth)});
+  }
+  return table.Render();
+}
+
+std::string RenderWatchLine(const v1::SagaEvent& event) {
+  // Wide enough for the longest type, CompensationRetryScheduled.
+  constexpr size_t kTypeWidth = 26;
+  // Seq padded so that types line up for the first thousand events.
+  constexpr size_t kSeqWidth = 4;
+  std::string seq = "#" + std::to_string(event.seq());
+  if (seq.size() < kSeqWidth) seq.append(kSeqWidth - seq.size(), ' ');
+  std::string line = FormatTimeOfDay(event.recorded_unix_ms()) + "  " + seq +
+                     "  " + event.type();
+  if (event.type().size() < kTypeWidth) {
+    line.append(kTypeWidth - event.type().size(), ' ');
+  }
+  if (!event.step().empty()) line += "  " + event.step();
+  if (event.attempt() != 0) {
+    line += " attempt " + std::to_string(event.attempt());
+  }
+  std::string data = ShortEventData(event.data_json());
+  if (!data.empty()) line += "  " + data;
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  return OneLine(line) + "\n";
+}
+
+absl::StatusOr<std::string> RenderJsonLine(
+    const google::protobuf::Message& message) {
+  absl::StatusOr<json> value = ToJson(message);
+  if (!value.ok()) return value.status();
+  return Dump(*value, -1) + "\n";
 }
 
 }  // namespace saga::sagactl

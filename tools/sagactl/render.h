@@ -56,9 +56,22 @@ std::string RenderSagaDetailTable(const v1::Saga& saga,
                                   const v1::GetSagaHistoryResponse& history,
                                   int64_t now_unix_ms);
 
-// `list`: id, type, status, current step, age and error, one saga per line.
+// `list`: id, type, status, current step, attempts at it, age and error, one
+// saga per line.
 std::string RenderSagaListTable(const v1::ListSagasResponse& response,
                                 int64_t now_unix_ms);
+
+// `definitions`: type, version, whether it is the current one, and its
+// steps in order.
+std::string RenderDefinitionsTable(const v1::ListDefinitionsResponse& response);
+
+// `watch`: one event on one line, as it arrives (no table: widths cannot
+// be known in advance): time of day (UTC), seq, type, step, attempt, data.
+std::string RenderWatchLine(const v1::SagaEvent& event);
+
+// `watch -o json`: RenderJson on a single line (JSON Lines), ending in '\n'.
+absl::StatusOr<std::string> RenderJsonLine(
+    const google::protobuf::Message& message);
 
 }  // namespace saga::sagactl
 

@@ -237,13 +237,63 @@ TEST(RenderSagaListTableTest, OneLinePerSaga) {
   failed->set_status(v1::SAGA_STATUS_FAILED);
   failed->set_error("release_slot: " + std::string(100, 'e'));
   failed->set_created_unix_ms(kT0 - 3 * 3600 * 1000);
-  EXPECT_EQ(RenderSagaListTable(response, kT0),
-            "ID  TYPE              STATUS   STEP          AGE  ERROR\n"
-            "a1  book_appointment  RUNNING  reserve_slot  45s  -\n"
-            "b2  book_appointment  FAILED   -             3h   release_slot: " +
-                std::string(43, 'e') + "...\n");
+  running->set_current_attempt(2);
+  EXPECT_EQ(
+      RenderSagaListTable(response, kT0),
+      "ID  TYPE              STATUS   STEP          ATTEMPTS  AGE  ERROR\n"
+      "a1  book_appointment  RUNNING  reserve_slot  2         45s  -\n"
+      "b2  book_appointment  FAILED   -             -         3h   "
+      "release_slot: " +
+          std::string(43, 'e') + "...\n");
   EXPECT_EQ(RenderSagaListTable(v1::ListSagasResponse(), kT0),
             "No sagas found.\n");
+}
+
+TEST(RenderDefinitionsTableTest, OneLinePerVersion) {
+  v1::ListDefinitionsResponse response;
+  v1::DefinitionInfo* v1_info = response.add_definitions();
+  v1_info->set_saga_type("appointment_booking");
+  v1_info->set_version(1);
+  v1_info->add_steps("validate_patient");
+  v1_info->add_steps("reserve_doctor");
+  v1::DefinitionInfo* v2_info = response.add_definitions();
+  *v2_info = *v1_info;
+  v2_info->set_version(2);
+  v2_info->set_current(true);
+  v2_info->set_description("Book a doctor.");
+  EXPECT_EQ(RenderDefinitionsTable(response),
+            "TYPE                 VERSION  CURRENT  STEPS" +
+                std::string(30, ' ') +
+                "DESCRIPTION\n"
+                "appointment_booking  1        no       validate_patient > "
+                "reserve_doctor  -\n"
+                "appointment_booking  2        yes      validate_patient > "
+                "reserve_doctor  Book a doctor.\n");
+  EXPECT_EQ(RenderDefinitionsTable(v1::ListDefinitionsResponse()),
+            "No saga definitions.\n");
+}
+
+TEST(RenderWatchLineTest, OneEventPerLine) {
+  v1::SagaEvent event;
+  event.set_seq(4);
+  event.set_type("StepFailed");
+  event.set_step("reserve_doctor");
+  event.set_attempt(2);
+  event.set_data_json(R"({"error": "busy", "retryable": true})");
+  event.set_recorded_unix_ms(kT0 + 1500);
+  EXPECT_EQ(RenderWatchLine(event),
+            "12:00:01.500  #4    StepFailed                  reserve_doctor "
+            "attempt 2  {\"error\":\"busy\",\"retryable\":true}\n");
+  v1::SagaEvent done;
+  done.set_seq(12);
+  done.set_type("SagaCompleted");
+  done.set_data_json("{}");
+  done.set_recorded_unix_ms(kT0);
+  EXPECT_EQ(RenderWatchLine(done), "12:00:00.000  #12   SagaCompleted\n");
+  absl::StatusOr<std::string> line = RenderJsonLine(event);
+  ASSERT_TRUE(line.ok());
+  EXPECT_EQ(line->find('\n'), line->size() - 1);
+  EXPECT_EQ(json::parse(*line)["data_json"]["error"], "busy");
 }
 
 }  // namespace

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages needed to build, test and demo the saga
+# orchestrator. A quick no-op when they are all present; runs apt-get update
+# only when something has to be installed; uses sudo when not root.
+set -euo pipefail
+
+PACKAGES=(
+  # Toolchain.
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  clang-format
+  # gRPC and protobuf (the grpc compiler plugin is required by gRPC's CMake
+  # config even for C++ only).
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  # Libraries.
+  libpqxx-dev libspdlog-dev libfmt-dev libboost-dev libboost-system-dev
+  libboost-program-options-dev nlohmann-json3-dev libyaml-cpp-dev
+  libcli11-dev
+  # Tests.
+  libgtest-dev libgmock-dev
+  # PostgreSQL 15 server and client, for tests and the demo.
+  postgresql
+)
+
+# Packages from PACKAGES that dpkg does not report as installed.
+missing=()
+for package in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null ||
+    true)
+  [[ $status == installed ]] || missing+=("$package")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages are installed"
+  exit 0
+fi
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null ||
+    { echo "install-deps: not root and no sudo; install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+
+echo "install-deps: installing ${missing[*]}"
+"${sudo[@]}" apt-get update
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+  --no-install-recommends "${missing[@]}"

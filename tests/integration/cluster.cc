@@ -1,0 +1,458 @@
+#include "tests/integration/cluster.h"
+
+#include <grpcpp/grpcpp.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <pqxx/pqxx>
+#include <sstream>
+
+namespace saga::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using saga::v1::Saga;
+using saga::v1::SagaStatus;
+
+constexpr std::chrono::milliseconds kStartTimeout{30000};
+constexpr std::chrono::milliseconds kRpcTimeout{10000};
+// How long one AwaitSaga call may wait before AwaitTerminal asks again; short
+// enough to notice a restarted orchestrator quickly.
+constexpr int64_t kAwaitSliceMs = 5000;
+constexpr size_t kLogTailLines = 60;
+
+std::string Address(int port) { return "127.0.0.1:" + std::to_string(port); }
+
+std::string BinaryFor(const std::string& participant) {
+  return BinaryPath("saga-" + participant);
+}
+
+void SetDeadline(grpc::ClientContext& context,
+                 std::chrono::milliseconds timeout) {
+  context.set_deadline(std::chrono::system_clock::now() + timeout);
+}
+
+std::string Tail(const std::string& path, size_t lines) {
+  std::ifstream in(path);
+  if (!in) return "(no log)\n";
+  std::vector<std::string> all;
+  std::string line;
+  while (std::getline(in, line)) all.push_back(line);
+  std::ostringstream out;
+  size_t first = all.size() > lines ? all.size() - lines : 0;
+  for (size_t i = first; i < all.size(); ++i) out << all[i] << "\n";
+  return out.str();
+}
+
+}  // namespace
+
+std::string DescribeSaga(const Saga& saga) {
+  std::ostringstream out;
+  out << "saga " << saga.saga_id() << " ("
+      << saga::v1::SagaStatus_Name(saga.status()) << ", error \""
+      << saga.error() << "\"; steps:";
+  for (const auto& step : saga.steps()) {
+    out << " " << step.name() << "=" << saga::v1::StepStatus_Name(step.status())
+        << "/" << step.attempts() << "/" << step.compensation_attempts()
+        << (step.outcome_unknown() ? "/unknown" : "");
+  }
+  out << ")";
+  return out.str();
+}
+
+struct TestCluster::Connections {
+  std::map<std::string, std::unique_ptr<pqxx::connection>> by_name;
+
+  pqxx::connection& Get(const std::string& name, const std::string& dsn) {
+    auto& connection = by_name[name];
+    if (!connection) connection = std::make_unique<pqxx::connection>(dsn);
+    return *connection;
+  }
+};
+
+bool IsTerminal(SagaStatus status) {
+  return status == saga::v1::SAGA_STATUS_COMPLETED ||
+         status == saga::v1::SAGA_STATUS_COMPENSATED ||
+         status == saga::v1::SAGA_STATUS_FAILED;
+}
+
+std::string BookingInput(const std::string& patient_id,
+                         const std::string& preferred_date,
+                         const std::string& specialty) {
+  return "{\"patient_id\":\"" + patient_id + "\",\"preferred_date\":\"" +
+         preferred_date + "\",\"specialty\":\"" + specialty + "\"}";
+}
+
+const saga::v1::Step* FindStep(const Saga& saga, const std::string& name) {
+  for (const auto& step : saga.steps()) {
+    if (step.name() == name) return &step;
+  }
+  return nullptr;
+}
+
+TestCluster::TestCluster(ClusterOptions options)
+    : options_(std::move(options)) {
+  connections_ = std::make_unique<Connections>();
+  if (options_.definitions_dir.empty()) {
+    options_.definitions_dir = SourcePath("sagas");
+  }
+  char dir_template[] = "/tmp/saga-it-XXXXXX";
+  const char* dir = mkdtemp(dir_template);
+  if (dir == nullptr) {
+    ADD_FAILURE() << "mkdtemp failed for the cluster's log directory";
+    log_dir_ = "/tmp";
+  } else {
+    log_dir_ = dir;
+  }
+  orchestrator_db_ = std::make_unique<TestDatabase>("it_orch");
+  orchestrator_port_ = FreePort();
+  for (const auto& name : kParticipants) {
+    Participant& participant = participants_[name];
+    participant.db = std::make_unique<TestDatabase>("it_" + name);
+    participant.port = FreePort();
+    auto flags = options_.participant_flags.find(name);
+    if (flags != options_.participant_flags.end()) {
+      participant.flags = flags->second;
+    }
+  }
+}
+
+TestCluster::~TestCluster() {
+  stub_.reset();
+  orchestrator_.reset();
+  for (auto& [name, participant] : participants_) participant.process.reset();
+  connections_.reset();
+  if (::testing::Test::HasFailure()) {
+    DumpLogs();
+  } else if (std::getenv("SAGA_TEST_KEEP_LOGS") != nullptr) {
+    std::cerr << "cluster logs kept in " << log_dir_ << "\n";
+  } else if (log_dir_ != "/tmp") {
+    std::error_code ignored;
+    std::filesystem::remove_all(log_dir_, ignored);
+  }
+}
+
+void TestCluster::DumpLogs() const {
+  std::cerr << "=== cluster logs kept in " << log_dir_ << " ===\n";
+  std::vector<std::string> names = {"orchestrator"};
+  names.insert(names.end(), kParticipants.begin(), kParticipants.end());
+  for (const auto& name : names) {
+    std::string path = log_dir_ + "/" + name + ".log";
+    std::cerr << "--- last lines of " << path << " ---\n"
+              << Tail(path, kLogTailLines);
+  }
+}
+
+const TestDatabase& TestCluster::database(const std::string& name) const {
+  if (name == "orchestrator") return *orchestrator_db_;
+  return *participants_.at(name).db;
+}
+
+::testing::AssertionResult TestCluster::AwaitListening(
+    ChildProcess& process, int port, const std::string& what,
+    const std::string& log_path) {
+  bool exited = false;
+  bool up = PollUntil(
+      [&] {
+        if (!process.Running()) {
+          exited = true;
+          return true;
+        }
+        return WaitForPort(port, std::chrono::milliseconds(50));
+      },
+      kStartTimeout);
+  if (exited || !up) {
+    return ::testing::AssertionFailure()
+           << what << " did not start listening on " << Address(port)
+           << (exited ? " (it exited)" : " (timed out)") << "; log " << log_path
+           << ":\n"
+           << Tail(log_path, kLogTailLines);
+  }
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult TestCluster::StartParticipant(
+    const std::string& name) {
+  Participant& participant = participants_.at(name);
+  std::vector<std::string> argv = {BinaryFor(name),
+                                   "--listen",
+                                   Address(participant.port),
+                                   "--db",
+                                   participant.db->dsn(),
+                                   "--migrations",
+                                   SourcePath("migrations/" + name),
+                                   "--log-level",
+                                   "info"};
+  argv.insert(argv.end(), participant.flags.begin(), participant.flags.end());
+  std::string log_path = log_dir_ + "/" + name + ".log";
+  participant.process = std::make_unique<ChildProcess>(
+      argv, std::vector<std::string>{}, log_path);
+  return AwaitListening(*participant.process, participant.port, "saga-" + name,
+                        log_path);
+}
+
+::testing::AssertionResult TestCluster::Start() {
+  for (const auto& name : kParticipants) {
+    auto started = StartParticipant(name);
+    if (!started) return started;
+  }
+  return StartOrchestrator();
+}
+
+::testing::AssertionResult TestCluster::StartOrchestrator() {
+  std::vector<std::string> argv = {BinaryPath("saga-orchestrator"),
+                                   "--listen",
+                                   Address(orchestrator_port_),
+                                   "--db",
+                                   orchestrator_db_->dsn(),
+                                   "--definitions",
+                                   options_.definitions_dir,
+                                   "--migrations",
+                                   SourcePath("migrations/orchestrator"),
+                                   "--log-level",
+                                   "info"};
+  for (const auto& [name, participant] : participants_) {
+    argv.push_back("--participant");
+    argv.push_back(name + "=" + Address(participant.port));
+  }
+  argv.insert(argv.end(), options_.orchestrator_flags.begin(),
+              options_.orchestrator_flags.end());
+  std::string log_path = log_dir_ + "/orchestrator.log";
+  ++orchestrator_starts_;
+  orchestrator_ = std::make_unique<ChildProcess>(
+      argv, std::vector<std::string>{}, log_path);
+  auto listening = AwaitListening(
+      *orchestrator_, orchestrator_port_,
+      "saga-orchestrator (start #" + std::to_string(orchestrator_starts_) + ")",
+      log_path);
+  if (!listening) return listening;
+  // A fresh channel: the old one may sit in reconnect backoff after a kill.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+  stub_ = saga::v1::SagaOrchestrator::NewStub(grpc::CreateCustomChannel(
+      Address(orchestrator_port_), grpc::InsecureChannelCredentials(), args));
+  return ::testing::AssertionSuccess();
+}
+
+saga::v1::SagaOrchestrator::Stub& TestCluster::Stub() {
+  if (!stub_) {
+    ADD_FAILURE() << "TestCluster::Stub() before the orchestrator started";
+    std::abort();
+  }
+  return *stub_;
+}
+
+void TestCluster::KillOrchestrator(int signal) {
+  if (!orchestrator_) return;
+  orchestrator_->Signal(signal);
+  orchestrator_->Wait();
+  orchestrator_.reset();
+}
+
+::testing::AssertionResult TestCluster::RestartParticipant(
+    const std::string& name, const std::vector<std::string>& flags) {
+  Participant& participant = participants_.at(name);
+  if (participant.process) {
+    participant.process->Signal(SIGKILL);
+    participant.process->Wait();
+    participant.process.reset();
+  }
+  participant.flags = flags;
+  return StartParticipant(name);
+}
+
+std::string TestCluster::StartSaga(const std::string& saga_type,
+                                   const std::string& input_json,
+                                   const std::string& idempotency_key) {
+  grpc::ClientContext context;
+  SetDeadline(context, kRpcTimeout);
+  saga::v1::StartSagaRequest request;
+  request.set_saga_type(saga_type);
+  request.set_input_json(input_json);
+  request.set_idempotency_key(idempotency_key);
+  saga::v1::StartSagaResponse response;
+  grpc::Status status = Stub().StartSaga(&context, request, &response);
+  if (!status.ok()) {
+    ADD_FAILURE() << "StartSaga(" << saga_type << ", " << input_json
+                  << ") failed: " << status.error_code() << " "
+                  << status.error_message();
+    return "";
+  }
+  if (response.saga_id().empty()) {
+    ADD_FAILURE() << "StartSaga returned an empty saga id";
+  }
+  return response.saga_id();
+}
+
+Saga TestCluster::GetSaga(const std::string& saga_id) {
+  grpc::ClientContext context;
+  SetDeadline(context, kRpcTimeout);
+  context.set_wait_for_ready(true);
+  saga::v1::GetSagaRequest request;
+  request.set_saga_id(saga_id);
+  saga::v1::GetSagaResponse response;
+  grpc::Status status = Stub().GetSaga(&context, request, &response);
+  if (!status.ok()) {
+    ADD_FAILURE() << "GetSaga(" << saga_id
+                  << ") failed: " << status.error_code() << " "
+                  << status.error_message();
+    return Saga();
+  }
+  return response.saga();
+}
+
+std::vector<saga::v1::SagaEvent> TestCluster::History(
+    const std::string& saga_id) {
+  grpc::ClientContext context;
+  SetDeadline(context, kRpcTimeout);
+  context.set_wait_for_ready(true);
+  saga::v1::GetSagaHistoryRequest request;
+  request.set_saga_id(saga_id);
+  saga::v1::GetSagaHistoryResponse response;
+  grpc::Status status = Stub().GetSagaHistory(&context, request, &response);
+  if (!status.ok()) {
+    ADD_FAILURE() << "GetSagaHistory(" << saga_id
+                  << ") failed: " << status.error_code() << " "
+                  << status.error_message();
+    return {};
+  }
+  return {response.events().begin(), response.events().end()};
+}
+
+std::vector<std::string> TestCluster::HistoryTypes(const std::string& saga_id) {
+  std::vector<std::string> types;
+  for (const auto& event : History(saga_id)) types.push_back(event.type());
+  return types;
+}
+
+Saga TestCluster::AwaitTerminal(const std::string& saga_id,
+                                std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  Saga last;
+  last.set_saga_id(saga_id);
+  while (Clock::now() < deadline) {
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - Clock::now());
+    int64_t wait_ms = std::min<int64_t>(remaining.count(), kAwaitSliceMs);
+    grpc::ClientContext context;
+    SetDeadline(context, std::chrono::milliseconds(wait_ms + 5000));
+    // While the orchestrator restarts, block in the channel instead of
+    // spinning on UNAVAILABLE.
+    context.set_wait_for_ready(true);
+    saga::v1::AwaitSagaRequest request;
+    request.set_saga_id(saga_id);
+    request.set_timeout_ms(wait_ms);
+    saga::v1::AwaitSagaResponse response;
+    grpc::Status status = Stub().AwaitSaga(&context, request, &response);
+    if (status.ok()) {
+      last = response.saga();
+      if (IsTerminal(last.status())) return last;
+    } else if (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
+               status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      ADD_FAILURE() << "AwaitSaga(" << saga_id
+                    << ") failed: " << status.error_code() << " "
+                    << status.error_message();
+      return last;
+    }
+  }
+  return last;
+}
+
+int64_t TestCluster::QueryInt(const std::string& participant,
+                              const std::string& sql) {
+  pqxx::nontransaction tx(
+      connections_->Get(participant, database(participant).dsn()));
+  return tx.exec1(sql)[0].as<int64_t>();
+}
+
+int64_t TestCluster::QueryInt(const std::string& participant,
+                              const std::string& sql,
+                              const std::string& param) {
+  pqxx::nontransaction tx(
+      connections_->Get(participant, database(participant).dsn()));
+  return tx.exec_params(sql, param)[0][0].as<int64_t>();
+}
+
+int TestCluster::ActiveReservations(const std::string& saga_id) {
+  pqxx::nontransaction tx(
+      connections_->Get("doctor", database("doctor").dsn()));
+  return tx
+      .exec_params(
+          "SELECT count(*) FROM reservations "
+          "WHERE saga_id = $1 AND status = 'active'",
+          saga_id)[0][0]
+      .as<int>();
+}
+
+int TestCluster::AllReservations(const std::string& saga_id) {
+  pqxx::nontransaction tx(
+      connections_->Get("doctor", database("doctor").dsn()));
+  return tx
+      .exec_params("SELECT count(*) FROM reservations WHERE saga_id = $1",
+                   saga_id)[0][0]
+      .as<int>();
+}
+
+int TestCluster::Mails(const std::string& saga_id) {
+  pqxx::nontransaction tx(connections_->Get("email", database("email").dsn()));
+  return tx
+      .exec_params("SELECT count(*) FROM mail_log WHERE saga_id = $1",
+                   saga_id)[0][0]
+      .as<int>();
+}
+
+std::set<std::string> TestCluster::ReservationSagaIds() {
+  pqxx::nontransaction tx(
+      connections_->Get("doctor", database("doctor").dsn()));
+  std::set<std::string> ids;
+  for (const auto& row : tx.exec("SELECT DISTINCT saga_id FROM reservations")) {
+    ids.insert(row[0].as<std::string>());
+  }
+  return ids;
+}
+
+std::set<std::string> TestCluster::MailSagaIds() {
+  pqxx::nontransaction tx(connections_->Get("email", database("email").dsn()));
+  std::set<std::string> ids;
+  for (const auto& row : tx.exec("SELECT DISTINCT saga_id FROM mail_log")) {
+    ids.insert(row[0].as<std::string>());
+  }
+  return ids;
+}
+
+void TestCluster::ExpectParticipantsAgree(const Saga& saga) {
+  const std::string& id = saga.saga_id();
+  int active = ActiveReservations(id);
+  int mails = Mails(id);
+  switch (saga.status()) {
+    case saga::v1::SAGA_STATUS_COMPLETED:
+      EXPECT_EQ(active, 1) << "active reservations of COMPLETED "
+                           << DescribeSaga(saga);
+      EXPECT_EQ(mails, 2) << "mails of COMPLETED " << DescribeSaga(saga);
+      break;
+    case saga::v1::SAGA_STATUS_COMPENSATED:
+      EXPECT_EQ(active, 0) << "active reservations of COMPENSATED "
+                           << DescribeSaga(saga);
+      // The pivot (notify) never succeeded, so no mail may exist: a mail
+      // here means the saga rolled back after the point of no return.
+      EXPECT_EQ(mails, 0) << "mails of COMPENSATED " << DescribeSaga(saga);
+      break;
+    case saga::v1::SAGA_STATUS_FAILED:
+      ADD_FAILURE() << "FAILED (needs an operator): " << DescribeSaga(saga)
+                    << "; active reservations " << active << ", mails "
+                    << mails;
+      break;
+    default:
+      ADD_FAILURE() << "not terminal: " << DescribeSaga(saga)
+                    << "; active reservations " << active << ", mails "
+                    << mails;
+  }
+}
+
+}  // namespace saga::testing

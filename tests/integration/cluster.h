@@ -1,0 +1,155 @@
+// TestCluster: a whole deployment for end-to-end tests. Fresh databases for
+// the orchestrator and the three participants, the participant binaries
+// (saga-patient, saga-doctor, saga-email) and saga-orchestrator, each on a
+// free port with its log in a temporary directory. The directory is printed
+// and the logs' tails are dumped when the test fails; otherwise it is
+// removed (kept if the environment variable SAGA_TEST_KEEP_LOGS is set).
+// Everything is killed and dropped in the destructor.
+//
+// Not thread-safe: use one TestCluster from the test's main thread.
+#pragma once
+
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "saga/v1/orchestrator.grpc.pb.h"
+#include "tests/support/test_support.h"
+
+namespace saga::testing {
+
+// The participants the booking saga talks to, in start order.
+inline const std::vector<std::string> kParticipants = {"patient", "doctor",
+                                                       "email"};
+
+struct ClusterOptions {
+  // Extra flags per participant ("patient", "doctor", "email"), e.g.
+  // {"--fail-rate", "send_notification=1"}.
+  std::map<std::string, std::vector<std::string>> participant_flags;
+  // Extra flags for saga-orchestrator.
+  std::vector<std::string> orchestrator_flags;
+  // Where the orchestrator loads saga definitions from; empty means
+  // SourcePath("sagas").
+  std::string definitions_dir;
+};
+
+class TestCluster {
+ public:
+  explicit TestCluster(ClusterOptions options = {});
+  ~TestCluster();
+  TestCluster(const TestCluster&) = delete;
+  TestCluster& operator=(const TestCluster&) = delete;
+
+  // Starts the participants, then the orchestrator, and waits until each
+  // accepts connections. On failure the message names the process and its
+  // log file.
+  ::testing::AssertionResult Start();
+
+  // A stub on the current orchestrator. Replaced by StartOrchestrator(), so
+  // do not keep the reference across a restart.
+  saga::v1::SagaOrchestrator::Stub& Stub();
+
+  // Sends `signal` to the orchestrator and reaps it.
+  void KillOrchestrator(int signal = SIGKILL);
+  // Starts the orchestrator again on the same port and database.
+  ::testing::AssertionResult StartOrchestrator();
+  // Kills (SIGKILL) and starts participant `name` on the same port and
+  // database with `flags` instead of the options' flags.
+  ::testing::AssertionResult RestartParticipant(
+      const std::string& name, const std::vector<std::string>& flags);
+
+  // StartSaga; fails the test (ADD_FAILURE) and returns "" on error.
+  std::string StartSaga(const std::string& saga_type,
+                        const std::string& input_json,
+                        const std::string& idempotency_key = "");
+  // GetSaga; fails the test and returns an empty Saga on error.
+  saga::v1::Saga GetSaga(const std::string& saga_id);
+  // Event types of the saga's history, in order.
+  std::vector<std::string> HistoryTypes(const std::string& saga_id);
+  std::vector<saga::v1::SagaEvent> History(const std::string& saga_id);
+
+  // Waits with AwaitSaga (retrying while the orchestrator is unreachable)
+  // until the saga is COMPLETED, COMPENSATED or FAILED, and returns it as
+  // last seen (check its status: it may still be running on timeout).
+  saga::v1::Saga AwaitTerminal(const std::string& saga_id,
+                               std::chrono::milliseconds timeout);
+
+  // Participant database probes.
+  int ActiveReservations(const std::string& saga_id);
+  int AllReservations(const std::string& saga_id);
+  int Mails(const std::string& saga_id);
+  // Saga ids that appear in the doctor's reservations / the email log.
+  std::set<std::string> ReservationSagaIds();
+  std::set<std::string> MailSagaIds();
+  // Runs a query returning one integer against a participant's database.
+  int64_t QueryInt(const std::string& participant, const std::string& sql);
+  // The same with one parameter ($1).
+  int64_t QueryInt(const std::string& participant, const std::string& sql,
+                   const std::string& param);
+
+  // Checks invariant 3 for a saga the test believes has ended:
+  //   COMPLETED   -> exactly one active reservation and exactly two mails;
+  //   COMPENSATED -> no active reservation and no mail (the pivot never
+  //                  succeeded, so nothing was sent);
+  //   FAILED / still running -> a test failure with the saga's error.
+  // Failures are non-fatal (EXPECT) and name the saga.
+  void ExpectParticipantsAgree(const saga::v1::Saga& saga);
+
+  int orchestrator_port() const { return orchestrator_port_; }
+  int participant_port(const std::string& name) const {
+    return participants_.at(name).port;
+  }
+  const std::string& log_dir() const { return log_dir_; }
+  const TestDatabase& database(const std::string& name) const;
+
+ private:
+  struct Participant {
+    std::unique_ptr<TestDatabase> db;
+    int port = 0;
+    std::vector<std::string> flags;
+    std::unique_ptr<ChildProcess> process;
+  };
+
+  ::testing::AssertionResult StartParticipant(const std::string& name);
+  ::testing::AssertionResult AwaitListening(ChildProcess& process, int port,
+                                            const std::string& what,
+                                            const std::string& log_path);
+  void DumpLogs() const;
+
+  ClusterOptions options_;
+  std::string log_dir_;
+  std::unique_ptr<TestDatabase> orchestrator_db_;
+  int orchestrator_port_ = 0;
+  std::unique_ptr<ChildProcess> orchestrator_;
+  int orchestrator_starts_ = 0;
+  std::unique_ptr<saga::v1::SagaOrchestrator::Stub> stub_;
+  std::map<std::string, Participant> participants_;
+  // Lazily opened libpqxx connections to the participants' databases
+  // (defined in cluster.cc to keep libpqxx out of this header).
+  struct Connections;
+  std::unique_ptr<Connections> connections_;
+};
+
+// True for COMPLETED, COMPENSATED and FAILED.
+bool IsTerminal(saga::v1::SagaStatus status);
+
+// The booking saga's input as JSON.
+std::string BookingInput(const std::string& patient_id,
+                         const std::string& preferred_date,
+                         const std::string& specialty);
+
+// One line for failure messages: id, status, error and each step's
+// status/attempts/compensation attempts.
+std::string DescribeSaga(const saga::v1::Saga& saga);
+
+// The step named `name` of a saga returned by GetSaga, or nullptr.
+const saga::v1::Step* FindStep(const saga::v1::Saga& saga,
+                               const std::string& name);
+
+}  // namespace saga::testing

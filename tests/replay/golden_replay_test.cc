@@ -1,0 +1,177 @@
+// The golden histories recorded from real runs (see README.md) replay
+// through this build's decider, and a deliberately changed decider or
+// definition is caught at the right event.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "orchestrator/core/decider.h"
+#include "orchestrator/core/history_file.h"
+#include "orchestrator/core/replay.h"
+#include "orchestrator/core/state.h"
+
+namespace saga::core {
+namespace {
+
+std::string GoldenPath(const std::string& name) {
+  return std::string(SAGA_GOLDEN_DIR) + "/" + name;
+}
+
+History LoadGolden(const std::string& name) {
+  std::ifstream in(GoldenPath(name), std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<History> history = DecodeHistory(text.str(), name);
+  EXPECT_TRUE(history.ok()) << history.status();
+  return history.ok() ? *history : History{};
+}
+
+std::vector<std::string> GoldenFiles() {
+  std::vector<std::string> names;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(SAGA_GOLDEN_DIR)) {
+    if (entry.path().extension() == ".json") {
+      names.push_back(entry.path().filename().string());
+    }
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+int Count(const History& h, EventType type) {
+  return static_cast<int>(
+      std::count_if(h.events.begin(), h.events.end(),
+                    [type](const Event& e) { return e.type == type; }));
+}
+
+bool Any(const History& h, bool (*match)(const Event&)) {
+  return std::any_of(h.events.begin(), h.events.end(), match);
+}
+
+TEST(GoldenReplayTest, EveryGoldenHistoryReplaysToItsRecordedEnd) {
+  const std::vector<std::string> names = GoldenFiles();
+  EXPECT_GE(names.size(), 12u);
+  for (const std::string& name : names) {
+    SCOPED_TRACE(name);
+    const History h = LoadGolden(name);
+    ReplayReport report = ReplayHistory(h);
+    EXPECT_TRUE(report.ok()) << report.divergence->reason;
+    EXPECT_EQ(report.matched, h.events.size());
+    EXPECT_EQ(SagaStatusName(report.state.status), h.saga.status);
+    EXPECT_TRUE(IsTerminal(report.state.status));
+  }
+}
+
+TEST(GoldenReplayTest, EachGoldenHistoryShowsWhatItsNameSays) {
+  EXPECT_EQ(Count(LoadGolden("success.json"), EventType::kStepSucceeded), 3);
+  for (const char* name :
+       {"validate_patient_fails.json", "reserve_doctor_fails.json"}) {
+    EXPECT_TRUE(Any(LoadGolden(name), [](const Event& e) {
+      return e.type == EventType::kStepFailed && !e.retryable;
+    })) << name;
+  }
+  const History notify = LoadGolden("notify_fails.json");
+  EXPECT_EQ(Count(notify, EventType::kStepFailed), 4);
+  EXPECT_EQ(Count(notify, EventType::kCompensationStepSucceeded), 1);
+  EXPECT_GE(Count(LoadGolden("retries_then_success.json"),
+                  EventType::kRetryScheduled),
+            2);
+  EXPECT_TRUE(Any(LoadGolden("timeout.json"), [](const Event& e) {
+    return e.outcome_unknown &&
+           e.error.find("DEADLINE_EXCEEDED") != std::string::npos;
+  }));
+  EXPECT_TRUE(Any(LoadGolden("unknown_outcome.json"), [](const Event& e) {
+    return e.outcome_unknown &&
+           e.error.find("UNAVAILABLE") != std::string::npos;
+  }));
+  EXPECT_TRUE(Any(LoadGolden("crash_resume.json"), [](const Event& e) {
+    return e.error == kRestartedWhileInFlightError;
+  }));
+  EXPECT_EQ(Count(LoadGolden("cancel.json"), EventType::kCancelRequested), 1);
+  for (const char* name : {"operator_retry.json", "operator_skip_step.json",
+                           "operator_mark_compensated.json"}) {
+    const History h = LoadGolden(name);
+    EXPECT_EQ(Count(h, EventType::kSagaFailed), 1) << name;
+    EXPECT_EQ(Count(h, EventType::kOperatorAction), 1) << name;
+  }
+}
+
+TEST(GoldenReplayTest, ADeciderThatRetriesBusinessFailuresIsCaught) {
+  DecideFn retries_everything = [](const SagaDefinition& def,
+                                   const SagaState& state, const Signal& signal,
+                                   const DecideContext& ctx) {
+    Signal changed = signal;
+    if (changed.outcome == CallOutcome::kBusinessFailure) {
+      changed.outcome = CallOutcome::kRetryableFailure;
+    }
+    return Decide(def, state, changed, ctx);
+  };
+  const History h = LoadGolden("reserve_doctor_fails.json");
+  ASSERT_EQ(h.events.size(), 7u);
+  ReplayReport report = ReplayHistory(h, nullptr, retries_everything);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.divergence->index, 4u);
+  EXPECT_EQ(report.divergence->seq, 5);
+  EXPECT_EQ(report.divergence->recorded->type, EventType::kStepFailed);
+  EXPECT_EQ(report.divergence->reason,
+            "field 'retryable' differs: recorded false, the code decides true");
+}
+
+TEST(GoldenReplayTest, ADeciderThatTrustsTimedOutCallsIsCaught) {
+  // Treats a timeout as a definite "no effect": it would then never
+  // release a reservation that may exist.
+  DecideFn trusts_timeouts = [](const SagaDefinition& def,
+                                const SagaState& state, const Signal& signal,
+                                const DecideContext& ctx) {
+    Signal changed = signal;
+    if (changed.outcome == CallOutcome::kUnknown) {
+      changed.outcome = CallOutcome::kRetryableFailure;
+    }
+    return Decide(def, state, changed, ctx);
+  };
+  const History h = LoadGolden("timeout.json");
+  ASSERT_EQ(h.events[4].type, EventType::kStepFailed);
+  ReplayReport report = ReplayHistory(h, nullptr, trusts_timeouts);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.divergence->index, 4u);
+  EXPECT_EQ(report.divergence->reason,
+            "field 'outcome_unknown' differs: recorded true, the code decides "
+            "false");
+}
+
+TEST(GoldenReplayTest, ADeciderThatSkipsACompensationIsCaught) {
+  DecideFn skips_release = [](const SagaDefinition& def, const SagaState& state,
+                              const Signal& signal, const DecideContext& ctx) {
+    SagaDefinition changed = def;
+    changed.steps[def.StepIndex("reserve_doctor")].kind = StepKind::kReadOnly;
+    return Decide(changed, state, signal, ctx);
+  };
+  const History h = LoadGolden("cancel.json");
+  ReplayReport report = ReplayHistory(h, nullptr, skips_release);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.divergence->index, 7u);
+  EXPECT_EQ(report.divergence->reason,
+            "the code decides SagaCompensated where CompensationStepStarted "
+            "reserve_doctor attempt 1 was recorded");
+}
+
+TEST(GoldenReplayTest, LoweredMaxAttemptsIsCaught) {
+  const History h = LoadGolden("retries_then_success.json");
+  SagaDefinition v2 = h.definition;
+  v2.version = 2;
+  v2.steps[v2.StepIndex("reserve_doctor")].retry.max_attempts = 2;
+  ReplayReport report = ReplayHistory(h, &v2);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.divergence->index, 8u);
+  EXPECT_EQ(report.divergence->reason,
+            "the code decides CompensationStarted where RetryScheduled "
+            "reserve_doctor attempt 3 was recorded");
+  EXPECT_EQ(report.recorded_definition_version, 1);
+}
+
+}  // namespace
+}  // namespace saga::core
