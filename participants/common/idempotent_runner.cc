@@ -10,6 +10,8 @@
 namespace saga::participants {
 namespace {
 
+constexpr char kInjectedFailure[] = "injected failure";
+
 // What a transaction body decided: the answer, and whether to commit.
 struct TxResult {
   ActionResult result;
@@ -185,8 +187,13 @@ absl::StatusOr<ActionResult> RunTransaction(
 }  // namespace
 
 IdempotentRunner::IdempotentRunner(ConnectionPool* pool,
-                                   const ActionRegistry* registry)
-    : pool_(pool), registry_(registry) {}
+                                   const ActionRegistry* registry,
+                                   const FaultInjector* faults)
+    : pool_(pool), registry_(registry), faults_(faults) {}
+
+bool IdempotentRunner::InjectFailure(const std::string& action) const {
+  return faults_ != nullptr && faults_->ShouldFail(action);
+}
 
 absl::StatusOr<ActionResult> IdempotentRunner::Execute(
     const StepCall& call, std::chrono::system_clock::time_point deadline) {
@@ -209,6 +216,9 @@ absl::StatusOr<ActionResult> IdempotentRunner::Execute(
             return {std::move(skipped), false};
           }
           return {StoredResult(*row, call.idempotency_key, "execute"), false};
+        }
+        if (InjectFailure(call.action)) {
+          return {ActionResult::RetryableFailure(kInjectedFailure), false};
         }
         ActionResult result;
         std::string error;
@@ -257,6 +267,9 @@ absl::StatusOr<ActionResult> IdempotentRunner::Compensate(
           }
           return {StoredResult(*row, call.idempotency_key, "compensate"),
                   false};
+        }
+        if (InjectFailure(call.action)) {
+          return {ActionResult::RetryableFailure(kInjectedFailure), false};
         }
         ActionResult result;
         const ActionHandler* handler = registry_->FindCompensate(call.action);

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "participants/common/action.h"
 #include "participants/common/connection_pool.h"
+#include "participants/common/fault_injection.h"
 
 namespace saga::participants {
 
@@ -40,8 +41,12 @@ struct StepCall {
 
 class IdempotentRunner {
  public:
-  // Both must outlive the runner.
-  IdempotentRunner(ConnectionPool* pool, const ActionRegistry* registry);
+  // All must outlive the runner. `faults` may be null. Injected failures
+  // only hit calls that would apply their key now: a repeated key still
+  // answers its recorded result, because a retryable failure promises that
+  // nothing was recorded.
+  IdempotentRunner(ConnectionPool* pool, const ActionRegistry* registry,
+                   const FaultInjector* faults = nullptr);
 
   // The result to send back. A retryable failure means nothing was
   // recorded. Errors: Unavailable (database unreachable, or a commit whose
@@ -53,8 +58,11 @@ class IdempotentRunner {
       const StepCall& call, std::chrono::system_clock::time_point deadline);
 
  private:
+  bool InjectFailure(const std::string& action) const;
+
   ConnectionPool* pool_;
   const ActionRegistry* registry_;
+  const FaultInjector* faults_;
 };
 
 }  // namespace saga::participants

@@ -158,7 +158,7 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
 
   FaultInjector faults(*std::move(fault_config));
   ConnectionPool pool(ConnectionPool::Options{.dsn = dsn, .size = pool_size});
-  IdempotentRunner runner(&pool, &registry);
+  IdempotentRunner runner(&pool, &registry, &faults);
   ParticipantService service(&runner, &faults);
 
   grpc::EnableDefaultHealthCheckService(true);

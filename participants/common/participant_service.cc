@@ -102,12 +102,6 @@ grpc::Status ParticipantService::Handle(Kind kind, grpc::ServerContext* context,
       latency.count() > 0) {
     std::this_thread::sleep_for(latency);
   }
-  if (faults_->ShouldFail(request.action())) {
-    response->set_outcome(saga::v1::STEP_OUTCOME_RETRYABLE_FAILURE);
-    response->set_error("injected failure");
-    log("retryable_failure", "injected failure");
-    return grpc::Status::OK;
-  }
 
   StepCall call;
   call.saga_id = request.saga_id();

@@ -22,9 +22,9 @@ class ParticipantService final : public saga::v1::Participant::Service {
   // Order of checks: refuse-all fault (UNAVAILABLE), a deadline that already
   // passed (DEADLINE_EXCEEDED, nothing done), injected latency (simulated
   // processing time: the work still happens if the deadline passes during
-  // it, which is how a reply gets lost), injected failure
-  // (RETRYABLE_FAILURE "injected failure", before touching the database),
-  // then the runner. Database unreachable -> UNAVAILABLE.
+  // it, which is how a reply gets lost), then the runner, which injects
+  // failures (RETRYABLE_FAILURE "injected failure") only for keys not yet
+  // applied. Database unreachable -> UNAVAILABLE.
   grpc::Status Execute(grpc::ServerContext* context,
                        const saga::v1::StepRequest* request,
                        saga::v1::StepResult* response) override;

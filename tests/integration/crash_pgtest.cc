@@ -67,16 +67,13 @@ int KillWhenEnded(TestCluster& cluster, int target, milliseconds timeout) {
 
 TEST(CrashTest, EverySagaEndsConsistentlyAfterOrchestratorKills) {
   ClusterOptions options;
-  // Slow participants keep sagas in flight. No injected email failures:
-  // the participants inject them before the idempotency lookup, so a
-  // repeat of an applied key can be answered "failed" (a known bug in the
-  // fault injector, recorded on the issue), which is not what a real
-  // participant does. Compensations come from the invalid inputs below.
+  // Slow participants keep sagas in flight; failed emails make some valid
+  // sagas retry notify and a few give up and compensate.
   options.participant_flags["patient"] = {"--latency-ms",
                                           "validate_patient=100"};
   options.participant_flags["doctor"] = {"--latency-ms", "reserve_doctor=300"};
-  options.participant_flags["email"] = {"--latency-ms",
-                                        "send_notification=200"};
+  options.participant_flags["email"] = {"--latency-ms", "send_notification=200",
+                                        "--fail-rate", "send_notification=0.3"};
   TestCluster cluster(options);
   ASSERT_TRUE(cluster.Start());
 

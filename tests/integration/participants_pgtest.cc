@@ -827,6 +827,26 @@ TEST(ParticipantFaultTest, FailRateOneIsRetryableAndWritesNothing) {
   EXPECT_EQ(email.QueryInt("SELECT count(*) FROM idempotency_keys"), 0);
 }
 
+// A retryable failure promises that nothing was recorded, so injected
+// failures must not hide a key that was already applied: its repeat still
+// answers the recorded result (here: an earlier, successful send).
+TEST(ParticipantFaultTest, FailRateOneStillAnswersAnAppliedKey) {
+  Participant email("email", {"--fail-rate", "send_notification=1"});
+  ASSERT_TRUE(email.started()) << email.Log();
+  email.Exec(
+      "INSERT INTO idempotency_keys (key, saga_id, step, action, kind, "
+      "outcome, output) VALUES ('s-fault-6/notify/execute', 's-fault-6', "
+      "'notify', 'send_notification', 'execute', 'succeeded', "
+      "'{\"sent\": 2}')");
+  auto reply = email.Execute(
+      ExecuteRequest("s-fault-6", "notify", "send_notification", MailInput()));
+  ASSERT_TRUE(reply.status.ok()) << reply.status.error_message();
+  EXPECT_EQ(reply.result.outcome(), saga::v1::STEP_OUTCOME_SUCCEEDED)
+      << reply.result.error();
+  EXPECT_EQ(reply.output, json({{"sent", 2}}));
+  EXPECT_EQ(email.QueryInt("SELECT count(*) FROM mail_log"), 0);
+}
+
 TEST(ParticipantFaultTest, EnvironmentFailRateAppliesToEveryAction) {
   Participant doctor("doctor", {}, {"SAGA_FAULT_FAIL_RATE=*=1"});
   ASSERT_TRUE(doctor.started()) << doctor.Log();
