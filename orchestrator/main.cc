@@ -24,7 +24,8 @@ struct Flags {
   std::string definitions = "sagas";
   std::string migrations = "migrations/orchestrator";
   std::vector<std::string> participants;
-  int threads = 8;
+  int db_connections = 8;
+  int store_threads = 64;
   std::string log_level = "info";
   size_t max_input_bytes = 256 * 1024;
   int startup_timeout_s = 30;
@@ -98,10 +99,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--participant", flags.participants,
                  "NAME=HOST:PORT of a participant service (repeatable)");
-  app.add_option("--threads", flags.threads,
-                 "Database connections / store threads")
+  app.add_option("--db-connections", flags.db_connections,
+                 "Connections to the database")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
+  app.add_option("--store-threads", flags.store_threads,
+                 "Threads that wait on store calls; writes made at the same "
+                 "time share one commit, so more threads allow larger groups")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   app.add_option("--log-level", flags.log_level,
                  "trace, debug, info, warn, error")
       ->capture_default_str();
@@ -139,7 +145,7 @@ int main(int argc, char** argv) {
 
   auto store = RetryWhileUnavailable(
       "connecting to the database", flags.startup_timeout_s,
-      [&] { return saga::store::PgStore::Open(flags.db, flags.threads); });
+      [&] { return saga::store::PgStore::Open(flags.db, flags.db_connections); });
   if (!store.ok()) return Fail("database", store.status());
 
   saga::engine::DefinitionRegistry definitions(store->get());
@@ -159,7 +165,7 @@ int main(int argc, char** argv) {
 
   saga::engine::ParticipantClients participants(participant_addresses);
   saga::engine::EngineOptions engine_options;
-  engine_options.db_threads = flags.threads;
+  engine_options.db_threads = flags.store_threads;
   engine_options.max_input_bytes = flags.max_input_bytes;
   saga::engine::Engine engine(store->get(), &definitions, &participants,
                               engine_options);

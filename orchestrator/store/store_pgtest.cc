@@ -10,6 +10,7 @@
 #include <fstream>
 #include <latch>
 #include <memory>
+#include <mutex>
 #include <pqxx/pqxx>
 #include <string>
 #include <thread>
@@ -579,9 +580,10 @@ class PgStoreTest : public ::testing::Test {
     ASSERT_TRUE(migrated.ok()) << migrated;
   }
 
-  std::unique_ptr<PgStore> OpenStore(int pool_size) {
+  std::unique_ptr<PgStore> OpenStore(int pool_size,
+                                     GroupCommitOptions options = {}) {
     absl::StatusOr<std::unique_ptr<PgStore>> store =
-        PgStore::Open(db_->dsn(), pool_size);
+        PgStore::Open(db_->dsn(), pool_size, std::move(options));
     EXPECT_TRUE(store.ok()) << store.status();
     return store.ok() ? *std::move(store) : nullptr;
   }
@@ -750,6 +752,150 @@ TEST_F(PgStoreTest, ConcurrentCreatesWithOneKeyMakeOneSaga) {
         Count("SELECT count(*) FROM outbox WHERE saga_id LIKE $1", key + "-%"),
         1);
   }
+}
+
+// Writes queued behind a commit share the next one, and each keeps its own
+// outcome: a fenced batch and a batch for an unknown saga are refused
+// without refusing the others, and two batches of one saga in the same
+// group apply in the order they were submitted.
+TEST_F(PgStoreTest, GroupCommitKeepsEachBatchsOutcome) {
+  std::mutex groups_mu;
+  std::vector<size_t> groups;
+  GroupCommitOptions options;
+  options.max_leaders = 1;
+  options.observer = [&](size_t batches, std::chrono::duration<double>) {
+    std::lock_guard<std::mutex> lock(groups_mu);
+    groups.push_back(batches);
+  };
+  std::unique_ptr<PgStore> store = OpenStore(4, std::move(options));
+  ASSERT_NE(store, nullptr);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(store->Create(CreateBatch("g-" + std::to_string(i))).ok());
+  }
+  groups.clear();
+
+  // Holding g-0's row makes the first append (the group's leader) wait in
+  // the database while the others queue behind it.
+  pqxx::connection blocker_conn(db_->dsn());
+  pqxx::work blocker(blocker_conn);
+  blocker.exec("SELECT 1 FROM sagas WHERE saga_id = 'g-0' FOR UPDATE");
+
+  struct Write {
+    AppendBatch batch;
+    absl::Status status = absl::UnknownError("not run");
+  };
+  std::vector<Write> writes;
+  writes.push_back({AdvanceBatch("g-0", 1, 1, SagaStatus::kRunning)});
+  writes.push_back({AdvanceBatch("g-1", 1, 2, SagaStatus::kRunning)});
+  writes.push_back({AdvanceBatch("g-2", 5, 1, SagaStatus::kRunning)});  // stale
+  writes.push_back({AdvanceBatch("ghost", 1, 1, SagaStatus::kRunning)});
+  writes.push_back({AdvanceBatch("g-3", 1, 1, SagaStatus::kRunning)});
+  writes.push_back({AdvanceBatch("g-3", 2, 1, SagaStatus::kCompleted)});
+  writes.push_back({AdvanceBatch("g-4", 1, 1, SagaStatus::kCompleted)});
+  std::vector<std::thread> threads;
+  threads.emplace_back(
+      [&] { writes[0].status = store->Append(writes[0].batch); });
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        return Count(
+                   "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                   "current_database() AND wait_event_type = 'Lock'") > 0;
+      },
+      std::chrono::seconds(10)));
+  for (size_t i = 1; i < writes.size(); ++i) {
+    threads.emplace_back(
+        [&, i] { writes[i].status = store->Append(writes[i].batch); });
+    ASSERT_TRUE(PollUntil([&] { return store->QueuedWrites() == i; },
+                          std::chrono::seconds(10)));
+  }
+  blocker.abort();
+  for (std::thread& thread : threads) thread.join();
+
+  EXPECT_EQ(groups, (std::vector<size_t>{1, writes.size() - 1}));
+  EXPECT_TRUE(writes[0].status.ok()) << writes[0].status;
+  EXPECT_TRUE(writes[1].status.ok()) << writes[1].status;
+  EXPECT_EQ(writes[2].status.code(), absl::StatusCode::kAborted)
+      << writes[2].status;
+  EXPECT_EQ(writes[3].status.code(), absl::StatusCode::kNotFound)
+      << writes[3].status;
+  EXPECT_TRUE(writes[4].status.ok()) << writes[4].status;
+  EXPECT_TRUE(writes[5].status.ok()) << writes[5].status;
+  EXPECT_TRUE(writes[6].status.ok()) << writes[6].status;
+
+  const std::vector<std::pair<std::string, int64_t>> last_seqs = {
+      {"g-0", 2}, {"g-1", 3}, {"g-2", 1}, {"g-3", 3}, {"g-4", 2}};
+  for (const auto& [saga_id, last_seq] : last_seqs) {
+    absl::StatusOr<SagaRecord> record = store->Load(saga_id);
+    ASSERT_TRUE(record.ok()) << record.status();
+    EXPECT_EQ(record->summary.last_seq, last_seq) << saga_id;
+    EXPECT_EQ(static_cast<int64_t>(record->events.size()), last_seq) << saga_id;
+    EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE saga_id = $1", saga_id),
+              last_seq)
+        << saga_id;
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM saga_events WHERE saga_id = 'ghost'"),
+            0);
+}
+
+// Creates queued together commit together; a reused key inside the group
+// resolves like one across groups.
+TEST_F(PgStoreTest, GroupedCreatesResolveKeysInsideTheGroup) {
+  GroupCommitOptions options;
+  options.max_leaders = 1;
+  std::unique_ptr<PgStore> store = OpenStore(4, std::move(options));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Create(CreateBatch("c-0")).ok());
+  pqxx::connection blocker_conn(db_->dsn());
+  pqxx::work blocker(blocker_conn);
+  // The first create waits on this uncommitted key.
+  blocker.exec(
+      "INSERT INTO sagas (saga_id, saga_type, definition_version, status, "
+      "input, idempotency_key, last_seq, created_at, updated_at) VALUES "
+      "('blocker', 't', 1, 'RUNNING', '{}', 'k-blocked', 0, now(), now())");
+
+  struct Write {
+    AppendBatch batch;
+    absl::StatusOr<CreateResult> result = absl::UnknownError("not run");
+  };
+  std::vector<Write> writes;
+  writes.push_back({CreateBatch("c-1", kType, kInput, "k-blocked")});
+  writes.push_back({CreateBatch("c-2", kType, kInput, "k-shared")});
+  writes.push_back({CreateBatch("c-3", kType, kInput, "k-shared")});
+  writes.push_back({CreateBatch("c-4", kType, R"({"other":1})", "k-shared")});
+  writes.push_back({CreateBatch("c-5")});
+  std::vector<std::thread> threads;
+  threads.emplace_back(
+      [&] { writes[0].result = store->Create(writes[0].batch); });
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        return Count(
+                   "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                   "current_database() AND wait_event_type = 'Lock'") > 0;
+      },
+      std::chrono::seconds(10)));
+  for (size_t i = 1; i < writes.size(); ++i) {
+    threads.emplace_back(
+        [&, i] { writes[i].result = store->Create(writes[i].batch); });
+    ASSERT_TRUE(PollUntil([&] { return store->QueuedWrites() == i; },
+                          std::chrono::seconds(10)));
+  }
+  blocker.abort();
+  for (std::thread& thread : threads) thread.join();
+
+  ASSERT_TRUE(writes[0].result.ok()) << writes[0].result.status();
+  EXPECT_TRUE(writes[0].result->created);
+  ASSERT_TRUE(writes[1].result.ok()) << writes[1].result.status();
+  EXPECT_TRUE(writes[1].result->created);
+  ASSERT_TRUE(writes[2].result.ok()) << writes[2].result.status();
+  EXPECT_FALSE(writes[2].result->created);
+  EXPECT_EQ(writes[2].result->saga_id, "c-2");
+  EXPECT_EQ(writes[3].result.status().code(), absl::StatusCode::kAlreadyExists)
+      << writes[3].result.status();
+  ASSERT_TRUE(writes[4].result.ok()) << writes[4].result.status();
+  EXPECT_TRUE(writes[4].result->created);
+  EXPECT_EQ(Count("SELECT count(*) FROM sagas"), 4);  // c-0, c-1, c-2, c-5
+  EXPECT_EQ(Count("SELECT count(*) FROM saga_events"), 4);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox"), 4);
 }
 
 TEST_F(PgStoreTest, RecoversAfterItsConnectionsAreKilled) {

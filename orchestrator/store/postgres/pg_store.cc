@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -29,46 +30,65 @@ using Json = nlohmann::json;
   "(EXTRACT(EPOCH FROM created_at) * 1000)::bigint, "                     \
   "(EXTRACT(EPOCH FROM updated_at) * 1000)::bigint, current_attempt "
 
-// The batch's events and outbox messages arrive as two JSON arrays, so one
-// statement writes a batch of any size: $events rows are {seq, type, step,
-// attempt, data, at_ms}; $outbox rows are {ord, message_id, saga_id, type,
-// header, payload, at_ms}. They are inserted only if the saga row was
-// written (created, or fenced-updated), so a refused batch leaves no trace
-// and raises no error inside a shared transaction.
-#define SAGA_INSERT_BATCH_ROWS(source, events_param, outbox_param)            \
+// A group of batches arrives as three JSON arrays, so one statement writes a
+// group of any size: $1 has a row per batch (its saga row, keyed by `idx`,
+// the batch's position in the group), $2 the events {saga_id, seq, type,
+// step, attempt, data, at_ms} and $3 the outbox messages {owner (the batch's
+// saga), idx, ord, message_id, saga_id, type, header, payload, at_ms}. A group
+// never holds two batches of one saga (see PgStore::Append). Events and
+// messages are inserted only for batches whose saga row was written (created,
+// or fenced-updated), so a refused batch leaves no trace and raises no error:
+// the others in its group still commit.
+#define SAGA_INSERT_GROUP_ROWS(written)                                       \
   "new_events AS ("                                                           \
   " INSERT INTO saga_events (saga_id, seq, type, step, attempt, data, at_ms)" \
-  " SELECT " source                                                           \
-  ".saga_id, e.seq, e.type, e.step, e.attempt, e.data,"                       \
-  "  e.at_ms"                                                                 \
-  " FROM " source ", jsonb_to_recordset(" events_param                        \
-  "::jsonb)"                                                                  \
-  "  AS e(seq bigint, type text, step int, attempt int, data jsonb,"          \
-  "   at_ms bigint)"                                                          \
+  " SELECT e.saga_id, e.seq, e.type, e.step, e.attempt, e.data, e.at_ms"      \
+  " FROM jsonb_to_recordset($2::jsonb)"                                       \
+  "  AS e(saga_id text, seq bigint, type text, step int, attempt int,"        \
+  "   data jsonb, at_ms bigint)"                                              \
+  " JOIN " written                                                            \
+  " w ON w.saga_id = e.saga_id"                                               \
   " RETURNING 1), "                                                           \
   "new_outbox AS ("                                                           \
   " INSERT INTO outbox (message_id, saga_id, type, header, payload, at_ms)"   \
   " SELECT o.message_id, o.saga_id, o.type, o.header, o.payload, o.at_ms"     \
-  " FROM " source ", jsonb_to_recordset(" outbox_param                        \
-  "::jsonb)"                                                                  \
-  "  AS o(ord int, message_id text, saga_id text, type text, header jsonb,"   \
-  "   payload jsonb, at_ms bigint)"                                           \
-  " ORDER BY o.ord"                                                           \
+  " FROM jsonb_to_recordset($3::jsonb)"                                       \
+  "  AS o(owner text, idx int, ord int, message_id text, saga_id text,"       \
+  "   type text, header jsonb, payload jsonb, at_ms bigint)"                  \
+  " JOIN " written                                                            \
+  " w ON w.saga_id = o.owner"                                                 \
+  " ORDER BY o.idx, o.ord"                                                    \
   " RETURNING 1) "
 
-constexpr char kCreateSaga[] = "create_saga";
-constexpr char kCreateSagaSql[] =
-    "WITH new_saga AS ("
+#define SAGA_MS_TO_TIMESTAMP(ms) \
+  "TIMESTAMPTZ 'epoch' + " ms " * INTERVAL '1 millisecond'"
+
+// Returns, per batch in idx order, whether its saga row was inserted. A
+// batch whose idempotency key is taken (by an earlier saga or by an earlier
+// batch of the same group) inserts nothing; the caller then looks the key
+// up in the same transaction.
+constexpr char kCreateGroup[] = "create_group";
+constexpr char kCreateGroupSql[] =
+    "WITH b AS ("
+    " SELECT * FROM jsonb_to_recordset($1::jsonb)"
+    "  AS b(idx int, saga_id text, saga_type text, definition_version int,"
+    "   status text, current_step text, error text, input jsonb,"
+    "   idempotency_key text, last_seq bigint, created_ms bigint,"
+    "   updated_ms bigint, current_attempt int)), "
+    "written AS ("
     " INSERT INTO sagas (saga_id, saga_type, definition_version, status,"
     "  current_step, error, input, idempotency_key, last_seq, created_at,"
     "  updated_at, current_attempt)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9,"
-    "  TIMESTAMPTZ 'epoch' + $10::bigint * INTERVAL '1 millisecond',"
-    "  TIMESTAMPTZ 'epoch' + $11::bigint * INTERVAL '1 millisecond', $14)"
+    " SELECT saga_id, saga_type, definition_version, status, current_step,"
+    "  error, input, idempotency_key, last_seq,"
+    "  " SAGA_MS_TO_TIMESTAMP("created_ms") ","
+    "  " SAGA_MS_TO_TIMESTAMP("updated_ms") ", current_attempt"
+    " FROM b ORDER BY idx"
     " ON CONFLICT (idempotency_key) DO NOTHING"
-    " RETURNING saga_id), " SAGA_INSERT_BATCH_ROWS("new_saga", "$12", "$13")
-    "SELECT (SELECT count(*) FROM new_saga), (SELECT count(*) FROM new_events),"
-    " (SELECT count(*) FROM new_outbox)";
+    " RETURNING saga_id), " SAGA_INSERT_GROUP_ROWS("written")
+    "SELECT b.idx, EXISTS (SELECT 1 FROM written w WHERE w.saga_id = b.saga_id),"
+    " (SELECT count(*) FROM new_events), (SELECT count(*) FROM new_outbox)"
+    " FROM b ORDER BY b.idx";
 
 constexpr char kFindByKey[] = "find_by_key";
 constexpr char kFindByKeySql[] =
@@ -76,20 +96,28 @@ constexpr char kFindByKeySql[] =
     " FROM sagas WHERE idempotency_key = $1";
 
 // The WHERE on last_seq is the fence: a writer whose expected seq is stale
-// updates nothing (the (saga_id, seq) primary key backs it up). The last
-// column reads the statement's snapshot, so a refusal can tell a missing
-// saga from a fenced one without another round trip.
-constexpr char kAppendBatch[] = "append_batch";
-constexpr char kAppendBatchSql[] =
-    "WITH fenced AS ("
-    " UPDATE sagas SET status = $3, current_step = $4, error = $5,"
-    "  last_seq = $6, current_attempt = $10,"
-    "  updated_at = TIMESTAMPTZ 'epoch' + $7::bigint * INTERVAL '1 millisecond'"
-    " WHERE saga_id = $1 AND last_seq = $2"
-    " RETURNING saga_id), " SAGA_INSERT_BATCH_ROWS("fenced", "$8", "$9")
-    "SELECT (SELECT count(*) FROM fenced), (SELECT count(*) FROM new_events),"
-    " (SELECT count(*) FROM new_outbox),"
-    " (SELECT last_seq FROM sagas WHERE saga_id = $1)";
+// updates nothing (the (saga_id, seq) primary key backs it up). Returns,
+// per batch in idx order, whether it was written and the saga's last_seq as
+// the statement's snapshot saw it, so a refusal can tell a missing saga
+// from a fenced one without another round trip.
+constexpr char kAppendGroup[] = "append_group";
+constexpr char kAppendGroupSql[] =
+    "WITH b AS ("
+    " SELECT * FROM jsonb_to_recordset($1::jsonb)"
+    "  AS b(idx int, saga_id text, expected bigint, status text,"
+    "   current_step text, error text, last_seq bigint, updated_ms bigint,"
+    "   current_attempt int)), "
+    "written AS ("
+    " UPDATE sagas s SET status = b.status, current_step = b.current_step,"
+    "  error = b.error, last_seq = b.last_seq,"
+    "  current_attempt = b.current_attempt,"
+    "  updated_at = " SAGA_MS_TO_TIMESTAMP("b.updated_ms")
+    " FROM b WHERE s.saga_id = b.saga_id AND s.last_seq = b.expected"
+    " RETURNING s.saga_id), " SAGA_INSERT_GROUP_ROWS("written")
+    "SELECT b.idx, EXISTS (SELECT 1 FROM written w WHERE w.saga_id = b.saga_id),"
+    " (SELECT s.last_seq FROM sagas s WHERE s.saga_id = b.saga_id),"
+    " (SELECT count(*) FROM new_events), (SELECT count(*) FROM new_outbox)"
+    " FROM b ORDER BY b.idx";
 
 constexpr char kSelectSummary[] = "select_summary";
 constexpr char kSelectSummarySql[] =
@@ -137,7 +165,8 @@ constexpr char kSelectDefinition[] = "select_definition";
 constexpr char kSelectDefinitionSql[] =
     "SELECT source FROM saga_definitions WHERE name = $1 AND version = $2";
 
-#undef SAGA_INSERT_BATCH_ROWS
+#undef SAGA_INSERT_GROUP_ROWS
+#undef SAGA_MS_TO_TIMESTAMP
 #undef SAGA_SUMMARY_COLUMNS
 
 struct Statement {
@@ -146,9 +175,9 @@ struct Statement {
 };
 
 constexpr Statement kStatements[] = {
-    {kCreateSaga, kCreateSagaSql},
+    {kCreateGroup, kCreateGroupSql},
     {kFindByKey, kFindByKeySql},
-    {kAppendBatch, kAppendBatchSql},
+    {kAppendGroup, kAppendGroupSql},
     {kSelectSummary, kSelectSummarySql},
     {kSelectEvents, kSelectEventsSql},
     {kSelectUnfinished, kSelectUnfinishedSql},
@@ -168,34 +197,40 @@ std::string JsonText(const Json& value) {
   return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-std::string EventsJson(const std::vector<core::Event>& events) {
-  Json rows = Json::array();
-  for (const core::Event& event : events) {
-    rows.push_back({{"seq", event.seq},
-                    {"type", core::EventTypeName(event.type)},
-                    {"step", event.step},
-                    {"attempt", event.attempt},
-                    {"data", Json::parse(core::EncodeEventData(event))},
-                    {"at_ms", event.at_ms}});
-  }
-  return JsonText(rows);
-}
+// The JSON parameters of one group statement (see SAGA_INSERT_GROUP_ROWS).
+struct GroupRows {
+  Json sagas = Json::array();
+  Json events = Json::array();
+  Json outbox = Json::array();
 
-std::string OutboxJson(const AppendBatch& batch) {
-  Json rows = Json::array();
-  int ord = 0;
-  for (const core::OutboxMessage& message : batch.outbox) {
-    rows.push_back({{"ord", ord++},
-                    {"message_id", message.message_id},
-                    {"saga_id", message.saga_id.empty() ? BatchSagaId(batch)
-                                                        : message.saga_id},
-                    {"type", message.type},
-                    {"header", Json::parse(message.header_json)},
-                    {"payload", Json::parse(message.payload_json)},
-                    {"at_ms", message.at_ms}});
+  // Adds the batch's events and outbox messages; the caller adds its row to
+  // `sagas`.
+  void AddHistory(const AppendBatch& batch, int idx) {
+    const std::string& saga_id = BatchSagaId(batch);
+    for (const core::Event& event : batch.events) {
+      events.push_back({{"saga_id", saga_id},
+                        {"seq", event.seq},
+                        {"type", core::EventTypeName(event.type)},
+                        {"step", event.step},
+                        {"attempt", event.attempt},
+                        {"data", Json::parse(core::EncodeEventData(event))},
+                        {"at_ms", event.at_ms}});
+    }
+    int ord = 0;
+    for (const core::OutboxMessage& message : batch.outbox) {
+      outbox.push_back(
+          {{"owner", saga_id},
+           {"idx", idx},
+           {"ord", ord++},
+           {"message_id", message.message_id},
+           {"saga_id", message.saga_id.empty() ? saga_id : message.saga_id},
+           {"type", message.type},
+           {"header", Json::parse(message.header_json)},
+           {"payload", Json::parse(message.payload_json)},
+           {"at_ms", message.at_ms}});
+    }
   }
-  return JsonText(rows);
-}
+};
 
 // Reads the columns of SAGA_SUMMARY_COLUMNS.
 absl::StatusOr<SagaSummary> SummaryFromRow(const pqxx::row& row) {
@@ -385,20 +420,49 @@ class PgStore::ConnectionPool {
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
 };
 
-PgStore::PgStore(std::unique_ptr<ConnectionPool> pool)
-    : pool_(std::move(pool)) {}
+namespace {
+
+// Splits a group into rounds in which every saga appears at most once,
+// keeping each saga's batches in submission order.
+std::vector<std::vector<size_t>> RoundsOfDistinctSagas(
+    const std::vector<const AppendBatch*>& group) {
+  std::vector<std::vector<size_t>> rounds;
+  std::unordered_map<std::string, size_t> seen;
+  for (size_t i = 0; i < group.size(); ++i) {
+    size_t round = seen[BatchSagaId(*group[i])]++;
+    if (round == rounds.size()) rounds.emplace_back();
+    rounds[round].push_back(i);
+  }
+  return rounds;
+}
+
+}  // namespace
+
+PgStore::PgStore(std::unique_ptr<ConnectionPool> pool,
+                 GroupCommitOptions options)
+    : pool_(std::move(pool)),
+      observer_(std::move(options.observer)),
+      creates_(options.max_group, options.max_leaders,
+               [this](const std::vector<const AppendBatch*>& group) {
+                 return CommitCreates(group);
+               }),
+      appends_(options.max_group, options.max_leaders,
+               [this](const std::vector<const AppendBatch*>& group) {
+                 return CommitAppends(group);
+               }) {}
 
 PgStore::~PgStore() = default;
 
-absl::StatusOr<std::unique_ptr<PgStore>> PgStore::Open(const std::string& dsn,
-                                                       int pool_size) {
+absl::StatusOr<std::unique_ptr<PgStore>> PgStore::Open(
+    const std::string& dsn, int pool_size, GroupCommitOptions options) {
   if (pool_size < 1) {
     return absl::InvalidArgumentError("pool size must be at least 1, got " +
                                       std::to_string(pool_size));
   }
   auto pool = std::make_unique<ConnectionPool>(dsn, pool_size);
   if (absl::Status status = pool->Fill(); !status.ok()) return status;
-  return std::unique_ptr<PgStore>(new PgStore(std::move(pool)));
+  return std::unique_ptr<PgStore>(
+      new PgStore(std::move(pool), std::move(options)));
 }
 
 absl::StatusOr<CreateResult> PgStore::Create(const AppendBatch& first) {
@@ -406,43 +470,12 @@ absl::StatusOr<CreateResult> PgStore::Create(const AppendBatch& first) {
       !status.ok()) {
     return status;
   }
-  absl::StatusOr<std::string> input = CanonicalJson(first.summary.input_json);
-  if (!input.ok()) return input.status();
-  const std::string& saga_id = BatchSagaId(first);
-  const SagaSummary& summary = first.summary;
-  const std::string events = EventsJson(first.events);
-  const std::string outbox = OutboxJson(first);
-  return pool_->Run(
-      "creating saga " + saga_id,
-      [&](pqxx::connection& conn) -> absl::StatusOr<CreateResult> {
-        pqxx::work tx(conn);
-        const pqxx::row counts = tx.exec_prepared1(
-            kCreateSaga, saga_id, summary.saga_type, summary.definition_version,
-            core::SagaStatusName(summary.status), summary.current_step,
-            summary.error, *input, NullIfEmpty(summary.idempotency_key),
-            summary.last_seq, summary.created_ms, summary.updated_ms, events,
-            outbox, summary.current_attempt);
-        if (counts[0].as<int64_t>() == 1) {
-          tx.commit();
-          return CreateResult{saga_id, true};
-        }
-        // The key is taken. ON CONFLICT waited for the other writer to
-        // commit, and this statement's fresh snapshot sees its row.
-        const pqxx::result existing = tx.exec_prepared(
-            kFindByKey, summary.idempotency_key, summary.saga_type, *input);
-        if (existing.empty()) {
-          return absl::InternalError("idempotency key '" +
-                                     summary.idempotency_key +
-                                     "' conflicted but no saga holds it");
-        }
-        const std::string existing_id = existing[0][0].as<std::string>();
-        if (!existing[0][1].as<bool>()) {
-          return absl::AlreadyExistsError(
-              "idempotency key '" + summary.idempotency_key +
-              "' was used for saga " + existing_id + " with a different input");
-        }
-        return CreateResult{existing_id, false};
-      });
+  if (absl::StatusOr<std::string> input =
+          CanonicalJson(first.summary.input_json);
+      !input.ok()) {
+    return input.status();
+  }
+  return creates_.Submit(first);
 }
 
 absl::Status PgStore::Append(const AppendBatch& batch) {
@@ -450,31 +483,162 @@ absl::Status PgStore::Append(const AppendBatch& batch) {
       !status.ok()) {
     return status;
   }
-  const std::string& saga_id = BatchSagaId(batch);
-  const SagaSummary& summary = batch.summary;
-  const std::string events = EventsJson(batch.events);
-  const std::string outbox = OutboxJson(batch);
-  return pool_->Run(
-      "appending to saga " + saga_id,
-      [&](pqxx::connection& conn) -> absl::Status {
+  return appends_.Submit(batch);
+}
+
+template <typename Result, typename WriteFn>
+std::vector<Result> PgStore::CommitGroup(
+    const Group& group, const std::string& what, WriteFn write,
+    std::vector<Result> (PgStore::*commit_alone)(const Group&)) {
+  const auto started = std::chrono::steady_clock::now();
+  absl::StatusOr<std::vector<Result>> results = pool_->Run(
+      what, [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<Result>> {
         pqxx::work tx(conn);
-        const pqxx::row result = tx.exec_prepared1(
-            kAppendBatch, saga_id, batch.expected_last_seq,
-            core::SagaStatusName(summary.status), summary.current_step,
-            summary.error, summary.last_seq, summary.updated_ms, events, outbox,
-            summary.current_attempt);
-        if (result[0].as<int64_t>() == 1) {
-          tx.commit();
-          return absl::OkStatus();
-        }
-        if (result[3].is_null()) {
-          return absl::NotFoundError("saga " + saga_id + " not found");
-        }
-        return absl::AbortedError("fenced: saga " + saga_id + " is at seq " +
-                                  result[3].as<std::string>() +
-                                  ", the batch expected " +
-                                  std::to_string(batch.expected_last_seq));
+        absl::StatusOr<std::vector<Result>> written = write(tx);
+        if (written.ok()) tx.commit();
+        return written;
       });
+  if (results.ok()) {
+    if (observer_) {
+      observer_(group.size(), std::chrono::duration<double>(
+                                  std::chrono::steady_clock::now() - started));
+    }
+    return *std::move(results);
+  }
+  // A statement error (not a lost connection or an unknown outcome) may
+  // come from one batch: commit each alone so the others are not refused
+  // with it.
+  const absl::StatusCode code = results.status().code();
+  if (group.size() > 1 && code != absl::StatusCode::kUnavailable &&
+      code != absl::StatusCode::kUnknown) {
+    std::vector<Result> alone;
+    for (const AppendBatch* batch : group) {
+      alone.push_back(std::move((this->*commit_alone)({batch})[0]));
+    }
+    return alone;
+  }
+  return std::vector<Result>(group.size(), results.status());
+}
+
+std::vector<absl::StatusOr<CreateResult>> PgStore::CommitCreates(
+    const Group& group) {
+  GroupRows rows;
+  std::vector<std::string> inputs;
+  for (size_t idx = 0; idx < group.size(); ++idx) {
+    const AppendBatch& batch = *group[idx];
+    const SagaSummary& summary = batch.summary;
+    // Checked by Create before it queued the batch.
+    inputs.push_back(*CanonicalJson(summary.input_json));
+    rows.sagas.push_back(
+        {{"idx", idx},
+         {"saga_id", BatchSagaId(batch)},
+         {"saga_type", summary.saga_type},
+         {"definition_version", summary.definition_version},
+         {"status", core::SagaStatusName(summary.status)},
+         {"current_step", summary.current_step},
+         {"error", summary.error},
+         {"input", Json::parse(inputs.back())},
+         {"idempotency_key", summary.idempotency_key.empty()
+                                 ? Json(nullptr)
+                                 : Json(summary.idempotency_key)},
+         {"last_seq", summary.last_seq},
+         {"created_ms", summary.created_ms},
+         {"updated_ms", summary.updated_ms},
+         {"current_attempt", summary.current_attempt}});
+    rows.AddHistory(batch, static_cast<int>(idx));
+  }
+  using Results = std::vector<absl::StatusOr<CreateResult>>;
+  return CommitGroup<absl::StatusOr<CreateResult>>(
+      group, "creating " + std::to_string(group.size()) + " saga(s)",
+      [&](pqxx::work& tx) -> absl::StatusOr<Results> {
+        const pqxx::result written =
+            tx.exec_prepared(kCreateGroup, JsonText(rows.sagas),
+                             JsonText(rows.events), JsonText(rows.outbox));
+        Results results;
+        for (const pqxx::row& row : written) {
+          const size_t idx = row[0].as<size_t>();
+          const AppendBatch& batch = *group[idx];
+          if (row[1].as<bool>()) {
+            results.push_back(CreateResult{BatchSagaId(batch), true});
+            continue;
+          }
+          // The key is taken. ON CONFLICT waited for any other writer of
+          // it to commit, and this statement's fresh snapshot sees its row
+          // (or the row of an earlier batch in this group).
+          const std::string& key = batch.summary.idempotency_key;
+          const pqxx::result existing = tx.exec_prepared(
+              kFindByKey, key, batch.summary.saga_type, inputs[idx]);
+          if (existing.empty()) {
+            results.push_back(
+                absl::InternalError("idempotency key '" + key +
+                                    "' conflicted but no saga holds it"));
+            continue;
+          }
+          const std::string existing_id = existing[0][0].as<std::string>();
+          if (!existing[0][1].as<bool>()) {
+            results.push_back(absl::AlreadyExistsError(
+                "idempotency key '" + key + "' was used for saga " +
+                existing_id + " with a different input"));
+            continue;
+          }
+          results.push_back(CreateResult{existing_id, false});
+        }
+        return results;
+      },
+      &PgStore::CommitCreates);
+}
+
+std::vector<absl::Status> PgStore::CommitAppends(const Group& group) {
+  // Rounds run in order in one transaction, so a saga's second batch sees
+  // its first (normally there is one round: the engine has at most one
+  // commit per saga in flight).
+  std::vector<std::vector<size_t>> rounds = RoundsOfDistinctSagas(group);
+  std::vector<GroupRows> round_rows(rounds.size());
+  for (size_t r = 0; r < rounds.size(); ++r) {
+    for (size_t idx : rounds[r]) {
+      const AppendBatch& batch = *group[idx];
+      const SagaSummary& summary = batch.summary;
+      round_rows[r].sagas.push_back(
+          {{"idx", idx},
+           {"saga_id", BatchSagaId(batch)},
+           {"expected", batch.expected_last_seq},
+           {"status", core::SagaStatusName(summary.status)},
+           {"current_step", summary.current_step},
+           {"error", summary.error},
+           {"last_seq", summary.last_seq},
+           {"updated_ms", summary.updated_ms},
+           {"current_attempt", summary.current_attempt}});
+      round_rows[r].AddHistory(batch, static_cast<int>(idx));
+    }
+  }
+  using Results = std::vector<absl::Status>;
+  return CommitGroup<absl::Status>(
+      group, "appending to " + std::to_string(group.size()) + " saga(s)",
+      [&](pqxx::work& tx) -> absl::StatusOr<Results> {
+        Results results(group.size());
+        for (const GroupRows& rows : round_rows) {
+          const pqxx::result written =
+              tx.exec_prepared(kAppendGroup, JsonText(rows.sagas),
+                               JsonText(rows.events), JsonText(rows.outbox));
+          for (const pqxx::row& row : written) {
+            const size_t idx = row[0].as<size_t>();
+            const AppendBatch& batch = *group[idx];
+            const std::string& saga_id = BatchSagaId(batch);
+            if (row[1].as<bool>()) continue;
+            if (row[2].is_null()) {
+              results[idx] =
+                  absl::NotFoundError("saga " + saga_id + " not found");
+            } else {
+              results[idx] = absl::AbortedError(
+                  "fenced: saga " + saga_id + " is at seq " +
+                  row[2].as<std::string>() + ", the batch expected " +
+                  std::to_string(batch.expected_last_seq));
+            }
+          }
+        }
+        return results;
+      },
+      &PgStore::CommitAppends);
 }
 
 absl::StatusOr<SagaRecord> PgStore::Load(const std::string& saga_id) {

@@ -6,27 +6,46 @@
 // calls made while the database is unreachable fail with Unavailable, and
 // a call whose commit was cut off fails with Unknown.
 //
+// Writes are group-committed (group_commit.h): Create and Append calls made
+// at the same time from several threads share one transaction and one
+// statement, and each still gets its own result (a fenced batch does not
+// refuse the others in its group).
+//
 // Thread-safety: every method may be called from any thread; at most
 // pool_size calls use the database at once, the others wait for a
 // connection.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "orchestrator/store/postgres/group_commit.h"
 #include "orchestrator/store/store.h"
 
 namespace saga::store {
+
+struct GroupCommitOptions {
+  // Most batches one transaction carries.
+  size_t max_group = 256;
+  // Groups committing at once (each on its own connection).
+  size_t max_leaders = 2;
+  // Called after each committed group with its size and commit latency
+  // (metrics); may be empty. Runs on the committing thread.
+  std::function<void(size_t batches, std::chrono::duration<double> latency)>
+      observer;
+};
 
 class PgStore final : public SagaStore {
  public:
   // Opens `pool_size` (>= 1) connections to `dsn`, a libpq connection
   // string. Unavailable if the database cannot be reached; InvalidArgument
   // for a pool_size below 1.
-  static absl::StatusOr<std::unique_ptr<PgStore>> Open(const std::string& dsn,
-                                                       int pool_size);
+  static absl::StatusOr<std::unique_ptr<PgStore>> Open(
+      const std::string& dsn, int pool_size, GroupCommitOptions options = {});
 
   ~PgStore() override;
   PgStore(const PgStore&) = delete;
@@ -43,12 +62,31 @@ class PgStore final : public SagaStore {
   absl::StatusOr<std::string> GetDefinition(const std::string& name,
                                             int version) override;
 
+  // Writes waiting for their group to form (a gauge for metrics and tests).
+  size_t QueuedWrites() const {
+    return creates_.Waiting() + appends_.Waiting();
+  }
+
  private:
   class ConnectionPool;
 
-  explicit PgStore(std::unique_ptr<ConnectionPool> pool);
+  using Group = std::vector<const AppendBatch*>;
+
+  PgStore(std::unique_ptr<ConnectionPool> pool, GroupCommitOptions options);
+
+  std::vector<absl::StatusOr<CreateResult>> CommitCreates(const Group& group);
+  std::vector<absl::Status> CommitAppends(const Group& group);
+  // Runs `write(transaction)` for the group and commits it; on a statement
+  // error commits each batch alone with `commit_alone`.
+  template <typename Result, typename WriteFn>
+  std::vector<Result> CommitGroup(
+      const Group& group, const std::string& what, WriteFn write,
+      std::vector<Result> (PgStore::*commit_alone)(const Group&));
 
   std::unique_ptr<ConnectionPool> pool_;
+  const std::function<void(size_t, std::chrono::duration<double>)> observer_;
+  GroupCommitQueue<AppendBatch, absl::StatusOr<CreateResult>> creates_;
+  GroupCommitQueue<AppendBatch, absl::Status> appends_;
 };
 
 }  // namespace saga::store
