@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "orchestrator/api/orchestrator_service.h"
+#include "orchestrator/engine/crash_points.h"
 #include "orchestrator/engine/definition_registry.h"
 #include "orchestrator/engine/engine.h"
 #include "orchestrator/engine/participant_client.h"
@@ -134,6 +135,12 @@ int main(int argc, char** argv) {
     participant_addresses[entry.substr(0, eq)] = entry.substr(eq + 1);
   }
 
+  if (absl::Status crash_points = saga::engine::CheckCrashPointConfig();
+      !crash_points.ok()) {
+    spdlog::critical("{}", std::string(crash_points.message()));
+    return 2;
+  }
+
   absl::Status migrated = RetryWhileUnavailable(
       "applying migrations", flags.startup_timeout_s,
       [&] { return saga::store::ApplyMigrations(flags.db, flags.migrations); });
@@ -144,8 +151,9 @@ int main(int argc, char** argv) {
   }
 
   auto store = RetryWhileUnavailable(
-      "connecting to the database", flags.startup_timeout_s,
-      [&] { return saga::store::PgStore::Open(flags.db, flags.db_connections); });
+      "connecting to the database", flags.startup_timeout_s, [&] {
+        return saga::store::PgStore::Open(flags.db, flags.db_connections);
+      });
   if (!store.ok()) return Fail("database", store.status());
 
   saga::engine::DefinitionRegistry definitions(store->get());

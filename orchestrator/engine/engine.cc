@@ -5,12 +5,14 @@
 //
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <deque>
 #include <vector>
 
 #include "orchestrator/core/input.h"
 #include "orchestrator/core/outbox.h"
+#include "orchestrator/engine/crash_points.h"
 #include "orchestrator/engine/saga_ids.h"
 
 namespace saga::engine {
@@ -63,6 +65,22 @@ core::SagaState ApplyNumbered(const core::SagaDefinition& definition,
     core::Apply(definition, state, event);
   }
   return state;
+}
+
+// The crash points a committed decision passes (see crash_points.h).
+void MaybeCrashAfterCommit(const core::SagaState& next,
+                           const std::vector<core::Event>& events) {
+  auto has = [&](core::EventType type) {
+    return std::any_of(events.begin(), events.end(),
+                       [&](const core::Event& e) { return e.type == type; });
+  };
+  if (core::IsTerminal(next.status)) {
+    MaybeCrash(CrashPoint::kAfterTerminalCommit);
+  } else if (has(core::EventType::kCompensationStepSucceeded)) {
+    MaybeCrash(CrashPoint::kAfterCompensationCommit);
+  } else if (has(core::EventType::kStepStarted)) {
+    MaybeCrash(CrashPoint::kAfterStepStartedCommit);
+  }
 }
 
 store::AppendBatch MakeBatch(const core::SagaDefinition& definition,
@@ -271,6 +289,7 @@ void Engine::StartSaga(
       done(created);
       return;
     }
+    MaybeCrash(CrashPoint::kAfterStartCommit);
     asio::post(threads_->io, [this, definition, decision, state,
                               created = *created, done = std::move(done)] {
       LogEvents(*definition, state->saga_id, decision->events);
@@ -486,6 +505,7 @@ void Engine::OnCommitted(const std::string& saga_id, absl::Status status,
     return;
   }
   LogEvents(*runtime.definition, saga_id, decision->events);
+  MaybeCrashAfterCommit(*next, decision->events);
   runtime.state = std::move(*next);
   runtime.busy = false;
   NotifyWaiters(runtime);
@@ -620,6 +640,7 @@ void Engine::Invoke(const std::string& saga_id, Runtime& runtime,
       std::chrono::system_clock::time_point(milliseconds(command.deadline_ms));
   participants_->Call(step.participant, compensation, request, deadline,
                       [this, saga_id, result](CallResult call) mutable {
+                        MaybeCrash(CrashPoint::kAfterReplyBeforeCommit);
                         result.outcome = call.outcome;
                         result.output_json = std::move(call.output_json);
                         result.error = std::move(call.error);

@@ -203,7 +203,8 @@ const TestDatabase& TestCluster::database(const std::string& name) const {
   return StartOrchestrator();
 }
 
-::testing::AssertionResult TestCluster::StartOrchestrator() {
+::testing::AssertionResult TestCluster::StartOrchestrator(
+    const std::vector<std::string>& extra_env) {
   std::vector<std::string> argv = {BinaryPath("saga-orchestrator"),
                                    "--listen",
                                    Address(orchestrator_port_),
@@ -223,8 +224,7 @@ const TestDatabase& TestCluster::database(const std::string& name) const {
               options_.orchestrator_flags.end());
   std::string log_path = log_dir_ + "/orchestrator.log";
   ++orchestrator_starts_;
-  orchestrator_ = std::make_unique<ChildProcess>(
-      argv, std::vector<std::string>{}, log_path);
+  orchestrator_ = std::make_unique<ChildProcess>(argv, extra_env, log_path);
   auto listening = AwaitListening(
       *orchestrator_, orchestrator_port_,
       "saga-orchestrator (start #" + std::to_string(orchestrator_starts_) + ")",
@@ -238,6 +238,11 @@ const TestDatabase& TestCluster::database(const std::string& name) const {
   stub_ = saga::v1::SagaOrchestrator::NewStub(grpc::CreateCustomChannel(
       Address(orchestrator_port_), grpc::InsecureChannelCredentials(), args));
   return ::testing::AssertionSuccess();
+}
+
+bool TestCluster::OrchestratorExited(std::chrono::milliseconds timeout) {
+  return orchestrator_ == nullptr ||
+         PollUntil([&] { return !orchestrator_->Running(); }, timeout);
 }
 
 saga::v1::SagaOrchestrator::Stub& TestCluster::Stub() {

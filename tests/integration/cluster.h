@@ -57,8 +57,12 @@ class TestCluster {
 
   // Sends `signal` to the orchestrator and reaps it.
   void KillOrchestrator(int signal = SIGKILL);
-  // Starts the orchestrator again on the same port and database.
-  ::testing::AssertionResult StartOrchestrator();
+  // Starts the orchestrator again on the same port and database, with
+  // `extra_env` ("NAME=value") added to its environment.
+  ::testing::AssertionResult StartOrchestrator(
+      const std::vector<std::string>& extra_env = {});
+  // Whether the orchestrator exited (and was reaped) within `timeout`.
+  bool OrchestratorExited(std::chrono::milliseconds timeout);
   // Kills (SIGKILL) and starts participant `name` on the same port and
   // database with `flags` instead of the options' flags.
   ::testing::AssertionResult RestartParticipant(

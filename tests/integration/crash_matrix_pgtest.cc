@@ -1,0 +1,214 @@
+// The crash-point matrix: for every saga path (success, a business failure
+// at each step, retries exhausted at the pivot, a timeout, a cancel) and
+// every durable boundary of orchestrator/engine/crash_points.h, the
+// orchestrator kills itself at that boundary, is restarted, and the saga
+// must still end as the path says with the participants agreeing with it:
+// nothing lost, nothing done twice, nothing left half-done.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "orchestrator/engine/crash_points.h"
+#include "tests/integration/cluster.h"
+
+namespace saga::testing {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr char kFast[] = "appointment_booking_fast";
+constexpr char kTimeout[] = "appointment_booking_timeout";
+constexpr milliseconds kSagaTimeout{60000};
+
+struct SagaPath {
+  std::string name;
+  std::string saga_type;
+  std::string input;
+  // Flags per participant for this path (others run without faults).
+  std::map<std::string, std::vector<std::string>> participant_flags;
+  bool cancel = false;
+  saga::v1::SagaStatus expected;
+};
+
+std::vector<SagaPath> Paths() {
+  using saga::v1::SAGA_STATUS_COMPENSATED;
+  using saga::v1::SAGA_STATUS_COMPLETED;
+  return {
+      {"success",
+       kFast,
+       BookingInput("p-1001", "2026-12-10", "cardiology"),
+       {},
+       false,
+       SAGA_STATUS_COMPLETED},
+      {"business failure at validate_patient",
+       kFast,
+       BookingInput("p-1003", "2026-12-10", "cardiology"),
+       {},
+       false,
+       SAGA_STATUS_COMPENSATED},
+      {"business failure at reserve_doctor",
+       kFast,
+       BookingInput("p-1001", "2026-12-10", "astrology"),
+       {},
+       false,
+       SAGA_STATUS_COMPENSATED},
+      {"notify retries exhausted",
+       kFast,
+       BookingInput("p-1002", "2026-12-11", "cardiology"),
+       {{"email", {"--fail-rate", "send_notification=1"}}},
+       false,
+       SAGA_STATUS_COMPENSATED},
+      {"reserve_doctor timeout",
+       kTimeout,
+       BookingInput("p-1004", "2026-12-12", "neurology"),
+       {{"doctor", {"--latency-ms", "reserve_doctor=1500"}}},
+       false,
+       SAGA_STATUS_COMPENSATED},
+      {"cancel",
+       kFast,
+       BookingInput("p-1005", "2026-12-13", "dermatology"),
+       {{"doctor", {"--latency-ms", "reserve_doctor=1000"}}},
+       true,
+       SAGA_STATUS_COMPENSATED},
+  };
+}
+
+// StartSaga with a key; "" when the orchestrator died before answering.
+std::string TryStart(TestCluster& cluster, const SagaPath& path,
+                     const std::string& key) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  saga::v1::StartSagaRequest request;
+  request.set_saga_type(path.saga_type);
+  request.set_input_json(path.input);
+  request.set_idempotency_key(key);
+  saga::v1::StartSagaResponse response;
+  grpc::Status rpc = cluster.Stub().StartSaga(&context, request, &response);
+  return rpc.ok() ? response.saga_id() : "";
+}
+
+// Cancels once validate_patient is done (reserve_doctor is then in flight).
+void TryCancel(TestCluster& cluster, const std::string& id) {
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    saga::v1::AwaitSagaRequest request;
+    request.set_saga_id(id);
+    request.set_step("validate_patient");
+    request.set_timeout_ms(10000);
+    saga::v1::AwaitSagaResponse response;
+    if (!cluster.Stub().AwaitSaga(&context, request, &response).ok()) return;
+  }
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  saga::v1::CancelSagaRequest request;
+  request.set_saga_id(id);
+  request.set_reason("the patient changed plans");
+  saga::v1::CancelSagaResponse response;
+  cluster.Stub().CancelSaga(&context, request, &response);
+}
+
+// Whether the saga has ended; false also when the orchestrator is gone.
+bool Ended(TestCluster& cluster, const std::string& id) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(2));
+  saga::v1::GetSagaRequest request;
+  request.set_saga_id(id);
+  saga::v1::GetSagaResponse response;
+  return cluster.Stub().GetSaga(&context, request, &response).ok() &&
+         IsTerminal(response.saga().status());
+}
+
+bool Cancelled(TestCluster& cluster, const std::string& id) {
+  for (const std::string& type : cluster.HistoryTypes(id)) {
+    if (type == "CancelRequested") return true;
+  }
+  return false;
+}
+
+TEST(CrashMatrixTest, EveryPathSurvivesACrashAtEveryDurableBoundary) {
+  ClusterOptions options;
+  options.definitions_dir = SourcePath("tests/integration/sagas");
+  TestCluster cluster(options);
+  ASSERT_TRUE(cluster.Start());
+
+  int cells = 0;
+  int crashed = 0;
+  int passed = 0;
+  std::map<std::string, std::string> current_flags;
+  for (const SagaPath& path : Paths()) {
+    for (const std::string& participant : kParticipants) {
+      std::vector<std::string> flags;
+      if (auto it = path.participant_flags.find(participant);
+          it != path.participant_flags.end()) {
+        flags = it->second;
+      }
+      std::string joined;
+      for (const std::string& flag : flags) joined += flag + " ";
+      if (current_flags[participant] != joined) {
+        ASSERT_TRUE(cluster.RestartParticipant(participant, flags));
+        current_flags[participant] = joined;
+      }
+    }
+    for (const auto& [point, point_name] : engine::AllCrashPoints()) {
+      ++cells;
+      SCOPED_TRACE(path.name + " x " + point_name);
+      cluster.KillOrchestrator(SIGKILL);
+      ASSERT_TRUE(
+          cluster.StartOrchestrator({"SAGA_CRASH_POINT=" + point_name}));
+      const std::string key = "matrix-" + std::to_string(cells);
+      std::string id = TryStart(cluster, path, key);
+      if (!id.empty() && path.cancel) TryCancel(cluster, id);
+
+      // Either the orchestrator dies at the point, or the path never
+      // reaches it and the saga ends on its own.
+      bool died = false;
+      ASSERT_TRUE(PollUntil(
+          [&] {
+            if (cluster.OrchestratorExited(milliseconds(0))) {
+              died = true;
+              return true;
+            }
+            return !id.empty() && Ended(cluster, id);
+          },
+          kSagaTimeout));
+      if (died) {
+        ++crashed;
+        ASSERT_TRUE(cluster.StartOrchestrator());
+        // A client that got no answer retries with its key.
+        if (id.empty()) id = TryStart(cluster, path, key);
+        ASSERT_FALSE(id.empty()) << "the saga was lost";
+        if (path.cancel && !Cancelled(cluster, id)) TryCancel(cluster, id);
+      }
+
+      saga::v1::Saga saga = cluster.AwaitTerminal(id, kSagaTimeout);
+      EXPECT_EQ(saga.status(), path.expected) << DescribeSaga(saga);
+      cluster.ExpectParticipantsAgree(saga);
+      EXPECT_LE(cluster.AllReservations(id), 1) << DescribeSaga(saga);
+      EXPECT_LE(cluster.Mails(id), 2) << DescribeSaga(saga);
+      const bool ok = saga.status() == path.expected &&
+                      cluster.AllReservations(id) <= 1 &&
+                      cluster.Mails(id) <= 2;
+      if (ok) ++passed;
+      std::cout << "[ matrix   ] " << path.name << " x " << point_name << ": "
+                << (died ? "crashed there" : "not on this path") << ", "
+                << saga::v1::SagaStatus_Name(saga.status())
+                << (ok ? "" : " FAILED") << "\n";
+    }
+  }
+  std::cout << "[ matrix   ] " << cells << " cells (" << Paths().size()
+            << " paths x " << engine::AllCrashPoints().size()
+            << " crash points): " << crashed << " crashed and recovered, "
+            << passed << " ended as their path says\n";
+}
+
+}  // namespace
+}  // namespace saga::testing
