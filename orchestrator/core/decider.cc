@@ -140,7 +140,14 @@ class Builder {
         event.retryable = true;
         event.outcome_unknown = outcome == CallOutcome::kUnknown;
         Emit(std::move(event));
-        if (MayRetry(step.retry, step.kind == StepKind::kRetriable, n)) {
+        // A pivot whose last attempt went unanswered may have passed the
+        // point of no return: rolling back then could undo the steps before
+        // it while its effect stands. Only a definite answer (same key)
+        // settles it, so it is asked again until one comes.
+        const bool must_settle =
+            step.kind == StepKind::kPivot && outcome == CallOutcome::kUnknown;
+        if (MayRetry(step.retry,
+                     step.kind == StepKind::kRetriable || must_settle, n)) {
           Event retry = Make(EventType::kRetryScheduled, k, n + 1);
           retry.due_ms =
               ctx_.now_ms + BackoffMs(step.retry, n, ctx_.unit_random);

@@ -415,6 +415,46 @@ TEST(DeciderTest, RetriesExhaustedStartsCompensation) {
   EXPECT_EQ(saga.state().steps[kReserve].status, StepStatus::kCompensated);
 }
 
+TEST(DeciderTest, PivotWithAnUnansweredLastAttemptIsAskedAgain) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.Succeed(kReservation);
+  for (int attempt = 1; attempt < 4; ++attempt) {
+    saga.FailRetryably("smtp down");
+    saga.FireTimer();
+  }
+  // The last allowed attempt times out: the emails may have gone out, so
+  // releasing the reservation now could leave a booking that was announced
+  // but does not exist.
+  Decision d = saga.TimeOut();
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"StepFailed 2/4", "RetryScheduled 2/5"}));
+  EXPECT_EQ(saga.state().status, SagaStatus::kRunning);
+  saga.FireTimer();
+  // A definite answer for the same key settles it: nothing was sent.
+  d = saga.FailRetryably("smtp down");
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 2/5", "CompensationStarted",
+                                       "CompensationStepStarted 1/1"}));
+}
+
+TEST(DeciderTest, PivotUnansweredAtRestartIsAskedAgainPastItsAttempts) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.Succeed(kReservation);
+  for (int attempt = 1; attempt < 4; ++attempt) {
+    saga.FailRetryably("smtp down");
+    saga.FireTimer();
+  }
+  Decision d = saga.Resume();
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"StepFailed 2/4", "RetryScheduled 2/5"}));
+  saga.FireTimer();
+  saga.Succeed();
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompleted);
+}
+
 TEST(DeciderTest, UnknownOutcomeOfAnExhaustedStepIsCompensated) {
   Saga saga(Booking());
   saga.Start();
