@@ -92,7 +92,7 @@ class Builder {
       }
     }
     Event event = Make(EventType::kSagaCompensated);
-    event.error = state_.reason;
+    event.error = state_.rollback_reason;
     Emit(std::move(event));
   }
 

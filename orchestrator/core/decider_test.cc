@@ -999,6 +999,9 @@ TEST(DeciderOperatorTest, RetryGivesAFailedCompensationAFreshRound) {
   EXPECT_EQ(Labels(last.events),
             (Labels_{"CompensationStepSucceeded 0/1", "SagaCompensated"}));
   EXPECT_EQ(saga.state().status, SagaStatus::kCompensated);
+  // Why it rolled back, not why the compensation once gave up.
+  EXPECT_EQ(last.events[1].error, "step 'c' failed: c refused");
+  EXPECT_EQ(saga.state().reason, "step 'c' failed: c refused");
 }
 
 TEST(DeciderOperatorTest, RetryWhileWaitingCallsAtOnce) {

@@ -182,6 +182,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       state.status = SagaStatus::kCompensating;
       // A cancel already recorded the operator's reason; keep it.
       if (state.reason.empty()) state.reason = event.error;
+      state.rollback_reason = state.reason;
       state.current_step = -1;
       state.call_in_flight = false;
       state.retry_due_ms = 0;

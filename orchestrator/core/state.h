@@ -76,6 +76,10 @@ struct SagaState {
   bool cancel_requested = false;
   // Why the saga compensated or failed.
   std::string reason;
+  // Why the saga is rolling back (set when compensation starts). `reason`
+  // turns into the failure if a compensation gives up; an operator repair
+  // that finishes the rollback reports this again.
+  std::string rollback_reason;
 };
 
 // Operator actions recorded in OperatorAction events.
