@@ -41,12 +41,18 @@ store::SagaSummary SummaryOf(const core::SagaDefinition& definition,
   summary.saga_type = state.saga_type;
   summary.definition_version = state.definition_version;
   summary.status = state.status;
-  summary.current_step = StepName(definition, state.current_step);
-  if (state.current_step >= 0) {
-    const core::StepState& step = state.steps[state.current_step];
-    summary.current_attempt = state.status == core::SagaStatus::kCompensating
-                                  ? step.compensation_attempts
-                                  : step.attempts;
+  // A FAILED saga shows the step that gave up, which is what an operator
+  // listing failed sagas looks for.
+  const int current = state.status == core::SagaStatus::kFailed
+                          ? core::StuckStep(state)
+                          : state.current_step;
+  summary.current_step = StepName(definition, current);
+  if (current >= 0) {
+    const core::StepState& step = state.steps[current];
+    const bool undoing = state.status == core::SagaStatus::kCompensating ||
+                         step.status == core::StepStatus::kCompensationFailed;
+    summary.current_attempt =
+        undoing ? step.compensation_attempts : step.attempts;
   }
   summary.error = state.reason;
   summary.input_json = state.input_json;
