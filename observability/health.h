@@ -30,7 +30,9 @@ class HealthMonitor {
  public:
   // Probes with `probe` at once and then every `interval` on its own thread
   // and sets `server`'s health status for "" and `services` from the
-  // result (OK: SERVING, any error: NOT_SERVING). `server` must outlive the
+  // result (OK: SERVING, any error: NOT_SERVING). Until the first probe
+  // returns, a started server answers gRPC's defaults: SERVING for "",
+  // NOT_FOUND for the service names. `server` must outlive the
   // monitor and have been built after EnableHealthAndReflection().
   HealthMonitor(grpc::Server* server, std::vector<std::string> services,
                 std::function<absl::Status()> probe,

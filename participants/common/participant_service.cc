@@ -103,7 +103,7 @@ grpc::Status ParticipantService::Handle(Kind kind, grpc::ServerContext* context,
   auto fields = [&] {
     return std::vector<observability::LogField>{
         {"saga_id", request.saga_id()},     {"step", request.step()},
-        {"attempt", request.attempt()},     {"action", request.action()},
+        {"action", request.action()},       {"attempt", request.attempt()},
         {"key", request.idempotency_key()}, {"trace_id", trace.trace_id},
         {"span_id", trace.span_id}};
   };

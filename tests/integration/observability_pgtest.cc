@@ -236,17 +236,23 @@ TEST(ObservabilityTest, MetricsDescribeBookingsOnEveryServer) {
 TEST(ObservabilityTest, HealthFollowsTheDatabaseAndDraining) {
   TestCluster cluster(ObservedCluster());
   ASSERT_TRUE(cluster.Start());
+  // A server accepts connections a moment before its first database probe
+  // has set its service's status (NOT_FOUND until then).
+  auto serving = [](Health::Stub& stub, const std::string& service) {
+    return PollUntil(
+        [&] { return Check(stub, service) == HealthCheckResponse::SERVING; },
+        kStatusTimeout);
+  };
   for (const auto& participant : kParticipants) {
     auto stub =
         Health::NewStub(ChannelTo(cluster.participant_port(participant)));
+    EXPECT_TRUE(serving(*stub, kParticipantService)) << participant;
     EXPECT_EQ(Check(*stub, ""), HealthCheckResponse::SERVING) << participant;
-    EXPECT_EQ(Check(*stub, kParticipantService), HealthCheckResponse::SERVING)
-        << participant;
   }
 
   auto health = Health::NewStub(ChannelTo(cluster.orchestrator_port()));
+  ASSERT_TRUE(serving(*health, kOrchestratorService));
   EXPECT_EQ(Check(*health, ""), HealthCheckResponse::SERVING);
-  EXPECT_EQ(Check(*health, kOrchestratorService), HealthCheckResponse::SERVING);
   grpc::StatusCode code = grpc::StatusCode::OK;
   Check(*health, "no.such.Service", &code);
   EXPECT_EQ(code, grpc::StatusCode::NOT_FOUND);
