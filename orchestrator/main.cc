@@ -1,19 +1,26 @@
 // saga-orchestrator: wiring only. Loads definitions, migrates and opens the
 // store, resumes unfinished sagas, then serves saga.v1.SagaOrchestrator.
 #include <grpcpp/grpcpp.h>
+#include <prometheus/registry.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <thread>
 
+#include "observability/health.h"
+#include "observability/logging.h"
+#include "observability/metrics_endpoint.h"
 #include "orchestrator/api/orchestrator_service.h"
 #include "orchestrator/engine/crash_points.h"
 #include "orchestrator/engine/definition_registry.h"
 #include "orchestrator/engine/engine.h"
+#include "orchestrator/engine/metrics.h"
 #include "orchestrator/engine/participant_client.h"
+#include "orchestrator/store/postgres/database_probe.h"
 #include "orchestrator/store/postgres/migrator.h"
 #include "orchestrator/store/postgres/pg_store.h"
 
@@ -28,6 +35,8 @@ struct Flags {
   int db_connections = 8;
   int store_threads = 64;
   std::string log_level = "info";
+  std::string log_format = "text";
+  std::string metrics_listen;
   size_t max_input_bytes = 256 * 1024;
   int startup_timeout_s = 30;
   bool migrate_only = false;
@@ -75,6 +84,9 @@ int WaitForTerminationSignal() {
   return received;
 }
 
+// How often the health status is checked against the database.
+constexpr std::chrono::seconds kHealthProbeInterval{1};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -110,8 +122,14 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   app.add_option("--log-level", flags.log_level,
-                 "trace, debug, info, warn, error")
+                 "trace, debug, info, warn, error, critical or off")
       ->capture_default_str();
+  app.add_option("--log-format", flags.log_format,
+                 "text, or json for one JSON object per line")
+      ->capture_default_str();
+  app.add_option("--metrics-listen", flags.metrics_listen,
+                 "HOST:PORT to serve Prometheus metrics on (/metrics); "
+                 "port 0 picks a free one; empty: no metrics endpoint");
   app.add_option("--max-input-bytes", flags.max_input_bytes,
                  "Largest accepted saga input")
       ->capture_default_str();
@@ -122,8 +140,16 @@ int main(int argc, char** argv) {
                "Apply migrations and exit");
   CLI11_PARSE(app, argc, argv);
 
-  spdlog::set_level(spdlog::level::from_str(flags.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ orchestrator %v");
+  auto log_level = saga::observability::ParseLogLevel(flags.log_level);
+  auto log_format = saga::observability::ParseLogFormat(flags.log_format);
+  for (const absl::Status& status : {log_level.status(), log_format.status()}) {
+    if (!status.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
+      return 2;
+    }
+  }
+  saga::observability::ConfigureLogging("orchestrator", *log_level,
+                                        *log_format);
 
   std::map<std::string, std::string> participant_addresses;
   for (const auto& entry : flags.participants) {
@@ -150,9 +176,21 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  std::vector<std::string> participant_names;
+  for (const auto& [name, address] : participant_addresses) {
+    participant_names.push_back(name);
+  }
+  saga::engine::OrchestratorMetrics metrics(
+      std::make_shared<prometheus::Registry>(), participant_names);
+  saga::store::GroupCommitOptions group_commit;
+  group_commit.observer = [&metrics](size_t batches,
+                                     std::chrono::duration<double> latency) {
+    metrics.StoreCommitted(batches, latency.count());
+  };
   auto store = RetryWhileUnavailable(
       "connecting to the database", flags.startup_timeout_s, [&] {
-        return saga::store::PgStore::Open(flags.db, flags.db_connections);
+        return saga::store::PgStore::Open(flags.db, flags.db_connections,
+                                          group_commit);
       });
   if (!store.ok()) return Fail("database", store.status());
 
@@ -175,6 +213,7 @@ int main(int argc, char** argv) {
   saga::engine::EngineOptions engine_options;
   engine_options.db_threads = flags.store_threads;
   engine_options.max_input_bytes = flags.max_input_bytes;
+  engine_options.metrics = &metrics;
   saga::engine::Engine engine(store->get(), &definitions, &participants,
                               engine_options);
   auto recovered = engine.Recover();
@@ -182,9 +221,18 @@ int main(int argc, char** argv) {
   spdlog::info("resuming {} unfinished sagas", *recovered);
   engine.Start();
 
+  std::unique_ptr<saga::observability::MetricsEndpoint> metrics_endpoint;
+  if (!flags.metrics_listen.empty()) {
+    auto started = saga::observability::MetricsEndpoint::Start(
+        flags.metrics_listen, metrics.registry());
+    if (!started.ok()) return Fail("metrics", started.status());
+    metrics_endpoint = *std::move(started);
+    spdlog::info("metrics on {}", metrics_endpoint->address());
+  }
+
   saga::api::OrchestratorService service(&engine, store->get(), &definitions,
                                          saga::api::ServiceOptions{});
-  grpc::EnableDefaultHealthCheckService(true);
+  saga::observability::EnableHealthAndReflection();
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(flags.listen, grpc::InsecureServerCredentials(),
@@ -197,10 +245,17 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot listen on {}", flags.listen);
     return 1;
   }
-  spdlog::info("listening on {}", flags.listen);
+  saga::store::DatabaseProbe database(flags.db);
+  saga::observability::HealthMonitor health(
+      server.get(), {saga::v1::SagaOrchestrator::service_full_name()},
+      [&database] { return database.Check(); }, kHealthProbeInterval);
+  spdlog::info("listening on {}",
+               flags.listen.substr(0, flags.listen.rfind(':')) + ":" +
+                   std::to_string(bound_port));
 
   const int received = WaitForTerminationSignal();
   spdlog::info("signal {} received: shutting down", received);
+  health.Drain();
   engine.BeginShutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   engine.Stop();

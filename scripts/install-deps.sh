@@ -15,8 +15,11 @@ PACKAGES=(
   libpqxx-dev libspdlog-dev libfmt-dev libboost-dev libboost-system-dev
   libboost-program-options-dev nlohmann-json3-dev libyaml-cpp-dev
   libcli11-dev
-  # Tests.
-  libgtest-dev libgmock-dev
+  # Metrics: Prometheus client with its HTTP endpoint (pull).
+  prometheus-cpp-dev
+  # Tests. grpc-proto: the standard health and reflection protos the
+  # integration tests' generic gRPC client is generated from.
+  libgtest-dev libgmock-dev grpc-proto
   # PostgreSQL 15 server and client, for tests and the demo.
   postgresql
 )

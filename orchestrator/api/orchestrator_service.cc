@@ -11,6 +11,7 @@
 #include <charconv>
 #include <deque>
 
+#include "observability/trace_context.h"
 #include "orchestrator/api/proto_conversion.h"
 #include "orchestrator/api/status_mapping.h"
 
@@ -36,6 +37,28 @@ class RefusedWatch final : public grpc::ServerWriteReactor<v1::SagaEvent> {
   explicit RefusedWatch(grpc::Status status) { Finish(std::move(status)); }
   void OnDone() override { delete this; }
 };
+
+// The caller's W3C trace context from the call's metadata; empty when there
+// is none or it is malformed (ignored, as the specification asks: the saga
+// then starts a new trace instead of failing the request).
+core::TraceContext IncomingTrace(const grpc::CallbackServerContext& context) {
+  const auto& metadata = context.client_metadata();
+  auto value = [&](const char* key) {
+    auto it = metadata.find(key);
+    return it == metadata.end()
+               ? std::string_view()
+               : std::string_view(it->second.data(), it->second.size());
+  };
+  const std::string_view header = value(observability::kTraceParentKey);
+  if (header.empty()) return {};
+  auto parent = observability::ParseTraceParent(header);
+  if (!parent) {
+    spdlog::debug("ignoring a malformed traceparent: a new trace starts");
+    return {};
+  }
+  return {parent->ToString(), observability::SanitizeTraceState(
+                                  value(observability::kTraceStateKey))};
+}
 
 // Page tokens are "<created_ms>.<saga_id>" of the last row returned.
 std::string EncodePageToken(const store::SagaSummary& last) {
@@ -100,6 +123,7 @@ grpc::ServerUnaryReactor* OrchestratorService::StartSaga(
   }
   engine_->StartSaga(
       request->saga_type(), request->input_json(), request->idempotency_key(),
+      IncomingTrace(*context),
       [reactor, response](absl::StatusOr<store::CreateResult> result) {
         if (!result.ok()) {
           reactor->Finish(ToGrpcStatus(result.status()));
@@ -287,7 +311,8 @@ grpc::ServerUnaryReactor* OrchestratorService::CancelSaga(
   const std::string reason = request->reason().empty()
                                  ? "cancelled through the API"
                                  : request->reason();
-  spdlog::info("saga={} cancel requested: {}", request->saga_id(), reason);
+  // The engine logs the recorded CancelRequested with the saga's fields.
+  spdlog::debug("cancel requested for saga {}: {}", request->saga_id(), reason);
   engine_->CancelSaga(
       request->saga_id(), reason,
       [this, reactor, request, response](absl::Status cancelled) {

@@ -373,12 +373,15 @@ Decision DecideOperatorMarkCompensated(const SagaDefinition& definition,
 }  // namespace
 
 Decision DecideStart(const SagaDefinition& definition,
-                     const std::string& input_json, const DecideContext& ctx) {
+                     const std::string& input_json, const DecideContext& ctx,
+                     const TraceContext& trace) {
   Builder b(definition, NewSagaState(definition, ""), ctx);
   Event started = b.Make(EventType::kSagaStarted);
   started.saga_type = definition.name;
   started.definition_version = definition.version;
   started.input_json = CanonicalJson(input_json);
+  started.traceparent = trace.traceparent;
+  started.tracestate = trace.tracestate;
   b.Emit(std::move(started));
   b.StartStep(0, 1);
   return std::move(b).Finish();

@@ -817,6 +817,20 @@ TEST(DeciderTest, ResumeOfAnEndedSagaFinishes) {
   EXPECT_EQ(d.commands, std::vector<Command>{Finished()});
 }
 
+TEST(DeciderTest, StartRecordsTheTraceContext) {
+  const SagaDefinition def = Booking();
+  const TraceContext trace{
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "k=v"};
+  Decision start = DecideStart(def, kInput, DecideContext{1000, 0}, trace);
+  ASSERT_FALSE(start.events.empty());
+  EXPECT_EQ(start.events[0].traceparent, trace.traceparent);
+  EXPECT_EQ(start.events[0].tracestate, trace.tracestate);
+  SagaState state = NewSagaState(def, "s1");
+  Apply(def, state, start.events[0]);
+  EXPECT_EQ(state.traceparent, trace.traceparent);
+  EXPECT_EQ(state.tracestate, trace.tracestate);
+}
+
 TEST(DeciderTest, ResumeOfAnIdleRunningSagaStartsTheNextStep) {
   const SagaDefinition def = Booking();
   Decision start = DecideStart(def, kInput, DecideContext{1000, 0});

@@ -133,6 +133,8 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       state.saga_type = event.saga_type;
       state.definition_version = event.definition_version;
       state.input_json = event.input_json;
+      state.traceparent = event.traceparent;
+      state.tracestate = event.tracestate;
       state.created_ms = event.at_ms;
       state.status = SagaStatus::kRunning;
       state.steps.assign(definition.steps.size(), StepState{});

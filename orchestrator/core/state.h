@@ -54,6 +54,9 @@ struct SagaState {
   std::string saga_type;
   int definition_version = 0;
   std::string input_json;
+  // W3C trace context recorded at the start; empty for older sagas.
+  std::string traceparent;
+  std::string tracestate;
   SagaStatus status = SagaStatus::kRunning;
   std::vector<StepState> steps;  // one per definition step
 

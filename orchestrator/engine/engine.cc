@@ -3,6 +3,7 @@
 // Boost 1.74 Asio needs <utility> first under C++20 (see TOOLCHAIN.md).
 #include <utility>
 //
+#include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -10,6 +11,8 @@
 #include <deque>
 #include <vector>
 
+#include "observability/logging.h"
+#include "observability/trace_context.h"
 #include "orchestrator/core/input.h"
 #include "orchestrator/core/outbox.h"
 #include "orchestrator/engine/crash_points.h"
@@ -18,6 +21,8 @@
 namespace saga::engine {
 
 namespace asio = boost::asio;
+using observability::Log;
+using observability::LogField;
 using std::chrono::milliseconds;
 
 namespace {
@@ -102,20 +107,52 @@ store::AppendBatch MakeBatch(const core::SagaDefinition& definition,
   return batch;
 }
 
+// The fields every log line about a saga carries (step "" and attempt 0
+// for lines about the saga as a whole).
+std::vector<LogField> SagaFields(const std::string& saga_id,
+                                 const core::SagaDefinition& definition,
+                                 const std::string& trace_id, int step,
+                                 int attempt) {
+  return {{"saga_id", saga_id},
+          {"saga_type", definition.name},
+          {"step", StepName(definition, step)},
+          {"attempt", attempt},
+          {"trace_id", trace_id}};
+}
+
+// One line per committed event: the saga's transitions, without payloads.
 void LogEvents(const core::SagaDefinition& definition,
-               const std::string& saga_id,
+               const std::string& saga_id, const std::string& trace_id,
                const std::vector<core::Event>& events) {
+  if (!spdlog::should_log(spdlog::level::info)) return;
   for (const auto& event : events) {
-    std::string where;
-    if (event.step >= 0) {
-      where = fmt::format(" step={} attempt={}",
-                          StepName(definition, event.step), event.attempt);
-    }
-    std::string error;
-    if (!event.error.empty()) error = fmt::format(" error=\"{}\"", event.error);
-    spdlog::info("saga={} type={} seq={} event={}{}{}", saga_id,
-                 definition.name, event.seq, core::EventTypeName(event.type),
-                 where, error);
+    std::vector<LogField> fields =
+        SagaFields(saga_id, definition, trace_id, event.step, event.attempt);
+    fields.emplace_back("event", core::EventTypeName(event.type));
+    fields.emplace_back("seq", event.seq);
+    if (!event.error.empty()) fields.emplace_back("error", event.error);
+    Log(spdlog::level::info, "saga event", fields);
+  }
+}
+
+// The trace a saga's calls continue: the recorded one, or for a saga
+// recorded before traces were kept, a new one (not recorded) so its log
+// lines still correlate.
+observability::TraceParent TraceOf(const core::SagaState& state) {
+  auto recorded = observability::ParseTraceParent(state.traceparent);
+  return recorded ? *recorded : observability::NewTrace();
+}
+
+const char* RepairName(core::Signal::Kind kind) {
+  switch (kind) {
+    case core::Signal::Kind::kOperatorRetry:
+      return core::kOperatorRetry;
+    case core::Signal::Kind::kOperatorSkipStep:
+      return core::kOperatorSkipStep;
+    case core::Signal::Kind::kOperatorMarkCompensated:
+      return core::kOperatorMarkCompensated;
+    default:
+      return "unknown";
   }
 }
 
@@ -166,10 +203,14 @@ struct Engine::Runtime {
   Runtime(asio::io_context& io,
           std::shared_ptr<const core::SagaDefinition> definition,
           core::SagaState state)
-      : definition(std::move(definition)), state(std::move(state)), timer(io) {}
+      : definition(std::move(definition)),
+        state(std::move(state)),
+        trace(TraceOf(this->state)),
+        timer(io) {}
 
   std::shared_ptr<const core::SagaDefinition> definition;
   core::SagaState state;
+  observability::TraceParent trace;
   // A commit (or a reload after a failed one) is under way: signals wait in
   // `queued` so every decision sees the state the previous one produced.
   bool busy = false;
@@ -184,6 +225,13 @@ Engine::Engine(store::SagaStore* store, DefinitionRegistry* definitions,
       definitions_(definitions),
       participants_(participants),
       options_(options),
+      own_metrics_(options.metrics == nullptr
+                       ? std::make_unique<OrchestratorMetrics>(
+                             std::make_shared<prometheus::Registry>(),
+                             std::vector<std::string>{})
+                       : nullptr),
+      metrics_(options.metrics == nullptr ? own_metrics_.get()
+                                          : options.metrics),
       threads_(std::make_unique<Threads>()),
       random_(std::random_device{}()) {}
 
@@ -249,14 +297,32 @@ core::DecideContext Engine::Context() {
 void Engine::Insert(const std::string& saga_id,
                     std::shared_ptr<const core::SagaDefinition> definition,
                     core::SagaState state) {
+  metrics_->SagaDriven(definition->name);
   sagas_[saga_id] = std::make_unique<Runtime>(
       threads_->io, std::move(definition), std::move(state));
   active_sagas_ = sagas_.size();
 }
 
+void Engine::Erase(
+    std::unordered_map<std::string, std::unique_ptr<Runtime>>::iterator it) {
+  metrics_->SagaDropped(it->second->definition->name);
+  sagas_.erase(it);
+  active_sagas_ = sagas_.size();
+}
+
+void Engine::LogFailure(const std::string& saga_id, const Runtime& runtime,
+                        const char* message, const std::string& error,
+                        bool severe) const {
+  std::vector<LogField> fields =
+      SagaFields(saga_id, *runtime.definition, runtime.trace.trace_id,
+                 runtime.state.current_step, 0);
+  fields.emplace_back("error", error);
+  Log(severe ? spdlog::level::err : spdlog::level::warn, message, fields);
+}
+
 void Engine::StartSaga(
     const std::string& saga_type, const std::string& input_json,
-    const std::string& idempotency_key,
+    const std::string& idempotency_key, core::TraceContext trace,
     std::function<void(absl::StatusOr<store::CreateResult>)> done) {
   auto definition = definitions_->Current(saga_type);
   if (!definition.ok()) {
@@ -270,8 +336,11 @@ void Engine::StartSaga(
     return;
   }
   const std::string saga_id = NewSagaId();
+  if (trace.traceparent.empty()) {
+    trace = {observability::NewTrace().ToString(), ""};
+  }
   auto decision = std::make_shared<core::Decision>(core::DecideStart(
-      **definition, *canonical, {NowMs(), ThreadLocalUnitRandom()}));
+      **definition, *canonical, {NowMs(), ThreadLocalUnitRandom()}, trace));
   auto state = std::make_shared<core::SagaState>(
       ApplyNumbered(**definition, core::NewSagaState(**definition, saga_id),
                     decision->events));
@@ -298,9 +367,12 @@ void Engine::StartSaga(
     MaybeCrash(CrashPoint::kAfterStartCommit);
     asio::post(threads_->io, [this, definition, decision, state,
                               created = *created, done = std::move(done)] {
-      LogEvents(*definition, state->saga_id, decision->events);
+      metrics_->RecordCommitted(*definition, decision->events);
       Insert(state->saga_id, definition, *state);
-      RunCommands(state->saga_id, *sagas_[state->saga_id], decision->commands);
+      Runtime& runtime = *sagas_[state->saga_id];
+      LogEvents(*definition, state->saga_id, runtime.trace.trace_id,
+                decision->events);
+      RunCommands(state->saga_id, runtime, decision->commands);
       done(created);
     });
   });
@@ -403,9 +475,12 @@ void Engine::Operate(const std::string& saga_id, core::Signal signal,
         return;
       }
     }
-    spdlog::info("saga={} operator={} repair={} step={} reason=\"{}\"", saga_id,
-                 signal.operator_name, static_cast<int>(signal.kind), step_name,
-                 signal.error);
+    std::vector<LogField> fields = SagaFields(
+        saga_id, *runtime.definition, runtime.trace.trace_id, signal.step, 0);
+    fields.emplace_back("operator", signal.operator_name);
+    fields.emplace_back("repair", RepairName(signal.kind));
+    fields.emplace_back("reason", signal.error);
+    Log(spdlog::level::info, "operator repair", fields);
     Handle(saga_id, signal, *reply);
   };
   asio::post(threads_->io, [this, saga_id, run, reply] {
@@ -497,20 +572,21 @@ void Engine::OnCommitted(const std::string& saga_id, absl::Status status,
     if (status.code() == absl::StatusCode::kAborted) {
       // Fenced: another writer appended to this saga. Stop driving it; the
       // recorded history, not our view of it, is the truth.
-      spdlog::error("saga={} fenced, no longer driven here: {}", saga_id,
-                    std::string(status.message()));
+      LogFailure(saga_id, runtime, "saga fenced, no longer driven here",
+                 std::string(status.message()), /*severe=*/true);
       for (auto& waiter : runtime.waiters)
         waiter->Fire(AwaitOutcome::kNotActive);
-      sagas_.erase(it);
-      active_sagas_ = sagas_.size();
+      Erase(it);
       return;
     }
-    spdlog::warn("saga={} commit failed ({}); reloading from the store",
-                 saga_id, status.ToString());
+    LogFailure(saga_id, runtime, "commit failed; reloading from the store",
+               status.ToString());
     Reload(saga_id, milliseconds(100));
     return;
   }
-  LogEvents(*runtime.definition, saga_id, decision->events);
+  metrics_->RecordCommitted(*runtime.definition, decision->events);
+  LogEvents(*runtime.definition, saga_id, runtime.trace.trace_id,
+            decision->events);
   MaybeCrashAfterCommit(*next, decision->events);
   runtime.state = std::move(*next);
   runtime.busy = false;
@@ -545,8 +621,7 @@ void Engine::RetireIfEnded(const std::string& saga_id) {
   }
   for (auto& waiter : runtime.waiters) waiter->Fire(AwaitOutcome::kReached);
   runtime.timer.cancel();
-  sagas_.erase(it);
-  active_sagas_ = sagas_.size();
+  Erase(it);
 }
 
 void Engine::NotifyWaiters(Runtime& runtime) {
@@ -571,14 +646,17 @@ void Engine::RunCommands(const std::string& saga_id, Runtime& runtime,
       case core::Command::Kind::kWaitUntil:
         Arm(saga_id, runtime, command.due_ms);
         break;
-      case core::Command::Kind::kFinished:
-        spdlog::info("saga={} type={} ended status={}{}", saga_id,
-                     runtime.definition->name,
-                     core::SagaStatusName(runtime.state.status),
-                     runtime.state.reason.empty()
-                         ? ""
-                         : " reason=\"" + runtime.state.reason + "\"");
+      case core::Command::Kind::kFinished: {
+        std::vector<LogField> fields = SagaFields(
+            saga_id, *runtime.definition, runtime.trace.trace_id, -1, 0);
+        fields.emplace_back("status",
+                            core::SagaStatusName(runtime.state.status));
+        if (!runtime.state.reason.empty()) {
+          fields.emplace_back("reason", runtime.state.reason);
+        }
+        Log(spdlog::level::info, "saga ended", fields);
         break;
+      }
     }
   }
 }
@@ -638,25 +716,49 @@ void Engine::Invoke(const std::string& saga_id, Runtime& runtime,
   request.set_deadline_unix_ms(command.deadline_ms);
   request.set_input_json(*input);
 
-  spdlog::info("saga={} type={} step={} attempt={} calling {}.{}", saga_id,
-               runtime.definition->name, step.name, command.attempt,
-               step.participant, request.action());
+  // Each call is a child span of the saga's trace.
+  const observability::TraceParent span =
+      observability::NewChildSpan(runtime.trace);
+  const core::TraceContext call_trace{span.ToString(),
+                                      runtime.state.tracestate};
+  std::vector<LogField> fields =
+      SagaFields(saga_id, *runtime.definition, runtime.trace.trace_id,
+                 command.step, command.attempt);
+  fields.emplace_back("participant", step.participant);
+  fields.emplace_back("action", request.action());
+  fields.emplace_back("span_id", span.span_id);
+  Log(spdlog::level::info,
+      compensation ? "calling participant to compensate"
+                   : "calling participant",
+      fields);
   ++calls_in_flight_;
   const auto deadline =
       std::chrono::system_clock::time_point(milliseconds(command.deadline_ms));
-  participants_->Call(step.participant, compensation, request, deadline,
-                      [this, saga_id, result](CallResult call) mutable {
-                        MaybeCrash(CrashPoint::kAfterReplyBeforeCommit);
-                        result.outcome = call.outcome;
-                        result.output_json = std::move(call.output_json);
-                        result.error = std::move(call.error);
-                        asio::post(
-                            threads_->io, [this, saga_id, result]() mutable {
-                              Handle(saga_id, std::move(result), nullptr);
-                            });
-                        std::lock_guard lock(drain_mutex_);
-                        if (--calls_in_flight_ == 0) drained_.notify_all();
-                      });
+  // Records the call's latency and outcome in the metrics once it ends.
+  auto meter = [metrics = metrics_, sent = std::chrono::steady_clock::now(),
+                saga_type = runtime.definition->name, step_name = step.name,
+                participant = step.participant,
+                compensation](const CallResult& call) {
+    metrics->CallFinished(
+        saga_type, step_name, participant, compensation, call.outcome,
+        call.grpc_code,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - sent)
+            .count());
+  };
+  participants_->Call(
+      step.participant, compensation, request, deadline, call_trace,
+      [this, saga_id, result, meter](CallResult call) mutable {
+        MaybeCrash(CrashPoint::kAfterReplyBeforeCommit);
+        meter(call);
+        result.outcome = call.outcome;
+        result.output_json = std::move(call.output_json);
+        result.error = std::move(call.error);
+        asio::post(threads_->io, [this, saga_id, result]() mutable {
+          Handle(saga_id, std::move(result), nullptr);
+        });
+        std::lock_guard lock(drain_mutex_);
+        if (--calls_in_flight_ == 0) drained_.notify_all();
+      });
 }
 
 void Engine::Reload(const std::string& saga_id, milliseconds delay) {
@@ -675,8 +777,8 @@ void Engine::Reload(const std::string& saga_id, milliseconds delay) {
                    auto it = sagas_.find(saga_id);
                    if (it == sagas_.end()) return;
                    if (!record.ok()) {
-                     spdlog::warn("saga={} reload failed ({}); retrying",
-                                  saga_id, record.status().ToString());
+                     LogFailure(saga_id, *it->second, "reload failed; retrying",
+                                record.status().ToString());
                      Reload(saga_id, NextReloadDelay(delay));
                      return;
                    }
@@ -712,8 +814,10 @@ void Engine::Adopt(const std::string& saga_id, milliseconds delay) {
           auto definition = definitions_->Version(
               record->summary.saga_type, record->summary.definition_version);
           if (!definition.ok()) {
-            spdlog::error("saga={} cannot be adopted: {}", saga_id,
-                          definition.status().ToString());
+            Log(spdlog::level::err, "saga cannot be adopted",
+                {{"saga_id", saga_id},
+                 {"saga_type", record->summary.saga_type},
+                 {"error", definition.status().ToString()}});
             return;
           }
           asio::post(threads_->io, [this, saga_id, definition = *definition,
