@@ -296,19 +296,14 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
   std::vector<bool> valid;
   bool postgres_restarted = false;
   while (static_cast<int>(ids.size()) < sagas) {
-    // A round: a batch of sagas, a partial drain, then faults. Once, at 40%,
-    // PostgreSQL crash-restarts while a batch is being started.
-    std::future<bool> postgres_restart;
-    if (!postgres_restarted && ids.size() * 10 >= sagas * 4u) {
-      std::cout << "[ chaos    ] restarting PostgreSQL (immediate) with "
-                << soak.InFlight() << " sagas in flight" << std::endl;
-      postgres_restart = std::async(
-          std::launch::async, [&postgres] { return postgres.CrashRestart(); });
-      postgres_restarted = true;
-    }
+    // A round: a batch of sagas, a partial drain, then faults. Once, past
+    // 40%, PostgreSQL crash-restarts half-way through a batch: with sagas
+    // in flight and more being started, whose StartSaga calls fail and are
+    // retried until acknowledged.
     const int batch = soak.Uniform(20, 60);
-    // While PostgreSQL restarts, keep starting sagas: their StartSaga calls
-    // fail and are retried, and the ones that were acknowledged must stay.
+    const bool restart_round =
+        !postgres_restarted && ids.size() * 10 >= sagas * 4u;
+    std::future<bool> postgres_restart;
     const auto restarting = [&postgres_restart] {
       return postgres_restart.valid() &&
              postgres_restart.wait_for(std::chrono::seconds(0)) !=
@@ -317,6 +312,14 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
     for (int k = 0;
          (k < batch || restarting()) && static_cast<int>(ids.size()) < sagas;
          ++k) {
+      if (restart_round && k == batch / 2) {
+        std::cout << "[ chaos    ] restarting PostgreSQL (immediate) with "
+                  << soak.InFlight() << " sagas in flight" << std::endl;
+        postgres_restart = std::async(std::launch::async, [&postgres] {
+          return postgres.CrashRestart();
+        });
+        postgres_restarted = true;
+      }
       const int i = static_cast<int>(ids.size());
       const Booking booking = MakeBooking(i);
       std::string id = soak.Start(i, booking.input);
