@@ -327,7 +327,9 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
       ids.push_back(std::move(id));
       valid.push_back(booking.valid);
     }
-    if (postgres_restart.valid()) ASSERT_TRUE(postgres_restart.get());
+    if (postgres_restart.valid()) {
+      ASSERT_TRUE(postgres_restart.get());
+    }
     soak.DrainTo(soak.Uniform(0, batch / 2));
     ASSERT_NO_FATAL_FAILURE(soak.RestartRandomParticipant());
     ASSERT_NO_FATAL_FAILURE(soak.KillOrchestrator());
