@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -25,6 +26,9 @@
 #include "orchestrator/store/postgres/pg_store.h"
 
 namespace {
+
+// gRPC's default receive limit, kept as a floor.
+constexpr size_t kMinReceiveBytes = 4 << 20;
 
 struct Flags {
   std::string listen = "127.0.0.1:50051";
@@ -132,7 +136,8 @@ int main(int argc, char** argv) {
                  "port 0 picks a free one; empty: no metrics endpoint");
   app.add_option("--max-input-bytes", flags.max_input_bytes,
                  "Largest accepted saga input")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{64} << 20));
   app.add_option("--startup-timeout", flags.startup_timeout_s,
                  "Seconds to wait for the database at start-up")
       ->capture_default_str();
@@ -238,8 +243,11 @@ int main(int argc, char** argv) {
   builder.AddListeningPort(flags.listen, grpc::InsecureServerCredentials(),
                            &bound_port);
   builder.RegisterService(&service);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(flags.max_input_bytes) +
-                                   64 * 1024);
+  // Well above the input limit, so a too large input reaches StartSaga and
+  // gets its precise INVALID_ARGUMENT ("input is N bytes; the limit is M");
+  // only a request past this gets gRPC's own RESOURCE_EXHAUSTED.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(
+      std::max(kMinReceiveBytes, flags.max_input_bytes + 64 * 1024)));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound_port == 0) {
     spdlog::critical("cannot listen on {}", flags.listen);

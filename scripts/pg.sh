@@ -4,6 +4,7 @@
 #   pg.sh start DIR [PORT]   initdb + start a cluster in DIR (a free port when
 #                            PORT is omitted) and write DIR/env
 #   pg.sh stop DIR           stop exactly the cluster in DIR (fast shutdown)
+#   pg.sh restart DIR        crash-restart it (immediate shutdown, same port)
 #   pg.sh createdb DIR NAME  create database NAME in the cluster in DIR
 #
 # The cluster listens on 127.0.0.1 only, keeps its socket in DIR, and has one
@@ -28,7 +29,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -145,6 +146,16 @@ cmd_stop() {
   echo "PostgreSQL stopped: $DIR"
 }
 
+# An immediate shutdown is a crash to PostgreSQL: no checkpoint, clients cut
+# off, WAL replayed at the next start. For tests of reconnecting clients.
+cmd_restart() {
+  resolve_dir "${1:-}"
+  [[ -f $DIR/data/postmaster.pid ]] || die "no running cluster in $DIR"
+  as_owner "$PG_BIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -m immediate -w \
+    -t 60 restart >/dev/null
+  echo "PostgreSQL restarted: $DIR"
+}
+
 cmd_createdb() {
   resolve_dir "${1:-}"
   local name=${2:-}
@@ -162,6 +173,7 @@ main() {
   case $command in
     start) cmd_start "$@" ;;
     stop) cmd_stop "$@" ;;
+    restart) cmd_restart "$@" ;;
     createdb) cmd_createdb "$@" ;;
     *) usage ;;
   esac
