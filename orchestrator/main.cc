@@ -15,14 +15,19 @@
 #include "observability/health.h"
 #include "observability/logging.h"
 #include "observability/metrics_endpoint.h"
+#include "orchestrator/api/event_streams.h"
 #include "orchestrator/api/orchestrator_service.h"
 #include "orchestrator/engine/crash_points.h"
 #include "orchestrator/engine/definition_registry.h"
 #include "orchestrator/engine/engine.h"
 #include "orchestrator/engine/metrics.h"
 #include "orchestrator/engine/participant_client.h"
+#include "orchestrator/outbox/commit_signal.h"
+#include "orchestrator/outbox/dispatcher.h"
+#include "orchestrator/outbox/sink.h"
 #include "orchestrator/store/postgres/database_probe.h"
 #include "orchestrator/store/postgres/migrator.h"
+#include "orchestrator/store/postgres/pg_outbox.h"
 #include "orchestrator/store/postgres/pg_store.h"
 
 namespace {
@@ -44,6 +49,9 @@ struct Flags {
   size_t max_input_bytes = 256 * 1024;
   int startup_timeout_s = 30;
   bool migrate_only = false;
+  std::string outbox_sink;
+  int outbox_poll_ms = 1000;
+  int outbox_sink_timeout_ms = 10000;
 };
 
 absl::Status StatusOf(const absl::Status& status) { return status; }
@@ -143,6 +151,20 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--migrate-only", flags.migrate_only,
                "Apply migrations and exit");
+  app.add_option("--outbox-sink", flags.outbox_sink,
+                 "Deliver outbox messages to http://HOST[:PORT][/PATH] (POST "
+                 "JSON batches) or file:PATH (JSON lines) and mark them "
+                 "DISPATCHED; empty (default): no dispatcher, messages stay "
+                 "PENDING (for change-data-capture tools)");
+  app.add_option("--outbox-poll-ms", flags.outbox_poll_ms,
+                 "How often outbox readers (WatchEvents, the dispatcher) look "
+                 "for messages committed by other orchestrators")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 600000));
+  app.add_option("--outbox-sink-timeout-ms", flags.outbox_sink_timeout_ms,
+                 "Longest one delivery to the outbox sink may take")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 600000));
   CLI11_PARSE(app, argc, argv);
 
   auto log_level = saga::observability::ParseLogLevel(flags.log_level);
@@ -166,6 +188,22 @@ int main(int argc, char** argv) {
     participant_addresses[entry.substr(0, eq)] = entry.substr(eq + 1);
   }
 
+  std::unique_ptr<saga::outbox::Sink> outbox_sink;
+  if (!flags.outbox_sink.empty()) {
+    auto spec = saga::outbox::ParseSinkSpec(flags.outbox_sink);
+    if (!spec.ok()) {
+      spdlog::critical("{}", std::string(spec.status().message()));
+      return 2;
+    }
+    auto sink = saga::outbox::MakeSink(
+        *spec, std::chrono::milliseconds(flags.outbox_sink_timeout_ms));
+    if (!sink.ok()) {
+      spdlog::critical("{}", std::string(sink.status().message()));
+      return 2;
+    }
+    outbox_sink = *std::move(sink);
+  }
+
   if (absl::Status crash_points = saga::engine::CheckCrashPointConfig();
       !crash_points.ok()) {
     spdlog::critical("{}", std::string(crash_points.message()));
@@ -187,10 +225,14 @@ int main(int argc, char** argv) {
   }
   saga::engine::OrchestratorMetrics metrics(
       std::make_shared<prometheus::Registry>(), participant_names);
+  // Every commit may make outbox messages readable: wake the readers.
+  saga::outbox::CommitSignal commits;
   saga::store::GroupCommitOptions group_commit;
-  group_commit.observer = [&metrics](size_t batches,
-                                     std::chrono::duration<double> latency) {
+  group_commit.observer = [&metrics, &commits](
+                              size_t batches,
+                              std::chrono::duration<double> latency) {
     metrics.StoreCommitted(batches, latency.count());
+    commits.Notify();
   };
   auto store = RetryWhileUnavailable(
       "connecting to the database", flags.startup_timeout_s, [&] {
@@ -226,6 +268,24 @@ int main(int argc, char** argv) {
   spdlog::info("resuming {} unfinished sagas", *recovered);
   engine.Start();
 
+  const std::chrono::milliseconds outbox_poll(flags.outbox_poll_ms);
+  std::unique_ptr<saga::store::PgOutboxQueue> outbox_queue;
+  std::unique_ptr<saga::outbox::Dispatcher> dispatcher;
+  if (outbox_sink) {
+    outbox_queue = std::make_unique<saga::store::PgOutboxQueue>(flags.db);
+    saga::outbox::DispatcherOptions options;
+    options.poll_interval = outbox_poll;
+    options.metrics = metrics.registry();
+    dispatcher = std::make_unique<saga::outbox::Dispatcher>(
+        outbox_queue.get(), outbox_sink.get(), &commits, options);
+    dispatcher->Start();
+  }
+  saga::store::PgOutboxLog outbox_log(flags.db, /*connections=*/2);
+  saga::api::EventStreamOptions stream_options;
+  stream_options.poll_interval = outbox_poll;
+  saga::api::EventStreams event_streams(&outbox_log, &commits,
+                                        stream_options);
+
   std::unique_ptr<saga::observability::MetricsEndpoint> metrics_endpoint;
   if (!flags.metrics_listen.empty()) {
     auto started = saga::observability::MetricsEndpoint::Start(
@@ -235,8 +295,10 @@ int main(int argc, char** argv) {
     spdlog::info("metrics on {}", metrics_endpoint->address());
   }
 
+  saga::api::ServiceOptions service_options;
+  service_options.events = &event_streams;
   saga::api::OrchestratorService service(&engine, store->get(), &definitions,
-                                         saga::api::ServiceOptions{});
+                                         service_options);
   saga::observability::EnableHealthAndReflection();
   grpc::ServerBuilder builder;
   int bound_port = 0;
@@ -264,9 +326,11 @@ int main(int argc, char** argv) {
   const int received = WaitForTerminationSignal();
   spdlog::info("signal {} received: shutting down", received);
   health.Drain();
+  event_streams.BeginShutdown();
   engine.BeginShutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   engine.Stop();
+  if (dispatcher) dispatcher->Stop();
   spdlog::info("stopped; {} sagas left to resume at the next start",
                engine.ActiveSagas());
   return 0;

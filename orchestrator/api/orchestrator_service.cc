@@ -20,9 +20,12 @@ namespace saga::api {
 namespace {
 
 // A stream that ends at once with an error (bad request).
-class RefusedWatch final : public grpc::ServerWriteReactor<v1::SagaEvent> {
+template <typename Message>
+class RefusedStream final : public grpc::ServerWriteReactor<Message> {
  public:
-  explicit RefusedWatch(grpc::Status status) { Finish(std::move(status)); }
+  explicit RefusedStream(grpc::Status status) {
+    this->Finish(std::move(status));
+  }
   void OnDone() override { delete this; }
 };
 
@@ -485,11 +488,29 @@ grpc::ServerWriteReactor<v1::SagaEvent>* OrchestratorService::WatchSaga(
     grpc::CallbackServerContext* /*context*/,
     const v1::WatchSagaRequest* request) {
   if (auto valid = CheckSagaId("saga_id", request->saga_id()); !valid.ok()) {
-    auto* reactor = new RefusedWatch(ToGrpcStatus(valid));
-    return reactor;
+    return new RefusedStream<v1::SagaEvent>(ToGrpcStatus(valid));
   }
   return new WatchReactor(this, request->saga_id(),
                           std::max<int64_t>(0, request->from_seq()));
+}
+
+grpc::ServerWriteReactor<v1::OutboxEvent>* OrchestratorService::WatchEvents(
+    grpc::CallbackServerContext* /*context*/,
+    const v1::WatchEventsRequest* request) {
+  if (options_.events == nullptr) {
+    return new RefusedStream<v1::OutboxEvent>(
+        grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                     "this orchestrator does not serve the outbox stream"));
+  }
+  if (auto valid = FirstError(
+          {CheckNotNegative("from_position", request->from_position(),
+                            "0: from the start"),
+           CheckText("saga_type", request->saga_type(), kMaxNameLength),
+           CheckText("type", request->type(), kMaxNameLength)});
+      !valid.ok()) {
+    return new RefusedStream<v1::OutboxEvent>(ToGrpcStatus(valid));
+  }
+  return options_.events->Open(*request);
 }
 
 namespace {

@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "orchestrator/api/event_streams.h"
 #include "orchestrator/engine/definition_registry.h"
 #include "orchestrator/engine/engine.h"
 #include "orchestrator/store/store.h"
@@ -19,6 +20,9 @@ struct ServiceOptions {
   int64_t max_await_ms = 10 * 60 * 1000;
   int max_page_size = 1000;
   int default_page_size = 50;
+  // Serves WatchEvents (not owned; must outlive the service). Null: the
+  // RPC answers UNIMPLEMENTED.
+  EventStreams* events = nullptr;
 };
 
 class OrchestratorService final : public v1::SagaOrchestrator::CallbackService {
@@ -61,6 +65,9 @@ class OrchestratorService final : public v1::SagaOrchestrator::CallbackService {
   grpc::ServerWriteReactor<v1::SagaEvent>* WatchSaga(
       grpc::CallbackServerContext* context,
       const v1::WatchSagaRequest* request) override;
+  grpc::ServerWriteReactor<v1::OutboxEvent>* WatchEvents(
+      grpc::CallbackServerContext* context,
+      const v1::WatchEventsRequest* request) override;
   grpc::ServerUnaryReactor* ListDefinitions(
       grpc::CallbackServerContext* context,
       const v1::ListDefinitionsRequest* request,
