@@ -77,6 +77,13 @@ struct RepairOptions {
   std::string reason;
 };
 
+struct EventsOptions {
+  int64_t from = 0;
+  bool follow = false;
+  std::string saga_type;
+  std::string type;
+};
+
 struct ReplayOptions {
   std::vector<std::string> files;
   std::string definition;
@@ -390,6 +397,31 @@ absl::Status RunMarkCompensated(Context& ctx, const RepairOptions& options) {
       ctx.client().MarkCompensated(options.id, Operator(options.reason));
   if (!saga.ok()) return saga.status();
   return PrintRepaired(ctx, *saga);
+}
+
+absl::Status RunEvents(Context& ctx, const EventsOptions& options) {
+  v1::WatchEventsRequest request;
+  request.set_from_position(options.from);
+  request.set_follow(options.follow);
+  request.set_saga_type(options.saga_type);
+  request.set_type(options.type);
+  absl::Status render_error;
+  absl::Status streamed =
+      ctx.client().WatchEvents(request, [&](const v1::OutboxEvent& event) {
+        if (ctx.json()) {
+          absl::StatusOr<std::string> line = RenderJsonLine(event);
+          if (!line.ok()) {
+            render_error.Update(line.status());
+            return;
+          }
+          ctx.out() << *line;
+        } else {
+          ctx.out() << RenderOutboxEventLine(event);
+        }
+        ctx.out().flush();
+      });
+  if (!streamed.ok()) return streamed;
+  return render_error;
 }
 
 absl::Status RunWatch(Context& ctx, const std::string& id) {
@@ -729,6 +761,24 @@ int RunCli(int argc, const char* const* argv, std::istream& in,
       "watch", "Print a saga's events as they happen until it ends");
   watch_cmd->add_option("id", watch_id, "Saga id")->required();
 
+  EventsOptions events;
+  CLI::App* events_cmd = app.add_subcommand(
+      "events",
+      "Print the outbox stream (messages for other services) in order; "
+      "resume with --from the last position printed");
+  events_cmd
+      ->add_option("--from", events.from,
+                   "Start after this position (0: from the start)")
+      ->check(CLI::NonNegativeNumber)
+      ->default_val(0);
+  events_cmd->add_flag("--follow", events.follow,
+                       "Keep printing new messages as they commit, until "
+                       "interrupted (default: stop once caught up)");
+  events_cmd->add_option("--saga-type", events.saga_type,
+                         "Only messages about sagas of this type");
+  events_cmd->add_option("--type", events.type,
+                         "Only messages of this type, e.g. saga.completed");
+
   std::string export_id;
   CLI::App* export_cmd = app.add_subcommand(
       "export",
@@ -793,6 +843,8 @@ int RunCli(int argc, const char* const* argv, std::istream& in,
     status = RunMarkCompensated(ctx, mark);
   } else if (watch_cmd->parsed()) {
     status = RunWatch(ctx, watch_id);
+  } else if (events_cmd->parsed()) {
+    status = RunEvents(ctx, events);
   } else if (export_cmd->parsed()) {
     status = RunExport(ctx, export_id);
   } else if (replay_cmd->parsed()) {

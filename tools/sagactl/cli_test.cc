@@ -303,6 +303,45 @@ class FakeOrchestrator final : public v1::SagaOrchestrator::Service {
     return grpc::Status::OK;
   }
 
+  // Two messages at positions 7 and 3 (stream order is not position
+  // order); records the last request.
+  grpc::Status WatchEvents(grpc::ServerContext*,
+                           const v1::WatchEventsRequest* request,
+                           grpc::ServerWriter<v1::OutboxEvent>* writer) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_events_request_ = *request;
+    }
+    if (request->from_position() == 99) {
+      return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                          "outbox position 99 does not exist");
+    }
+    v1::OutboxEvent started;
+    started.set_position(7);
+    started.set_message_id("good:1");
+    started.set_saga_id("good");
+    started.set_saga_type("appointment_booking");
+    started.set_type("saga.started");
+    started.set_header_json(R"({"saga_id":"good","seq":1})");
+    started.set_payload_json(R"({"input":{"patient_id":"p-1"}})");
+    started.set_recorded_unix_ms(kT0);
+    v1::OutboxEvent succeeded = started;
+    succeeded.set_position(3);
+    succeeded.set_message_id("good:3");
+    succeeded.set_type("saga.step.succeeded");
+    succeeded.set_header_json(R"({"saga_id":"good","seq":3,"step":"notify"})");
+    succeeded.set_payload_json(R"({"output":{}})");
+    succeeded.set_recorded_unix_ms(kT0 + 1500);
+    writer->Write(started);
+    writer->Write(succeeded);
+    return grpc::Status::OK;
+  }
+
+  v1::WatchEventsRequest LastEventsRequest() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_events_request_;
+  }
+
   grpc::Status ListDefinitions(grpc::ServerContext*,
                                const v1::ListDefinitionsRequest*,
                                v1::ListDefinitionsResponse* response) override {
@@ -393,6 +432,7 @@ class FakeOrchestrator final : public v1::SagaOrchestrator::Service {
   std::vector<v1::StartSagaRequest> starts_;
   std::vector<v1::ListSagasRequest> list_requests_;
   std::vector<v1::AwaitSagaRequest> awaits_;
+  v1::WatchEventsRequest last_events_request_;
 };
 
 struct Result {
@@ -776,6 +816,44 @@ TEST_F(CliTest, WatchPrintsEventsAndExitsPerTheEnding) {
   EXPECT_EQ(bad.err.rfind("sagactl: saga bad ended COMPENSATED: ", 0), 0u)
       << bad.err;
   EXPECT_EQ(Run({"watch", "nope"}).code, kExitNotFound);
+}
+
+TEST_F(CliTest, EventsPrintsTheOutboxStreamAndPassesTheFilters) {
+  Result table = Run({"events"});
+  EXPECT_EQ(table.code, kExitOk) << table.err;
+  EXPECT_EQ(table.out,
+            "12:00:00.000  #7  saga.started               good  "
+            "{\"input\":{\"patient_id\":\"p-1\"}}\n"
+            "12:00:01.500  #3  saga.step.succeeded        good  notify  "
+            "{\"output\":{}}\n");
+  v1::WatchEventsRequest sent = fake_.LastEventsRequest();
+  EXPECT_EQ(sent.from_position(), 0);
+  EXPECT_FALSE(sent.follow());
+
+  Result json_lines = Run({"events", "--from", "5", "--follow", "--saga-type",
+                           "appointment_booking", "--type", "saga.started",
+                           "-o", "json"});
+  EXPECT_EQ(json_lines.code, kExitOk) << json_lines.err;
+  sent = fake_.LastEventsRequest();
+  EXPECT_EQ(sent.from_position(), 5);
+  EXPECT_TRUE(sent.follow());
+  EXPECT_EQ(sent.saga_type(), "appointment_booking");
+  EXPECT_EQ(sent.type(), "saga.started");
+  std::istringstream lines(json_lines.out);
+  std::string line;
+  std::vector<std::string> positions;
+  while (std::getline(lines, line)) {
+    json event = json::parse(line);
+    positions.push_back(event["position"]);  // int64: a string
+    EXPECT_TRUE(event["payload_json"].is_object()) << line;
+  }
+  EXPECT_EQ(positions, (std::vector<std::string>{"7", "3"}));
+
+  EXPECT_EQ(Run({"events", "--from", "-1"}).code, kExitUsage);
+  Result pruned = Run({"events", "--from", "99"});
+  EXPECT_NE(pruned.code, kExitOk);
+  EXPECT_NE(pruned.err.find("position 99 does not exist"), std::string::npos)
+      << pruned.err;
 }
 
 TEST_F(CliTest, DefinitionsListsTypesAndVersions) {

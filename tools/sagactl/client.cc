@@ -205,6 +205,17 @@ absl::Status OrchestratorClient::WatchSaga(
   return impl_->ToStatus(reader->Finish(), address_);
 }
 
+absl::Status OrchestratorClient::WatchEvents(
+    const v1::WatchEventsRequest& request,
+    const std::function<void(const v1::OutboxEvent&)>& on_event) {
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<v1::OutboxEvent>> reader =
+      impl_->stub->WatchEvents(&context, request);
+  v1::OutboxEvent event;
+  while (reader->Read(&event)) on_event(event);
+  return impl_->ToStatus(reader->Finish(), address_);
+}
+
 absl::StatusOr<v1::AwaitSagaResponse> OrchestratorClient::AwaitSaga(
     std::string_view saga_id, std::optional<milliseconds> timeout,
     std::string_view step) {

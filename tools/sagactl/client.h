@@ -64,6 +64,13 @@ class OrchestratorClient {
       std::string_view saga_id, int64_t from_seq,
       const std::function<void(const v1::SagaEvent&)>& on_event);
 
+  // Follows WatchEvents (the outbox stream), calling `on_event` for each
+  // message as it arrives, until the server ends the stream (caught up,
+  // without request.follow) or the stream fails. No deadline.
+  absl::Status WatchEvents(
+      const v1::WatchEventsRequest& request,
+      const std::function<void(const v1::OutboxEvent&)>& on_event);
+
   // Waits until the saga ends (or `step`, when not empty, has succeeded) or
   // `timeout` passes; without a timeout it waits as long as it takes. The
   // server caps one AwaitSaga call, so a long wait is made of several calls.

@@ -319,6 +319,29 @@ std::string RenderWatchLine(const v1::SagaEvent& event) {
   return OneLine(line) + "\n";
 }
 
+std::string RenderOutboxEventLine(const v1::OutboxEvent& event) {
+  // Wide enough for the longest type, saga.compensation.started.
+  constexpr size_t kTypeWidth = 25;
+  const json header =
+      json::parse(event.header_json(), nullptr, /*allow_exceptions=*/false);
+  std::string step;
+  if (header.is_object() && header.contains("step") &&
+      header["step"].is_string()) {
+    step = header["step"].get<std::string>();
+  }
+  std::string line = FormatTimeOfDay(event.recorded_unix_ms()) + "  #" +
+                     std::to_string(event.position()) + "  " + event.type();
+  if (event.type().size() < kTypeWidth) {
+    line.append(kTypeWidth - event.type().size(), ' ');
+  }
+  line += "  " + event.saga_id();
+  if (!step.empty()) line += "  " + step;
+  std::string data = ShortEventData(event.payload_json());
+  if (!data.empty()) line += "  " + data;
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  return OneLine(line) + "\n";
+}
+
 absl::StatusOr<std::string> RenderJsonLine(
     const google::protobuf::Message& message) {
   absl::StatusOr<json> value = ToJson(message);

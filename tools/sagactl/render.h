@@ -69,6 +69,11 @@ std::string RenderDefinitionsTable(const v1::ListDefinitionsResponse& response);
 // be known in advance): time of day (UTC), seq, type, step, attempt, data.
 std::string RenderWatchLine(const v1::SagaEvent& event);
 
+// `events`: one outbox message on one line, as it arrives: the time its
+// transaction began (UTC), position, type, saga id, step (from the header)
+// and the payload, shortened.
+std::string RenderOutboxEventLine(const v1::OutboxEvent& event);
+
 // `watch -o json`: RenderJson on a single line (JSON Lines), ending in '\n'.
 absl::StatusOr<std::string> RenderJsonLine(
     const google::protobuf::Message& message);
