@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -373,7 +374,10 @@ class PgStore::ConnectionPool {
 
   // Runs `fn(connection)` on a pooled connection and turns libpqxx's
   // exceptions into a status. A connection that broke is dropped, and its
-  // slot reconnects on a later call.
+  // slot reconnects on a later call. After a failed connect, calls fail
+  // fast with Unavailable until a backoff (doubling up to kMaxBackoff)
+  // has passed, so an unreachable or read-only database (during a
+  // failover) is not hammered by every waiting thread.
   template <typename Fn>
   std::invoke_result_t<Fn, pqxx::connection&> Run(const std::string& what,
                                                   Fn&& fn) {
@@ -383,7 +387,10 @@ class PgStore::ConnectionPool {
     Result result = [&]() -> Result {
       try {
         if (conn != nullptr && !LooksAlive(*conn)) conn.reset();
-        if (conn == nullptr) conn = Connect();
+        if (conn == nullptr) {
+          if (absl::Status wait = BackingOff(what); !wait.ok()) return wait;
+          conn = ConnectNotingOutcome();
+        }
         return fn(*conn);
       } catch (const pqxx::in_doubt_error& e) {
         broken = true;
@@ -442,9 +449,52 @@ class PgStore::ConnectionPool {
     return ::poll(&pending, 1, 0) == 0;
   }
 
+  static constexpr std::chrono::milliseconds kFirstBackoff{50};
+  static constexpr std::chrono::milliseconds kMaxBackoff{2000};
+
+  // Unavailable while a backoff after a failed connect runs.
+  absl::Status BackingOff(const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_connect_) return absl::OkStatus();
+    return absl::UnavailableError(
+        what + ": database unreachable (" + last_connect_error_ +
+        "); next attempt in " +
+        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                           next_connect_ - now)
+                           .count()) +
+        " ms");
+  }
+
+  std::unique_ptr<pqxx::connection> ConnectNotingOutcome() {
+    try {
+      std::unique_ptr<pqxx::connection> conn = Connect();
+      std::lock_guard<std::mutex> lock(mu_);
+      if (backoff_.count() != 0) spdlog::info("PostgreSQL reachable again");
+      backoff_ = std::chrono::milliseconds(0);
+      return conn;
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> lock(mu_);
+      backoff_ = std::min(kMaxBackoff, std::max(kFirstBackoff, backoff_ * 2));
+      next_connect_ = std::chrono::steady_clock::now() + backoff_;
+      last_connect_error_ = e.what();
+      while (!last_connect_error_.empty() &&
+             std::isspace(
+                 static_cast<unsigned char>(last_connect_error_.back()))) {
+        last_connect_error_.pop_back();
+      }
+      throw;
+    }
+  }
+
   // Throws what libpqxx throws when the server cannot be reached.
   std::unique_ptr<pqxx::connection> Connect() const {
     auto conn = std::make_unique<pqxx::connection>(dsn_);
+    // This store never leaves a transaction idle; one that idles belongs
+    // to a paused or hung process, whose row locks would hold up the
+    // takeover of its sagas by other instances.
+    pqxx::nontransaction(*conn).exec(
+        "SET idle_in_transaction_session_timeout = '10s'");
     // Prepared now rather than on first use: libpqxx 6.4 leaks a result
     // when a lazy PREPARE meets a connection that died in the meantime.
     for (const Statement& statement : kStatements) {
@@ -481,6 +531,10 @@ class PgStore::ConnectionPool {
   std::condition_variable available_;
   // Free slots; a null one reconnects when taken.
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  // After a failed connect: how long to wait, until when, and why.
+  std::chrono::milliseconds backoff_{0};                // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point next_connect_;  // GUARDED_BY(mu_)
+  std::string last_connect_error_;                      // GUARDED_BY(mu_)
 };
 
 namespace {
