@@ -73,9 +73,10 @@ struct AppendBatch {
   SagaSummary summary;
   std::vector<core::OutboxMessage> outbox;
   // The orchestrator instance writing the batch (required; recorded with
-  // each event). Append commits only while it holds the saga's lease, and
-  // then extends the lease to now + lease_ttl; Create leases the new saga
-  // to it for lease_ttl.
+  // each event). Append commits only while the saga's lease names it (an
+  // expired lease still does, until another instance claims it), and then
+  // extends the lease to now + lease_ttl; Create leases the new saga to it
+  // for lease_ttl.
   std::string writer;
   std::chrono::milliseconds lease_ttl{0};  // must be positive
 };
