@@ -339,6 +339,27 @@ absl::StatusOr<core::Event> EventFromRow(const std::string& saga_id,
   return event;
 }
 
+// The saga's summary and history as `tx` sees them; NotFound if no such saga.
+absl::StatusOr<SagaRecord> ReadRecord(pqxx::transaction_base& tx,
+                                      const std::string& saga_id) {
+  const pqxx::result summary_rows = tx.exec_prepared(kSelectSummary, saga_id);
+  if (summary_rows.empty()) {
+    return absl::NotFoundError("saga " + saga_id + " not found");
+  }
+  SagaRecord record;
+  absl::StatusOr<SagaSummary> summary = SummaryFromRow(summary_rows[0]);
+  if (!summary.ok()) return summary.status();
+  record.summary = *std::move(summary);
+  const pqxx::result event_rows = tx.exec_prepared(kSelectEvents, saga_id);
+  record.events.reserve(event_rows.size());
+  for (const pqxx::row& row : event_rows) {
+    absl::StatusOr<core::Event> event = EventFromRow(saga_id, row, 0);
+    if (!event.ok()) return event.status();
+    record.events.push_back(*std::move(event));
+  }
+  return record;
+}
+
 std::optional<std::string> NullIfEmpty(const std::string& value) {
   if (value.empty()) return std::nullopt;
   return value;
@@ -769,29 +790,11 @@ std::vector<absl::Status> PgStore::CommitAppends(const Group& group) {
 }
 
 absl::StatusOr<SagaRecord> PgStore::Load(const std::string& saga_id) {
-  return pool_->Run(
-      "loading saga " + saga_id,
-      [&](pqxx::connection& conn) -> absl::StatusOr<SagaRecord> {
-        ReadTransaction tx(conn);
-        const pqxx::result summary_rows =
-            tx.exec_prepared(kSelectSummary, saga_id);
-        if (summary_rows.empty()) {
-          return absl::NotFoundError("saga " + saga_id + " not found");
-        }
-        SagaRecord record;
-        absl::StatusOr<SagaSummary> summary = SummaryFromRow(summary_rows[0]);
-        if (!summary.ok()) return summary.status();
-        record.summary = *std::move(summary);
-        const pqxx::result event_rows =
-            tx.exec_prepared(kSelectEvents, saga_id);
-        record.events.reserve(event_rows.size());
-        for (const pqxx::row& row : event_rows) {
-          absl::StatusOr<core::Event> event = EventFromRow(saga_id, row, 0);
-          if (!event.ok()) return event.status();
-          record.events.push_back(*std::move(event));
-        }
-        return record;
-      });
+  return pool_->Run("loading saga " + saga_id,
+                    [&](pqxx::connection& conn) -> absl::StatusOr<SagaRecord> {
+                      ReadTransaction tx(conn);
+                      return ReadRecord(tx, saga_id);
+                    });
 }
 
 absl::StatusOr<SagaSummary> PgStore::LoadSummary(const std::string& saga_id) {
@@ -862,26 +865,13 @@ absl::StatusOr<SagaRecord> PgStore::ClaimSaga(const std::string& saga_id,
             !tx.exec_prepared(kClaimSaga, saga_id, owner,
                               static_cast<int64_t>(ttl.count()))
                  .empty();
-        const pqxx::result summary_rows =
-            tx.exec_prepared(kSelectSummary, saga_id);
-        if (summary_rows.empty()) {
-          return absl::NotFoundError("saga " + saga_id + " not found");
-        }
-        SagaRecord record;
-        absl::StatusOr<SagaSummary> summary = SummaryFromRow(summary_rows[0]);
-        if (!summary.ok()) return summary.status();
-        record.summary = *std::move(summary);
-        if (!claimed) {
+        absl::StatusOr<SagaRecord> record = ReadRecord(tx, saga_id);
+        if (record.ok() && !claimed) {
           return absl::FailedPreconditionError(
               "saga " + saga_id + " is driven by orchestrator instance '" +
-              record.summary.lease_owner + "'");
+              record->summary.lease_owner + "'");
         }
-        for (const pqxx::row& row : tx.exec_prepared(kSelectEvents, saga_id)) {
-          absl::StatusOr<core::Event> event = EventFromRow(saga_id, row, 0);
-          if (!event.ok()) return event.status();
-          record.events.push_back(*std::move(event));
-        }
-        tx.commit();
+        if (record.ok()) tx.commit();
         return record;
       });
 }
