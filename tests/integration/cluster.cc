@@ -115,15 +115,23 @@ TestCluster::TestCluster(ClusterOptions options)
     orchestrator_db_ = std::make_unique<TestDatabase>("it_orch");
     orchestrator_dsn_ = orchestrator_db_->dsn();
   }
+  // gRPC servers bind with SO_REUSEPORT, so two of ours given the same
+  // port would both "listen" on it: every port must differ.
+  std::set<int> ports;
+  auto distinct_port = [&ports] {
+    int port = FreePort();
+    while (!ports.insert(port).second) port = FreePort();
+    return port;
+  };
   orchestrators_.resize(std::max<size_t>(1, options_.orchestrators));
   for (Orchestrator& orchestrator : orchestrators_) {
-    orchestrator.port = FreePort();
+    orchestrator.port = distinct_port();
   }
   for (const auto& name : kParticipants) {
     Participant& participant = participants_[name];
     participant.db = std::make_unique<TestDatabase>(
         "it_" + name, options_.participants_admin_dsn);
-    participant.port = FreePort();
+    participant.port = distinct_port();
     auto flags = options_.participant_flags.find(name);
     if (flags != options_.participant_flags.end()) {
       participant.flags = flags->second;
