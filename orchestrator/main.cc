@@ -2,27 +2,36 @@
 // store, claims unfinished sagas, then serves saga.v1.SagaOrchestrator until
 // SIGTERM/SIGINT, and then stops gracefully (see the end of main).
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
+#include <prometheus/registry.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
 #include <random>
 #include <thread>
 
+#include "observability/health.h"
+#include "observability/logging.h"
+#include "observability/metrics_endpoint.h"
 #include "orchestrator/api/orchestrator_service.h"
 #include "orchestrator/engine/crash_points.h"
 #include "orchestrator/engine/definition_registry.h"
 #include "orchestrator/engine/engine.h"
+#include "orchestrator/engine/metrics.h"
 #include "orchestrator/engine/participant_client.h"
+#include "orchestrator/store/postgres/database_probe.h"
 #include "orchestrator/store/postgres/migrator.h"
 #include "orchestrator/store/postgres/pg_store.h"
 
 namespace {
+
+// gRPC's default receive limit, kept as a floor.
+constexpr size_t kMinReceiveBytes = 4 << 20;
 
 struct Flags {
   std::string listen = "127.0.0.1:50051";
@@ -33,6 +42,8 @@ struct Flags {
   int db_connections = 8;
   int store_threads = 64;
   std::string log_level = "info";
+  std::string log_format = "text";
+  std::string metrics_listen;
   size_t max_input_bytes = 256 * 1024;
   int startup_timeout_s = 30;
   bool migrate_only = false;
@@ -97,6 +108,9 @@ int WaitForTerminationSignal() {
   return received;
 }
 
+// How often the health status is checked against the database.
+constexpr std::chrono::seconds kHealthProbeInterval{1};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -132,11 +146,18 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   app.add_option("--log-level", flags.log_level,
-                 "trace, debug, info, warn, error")
+                 "trace, debug, info, warn, error, critical or off")
       ->capture_default_str();
+  app.add_option("--log-format", flags.log_format,
+                 "text, or json for one JSON object per line")
+      ->capture_default_str();
+  app.add_option("--metrics-listen", flags.metrics_listen,
+                 "HOST:PORT to serve Prometheus metrics on (/metrics); "
+                 "port 0 picks a free one; empty: no metrics endpoint");
   app.add_option("--max-input-bytes", flags.max_input_bytes,
                  "Largest accepted saga input")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{64} << 20));
   app.add_option("--startup-timeout", flags.startup_timeout_s,
                  "Seconds to wait for the database at start-up")
       ->capture_default_str();
@@ -168,8 +189,16 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (flags.instance_id.empty()) flags.instance_id = DefaultInstanceId();
 
-  spdlog::set_level(spdlog::level::from_str(flags.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ orchestrator %v");
+  auto log_level = saga::observability::ParseLogLevel(flags.log_level);
+  auto log_format = saga::observability::ParseLogFormat(flags.log_format);
+  for (const absl::Status& status : {log_level.status(), log_format.status()}) {
+    if (!status.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
+      return 2;
+    }
+  }
+  saga::observability::ConfigureLogging("orchestrator", *log_level,
+                                        *log_format);
 
   std::map<std::string, std::string> participant_addresses;
   for (const auto& entry : flags.participants) {
@@ -196,9 +225,21 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  std::vector<std::string> participant_names;
+  for (const auto& [name, address] : participant_addresses) {
+    participant_names.push_back(name);
+  }
+  saga::engine::OrchestratorMetrics metrics(
+      std::make_shared<prometheus::Registry>(), participant_names);
+  saga::store::GroupCommitOptions group_commit;
+  group_commit.observer = [&metrics](size_t batches,
+                                     std::chrono::duration<double> latency) {
+    metrics.StoreCommitted(batches, latency.count());
+  };
   auto store = RetryWhileUnavailable(
       "connecting to the database", flags.startup_timeout_s, [&] {
-        return saga::store::PgStore::Open(flags.db, flags.db_connections);
+        return saga::store::PgStore::Open(flags.db, flags.db_connections,
+                                          group_commit);
       });
   if (!store.ok()) return Fail("database", store.status());
 
@@ -221,6 +262,7 @@ int main(int argc, char** argv) {
   saga::engine::EngineOptions engine_options;
   engine_options.db_threads = flags.store_threads;
   engine_options.max_input_bytes = flags.max_input_bytes;
+  engine_options.metrics = &metrics;
   engine_options.drain_timeout =
       std::chrono::milliseconds(flags.drain_timeout_ms);
   engine_options.leases.instance_id = flags.instance_id;
@@ -238,22 +280,40 @@ int main(int argc, char** argv) {
                *recovered);
   engine.Start();
 
+  std::unique_ptr<saga::observability::MetricsEndpoint> metrics_endpoint;
+  if (!flags.metrics_listen.empty()) {
+    auto started = saga::observability::MetricsEndpoint::Start(
+        flags.metrics_listen, metrics.registry());
+    if (!started.ok()) return Fail("metrics", started.status());
+    metrics_endpoint = *std::move(started);
+    spdlog::info("metrics on {}", metrics_endpoint->address());
+  }
+
   saga::api::OrchestratorService service(&engine, store->get(), &definitions,
                                          saga::api::ServiceOptions{});
-  grpc::EnableDefaultHealthCheckService(true);
+  saga::observability::EnableHealthAndReflection();
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(flags.listen, grpc::InsecureServerCredentials(),
                            &bound_port);
   builder.RegisterService(&service);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(flags.max_input_bytes) +
-                                   64 * 1024);
+  // Well above the input limit, so a too large input reaches StartSaga and
+  // gets its precise INVALID_ARGUMENT ("input is N bytes; the limit is M");
+  // only a request past this gets gRPC's own RESOURCE_EXHAUSTED.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(
+      std::max(kMinReceiveBytes, flags.max_input_bytes + 64 * 1024)));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound_port == 0) {
     spdlog::critical("cannot listen on {}", flags.listen);
     return 1;
   }
-  spdlog::info("listening on {}", flags.listen);
+  saga::store::DatabaseProbe database(flags.db);
+  saga::observability::HealthMonitor health(
+      server.get(), {saga::v1::SagaOrchestrator::service_full_name()},
+      [&database] { return database.Check(); }, kHealthProbeInterval);
+  spdlog::info("listening on {}",
+               flags.listen.substr(0, flags.listen.rfind(':')) + ":" +
+                   std::to_string(bound_port));
 
   const int received = WaitForTerminationSignal();
   // Shutdown: load balancers see NOT_SERVING and StartSaga answers
@@ -262,7 +322,7 @@ int main(int argc, char** argv) {
   // stops and the engine releases its leases, so another instance (or the
   // next start) resumes the unfinished sagas without waiting for expiry.
   spdlog::info("signal {} received: shutting down", received);
-  server->GetHealthCheckService()->Shutdown();
+  health.Drain();
   engine.BeginShutdown();
   const bool drained = engine.Drain();
   spdlog::info("in-flight participant calls {}",

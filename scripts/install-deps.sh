@@ -8,6 +8,9 @@ PACKAGES=(
   # Toolchain.
   build-essential cmake ninja-build pkg-config git ca-certificates
   clang-format
+  # Fuzzing (scripts/fuzz.sh): clang with libFuzzer and the sanitizer
+  # runtimes, which --no-install-recommends would leave out.
+  clang libclang-rt-14-dev
   # gRPC and protobuf (the grpc compiler plugin is required by gRPC's CMake
   # config even for C++ only).
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
@@ -15,8 +18,11 @@ PACKAGES=(
   libpqxx-dev libspdlog-dev libfmt-dev libboost-dev libboost-system-dev
   libboost-program-options-dev nlohmann-json3-dev libyaml-cpp-dev
   libcli11-dev
-  # Tests.
-  libgtest-dev libgmock-dev
+  # Metrics: Prometheus client with its HTTP endpoint (pull).
+  prometheus-cpp-dev
+  # Tests. grpc-proto: the standard health and reflection protos the
+  # integration tests' generic gRPC client is generated from.
+  libgtest-dev libgmock-dev grpc-proto
   # PostgreSQL 15 server and client, for tests and the demo.
   postgresql
 )

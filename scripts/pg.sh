@@ -5,8 +5,8 @@
 #                            PORT is omitted) and write DIR/env
 #   pg.sh stop DIR [MODE]    stop exactly the cluster in DIR (MODE: fast, the
 #                            default, or immediate: as if the machine died)
-#   pg.sh restart DIR        restart (or start again after stop) the cluster
-#                            in DIR on its port
+#   pg.sh restart DIR        crash-restart it (immediate shutdown, same port);
+#                            starts it again on its port after a stop
 #   pg.sh createdb DIR NAME  create database NAME in the cluster in DIR
 #   pg.sh standby DIR PRIMARY_DIR
 #                            start a streaming standby of the cluster in
@@ -168,20 +168,6 @@ cmd_stop() {
   echo "PostgreSQL stopped ($mode): $DIR"
 }
 
-cmd_restart() {
-  resolve_dir "${1:-}"
-  [[ -f $DIR/env ]] || die "no cluster started in $DIR"
-  if [[ -f $DIR/data/postmaster.pid ]]; then
-    # pg_ctl restart keeps the options of the last start (the port).
-    as_owner "$PG_BIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -m fast -w -t 60 \
-      restart >/dev/null
-  else
-    # shellcheck source=/dev/null
-    start_server "$(source "$DIR/env" && echo "$SAGA_PG_PORT")"
-  fi
-  echo "PostgreSQL restarted: $DIR"
-}
-
 # Runs psql as `saga` on the `postgres` database of the cluster whose env
 # file is $1; the other arguments go to psql.
 psql_on() {
@@ -255,6 +241,23 @@ cmd_promote() {
   [[ -f $DIR/data/standby.signal ]] || die "no standby in $DIR"
   as_owner "$PG_BIN/pg_ctl" -D "$DIR/data" -w -t 60 promote >/dev/null
   echo "PostgreSQL promoted: $DIR"
+}
+
+# An immediate shutdown is a crash to PostgreSQL: no checkpoint, clients cut
+# off, WAL replayed at the next start. For tests of reconnecting clients. A
+# stopped cluster is started again on its port.
+cmd_restart() {
+  resolve_dir "${1:-}"
+  [[ -f $DIR/env ]] || die "no cluster started in $DIR"
+  if [[ -f $DIR/data/postmaster.pid ]]; then
+    # pg_ctl restart keeps the options of the last start (the port).
+    as_owner "$PG_BIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -m immediate -w \
+      -t 60 restart >/dev/null
+  else
+    # shellcheck source=/dev/null
+    start_server "$(source "$DIR/env" && echo "$SAGA_PG_PORT")"
+  fi
+  echo "PostgreSQL restarted: $DIR"
 }
 
 cmd_createdb() {

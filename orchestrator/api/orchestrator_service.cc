@@ -8,29 +8,19 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <charconv>
 #include <deque>
 
+#include "observability/trace_context.h"
 #include "orchestrator/api/proto_conversion.h"
+#include "orchestrator/api/request_checks.h"
 #include "orchestrator/api/status_mapping.h"
 
 namespace saga::api {
 
 namespace {
 
-constexpr size_t kMaxIdLength = 128;
-constexpr size_t kMaxReasonLength = 1024;
 // How often AwaitSaga re-reads a saga that another instance drives.
 constexpr std::chrono::milliseconds kNotDrivenHerePoll{500};
-
-absl::Status CheckSagaId(const std::string& saga_id) {
-  if (saga_id.empty()) return absl::InvalidArgumentError("saga_id is required");
-  if (saga_id.size() > kMaxIdLength) {
-    return absl::InvalidArgumentError("saga_id is longer than " +
-                                      std::to_string(kMaxIdLength) + " bytes");
-  }
-  return absl::OkStatus();
-}
 
 // A stream that ends at once with an error (bad request).
 class RefusedWatch final : public grpc::ServerWriteReactor<v1::SagaEvent> {
@@ -39,21 +29,34 @@ class RefusedWatch final : public grpc::ServerWriteReactor<v1::SagaEvent> {
   void OnDone() override { delete this; }
 };
 
-// Page tokens are "<created_ms>.<saga_id>" of the last row returned.
-std::string EncodePageToken(const store::SagaSummary& last) {
-  return std::to_string(last.created_ms) + "." + last.saga_id;
+// The caller's W3C trace context from the call's metadata; empty when there
+// is none or it is malformed (ignored, as the specification asks: the saga
+// then starts a new trace instead of failing the request).
+core::TraceContext IncomingTrace(const grpc::CallbackServerContext& context) {
+  const auto& metadata = context.client_metadata();
+  auto value = [&](const char* key) {
+    auto it = metadata.find(key);
+    return it == metadata.end()
+               ? std::string_view()
+               : std::string_view(it->second.data(), it->second.size());
+  };
+  const std::string_view header = value(observability::kTraceParentKey);
+  if (header.empty()) return {};
+  auto parent = observability::ParseTraceParent(header);
+  if (!parent) {
+    spdlog::debug("ignoring a malformed traceparent: a new trace starts");
+    return {};
+  }
+  return {parent->ToString(), observability::SanitizeTraceState(
+                                  value(observability::kTraceStateKey))};
 }
 
-absl::StatusOr<std::pair<int64_t, std::string>> DecodePageToken(
-    const std::string& token) {
-  const auto dot = token.find('.');
-  int64_t created_ms = 0;
-  if (dot == std::string::npos || dot + 1 >= token.size() ||
-      std::from_chars(token.data(), token.data() + dot, created_ms).ptr !=
-          token.data() + dot) {
-    return absl::InvalidArgumentError("malformed page_token");
+// The first failed check, or OK.
+absl::Status FirstError(std::initializer_list<absl::Status> checks) {
+  for (const absl::Status& check : checks) {
+    if (!check.ok()) return check;
   }
-  return std::make_pair(created_ms, token.substr(dot + 1));
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -89,19 +92,19 @@ grpc::ServerUnaryReactor* OrchestratorService::StartSaga(
     grpc::CallbackServerContext* context, const v1::StartSagaRequest* request,
     v1::StartSagaResponse* response) {
   auto* reactor = context->DefaultReactor();
-  if (request->saga_type().empty()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "saga_type is required"));
-    return reactor;
-  }
-  if (request->idempotency_key().size() > kMaxIdLength) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "idempotency_key is longer than " +
-                                     std::to_string(kMaxIdLength) + " bytes"));
+  // The input itself is checked against its definition by the engine.
+  if (auto valid = FirstError(
+          {CheckText("saga_type", request->saga_type(), kMaxNameLength,
+                     /*required=*/true),
+           CheckText("idempotency_key", request->idempotency_key(),
+                     kMaxNameLength)});
+      !valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
   engine_->StartSaga(
       request->saga_type(), request->input_json(), request->idempotency_key(),
+      IncomingTrace(*context),
       [reactor, response](absl::StatusOr<store::CreateResult> result) {
         if (!result.ok()) {
           reactor->Finish(ToGrpcStatus(result.status()));
@@ -118,7 +121,7 @@ grpc::ServerUnaryReactor* OrchestratorService::GetSaga(
     grpc::CallbackServerContext* context, const v1::GetSagaRequest* request,
     v1::GetSagaResponse* response) {
   auto* reactor = context->DefaultReactor();
-  if (auto valid = CheckSagaId(request->saga_id()); !valid.ok()) {
+  if (auto valid = CheckSagaId("saga_id", request->saga_id()); !valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
@@ -135,36 +138,32 @@ grpc::ServerUnaryReactor* OrchestratorService::ListSagas(
     v1::ListSagasResponse* response) {
   auto* reactor = context->DefaultReactor();
   store::ListQuery query;
-  query.saga_type = request->saga_type();
-  if (request->created_after_unix_ms() < 0) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "created_after_unix_ms must not be negative"));
-    return reactor;
-  }
-  query.created_after_ms = request->created_after_unix_ms();
+  auto limit = PageLimit(request->page_size(), options_.default_page_size,
+                         options_.max_page_size);
+  absl::Status valid =
+      FirstError({CheckText("saga_type", request->saga_type(), kMaxNameLength),
+                  CheckNotNegative("created_after_unix_ms",
+                                   request->created_after_unix_ms()),
+                  limit.status()});
   query.status = FromProto(request->status());
-  if (request->status() != v1::SAGA_STATUS_UNSPECIFIED && !query.status) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "unknown status filter"));
-    return reactor;
+  if (valid.ok() && request->status() != v1::SAGA_STATUS_UNSPECIFIED &&
+      !query.status) {
+    valid = absl::InvalidArgumentError(
+        "status " + std::to_string(request->status()) +
+        " is not a saga status (see saga.v1.SagaStatus)");
   }
-  if (request->page_size() < 0 ||
-      request->page_size() > options_.max_page_size) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "page_size must be between 0 and " +
-                                     std::to_string(options_.max_page_size)));
-    return reactor;
-  }
-  query.limit = request->page_size() == 0 ? options_.default_page_size
-                                          : request->page_size();
-  if (!request->page_token().empty()) {
+  if (valid.ok() && !request->page_token().empty()) {
     auto after = DecodePageToken(request->page_token());
-    if (!after.ok()) {
-      reactor->Finish(ToGrpcStatus(after.status()));
-      return reactor;
-    }
-    query.after = *after;
+    valid = after.status();
+    if (after.ok()) query.after = {after->created_ms, after->saga_id};
   }
+  if (!valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
+    return reactor;
+  }
+  query.saga_type = request->saga_type();
+  query.created_after_ms = request->created_after_unix_ms();
+  query.limit = *limit;
   boost::asio::post(reads_->pool, [this, reactor, query, response] {
     auto page = store_->List(query);
     if (!page.ok()) {
@@ -175,7 +174,9 @@ grpc::ServerUnaryReactor* OrchestratorService::ListSagas(
       *response->add_sagas() = SummaryToProto(summary);
     }
     if (page->more && !page->sagas.empty()) {
-      response->set_next_page_token(EncodePageToken(page->sagas.back()));
+      const store::SagaSummary& last = page->sagas.back();
+      response->set_next_page_token(
+          EncodePageToken({last.created_ms, last.saga_id}));
     }
     reactor->Finish(grpc::Status::OK);
   });
@@ -187,7 +188,7 @@ grpc::ServerUnaryReactor* OrchestratorService::GetSagaHistory(
     const v1::GetSagaHistoryRequest* request,
     v1::GetSagaHistoryResponse* response) {
   auto* reactor = context->DefaultReactor();
-  if (auto valid = CheckSagaId(request->saga_id()); !valid.ok()) {
+  if (auto valid = CheckSagaId("saga_id", request->saga_id()); !valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
@@ -216,13 +217,12 @@ grpc::ServerUnaryReactor* OrchestratorService::AwaitSaga(
     grpc::CallbackServerContext* context, const v1::AwaitSagaRequest* request,
     v1::AwaitSagaResponse* response) {
   auto* reactor = context->DefaultReactor();
-  if (auto valid = CheckSagaId(request->saga_id()); !valid.ok()) {
+  if (auto valid =
+          FirstError({CheckSagaId("saga_id", request->saga_id()),
+                      CheckText("step", request->step(), kMaxNameLength),
+                      CheckNotNegative("timeout_ms", request->timeout_ms())});
+      !valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
-    return reactor;
-  }
-  if (request->timeout_ms() < 0) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "timeout_ms must not be negative"));
     return reactor;
   }
   const auto timeout = std::chrono::milliseconds(
@@ -299,21 +299,18 @@ grpc::ServerUnaryReactor* OrchestratorService::CancelSaga(
     grpc::CallbackServerContext* context, const v1::CancelSagaRequest* request,
     v1::CancelSagaResponse* response) {
   auto* reactor = context->DefaultReactor();
-  if (auto valid = CheckSagaId(request->saga_id()); !valid.ok()) {
+  if (auto valid = FirstError(
+          {CheckSagaId("saga_id", request->saga_id()),
+           CheckText("reason", request->reason(), kMaxReasonLength)});
+      !valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
-    return reactor;
-  }
-  if (request->reason().size() > kMaxReasonLength) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "reason is longer than " +
-                                     std::to_string(kMaxReasonLength) +
-                                     " bytes"));
     return reactor;
   }
   const std::string reason = request->reason().empty()
                                  ? "cancelled through the API"
                                  : request->reason();
-  spdlog::info("saga={} cancel requested: {}", request->saga_id(), reason);
+  // The engine logs the recorded CancelRequested with the saga's fields.
+  spdlog::debug("cancel requested for saga {}: {}", request->saga_id(), reason);
   engine_->CancelSaga(
       request->saga_id(), reason,
       [this, reactor, request, response](absl::Status cancelled) {
@@ -350,15 +347,13 @@ void OrchestratorService::Repair(grpc::CallbackServerContext* context,
                                  core::Signal::Kind kind,
                                  const std::string& step,
                                  const v1::Operator& by, v1::Saga* saga_out) {
-  if (auto valid = CheckSagaId(saga_id); !valid.ok()) {
+  if (auto valid = FirstError(
+          {CheckSagaId("saga_id", saga_id),
+           CheckText("operator.reason", by.reason(), kMaxReasonLength,
+                     /*required=*/true),
+           CheckText("operator.name", by.name(), kMaxNameLength)});
+      !valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
-    return;
-  }
-  if (by.reason().empty() || by.reason().size() > kMaxReasonLength) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "operator.reason is required (at most " +
-                                     std::to_string(kMaxReasonLength) +
-                                     " bytes): say why"));
     return;
   }
   core::Signal signal;
@@ -396,9 +391,10 @@ grpc::ServerUnaryReactor* OrchestratorService::SkipStep(
     grpc::CallbackServerContext* context, const v1::SkipStepRequest* request,
     v1::SkipStepResponse* response) {
   auto* reactor = context->DefaultReactor();
-  if (request->step().empty()) {
-    reactor->Finish(
-        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "step is required"));
+  if (auto valid = CheckText("step", request->step(), kMaxNameLength,
+                             /*required=*/true);
+      !valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
   Repair(context, reactor, request->saga_id(),
@@ -515,7 +511,7 @@ class OrchestratorService::WatchReactor final
 grpc::ServerWriteReactor<v1::SagaEvent>* OrchestratorService::WatchSaga(
     grpc::CallbackServerContext* /*context*/,
     const v1::WatchSagaRequest* request) {
-  if (auto valid = CheckSagaId(request->saga_id()); !valid.ok()) {
+  if (auto valid = CheckSagaId("saga_id", request->saga_id()); !valid.ok()) {
     auto* reactor = new RefusedWatch(ToGrpcStatus(valid));
     return reactor;
   }
@@ -557,10 +553,13 @@ grpc::ServerUnaryReactor* OrchestratorService::GetDefinition(
     const v1::GetDefinitionRequest* request,
     v1::GetDefinitionResponse* response) {
   auto* reactor = context->DefaultReactor();
-  if (request->saga_type().empty() || request->version() < 0) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "saga_type is required and version must be "
-                                 ">= 0 (0: the current one)"));
+  if (auto valid = FirstError(
+          {CheckText("saga_type", request->saga_type(), kMaxNameLength,
+                     /*required=*/true),
+           CheckNotNegative("version", request->version(),
+                            "0: the current one")});
+      !valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
   boost::asio::post(reads_->pool, [this, reactor, request, response] {

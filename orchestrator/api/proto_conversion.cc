@@ -79,6 +79,8 @@ v1::Saga SagaToProto(const core::SagaDefinition& definition,
   v1::Saga saga = SummaryToProto(summary);
   saga.set_status(ToProto(state.status));
   saga.set_error(state.reason);
+  saga.set_traceparent(state.traceparent);
+  saga.set_tracestate(state.tracestate);
   for (size_t i = 0; i < definition.steps.size(); ++i) {
     const core::StepState& step = state.steps[i];
     v1::Step* out = saga.add_steps();

@@ -92,7 +92,7 @@ class Builder {
       }
     }
     Event event = Make(EventType::kSagaCompensated);
-    event.error = state_.reason;
+    event.error = state_.rollback_reason;
     Emit(std::move(event));
   }
 
@@ -140,7 +140,14 @@ class Builder {
         event.retryable = true;
         event.outcome_unknown = outcome == CallOutcome::kUnknown;
         Emit(std::move(event));
-        if (MayRetry(step.retry, step.kind == StepKind::kRetriable, n)) {
+        // A pivot whose last attempt went unanswered may have passed the
+        // point of no return: rolling back then could undo the steps before
+        // it while its effect stands. Only a definite answer (same key)
+        // settles it, so it is asked again until one comes.
+        const bool must_settle =
+            step.kind == StepKind::kPivot && outcome == CallOutcome::kUnknown;
+        if (MayRetry(step.retry,
+                     step.kind == StepKind::kRetriable || must_settle, n)) {
           Event retry = Make(EventType::kRetryScheduled, k, n + 1);
           retry.due_ms =
               ctx_.now_ms + BackoffMs(step.retry, n, ctx_.unit_random);
@@ -366,12 +373,15 @@ Decision DecideOperatorMarkCompensated(const SagaDefinition& definition,
 }  // namespace
 
 Decision DecideStart(const SagaDefinition& definition,
-                     const std::string& input_json, const DecideContext& ctx) {
+                     const std::string& input_json, const DecideContext& ctx,
+                     const TraceContext& trace) {
   Builder b(definition, NewSagaState(definition, ""), ctx);
   Event started = b.Make(EventType::kSagaStarted);
   started.saga_type = definition.name;
   started.definition_version = definition.version;
   started.input_json = CanonicalJson(input_json);
+  started.traceparent = trace.traceparent;
+  started.tracestate = trace.tracestate;
   b.Emit(std::move(started));
   b.StartStep(0, 1);
   return std::move(b).Finish();

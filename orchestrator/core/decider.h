@@ -90,10 +90,17 @@ struct Decision {
   absl::Status refusal;
 };
 
+// The W3C trace context a saga runs under, recorded in SagaStarted.
+struct TraceContext {
+  std::string traceparent;
+  std::string tracestate;
+};
+
 // The first events of a new saga (SagaStarted, then StepStarted for the
 // first step) and the command to call it.
 Decision DecideStart(const SagaDefinition& definition,
-                     const std::string& input_json, const DecideContext& ctx);
+                     const std::string& input_json, const DecideContext& ctx,
+                     const TraceContext& trace = {});
 
 Decision Decide(const SagaDefinition& definition, const SagaState& state,
                 const Signal& signal, const DecideContext& ctx);

@@ -415,6 +415,46 @@ TEST(DeciderTest, RetriesExhaustedStartsCompensation) {
   EXPECT_EQ(saga.state().steps[kReserve].status, StepStatus::kCompensated);
 }
 
+TEST(DeciderTest, PivotWithAnUnansweredLastAttemptIsAskedAgain) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.Succeed(kReservation);
+  for (int attempt = 1; attempt < 4; ++attempt) {
+    saga.FailRetryably("smtp down");
+    saga.FireTimer();
+  }
+  // The last allowed attempt times out: the emails may have gone out, so
+  // releasing the reservation now could leave a booking that was announced
+  // but does not exist.
+  Decision d = saga.TimeOut();
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"StepFailed 2/4", "RetryScheduled 2/5"}));
+  EXPECT_EQ(saga.state().status, SagaStatus::kRunning);
+  saga.FireTimer();
+  // A definite answer for the same key settles it: nothing was sent.
+  d = saga.FailRetryably("smtp down");
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 2/5", "CompensationStarted",
+                                       "CompensationStepStarted 1/1"}));
+}
+
+TEST(DeciderTest, PivotUnansweredAtRestartIsAskedAgainPastItsAttempts) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.Succeed(kReservation);
+  for (int attempt = 1; attempt < 4; ++attempt) {
+    saga.FailRetryably("smtp down");
+    saga.FireTimer();
+  }
+  Decision d = saga.Resume();
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"StepFailed 2/4", "RetryScheduled 2/5"}));
+  saga.FireTimer();
+  saga.Succeed();
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompleted);
+}
+
 TEST(DeciderTest, UnknownOutcomeOfAnExhaustedStepIsCompensated) {
   Saga saga(Booking());
   saga.Start();
@@ -777,6 +817,20 @@ TEST(DeciderTest, ResumeOfAnEndedSagaFinishes) {
   EXPECT_EQ(d.commands, std::vector<Command>{Finished()});
 }
 
+TEST(DeciderTest, StartRecordsTheTraceContext) {
+  const SagaDefinition def = Booking();
+  const TraceContext trace{
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "k=v"};
+  Decision start = DecideStart(def, kInput, DecideContext{1000, 0}, trace);
+  ASSERT_FALSE(start.events.empty());
+  EXPECT_EQ(start.events[0].traceparent, trace.traceparent);
+  EXPECT_EQ(start.events[0].tracestate, trace.tracestate);
+  SagaState state = NewSagaState(def, "s1");
+  Apply(def, state, start.events[0]);
+  EXPECT_EQ(state.traceparent, trace.traceparent);
+  EXPECT_EQ(state.tracestate, trace.tracestate);
+}
+
 TEST(DeciderTest, ResumeOfAnIdleRunningSagaStartsTheNextStep) {
   const SagaDefinition def = Booking();
   Decision start = DecideStart(def, kInput, DecideContext{1000, 0});
@@ -959,6 +1013,9 @@ TEST(DeciderOperatorTest, RetryGivesAFailedCompensationAFreshRound) {
   EXPECT_EQ(Labels(last.events),
             (Labels_{"CompensationStepSucceeded 0/1", "SagaCompensated"}));
   EXPECT_EQ(saga.state().status, SagaStatus::kCompensated);
+  // Why it rolled back, not why the compensation once gave up.
+  EXPECT_EQ(last.events[1].error, "step 'c' failed: c refused");
+  EXPECT_EQ(saga.state().reason, "step 'c' failed: c refused");
 }
 
 TEST(DeciderOperatorTest, RetryWhileWaitingCallsAtOnce) {

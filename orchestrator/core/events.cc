@@ -131,6 +131,9 @@ std::string EncodeEventData(const Event& event) {
       data["saga_type"] = event.saga_type;
       data["definition_version"] = event.definition_version;
       PutDocument(data, "input", "input_text", event.input_json);
+      // Only when set, so histories without one encode as they always did.
+      if (!event.traceparent.empty()) data["traceparent"] = event.traceparent;
+      if (!event.tracestate.empty()) data["tracestate"] = event.tracestate;
       break;
     case EventType::kStepSucceeded:
       PutDocument(data, "output", "output_text", event.output_json);
@@ -200,6 +203,8 @@ absl::StatusOr<Event> DecodeEvent(const std::string& type_name, int64_t seq,
       status.Update(
           GetInt(data, "definition_version", event.definition_version));
       status.Update(GetDocument(data, "input", "input_text", event.input_json));
+      status.Update(GetString(data, "traceparent", event.traceparent));
+      status.Update(GetString(data, "tracestate", event.tracestate));
       break;
     case EventType::kStepSucceeded:
       status.Update(

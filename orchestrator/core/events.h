@@ -13,7 +13,8 @@
 namespace saga::core {
 
 enum class EventType {
-  kSagaStarted,              // saga_type, definition_version, input_json
+  // saga_type, definition_version, input_json, traceparent, tracestate
+  kSagaStarted,
   kStepStarted,              // step, attempt: intent to call Execute
   kStepSucceeded,            // step, attempt, output_json
   kStepFailed,               // step, attempt, error, retryable, outcome_unknown
@@ -57,6 +58,10 @@ struct Event {
   int64_t due_ms = 0;
   std::string operator_action;  // "retry", "skip_step", "mark_compensated"
   std::string operator_name;
+  // W3C trace context the saga runs under (see observability/
+  // trace_context.h); empty in histories recorded before it was kept.
+  std::string traceparent;
+  std::string tracestate;
 
   bool operator==(const Event&) const = default;
 };

@@ -29,6 +29,8 @@ std::vector<Event> OneOfEach() {
   e.saga_type = "appointment_booking";
   e.definition_version = 3;
   e.input_json = R"({"n":1.5,"nested":{"a":[1,2,null]},"patient_id":"p-1"})";
+  e.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  e.tracestate = "congo=t61rcWkgMzE";
   events.push_back(e);
   events.push_back(Make(EventType::kStepStarted, 0, 1));
   e = Make(EventType::kStepSucceeded, 0, 2);
@@ -117,6 +119,20 @@ TEST(EventsTest, OnlyMeaningfulFieldsAreEncoded) {
   f.error = "boom";
   EXPECT_EQ(EncodeEventData(f),
             R"({"error":"boom","outcome_unknown":false,"retryable":false})");
+}
+
+TEST(EventsTest, SagaStartedWithoutTraceContextEncodesAsBefore) {
+  // Histories recorded before the trace context was kept must still decode,
+  // and sagas started without one must encode exactly as they did.
+  constexpr char kOld[] =
+      R"({"definition_version":1,"input":{"a":1},"saga_type":"x"})";
+  absl::StatusOr<Event> old = DecodeEvent("SagaStarted", 1, 5, -1, 0, kOld);
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->traceparent, "");
+  EXPECT_EQ(old->tracestate, "");
+  EXPECT_EQ(EncodeEventData(*old), kOld);
+  EXPECT_FALSE(
+      DecodeEvent("SagaStarted", 1, 5, -1, 0, R"({"traceparent":7})").ok());
 }
 
 TEST(EventsTest, OutputThatIsNotJsonStillRoundTrips) {

@@ -351,6 +351,21 @@ TEST(ReplayTest, EveryScenarioReplaysToTheSameStateAndCommands) {
   }
 }
 
+TEST(ReplayTest, TheRecordedTraceContextIsAnInput) {
+  const SagaDefinition def = Booking();
+  std::vector<Event> history =
+      DecideStart(def, kInput, DecideContext{1000, 0},
+                  TraceContext{"00-4bf92f3577b34da6a3ce929d0e0e4736-"
+                               "00f067aa0ba902b7-01",
+                               "k=v"})
+          .events;
+  for (size_t i = 0; i < history.size(); ++i) history[i].seq = i + 1;
+  ReplayReport report = Replay(def, history);
+  EXPECT_TRUE(report.ok()) << report.divergence->reason;
+  EXPECT_EQ(report.matched, history.size());
+  EXPECT_EQ(report.state.traceparent, history[0].traceparent);
+}
+
 TEST(ReplayTest, ScenariosCoverTheInterestingEvents) {
   std::vector<std::string> seen;
   for (const Scenario& scenario : Scenarios()) {

@@ -133,6 +133,8 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       state.saga_type = event.saga_type;
       state.definition_version = event.definition_version;
       state.input_json = event.input_json;
+      state.traceparent = event.traceparent;
+      state.tracestate = event.tracestate;
       state.created_ms = event.at_ms;
       state.status = SagaStatus::kRunning;
       state.steps.assign(definition.steps.size(), StepState{});
@@ -182,6 +184,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       state.status = SagaStatus::kCompensating;
       // A cancel already recorded the operator's reason; keep it.
       if (state.reason.empty()) state.reason = event.error;
+      state.rollback_reason = state.reason;
       state.current_step = -1;
       state.call_in_flight = false;
       state.retry_due_ms = 0;

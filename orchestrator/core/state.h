@@ -54,6 +54,9 @@ struct SagaState {
   std::string saga_type;
   int definition_version = 0;
   std::string input_json;
+  // W3C trace context recorded at the start; empty for older sagas.
+  std::string traceparent;
+  std::string tracestate;
   SagaStatus status = SagaStatus::kRunning;
   std::vector<StepState> steps;  // one per definition step
 
@@ -76,6 +79,10 @@ struct SagaState {
   bool cancel_requested = false;
   // Why the saga compensated or failed.
   std::string reason;
+  // Why the saga is rolling back (set when compensation starts). `reason`
+  // turns into the failure if a compensation gives up; an operator repair
+  // that finishes the rollback reports this again.
+  std::string rollback_reason;
 };
 
 // Operator actions recorded in OperatorAction events.

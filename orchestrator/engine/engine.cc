@@ -3,6 +3,7 @@
 // Boost 1.74 Asio needs <utility> first under C++20 (see TOOLCHAIN.md).
 #include <utility>
 //
+#include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -11,6 +12,8 @@
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
+#include "observability/logging.h"
+#include "observability/trace_context.h"
 #include "orchestrator/core/input.h"
 #include "orchestrator/core/outbox.h"
 #include "orchestrator/engine/crash_points.h"
@@ -20,6 +23,8 @@
 namespace saga::engine {
 
 namespace asio = boost::asio;
+using observability::Log;
+using observability::LogField;
 using std::chrono::milliseconds;
 
 namespace {
@@ -43,12 +48,18 @@ store::SagaSummary SummaryOf(const core::SagaDefinition& definition,
   summary.saga_type = state.saga_type;
   summary.definition_version = state.definition_version;
   summary.status = state.status;
-  summary.current_step = StepName(definition, state.current_step);
-  if (state.current_step >= 0) {
-    const core::StepState& step = state.steps[state.current_step];
-    summary.current_attempt = state.status == core::SagaStatus::kCompensating
-                                  ? step.compensation_attempts
-                                  : step.attempts;
+  // A FAILED saga shows the step that gave up, which is what an operator
+  // listing failed sagas looks for.
+  const int current = state.status == core::SagaStatus::kFailed
+                          ? core::StuckStep(state)
+                          : state.current_step;
+  summary.current_step = StepName(definition, current);
+  if (current >= 0) {
+    const core::StepState& step = state.steps[current];
+    const bool undoing = state.status == core::SagaStatus::kCompensating ||
+                         step.status == core::StepStatus::kCompensationFailed;
+    summary.current_attempt =
+        undoing ? step.compensation_attempts : step.attempts;
   }
   summary.error = state.reason;
   summary.input_json = state.input_json;
@@ -85,20 +96,52 @@ void MaybeCrashAfterCommit(const core::SagaState& next,
   }
 }
 
+// The fields every log line about a saga carries (step "" and attempt 0
+// for lines about the saga as a whole).
+std::vector<LogField> SagaFields(const std::string& saga_id,
+                                 const core::SagaDefinition& definition,
+                                 const std::string& trace_id, int step,
+                                 int attempt) {
+  return {{"saga_id", saga_id},
+          {"saga_type", definition.name},
+          {"step", StepName(definition, step)},
+          {"attempt", attempt},
+          {"trace_id", trace_id}};
+}
+
+// One line per committed event: the saga's transitions, without payloads.
 void LogEvents(const core::SagaDefinition& definition,
-               const std::string& saga_id,
+               const std::string& saga_id, const std::string& trace_id,
                const std::vector<core::Event>& events) {
+  if (!spdlog::should_log(spdlog::level::info)) return;
   for (const auto& event : events) {
-    std::string where;
-    if (event.step >= 0) {
-      where = fmt::format(" step={} attempt={}",
-                          StepName(definition, event.step), event.attempt);
-    }
-    std::string error;
-    if (!event.error.empty()) error = fmt::format(" error=\"{}\"", event.error);
-    spdlog::info("saga={} type={} seq={} event={}{}{}", saga_id,
-                 definition.name, event.seq, core::EventTypeName(event.type),
-                 where, error);
+    std::vector<LogField> fields =
+        SagaFields(saga_id, definition, trace_id, event.step, event.attempt);
+    fields.emplace_back("event", core::EventTypeName(event.type));
+    fields.emplace_back("seq", event.seq);
+    if (!event.error.empty()) fields.emplace_back("error", event.error);
+    Log(spdlog::level::info, "saga event", fields);
+  }
+}
+
+// The trace a saga's calls continue: the recorded one, or for a saga
+// recorded before traces were kept, a new one (not recorded) so its log
+// lines still correlate.
+observability::TraceParent TraceOf(const core::SagaState& state) {
+  auto recorded = observability::ParseTraceParent(state.traceparent);
+  return recorded ? *recorded : observability::NewTrace();
+}
+
+const char* RepairName(core::Signal::Kind kind) {
+  switch (kind) {
+    case core::Signal::Kind::kOperatorRetry:
+      return core::kOperatorRetry;
+    case core::Signal::Kind::kOperatorSkipStep:
+      return core::kOperatorSkipStep;
+    case core::Signal::Kind::kOperatorMarkCompensated:
+      return core::kOperatorMarkCompensated;
+    default:
+      return "unknown";
   }
 }
 
@@ -152,10 +195,14 @@ struct Engine::Runtime {
   Runtime(asio::io_context& io,
           std::shared_ptr<const core::SagaDefinition> definition,
           core::SagaState state)
-      : definition(std::move(definition)), state(std::move(state)), timer(io) {}
+      : definition(std::move(definition)),
+        state(std::move(state)),
+        trace(TraceOf(this->state)),
+        timer(io) {}
 
   std::shared_ptr<const core::SagaDefinition> definition;
   core::SagaState state;
+  observability::TraceParent trace;
   // A commit (or a reload after a failed one) is under way: signals wait in
   // `queued` so every decision sees the state the previous one produced.
   bool busy = false;
@@ -170,6 +217,13 @@ Engine::Engine(store::SagaStore* store, DefinitionRegistry* definitions,
       definitions_(definitions),
       participants_(participants),
       options_(options),
+      own_metrics_(options.metrics == nullptr
+                       ? std::make_unique<OrchestratorMetrics>(
+                             std::make_shared<prometheus::Registry>(),
+                             std::vector<std::string>{})
+                       : nullptr),
+      metrics_(options.metrics == nullptr ? own_metrics_.get()
+                                          : options.metrics),
       threads_(std::make_unique<Threads>(options_.db_threads)),
       random_(std::random_device{}()) {
   threads_->leases = std::make_unique<LeaseKeeper>(
@@ -235,11 +289,13 @@ void Engine::CallLanded() {
 void Engine::Stop() {
   if (!threads_->thread.joinable()) return;
   BeginShutdown();
+  const std::string& self = options_.leases.instance_id;
   if (!Drain()) {
-    spdlog::warn(
-        "stopping with {} participant call(s) and {} commit(s) still in "
-        "flight; their sagas resume with those outcomes unknown",
-        calls_in_flight_.load(), commits_in_flight_.load());
+    // Their sagas resume with those outcomes unknown.
+    Log(spdlog::level::warn, "stopping with calls or commits in flight",
+        {{"instance", self},
+         {"calls", static_cast<int64_t>(calls_in_flight_.load())},
+         {"commits", static_cast<int64_t>(commits_in_flight_.load())}});
   }
   // The engine thread stops first, so nothing new reaches the database
   // pool; the pool then finishes what it has, and only then are the leases
@@ -248,16 +304,14 @@ void Engine::Stop() {
   threads_->io.stop();
   threads_->thread.join();
   threads_->db.join();
-  auto released = store_->ReleaseLeases(options_.leases.instance_id);
+  auto released = store_->ReleaseLeases(self);
   if (released.ok()) {
-    spdlog::info("instance={} released the leases of {} unfinished saga(s)",
-                 options_.leases.instance_id, *released);
+    Log(spdlog::level::info, "leases released",
+        {{"instance", self}, {"sagas", *released}});
   } else {
-    spdlog::warn(
-        "instance={} could not release its leases ({}); they expire "
-        "in {} ms",
-        options_.leases.instance_id, released.status().ToString(),
-        options_.leases.ttl.count());
+    // They expire after the lease TTL instead.
+    Log(spdlog::level::warn, "leases not released",
+        {{"instance", self}, {"error", released.status().ToString()}});
   }
 }
 
@@ -268,14 +322,32 @@ core::DecideContext Engine::Context() {
 void Engine::Insert(const std::string& saga_id,
                     std::shared_ptr<const core::SagaDefinition> definition,
                     core::SagaState state) {
+  metrics_->SagaDriven(definition->name);
   sagas_[saga_id] = std::make_unique<Runtime>(
       threads_->io, std::move(definition), std::move(state));
   active_sagas_ = sagas_.size();
 }
 
+void Engine::Erase(
+    std::unordered_map<std::string, std::unique_ptr<Runtime>>::iterator it) {
+  metrics_->SagaDropped(it->second->definition->name);
+  sagas_.erase(it);
+  active_sagas_ = sagas_.size();
+}
+
+void Engine::LogFailure(const std::string& saga_id, const Runtime& runtime,
+                        const char* message, const std::string& error,
+                        bool severe) const {
+  std::vector<LogField> fields =
+      SagaFields(saga_id, *runtime.definition, runtime.trace.trace_id,
+                 runtime.state.current_step, 0);
+  fields.emplace_back("error", error);
+  Log(severe ? spdlog::level::err : spdlog::level::warn, message, fields);
+}
+
 void Engine::StartSaga(
     const std::string& saga_type, const std::string& input_json,
-    const std::string& idempotency_key,
+    const std::string& idempotency_key, core::TraceContext trace,
     std::function<void(absl::StatusOr<store::CreateResult>)> done) {
   auto definition = definitions_->Current(saga_type);
   if (!definition.ok()) {
@@ -293,8 +365,11 @@ void Engine::StartSaga(
     return;
   }
   const std::string saga_id = NewSagaId();
+  if (trace.traceparent.empty()) {
+    trace = {observability::NewTrace().ToString(), ""};
+  }
   auto decision = std::make_shared<core::Decision>(core::DecideStart(
-      **definition, *canonical, {NowMs(), ThreadLocalUnitRandom()}));
+      **definition, *canonical, {NowMs(), ThreadLocalUnitRandom()}, trace));
   auto state = std::make_shared<core::SagaState>(
       ApplyNumbered(**definition, core::NewSagaState(**definition, saga_id),
                     decision->events));
@@ -321,9 +396,12 @@ void Engine::StartSaga(
     MaybeCrash(CrashPoint::kAfterStartCommit);
     asio::post(threads_->io, [this, definition, decision, state,
                               created = *created, done = std::move(done)] {
-      LogEvents(*definition, state->saga_id, decision->events);
+      metrics_->RecordCommitted(*definition, decision->events);
       Insert(state->saga_id, definition, *state);
-      RunCommands(state->saga_id, *sagas_[state->saga_id], decision->commands);
+      Runtime& runtime = *sagas_[state->saga_id];
+      LogEvents(*definition, state->saga_id, runtime.trace.trace_id,
+                decision->events);
+      RunCommands(state->saga_id, runtime, decision->commands);
       done(created);
     });
   });
@@ -443,9 +521,12 @@ void Engine::Operate(const std::string& saga_id, core::Signal signal,
         return;
       }
     }
-    spdlog::info("saga={} operator={} repair={} step={} reason=\"{}\"", saga_id,
-                 signal.operator_name, static_cast<int>(signal.kind), step_name,
-                 signal.error);
+    std::vector<LogField> fields = SagaFields(
+        saga_id, *runtime.definition, runtime.trace.trace_id, signal.step, 0);
+    fields.emplace_back("operator", signal.operator_name);
+    fields.emplace_back("repair", RepairName(signal.kind));
+    fields.emplace_back("reason", signal.error);
+    Log(spdlog::level::info, "operator repair", fields);
     Handle(saga_id, signal, *reply);
   };
   asio::post(threads_->io, [this, saga_id, run, reply] {
@@ -534,16 +615,19 @@ void Engine::OnCommitted(const std::string& saga_id, absl::Status status,
       // The reload stops driving the saga unless the lease is still ours
       // (our view of the history was stale); the recorded history, not our
       // view of it, is the truth.
-      spdlog::warn("saga={} {}", saga_id, std::string(status.message()));
+      LogFailure(saga_id, runtime, "saga fenced",
+                 std::string(status.message()));
       Reload(saga_id, milliseconds(0));
       return;
     }
-    spdlog::warn("saga={} commit failed ({}); reloading from the store",
-                 saga_id, status.ToString());
+    LogFailure(saga_id, runtime, "commit failed; reloading from the store",
+               status.ToString());
     Reload(saga_id, milliseconds(100));
     return;
   }
-  LogEvents(*runtime.definition, saga_id, decision->events);
+  metrics_->RecordCommitted(*runtime.definition, decision->events);
+  LogEvents(*runtime.definition, saga_id, runtime.trace.trace_id,
+            decision->events);
   MaybeCrashAfterCommit(*next, decision->events);
   runtime.state = std::move(*next);
   runtime.busy = false;
@@ -578,8 +662,7 @@ void Engine::RetireIfEnded(const std::string& saga_id) {
   }
   for (auto& waiter : runtime.waiters) waiter->Fire(AwaitOutcome::kReached);
   runtime.timer.cancel();
-  sagas_.erase(it);
-  active_sagas_ = sagas_.size();
+  Erase(it);
 }
 
 void Engine::NotifyWaiters(Runtime& runtime) {
@@ -604,14 +687,17 @@ void Engine::RunCommands(const std::string& saga_id, Runtime& runtime,
       case core::Command::Kind::kWaitUntil:
         Arm(saga_id, runtime, command.due_ms);
         break;
-      case core::Command::Kind::kFinished:
-        spdlog::info("saga={} type={} ended status={}{}", saga_id,
-                     runtime.definition->name,
-                     core::SagaStatusName(runtime.state.status),
-                     runtime.state.reason.empty()
-                         ? ""
-                         : " reason=\"" + runtime.state.reason + "\"");
+      case core::Command::Kind::kFinished: {
+        std::vector<LogField> fields = SagaFields(
+            saga_id, *runtime.definition, runtime.trace.trace_id, -1, 0);
+        fields.emplace_back("status",
+                            core::SagaStatusName(runtime.state.status));
+        if (!runtime.state.reason.empty()) {
+          fields.emplace_back("reason", runtime.state.reason);
+        }
+        Log(spdlog::level::info, "saga ended", fields);
         break;
+      }
     }
   }
 }
@@ -671,27 +757,50 @@ void Engine::Invoke(const std::string& saga_id, Runtime& runtime,
   request.set_deadline_unix_ms(command.deadline_ms);
   request.set_input_json(*input);
 
-  spdlog::info("saga={} type={} step={} attempt={} calling {}.{}", saga_id,
-               runtime.definition->name, step.name, command.attempt,
-               step.participant, request.action());
+  // Each call is a child span of the saga's trace.
+  const observability::TraceParent span =
+      observability::NewChildSpan(runtime.trace);
+  const core::TraceContext call_trace{span.ToString(),
+                                      runtime.state.tracestate};
+  std::vector<LogField> fields =
+      SagaFields(saga_id, *runtime.definition, runtime.trace.trace_id,
+                 command.step, command.attempt);
+  fields.emplace_back("participant", step.participant);
+  fields.emplace_back("action", request.action());
+  fields.emplace_back("span_id", span.span_id);
+  Log(spdlog::level::info,
+      compensation ? "calling participant to compensate"
+                   : "calling participant",
+      fields);
   ++calls_in_flight_;
   const auto deadline =
       std::chrono::system_clock::time_point(milliseconds(command.deadline_ms));
-  participants_->Call(step.participant, compensation, request, deadline,
-                      [this, saga_id, result](CallResult call) mutable {
-                        MaybeCrash(CrashPoint::kAfterReplyBeforeCommit);
-                        result.outcome = call.outcome;
-                        result.output_json = std::move(call.output_json);
-                        result.error = std::move(call.error);
-                        asio::post(
-                            threads_->io, [this, saga_id, result]() mutable {
-                              // Counted down after Handle counted the
-                              // commit of the result, so Drain never sees
-                              // a gap between the two.
-                              Handle(saga_id, std::move(result), nullptr);
-                              CallLanded();
-                            });
-                      });
+  // Records the call's latency and outcome in the metrics once it ends.
+  auto meter = [metrics = metrics_, sent = std::chrono::steady_clock::now(),
+                saga_type = runtime.definition->name, step_name = step.name,
+                participant = step.participant,
+                compensation](const CallResult& call) {
+    metrics->CallFinished(
+        saga_type, step_name, participant, compensation, call.outcome,
+        call.grpc_code,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - sent)
+            .count());
+  };
+  participants_->Call(
+      step.participant, compensation, request, deadline, call_trace,
+      [this, saga_id, result, meter](CallResult call) mutable {
+        MaybeCrash(CrashPoint::kAfterReplyBeforeCommit);
+        meter(call);
+        result.outcome = call.outcome;
+        result.output_json = std::move(call.output_json);
+        result.error = std::move(call.error);
+        asio::post(threads_->io, [this, saga_id, result]() mutable {
+          // Counted down after Handle counted the commit of the result, so
+          // Drain never sees a gap between the two.
+          Handle(saga_id, std::move(result), nullptr);
+          CallLanded();
+        });
+      });
 }
 
 void Engine::Reload(const std::string& saga_id, milliseconds delay) {
@@ -710,8 +819,8 @@ void Engine::Reload(const std::string& saga_id, milliseconds delay) {
                    auto it = sagas_.find(saga_id);
                    if (it == sagas_.end()) return;
                    if (!record.ok()) {
-                     spdlog::warn("saga={} reload failed ({}); retrying",
-                                  saga_id, record.status().ToString());
+                     LogFailure(saga_id, *it->second, "reload failed; retrying",
+                                record.status().ToString());
                      Reload(saga_id, NextReloadDelay(delay));
                      return;
                    }
@@ -738,9 +847,8 @@ void Engine::Reload(const std::string& saga_id, milliseconds delay) {
 void Engine::Drop(const std::string& saga_id, const std::string& why) {
   auto it = sagas_.find(saga_id);
   if (it == sagas_.end()) return;
-  spdlog::warn("saga={} no longer driven by instance={}: {}", saga_id,
-               options_.leases.instance_id, why);
   Runtime& runtime = *it->second;
+  LogFailure(saga_id, runtime, "saga no longer driven here", why);
   for (auto& waiter : runtime.waiters) waiter->Fire(AwaitOutcome::kNotActive);
   for (auto& queued : runtime.queued) {
     if (queued.done) {
@@ -750,8 +858,7 @@ void Engine::Drop(const std::string& saga_id, const std::string& why) {
     }
   }
   runtime.timer.cancel();
-  sagas_.erase(it);
-  active_sagas_ = sagas_.size();
+  Erase(it);
 }
 
 void Engine::Adopt(const std::string& saga_id, milliseconds delay) {
@@ -765,7 +872,8 @@ void Engine::Adopt(const std::string& saga_id, milliseconds delay) {
             Adopt(saga_id, NextReloadDelay(delay));
           } else if (!absl::IsNotFound(taken)) {
             // NotFound: the in-doubt create did not commit.
-            spdlog::warn("saga={} not adopted: {}", saga_id, taken.ToString());
+            Log(spdlog::level::warn, "saga not adopted",
+                {{"saga_id", saga_id}, {"error", taken.ToString()}});
           }
         });
       });
@@ -810,8 +918,10 @@ void Engine::AdoptClaimed(std::vector<store::SagaRecord> records) {
                                             record.summary.definition_version);
     if (!definition.ok()) {
       // Let an instance that knows the definition have it.
-      spdlog::error("saga={} cannot be driven here, releasing it: {}", saga_id,
-                    definition.status().ToString());
+      Log(spdlog::level::err, "saga cannot be driven here, lease released",
+          {{"saga_id", saga_id},
+           {"saga_type", record.summary.saga_type},
+           {"error", definition.status().ToString()}});
       (void)store_->ReleaseLease(saga_id, self);
       continue;
     }

@@ -40,6 +40,7 @@
 #include "orchestrator/core/decider.h"
 #include "orchestrator/engine/definition_registry.h"
 #include "orchestrator/engine/lease_options.h"
+#include "orchestrator/engine/metrics.h"
 #include "orchestrator/engine/participant_client.h"
 #include "orchestrator/store/store.h"
 
@@ -53,6 +54,9 @@ struct EngineOptions {
   // Longest a graceful stop waits for calls in flight and their commits.
   std::chrono::milliseconds drain_timeout{10000};
   LeaseOptions leases;
+  // Where the engine records its metrics (not owned; must outlive the
+  // engine). Null: into a registry of its own that nobody reads.
+  OrchestratorMetrics* metrics = nullptr;
 };
 
 enum class AwaitOutcome {
@@ -96,12 +100,14 @@ class Engine {
   // Validates the input against the current definition of `saga_type`,
   // commits the saga (first event, first step's intent, outbox), leased to
   // this instance, and only then calls `done` and starts the first step.
+  // `trace` is the caller's valid W3C trace context, or empty for a new
+  // trace; the saga records it and every participant call continues it.
   // Errors: NotFound (unknown type), InvalidArgument (bad input),
   // AlreadyExists (key reused with another input), Unavailable (nothing
   // committed: the database is unreachable or read-only, or the engine is
   // shutting down), Unknown (the commit is in doubt).
   void StartSaga(const std::string& saga_type, const std::string& input_json,
-                 const std::string& idempotency_key,
+                 const std::string& idempotency_key, core::TraceContext trace,
                  std::function<void(absl::StatusOr<store::CreateResult>)> done);
 
   // Asks a running saga to roll back. `done` gets OK once the decision is
@@ -180,11 +186,22 @@ class Engine {
                                const std::vector<core::Event>& events) const;
   void CallLanded();
   bool Drained() const;
+  // Logs a failure about a driven saga (a warning, or an error when
+  // `severe`) with the fields every saga log line carries. REQUIRES: on the
+  // engine thread.
+  void LogFailure(const std::string& saga_id, const Runtime& runtime,
+                  const char* message, const std::string& error,
+                  bool severe = false) const;
+  // Stops driving a saga. REQUIRES: on the engine thread.
+  void Erase(
+      std::unordered_map<std::string, std::unique_ptr<Runtime>>::iterator it);
 
   store::SagaStore* store_;
   DefinitionRegistry* definitions_;
   ParticipantClients* participants_;
   EngineOptions options_;
+  std::unique_ptr<OrchestratorMetrics> own_metrics_;
+  OrchestratorMetrics* metrics_;
 
   struct Threads;
   std::unique_ptr<Threads> threads_;

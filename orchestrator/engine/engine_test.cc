@@ -6,6 +6,11 @@
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/registry.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -14,7 +19,9 @@
 #include <mutex>
 #include <set>
 
+#include "observability/trace_context.h"
 #include "orchestrator/core/decider.h"
+#include "orchestrator/engine/metrics.h"
 #include "orchestrator/store/memory/memory_store.h"
 #include "tests/support/test_support.h"
 
@@ -163,9 +170,17 @@ class FakeParticipant final : public v1::Participant::Service {
                                   [&] { return started_.count(action) > 0; });
   }
 
-  grpc::Status Execute(grpc::ServerContext*, const v1::StepRequest* request,
+  // The traceparent metadata of every call received, in order.
+  std::vector<std::string> TraceParents() {
+    std::lock_guard lock(mu_);
+    return traceparents_;
+  }
+
+  grpc::Status Execute(grpc::ServerContext* context,
+                       const v1::StepRequest* request,
                        v1::StepResult* result) override {
     std::unique_lock lock(mu_);
+    RecordTrace(*context);
     ++calls_[request->idempotency_key()];
     started_.insert(request->action());
     call_arrived_.notify_all();
@@ -191,9 +206,11 @@ class FakeParticipant final : public v1::Participant::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status Compensate(grpc::ServerContext*, const v1::StepRequest* request,
+  grpc::Status Compensate(grpc::ServerContext* context,
+                          const v1::StepRequest* request,
                           v1::StepResult* result) override {
     std::lock_guard lock(mu_);
+    RecordTrace(*context);
     ++calls_[request->idempotency_key()];
     if (!applied_.count(request->idempotency_key())) {
       auto original = applied_.find(request->original_idempotency_key());
@@ -216,6 +233,15 @@ class FakeParticipant final : public v1::Participant::Service {
   }
 
  private:
+  // REQUIRES: mu_ is held.
+  void RecordTrace(const grpc::ServerContext& context) {
+    auto it = context.client_metadata().find("traceparent");
+    traceparents_.push_back(
+        it == context.client_metadata().end()
+            ? ""
+            : std::string(it->second.data(), it->second.size()));
+  }
+
   static std::string OutputOf(const std::string& action) {
     if (action == "validate_patient") {
       return R"({"patient_id":"p-1","name":"Ann","email":"ann@example.com"})";
@@ -237,7 +263,46 @@ class FakeParticipant final : public v1::Participant::Service {
   std::map<std::string, int> calls_;
   std::map<std::string, int> effects_;
   std::set<std::string> started_;
+  std::vector<std::string> traceparents_;
 };
+
+// A port on 127.0.0.1 where nothing listens (bound, then closed).
+int ClosedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), length);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+// The value of the series `name{labels}` in `registry` (a histogram's
+// sample count); 0 when the series does not exist.
+double Series(prometheus::Registry& registry, const std::string& name,
+              const std::map<std::string, std::string>& labels) {
+  for (const auto& family : registry.Collect()) {
+    if (family.name != name) continue;
+    for (const auto& metric : family.metric) {
+      std::map<std::string, std::string> have;
+      for (const auto& label : metric.label) have[label.name] = label.value;
+      if (have != labels) continue;
+      switch (family.type) {
+        case prometheus::MetricType::Counter:
+          return metric.counter.value;
+        case prometheus::MetricType::Gauge:
+          return metric.gauge.value;
+        case prometheus::MetricType::Histogram:
+          return static_cast<double>(metric.histogram.sample_count);
+        default:
+          return 0;
+      }
+    }
+  }
+  return 0;
+}
 
 constexpr char kInput[] =
     R"({"patient_id":"p-1","preferred_date":"2026-12-01","specialty":"cardiology"})";
@@ -253,12 +318,14 @@ class EngineTest : public ::testing::Test {
     if (engine_) engine_->Stop();
   }
 
-  void NewEngine(EngineOptions options = {}) {
+  void NewEngine(std::map<std::string, std::string> addresses = {},
+                 EngineOptions options = {}) {
     if (engine_) engine_->Stop();
-    const std::string address = participant_.Address();
-    clients_ =
-        std::make_unique<ParticipantClients>(std::map<std::string, std::string>{
-            {"patient", address}, {"doctor", address}, {"email", address}});
+    for (const char* name : {"patient", "doctor", "email"}) {
+      addresses.emplace(name, participant_.Address());
+    }
+    clients_ = std::make_unique<ParticipantClients>(addresses);
+    options.metrics = &metrics_;
     engine_ =
         std::make_unique<Engine>(&store_, &registry_, clients_.get(), options);
   }
@@ -271,9 +338,10 @@ class EngineTest : public ::testing::Test {
                                     options);
   }
 
-  std::string Start(const std::string& key = "") {
+  std::string Start(const std::string& key = "",
+                    const core::TraceContext& trace = {}) {
     std::promise<absl::StatusOr<store::CreateResult>> created;
-    engine_->StartSaga("appointment_booking", kInput, key,
+    engine_->StartSaga("appointment_booking", kInput, key, trace,
                        [&](auto result) { created.set_value(result); });
     auto result = created.get_future().get();
     EXPECT_TRUE(result.ok()) << result.status();
@@ -312,7 +380,14 @@ class EngineTest : public ::testing::Test {
     }
   }
 
+  double Metric(const std::string& name,
+                const std::map<std::string, std::string>& labels) {
+    return Series(*metrics_.registry(), name, labels);
+  }
+
   FakeParticipant participant_;
+  OrchestratorMetrics metrics_{std::make_shared<prometheus::Registry>(),
+                               {"patient", "doctor", "email"}};
   FaultInjectingStore store_;
   DefinitionRegistry registry_{&store_};
   std::unique_ptr<ParticipantClients> clients_;
@@ -451,7 +526,7 @@ TEST_F(EngineTest, StartIsIdempotentByKey) {
   engine_->StartSaga(
       "appointment_booking",
       R"({"patient_id":"p-2","preferred_date":"2026-12-01","specialty":"cardiology"})",
-      "order-42", [&](auto result) { refused.set_value(result); });
+      "order-42", {}, [&](auto result) { refused.set_value(result); });
   EXPECT_EQ(refused.get_future().get().status().code(),
             absl::StatusCode::kAlreadyExists);
 }
@@ -468,12 +543,12 @@ TEST_F(EngineTest, AwaitTimesOutWhileTheSagaWaits) {
 TEST_F(EngineTest, RejectsUnknownTypeAndBadInputWithoutWriting) {
   engine_->Start();
   std::promise<absl::StatusOr<store::CreateResult>> unknown;
-  engine_->StartSaga("no_such_saga", kInput, "",
+  engine_->StartSaga("no_such_saga", kInput, "", {},
                      [&](auto result) { unknown.set_value(result); });
   EXPECT_EQ(unknown.get_future().get().status().code(),
             absl::StatusCode::kNotFound);
   std::promise<absl::StatusOr<store::CreateResult>> bad;
-  engine_->StartSaga("appointment_booking", "{not json", "",
+  engine_->StartSaga("appointment_booking", "{not json", "", {},
                      [&](auto result) { bad.set_value(result); });
   EXPECT_EQ(bad.get_future().get().status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -487,14 +562,14 @@ TEST_F(EngineTest, RejectsUnknownTypeAndBadInputWithoutWriting) {
 TEST_F(EngineTest, StopReleasesLeasesSoAnotherInstanceResumesAtOnce) {
   EngineOptions options;
   options.drain_timeout = 50ms;  // the blocked call cannot land
-  NewEngine(options);
+  NewEngine({}, options);
   participant_.Block("reserve_doctor");
   engine_->Start();
   const std::string id = Start();
   ASSERT_TRUE(participant_.WaitForCall("reserve_doctor", 10s));
   engine_->BeginShutdown();
   std::promise<absl::StatusOr<store::CreateResult>> refused;
-  engine_->StartSaga("appointment_booking", kInput, "",
+  engine_->StartSaga("appointment_booking", kInput, "", {},
                      [&](auto result) { refused.set_value(result); });
   EXPECT_EQ(refused.get_future().get().status().code(),
             absl::StatusCode::kUnavailable);
@@ -522,7 +597,7 @@ TEST_F(EngineTest, StopReleasesLeasesSoAnotherInstanceResumesAtOnce) {
 TEST_F(EngineTest, InstanceThatLostItsLeaseIsFencedAndLetsGo) {
   EngineOptions options;
   options.leases.claim_interval = 1h;  // it must not take the saga back
-  NewEngine(options);
+  NewEngine({}, options);
   participant_.Block("reserve_doctor");
   engine_->Start();
   const std::string id = Start();
@@ -557,6 +632,125 @@ TEST_F(EngineTest, InstanceThatLostItsLeaseIsFencedAndLetsGo) {
   EXPECT_TRUE(zombie_refused);
   EXPECT_EQ(participant_.Effects("reserve_doctor"), 1);
   other->Stop();
+}
+
+TEST_F(EngineTest, RecordsMetricsOfACompletedSaga) {
+  engine_->Start();
+  const std::string id = Start();
+  ASSERT_EQ(Await(id), AwaitOutcome::kReached);
+  const std::map<std::string, std::string> type = {
+      {"saga_type", "appointment_booking"}};
+  EXPECT_EQ(Metric("saga_sagas_started_total", type), 1);
+  EXPECT_EQ(
+      Metric("saga_sagas_ended_total",
+             {{"saga_type", "appointment_booking"}, {"status", "COMPLETED"}}),
+      1);
+  // The saga is retired just after its waiters are answered.
+  EXPECT_TRUE(saga::testing::PollUntil(
+      [&] { return Metric("saga_sagas_in_flight", type) == 0; }, 10s));
+  for (const char* step : {"validate_patient", "reserve_doctor", "notify"}) {
+    SCOPED_TRACE(step);
+    EXPECT_EQ(Metric("saga_step_attempts_total",
+                     {{"saga_type", "appointment_booking"},
+                      {"step", step},
+                      {"call", "execute"}}),
+              1);
+    EXPECT_EQ(Metric("saga_step_duration_seconds",
+                     {{"saga_type", "appointment_booking"},
+                      {"step", step},
+                      {"call", "execute"},
+                      {"outcome", "succeeded"}}),
+              1);
+  }
+  EXPECT_EQ(
+      Metric("saga_participant_circuit_state", {{"participant", "doctor"}}), 0);
+}
+
+TEST_F(EngineTest, RecordsRetriesAndCompensationsInMetrics) {
+  participant_.SetOutcome("send_notification",
+                          v1::STEP_OUTCOME_RETRYABLE_FAILURE);
+  engine_->Start();
+  const std::string id = Start();
+  ASSERT_EQ(Await(id), AwaitOutcome::kReached);
+  const std::map<std::string, std::string> notify = {
+      {"saga_type", "appointment_booking"},
+      {"step", "notify"},
+      {"call", "execute"}};
+  // The booking saga gives notify 4 attempts.
+  EXPECT_EQ(Metric("saga_step_attempts_total", notify), 4);
+  EXPECT_EQ(Metric("saga_step_retries_total", notify), 3);
+  EXPECT_EQ(Metric("saga_step_duration_seconds",
+                   {{"saga_type", "appointment_booking"},
+                    {"step", "notify"},
+                    {"call", "execute"},
+                    {"outcome", "retryable_failure"}}),
+            4);
+  EXPECT_EQ(Metric("saga_compensations_total",
+                   {{"saga_type", "appointment_booking"}}),
+            1);
+  EXPECT_EQ(
+      Metric("saga_step_attempts_total", {{"saga_type", "appointment_booking"},
+                                          {"step", "reserve_doctor"},
+                                          {"call", "compensate"}}),
+      1);
+  EXPECT_EQ(
+      Metric("saga_sagas_ended_total",
+             {{"saga_type", "appointment_booking"}, {"status", "COMPENSATED"}}),
+      1);
+}
+
+TEST_F(EngineTest, CountsParticipantCallErrorsByCode) {
+  NewEngine({{"patient", "127.0.0.1:" + std::to_string(ClosedPort())}});
+  engine_->Start();
+  const std::string id = Start();
+  ASSERT_EQ(Await(id), AwaitOutcome::kReached);
+  // validate_patient has 5 attempts, each refused.
+  EXPECT_EQ(Metric("saga_participant_call_errors_total",
+                   {{"participant", "patient"}, {"code", "UNAVAILABLE"}}),
+            5);
+  EXPECT_EQ(Metric("saga_step_duration_seconds",
+                   {{"saga_type", "appointment_booking"},
+                    {"step", "validate_patient"},
+                    {"call", "execute"},
+                    {"outcome", "unknown"}}),
+            5);
+}
+
+TEST_F(EngineTest, ContinuesTheCallersTraceWithANewSpanPerCall) {
+  const core::TraceContext trace{
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "k=v"};
+  engine_->Start();
+  const std::string id = Start("", trace);
+  ASSERT_EQ(Await(id), AwaitOutcome::kReached);
+  EXPECT_EQ(Record(id).events.front().traceparent, trace.traceparent);
+  EXPECT_EQ(Record(id).events.front().tracestate, trace.tracestate);
+
+  const std::vector<std::string> received = participant_.TraceParents();
+  ASSERT_EQ(received.size(), 3u);
+  std::set<std::string> spans;
+  for (const std::string& header : received) {
+    auto parsed = observability::ParseTraceParent(header);
+    ASSERT_TRUE(parsed.has_value()) << header;
+    EXPECT_EQ(parsed->trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    EXPECT_EQ(parsed->flags, "01");
+    EXPECT_NE(parsed->span_id, "00f067aa0ba902b7");
+    spans.insert(parsed->span_id);
+  }
+  EXPECT_EQ(spans.size(), 3u);
+}
+
+TEST_F(EngineTest, StartsANewTraceForASagaStartedWithoutOne) {
+  engine_->Start();
+  const std::string id = Start();
+  ASSERT_EQ(Await(id), AwaitOutcome::kReached);
+  auto recorded =
+      observability::ParseTraceParent(Record(id).events.front().traceparent);
+  ASSERT_TRUE(recorded.has_value());
+  for (const std::string& header : participant_.TraceParents()) {
+    auto parsed = observability::ParseTraceParent(header);
+    ASSERT_TRUE(parsed.has_value()) << header;
+    EXPECT_EQ(parsed->trace_id, recorded->trace_id);
+  }
 }
 
 }  // namespace

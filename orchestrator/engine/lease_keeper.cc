@@ -2,9 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "observability/logging.h"
+
 namespace saga::engine {
 
 namespace asio = boost::asio;
+using observability::Log;
 using std::chrono::milliseconds;
 
 LeaseKeeper::LeaseKeeper(asio::io_context& io, asio::thread_pool& db,
@@ -29,8 +32,9 @@ absl::StatusOr<size_t> LeaseKeeper::ClaimOnce() {
   if (!claimed.ok()) return claimed.status();
   const size_t count = claimed->size();
   if (count > 0) {
-    spdlog::info("instance={} claimed {} saga(s) with free or expired leases",
-                 options_.instance_id, count);
+    Log(spdlog::level::info, "sagas claimed",
+        {{"instance", options_.instance_id},
+         {"sagas", static_cast<int64_t>(count)}});
     adopt_(*std::move(claimed));
   }
   return count;
@@ -45,8 +49,10 @@ void LeaseKeeper::ScheduleRenewal() {
     asio::post(db_, [this] {
       auto renewed = store_->RenewLeases(options_.instance_id, options_.ttl);
       if (!renewed.ok()) {
-        spdlog::warn("instance={} lease renewal failed ({}); retrying",
-                     options_.instance_id, renewed.status().ToString());
+        // Retried at the next tick, well before the leases expire.
+        Log(spdlog::level::warn, "lease renewal failed",
+            {{"instance", options_.instance_id},
+             {"error", renewed.status().ToString()}});
       }
       asio::post(io_, [this] { ScheduleRenewal(); });
     });
@@ -60,8 +66,9 @@ void LeaseKeeper::ScheduleClaim(milliseconds delay) {
     asio::post(db_, [this] {
       auto claimed = claiming_ ? ClaimOnce() : absl::StatusOr<size_t>(0);
       if (!claimed.ok()) {
-        spdlog::warn("instance={} claiming sagas failed ({}); retrying",
-                     options_.instance_id, claimed.status().ToString());
+        Log(spdlog::level::warn, "claiming sagas failed",
+            {{"instance", options_.instance_id},
+             {"error", claimed.status().ToString()}});
       }
       const bool full =
           claimed.ok() && *claimed == static_cast<size_t>(options_.claim_batch);

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "observability/trace_context.h"
 
 namespace saga::engine {
 
@@ -41,11 +42,19 @@ struct PendingCall {
 void ParticipantClients::Call(const std::string& participant, bool compensation,
                               const v1::StepRequest& request,
                               std::chrono::system_clock::time_point deadline,
+                              const core::TraceContext& trace,
                               std::function<void(CallResult)> done) {
   auto* call = new PendingCall;
   call->request = request;
   call->done = std::move(done);
   call->context.set_deadline(deadline);
+  if (!trace.traceparent.empty()) {
+    call->context.AddMetadata(observability::kTraceParentKey,
+                              trace.traceparent);
+  }
+  if (!trace.tracestate.empty()) {
+    call->context.AddMetadata(observability::kTraceStateKey, trace.tracestate);
+  }
   // Fail fast while a participant is down instead of queueing until the
   // deadline: the decider's backoff decides when to try again.
   call->context.set_wait_for_ready(false);
@@ -68,23 +77,25 @@ void ParticipantClients::Call(const std::string& participant, bool compensation,
 CallResult ToCallResult(const grpc::Status& status,
                         const v1::StepResult& result) {
   if (!status.ok()) {
+    // gRPC and absl share their codes and names.
+    std::string code = absl::StatusCodeToString(
+        static_cast<absl::StatusCode>(status.error_code()));
     return {core::CallOutcome::kUnknown, "",
-            "participant call failed: " +
-                absl::StatusCodeToString(
-                    static_cast<absl::StatusCode>(status.error_code())) +
-                ": " + status.error_message()};
+            "participant call failed: " + code + ": " + status.error_message(),
+            code};
   }
   switch (result.outcome()) {
     case v1::STEP_OUTCOME_SUCCEEDED:
       return {core::CallOutcome::kSucceeded,
-              result.output_json().empty() ? "{}" : result.output_json(), ""};
+              result.output_json().empty() ? "{}" : result.output_json(), "",
+              ""};
     case v1::STEP_OUTCOME_BUSINESS_FAILURE:
-      return {core::CallOutcome::kBusinessFailure, "", result.error()};
+      return {core::CallOutcome::kBusinessFailure, "", result.error(), ""};
     case v1::STEP_OUTCOME_RETRYABLE_FAILURE:
-      return {core::CallOutcome::kRetryableFailure, "", result.error()};
+      return {core::CallOutcome::kRetryableFailure, "", result.error(), ""};
     default:
       return {core::CallOutcome::kUnknown, "",
-              "participant answered without an outcome"};
+              "participant answered without an outcome", ""};
   }
 }
 

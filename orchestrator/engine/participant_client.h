@@ -20,6 +20,9 @@ struct CallResult {
   core::CallOutcome outcome = core::CallOutcome::kUnknown;
   std::string output_json;
   std::string error;
+  // The gRPC status code name (e.g. "UNAVAILABLE") when the call failed
+  // before the participant answered; empty when it answered.
+  std::string grpc_code;
 };
 
 class ParticipantClients {
@@ -30,11 +33,13 @@ class ParticipantClients {
 
   bool Has(const std::string& participant) const;
 
-  // Execute (or Compensate) `request` on `participant` with `deadline`.
-  // REQUIRES: Has(participant).
+  // Execute (or Compensate) `request` on `participant` with `deadline`,
+  // sending `trace` as the W3C traceparent / tracestate metadata (each only
+  // when non-empty). REQUIRES: Has(participant).
   void Call(const std::string& participant, bool compensation,
             const v1::StepRequest& request,
             std::chrono::system_clock::time_point deadline,
+            const core::TraceContext& trace,
             std::function<void(CallResult)> done);
 
  private:

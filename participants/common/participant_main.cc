@@ -1,8 +1,7 @@
 #include "participants/common/participant_main.h"
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
+#include <prometheus/registry.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -13,10 +12,15 @@
 #include <string>
 #include <vector>
 
+#include "observability/health.h"
+#include "observability/logging.h"
+#include "observability/metrics_endpoint.h"
+#include "orchestrator/store/postgres/database_probe.h"
 #include "orchestrator/store/postgres/migrator.h"
 #include "participants/common/connection_pool.h"
 #include "participants/common/fault_injection.h"
 #include "participants/common/idempotent_runner.h"
+#include "participants/common/participant_metrics.h"
 #include "participants/common/participant_service.h"
 
 namespace saga::participants {
@@ -24,6 +28,8 @@ namespace {
 
 constexpr std::chrono::seconds kStartupTimeout{30};
 constexpr std::chrono::seconds kShutdownGrace{10};
+// How often the health status is checked against the database.
+constexpr std::chrono::seconds kHealthProbeInterval{1};
 
 sigset_t ShutdownSignals() {
   sigset_t set;
@@ -99,6 +105,8 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
   std::string migrations;
   bool migrate_only = false;
   std::string log_level = "info";
+  std::string log_format = "text";
+  std::string metrics_listen;
   int pool_size = 8;
   std::vector<std::string> fail_rates;
   std::vector<std::string> latencies;
@@ -114,6 +122,12 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
                  "trace, debug, info, warn, error, critical or off")
       ->check(CLI::IsMember(
           {"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  app.add_option("--log-format", log_format,
+                 "text, or json for one JSON object per line")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--metrics-listen", metrics_listen,
+                 "HOST:PORT to serve Prometheus metrics on (/metrics); port 0 "
+                 "picks a free one; empty: no metrics endpoint");
   app.add_option("--db-pool-size", pool_size,
                  "Most database connections open at once")
       ->check(CLI::Range(1, 256));
@@ -133,8 +147,10 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
     spdlog::critical("--listen is required unless --migrate-only is given");
     return 2;
   }
-  spdlog::set_level(spdlog::level::from_str(log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [" + spec.name + "] %v");
+  // Both were checked by the flag parser.
+  saga::observability::ConfigureLogging(
+      spec.name, *saga::observability::ParseLogLevel(log_level),
+      *saga::observability::ParseLogFormat(log_format));
 
   absl::StatusOr<FaultConfig> fault_config =
       BuildFaultConfig(fail_rates, latencies, refuse_all);
@@ -159,10 +175,23 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
   FaultInjector faults(*std::move(fault_config));
   ConnectionPool pool(ConnectionPool::Options{.dsn = dsn, .size = pool_size});
   IdempotentRunner runner(&pool, &registry, &faults);
-  ParticipantService service(&runner, &faults);
+  ParticipantMetrics metrics(std::make_shared<prometheus::Registry>());
+  ParticipantService service(&runner, &faults, &registry, &metrics);
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  std::unique_ptr<saga::observability::MetricsEndpoint> metrics_endpoint;
+  if (!metrics_listen.empty()) {
+    auto started = saga::observability::MetricsEndpoint::Start(
+        metrics_listen, metrics.registry());
+    if (!started.ok()) {
+      spdlog::critical("{}", started.status().ToString());
+      return started.status().code() == absl::StatusCode::kInvalidArgument ? 2
+                                                                           : 1;
+    }
+    metrics_endpoint = *std::move(started);
+    spdlog::info("metrics on {}", metrics_endpoint->address());
+  }
+
+  saga::observability::EnableHealthAndReflection();
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
@@ -175,6 +204,10 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
   }
   std::string address =
       listen.substr(0, listen.rfind(':')) + ":" + std::to_string(bound_port);
+  saga::store::DatabaseProbe database(dsn);
+  saga::observability::HealthMonitor health(
+      server.get(), {saga::v1::Participant::service_full_name()},
+      [&database] { return database.Check(); }, kHealthProbeInterval);
   if (faults.Describe() != "none") {
     spdlog::warn("fault injection: {}", faults.Describe());
   }
@@ -186,7 +219,7 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
       "signal {}: shutting down (waiting up to {} s for in-flight "
       "calls)",
       signal, kShutdownGrace.count());
-  server->GetHealthCheckService()->Shutdown();
+  health.Drain();
   server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
   server->Wait();
   spdlog::info("stopped");

@@ -1,8 +1,10 @@
 // Process wiring shared by the participant executables: flags, start-up
-// migrations, the gRPC server, logging and graceful shutdown.
+// migrations, the gRPC server (with health checking and reflection),
+// logging, metrics and graceful shutdown.
 //
 // Common flags: --listen HOST:PORT --db DSN --migrations DIR
-//   [--migrate-only] [--log-level LEVEL] [--db-pool-size N]
+//   [--migrate-only] [--log-level LEVEL] [--log-format text|json]
+//   [--metrics-listen HOST:PORT] [--db-pool-size N]
 //   [--fail-rate ACTION=P]... [--latency-ms ACTION=MS]... [--refuse-all]
 // (fault flags: see fault_injection.h).
 #pragma once

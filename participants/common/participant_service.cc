@@ -3,8 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <thread>
+
+#include "observability/logging.h"
+#include "observability/trace_context.h"
 
 namespace saga::participants {
 namespace {
@@ -50,11 +54,29 @@ grpc::StatusCode ToGrpcCode(absl::StatusCode code) {
   }
 }
 
+// The caller's trace: the traceparent metadata if well formed.
+observability::TraceParent IncomingTrace(const grpc::ServerContext& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(observability::kTraceParentKey);
+  if (it == metadata.end()) return {};
+  auto parsed = observability::ParseTraceParent(
+      std::string_view(it->second.data(), it->second.size()));
+  return parsed ? *parsed : observability::TraceParent{};
+}
+
+std::string LowerCase(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return text;
+}
+
 }  // namespace
 
 ParticipantService::ParticipantService(IdempotentRunner* runner,
-                                       const FaultInjector* faults)
-    : runner_(runner), faults_(faults) {}
+                                       const FaultInjector* faults,
+                                       const ActionRegistry* actions,
+                                       ParticipantMetrics* metrics)
+    : runner_(runner), faults_(faults), actions_(actions), metrics_(metrics) {}
 
 grpc::Status ParticipantService::Execute(grpc::ServerContext* context,
                                          const saga::v1::StepRequest* request,
@@ -72,29 +94,48 @@ grpc::Status ParticipantService::Handle(Kind kind, grpc::ServerContext* context,
                                         const saga::v1::StepRequest& request,
                                         saga::v1::StepResult* response) {
   const char* rpc = kind == Kind::kExecute ? "execute" : "compensate";
-  auto started = std::chrono::steady_clock::now();
-  auto log = [&](const std::string& outcome, const std::string& detail) {
-    auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - started);
-    spdlog::info(
-        "{} saga={} step={} action={} attempt={} key={} outcome={}{}{} "
-        "({} ms)",
-        rpc, request.saga_id(), request.step(), request.action(),
-        request.attempt(), request.idempotency_key(), outcome,
-        detail.empty() ? "" : ": ", detail, elapsed.count());
+  const auto started = std::chrono::steady_clock::now();
+  const observability::TraceParent trace = IncomingTrace(*context);
+  const bool known_action =
+      (kind == Kind::kExecute
+           ? actions_->FindExecute(request.action())
+           : actions_->FindCompensate(request.action())) != nullptr;
+  auto fields = [&] {
+    return std::vector<observability::LogField>{
+        {"saga_id", request.saga_id()},     {"step", request.step()},
+        {"action", request.action()},       {"attempt", request.attempt()},
+        {"key", request.idempotency_key()}, {"trace_id", trace.trace_id},
+        {"span_id", trace.span_id}};
+  };
+  // Every answer: one log line and the metrics. `outcome` is the
+  // participant's outcome or the gRPC code the call fails with.
+  auto finish = [&](const std::string& outcome, const std::string& detail,
+                    bool replayed) {
+    const std::chrono::duration<double> elapsed =
+        std::chrono::steady_clock::now() - started;
+    metrics_->RequestFinished(rpc, known_action ? request.action() : "unknown",
+                              LowerCase(outcome), replayed, elapsed.count());
+    std::vector<observability::LogField> line = fields();
+    line.emplace_back("outcome", outcome);
+    if (replayed) line.emplace_back("replayed", "true");
+    if (!detail.empty()) line.emplace_back("detail", detail);
+    line.emplace_back(
+        "ms",
+        std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
+    observability::Log(spdlog::level::info, rpc, line);
   };
 
-  spdlog::debug("{} saga={} step={} action={} attempt={} key={} started", rpc,
-                request.saga_id(), request.step(), request.action(),
-                request.attempt(), request.idempotency_key());
+  observability::Log(spdlog::level::debug, std::string(rpc) + " started",
+                     fields());
   if (faults_->RefuseAll()) {
-    log("UNAVAILABLE", "refusing all calls (fault injection)");
+    finish("UNAVAILABLE", "refusing all calls (fault injection)", false);
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         "refusing all calls (fault injection)");
   }
   Clock::time_point deadline = EffectiveDeadline(*context, request);
   if (Clock::now() >= deadline) {
-    log("DEADLINE_EXCEEDED", "the deadline passed before the call started");
+    finish("DEADLINE_EXCEEDED", "the deadline passed before the call started",
+           false);
     return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                         "the deadline passed before the call started");
   }
@@ -118,7 +159,7 @@ grpc::Status ParticipantService::Handle(Kind kind, grpc::ServerContext* context,
   if (!result.ok()) {
     grpc::StatusCode code = ToGrpcCode(result.status().code());
     std::string message(result.status().message());
-    log(absl::StatusCodeToString(result.status().code()), message);
+    finish(absl::StatusCodeToString(result.status().code()), message, false);
     return grpc::Status(code, message);
   }
   response->set_outcome(ToProto(result->outcome));
@@ -127,9 +168,7 @@ grpc::Status ParticipantService::Handle(Kind kind, grpc::ServerContext* context,
   } else {
     response->set_error(result->error);
   }
-  log(std::string(OutcomeName(result->outcome)) +
-          (result->replayed ? " (replayed)" : ""),
-      result->error);
+  finish(OutcomeName(result->outcome), result->error, result->replayed);
   return grpc::Status::OK;
 }
 

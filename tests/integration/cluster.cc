@@ -1,6 +1,5 @@
 #include "tests/integration/cluster.h"
 
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <stdlib.h>
 
@@ -8,7 +7,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <future>
 #include <iostream>
 #include <pqxx/pqxx>
 #include <sstream>
@@ -168,39 +166,6 @@ std::string TestCluster::OrchestratorLog(size_t instance) const {
   return out.str();
 }
 
-std::string TestCluster::Health(size_t instance) {
-  auto channel = grpc::CreateChannel(Address(orchestrator_port(instance)),
-                                     grpc::InsecureChannelCredentials());
-  // Without generated health stubs: HealthCheckRequest{service: ""} is the
-  // empty message, and HealthCheckResponse{status} is field 1, a varint.
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext context;
-  SetDeadline(context, kRpcTimeout);
-  grpc::Slice empty("");
-  grpc::ByteBuffer request(&empty, 1);
-  grpc::ByteBuffer response;
-  std::promise<grpc::Status> done;
-  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
-                 &request, &response,
-                 [&done](grpc::Status status) { done.set_value(status); });
-  const grpc::Status status = done.get_future().get();
-  if (!status.ok()) {
-    return "error " + std::to_string(status.error_code()) + ": " +
-           status.error_message();
-  }
-  std::vector<grpc::Slice> slices;
-  std::string bytes;
-  if (response.Dump(&slices).ok()) {
-    for (const auto& slice : slices) {
-      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-    }
-  }
-  if (bytes == std::string("\x08\x01", 2)) return "SERVING";
-  if (bytes == std::string("\x08\x02", 2)) return "NOT_SERVING";
-  return "error: unexpected health response of " +
-         std::to_string(bytes.size()) + " bytes";
-}
-
 std::string TestCluster::InstanceId(size_t instance) {
   return "orch-" + std::to_string(instance);
 }
@@ -220,9 +185,14 @@ void TestCluster::DumpLogs() const {
   }
 }
 
-const std::string& TestCluster::dsn(const std::string& name) const {
-  if (name == "orchestrator") return orchestrator_dsn_;
-  return participants_.at(name).db->dsn();
+const TestDatabase& TestCluster::database(const std::string& name) const {
+  if (name != "orchestrator") return *participants_.at(name).db;
+  if (!orchestrator_db_) {
+    ADD_FAILURE() << "TestCluster::database(\"orchestrator\") with an "
+                     "orchestrator_dsn: use orchestrator_dsn()";
+    std::abort();
+  }
+  return *orchestrator_db_;
 }
 
 ::testing::AssertionResult TestCluster::AwaitListening(
@@ -470,19 +440,22 @@ Saga TestCluster::AwaitTerminal(const std::string& saga_id,
 
 int64_t TestCluster::QueryInt(const std::string& participant,
                               const std::string& sql) {
-  pqxx::nontransaction tx(connections_->Get(participant, dsn(participant)));
+  pqxx::nontransaction tx(
+      connections_->Get(participant, database(participant).dsn()));
   return tx.exec1(sql)[0].as<int64_t>();
 }
 
 int64_t TestCluster::QueryInt(const std::string& participant,
                               const std::string& sql,
                               const std::string& param) {
-  pqxx::nontransaction tx(connections_->Get(participant, dsn(participant)));
+  pqxx::nontransaction tx(
+      connections_->Get(participant, database(participant).dsn()));
   return tx.exec_params(sql, param)[0][0].as<int64_t>();
 }
 
 int TestCluster::ActiveReservations(const std::string& saga_id) {
-  pqxx::nontransaction tx(connections_->Get("doctor", dsn("doctor")));
+  pqxx::nontransaction tx(
+      connections_->Get("doctor", database("doctor").dsn()));
   return tx
       .exec_params(
           "SELECT count(*) FROM reservations "
@@ -492,7 +465,8 @@ int TestCluster::ActiveReservations(const std::string& saga_id) {
 }
 
 int TestCluster::AllReservations(const std::string& saga_id) {
-  pqxx::nontransaction tx(connections_->Get("doctor", dsn("doctor")));
+  pqxx::nontransaction tx(
+      connections_->Get("doctor", database("doctor").dsn()));
   return tx
       .exec_params("SELECT count(*) FROM reservations WHERE saga_id = $1",
                    saga_id)[0][0]
@@ -500,7 +474,7 @@ int TestCluster::AllReservations(const std::string& saga_id) {
 }
 
 int TestCluster::Mails(const std::string& saga_id) {
-  pqxx::nontransaction tx(connections_->Get("email", dsn("email")));
+  pqxx::nontransaction tx(connections_->Get("email", database("email").dsn()));
   return tx
       .exec_params("SELECT count(*) FROM mail_log WHERE saga_id = $1",
                    saga_id)[0][0]
@@ -508,7 +482,8 @@ int TestCluster::Mails(const std::string& saga_id) {
 }
 
 std::set<std::string> TestCluster::ReservationSagaIds() {
-  pqxx::nontransaction tx(connections_->Get("doctor", dsn("doctor")));
+  pqxx::nontransaction tx(
+      connections_->Get("doctor", database("doctor").dsn()));
   std::set<std::string> ids;
   for (const auto& row : tx.exec("SELECT DISTINCT saga_id FROM reservations")) {
     ids.insert(row[0].as<std::string>());
@@ -517,7 +492,7 @@ std::set<std::string> TestCluster::ReservationSagaIds() {
 }
 
 std::set<std::string> TestCluster::MailSagaIds() {
-  pqxx::nontransaction tx(connections_->Get("email", dsn("email")));
+  pqxx::nontransaction tx(connections_->Get("email", database("email").dsn()));
   std::set<std::string> ids;
   for (const auto& row : tx.exec("SELECT DISTINCT saga_id FROM mail_log")) {
     ids.insert(row[0].as<std::string>());

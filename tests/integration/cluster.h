@@ -82,9 +82,6 @@ class TestCluster {
   // wait status goes to `status` when given.
   bool OrchestratorExited(std::chrono::milliseconds timeout,
                           size_t instance = 0, int* status = nullptr);
-  // The instance's grpc.health.v1 status for the whole server: "SERVING",
-  // "NOT_SERVING", or "error <code>: <message>" when it cannot be asked.
-  std::string Health(size_t instance = 0);
   // "orch-<instance>", the instance's --instance-id.
   static std::string InstanceId(size_t instance);
   // The instance's log so far.
@@ -139,8 +136,10 @@ class TestCluster {
     return participants_.at(name).port;
   }
   const std::string& log_dir() const { return log_dir_; }
-  // DSN of "orchestrator" or of a participant's database.
-  const std::string& dsn(const std::string& name) const;
+  // The database of "orchestrator" or of a participant. REQUIRES: for
+  // "orchestrator", that no orchestrator_dsn was given (then use
+  // orchestrator_dsn()).
+  const TestDatabase& database(const std::string& name) const;
 
  private:
   struct Participant {

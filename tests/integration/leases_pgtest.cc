@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "orchestrator/core/decider.h"
 #include "tests/integration/cluster.h"
@@ -256,7 +257,7 @@ TEST(SeveralInstancesTest, PausedInstanceIsFencedAndNoSagaHasTwoDrivers) {
         const std::string log = cluster.OrchestratorLog(0);
         held.clear();
         for (const auto& id : in_flight) {
-          if (log.find("saga=" + id + " no longer driven by instance=orch-0") ==
+          if (log.find("saga no longer driven here saga_id=" + id) ==
               std::string::npos) {
             held.push_back(id);
           }
@@ -269,7 +270,7 @@ TEST(SeveralInstancesTest, PausedInstanceIsFencedAndNoSagaHasTwoDrivers) {
   const std::string log = cluster.OrchestratorLog(0);
   size_t refused = 0;
   for (const auto& id : in_flight) {
-    if (log.find("saga=" + id + " fenced") != std::string::npos) ++refused;
+    if (log.find("saga fenced saga_id=" + id) != std::string::npos) ++refused;
   }
   EXPECT_GT(refused, 0u) << "no append of the paused instance was refused";
 
@@ -307,15 +308,22 @@ TEST(GracefulShutdownTest, SigtermDrainsReleasesAndAnotherInstanceResumes) {
       milliseconds(60000)));
   cluster.SignalOrchestrator(SIGTERM, 0);
 
-  // While the calls drain: not serving, no new sagas, reads still served.
-  std::string health;
+  // While the calls drain: not serving, and no new sagas.
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(cluster.orchestrator_port(0)),
+      grpc::InsecureChannelCredentials()));
   EXPECT_TRUE(PollUntil(
       [&] {
-        health = cluster.Health(0);
-        return health != "SERVING";
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::seconds(5));
+        grpc::health::v1::HealthCheckResponse response;
+        return health->Check(&context, {}, &response).ok() &&
+               response.status() ==
+                   grpc::health::v1::HealthCheckResponse::NOT_SERVING;
       },
-      milliseconds(20000)));
-  EXPECT_EQ(health, "NOT_SERVING");
+      milliseconds(20000)))
+      << "health never NOT_SERVING while orch-0 drained";
   {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +

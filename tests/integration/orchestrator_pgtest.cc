@@ -368,6 +368,54 @@ TEST_F(OrchestratorTest, EmailAlwaysFailingReleasesTheReservation) {
   EXPECT_EQ(TotalBooked(), 0) << "the released slot is free again";
 }
 
+// The operator's path without SQL: a saga whose compensation gave up is
+// listed as FAILED at the step that gave up; once the participant is fixed,
+// RetrySaga finishes the rollback and the saga reports why it rolled back.
+TEST_F(OrchestratorTest, OperatorRetryFinishesAFailedRollback) {
+  ClusterOptions options;
+  options.definitions_dir = TestSagasDir();
+  options.participant_flags["email"] = {"--fail-rate", "send_notification=1"};
+  options.participant_flags["doctor"] = {"--fail-rate",
+                                         "release_reservation=1"};
+  ASSERT_NO_FATAL_FAILURE(StartCluster(options));
+  const std::string id = cluster_->StartSaga(
+      kFast, BookingInput("p-1004", "2026-12-16", "dermatology"));
+  ASSERT_FALSE(id.empty());
+
+  saga::v1::Saga failed = cluster_->AwaitTerminal(id, kSagaTimeout);
+  ASSERT_EQ(failed.status(), saga::v1::SAGA_STATUS_FAILED)
+      << DescribeSaga(failed);
+  EXPECT_EQ(failed.current_step(), "reserve_doctor");
+  EXPECT_EQ(failed.current_attempt(), 30) << "the compensation's attempts";
+  EXPECT_TRUE(
+      Contains(failed.error(), "compensation of step 'reserve_doctor' gave up"))
+      << failed.error();
+  EXPECT_THAT(ListAll(saga::v1::SAGA_STATUS_FAILED, "", 10), ElementsAre(id));
+  EXPECT_EQ(cluster_->ActiveReservations(id), 1) << "nothing released yet";
+
+  ASSERT_TRUE(cluster_->RestartParticipant("doctor", {}));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  saga::v1::RetrySagaRequest request;
+  request.set_saga_id(id);
+  request.mutable_operator_()->set_name("alice");
+  request.mutable_operator_()->set_reason("doctor service fixed");
+  saga::v1::RetrySagaResponse response;
+  grpc::Status rpc = cluster_->Stub().RetrySaga(&context, request, &response);
+  ASSERT_TRUE(rpc.ok()) << rpc.error_code() << " " << rpc.error_message();
+
+  saga::v1::Saga repaired = cluster_->AwaitTerminal(id, kSagaTimeout);
+  ASSERT_EQ(repaired.status(), saga::v1::SAGA_STATUS_COMPENSATED)
+      << DescribeSaga(repaired);
+  EXPECT_TRUE(Contains(repaired.error(), "step 'notify' gave up"))
+      << repaired.error();
+  auto events = cluster_->History(id);
+  EXPECT_EQ(CountType(events, "OperatorAction"), 1) << Types(events);
+  cluster_->ExpectParticipantsAgree(repaired);
+  EXPECT_EQ(cluster_->ActiveReservations(id), 0);
+}
+
 TEST_F(OrchestratorTest, RetryableFailuresAreRetriedUntilSuccess) {
   ClusterOptions options;
   options.definitions_dir = TestSagasDir();

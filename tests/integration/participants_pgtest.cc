@@ -298,7 +298,7 @@ TEST_F(PatientTest, LogsOneLinePerCall) {
   EXPECT_TRUE(saga::testing::PollUntil(
       [&] {
         return patient_->Log().find(
-                   "execute saga=s-pat-log step=validate "
+                   "execute saga_id=s-pat-log step=validate "
                    "action=validate_patient attempt=1") != std::string::npos;
       },
       std::chrono::seconds(5)))
@@ -948,7 +948,7 @@ TEST(ParticipantProcessTest, SigtermLetsInFlightCallsFinish) {
   });
   bool in_flight = saga::testing::PollUntil(
       [&] {
-        return patient.Log().find("saga=s-term-1 step=validate") !=
+        return patient.Log().find("saga_id=s-term-1 step=validate") !=
                std::string::npos;
       },
       std::chrono::seconds(10));

@@ -31,7 +31,8 @@ class PgServer {
   // MODE "fast" or "immediate" (as if the machine died: no checkpoint, the
   // sessions are cut).
   ::testing::AssertionResult Stop(const std::string& mode);
-  // Fast restart on the same port; starts a stopped cluster again.
+  // Crash-restart (immediate) on the same port; starts a stopped cluster
+  // again.
   ::testing::AssertionResult Restart();
   // Turns this standby into a primary that accepts writes.
   ::testing::AssertionResult Promote();

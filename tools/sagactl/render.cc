@@ -215,6 +215,7 @@ std::string RenderSagaTable(const v1::Saga& saga, int64_t now_unix_ms) {
       {"Current step", Dash(saga.current_step())},
       {"Error", Dash(saga.error())},
       {"Idempotency key", Dash(saga.idempotency_key())},
+      {"Trace", Dash(saga.traceparent())},
       {"Created", created},
       {"Updated", updated},
       {"Input", Dash(CompactJson(saga.input_json()))},

@@ -1,0 +1,91 @@
+// The orchestrator's Prometheus metrics (README "Metrics" lists each one).
+// The engine, the store's group commit and the API record through this
+// object; it only fills a registry, so it works without an HTTP endpoint
+// (the engine tests read the registry directly) and main serves the same
+// registry with --metrics-listen.
+//
+// Label values: saga_type and step are names from the definitions, status
+// is the API's saga status (COMPLETED, ...), call is execute or compensate,
+// outcome is succeeded, business_failure, retryable_failure or unknown, and
+// code is a gRPC status code name (UNAVAILABLE, ...).
+//
+// Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "orchestrator/core/decider.h"
+#include "orchestrator/core/definition.h"
+#include "orchestrator/core/events.h"
+
+namespace prometheus {
+class Counter;
+class Gauge;
+class Histogram;
+class Registry;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace saga::engine {
+
+// A participant's circuit breaker, as the saga_participant_circuit_state
+// gauge shows it.
+enum class CircuitState { kClosed = 0, kOpen = 1, kHalfOpen = 2 };
+
+class OrchestratorMetrics {
+ public:
+  // Registers the metric families in `registry`. `participants` start with
+  // their circuit closed.
+  OrchestratorMetrics(std::shared_ptr<prometheus::Registry> registry,
+                      const std::vector<std::string>& participants);
+  ~OrchestratorMetrics();
+  OrchestratorMetrics(const OrchestratorMetrics&) = delete;
+  OrchestratorMetrics& operator=(const OrchestratorMetrics&) = delete;
+
+  const std::shared_ptr<prometheus::Registry>& registry() const {
+    return registry_;
+  }
+
+  // Counts what committed events say: sagas started and ended, attempts and
+  // retries, compensations begun.
+  void RecordCommitted(const core::SagaDefinition& definition,
+                       const std::vector<core::Event>& events);
+
+  // Sagas this instance drives right now, by type.
+  void SagaDriven(const std::string& saga_type);
+  void SagaDropped(const std::string& saga_type);
+
+  // One participant call's answer (or failure) and how long it took.
+  // `grpc_code` is the gRPC status name when the call failed at the
+  // transport or server level, empty when the participant answered.
+  void CallFinished(const std::string& saga_type, const std::string& step,
+                    const std::string& participant, bool compensation,
+                    core::CallOutcome outcome, const std::string& grpc_code,
+                    double seconds);
+
+  // For the circuit breaker: the state of `participant`'s circuit.
+  void SetCircuitState(const std::string& participant, CircuitState state);
+
+  // One group commit of the store: how many batches it carried and how long
+  // the transaction took.
+  void StoreCommitted(size_t batches, double seconds);
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& sagas_started_;
+  prometheus::Family<prometheus::Counter>& sagas_ended_;
+  prometheus::Family<prometheus::Gauge>& sagas_in_flight_;
+  prometheus::Family<prometheus::Counter>& step_attempts_;
+  prometheus::Family<prometheus::Counter>& step_retries_;
+  prometheus::Family<prometheus::Histogram>& step_duration_;
+  prometheus::Family<prometheus::Counter>& compensations_;
+  prometheus::Family<prometheus::Counter>& call_errors_;
+  prometheus::Family<prometheus::Gauge>& circuit_state_;
+  prometheus::Histogram& commit_duration_;
+  prometheus::Histogram& commit_batches_;
+};
+
+}  // namespace saga::engine
