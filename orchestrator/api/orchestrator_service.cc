@@ -19,6 +19,9 @@ namespace saga::api {
 
 namespace {
 
+// How often AwaitSaga re-reads a saga that another instance drives.
+constexpr std::chrono::milliseconds kNotDrivenHerePoll{500};
+
 // A stream that ends at once with an error (bad request).
 template <typename Message>
 class RefusedStream final : public grpc::ServerWriteReactor<Message> {
@@ -227,16 +230,28 @@ grpc::ServerUnaryReactor* OrchestratorService::AwaitSaga(
   }
   const auto timeout = std::chrono::milliseconds(
       std::min(request->timeout_ms(), options_.max_await_ms));
+  Await(reactor, request, response, std::chrono::steady_clock::now() + timeout);
+  return reactor;
+}
+
+void OrchestratorService::Await(
+    grpc::ServerUnaryReactor* reactor, const v1::AwaitSagaRequest* request,
+    v1::AwaitSagaResponse* response,
+    std::chrono::steady_clock::time_point deadline) {
+  const auto remaining =
+      std::max(std::chrono::milliseconds(0),
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   deadline - std::chrono::steady_clock::now()));
   engine_->AwaitSaga(
-      request->saga_id(), request->step(), timeout,
-      [this, reactor, request,
-       response](absl::StatusOr<engine::AwaitOutcome> outcome) {
+      request->saga_id(), request->step(), remaining,
+      [this, reactor, request, response,
+       deadline](absl::StatusOr<engine::AwaitOutcome> outcome) {
         if (!outcome.ok()) {
           reactor->Finish(ToGrpcStatus(outcome.status()));
           return;
         }
         boost::asio::post(reads_->pool, [this, reactor, request, response,
-                                         outcome = *outcome] {
+                                         deadline, outcome = *outcome] {
           auto saga = LoadSaga(request->saga_id());
           if (!saga.ok()) {
             reactor->Finish(ToGrpcStatus(saga.status()));
@@ -262,13 +277,25 @@ grpc::ServerUnaryReactor* OrchestratorService::AwaitSaga(
                                                request->step() + "'"));
               return;
             }
+            // Another instance drives it: look again shortly, until the
+            // caller's timeout.
+            const auto next =
+                std::chrono::steady_clock::now() + kNotDrivenHerePoll;
+            if (!reached && next < deadline && !engine_->Stopping()) {
+              auto timer = std::make_shared<boost::asio::steady_timer>(
+                  reads_->pool.get_executor(), kNotDrivenHerePoll);
+              timer->async_wait([this, reactor, request, response, deadline,
+                                 timer](const boost::system::error_code&) {
+                Await(reactor, request, response, deadline);
+              });
+              return;
+            }
           }
           *response->mutable_saga() = std::move(*saga);
           response->set_reached(reached);
           reactor->Finish(grpc::Status::OK);
         });
       });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* OrchestratorService::CancelSaga(
