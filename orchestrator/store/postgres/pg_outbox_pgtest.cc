@@ -57,6 +57,8 @@ AppendBatch CreateBatch(const std::string& saga_id) {
   batch.summary.last_seq = 1;
   batch.summary.created_ms = kT0;
   batch.summary.updated_ms = kT0;
+  batch.writer = "outbox-test";
+  batch.lease_ttl = std::chrono::minutes(10);
   core::OutboxMessage message;
   message.message_id = saga_id + ":1";
   message.saga_id = saga_id;
@@ -84,6 +86,8 @@ AppendBatch NextBatch(const std::string& saga_id, int64_t last_seq) {
   batch.summary.saga_id = saga_id;
   batch.summary.last_seq = event.seq;
   batch.summary.updated_ms = event.at_ms;
+  batch.writer = "outbox-test";
+  batch.lease_ttl = std::chrono::minutes(10);
   core::OutboxMessage message;
   message.message_id = saga_id + ":" + std::to_string(event.seq);
   message.saga_id = saga_id;
