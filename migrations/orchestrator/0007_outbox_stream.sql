@@ -8,7 +8,7 @@
 -- rows whose transaction id is below the oldest transaction still running
 -- (pg_snapshot_xmin(pg_current_snapshot())): every such transaction has
 -- ended, so no row can ever appear below that horizon again, and a cursor
--- (txid, position) never skips one. The writers pay nothing: the id is the
+-- (txid, position) never skips one. Writers take no lock: the id is the
 -- transaction's own, written by the column default.
 --
 -- Rows written before this migration all get the migration's transaction

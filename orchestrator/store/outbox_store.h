@@ -24,8 +24,9 @@
 // it, so a saga's messages are always in the order of its events. The cost
 // falls on readers only: a row becomes readable once every transaction
 // older than its own has ended (milliseconds, unless something keeps a
-// transaction open; see README "Outbox stream"). Writers pay nothing: the
-// txid column's default is the writing transaction's own id.
+// transaction open; see README "Outbox"). Writers take no lock and
+// wait for nothing; they only write the txid column (its default, the
+// writing transaction's own id) and its index.
 //
 // Consumers resume from a position; CursorAfter turns it back into the
 // cursor of that row.
