@@ -399,6 +399,26 @@ absl::Status RunMarkCompensated(Context& ctx, const RepairOptions& options) {
   return PrintRepaired(ctx, *saga);
 }
 
+// Prints each streamed message as one line (a JSON line with -o json),
+// flushed at once; the first rendering error goes to `render_error`.
+template <typename Message>
+auto LinePrinter(Context& ctx, absl::Status& render_error,
+                 std::string (*text_line)(const Message&)) {
+  return [&ctx, &render_error, text_line](const Message& message) {
+    if (ctx.json()) {
+      absl::StatusOr<std::string> line = RenderJsonLine(message);
+      if (!line.ok()) {
+        render_error.Update(line.status());
+        return;
+      }
+      ctx.out() << *line;
+    } else {
+      ctx.out() << text_line(message);
+    }
+    ctx.out().flush();
+  };
+}
+
 absl::Status RunEvents(Context& ctx, const EventsOptions& options) {
   v1::WatchEventsRequest request;
   request.set_from_position(options.from);
@@ -406,40 +426,16 @@ absl::Status RunEvents(Context& ctx, const EventsOptions& options) {
   request.set_saga_type(options.saga_type);
   request.set_type(options.type);
   absl::Status render_error;
-  absl::Status streamed =
-      ctx.client().WatchEvents(request, [&](const v1::OutboxEvent& event) {
-        if (ctx.json()) {
-          absl::StatusOr<std::string> line = RenderJsonLine(event);
-          if (!line.ok()) {
-            render_error.Update(line.status());
-            return;
-          }
-          ctx.out() << *line;
-        } else {
-          ctx.out() << RenderOutboxEventLine(event);
-        }
-        ctx.out().flush();
-      });
+  absl::Status streamed = ctx.client().WatchEvents(
+      request, LinePrinter(ctx, render_error, RenderOutboxEventLine));
   if (!streamed.ok()) return streamed;
   return render_error;
 }
 
 absl::Status RunWatch(Context& ctx, const std::string& id) {
   absl::Status render_error;
-  absl::Status streamed =
-      ctx.client().WatchSaga(id, 0, [&](const v1::SagaEvent& event) {
-        if (ctx.json()) {
-          absl::StatusOr<std::string> line = RenderJsonLine(event);
-          if (!line.ok()) {
-            render_error.Update(line.status());
-            return;
-          }
-          ctx.out() << *line;
-        } else {
-          ctx.out() << RenderWatchLine(event);
-        }
-        ctx.out().flush();
-      });
+  absl::Status streamed = ctx.client().WatchSaga(
+      id, 0, LinePrinter(ctx, render_error, RenderWatchLine));
   if (!streamed.ok()) return streamed;
   if (!render_error.ok()) return render_error;
   absl::StatusOr<v1::Saga> saga = ctx.client().GetSaga(id);
