@@ -137,6 +137,21 @@ class PgOutboxTest : public ::testing::Test {
     }
   }
 
+  // Reads until `out` has `count` ids. The horizon is the whole PostgreSQL
+  // server's: a transaction of another test, in another database, holds
+  // the stream back for a while, so a single read may come up short.
+  StreamCursor ReadUntil(StreamCursor cursor, std::vector<std::string>& out,
+                         size_t count) {
+    EXPECT_TRUE(PollUntil(
+        [&] {
+          cursor = ReadAll(cursor, out);
+          return out.size() >= count;
+        },
+        kWait))
+        << "only " << out.size() << " of " << count << " messages readable";
+    return cursor;
+  }
+
   std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<PgOutboxLog> log_;
 };
@@ -163,7 +178,7 @@ TEST_F(PgOutboxTest, ALateCommitWithAnyPositionIsNeverPassedOver) {
 
   InsertMessage(a, "a");
   a.commit();
-  cursor = ReadAll(cursor, seen);
+  cursor = ReadUntil(cursor, seen, 2);
   EXPECT_EQ(seen, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(seen, TableOrder());
 
@@ -241,7 +256,7 @@ TEST_F(PgOutboxTest, AStoreWriteHeldOpenHoldsTheStreamBack) {
     tx.exec("SELECT pg_advisory_unlock(4242)");
   }
   ASSERT_TRUE(held_create.get().ok());
-  ReadAll(cursor, seen);
+  ReadUntil(cursor, seen, 2);
   EXPECT_EQ(seen, (std::vector<std::string>{"held-1:1", "free-1:1"}));
   EXPECT_EQ(seen, TableOrder());
 }
@@ -339,7 +354,14 @@ TEST_F(PgOutboxTest, PendingIsInStreamOrderAndMarkedEntriesLeaveIt) {
   }
   PgOutboxQueue queue(db_->dsn());
   ASSERT_TRUE(*queue.Lead());
-  absl::StatusOr<std::vector<OutboxEntry>> pending = queue.Pending(10);
+  absl::StatusOr<std::vector<OutboxEntry>> pending;
+  // Another test's transaction may hold the server-wide horizon back.
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        pending = queue.Pending(10);
+        return !pending.ok() || pending->size() == 2;
+      },
+      kWait));
   ASSERT_TRUE(pending.ok()) << pending.status();
   ASSERT_EQ(pending->size(), 2u);
   EXPECT_EQ((*pending)[0].message.message_id, "a");
