@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# The orchestrator benchmark, start to finish, in one command:
+#
+#   bench/run.sh            # about 3 minutes with the defaults
+#   PEERS=1 bench/run.sh    # also DBOS and Restate from ../shared/bench-peers
+#
+# It builds the binaries it needs, starts its own PostgreSQL 15 (fsync=on,
+# synchronous_commit=on, scripts/pg.sh), one no-op participant process
+# (saga-bench-participant) that serves patient, doctor and email, and
+# saga-orchestrator on free ports, then measures, in this order:
+#   1. the booking saga under closed-loop load at each CONCURRENCY (sagas/s,
+#      p50/p99 start -> COMPLETED latency) with PostgreSQL's work per saga:
+#      transitions (committed decisions), write commits (transaction ids
+#      used), xact_commit (pg_stat_database, read-only ones included);
+#   2. pgbench's single-row INSERT TPS at PGBENCH_CLIENTS on the same server;
+#   3. RSS per parked saga: a fresh orchestrator, PARK_N sagas of
+#      bench_parked (bench/sagas) parked on a one-hour backoff;
+#   4. restart: the parked sagas plus clones of one of them (due at once) up
+#      to RESTART_N unfinished; the time from exec to the first participant
+#      call and to "all loaded" (the orchestrator's recovery log line);
+# and prints one table. Everything started is stopped by PID at the end.
+#
+# Knobs (environment): DURATION=10 WARMUP=2 CONCURRENCY="1 16 64 256"
+#   PGBENCH_CLIENTS=64 PGBENCH_SECONDS=$DURATION PARK_N=20000
+#   RESTART_N=100000 SETTLE_S=11 (wait for lazily published pg_stat counters)
+#   ORCH_FLAGS="..." (extra saga-orchestrator flags) BUILD_DIR=build
+#   SKIP_BUILD=1 KEEP=1 (keep the run directory: logs, PostgreSQL data)
+#   PEERS=1 PEER_DURATION=10 PEER_CONCURRENCY="1 16 64" (needs npm and root)
+#   BENCH_TINY=1: a seconds-long run that only checks the harness (ctest).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+BIN=$BUILD_DIR/bin
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+
+if [[ ${BENCH_TINY:-0} == 1 ]]; then
+  : "${DURATION:=1}" "${WARMUP:=0.5}" "${CONCURRENCY:=1 8}"
+  : "${PARK_N:=200}" "${RESTART_N:=500}" "${SETTLE_S:=0}"
+  : "${PGBENCH_SECONDS:=1}" "${PGBENCH_CLIENTS:=8}"
+fi
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+CONCURRENCY=${CONCURRENCY:-1 16 64 256}
+PGBENCH_CLIENTS=${PGBENCH_CLIENTS:-64}
+PGBENCH_SECONDS=${PGBENCH_SECONDS:-$DURATION}
+PARK_N=${PARK_N:-20000}
+RESTART_N=${RESTART_N:-100000}
+SETTLE_S=${SETTLE_S:-11}
+ORCH_FLAGS=${ORCH_FLAGS:-}
+PEERS=${PEERS:-0}
+PEER_DURATION=${PEER_DURATION:-$DURATION}
+PEER_CONCURRENCY=${PEER_CONCURRENCY:-1 16 64}
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+  log "building saga-orchestrator, saga-bench-load, saga-bench-participant"
+  cmake --build "$BUILD_DIR" --target saga-orchestrator saga-bench-load \
+    saga-bench-participant >/dev/null
+fi
+for binary in saga-orchestrator saga-bench-load saga-bench-participant; do
+  [[ -x $BIN/$binary ]] || die "$BIN/$binary not built (cmake --build $BUILD_DIR)"
+done
+
+# Under /tmp: as root PostgreSQL runs as `postgres`, which cannot reach /root.
+RUN_DIR=$(mktemp -d /tmp/saga-bench.XXXXXX)
+chmod 755 "$RUN_DIR"
+PIDS=()
+cleanup() {
+  local rc=$? pid
+  set +e
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  "$ROOT/scripts/pg.sh" stop "$RUN_DIR/pg" >/dev/null 2>&1
+  if [[ ${KEEP:-0} == 1 || $rc -ne 0 ]]; then
+    log "run directory kept: $RUN_DIR"
+  else
+    rm -rf -- "$RUN_DIR"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Stops a process this script started: TERM, then KILL after 30 s.
+stop_pid() {
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# Waits up to $2 seconds for a line matching $3 in file $1 and prints it;
+# gives up early if process $4 (optional) exits.
+wait_for_line() {
+  local file=$1 seconds=$2 pattern=$3 pid=${4:-} deadline=$((SECONDS + $2)) line
+  while ((SECONDS <= deadline)); do
+    line=$(grep -m1 -- "$pattern" "$file" 2>/dev/null || true)
+    if [[ -n $line ]]; then
+      echo "$line"
+      return 0
+    fi
+    [[ -z $pid ]] || kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+now_us() { echo $(($(date +%s%N) / 1000)); }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+
+# --- PostgreSQL ---------------------------------------------------------
+log "PostgreSQL: starting a private cluster (fsync=on) in $RUN_DIR/pg"
+PG_FSYNC=on "$ROOT/scripts/pg.sh" start "$RUN_DIR/pg" >/dev/null
+# shellcheck source=/dev/null
+source "$RUN_DIR/pg/env"
+export PGPASSFILE=$SAGA_PG_PASSFILE
+sql() { "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$SAGA_PG_PORT" -U saga -d "$1" -c "$2"; }
+sql postgres "CREATE DATABASE orchestrator"
+sql postgres "CREATE DATABASE bench"
+[[ $(sql postgres "SHOW fsync") == on ]] || die "fsync is not on"
+[[ $(sql postgres "SHOW synchronous_commit") == on ]] || die "synchronous_commit is not on"
+ORCH_DSN="host=127.0.0.1 port=$SAGA_PG_PORT user=saga passfile=$SAGA_PG_PASSFILE dbname=orchestrator"
+
+mkdir -p "$RUN_DIR/sagas"
+cp "$ROOT/sagas/appointment_booking.yaml" "$ROOT/bench/sagas/bench_parked.yaml" "$RUN_DIR/sagas/"
+
+# --- processes ------------------------------------------------------------
+PARTICIPANT_PID= PARTICIPANT_ADDR= PARTICIPANT_LOG=
+start_participant() {
+  PARTICIPANT_LOG=$RUN_DIR/participant-$1.log
+  "$BIN/saga-bench-participant" --listen 127.0.0.1:0 --retry-action park \
+    >"$PARTICIPANT_LOG" 2>&1 &
+  PARTICIPANT_PID=$!
+  PIDS+=("$PARTICIPANT_PID")
+  local line
+  line=$(wait_for_line "$PARTICIPANT_LOG" 30 "listening on" "$PARTICIPANT_PID") ||
+    die "saga-bench-participant did not start (log: $PARTICIPANT_LOG)"
+  PARTICIPANT_ADDR=${line##* }
+}
+
+ORCH_PID= ORCH_ADDR= ORCH_LOG= ORCH_EXEC_US=
+start_orchestrator() {
+  local attempt port
+  ORCH_LOG=$RUN_DIR/orchestrator-$1.log
+  for attempt in 1 2 3 4 5; do
+    # Below 50000, away from the services' usual ports.
+    port=$((20000 + (RANDOM * 32768 + RANDOM) % 30000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
+    ORCH_EXEC_US=$(now_us)
+    # shellcheck disable=SC2086  # ORCH_FLAGS is a list of flags
+    "$BIN/saga-orchestrator" --listen "127.0.0.1:$port" --db "$ORCH_DSN" \
+      --definitions "$RUN_DIR/sagas" \
+      --migrations "$ROOT/migrations/orchestrator" \
+      --participant "patient=$PARTICIPANT_ADDR" \
+      --participant "doctor=$PARTICIPANT_ADDR" \
+      --participant "email=$PARTICIPANT_ADDR" $ORCH_FLAGS \
+      >"$ORCH_LOG" 2>&1 &
+    ORCH_PID=$!
+    PIDS+=("$ORCH_PID")
+    if wait_for_line "$ORCH_LOG" 300 "listening on" "$ORCH_PID" >/dev/null; then
+      ORCH_ADDR=127.0.0.1:$port
+      return 0
+    fi
+    kill -0 "$ORCH_PID" 2>/dev/null && die "saga-orchestrator did not serve (log: $ORCH_LOG)"
+    grep -q "cannot listen" "$ORCH_LOG" || die "saga-orchestrator failed (log: $ORCH_LOG)"
+  done
+  die "no free port for saga-orchestrator"
+}
+
+load() { "$BIN/saga-bench-load" --target "$ORCH_ADDR" "$@"; }
+
+# Reads key=value pairs from a line into the associative array named $1.
+parse_kv() {
+  local -n into=$1
+  local pair
+  for pair in $2; do into[${pair%%=*}]=${pair#*=}; done
+}
+
+start_participant 1
+start_orchestrator 1
+log "orchestrator on $ORCH_ADDR (pid $ORCH_PID), participant on $PARTICIPANT_ADDR"
+
+# --- 1. concurrency sweep -------------------------------------------------
+# Transaction ids are handed out to writing transactions only, so the
+# distance between two snapshots' xmax counts durable commits exactly; the
+# probes themselves write nothing.
+next_xid() { sql orchestrator "SELECT pg_snapshot_xmax(pg_current_snapshot())"; }
+xact_commits() {
+  sql orchestrator "SELECT xact_commit FROM pg_stat_database WHERE datname = 'orchestrator'"
+}
+# A transition is one committed decision: its events share a transaction,
+# and so its recorded_at, and no other decision of the saga does.
+transitions_since() {
+  sql orchestrator "SELECT count(DISTINCT s.saga_id), count(*),
+      count(DISTINCT (e.saga_id, e.recorded_at))
+    FROM sagas s JOIN saga_events e USING (saga_id)
+    WHERE s.created_at >= '$1'"
+}
+
+declare -A SWEEP
+BEST_C= BEST_RATE=0
+for c in $CONCURRENCY; do
+  since=$(sql orchestrator "SELECT now()")
+  xid0=$(next_xid)
+  commits0=$(xact_commits)
+  log "sweep: concurrency $c, ${WARMUP}s warm-up + ${DURATION}s"
+  line=$(load --mode closed -c "$c" --warmup "$WARMUP" --duration "$DURATION") ||
+    die "load generator failed at concurrency $c: $line"
+  ((SETTLE_S > 0)) && sleep "$SETTLE_S"
+  xid1=$(next_xid)
+  commits1=$(xact_commits)
+  IFS='|' read -r sagas events transitions <<<"$(transitions_since "$since")"
+  declare -A r=()
+  parse_kv r "$line"
+  ((sagas > 0)) || die "no saga recorded at concurrency $c"
+  SWEEP[$c]="${r[sagas_per_s]} ${r[p50_ms]} ${r[p99_ms]} \
+$(calc %.2f "$transitions / $sagas") $(calc %.2f "$transitions / ($xid1 - $xid0)") \
+$(calc %.2f "($xid1 - $xid0) / $sagas") $(calc %.2f "($commits1 - $commits0) / $sagas") \
+$(calc %.2f "$events / $sagas") ${r[total]}"
+  if awk "BEGIN { exit !(${r[sagas_per_s]} > $BEST_RATE) }"; then
+    BEST_RATE=${r[sagas_per_s]} BEST_C=$c
+  fi
+  unset r
+done
+
+# --- 2. pgbench -------------------------------------------------------------
+log "pgbench: single-row INSERT, $PGBENCH_CLIENTS clients, ${PGBENCH_SECONDS}s"
+sql bench "CREATE TABLE bench_insert (id bigserial PRIMARY KEY,
+  payload text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
+pgbench_out=$("$PG_BIN/pgbench" -n -f "$ROOT/bench/insert.sql" \
+  -c "$PGBENCH_CLIENTS" -j 2 -T "$PGBENCH_SECONDS" -h 127.0.0.1 \
+  -p "$SAGA_PG_PORT" -U saga bench 2>&1) || die "pgbench failed: $pgbench_out"
+PGBENCH_TPS=$(awk '/^tps = / {printf "%.0f", $3; exit}' <<<"$pgbench_out")
+
+# --- 3. RSS per parked saga -------------------------------------------------
+parked_count() {
+  sql orchestrator "SELECT count(*) FROM sagas s JOIN saga_events e USING (saga_id)
+    WHERE s.saga_type = 'bench_parked' AND e.type = 'RetryScheduled'"
+}
+wait_parked() {
+  local want=$1 seconds=$2 i
+  for ((i = 0; i < seconds * 5; i++)); do
+    (($(parked_count) >= want)) && return 0
+    sleep 0.2
+  done
+  die "only $(parked_count) of $want sagas parked after ${seconds}s"
+}
+log "parking: fresh orchestrator, $PARK_N sagas parked on a backoff"
+stop_pid "$ORCH_PID"
+start_orchestrator 2
+park_warm=$((PARK_N / 10 > 1000 ? 1000 : PARK_N / 10 + 1))
+load --mode start --saga-type bench_parked --count "$park_warm" -c 64 >/dev/null
+wait_parked "$park_warm" 120
+sleep 1
+rss0=$(rss_kib "$ORCH_PID")
+load --mode start --saga-type bench_parked --count "$PARK_N" -c 64 >/dev/null
+wait_parked $((park_warm + PARK_N)) 600
+sleep 1
+rss1=$(rss_kib "$ORCH_PID")
+RSS_PER_PARKED=$(calc %.0f "($rss1 - $rss0) * 1024 / $PARK_N")
+
+# --- 4. restart with RESTART_N unfinished sagas -----------------------------
+log "restart: stopping the orchestrator, cloning parked sagas"
+stop_pid "$ORCH_PID"
+parked=$((park_warm + PARK_N))
+clones=$((RESTART_N > parked ? RESTART_N - parked : 0))
+template=$(sql orchestrator "SELECT saga_id FROM sagas WHERE saga_type = 'bench_parked' LIMIT 1")
+# Clones of a parked saga whose backoff is already due: at the restart each
+# one calls its participant again at once.
+sql orchestrator "
+  CREATE TEMP TABLE clone_ids AS
+    SELECT md5('clone' || g)::uuid::text AS saga_id FROM generate_series(1, $clones) g;
+  INSERT INTO sagas (saga_id, saga_type, definition_version, status,
+      current_step, error, input, last_seq, created_at, updated_at, current_attempt)
+    SELECT c.saga_id, t.saga_type, t.definition_version, t.status, t.current_step,
+      t.error, t.input, t.last_seq, t.created_at, t.updated_at, t.current_attempt
+    FROM clone_ids c, sagas t WHERE t.saga_id = '$template';
+  INSERT INTO saga_events (saga_id, seq, type, step, attempt, data, at_ms, recorded_at)
+    SELECT c.saga_id, e.seq, e.type, e.step, e.attempt,
+      CASE WHEN e.type = 'RetryScheduled'
+        THEN jsonb_set(e.data, '{due_ms}', to_jsonb(e.at_ms)) ELSE e.data END,
+      e.at_ms, e.recorded_at
+    FROM clone_ids c, saga_events e WHERE e.saga_id = '$template';
+  ANALYZE sagas; ANALYZE saga_events"
+unfinished=$(sql orchestrator "SELECT count(*) FROM sagas WHERE status IN ('RUNNING', 'COMPENSATING')")
+log "restart: $unfinished unfinished sagas ($clones due at once)"
+stop_pid "$PARTICIPANT_PID"
+start_participant 2
+start_orchestrator 3
+first_call=$(wait_for_line "$PARTICIPANT_LOG" 120 "first call at" "$ORCH_PID") ||
+  die "no participant call within 120 s of the restart"
+FIRST_RESUMED_MS=$(calc %.0f "(${first_call##*=} - $ORCH_EXEC_US) / 1000")
+loaded=$(wait_for_line "$ORCH_LOG" 300 "unfinished sagas" "$ORCH_PID") ||
+  die "the orchestrator did not report its recovery"
+loaded_at=$(date -d "$(cut -d' ' -f1 <<<"$loaded")" +%s%N)
+ALL_LOADED_MS=$(calc %.0f "($loaded_at / 1000 - $ORCH_EXEC_US) / 1000")
+stop_pid "$ORCH_PID"
+stop_pid "$PARTICIPANT_PID"
+
+# --- table ----------------------------------------------------------------
+BEST_TPS_PER_SAGA=$(awk '{print $4}' <<<"${SWEEP[$BEST_C]}")
+TRANSITIONS_PER_S=$(calc %.0f "$BEST_RATE * $BEST_TPS_PER_SAGA")
+{
+  echo "## saga-orchestrator benchmark ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
+  echo
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs);" \
+    "load average before the table: $(cut -d' ' -f1-3 /proc/loadavg);" \
+    "PostgreSQL $(sql postgres 'SHOW server_version'), fsync=on, synchronous_commit=on"
+  echo "booking saga (3 steps), one no-op participant process; ${WARMUP}s warm-up + ${DURATION}s per concurrency"
+  echo
+  echo "| C | sagas/s | p50 ms | p99 ms | transitions/saga | transitions/commit | PG write commits/saga | PG xact_commit/saga | events/saga |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for c in $CONCURRENCY; do
+    read -r rate p50 p99 tps_saga tpc wcs xcs eps _ <<<"${SWEEP[$c]}"
+    echo "| $c | $rate | $p50 | $p99 | $tps_saga | $tpc | $wcs | $xcs | $eps |"
+  done
+  echo
+  echo "| figure | value |"
+  echo "|---|---:|"
+  echo "| best sagas/s (C=$BEST_C) | $BEST_RATE |"
+  echo "| durable transitions/s at C=$BEST_C | $TRANSITIONS_PER_S |"
+  echo "| pgbench single-row INSERT TPS ($PGBENCH_CLIENTS clients) | $PGBENCH_TPS |"
+  echo "| transitions/s / pgbench TPS | $(calc %.2f "$TRANSITIONS_PER_S / $PGBENCH_TPS") |"
+  echo "| RSS per parked saga ($PARK_N parked) | $RSS_PER_PARKED B |"
+  echo "| restart, $unfinished unfinished: first step resumed | $FIRST_RESUMED_MS ms |"
+  echo "| restart, $unfinished unfinished: all loaded | $ALL_LOADED_MS ms |"
+} >"$RUN_DIR/table.md"
+
+# --- peers ------------------------------------------------------------------
+if [[ $PEERS == 1 ]]; then
+  "$ROOT/scripts/pg.sh" stop "$RUN_DIR/pg" >/dev/null
+  "$ROOT/bench/peers.sh" "$RUN_DIR/peers" "$PEER_DURATION" "$PEER_CONCURRENCY" \
+    "$BEST_RATE" >>"$RUN_DIR/table.md" || die "the peers' benchmark failed"
+fi
+
+cat "$RUN_DIR/table.md"
