@@ -13,6 +13,7 @@
 // failures are counted and the first few are described on stderr. Exits 1
 // if any saga failed or ended in another status than --expect.
 #include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -131,15 +132,24 @@ class Run {
     std::printf(
         "mode=closed concurrency=%d window_s=%.3f completed=%zu "
         "sagas_per_s=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f "
-        "total=%lld errors=%lld\n",
+        "total=%lld errors=%lld cpu_ms=%.0f\n",
         options_.concurrency, options_.duration_s, latencies_us_.size(),
         latencies_us_.size() / options_.duration_s, percentile_ms(0.50),
         percentile_ms(0.90), percentile_ms(0.99), percentile_ms(1.0),
-        static_cast<long long>(total_), static_cast<long long>(errors_));
+        static_cast<long long>(total_), static_cast<long long>(errors_),
+        CpuMs());
     return errors_ == 0 ? 0 : 1;
   }
 
  private:
+  // CPU time (user + system) this process has used so far.
+  static double CpuMs() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    auto ms = [](const timeval& t) { return t.tv_sec * 1e3 + t.tv_usec / 1e3; };
+    return ms(usage.ru_utime) + ms(usage.ru_stime);
+  }
+
   static Clock::duration ToDuration(double seconds) {
     return std::chrono::duration_cast<Clock::duration>(
         std::chrono::duration<double>(seconds));

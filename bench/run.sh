@@ -26,6 +26,10 @@
 #   ORCH_FLAGS="..." (extra saga-orchestrator flags) BUILD_DIR=build
 #   SKIP_BUILD=1 KEEP=1 (keep the run directory: logs, PostgreSQL data)
 #   PEERS=1 PEER_DURATION=10 PEER_CONCURRENCY="1 16 64" (needs npm and root)
+#   PHASES="sweep pgbench park restart" (a subset runs only those)
+#   PERF_C=64: record the orchestrator with perf (call graphs) during that
+#     concurrency's window; the report is printed after the table and the
+#     run directory is kept.
 #   BENCH_TINY=1: a seconds-long run that only checks the harness (ctest).
 set -euo pipefail
 
@@ -51,6 +55,9 @@ ORCH_FLAGS=${ORCH_FLAGS:-}
 PEERS=${PEERS:-0}
 PEER_DURATION=${PEER_DURATION:-$DURATION}
 PEER_CONCURRENCY=${PEER_CONCURRENCY:-1 16 64}
+PERF_C=${PERF_C:-}
+PHASES=${PHASES:-sweep pgbench park restart}
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() {
@@ -114,6 +121,31 @@ wait_for_line() {
     sleep 0.05
   done
   return 1
+}
+
+# CPU ticks (user + system) of a process; with a second argument also of its
+# reaped children.
+proc_ticks() {
+  sed 's/.*) //' "/proc/$1/stat" 2>/dev/null |
+    awk -v kids="${2:-0}" '{print $12 + $13 + (kids ? $14 + $15 : 0)}' || echo 0
+}
+# "orchestrator participant postgres" CPU ticks; postgres counts the
+# postmaster, its live backends and the ones that exited.
+cpu_ticks() {
+  local postmaster pg=0 pid
+  postmaster=$(head -1 "$RUN_DIR/pg/data/postmaster.pid")
+  pg=$(proc_ticks "$postmaster" 1)
+  for pid in $(pgrep -P "$postmaster"); do pg=$((pg + $(proc_ticks "$pid"))); done
+  echo "$(proc_ticks "$ORCH_PID") $(proc_ticks "$PARTICIPANT_PID") $pg"
+}
+
+# "orchestrator/participant/postgres/loadgen" CPU ms per saga between two
+# cpu_ticks readings, over $3 sagas; $4 is the load generator's CPU ms.
+cpu_per_saga() {
+  local -a a=($1) b=($2)
+  awk -v n="$3" -v hz="$(getconf CLK_TCK)" -v lg="$4" \
+    -v o="$((b[0] - a[0]))" -v p="$((b[1] - a[1]))" -v g="$((b[2] - a[2]))" \
+    'BEGIN { f = 1000 / hz / n; printf "%.2f/%.2f/%.2f/%.2f", o * f, p * f, g * f, lg / n }'
 }
 
 now_us() { echo $(($(date +%s%N) / 1000)); }
@@ -188,8 +220,8 @@ parse_kv() {
   for pair in $2; do into[${pair%%=*}]=${pair#*=}; done
 }
 
-start_participant 1
-start_orchestrator 1
+start_participant sweep
+start_orchestrator sweep
 log "orchestrator on $ORCH_ADDR (pid $ORCH_PID), participant on $PARTICIPANT_ADDR"
 
 # --- 1. concurrency sweep -------------------------------------------------
@@ -209,133 +241,194 @@ transitions_since() {
     WHERE s.created_at >= '$1'"
 }
 
+# Records the orchestrator with perf over the measured window of concurrency
+# $1 in the background; perf_report writes what it found.
+perf_start() {
+  PERF_PID=
+  [[ $1 == "$PERF_C" ]] || return 0
+  (sleep "$WARMUP" && exec perf record -p "$ORCH_PID" --call-graph dwarf,16384 \
+    -F 250 -o "$RUN_DIR/perf-c$1.data" -- sleep "$DURATION") >"$RUN_DIR/perf-record.log" 2>&1 &
+  PERF_PID=$!
+}
+perf_report() {
+  [[ -n $PERF_PID ]] || return 0
+  wait "$PERF_PID" || log "perf record failed (see $RUN_DIR/perf-record.log)"
+  report() {
+    perf report -i "$RUN_DIR/perf-c$1.data" --stdio -g none --percent-limit 0.5 "${@:2}" \
+      2>/dev/null | grep -v -e '^#' -e '^$' || true
+  }
+  {
+    echo "perf record -p <orchestrator> --call-graph dwarf, C=$1 window; self time:"
+    report "$1" --no-children --sort dso,sym | head -40
+    echo "inclusive (children) time:"
+    report "$1" --children --sort sym | head -60
+  } >"$RUN_DIR/perf.txt"
+}
+
 declare -A SWEEP
 BEST_C= BEST_RATE=0
-for c in $CONCURRENCY; do
-  since=$(sql orchestrator "SELECT now()")
-  xid0=$(next_xid)
-  commits0=$(xact_commits)
-  log "sweep: concurrency $c, ${WARMUP}s warm-up + ${DURATION}s"
-  line=$(load --mode closed -c "$c" --warmup "$WARMUP" --duration "$DURATION") ||
-    die "load generator failed at concurrency $c: $line"
-  ((SETTLE_S > 0)) && sleep "$SETTLE_S"
-  xid1=$(next_xid)
-  commits1=$(xact_commits)
-  IFS='|' read -r sagas events transitions <<<"$(transitions_since "$since")"
-  declare -A r=()
-  parse_kv r "$line"
-  ((sagas > 0)) || die "no saga recorded at concurrency $c"
-  SWEEP[$c]="${r[sagas_per_s]} ${r[p50_ms]} ${r[p99_ms]} \
+phase_sweep() {
+  local c since xid0 xid1 commits0 commits1 cpu0 cpu1 line sagas events transitions
+  for c in $CONCURRENCY; do
+    since=$(sql orchestrator "SELECT now()")
+    xid0=$(next_xid)
+    commits0=$(xact_commits)
+    log "sweep: concurrency $c, ${WARMUP}s warm-up + ${DURATION}s"
+    perf_start "$c"
+    cpu0=$(cpu_ticks)
+    line=$(load --mode closed -c "$c" --warmup "$WARMUP" --duration "$DURATION") ||
+      die "load generator failed at concurrency $c: $line"
+    cpu1=$(cpu_ticks)
+    perf_report "$c"
+    ((SETTLE_S > 0)) && sleep "$SETTLE_S"
+    xid1=$(next_xid)
+    commits1=$(xact_commits)
+    IFS='|' read -r sagas events transitions <<<"$(transitions_since "$since")"
+    local -A r=()
+    parse_kv r "$line"
+    ((sagas > 0)) || die "no saga recorded at concurrency $c"
+    SWEEP[$c]="${r[sagas_per_s]} ${r[p50_ms]} ${r[p99_ms]} \
 $(calc %.2f "$transitions / $sagas") $(calc %.2f "$transitions / ($xid1 - $xid0)") \
 $(calc %.2f "($xid1 - $xid0) / $sagas") $(calc %.2f "($commits1 - $commits0) / $sagas") \
-$(calc %.2f "$events / $sagas") ${r[total]}"
-  if awk "BEGIN { exit !(${r[sagas_per_s]} > $BEST_RATE) }"; then
-    BEST_RATE=${r[sagas_per_s]} BEST_C=$c
-  fi
-  unset r
-done
+$(calc %.2f "$events / $sagas") $(cpu_per_saga "$cpu0" "$cpu1" "${r[total]}" "${r[cpu_ms]}")"
+    if awk "BEGIN { exit !(${r[sagas_per_s]} > $BEST_RATE) }"; then
+      BEST_RATE=${r[sagas_per_s]} BEST_C=$c
+    fi
+  done
+}
 
 # --- 2. pgbench -------------------------------------------------------------
-log "pgbench: single-row INSERT, $PGBENCH_CLIENTS clients, ${PGBENCH_SECONDS}s"
-sql bench "CREATE TABLE bench_insert (id bigserial PRIMARY KEY,
-  payload text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
-pgbench_out=$("$PG_BIN/pgbench" -n -f "$ROOT/bench/insert.sql" \
-  -c "$PGBENCH_CLIENTS" -j 2 -T "$PGBENCH_SECONDS" -h 127.0.0.1 \
-  -p "$SAGA_PG_PORT" -U saga bench 2>&1) || die "pgbench failed: $pgbench_out"
-PGBENCH_TPS=$(awk '/^tps = / {printf "%.0f", $3; exit}' <<<"$pgbench_out")
+PGBENCH_TPS=
+phase_pgbench() {
+  local out
+  log "pgbench: single-row INSERT, $PGBENCH_CLIENTS clients, ${PGBENCH_SECONDS}s"
+  sql bench "CREATE TABLE bench_insert (id bigserial PRIMARY KEY,
+    payload text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
+  out=$("$PG_BIN/pgbench" -n -f "$ROOT/bench/insert.sql" \
+    -c "$PGBENCH_CLIENTS" -j 2 -T "$PGBENCH_SECONDS" -h 127.0.0.1 \
+    -p "$SAGA_PG_PORT" -U saga bench 2>&1) || die "pgbench failed: $out"
+  PGBENCH_TPS=$(awk '/^tps = / {printf "%.0f", $3; exit}' <<<"$out")
+}
 
 # --- 3. RSS per parked saga -------------------------------------------------
 parked_count() {
   sql orchestrator "SELECT count(*) FROM sagas s JOIN saga_events e USING (saga_id)
     WHERE s.saga_type = 'bench_parked' AND e.type = 'RetryScheduled'"
 }
-wait_parked() {
-  local want=$1 seconds=$2 i
-  for ((i = 0; i < seconds * 5; i++)); do
-    (($(parked_count) >= want)) && return 0
+# Starts $1 bench_parked sagas and waits until all $2 are parked.
+park() {
+  local deadline=$((SECONDS + 600))
+  load --mode start --saga-type bench_parked --count "$1" -c 64 >/dev/null ||
+    die "starting $1 parked sagas failed"
+  until (($(parked_count) >= $2)); do
+    ((SECONDS < deadline)) || die "only $(parked_count) of $2 sagas parked"
     sleep 0.2
   done
-  die "only $(parked_count) of $want sagas parked after ${seconds}s"
 }
-log "parking: fresh orchestrator, $PARK_N sagas parked on a backoff"
-stop_pid "$ORCH_PID"
-start_orchestrator 2
-park_warm=$((PARK_N / 10 > 1000 ? 1000 : PARK_N / 10 + 1))
-load --mode start --saga-type bench_parked --count "$park_warm" -c 64 >/dev/null
-wait_parked "$park_warm" 120
-sleep 1
-rss0=$(rss_kib "$ORCH_PID")
-load --mode start --saga-type bench_parked --count "$PARK_N" -c 64 >/dev/null
-wait_parked $((park_warm + PARK_N)) 600
-sleep 1
-rss1=$(rss_kib "$ORCH_PID")
-RSS_PER_PARKED=$(calc %.0f "($rss1 - $rss0) * 1024 / $PARK_N")
+RSS_PER_PARKED=
+phase_park() {
+  local warm=$((PARK_N / 10 > 1000 ? 1000 : PARK_N / 10 + 1)) rss0 rss1
+  log "parking: fresh orchestrator, $PARK_N sagas parked on a backoff"
+  stop_pid "$ORCH_PID"
+  start_orchestrator park
+  # A first batch grows what every saga shares (gRPC, pools, arenas).
+  park "$warm" "$warm"
+  sleep 1
+  rss0=$(rss_kib "$ORCH_PID")
+  park "$PARK_N" $((warm + PARK_N))
+  sleep 1
+  rss1=$(rss_kib "$ORCH_PID")
+  RSS_PER_PARKED=$(calc %.0f "($rss1 - $rss0) * 1024 / $PARK_N")
+}
 
 # --- 4. restart with RESTART_N unfinished sagas -----------------------------
-log "restart: stopping the orchestrator, cloning parked sagas"
-stop_pid "$ORCH_PID"
-parked=$((park_warm + PARK_N))
-clones=$((RESTART_N > parked ? RESTART_N - parked : 0))
-template=$(sql orchestrator "SELECT saga_id FROM sagas WHERE saga_type = 'bench_parked' LIMIT 1")
-# Clones of a parked saga whose backoff is already due: at the restart each
-# one calls its participant again at once.
-sql orchestrator "
-  CREATE TEMP TABLE clone_ids AS
-    SELECT md5('clone' || g)::uuid::text AS saga_id FROM generate_series(1, $clones) g;
-  INSERT INTO sagas (saga_id, saga_type, definition_version, status,
-      current_step, error, input, last_seq, created_at, updated_at, current_attempt)
-    SELECT c.saga_id, t.saga_type, t.definition_version, t.status, t.current_step,
-      t.error, t.input, t.last_seq, t.created_at, t.updated_at, t.current_attempt
-    FROM clone_ids c, sagas t WHERE t.saga_id = '$template';
-  INSERT INTO saga_events (saga_id, seq, type, step, attempt, data, at_ms, recorded_at)
-    SELECT c.saga_id, e.seq, e.type, e.step, e.attempt,
-      CASE WHEN e.type = 'RetryScheduled'
-        THEN jsonb_set(e.data, '{due_ms}', to_jsonb(e.at_ms)) ELSE e.data END,
-      e.at_ms, e.recorded_at
-    FROM clone_ids c, saga_events e WHERE e.saga_id = '$template';
-  ANALYZE sagas; ANALYZE saga_events"
-unfinished=$(sql orchestrator "SELECT count(*) FROM sagas WHERE status IN ('RUNNING', 'COMPENSATING')")
-log "restart: $unfinished unfinished sagas ($clones due at once)"
-stop_pid "$PARTICIPANT_PID"
-start_participant 2
-start_orchestrator 3
-first_call=$(wait_for_line "$PARTICIPANT_LOG" 120 "first call at" "$ORCH_PID") ||
-  die "no participant call within 120 s of the restart"
-FIRST_RESUMED_MS=$(calc %.0f "(${first_call##*=} - $ORCH_EXEC_US) / 1000")
-loaded=$(wait_for_line "$ORCH_LOG" 300 "unfinished sagas" "$ORCH_PID") ||
-  die "the orchestrator did not report its recovery"
-loaded_at=$(date -d "$(cut -d' ' -f1 <<<"$loaded")" +%s%N)
-ALL_LOADED_MS=$(calc %.0f "($loaded_at / 1000 - $ORCH_EXEC_US) / 1000")
+FIRST_RESUMED_MS= ALL_LOADED_MS= UNFINISHED=
+phase_restart() {
+  local parked template clones first_call loaded loaded_at
+  parked=$(parked_count)
+  if ((parked == 0)); then
+    park 1 1
+    parked=1
+  fi
+  log "restart: stopping the orchestrator, cloning a parked saga"
+  stop_pid "$ORCH_PID"
+  clones=$((RESTART_N > parked ? RESTART_N - parked : 1))
+  template=$(sql orchestrator "SELECT saga_id FROM sagas WHERE saga_type = 'bench_parked' LIMIT 1")
+  # Clones of a parked saga whose backoff is already due: at the restart
+  # each one calls its participant again at once.
+  sql orchestrator "
+    CREATE TEMP TABLE clone_ids AS
+      SELECT md5('clone' || g)::uuid::text AS saga_id FROM generate_series(1, $clones) g;
+    INSERT INTO sagas (saga_id, saga_type, definition_version, status,
+        current_step, error, input, last_seq, created_at, updated_at, current_attempt)
+      SELECT c.saga_id, t.saga_type, t.definition_version, t.status, t.current_step,
+        t.error, t.input, t.last_seq, t.created_at, t.updated_at, t.current_attempt
+      FROM clone_ids c, sagas t WHERE t.saga_id = '$template';
+    INSERT INTO saga_events (saga_id, seq, type, step, attempt, data, at_ms, recorded_at)
+      SELECT c.saga_id, e.seq, e.type, e.step, e.attempt,
+        CASE WHEN e.type = 'RetryScheduled'
+          THEN jsonb_set(e.data, '{due_ms}', to_jsonb(e.at_ms)) ELSE e.data END,
+        e.at_ms, e.recorded_at
+      FROM clone_ids c, saga_events e WHERE e.saga_id = '$template';
+    ANALYZE sagas; ANALYZE saga_events"
+  UNFINISHED=$(sql orchestrator "SELECT count(*) FROM sagas WHERE status IN ('RUNNING', 'COMPENSATING')")
+  log "restart: $UNFINISHED unfinished sagas ($clones due at once)"
+  # A fresh participant logs the time of its first call.
+  stop_pid "$PARTICIPANT_PID"
+  start_participant restart
+  start_orchestrator restart
+  first_call=$(wait_for_line "$PARTICIPANT_LOG" 300 "first call at" "$ORCH_PID") ||
+    die "no participant call after the restart (log: $ORCH_LOG)"
+  FIRST_RESUMED_MS=$(calc %.0f "(${first_call##*=} - $ORCH_EXEC_US) / 1000")
+  loaded=$(wait_for_line "$ORCH_LOG" 300 "unfinished sagas" "$ORCH_PID") ||
+    die "the orchestrator did not report its recovery (log: $ORCH_LOG)"
+  loaded_at=$(date -d "$(cut -d' ' -f1 <<<"$loaded")" +%s%N)
+  ALL_LOADED_MS=$(calc %.0f "($loaded_at / 1000 - $ORCH_EXEC_US) / 1000")
+}
+
+for phase in $PHASES; do
+  declare -F "phase_$phase" >/dev/null || die "unknown phase '$phase' in PHASES"
+  "phase_$phase"
+done
 stop_pid "$ORCH_PID"
 stop_pid "$PARTICIPANT_PID"
 
 # --- table ----------------------------------------------------------------
-BEST_TPS_PER_SAGA=$(awk '{print $4}' <<<"${SWEEP[$BEST_C]}")
-TRANSITIONS_PER_S=$(calc %.0f "$BEST_RATE * $BEST_TPS_PER_SAGA")
 {
   echo "## saga-orchestrator benchmark ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
   echo
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs);" \
-    "load average before the table: $(cut -d' ' -f1-3 /proc/loadavg);" \
-    "PostgreSQL $(sql postgres 'SHOW server_version'), fsync=on, synchronous_commit=on"
+    "load average at the start: $LOAD_AT_START, at the end: $(cut -d' ' -f1-3 /proc/loadavg);" \
+    "PostgreSQL $(sql postgres 'SHOW server_version' | cut -d' ' -f1), fsync=on, synchronous_commit=on"
   echo "booking saga (3 steps), one no-op participant process; ${WARMUP}s warm-up + ${DURATION}s per concurrency"
-  echo
-  echo "| C | sagas/s | p50 ms | p99 ms | transitions/saga | transitions/commit | PG write commits/saga | PG xact_commit/saga | events/saga |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-  for c in $CONCURRENCY; do
-    read -r rate p50 p99 tps_saga tpc wcs xcs eps _ <<<"${SWEEP[$c]}"
-    echo "| $c | $rate | $p50 | $p99 | $tps_saga | $tpc | $wcs | $xcs | $eps |"
-  done
+  if [[ -n $BEST_C ]]; then
+    echo
+    echo "| C | sagas/s | p50 ms | p99 ms | transitions/saga | transitions/commit | PG write commits/saga | PG xact_commit/saga | events/saga | CPU ms/saga: orchestrator/participant/postgres/loadgen |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    for c in $CONCURRENCY; do
+      read -r rate p50 p99 tps_saga tpc wcs xcs eps cpu <<<"${SWEEP[$c]}"
+      echo "| $c | $rate | $p50 | $p99 | $tps_saga | $tpc | $wcs | $xcs | $eps | $cpu |"
+    done
+  fi
   echo
   echo "| figure | value |"
   echo "|---|---:|"
-  echo "| best sagas/s (C=$BEST_C) | $BEST_RATE |"
-  echo "| durable transitions/s at C=$BEST_C | $TRANSITIONS_PER_S |"
-  echo "| pgbench single-row INSERT TPS ($PGBENCH_CLIENTS clients) | $PGBENCH_TPS |"
-  echo "| transitions/s / pgbench TPS | $(calc %.2f "$TRANSITIONS_PER_S / $PGBENCH_TPS") |"
-  echo "| RSS per parked saga ($PARK_N parked) | $RSS_PER_PARKED B |"
-  echo "| restart, $unfinished unfinished: first step resumed | $FIRST_RESUMED_MS ms |"
-  echo "| restart, $unfinished unfinished: all loaded | $ALL_LOADED_MS ms |"
+  if [[ -n $BEST_C ]]; then
+    transitions_per_s=$(calc %.0f "$BEST_RATE * $(awk '{print $4}' <<<"${SWEEP[$BEST_C]}")")
+    echo "| best sagas/s (C=$BEST_C) | $BEST_RATE |"
+    echo "| durable transitions/s at C=$BEST_C | $transitions_per_s |"
+  fi
+  if [[ -n $PGBENCH_TPS ]]; then
+    echo "| pgbench single-row INSERT TPS ($PGBENCH_CLIENTS clients) | $PGBENCH_TPS |"
+    [[ -z $BEST_C ]] ||
+      echo "| transitions/s / pgbench TPS | $(calc %.2f "$transitions_per_s / $PGBENCH_TPS") |"
+  fi
+  [[ -z $RSS_PER_PARKED ]] ||
+    echo "| RSS per parked saga ($PARK_N parked) | $RSS_PER_PARKED B |"
+  if [[ -n $FIRST_RESUMED_MS ]]; then
+    echo "| restart, $UNFINISHED unfinished: first step resumed | $FIRST_RESUMED_MS ms |"
+    echo "| restart, $UNFINISHED unfinished: all loaded | $ALL_LOADED_MS ms |"
+  fi
 } >"$RUN_DIR/table.md"
 
 # --- peers ------------------------------------------------------------------
@@ -346,3 +439,8 @@ if [[ $PEERS == 1 ]]; then
 fi
 
 cat "$RUN_DIR/table.md"
+if [[ -f $RUN_DIR/perf.txt ]]; then
+  KEEP=1
+  echo
+  cat "$RUN_DIR/perf.txt"
+fi
