@@ -121,8 +121,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
   app.add_option("--store-threads", flags.store_threads,
-                 "Threads that wait on store calls; writes made at the same "
-                 "time share one commit, so more threads allow larger groups")
+                 "Threads that wait on store reads (recovery, reloads); "
+                 "writes are group-committed by the engine's committer")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   app.add_option("--log-level", flags.log_level,

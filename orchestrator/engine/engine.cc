@@ -177,6 +177,7 @@ struct Engine::Threads {
       io.get_executor()};
   std::thread thread;
   std::unique_ptr<asio::thread_pool> db;
+  std::unique_ptr<Committer> committer;
 };
 
 struct Engine::Waiter {
@@ -233,7 +234,14 @@ Engine::Engine(store::SagaStore* store, DefinitionRegistry* definitions,
       metrics_(options.metrics == nullptr ? own_metrics_.get()
                                           : options.metrics),
       threads_(std::make_unique<Threads>()),
-      random_(std::random_device{}()) {}
+      random_(std::random_device{}()) {
+  threads_->committer = std::make_unique<Committer>(
+      store_,
+      [this](std::function<void()> work) {
+        asio::post(threads_->io, std::move(work));
+      },
+      options_.committer);
+}
 
 Engine::~Engine() { Stop(); }
 
@@ -257,6 +265,7 @@ absl::StatusOr<size_t> Engine::Recover() {
 
 void Engine::Start() {
   threads_->db = std::make_unique<asio::thread_pool>(options_.db_threads);
+  threads_->committer->Start();
   threads_->thread = std::thread([this] { threads_->io.run(); });
 }
 
@@ -284,6 +293,7 @@ void Engine::Stop() {
     drained_.wait_until(lock, deadline,
                         [this] { return calls_in_flight_.load() == 0; });
   }
+  threads_->committer->Stop();
   threads_->db->join();
   threads_->work.reset();
   threads_->io.stop();
@@ -348,34 +358,33 @@ void Engine::StartSaga(
       MakeBatch(**definition, 0, *state, decision->events));
   batch->summary.idempotency_key = idempotency_key;
 
-  asio::post(*threads_->db, [this, definition = *definition, decision, state,
-                             batch, done = std::move(done)]() mutable {
-    auto created = store_->Create(*batch);
-    if (!created.ok()) {
-      // In doubt: the saga may exist after all. Adopt it if it does, so a
-      // committed saga is never left undriven until the next restart.
-      if (created.status().code() == absl::StatusCode::kUnknown) {
-        Adopt(batch->saga_id, milliseconds(200));
-      }
-      done(created.status());
-      return;
-    }
-    if (!created->created) {
-      done(created);
-      return;
-    }
-    MaybeCrash(CrashPoint::kAfterStartCommit);
-    asio::post(threads_->io, [this, definition, decision, state,
-                              created = *created, done = std::move(done)] {
-      metrics_->RecordCommitted(*definition, decision->events);
-      Insert(state->saga_id, definition, *state);
-      Runtime& runtime = *sagas_[state->saga_id];
-      LogEvents(*definition, state->saga_id, runtime.trace.trace_id,
-                decision->events);
-      RunCommands(state->saga_id, runtime, decision->commands);
-      done(created);
-    });
-  });
+  // Runs on the engine thread.
+  threads_->committer->Create(
+      batch,
+      [this, definition = *definition, decision, state, done = std::move(done)](
+          absl::StatusOr<store::CreateResult> created) mutable {
+        if (!created.ok()) {
+          // In doubt: the saga may exist after all. Adopt it if it does, so
+          // a committed saga is never left undriven until the next restart.
+          if (created.status().code() == absl::StatusCode::kUnknown) {
+            Adopt(state->saga_id, milliseconds(200));
+          }
+          done(created.status());
+          return;
+        }
+        if (!created->created) {
+          done(created);
+          return;
+        }
+        MaybeCrash(CrashPoint::kAfterStartCommit);
+        metrics_->RecordCommitted(*definition, decision->events);
+        Insert(state->saga_id, definition, *state);
+        Runtime& runtime = *sagas_[state->saga_id];
+        LogEvents(*definition, state->saga_id, runtime.trace.trace_id,
+                  decision->events);
+        RunCommands(state->saga_id, runtime, decision->commands);
+        done(created);
+      });
 }
 
 void Engine::CancelSaga(const std::string& saga_id, const std::string& reason,
@@ -550,14 +559,12 @@ void Engine::Commit(const std::string& saga_id, Runtime& runtime,
       MakeBatch(*runtime.definition, runtime.state.last_seq, *next,
                 shared_decision->events));
   runtime.busy = true;
-  asio::post(*threads_->db, [this, saga_id, batch, next, shared_decision,
-                             done = std::move(done)]() mutable {
-    absl::Status status = store_->Append(*batch);
-    asio::post(threads_->io, [this, saga_id, status, next, shared_decision,
-                              done = std::move(done)]() mutable {
-      OnCommitted(saga_id, status, next, shared_decision, std::move(done));
-    });
-  });
+  // The result arrives on the engine thread.
+  threads_->committer->Append(
+      batch, [this, saga_id, next, shared_decision,
+              done = std::move(done)](absl::Status status) mutable {
+        OnCommitted(saga_id, status, next, shared_decision, std::move(done));
+      });
 }
 
 void Engine::OnCommitted(const std::string& saga_id, absl::Status status,

@@ -7,6 +7,8 @@
 // io_context), so sagas need no locks and no thread of their own; store
 // calls run on a small database thread pool; participant calls are
 // asynchronous gRPC. Many thousands of sagas can be in flight at once.
+// Writes go through a Committer (committer.h), which commits the
+// transitions of many sagas in one transaction.
 //
 // Failure handling: if a commit fails (database down, outcome in doubt), the
 // saga's state is reloaded from the store once it is reachable again and
@@ -32,6 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "orchestrator/core/decider.h"
+#include "orchestrator/engine/committer.h"
 #include "orchestrator/engine/definition_registry.h"
 #include "orchestrator/engine/metrics.h"
 #include "orchestrator/engine/participant_client.h"
@@ -40,8 +43,11 @@
 namespace saga::engine {
 
 struct EngineOptions {
-  // Threads (and so concurrent transactions) for store calls.
+  // Threads for the store calls that read (recovery, reloads); writes go
+  // through the committer.
   int db_threads = 8;
+  // Writes: groups committing at once, and the most batches in one group.
+  CommitterOptions committer;
   // Largest accepted saga input, in bytes.
   size_t max_input_bytes = 256 * 1024;
   // Longest a graceful Stop waits for calls in flight.

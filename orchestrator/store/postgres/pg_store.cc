@@ -436,6 +436,15 @@ std::vector<std::vector<size_t>> RoundsOfDistinctSagas(
   return rounds;
 }
 
+// What Create and Append check before a batch may join a group.
+absl::Status CheckForGroup(const AppendBatch& batch, bool creating) {
+  absl::Status status = CheckBatch(batch, creating);
+  if (status.ok() && creating) {
+    status = CanonicalJson(batch.summary.input_json).status();
+  }
+  return status;
+}
+
 }  // namespace
 
 PgStore::PgStore(std::unique_ptr<ConnectionPool> pool,
@@ -466,24 +475,56 @@ absl::StatusOr<std::unique_ptr<PgStore>> PgStore::Open(
 }
 
 absl::StatusOr<CreateResult> PgStore::Create(const AppendBatch& first) {
-  if (absl::Status status = CheckBatch(first, /*creating=*/true);
+  if (absl::Status status = CheckForGroup(first, /*creating=*/true);
       !status.ok()) {
     return status;
-  }
-  if (absl::StatusOr<std::string> input =
-          CanonicalJson(first.summary.input_json);
-      !input.ok()) {
-    return input.status();
   }
   return creates_.Submit(first);
 }
 
 absl::Status PgStore::Append(const AppendBatch& batch) {
-  if (absl::Status status = CheckBatch(batch, /*creating=*/false);
+  if (absl::Status status = CheckForGroup(batch, /*creating=*/false);
       !status.ok()) {
     return status;
   }
   return appends_.Submit(batch);
+}
+
+template <typename Result>
+std::vector<Result> PgStore::CheckedGroup(
+    const Group& batches, bool creating,
+    std::vector<Result> (PgStore::*commit)(const Group&)) {
+  // Every slot is overwritten below: by the check's error or the commit's
+  // result.
+  std::vector<Result> results(batches.size(),
+                              Result(absl::InternalError("not committed")));
+  Group valid;
+  std::vector<size_t> positions;
+  for (size_t i = 0; i < batches.size(); ++i) {
+    absl::Status status = CheckForGroup(*batches[i], creating);
+    if (status.ok()) {
+      valid.push_back(batches[i]);
+      positions.push_back(i);
+    } else {
+      results[i] = std::move(status);
+    }
+  }
+  if (valid.empty()) return results;
+  std::vector<Result> committed = (this->*commit)(valid);
+  for (size_t i = 0; i < valid.size(); ++i) {
+    results[positions[i]] = std::move(committed[i]);
+  }
+  return results;
+}
+
+std::vector<absl::StatusOr<CreateResult>> PgStore::CreateGroup(
+    const std::vector<const AppendBatch*>& batches) {
+  return CheckedGroup(batches, /*creating=*/true, &PgStore::CommitCreates);
+}
+
+std::vector<absl::Status> PgStore::AppendGroup(
+    const std::vector<const AppendBatch*>& batches) {
+  return CheckedGroup(batches, /*creating=*/false, &PgStore::CommitAppends);
 }
 
 template <typename Result, typename WriteFn>
