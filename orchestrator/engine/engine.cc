@@ -184,14 +184,15 @@ struct Engine::Waiter {
   int step = -1;
   int64_t after_seq = -1;
   std::unique_ptr<asio::steady_timer> timer;
-  std::function<void(absl::StatusOr<AwaitOutcome>)> done;
+  // `runtime` is the saga as it stands, or null when it is not driven here.
+  std::function<void(AwaitOutcome, const Runtime* runtime)> done;
 
-  void Fire(AwaitOutcome outcome) {
+  void Fire(AwaitOutcome outcome, const Runtime* runtime) {
     if (!done) return;
     auto finish = std::move(done);
     done = nullptr;
     if (timer) timer->cancel();
-    finish(outcome);
+    finish(outcome, runtime);
   }
 };
 
@@ -212,6 +213,7 @@ struct Engine::Runtime {
   std::shared_ptr<const core::SagaDefinition> definition;
   core::SagaState state;
   observability::TraceParent trace;
+  std::string idempotency_key;  // empty when none
   // A commit (or a reload after a failed one) is under way: signals wait in
   // `queued` so every decision sees the state the previous one produced.
   bool busy = false;
@@ -255,7 +257,8 @@ absl::StatusOr<size_t> Engine::Recover() {
     if (!definition.ok()) return definition.status();
     core::SagaState state =
         core::Fold(**definition, summary.saga_id, record.events);
-    Insert(summary.saga_id, *definition, std::move(state));
+    Insert(summary.saga_id, *definition, std::move(state),
+           summary.idempotency_key);
     asio::post(threads_->io, [this, id = summary.saga_id] {
       Handle(id, core::Signal{}, nullptr);
     });
@@ -274,7 +277,7 @@ void Engine::BeginShutdown() {
   asio::post(threads_->io, [this] {
     for (auto& [id, runtime] : sagas_) {
       for (auto& waiter : runtime->waiters) {
-        waiter->Fire(AwaitOutcome::kTimedOut);
+        waiter->Fire(AwaitOutcome::kTimedOut, runtime.get());
       }
       runtime->waiters.clear();
     }
@@ -306,10 +309,12 @@ core::DecideContext Engine::Context() {
 
 void Engine::Insert(const std::string& saga_id,
                     std::shared_ptr<const core::SagaDefinition> definition,
-                    core::SagaState state) {
+                    core::SagaState state, const std::string& idempotency_key) {
   metrics_->SagaDriven(definition->name);
-  sagas_[saga_id] = std::make_unique<Runtime>(
-      threads_->io, std::move(definition), std::move(state));
+  auto& runtime = sagas_[saga_id];
+  runtime = std::make_unique<Runtime>(threads_->io, std::move(definition),
+                                      std::move(state));
+  runtime->idempotency_key = idempotency_key;
   active_sagas_ = sagas_.size();
 }
 
@@ -360,9 +365,9 @@ void Engine::StartSaga(
 
   // Runs on the engine thread.
   threads_->committer->Create(
-      batch,
-      [this, definition = *definition, decision, state, done = std::move(done)](
-          absl::StatusOr<store::CreateResult> created) mutable {
+      batch, [this, definition = *definition, decision, state, idempotency_key,
+              done = std::move(done)](
+                 absl::StatusOr<store::CreateResult> created) mutable {
         if (!created.ok()) {
           // In doubt: the saga may exist after all. Adopt it if it does, so
           // a committed saga is never left undriven until the next restart.
@@ -378,7 +383,7 @@ void Engine::StartSaga(
         }
         MaybeCrash(CrashPoint::kAfterStartCommit);
         metrics_->RecordCommitted(*definition, decision->events);
-        Insert(state->saga_id, definition, *state);
+        Insert(state->saga_id, definition, *state, idempotency_key);
         Runtime& runtime = *sagas_[state->saga_id];
         LogEvents(*definition, state->saga_id, runtime.trace.trace_id,
                   decision->events);
@@ -403,12 +408,12 @@ void Engine::CancelSaga(const std::string& saga_id, const std::string& reason,
 
 void Engine::AwaitSaga(const std::string& saga_id, const std::string& step,
                        milliseconds timeout,
-                       std::function<void(absl::StatusOr<AwaitOutcome>)> done) {
+                       std::function<void(absl::StatusOr<AwaitResult>)> done) {
   asio::post(threads_->io, [this, saga_id, step, timeout,
                             done = std::move(done)]() mutable {
     auto it = sagas_.find(saga_id);
     if (it == sagas_.end()) {
-      done(AwaitOutcome::kNotActive);
+      done(AwaitResult{});
       return;
     }
     int step_index = -1;
@@ -421,7 +426,19 @@ void Engine::AwaitSaga(const std::string& saga_id, const std::string& step,
         return;
       }
     }
-    AddWaiter(saga_id, step_index, -1, timeout, std::move(done));
+    AddWaiter(
+        saga_id, step_index, -1, timeout,
+        [done = std::move(done)](AwaitOutcome outcome, const Runtime* runtime) {
+          AwaitResult result{outcome, std::nullopt};
+          if (runtime != nullptr) {
+            result.saga =
+                SagaView{runtime->definition,
+                         SummaryOf(*runtime->definition, runtime->state),
+                         runtime->state};
+            result.saga->summary.idempotency_key = runtime->idempotency_key;
+          }
+          done(std::move(result));
+        });
   });
 }
 
@@ -434,21 +451,24 @@ void Engine::AwaitProgress(
       done(AwaitOutcome::kNotActive);
       return;
     }
-    AddWaiter(saga_id, -1, after_seq, timeout, std::move(done));
+    AddWaiter(saga_id, -1, after_seq, timeout,
+              [done = std::move(done)](AwaitOutcome outcome, const Runtime*) {
+                done(outcome);
+              });
   });
 }
 
 // REQUIRES: on the engine thread; the saga is driven here.
 void Engine::AddWaiter(const std::string& saga_id, int step_index,
                        int64_t after_seq, milliseconds timeout,
-                       std::function<void(absl::StatusOr<AwaitOutcome>)> done) {
+                       std::function<void(AwaitOutcome, const Runtime*)> done) {
   Runtime& runtime = *sagas_.at(saga_id);
   if (Satisfied(runtime.state, step_index, after_seq)) {
-    done(AwaitOutcome::kReached);
+    done(AwaitOutcome::kReached, &runtime);
     return;
   }
   if (stopping_) {
-    done(AwaitOutcome::kTimedOut);
+    done(AwaitOutcome::kTimedOut, &runtime);
     return;
   }
   auto waiter = std::make_shared<Waiter>();
@@ -457,9 +477,13 @@ void Engine::AddWaiter(const std::string& saga_id, int step_index,
   waiter->done = std::move(done);
   waiter->timer = std::make_unique<asio::steady_timer>(threads_->io);
   waiter->timer->expires_after(timeout);
-  waiter->timer->async_wait([waiter](const boost::system::error_code& error) {
-    if (!error) waiter->Fire(AwaitOutcome::kTimedOut);
-  });
+  waiter->timer->async_wait(
+      [this, saga_id, waiter](const boost::system::error_code& error) {
+        if (error) return;
+        auto it = sagas_.find(saga_id);
+        waiter->Fire(AwaitOutcome::kTimedOut,
+                     it == sagas_.end() ? nullptr : it->second.get());
+      });
   runtime.waiters.push_back(std::move(waiter));
 }
 
@@ -512,9 +536,11 @@ void Engine::Operate(const std::string& saga_id, core::Signal signal,
         return;
       }
       asio::post(threads_->io, [this, saga_id, run, definition = *definition,
-                                events = std::move(record->events)] {
+                                record = *std::move(record)] {
         if (!sagas_.count(saga_id)) {
-          Insert(saga_id, definition, core::Fold(*definition, saga_id, events));
+          Insert(saga_id, definition,
+                 core::Fold(*definition, saga_id, record.events),
+                 record.summary.idempotency_key);
         }
         run();
       });
@@ -582,7 +608,7 @@ void Engine::OnCommitted(const std::string& saga_id, absl::Status status,
       LogFailure(saga_id, runtime, "saga fenced, no longer driven here",
                  std::string(status.message()), /*severe=*/true);
       for (auto& waiter : runtime.waiters)
-        waiter->Fire(AwaitOutcome::kNotActive);
+        waiter->Fire(AwaitOutcome::kNotActive, nullptr);
       Erase(it);
       return;
     }
@@ -626,7 +652,9 @@ void Engine::RetireIfEnded(const std::string& saga_id) {
       !runtime.queued.empty()) {
     return;
   }
-  for (auto& waiter : runtime.waiters) waiter->Fire(AwaitOutcome::kReached);
+  for (auto& waiter : runtime.waiters) {
+    waiter->Fire(AwaitOutcome::kReached, &runtime);
+  }
   runtime.timer.cancel();
   Erase(it);
 }
@@ -636,7 +664,7 @@ void Engine::NotifyWaiters(Runtime& runtime) {
   for (auto& waiter : waiters) {
     if (waiter->done &&
         Satisfied(runtime.state, waiter->step, waiter->after_seq)) {
-      waiter->Fire(AwaitOutcome::kReached);
+      waiter->Fire(AwaitOutcome::kReached, &runtime);
     }
   }
   std::erase_if(waiters, [](const auto& waiter) { return !waiter->done; });
@@ -831,7 +859,8 @@ void Engine::Adopt(const std::string& saga_id, milliseconds delay) {
                                     record = std::move(*record)] {
             if (sagas_.count(saga_id)) return;
             Insert(saga_id, definition,
-                   core::Fold(*definition, saga_id, record.events));
+                   core::Fold(*definition, saga_id, record.events),
+                   record.summary.idempotency_key);
             Handle(saga_id, core::Signal{}, nullptr);
           });
         });

@@ -26,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -61,6 +62,20 @@ enum class AwaitOutcome {
   kReached,    // the saga ended, or the awaited step succeeded
   kTimedOut,   // still running when the timeout passed
   kNotActive,  // not driven by this engine: ended earlier, or unknown
+};
+
+// A saga as the engine holds it: its committed state (never ahead of the
+// store) with the summary row that state implies.
+struct SagaView {
+  std::shared_ptr<const core::SagaDefinition> definition;
+  store::SagaSummary summary;
+  core::SagaState state;
+};
+
+struct AwaitResult {
+  AwaitOutcome outcome = AwaitOutcome::kNotActive;
+  // The saga when the wait ended; empty for kNotActive.
+  std::optional<SagaView> saga;
 };
 
 class Engine {
@@ -106,11 +121,12 @@ class Engine {
                   std::function<void(absl::Status)> done);
 
   // Calls `done` once the saga ends (or, with a non-empty `step`, once that
-  // step has succeeded), or when `timeout` passes. InvalidArgument through
-  // done's status if `step` is not a step of the saga.
+  // step has succeeded), or when `timeout` passes, with the saga as it then
+  // is, so the caller need not read it back from the store. InvalidArgument
+  // through done's status if `step` is not a step of the saga.
   void AwaitSaga(const std::string& saga_id, const std::string& step,
                  std::chrono::milliseconds timeout,
-                 std::function<void(absl::StatusOr<AwaitOutcome>)> done);
+                 std::function<void(absl::StatusOr<AwaitResult>)> done);
 
   // An operator repair: `signal` is kOperatorRetry, kOperatorSkipStep (with
   // `step_name`) or kOperatorMarkCompensated, carrying operator_name and the
@@ -155,14 +171,14 @@ class Engine {
   void NotifyWaiters(Runtime& runtime);
   void AddWaiter(const std::string& saga_id, int step_index, int64_t after_seq,
                  std::chrono::milliseconds timeout,
-                 std::function<void(absl::StatusOr<AwaitOutcome>)> done);
+                 std::function<void(AwaitOutcome, const Runtime*)> done);
   void DrainQueued(const std::string& saga_id);
   void RetireIfEnded(const std::string& saga_id);
   void Reload(const std::string& saga_id, std::chrono::milliseconds delay);
   void Adopt(const std::string& saga_id, std::chrono::milliseconds delay);
   void Insert(const std::string& saga_id,
               std::shared_ptr<const core::SagaDefinition> definition,
-              core::SagaState state);
+              core::SagaState state, const std::string& idempotency_key);
   // Logs a failure about a driven saga (a warning, or an error when
   // `severe`) with the fields every saga log line carries. REQUIRES: on the
   // engine thread.
