@@ -246,22 +246,33 @@ transitions_since() {
 perf_start() {
   PERF_PID=
   [[ $1 == "$PERF_C" ]] || return 0
+  PERF_PID=""
   (sleep "$WARMUP" && exec perf record -p "$ORCH_PID" --call-graph dwarf,16384 \
     -F 250 -o "$RUN_DIR/perf-c$1.data" -- sleep "$DURATION") >"$RUN_DIR/perf-record.log" 2>&1 &
-  PERF_PID=$!
+  # And the whole machine without call graphs: who burns the cycles, and
+  # where PostgreSQL spends them.
+  (sleep "$WARMUP" && exec perf record -a -F 250 -o "$RUN_DIR/perf-all-c$1.data" \
+    -- sleep "$DURATION") >"$RUN_DIR/perf-record-all.log" 2>&1 &
+  PERF_PID="$PERF_PID $!"
+  PERF_PID=${PERF_PID# }
 }
 perf_report() {
   [[ -n $PERF_PID ]] || return 0
-  wait "$PERF_PID" || log "perf record failed (see $RUN_DIR/perf-record.log)"
+  # shellcheck disable=SC2086  # two PIDs
+  wait $PERF_PID || log "perf record failed (see $RUN_DIR/perf-record*.log)"
   report() {
-    perf report -i "$RUN_DIR/perf-c$1.data" --stdio -g none --percent-limit 0.5 "${@:2}" \
+    perf report -i "$RUN_DIR/$1" --stdio -g none --percent-limit 0.5 "${@:2}" \
       2>/dev/null | grep -v -e '^#' -e '^$' || true
   }
   {
-    echo "perf record -p <orchestrator> --call-graph dwarf, C=$1 window; self time:"
-    report "$1" --no-children --sort dso,sym | head -40
-    echo "inclusive (children) time:"
-    report "$1" --children --sort sym | head -60
+    echo "perf record -a, C=$1 window: samples by process"
+    report "perf-all-c$1.data" --no-children --sort comm | head -12
+    echo "perf record -a, C=$1 window: postgres, top symbols"
+    report "perf-all-c$1.data" --no-children --comms postgres --sort dso,sym | head -25
+    echo "perf record -p <orchestrator> --call-graph dwarf, C=$1 window: self time"
+    report "perf-c$1.data" --no-children --sort dso,sym | head -40
+    echo "perf record -p <orchestrator> --call-graph dwarf, C=$1 window: inclusive time"
+    report "perf-c$1.data" --children --sort sym | head -70
   } >"$RUN_DIR/perf.txt"
 }
 
