@@ -249,10 +249,12 @@ perf_start() {
   PERF_PID=""
   (sleep "$WARMUP" && exec perf record -p "$ORCH_PID" --call-graph dwarf,16384 \
     -F 250 -o "$RUN_DIR/perf-c$1.data" -- sleep "$DURATION") >"$RUN_DIR/perf-record.log" 2>&1 &
-  # And the whole machine without call graphs: who burns the cycles, and
-  # where PostgreSQL spends them.
-  (sleep "$WARMUP" && exec perf record -a -F 250 -o "$RUN_DIR/perf-all-c$1.data" \
-    -- sleep "$DURATION") >"$RUN_DIR/perf-record-all.log" 2>&1 &
+  # And this run's PostgreSQL (postmaster and backends).
+  local postmaster pg_pids
+  postmaster=$(head -1 "$RUN_DIR/pg/data/postmaster.pid")
+  pg_pids=$(pgrep -d, -P "$postmaster")
+  (sleep "$WARMUP" && exec perf record -p "$postmaster,$pg_pids" --call-graph dwarf,16384 \
+    -F 250 -o "$RUN_DIR/perf-pg-c$1.data" -- sleep "$DURATION") >"$RUN_DIR/perf-record-pg.log" 2>&1 &
   PERF_PID="$PERF_PID $!"
   PERF_PID=${PERF_PID# }
 }
@@ -265,10 +267,10 @@ perf_report() {
       2>/dev/null | grep -v -e '^#' -e '^$' || true
   }
   {
-    echo "perf record -a, C=$1 window: samples by process"
-    report "perf-all-c$1.data" --no-children --sort comm | head -12
-    echo "perf record -a, C=$1 window: postgres, top symbols"
-    report "perf-all-c$1.data" --no-children --comms postgres --sort dso,sym | head -25
+    echo "perf record -p <postgres>, C=$1 window: self time"
+    report "perf-pg-c$1.data" --no-children --sort dso,sym | head -30
+    echo "perf record -p <postgres>, C=$1 window: inclusive time"
+    report "perf-pg-c$1.data" --children --sort sym | head -50
     echo "perf record -p <orchestrator> --call-graph dwarf, C=$1 window: self time"
     report "perf-c$1.data" --no-children --sort dso,sym | head -40
     echo "perf record -p <orchestrator> --call-graph dwarf, C=$1 window: inclusive time"
