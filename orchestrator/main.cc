@@ -221,10 +221,16 @@ int main(int argc, char** argv) {
   engine_options.metrics = &metrics;
   saga::engine::Engine engine(store->get(), &definitions, &participants,
                               engine_options);
+  // Started first, so sagas resume while later ones are still being read;
+  // the API serves once all are loaded.
+  engine.Start();
+  const auto recovery_began = std::chrono::steady_clock::now();
   auto recovered = engine.Recover();
   if (!recovered.ok()) return Fail("recovery", recovered.status());
-  spdlog::info("resuming {} unfinished sagas", *recovered);
-  engine.Start();
+  spdlog::info("resuming {} unfinished sagas (loaded in {} ms)", *recovered,
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - recovery_began)
+                   .count());
 
   std::unique_ptr<saga::observability::MetricsEndpoint> metrics_endpoint;
   if (!flags.metrics_listen.empty()) {

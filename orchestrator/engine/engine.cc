@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <boost/asio.hpp>
 #include <deque>
+#include <future>
 #include <vector>
 
 #include "observability/logging.h"
@@ -164,6 +165,10 @@ bool Satisfied(const core::SagaState& state, int step, int64_t after_seq) {
   return step >= 0 && state.steps[step].status == core::StepStatus::kSucceeded;
 }
 
+// Sagas per chunk of recovery: small enough that the first ones resume at
+// once, large enough that a chunk costs two queries for many sagas.
+constexpr size_t kRecoveryChunk = 1000;
+
 // Backoff for re-reading a saga while the database is unreachable.
 milliseconds NextReloadDelay(milliseconds delay) {
   return std::min(milliseconds(5000), std::max(milliseconds(100), delay * 2));
@@ -248,22 +253,49 @@ Engine::Engine(store::SagaStore* store, DefinitionRegistry* definitions,
 Engine::~Engine() { Stop(); }
 
 absl::StatusOr<size_t> Engine::Recover() {
-  auto records = store_->LoadUnfinished();
-  if (!records.ok()) return records.status();
-  for (auto& record : *records) {
-    const auto& summary = record.summary;
-    auto definition =
-        definitions_->Version(summary.saga_type, summary.definition_version);
-    if (!definition.ok()) return definition.status();
-    core::SagaState state =
-        core::Fold(**definition, summary.saga_id, record.events);
-    Insert(summary.saga_id, *definition, std::move(state),
-           summary.idempotency_key);
-    asio::post(threads_->io, [this, id = summary.saga_id] {
-      Handle(id, core::Signal{}, nullptr);
-    });
+  struct Recovered {
+    std::string saga_id;
+    std::shared_ptr<const core::SagaDefinition> definition;
+    core::SagaState state;
+    std::string idempotency_key;
+  };
+  size_t loaded = 0;
+  absl::Status scanned = store_->ScanUnfinished(
+      kRecoveryChunk,
+      [&](std::vector<store::SagaRecord> records) -> absl::Status {
+        // Folded on this thread while the engine thread resumes the
+        // previous chunk.
+        auto chunk = std::make_shared<std::vector<Recovered>>();
+        chunk->reserve(records.size());
+        for (store::SagaRecord& record : records) {
+          const store::SagaSummary& summary = record.summary;
+          auto definition = definitions_->Version(summary.saga_type,
+                                                  summary.definition_version);
+          if (!definition.ok()) return definition.status();
+          chunk->push_back(
+              {summary.saga_id, *definition,
+               core::Fold(**definition, summary.saga_id, record.events),
+               summary.idempotency_key});
+        }
+        loaded += chunk->size();
+        asio::post(threads_->io, [this, chunk] {
+          for (Recovered& saga : *chunk) {
+            if (sagas_.count(saga.saga_id)) continue;  // adopted meanwhile
+            Insert(saga.saga_id, std::move(saga.definition),
+                   std::move(saga.state), saga.idempotency_key);
+            Handle(saga.saga_id, core::Signal{}, nullptr);
+          }
+        });
+        return absl::OkStatus();
+      });
+  if (!scanned.ok()) return scanned;
+  if (threads_->thread.joinable()) {
+    // Return once the engine thread holds every saga.
+    std::promise<void> inserted;
+    asio::post(threads_->io, [&inserted] { inserted.set_value(); });
+    inserted.get_future().wait();
   }
-  return records->size();
+  return loaded;
 }
 
 void Engine::Start() {

@@ -86,8 +86,11 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Loads every unfinished saga from the store and queues its resumption.
-  // Call before Start. Returns how many sagas were loaded.
+  // Loads every unfinished saga from the store and resumes it. Reads in
+  // chunks: after Start, the first sagas resume while later chunks are
+  // still being read, and Recover returns once every saga is held by the
+  // engine (before Start, their resumption waits for Start). Returns how
+  // many sagas were loaded.
   absl::StatusOr<size_t> Recover();
 
   // Starts the engine thread and the database pool.

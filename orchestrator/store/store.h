@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -112,6 +113,17 @@ class SagaStore {
 
   // Every saga not in a terminal state, with its history (recovery).
   virtual absl::StatusOr<std::vector<SagaRecord>> LoadUnfinished() = 0;
+
+  // The same sagas handed to `sink` in chunks of at most `chunk` (>= 1), in
+  // saga id order, as they are read, so a caller can start on the first
+  // chunk while the rest are still being read. All chunks come from one
+  // consistent snapshot. summary.input_json may be left empty (the
+  // history's SagaStarted carries the input). Stops at the first error of
+  // `sink` and returns it. The default reads everything with
+  // LoadUnfinished, then hands it out.
+  virtual absl::Status ScanUnfinished(
+      size_t chunk,
+      const std::function<absl::Status(std::vector<SagaRecord>)>& sink);
 
   virtual absl::StatusOr<ListPage> List(const ListQuery& query) = 0;
 

@@ -522,6 +522,50 @@ TYPED_TEST(SagaStoreTest, LoadUnfinishedReturnsActiveSagasWithHistories) {
   EXPECT_EQ(ids, (std::vector<std::string>{"a-new", "c-comp", "r-run"}));
 }
 
+// Recovery reads the unfinished sagas in chunks, in id order, each with its
+// whole history; a sink's error stops the scan.
+TYPED_TEST(SagaStoreTest, ScanUnfinishedHandsOutChunksInIdOrder) {
+  std::vector<std::string> want;
+  for (int i = 0; i < 7; ++i) {
+    const std::string id = "s-" + std::to_string(i);
+    ASSERT_NO_FATAL_FAILURE(this->MakeSaga(id, SagaStatus::kRunning, i % 3));
+    want.push_back(id);
+  }
+  ASSERT_NO_FATAL_FAILURE(this->MakeSaga("s-3x", SagaStatus::kCompleted, 1));
+  ASSERT_NO_FATAL_FAILURE(this->MakeSaga("s-5x", SagaStatus::kCompensating, 1));
+  want.insert(want.begin() + 6, "s-5x");
+
+  std::vector<size_t> sizes;
+  std::vector<std::string> ids;
+  absl::Status status =
+      this->store().ScanUnfinished(3, [&](std::vector<SagaRecord> chunk) {
+        sizes.push_back(chunk.size());
+        for (const SagaRecord& record : chunk) {
+          ids.push_back(record.summary.saga_id);
+          absl::StatusOr<SagaRecord> loaded = this->store().Load(ids.back());
+          EXPECT_TRUE(loaded.ok()) << loaded.status();
+          if (!loaded.ok()) continue;
+          EXPECT_EQ(loaded->events, record.events) << ids.back();
+          EXPECT_EQ(loaded->summary.last_seq, record.summary.last_seq);
+          EXPECT_EQ(loaded->summary.saga_type, record.summary.saga_type);
+          EXPECT_EQ(core::SagaStatusName(loaded->summary.status),
+                    core::SagaStatusName(record.summary.status));
+        }
+        return absl::OkStatus();
+      });
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(ids, want);
+  EXPECT_EQ(sizes, (std::vector<size_t>{3, 3, 2}));
+
+  int chunks = 0;
+  status = this->store().ScanUnfinished(3, [&](std::vector<SagaRecord>) {
+    ++chunks;
+    return absl::CancelledError("enough");
+  });
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled) << status;
+  EXPECT_EQ(chunks, 1);
+}
+
 TYPED_TEST(SagaStoreTest, ListPagesNewestFirstWithFilters) {
   struct Row {
     std::string id;

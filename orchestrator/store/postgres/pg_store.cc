@@ -3,9 +3,13 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <future>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <pqxx/pqxx>
@@ -22,11 +26,13 @@ namespace {
 // The columns SummaryFromRow reads, in its order. Timestamps cross the
 // boundary as Unix milliseconds; interval arithmetic keeps the conversion
 // exact both ways.
-#define SAGA_SUMMARY_COLUMNS                                              \
-  "saga_id, saga_type, definition_version, status, current_step, error, " \
-  "input::text, COALESCE(idempotency_key, ''), last_seq, "                \
-  "(EXTRACT(EPOCH FROM created_at) * 1000)::bigint, "                     \
+#define SAGA_SUMMARY_COLUMNS_WITH_INPUT(input)                     \
+  "saga_id, saga_type, definition_version, status, current_step, " \
+  "error, " input                                                  \
+  ", COALESCE(idempotency_key, ''), last_seq, "                    \
+  "(EXTRACT(EPOCH FROM created_at) * 1000)::bigint, "              \
   "(EXTRACT(EPOCH FROM updated_at) * 1000)::bigint, current_attempt "
+#define SAGA_SUMMARY_COLUMNS SAGA_SUMMARY_COLUMNS_WITH_INPUT("input::text")
 
 // A group of batches arrives as three JSON arrays, so one statement writes a
 // group of any size: $1 has a row per batch (its saga row, keyed by `idx`,
@@ -126,17 +132,27 @@ constexpr char kSelectEventsSql[] =
     "SELECT seq, type, step, attempt, data::text, at_ms"
     " FROM saga_events WHERE saga_id = $1 ORDER BY seq";
 
-constexpr char kSelectUnfinished[] = "select_unfinished";
-constexpr char kSelectUnfinishedSql[] =
-    "SELECT " SAGA_SUMMARY_COLUMNS
-    "FROM sagas WHERE status IN ('RUNNING', 'COMPENSATING') ORDER BY saga_id";
+// A page of unfinished sagas after the id $1 (sagas_unfinished_idx gives
+// them in id order), with or without their input (recovery does without:
+// the history carries it), then the events of those sagas ($1: a text[] of
+// ids) through the primary key, in (saga_id, seq) order.
+#define SAGA_UNFINISHED_PAGE                                                \
+  "FROM sagas WHERE status IN ('RUNNING', 'COMPENSATING') AND saga_id > $1" \
+  " ORDER BY saga_id LIMIT $2"
+constexpr char kSelectUnfinishedPage[] = "select_unfinished_page";
+constexpr char kSelectUnfinishedPageSql[] =
+    "SELECT " SAGA_SUMMARY_COLUMNS SAGA_UNFINISHED_PAGE;
+constexpr char kSelectUnfinishedPageNoInput[] =
+    "select_unfinished_page_no_input";
+constexpr char kSelectUnfinishedPageNoInputSql[] =
+    "SELECT " SAGA_SUMMARY_COLUMNS_WITH_INPUT("NULL::text")
+        SAGA_UNFINISHED_PAGE;
 
-constexpr char kSelectUnfinishedEvents[] = "select_unfinished_events";
-constexpr char kSelectUnfinishedEventsSql[] =
-    "SELECT e.saga_id, e.seq, e.type, e.step, e.attempt, e.data::text, e.at_ms"
-    " FROM saga_events e JOIN sagas s ON s.saga_id = e.saga_id"
-    " WHERE s.status IN ('RUNNING', 'COMPENSATING')"
-    " ORDER BY e.saga_id, e.seq";
+constexpr char kSelectEventsOf[] = "select_events_of";
+constexpr char kSelectEventsOfSql[] =
+    "SELECT saga_id, seq, type, step, attempt, data::text, at_ms"
+    " FROM saga_events WHERE saga_id = ANY ($1::text[])"
+    " ORDER BY saga_id, seq";
 
 // Newest first; a page resumes strictly after the (created_at, saga_id)
 // of the previous page's last row, so rows never repeat or go missing.
@@ -166,6 +182,8 @@ constexpr char kSelectDefinitionSql[] =
 #undef SAGA_INSERT_GROUP_ROWS
 #undef SAGA_MS_TO_TIMESTAMP
 #undef SAGA_SUMMARY_COLUMNS
+#undef SAGA_SUMMARY_COLUMNS_WITH_INPUT
+#undef SAGA_UNFINISHED_PAGE
 
 struct Statement {
   const char* name;
@@ -178,8 +196,9 @@ constexpr Statement kStatements[] = {
     {kAppendGroup, kAppendGroupSql},
     {kSelectSummary, kSelectSummarySql},
     {kSelectEvents, kSelectEventsSql},
-    {kSelectUnfinished, kSelectUnfinishedSql},
-    {kSelectUnfinishedEvents, kSelectUnfinishedEventsSql},
+    {kSelectUnfinishedPage, kSelectUnfinishedPageSql},
+    {kSelectUnfinishedPageNoInput, kSelectUnfinishedPageNoInputSql},
+    {kSelectEventsOf, kSelectEventsOfSql},
     {kListSagas, kListSagasSql},
     {kInsertDefinition, kInsertDefinitionSql},
     {kSelectDefinition, kSelectDefinitionSql},
@@ -191,7 +210,8 @@ constexpr Statement kStatements[] = {
 using ReadTransaction =
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
 
-// Reads the columns of SAGA_SUMMARY_COLUMNS.
+// Reads the columns of SAGA_SUMMARY_COLUMNS; a NULL input (not selected)
+// leaves input_json empty.
 absl::StatusOr<SagaSummary> SummaryFromRow(const pqxx::row& row) {
   SagaSummary summary;
   summary.saga_id = row[0].as<std::string>();
@@ -206,12 +226,14 @@ absl::StatusOr<SagaSummary> SummaryFromRow(const pqxx::row& row) {
   summary.status = *status;
   summary.current_step = row[4].as<std::string>();
   summary.error = row[5].as<std::string>();
-  absl::StatusOr<std::string> input = CanonicalJson(row[6].as<std::string>());
-  if (!input.ok()) {
-    return absl::InternalError("saga " + summary.saga_id +
-                               ": stored input is not JSON");
+  if (!row[6].is_null()) {
+    absl::StatusOr<std::string> input = CanonicalJson(row[6].as<std::string>());
+    if (!input.ok()) {
+      return absl::InternalError("saga " + summary.saga_id +
+                                 ": stored input is not JSON");
+    }
+    summary.input_json = *std::move(input);
   }
-  summary.input_json = *std::move(input);
   summary.idempotency_key = row[7].as<std::string>();
   summary.last_seq = row[8].as<int64_t>();
   summary.created_ms = row[9].as<int64_t>();
@@ -232,6 +254,22 @@ absl::StatusOr<core::Event> EventFromRow(const std::string& saga_id,
                                std::string(event.status().message()));
   }
   return event;
+}
+
+// A PostgreSQL array literal of `values`, each quoted and escaped.
+std::string TextArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (const std::string& value : values) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char c : value) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
 }
 
 std::optional<std::string> NullIfEmpty(const std::string& value) {
@@ -650,30 +688,95 @@ absl::StatusOr<SagaSummary> PgStore::LoadSummary(const std::string& saga_id) {
 }
 
 absl::StatusOr<std::vector<SagaRecord>> PgStore::LoadUnfinished() {
+  std::vector<SagaRecord> records;
+  absl::Status status =
+      Scan(1000, /*with_input=*/true, [&](std::vector<SagaRecord> chunk) {
+        std::move(chunk.begin(), chunk.end(), std::back_inserter(records));
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
+  return records;
+}
+
+namespace {
+
+// The records of one page: its summary rows and their events.
+absl::StatusOr<std::vector<SagaRecord>> DecodePage(const pqxx::result& sagas,
+                                                   const pqxx::result& events) {
+  std::vector<SagaRecord> records;
+  records.reserve(sagas.size());
+  std::unordered_map<std::string, size_t> index;
+  for (const pqxx::row& row : sagas) {
+    absl::StatusOr<SagaSummary> summary = SummaryFromRow(row);
+    if (!summary.ok()) return summary.status();
+    index[summary->saga_id] = records.size();
+    records.push_back({*std::move(summary), {}});
+    records.back().events.reserve(records.back().summary.last_seq);
+  }
+  for (const pqxx::row& row : events) {
+    const std::string saga_id = row[0].as<std::string>();
+    auto it = index.find(saga_id);
+    if (it == index.end()) {
+      return absl::InternalError("event of saga " + saga_id +
+                                 " outside the page asked for");
+    }
+    absl::StatusOr<core::Event> event = EventFromRow(saga_id, row, 1);
+    if (!event.ok()) return event.status();
+    records[it->second].events.push_back(*std::move(event));
+  }
+  return records;
+}
+
+}  // namespace
+
+absl::Status PgStore::ScanUnfinished(
+    size_t chunk,
+    const std::function<absl::Status(std::vector<SagaRecord>)>& sink) {
+  return Scan(chunk, /*with_input=*/false, sink);
+}
+
+absl::Status PgStore::Scan(
+    size_t chunk, bool with_input,
+    const std::function<absl::Status(std::vector<SagaRecord>)>& sink) {
+  const char* const page =
+      with_input ? kSelectUnfinishedPage : kSelectUnfinishedPageNoInput;
+  const int64_t limit = static_cast<int64_t>(std::max<size_t>(1, chunk));
   return pool_->Run(
-      "loading unfinished sagas",
-      [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<SagaRecord>> {
+      "loading unfinished sagas", [&](pqxx::connection& conn) -> absl::Status {
         ReadTransaction tx(conn);
-        std::vector<SagaRecord> records;
-        std::unordered_map<std::string, size_t> index;
-        for (const pqxx::row& row : tx.exec_prepared(kSelectUnfinished)) {
-          absl::StatusOr<SagaSummary> summary = SummaryFromRow(row);
-          if (!summary.ok()) return summary.status();
-          index[summary->saga_id] = records.size();
-          records.push_back({*std::move(summary), {}});
-        }
-        for (const pqxx::row& row : tx.exec_prepared(kSelectUnfinishedEvents)) {
-          const std::string saga_id = row[0].as<std::string>();
-          auto it = index.find(saga_id);
-          if (it == index.end()) {
-            return absl::InternalError("event of saga " + saga_id +
-                                       " outside the unfinished snapshot");
+        // Page k is decoded on another thread while page k+1 is read, and
+        // handed to `sink` (in order) while page k+1 is decoded.
+        std::future<absl::StatusOr<std::vector<SagaRecord>>> decoding;
+        auto hand_over = [&]() -> absl::Status {
+          if (!decoding.valid()) return absl::OkStatus();
+          absl::StatusOr<std::vector<SagaRecord>> records = decoding.get();
+          if (!records.ok()) return records.status();
+          return sink(*std::move(records));
+        };
+        std::string after;  // ids are compared bytewise (COLLATE "C")
+        while (true) {
+          pqxx::result sagas = tx.exec_prepared(page, after, limit);
+          if (sagas.empty()) break;
+          std::vector<std::string> ids;
+          ids.reserve(sagas.size());
+          for (const pqxx::row& row : sagas) {
+            ids.push_back(row[0].as<std::string>());
           }
-          absl::StatusOr<core::Event> event = EventFromRow(saga_id, row, 1);
-          if (!event.ok()) return event.status();
-          records[it->second].events.push_back(*std::move(event));
+          pqxx::result events =
+              tx.exec_prepared(kSelectEventsOf, TextArray(ids));
+          after = ids.back();
+          std::future<absl::StatusOr<std::vector<SagaRecord>>> next =
+              std::async(std::launch::async,
+                         [sagas, events] { return DecodePage(sagas, events); });
+          absl::Status handed = hand_over();
+          decoding = std::move(next);
+          if (!handed.ok()) {
+            decoding.wait();
+            return handed;
+          }
+          if (static_cast<int64_t>(sagas.size()) < limit) break;
         }
-        return records;
+        return hand_over();
       });
 }
 

@@ -62,6 +62,14 @@ class PgStore final : public SagaStore {
   absl::StatusOr<SagaRecord> Load(const std::string& saga_id) override;
   absl::StatusOr<SagaSummary> LoadSummary(const std::string& saga_id) override;
   absl::StatusOr<std::vector<SagaRecord>> LoadUnfinished() override;
+  // Pages through the unfinished sagas by id inside one REPEATABLE READ
+  // transaction: each page is one indexed query for the sagas and one for
+  // their events, so the first chunk arrives after a few milliseconds
+  // however many sagas there are.
+  absl::Status ScanUnfinished(
+      size_t chunk,
+      const std::function<absl::Status(std::vector<SagaRecord>)>& sink)
+      override;
   absl::StatusOr<ListPage> List(const ListQuery& query) override;
   absl::Status PutDefinition(const std::string& name, int version,
                              const std::string& source) override;
@@ -86,6 +94,11 @@ class PgStore final : public SagaStore {
   std::vector<Result> CheckedGroup(
       const Group& batches, bool creating,
       std::vector<Result> (PgStore::*commit)(const Group&));
+
+  // ScanUnfinished, with the inputs or without.
+  absl::Status Scan(
+      size_t chunk, bool with_input,
+      const std::function<absl::Status(std::vector<SagaRecord>)>& sink);
 
   std::vector<absl::StatusOr<CreateResult>> CommitCreates(const Group& group);
   std::vector<absl::Status> CommitAppends(const Group& group);
