@@ -8,6 +8,9 @@
 //           the system is idle when the command returns.
 //   start   starts --count sagas (C requests in flight) and returns once each
 //           is acknowledged, without waiting for them to end.
+//   participant  like closed, but each unit is one Participant.Execute call
+//           straight to --target (a participant): the cost of a step's call
+//           alone, to subtract from the saga's latency.
 //
 // Prints one line of key=value pairs on stdout (bench/run.sh reads it);
 // failures are counted and the first few are described on stderr. Exits 1
@@ -27,6 +30,7 @@
 #include <vector>
 
 #include "saga/v1/orchestrator.grpc.pb.h"
+#include "saga/v1/participant.grpc.pb.h"
 
 namespace {
 
@@ -55,9 +59,10 @@ class Run {
       grpc::ChannelArguments args;
       // One TCP connection per channel, so the load spreads over several.
       args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-      stubs_.push_back(
-          saga::v1::SagaOrchestrator::NewStub(grpc::CreateCustomChannel(
-              options.target, grpc::InsecureChannelCredentials(), args)));
+      auto channel = grpc::CreateCustomChannel(
+          options.target, grpc::InsecureChannelCredentials(), args);
+      stubs_.push_back(saga::v1::SagaOrchestrator::NewStub(channel));
+      participant_stubs_.push_back(saga::v1::Participant::NewStub(channel));
     }
     expected_ = saga::v1::SAGA_STATUS_UNSPECIFIED;
     saga::v1::SagaStatus_Parse("SAGA_STATUS_" + options.expect, &expected_);
@@ -66,6 +71,9 @@ class Run {
   const Options& options() const { return options_; }
   saga::v1::SagaOrchestrator::Stub& Stub(int worker) {
     return *stubs_[worker % stubs_.size()];
+  }
+  saga::v1::Participant::Stub& ParticipantStub(int worker) {
+    return *participant_stubs_[worker % participant_stubs_.size()];
   }
   saga::v1::SagaStatus expected() const { return expected_; }
 
@@ -130,14 +138,14 @@ class Run {
       return latencies_us_[i] / 1000.0;
     };
     std::printf(
-        "mode=closed concurrency=%d window_s=%.3f completed=%zu "
+        "mode=%s concurrency=%d window_s=%.3f completed=%zu "
         "sagas_per_s=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f "
         "total=%lld errors=%lld cpu_ms=%.0f\n",
-        options_.concurrency, options_.duration_s, latencies_us_.size(),
-        latencies_us_.size() / options_.duration_s, percentile_ms(0.50),
-        percentile_ms(0.90), percentile_ms(0.99), percentile_ms(1.0),
-        static_cast<long long>(total_), static_cast<long long>(errors_),
-        CpuMs());
+        options_.mode.c_str(), options_.concurrency, options_.duration_s,
+        latencies_us_.size(), latencies_us_.size() / options_.duration_s,
+        percentile_ms(0.50), percentile_ms(0.90), percentile_ms(0.99),
+        percentile_ms(1.0), static_cast<long long>(total_),
+        static_cast<long long>(errors_), CpuMs());
     return errors_ == 0 ? 0 : 1;
   }
 
@@ -157,6 +165,7 @@ class Run {
 
   const Options options_;
   std::vector<std::unique_ptr<saga::v1::SagaOrchestrator::Stub>> stubs_;
+  std::vector<std::unique_ptr<saga::v1::Participant::Stub>> participant_stubs_;
   saga::v1::SagaStatus expected_;
   std::atomic<int64_t> started_{0};
   Clock::time_point begin_, window_begin_, window_end_;
@@ -181,6 +190,15 @@ class Worker {
     }
     started_ = Clock::now();
     context_ = std::make_unique<grpc::ClientContext>();
+    if (run_->options().mode == "participant") {
+      step_request_.set_action("validate_patient");
+      step_request_.set_idempotency_key("bench/" + std::to_string(index_) +
+                                        "/" + std::to_string(++calls_));
+      run_->ParticipantStub(index_).async()->Execute(
+          context_.get(), &step_request_, &step_result_,
+          [this](grpc::Status status) { OnStepDone(status); });
+      return;
+    }
     start_request_.set_saga_type(run_->options().saga_type);
     start_request_.set_input_json(run_->options().input_json);
     run_->Stub(index_).async()->StartSaga(
@@ -208,6 +226,15 @@ class Worker {
         [this](grpc::Status status) { OnAwaited(status); });
   }
 
+  void OnStepDone(const grpc::Status& status) {
+    if (!status.ok()) {
+      run_->Failed("Execute: " + status.error_message());
+    } else {
+      run_->Ended(started_, Clock::now());
+    }
+    Next();
+  }
+
   void OnAwaited(const grpc::Status& status) {
     const auto ended = Clock::now();
     if (!status.ok()) {
@@ -232,6 +259,9 @@ class Worker {
   saga::v1::StartSagaResponse start_response_;
   saga::v1::AwaitSagaRequest await_request_;
   saga::v1::AwaitSagaResponse await_response_;
+  saga::v1::StepRequest step_request_;
+  saga::v1::StepResult step_result_;
+  int64_t calls_ = 0;
 };
 
 }  // namespace
@@ -239,10 +269,12 @@ class Worker {
 int main(int argc, char** argv) {
   Options options;
   CLI::App app{"saga-bench-load: closed-loop load over the orchestrator API"};
-  app.add_option("--target", options.target, "orchestrator HOST:PORT")
+  app.add_option("--target", options.target,
+                 "orchestrator HOST:PORT (a participant's in participant "
+                 "mode)")
       ->required();
-  app.add_option("--mode", options.mode, "closed or start")
-      ->check(CLI::IsMember({"closed", "start"}))
+  app.add_option("--mode", options.mode, "closed, start or participant")
+      ->check(CLI::IsMember({"closed", "start", "participant"}))
       ->capture_default_str();
   app.add_option("--saga-type", options.saga_type)->capture_default_str();
   app.add_option("--input", options.input_json, "saga input (JSON)")

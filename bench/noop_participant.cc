@@ -1,10 +1,11 @@
 // saga-bench-participant: a saga.v1.Participant that does nothing, for
 // benchmarks. Every Execute and Compensate answers SUCCEEDED at once, except
 // the actions named with --retry-action, which answer RETRYABLE_FAILURE (the
-// benchmark parks sagas on them). The Execute output carries every field the
-// booking saga maps into a later step, so any participant name of that saga
-// can point here. It applies no effect, so repeating a key is trivially
-// idempotent.
+// benchmark parks sagas on them). Execute answers the booking saga's actions
+// with outputs shaped like the real participants' (same fields, seed-sized
+// values), so every participant name of that saga can point here and the
+// orchestrator carries the same state as with the real services. It applies
+// no effect, so repeating a key is trivially idempotent.
 //
 // It is a real gRPC server in its own process (callback API, no handler
 // blocks), so the orchestrator pays for real calls. It logs "listening on
@@ -26,10 +27,21 @@
 
 namespace {
 
-constexpr char kOutputJson[] =
-    R"({"date":"2026-12-01","doctor_email":"doctor@example.org",)"
-    R"("doctor_id":"d-1","doctor_name":"Dr Bench","email":"p@example.org",)"
-    R"("name":"Bench Patient","patient_id":"p-1","reservation_id":"r-1"})";
+// What saga-patient and saga-doctor answer (participants/*/..._actions.cc),
+// with values the size of their seed data.
+constexpr char kPatientOutput[] =
+    R"({"email":"ada.lovelace@example.com","name":"Ada Lovelace",)"
+    R"("patient_id":"p-1001"})";
+constexpr char kReservationOutput[] =
+    R"({"date":"2026-12-01","doctor_email":"helen.taussig@example.com",)"
+    R"("doctor_id":"d-2001","doctor_name":"Dr. Helen Taussig",)"
+    R"("reservation_id":"r-1000001"})";
+
+const char* OutputOf(const std::string& action) {
+  if (action == "validate_patient") return kPatientOutput;
+  if (action == "reserve_doctor") return kReservationOutput;
+  return "{}";
+}
 
 int64_t NowUnixMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -51,7 +63,7 @@ class NoopParticipant final : public saga::v1::Participant::CallbackService {
       response->set_error("held by the benchmark");
     } else {
       response->set_outcome(saga::v1::STEP_OUTCOME_SUCCEEDED);
-      response->set_output_json(kOutputJson);
+      response->set_output_json(OutputOf(request->action()));
     }
     return Done(context);
   }

@@ -279,7 +279,7 @@ perf_report() {
 }
 
 declare -A SWEEP
-BEST_C= BEST_RATE=0
+BEST_C= BEST_RATE=0 CALL_P50= CALL_P99=
 phase_sweep() {
   local c since xid0 xid1 commits0 commits1 cpu0 cpu1 line sagas events transitions
   for c in $CONCURRENCY; do
@@ -308,19 +308,33 @@ $(calc %.2f "$events / $sagas") $(cpu_per_saga "$cpu0" "$cpu1" "${r[total]}" "${
       BEST_RATE=${r[sagas_per_s]} BEST_C=$c
     fi
   done
+  # A step's participant call alone (no orchestrator), to take out of the
+  # low-load latency: what is left is the orchestration overhead.
+  local -A rtt=()
+  line=$("$BIN/saga-bench-load" --target "$PARTICIPANT_ADDR" --mode participant \
+    -c 1 --warmup "$WARMUP" --duration "$DURATION") ||
+    die "participant round trips failed: $line"
+  parse_kv rtt "$line"
+  CALL_P50=${rtt[p50_ms]} CALL_P99=${rtt[p99_ms]}
 }
 
 # --- 2. pgbench -------------------------------------------------------------
-PGBENCH_TPS=
-phase_pgbench() {
+PGBENCH_TPS= COMMIT_MS=
+# pgbench's single-row INSERT TPS with $1 clients for $2 seconds.
+pgbench_tps() {
   local out
-  log "pgbench: single-row INSERT, $PGBENCH_CLIENTS clients, ${PGBENCH_SECONDS}s"
+  out=$("$PG_BIN/pgbench" -n -f "$ROOT/bench/insert.sql" -c "$1" \
+    -j "$(($1 < 2 ? 1 : 2))" -T "$2" -h 127.0.0.1 -p "$SAGA_PG_PORT" \
+    -U saga bench 2>&1) || die "pgbench failed: $out"
+  awk '/^tps = / {print $3; exit}' <<<"$out"
+}
+phase_pgbench() {
+  log "pgbench: single-row INSERT, $PGBENCH_CLIENTS clients, ${PGBENCH_SECONDS}s (and 1 client)"
   sql bench "CREATE TABLE bench_insert (id bigserial PRIMARY KEY,
     payload text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
-  out=$("$PG_BIN/pgbench" -n -f "$ROOT/bench/insert.sql" \
-    -c "$PGBENCH_CLIENTS" -j 2 -T "$PGBENCH_SECONDS" -h 127.0.0.1 \
-    -p "$SAGA_PG_PORT" -U saga bench 2>&1) || die "pgbench failed: $out"
-  PGBENCH_TPS=$(awk '/^tps = / {printf "%.0f", $3; exit}' <<<"$out")
+  PGBENCH_TPS=$(calc %.0f "$(pgbench_tps "$PGBENCH_CLIENTS" "$PGBENCH_SECONDS")")
+  # One client: the latency of one durable commit on this machine.
+  COMMIT_MS=$(calc %.3f "1000 / $(pgbench_tps 1 "$PGBENCH_SECONDS")")
 }
 
 # --- 3. RSS per parked saga -------------------------------------------------
@@ -431,7 +445,14 @@ stop_pid "$PARTICIPANT_PID"
     echo "| best sagas/s (C=$BEST_C) | $BEST_RATE |"
     echo "| durable transitions/s at C=$BEST_C | $transitions_per_s |"
   fi
+  if [[ -n $CALL_P50 ]]; then
+    low_c=${CONCURRENCY%% *}
+    read -r _ p50 p99 _ <<<"${SWEEP[$low_c]}"
+    echo "| participant call alone, C=1: p50 / p99 | $CALL_P50 / $CALL_P99 ms |"
+    echo "| overhead per step at C=$low_c, (saga latency - 3 calls) / 3: p50 / p99 | $(calc %.3f "($p50 - 3 * $CALL_P50) / 3") / $(calc %.3f "($p99 - 3 * $CALL_P99) / 3") ms |"
+  fi
   if [[ -n $PGBENCH_TPS ]]; then
+    echo "| PostgreSQL durable commit latency (pgbench, 1 client) | $COMMIT_MS ms |"
     echo "| pgbench single-row INSERT TPS ($PGBENCH_CLIENTS clients) | $PGBENCH_TPS |"
     [[ -z $BEST_C ]] ||
       echo "| transitions/s / pgbench TPS | $(calc %.2f "$transitions_per_s / $PGBENCH_TPS") |"
