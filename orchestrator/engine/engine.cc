@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <boost/asio.hpp>
-#include <deque>
 #include <future>
 #include <vector>
 
@@ -137,11 +136,22 @@ void LogEvents(const core::SagaDefinition& definition,
 }
 
 // The trace a saga's calls continue: the recorded one, or for a saga
-// recorded before traces were kept, a new one (not recorded) so its log
-// lines still correlate.
-observability::TraceParent TraceOf(const core::SagaState& state) {
+// recorded before traces were kept, one with `fallback_trace_id` (a new id,
+// not recorded, so its log lines still correlate).
+observability::TraceParent TraceOf(const core::SagaState& state,
+                                   const std::string& fallback_trace_id) {
   auto recorded = observability::ParseTraceParent(state.traceparent);
-  return recorded ? *recorded : observability::NewTrace();
+  if (recorded) return *recorded;
+  observability::TraceParent trace = observability::NewTrace();
+  trace.trace_id = fallback_trace_id;
+  return trace;
+}
+
+// The id of that trace, picking a new one when none is recorded. A saga
+// keeps only this id (memory per saga); TraceOf rebuilds the rest per call.
+std::string TraceIdOf(const core::SagaState& state) {
+  auto recorded = observability::ParseTraceParent(state.traceparent);
+  return recorded ? recorded->trace_id : observability::NewTrace().trace_id;
 }
 
 const char* RepairName(core::Signal::Kind kind) {
@@ -212,17 +222,19 @@ struct Engine::Runtime {
           core::SagaState state)
       : definition(std::move(definition)),
         state(std::move(state)),
-        trace(TraceOf(this->state)),
+        trace_id(TraceIdOf(this->state)),
         timer(io) {}
 
   std::shared_ptr<const core::SagaDefinition> definition;
   core::SagaState state;
-  observability::TraceParent trace;
+  std::string trace_id;
   std::string idempotency_key;  // empty when none
   // A commit (or a reload after a failed one) is under way: signals wait in
   // `queued` so every decision sees the state the previous one produced.
   bool busy = false;
-  std::deque<Queued> queued;
+  // Usually empty; a vector allocates nothing then (a deque allocates its
+  // first block up front, ~600 bytes per saga).
+  std::vector<Queued> queued;
   asio::steady_timer timer;  // backoff
   std::vector<std::shared_ptr<Waiter>> waiters;
 };
@@ -361,7 +373,7 @@ void Engine::LogFailure(const std::string& saga_id, const Runtime& runtime,
                         const char* message, const std::string& error,
                         bool severe) const {
   std::vector<LogField> fields =
-      SagaFields(saga_id, *runtime.definition, runtime.trace.trace_id,
+      SagaFields(saga_id, *runtime.definition, runtime.trace_id,
                  runtime.state.current_step, 0);
   fields.emplace_back("error", error);
   Log(severe ? spdlog::level::err : spdlog::level::warn, message, fields);
@@ -417,7 +429,7 @@ void Engine::StartSaga(
         metrics_->RecordCommitted(*definition, decision->events);
         Insert(state->saga_id, definition, *state, idempotency_key);
         Runtime& runtime = *sagas_[state->saga_id];
-        LogEvents(*definition, state->saga_id, runtime.trace.trace_id,
+        LogEvents(*definition, state->saga_id, runtime.trace_id,
                   decision->events);
         RunCommands(state->saga_id, runtime, decision->commands);
         done(created);
@@ -540,8 +552,8 @@ void Engine::Operate(const std::string& saga_id, core::Signal signal,
         return;
       }
     }
-    std::vector<LogField> fields = SagaFields(
-        saga_id, *runtime.definition, runtime.trace.trace_id, signal.step, 0);
+    std::vector<LogField> fields = SagaFields(saga_id, *runtime.definition,
+                                              runtime.trace_id, signal.step, 0);
     fields.emplace_back("operator", signal.operator_name);
     fields.emplace_back("repair", RepairName(signal.kind));
     fields.emplace_back("reason", signal.error);
@@ -650,8 +662,7 @@ void Engine::OnCommitted(const std::string& saga_id, absl::Status status,
     return;
   }
   metrics_->RecordCommitted(*runtime.definition, decision->events);
-  LogEvents(*runtime.definition, saga_id, runtime.trace.trace_id,
-            decision->events);
+  LogEvents(*runtime.definition, saga_id, runtime.trace_id, decision->events);
   MaybeCrashAfterCommit(*next, decision->events);
   runtime.state = std::move(*next);
   runtime.busy = false;
@@ -669,7 +680,7 @@ void Engine::DrainQueued(const std::string& saga_id) {
     if (runtime.busy) return;
     if (runtime.queued.empty()) break;
     Queued next = std::move(runtime.queued.front());
-    runtime.queued.pop_front();
+    runtime.queued.erase(runtime.queued.begin());
     // Handle may retire the saga; the loop re-finds it each time.
     Handle(saga_id, std::move(next.signal), std::move(next.done));
   }
@@ -714,8 +725,8 @@ void Engine::RunCommands(const std::string& saga_id, Runtime& runtime,
         Arm(saga_id, runtime, command.due_ms);
         break;
       case core::Command::Kind::kFinished: {
-        std::vector<LogField> fields = SagaFields(
-            saga_id, *runtime.definition, runtime.trace.trace_id, -1, 0);
+        std::vector<LogField> fields =
+            SagaFields(saga_id, *runtime.definition, runtime.trace_id, -1, 0);
         fields.emplace_back("status",
                             core::SagaStatusName(runtime.state.status));
         if (!runtime.state.reason.empty()) {
@@ -785,12 +796,12 @@ void Engine::Invoke(const std::string& saga_id, Runtime& runtime,
 
   // Each call is a child span of the saga's trace.
   const observability::TraceParent span =
-      observability::NewChildSpan(runtime.trace);
+      observability::NewChildSpan(TraceOf(runtime.state, runtime.trace_id));
   const core::TraceContext call_trace{span.ToString(),
                                       runtime.state.tracestate};
   std::vector<LogField> fields =
-      SagaFields(saga_id, *runtime.definition, runtime.trace.trace_id,
-                 command.step, command.attempt);
+      SagaFields(saga_id, *runtime.definition, runtime.trace_id, command.step,
+                 command.attempt);
   fields.emplace_back("participant", step.participant);
   fields.emplace_back("action", request.action());
   fields.emplace_back("span_id", span.span_id);
@@ -857,7 +868,8 @@ void Engine::Reload(const std::string& saga_id, milliseconds delay) {
                    // Resume first: it settles a call whose result was lost with
                    // the failed commit; queued signals are then judged against
                    // that.
-                   runtime.queued.push_front({core::Signal{}, nullptr});
+                   runtime.queued.insert(runtime.queued.begin(),
+                                         {core::Signal{}, nullptr});
                    DrainQueued(saga_id);
                  });
     });
