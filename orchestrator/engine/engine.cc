@@ -407,7 +407,7 @@ void Engine::StartSaga(
       MakeBatch(**definition, 0, *state, decision->events));
   batch->summary.idempotency_key = idempotency_key;
 
-  // Runs on the engine thread.
+  // The result arrives on the engine thread.
   threads_->committer->Create(
       batch, [this, definition = *definition, decision, state, idempotency_key,
               done = std::move(done)](
