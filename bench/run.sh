@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The orchestrator benchmark, start to finish, in one command:
 #
-#   bench/run.sh            # about 3 minutes with the defaults
+#   bench/run.sh            # about 5 minutes with the defaults
 #   PEERS=1 bench/run.sh    # also DBOS and Restate from ../shared/bench-peers
 #
 # It builds the binaries it needs, starts its own PostgreSQL 15 (fsync=on,
@@ -11,8 +11,11 @@
 #   1. the booking saga under closed-loop load at each CONCURRENCY (sagas/s,
 #      p50/p99 start -> COMPLETED latency) with PostgreSQL's work per saga:
 #      transitions (committed decisions), write commits (transaction ids
-#      used), xact_commit (pg_stat_database, read-only ones included);
-#   2. pgbench's single-row INSERT TPS at PGBENCH_CLIENTS on the same server;
+#      used), xact_commit (pg_stat_database, read-only ones included), and
+#      CPU per saga by process; then a participant call alone, for the
+#      overhead per step at the lowest concurrency;
+#   2. pgbench's single-row INSERT TPS at PGBENCH_CLIENTS on the same server,
+#      and with one client (the latency of one durable commit);
 #   3. RSS per parked saga: a fresh orchestrator, PARK_N sagas of
 #      bench_parked (bench/sagas) parked on a one-hour backoff;
 #   4. restart: the parked sagas plus clones of one of them (due at once) up
@@ -27,9 +30,9 @@
 #   SKIP_BUILD=1 KEEP=1 (keep the run directory: logs, PostgreSQL data)
 #   PEERS=1 PEER_DURATION=10 PEER_CONCURRENCY="1 16 64" (needs npm and root)
 #   PHASES="sweep pgbench park restart" (a subset runs only those)
-#   PERF_C=64: record the orchestrator with perf (call graphs) during that
-#     concurrency's window; the report is printed after the table and the
-#     run directory is kept.
+#   PERF_C=256: record the orchestrator and this run's PostgreSQL with perf
+#     (DWARF call graphs) during that concurrency's window; the tops are
+#     printed after the table and the run directory is kept.
 #   BENCH_TINY=1: a seconds-long run that only checks the harness (ctest).
 set -euo pipefail
 
