@@ -1,15 +1,18 @@
 // saga-orchestrator: wiring only. Loads definitions, migrates and opens the
-// store, resumes unfinished sagas, then serves saga.v1.SagaOrchestrator.
+// store, claims unfinished sagas, then serves saga.v1.SagaOrchestrator until
+// SIGTERM/SIGINT, and then stops gracefully (see the end of main).
 #include <grpcpp/grpcpp.h>
 #include <prometheus/registry.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <random>
 #include <thread>
 
 #include "observability/health.h"
@@ -44,7 +47,24 @@ struct Flags {
   size_t max_input_bytes = 256 * 1024;
   int startup_timeout_s = 30;
   bool migrate_only = false;
+  std::string instance_id;
+  int lease_ttl_ms = 15000;
+  int claim_interval_ms = 1000;
+  int claim_batch = 100;
+  int drain_timeout_ms = 10000;
 };
+
+// hostname-pid-random: unique among live instances without configuration.
+std::string DefaultInstanceId() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
+    std::snprintf(host, sizeof(host), "orchestrator");
+  }
+  std::random_device random;
+  char suffix[16];
+  std::snprintf(suffix, sizeof(suffix), "%06x", random() & 0xffffff);
+  return std::string(host) + "-" + std::to_string(getpid()) + "-" + suffix;
+}
 
 absl::Status StatusOf(const absl::Status& status) { return status; }
 template <typename T>
@@ -143,7 +163,31 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--migrate-only", flags.migrate_only,
                "Apply migrations and exit");
+  app.add_option("--instance-id", flags.instance_id,
+                 "This instance's name in saga leases and histories; unique "
+                 "among the instances sharing the database (default: "
+                 "hostname-pid-random). A stable id lets a restart resume "
+                 "its sagas without waiting for their leases to expire");
+  app.add_option("--lease-ttl-ms", flags.lease_ttl_ms,
+                 "How long a saga's lease lasts without renewal: after a "
+                 "crash, the instance's sagas move to others this long later")
+      ->capture_default_str()
+      ->check(CLI::Range(300, 3600 * 1000));
+  app.add_option("--claim-interval-ms", flags.claim_interval_ms,
+                 "How often to look for sagas with free or expired leases")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 600 * 1000));
+  app.add_option("--claim-batch", flags.claim_batch,
+                 "Most sagas claimed at a time")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--drain-timeout-ms", flags.drain_timeout_ms,
+                 "On SIGTERM, longest wait for participant calls in flight "
+                 "to land and commit")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 600 * 1000));
   CLI11_PARSE(app, argc, argv);
+  if (flags.instance_id.empty()) flags.instance_id = DefaultInstanceId();
 
   auto log_level = saga::observability::ParseLogLevel(flags.log_level);
   auto log_format = saga::observability::ParseLogFormat(flags.log_format);
@@ -219,15 +263,25 @@ int main(int argc, char** argv) {
   engine_options.db_threads = flags.store_threads;
   engine_options.max_input_bytes = flags.max_input_bytes;
   engine_options.metrics = &metrics;
+  engine_options.drain_timeout =
+      std::chrono::milliseconds(flags.drain_timeout_ms);
+  engine_options.leases.instance_id = flags.instance_id;
+  engine_options.leases.ttl = std::chrono::milliseconds(flags.lease_ttl_ms);
+  engine_options.leases.claim_interval =
+      std::chrono::milliseconds(flags.claim_interval_ms);
+  engine_options.leases.claim_batch = flags.claim_batch;
   saga::engine::Engine engine(store->get(), &definitions, &participants,
                               engine_options);
-  // Started first, so sagas resume while later ones are still being read;
-  // the API serves once all are loaded.
+  // Started first, so claimed sagas resume while later batches are still
+  // being claimed; the API serves once all are claimed.
   engine.Start();
   const auto recovery_began = std::chrono::steady_clock::now();
-  auto recovered = engine.Recover();
+  auto recovered = RetryWhileUnavailable("claiming unfinished sagas",
+                                         flags.startup_timeout_s,
+                                         [&] { return engine.Recover(); });
   if (!recovered.ok()) return Fail("recovery", recovered.status());
-  spdlog::info("resuming {} unfinished sagas (loaded in {} ms)", *recovered,
+  spdlog::info("instance={} resuming {} unfinished sagas (claimed in {} ms)",
+               flags.instance_id, *recovered,
                std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::steady_clock::now() - recovery_began)
                    .count());
@@ -268,12 +322,20 @@ int main(int argc, char** argv) {
                    std::to_string(bound_port));
 
   const int received = WaitForTerminationSignal();
+  // Shutdown: load balancers see NOT_SERVING and StartSaga answers
+  // UNAVAILABLE at once, while reads keep being served; the participant
+  // calls in flight land and their results commit (bounded); then the server
+  // stops and the engine releases its leases, so another instance (or the
+  // next start) resumes the unfinished sagas without waiting for expiry.
   spdlog::info("signal {} received: shutting down", received);
   health.Drain();
   engine.BeginShutdown();
+  const bool drained = engine.Drain();
+  spdlog::info("in-flight participant calls {}",
+               drained ? "drained" : "still running at the drain timeout");
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   engine.Stop();
-  spdlog::info("stopped; {} sagas left to resume at the next start",
+  spdlog::info("stopped; {} sagas left for other instances or the next start",
                engine.ActiveSagas());
   return 0;
 }

@@ -19,6 +19,9 @@ namespace saga::api {
 
 namespace {
 
+// How often AwaitSaga re-reads a saga that another instance drives.
+constexpr std::chrono::milliseconds kNotDrivenHerePoll{500};
+
 // A stream that ends at once with an error (bad request).
 class RefusedWatch final : public grpc::ServerWriteReactor<v1::SagaEvent> {
  public:
@@ -224,10 +227,22 @@ grpc::ServerUnaryReactor* OrchestratorService::AwaitSaga(
   }
   const auto timeout = std::chrono::milliseconds(
       std::min(request->timeout_ms(), options_.max_await_ms));
+  Await(reactor, request, response, std::chrono::steady_clock::now() + timeout);
+  return reactor;
+}
+
+void OrchestratorService::Await(
+    grpc::ServerUnaryReactor* reactor, const v1::AwaitSagaRequest* request,
+    v1::AwaitSagaResponse* response,
+    std::chrono::steady_clock::time_point deadline) {
+  const auto remaining =
+      std::max(std::chrono::milliseconds(0),
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   deadline - std::chrono::steady_clock::now()));
   engine_->AwaitSaga(
-      request->saga_id(), request->step(), timeout,
-      [this, reactor, request,
-       response](absl::StatusOr<engine::AwaitResult> result) {
+      request->saga_id(), request->step(), remaining,
+      [this, reactor, request, response,
+       deadline](absl::StatusOr<engine::AwaitResult> result) {
         if (!result.ok()) {
           reactor->Finish(ToGrpcStatus(result.status()));
           return;
@@ -243,36 +258,52 @@ grpc::ServerUnaryReactor* OrchestratorService::AwaitSaga(
           reactor->Finish(grpc::Status::OK);
           return;
         }
-        boost::asio::post(reads_->pool, [this, reactor, request, response] {
+        boost::asio::post(reads_->pool, [this, reactor, request, response,
+                                         deadline, outcome = result->outcome] {
           auto saga = LoadSaga(request->saga_id());
           if (!saga.ok()) {
             reactor->Finish(ToGrpcStatus(saga.status()));
             return;
           }
-          // Not driven here: judge by what is recorded.
-          const auto status = saga->status();
-          bool reached = status == v1::SAGA_STATUS_COMPLETED ||
-                         status == v1::SAGA_STATUS_COMPENSATED ||
-                         status == v1::SAGA_STATUS_FAILED;
-          bool step_known = request->step().empty();
-          for (const auto& step : saga->steps()) {
-            if (step.name() != request->step()) continue;
-            step_known = true;
-            reached |= step.status() == v1::STEP_STATUS_SUCCEEDED;
-          }
-          if (!step_known) {
-            reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                         "saga type '" + saga->saga_type() +
-                                             "' has no step '" +
-                                             request->step() + "'"));
-            return;
+          bool reached = outcome == engine::AwaitOutcome::kReached;
+          if (outcome == engine::AwaitOutcome::kNotActive) {
+            // Not driven here: judge by what is recorded.
+            const auto status = saga->status();
+            reached = status == v1::SAGA_STATUS_COMPLETED ||
+                      status == v1::SAGA_STATUS_COMPENSATED ||
+                      status == v1::SAGA_STATUS_FAILED;
+            bool step_known = request->step().empty();
+            for (const auto& step : saga->steps()) {
+              if (step.name() != request->step()) continue;
+              step_known = true;
+              reached |= step.status() == v1::STEP_STATUS_SUCCEEDED;
+            }
+            if (!step_known) {
+              reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                           "saga type '" + saga->saga_type() +
+                                               "' has no step '" +
+                                               request->step() + "'"));
+              return;
+            }
+            // Another instance drives it: look again shortly, until the
+            // caller's timeout.
+            const auto next =
+                std::chrono::steady_clock::now() + kNotDrivenHerePoll;
+            if (!reached && next < deadline && !engine_->Stopping()) {
+              auto timer = std::make_shared<boost::asio::steady_timer>(
+                  reads_->pool.get_executor(), kNotDrivenHerePoll);
+              timer->async_wait([this, reactor, request, response, deadline,
+                                 timer](const boost::system::error_code&) {
+                Await(reactor, request, response, deadline);
+              });
+              return;
+            }
           }
           *response->mutable_saga() = std::move(*saga);
           response->set_reached(reached);
           reactor->Finish(grpc::Status::OK);
         });
       });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* OrchestratorService::CancelSaga(

@@ -4,6 +4,7 @@
 // until the engine reports.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 #include "orchestrator/engine/definition_registry.h"
@@ -79,6 +80,13 @@ class OrchestratorService final : public v1::SagaOrchestrator::CallbackService {
               grpc::ServerUnaryReactor* reactor, const std::string& saga_id,
               core::Signal::Kind kind, const std::string& step,
               const v1::Operator& by, v1::Saga* saga_out);
+
+  // AwaitSaga until `deadline`; polls the store while another orchestrator
+  // instance drives the saga.
+  void Await(grpc::ServerUnaryReactor* reactor,
+             const v1::AwaitSagaRequest* request,
+             v1::AwaitSagaResponse* response,
+             std::chrono::steady_clock::time_point deadline);
 
   // Loads a saga and folds its history into the API message.
   absl::StatusOr<v1::Saga> LoadSaga(const std::string& saga_id);

@@ -18,6 +18,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
+constexpr char kWriter[] = "committer-test";
+
 std::shared_ptr<store::AppendBatch> CreateBatch(const std::string& saga_id) {
   auto batch = std::make_shared<store::AppendBatch>();
   core::Event started;
@@ -31,6 +33,8 @@ std::shared_ptr<store::AppendBatch> CreateBatch(const std::string& saga_id) {
   batch->summary.saga_type = "t";
   batch->summary.input_json = "{}";
   batch->summary.last_seq = 1;
+  batch->writer = kWriter;
+  batch->lease_ttl = 60s;
   return batch;
 }
 
@@ -47,6 +51,8 @@ std::shared_ptr<store::AppendBatch> AppendBatch(const std::string& saga_id,
   batch->events = {event};
   batch->summary.saga_id = saga_id;
   batch->summary.last_seq = expected + 1;
+  batch->writer = kWriter;
+  batch->lease_ttl = 60s;
   return batch;
 }
 
@@ -77,8 +83,26 @@ class GroupRecordingStore final : public store::SagaStore {
       const std::string& id) override {
     return inner_.LoadSummary(id);
   }
-  absl::StatusOr<std::vector<store::SagaRecord>> LoadUnfinished() override {
-    return inner_.LoadUnfinished();
+  absl::StatusOr<std::vector<store::SagaRecord>> Claim(
+      const std::string& owner, std::chrono::milliseconds ttl,
+      int limit) override {
+    return inner_.Claim(owner, ttl, limit);
+  }
+  absl::StatusOr<store::SagaRecord> ClaimSaga(
+      const std::string& id, const std::string& owner,
+      std::chrono::milliseconds ttl) override {
+    return inner_.ClaimSaga(id, owner, ttl);
+  }
+  absl::StatusOr<int64_t> RenewLeases(const std::string& owner,
+                                      std::chrono::milliseconds ttl) override {
+    return inner_.RenewLeases(owner, ttl);
+  }
+  absl::StatusOr<int64_t> ReleaseLeases(const std::string& owner) override {
+    return inner_.ReleaseLeases(owner);
+  }
+  absl::Status ReleaseLease(const std::string& id,
+                            const std::string& owner) override {
+    return inner_.ReleaseLease(id, owner);
   }
   absl::StatusOr<store::ListPage> List(const store::ListQuery& q) override {
     return inner_.List(q);

@@ -8,14 +8,15 @@
 
 #include <algorithm>
 #include <boost/asio.hpp>
-#include <future>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "observability/logging.h"
 #include "observability/trace_context.h"
 #include "orchestrator/core/input.h"
 #include "orchestrator/core/outbox.h"
 #include "orchestrator/engine/crash_points.h"
+#include "orchestrator/engine/lease_keeper.h"
 #include "orchestrator/engine/saga_ids.h"
 
 namespace saga::engine {
@@ -94,19 +95,6 @@ void MaybeCrashAfterCommit(const core::SagaState& next,
   }
 }
 
-store::AppendBatch MakeBatch(const core::SagaDefinition& definition,
-                             int64_t expected_last_seq,
-                             const core::SagaState& next,
-                             const std::vector<core::Event>& events) {
-  store::AppendBatch batch;
-  batch.saga_id = next.saga_id;
-  batch.expected_last_seq = expected_last_seq;
-  batch.events = events;
-  batch.summary = SummaryOf(definition, next);
-  batch.outbox = core::OutboxMessagesFor(definition, next.saga_id, events);
-  return batch;
-}
-
 // The fields every log line about a saga carries (step "" and attempt 0
 // for lines about the saga as a whole).
 std::vector<LogField> SagaFields(const std::string& saga_id,
@@ -175,10 +163,6 @@ bool Satisfied(const core::SagaState& state, int step, int64_t after_seq) {
   return step >= 0 && state.steps[step].status == core::StepStatus::kSucceeded;
 }
 
-// Sagas per chunk of recovery: small enough that the first ones resume at
-// once, large enough that a chunk costs two queries for many sagas.
-constexpr size_t kRecoveryChunk = 1000;
-
 // Backoff for re-reading a saga while the database is unreachable.
 milliseconds NextReloadDelay(milliseconds delay) {
   return std::min(milliseconds(5000), std::max(milliseconds(100), delay * 2));
@@ -187,11 +171,14 @@ milliseconds NextReloadDelay(milliseconds delay) {
 }  // namespace
 
 struct Engine::Threads {
+  explicit Threads(int db_threads) : db(db_threads) {}
+
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{
       io.get_executor()};
   std::thread thread;
-  std::unique_ptr<asio::thread_pool> db;
+  asio::thread_pool db;
+  std::unique_ptr<LeaseKeeper> leases;
   std::unique_ptr<Committer> committer;
 };
 
@@ -252,8 +239,13 @@ Engine::Engine(store::SagaStore* store, DefinitionRegistry* definitions,
                        : nullptr),
       metrics_(options.metrics == nullptr ? own_metrics_.get()
                                           : options.metrics),
-      threads_(std::make_unique<Threads>()),
+      threads_(std::make_unique<Threads>(options_.db_threads)),
       random_(std::random_device{}()) {
+  threads_->leases = std::make_unique<LeaseKeeper>(
+      threads_->io, threads_->db, store_, options_.leases,
+      [this](std::vector<store::SagaRecord> records) {
+        AdoptClaimed(std::move(records));
+      });
   threads_->committer = std::make_unique<Committer>(
       store_,
       [this](std::function<void()> work) {
@@ -265,59 +257,29 @@ Engine::Engine(store::SagaStore* store, DefinitionRegistry* definitions,
 Engine::~Engine() { Stop(); }
 
 absl::StatusOr<size_t> Engine::Recover() {
-  struct Recovered {
-    std::string saga_id;
-    std::shared_ptr<const core::SagaDefinition> definition;
-    core::SagaState state;
-    std::string idempotency_key;
-  };
-  size_t loaded = 0;
-  absl::Status scanned = store_->ScanUnfinished(
-      kRecoveryChunk,
-      [&](std::vector<store::SagaRecord> records) -> absl::Status {
-        // Folded on this thread while the engine thread resumes the
-        // previous chunk.
-        auto chunk = std::make_shared<std::vector<Recovered>>();
-        chunk->reserve(records.size());
-        for (store::SagaRecord& record : records) {
-          const store::SagaSummary& summary = record.summary;
-          auto definition = definitions_->Version(summary.saga_type,
-                                                  summary.definition_version);
-          if (!definition.ok()) return definition.status();
-          chunk->push_back(
-              {summary.saga_id, *definition,
-               core::Fold(**definition, summary.saga_id, record.events),
-               summary.idempotency_key});
-        }
-        loaded += chunk->size();
-        asio::post(threads_->io, [this, chunk] {
-          for (Recovered& saga : *chunk) {
-            if (sagas_.count(saga.saga_id)) continue;  // adopted meanwhile
-            Insert(saga.saga_id, std::move(saga.definition),
-                   std::move(saga.state), saga.idempotency_key);
-            Handle(saga.saga_id, core::Signal{}, nullptr);
-          }
-        });
-        return absl::OkStatus();
-      });
-  if (!scanned.ok()) return scanned;
-  if (threads_->thread.joinable()) {
-    // Return once the engine thread holds every saga.
-    std::promise<void> inserted;
-    asio::post(threads_->io, [&inserted] { inserted.set_value(); });
-    inserted.get_future().wait();
+  // Instance ids are unique among live instances, so leases under ours
+  // were left by an earlier process: give them up and claim like anyone.
+  auto released = store_->ReleaseLeases(options_.leases.instance_id);
+  if (!released.ok()) return released.status();
+  size_t claimed = 0;
+  while (true) {
+    auto batch = threads_->leases->ClaimOnce();
+    if (!batch.ok()) return batch.status();
+    claimed += *batch;
+    if (*batch < static_cast<size_t>(options_.leases.claim_batch)) break;
   }
-  return loaded;
+  return claimed;
 }
 
 void Engine::Start() {
-  threads_->db = std::make_unique<asio::thread_pool>(options_.db_threads);
   threads_->committer->Start();
+  threads_->leases->Start();
   threads_->thread = std::thread([this] { threads_->io.run(); });
 }
 
 void Engine::BeginShutdown() {
   stopping_ = true;
+  threads_->leases->StopClaiming();
   asio::post(threads_->io, [this] {
     for (auto& [id, runtime] : sagas_) {
       for (auto& waiter : runtime->waiters) {
@@ -328,23 +290,52 @@ void Engine::BeginShutdown() {
   });
 }
 
-void Engine::Stop() {
-  if (!threads_->thread.joinable()) return;
-  stopping_ = true;
-  // Let the calls in flight land and their results commit, so a restart
-  // does not have to treat them as unknown.
+bool Engine::Drained() const {
+  return calls_in_flight_.load() == 0 && commits_in_flight_.load() == 0;
+}
+
+bool Engine::Drain() {
+  // Let the calls in flight land and their results commit, so the next
+  // driver does not have to treat them as unknown.
   const auto deadline =
       std::chrono::steady_clock::now() + options_.drain_timeout;
-  {
-    std::unique_lock lock(drain_mutex_);
-    drained_.wait_until(lock, deadline,
-                        [this] { return calls_in_flight_.load() == 0; });
+  std::unique_lock lock(drain_mutex_);
+  return drained_.wait_until(lock, deadline, [this] { return Drained(); });
+}
+
+void Engine::CallLanded() {
+  std::lock_guard lock(drain_mutex_);
+  if (--calls_in_flight_ == 0 && Drained()) drained_.notify_all();
+}
+
+void Engine::Stop() {
+  if (!threads_->thread.joinable()) return;
+  BeginShutdown();
+  const std::string& self = options_.leases.instance_id;
+  if (!Drain()) {
+    // Their sagas resume with those outcomes unknown.
+    Log(spdlog::level::warn, "stopping with calls or commits in flight",
+        {{"instance", self},
+         {"calls", static_cast<int64_t>(calls_in_flight_.load())},
+         {"commits", static_cast<int64_t>(commits_in_flight_.load())}});
   }
-  threads_->committer->Stop();
-  threads_->db->join();
+  // The engine thread stops first, so nothing new reaches the committer or
+  // the database pool; they then finish what they have, and only then are
+  // the leases given up: after the release this instance writes nothing.
   threads_->work.reset();
   threads_->io.stop();
   threads_->thread.join();
+  threads_->committer->Stop();
+  threads_->db.join();
+  auto released = store_->ReleaseLeases(self);
+  if (released.ok()) {
+    Log(spdlog::level::info, "leases released",
+        {{"instance", self}, {"sagas", *released}});
+  } else {
+    // They expire after the lease TTL instead.
+    Log(spdlog::level::warn, "leases not released",
+        {{"instance", self}, {"error", released.status().ToString()}});
+  }
 }
 
 core::DecideContext Engine::Context() {
@@ -394,6 +385,10 @@ void Engine::StartSaga(
     done(canonical.status());
     return;
   }
+  if (stopping_) {
+    done(absl::UnavailableError("the orchestrator is shutting down"));
+    return;
+  }
   const std::string saga_id = NewSagaId();
   if (trace.traceparent.empty()) {
     trace = {observability::NewTrace().ToString(), ""};
@@ -438,8 +433,11 @@ void Engine::StartSaga(
 
 void Engine::CancelSaga(const std::string& saga_id, const std::string& reason,
                         std::function<void(absl::Status)> done) {
-  asio::post(threads_->io, [this, saga_id, reason, done = std::move(done)] {
-    if (!sagas_.count(saga_id)) {
+  // REQUIRES: on the engine thread.
+  auto cancel = [this, saga_id, reason, done] {
+    auto it = sagas_.find(saga_id);
+    if (it == sagas_.end() || core::IsTerminal(it->second->state.status)) {
+      RetireIfEnded(saga_id);
       done(absl::NotFoundError("saga " + saga_id + " is not running"));
       return;
     }
@@ -447,6 +445,20 @@ void Engine::CancelSaga(const std::string& saga_id, const std::string& reason,
     signal.kind = core::Signal::Kind::kCancel;
     signal.error = reason;
     Handle(saga_id, std::move(signal), done);
+  };
+  asio::post(threads_->io, [this, saga_id, cancel, done] {
+    if (sagas_.count(saga_id)) {
+      cancel();
+      return;
+    }
+    // Not driven here: take it over unless another instance drives it.
+    TakeOver(saga_id, [cancel, done](absl::Status taken) {
+      if (taken.ok()) {
+        cancel();
+      } else {
+        done(taken);
+      }
+    });
   });
 }
 
@@ -565,29 +577,15 @@ void Engine::Operate(const std::string& saga_id, core::Signal signal,
       run();
       return;
     }
-    // Ended here (or never driven here): load it, since a repair may bring
-    // a FAILED saga back to life. Handle retires it again if not.
-    asio::post(*threads_->db, [this, saga_id, run, reply] {
-      auto record = store_->Load(saga_id);
-      if (!record.ok()) {
-        (*reply)(record.status());
-        return;
-      }
-      auto definition = definitions_->Version(
-          record->summary.saga_type, record->summary.definition_version);
-      if (!definition.ok()) {
-        (*reply)(definition.status());
-        return;
-      }
-      asio::post(threads_->io, [this, saga_id, run, definition = *definition,
-                                record = *std::move(record)] {
-        if (!sagas_.count(saga_id)) {
-          Insert(saga_id, definition,
-                 core::Fold(*definition, saga_id, record.events),
-                 record.summary.idempotency_key);
-        }
+    // Ended here, elsewhere, or never driven here: take it over, since a
+    // repair may bring a FAILED saga back to life. Handle retires it again
+    // if not.
+    TakeOver(saga_id, [run, reply](absl::Status taken) {
+      if (taken.ok()) {
         run();
-      });
+      } else {
+        (*reply)(taken);
+      }
     });
   });
 }
@@ -629,6 +627,7 @@ void Engine::Commit(const std::string& saga_id, Runtime& runtime,
       MakeBatch(*runtime.definition, runtime.state.last_seq, *next,
                 shared_decision->events));
   runtime.busy = true;
+  ++commits_in_flight_;
   // The result arrives on the engine thread.
   threads_->committer->Append(
       batch, [this, saga_id, next, shared_decision,
@@ -641,19 +640,25 @@ void Engine::OnCommitted(const std::string& saga_id, absl::Status status,
                          std::shared_ptr<core::SagaState> next,
                          std::shared_ptr<core::Decision> decision,
                          std::function<void(absl::Status)> done) {
+  // Counted down on the way out, after the commands (a next call) were
+  // counted up, so Drain never sees a gap between the two.
+  absl::Cleanup landed = [this] {
+    std::lock_guard lock(drain_mutex_);
+    if (--commits_in_flight_ == 0 && Drained()) drained_.notify_all();
+  };
   auto it = sagas_.find(saga_id);
   if (it == sagas_.end()) return;
   Runtime& runtime = *it->second;
   if (!status.ok()) {
     if (done) done(status);
     if (status.code() == absl::StatusCode::kAborted) {
-      // Fenced: another writer appended to this saga. Stop driving it; the
-      // recorded history, not our view of it, is the truth.
-      LogFailure(saga_id, runtime, "saga fenced, no longer driven here",
-                 std::string(status.message()), /*severe=*/true);
-      for (auto& waiter : runtime.waiters)
-        waiter->Fire(AwaitOutcome::kNotActive, nullptr);
-      Erase(it);
+      // Fenced: this instance lost the lease, or another writer appended.
+      // The reload stops driving the saga unless the lease is still ours
+      // (our view of the history was stale); the recorded history, not our
+      // view of it, is the truth.
+      LogFailure(saga_id, runtime, "saga fenced",
+                 std::string(status.message()));
+      Reload(saga_id, milliseconds(0));
       return;
     }
     LogFailure(saga_id, runtime, "commit failed; reloading from the store",
@@ -832,10 +837,11 @@ void Engine::Invoke(const std::string& saga_id, Runtime& runtime,
         result.output_json = std::move(call.output_json);
         result.error = std::move(call.error);
         asio::post(threads_->io, [this, saga_id, result]() mutable {
+          // Counted down after Handle counted the commit of the result, so
+          // Drain never sees a gap between the two.
           Handle(saga_id, std::move(result), nullptr);
+          CallLanded();
         });
-        std::lock_guard lock(drain_mutex_);
-        if (--calls_in_flight_ == 0) drained_.notify_all();
       });
 }
 
@@ -848,7 +854,7 @@ void Engine::Reload(const std::string& saga_id, milliseconds delay) {
   auto timer = std::make_shared<asio::steady_timer>(threads_->io, delay);
   timer->async_wait([this, saga_id, delay,
                      timer](const boost::system::error_code&) {
-    asio::post(*threads_->db, [this, saga_id, delay] {
+    asio::post(threads_->db, [this, saga_id, delay] {
       auto record = store_->Load(saga_id);
       asio::post(threads_->io,
                  [this, saga_id, delay, record = std::move(record)]() mutable {
@@ -858,6 +864,11 @@ void Engine::Reload(const std::string& saga_id, milliseconds delay) {
                      LogFailure(saga_id, *it->second, "reload failed; retrying",
                                 record.status().ToString());
                      Reload(saga_id, NextReloadDelay(delay));
+                     return;
+                   }
+                   const std::string& owner = record->summary.lease_owner;
+                   if (owner != options_.leases.instance_id) {
+                     Drop(saga_id, "its lease is held by '" + owner + "'");
                      return;
                    }
                    Runtime& runtime = *it->second;
@@ -876,39 +887,114 @@ void Engine::Reload(const std::string& saga_id, milliseconds delay) {
   });
 }
 
+void Engine::Drop(const std::string& saga_id, const std::string& why) {
+  auto it = sagas_.find(saga_id);
+  if (it == sagas_.end()) return;
+  Runtime& runtime = *it->second;
+  LogFailure(saga_id, runtime, "saga no longer driven here", why);
+  for (auto& waiter : runtime.waiters) {
+    waiter->Fire(AwaitOutcome::kNotActive, nullptr);
+  }
+  for (auto& queued : runtime.queued) {
+    if (queued.done) {
+      queued.done(absl::AbortedError("saga " + saga_id +
+                                     " moved to another orchestrator "
+                                     "instance; try again"));
+    }
+  }
+  runtime.timer.cancel();
+  Erase(it);
+}
+
 void Engine::Adopt(const std::string& saga_id, milliseconds delay) {
   auto timer = std::make_shared<asio::steady_timer>(threads_->io, delay);
   timer->async_wait(
       [this, saga_id, delay, timer](const boost::system::error_code&) {
-        asio::post(*threads_->db, [this, saga_id, delay] {
-          auto record = store_->Load(saga_id);
-          if (!record.ok() &&
-              record.status().code() == absl::StatusCode::kNotFound) {
-            return;  // the in-doubt create did not commit
-          }
-          if (!record.ok()) {
-            Adopt(saga_id, NextReloadDelay(delay));
-            return;
-          }
-          auto definition = definitions_->Version(
-              record->summary.saga_type, record->summary.definition_version);
-          if (!definition.ok()) {
-            Log(spdlog::level::err, "saga cannot be adopted",
-                {{"saga_id", saga_id},
-                 {"saga_type", record->summary.saga_type},
-                 {"error", definition.status().ToString()}});
-            return;
-          }
-          asio::post(threads_->io, [this, saga_id, definition = *definition,
-                                    record = std::move(*record)] {
-            if (sagas_.count(saga_id)) return;
-            Insert(saga_id, definition,
-                   core::Fold(*definition, saga_id, record.events),
-                   record.summary.idempotency_key);
+        TakeOver(saga_id, [this, saga_id, delay](absl::Status taken) {
+          if (taken.ok()) {
             Handle(saga_id, core::Signal{}, nullptr);
-          });
+          } else if (absl::IsUnavailable(taken) || absl::IsUnknown(taken)) {
+            Adopt(saga_id, NextReloadDelay(delay));
+          } else if (!absl::IsNotFound(taken)) {
+            // NotFound: the in-doubt create did not commit.
+            Log(spdlog::level::warn, "saga not adopted",
+                {{"saga_id", saga_id}, {"error", taken.ToString()}});
+          }
         });
       });
+}
+
+void Engine::TakeOver(const std::string& saga_id,
+                      std::function<void(absl::Status)> then) {
+  asio::post(threads_->db, [this, saga_id, then = std::move(then)]() mutable {
+    const std::string& self = options_.leases.instance_id;
+    auto record = store_->ClaimSaga(saga_id, self, options_.leases.ttl);
+    using Definition = std::shared_ptr<const core::SagaDefinition>;
+    absl::StatusOr<Definition> definition =
+        record.ok() ? definitions_->Version(record->summary.saga_type,
+                                            record->summary.definition_version)
+                    : absl::StatusOr<Definition>(record.status());
+    if (record.ok() && !definition.ok()) {
+      (void)store_->ReleaseLease(saga_id, self);
+    }
+    asio::post(threads_->io,
+               [this, saga_id, record = std::move(record),
+                definition = std::move(definition), then = std::move(then)] {
+                 if (!definition.ok()) {
+                   then(definition.status());
+                   return;
+                 }
+                 if (!sagas_.count(saga_id)) {
+                   Insert(saga_id, *definition,
+                          core::Fold(**definition, saga_id, record->events),
+                          record->summary.idempotency_key);
+                 }
+                 then(absl::OkStatus());
+               });
+  });
+}
+
+// Runs on a database thread (or before Start): definitions may have to be
+// read back from the store.
+void Engine::AdoptClaimed(std::vector<store::SagaRecord> records) {
+  const std::string& self = options_.leases.instance_id;
+  for (auto& record : records) {
+    const std::string saga_id = record.summary.saga_id;
+    auto definition = definitions_->Version(record.summary.saga_type,
+                                            record.summary.definition_version);
+    if (!definition.ok()) {
+      // Let an instance that knows the definition have it.
+      Log(spdlog::level::err, "saga cannot be driven here, lease released",
+          {{"saga_id", saga_id},
+           {"saga_type", record.summary.saga_type},
+           {"error", definition.status().ToString()}});
+      (void)store_->ReleaseLease(saga_id, self);
+      continue;
+    }
+    asio::post(threads_->io, [this, saga_id, definition = *definition,
+                              key = std::move(record.summary.idempotency_key),
+                              events = std::move(record.events)] {
+      // Already driven here: its lease had lapsed and is ours again.
+      if (sagas_.count(saga_id)) return;
+      Insert(saga_id, definition, core::Fold(*definition, saga_id, events),
+             key);
+      Handle(saga_id, core::Signal{}, nullptr);
+    });
+  }
+}
+
+store::AppendBatch Engine::MakeBatch(
+    const core::SagaDefinition& definition, int64_t expected_last_seq,
+    const core::SagaState& next, const std::vector<core::Event>& events) const {
+  store::AppendBatch batch;
+  batch.saga_id = next.saga_id;
+  batch.expected_last_seq = expected_last_seq;
+  batch.events = events;
+  batch.summary = SummaryOf(definition, next);
+  batch.outbox = core::OutboxMessagesFor(definition, next.saga_id, events);
+  batch.writer = options_.leases.instance_id;
+  batch.lease_ttl = options_.leases.ttl;
+  return batch;
 }
 
 }  // namespace saga::engine

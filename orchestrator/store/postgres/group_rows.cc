@@ -164,7 +164,9 @@ void GroupRows::AddCreatedSaga(const AppendBatch& batch, size_t idx) {
       .Int("last_seq", summary.last_seq)
       .Int("created_ms", summary.created_ms)
       .Int("updated_ms", summary.updated_ms)
-      .Int("current_attempt", summary.current_attempt);
+      .Int("current_attempt", summary.current_attempt)
+      .Str("writer", batch.writer)
+      .Int("lease_ttl_ms", batch.lease_ttl.count());
   if (summary.idempotency_key.empty()) {
     row.Null("idempotency_key");
   } else {
@@ -183,7 +185,9 @@ void GroupRows::AddAppendedSaga(const AppendBatch& batch, size_t idx) {
       .Str("error", summary.error)
       .Int("last_seq", summary.last_seq)
       .Int("updated_ms", summary.updated_ms)
-      .Int("current_attempt", summary.current_attempt);
+      .Int("current_attempt", summary.current_attempt)
+      .Str("writer", batch.writer)
+      .Int("lease_ttl_ms", batch.lease_ttl.count());
 }
 
 void GroupRows::AddHistory(const AppendBatch& batch, size_t idx) {
@@ -196,7 +200,8 @@ void GroupRows::AddHistory(const AppendBatch& batch, size_t idx) {
         .Int("step", event.step)
         .Int("attempt", event.attempt)
         .Raw("data", core::EncodeEventData(event))
-        .Int("at_ms", event.at_ms);
+        .Int("at_ms", event.at_ms)
+        .Str("writer", batch.writer);
   }
   int64_t ord = 0;
   for (const core::OutboxMessage& message : batch.outbox) {

@@ -27,12 +27,15 @@ class GroupRows {
  public:
   GroupRows();
 
-  // The saga row of batch `idx` of a create group: every summary column.
+  // The saga row of batch `idx` of a create group: every summary column,
+  // with the writer and lease TTL it is leased to.
   void AddCreatedSaga(const AppendBatch& batch, size_t idx);
   // The saga row of batch `idx` of an append group: what Append rewrites,
-  // with the expected seq that fences it.
+  // with the expected seq and writer that fence it and the lease TTL it
+  // extends.
   void AddAppendedSaga(const AppendBatch& batch, size_t idx);
-  // The batch's events and its outbox messages (in order).
+  // The batch's events (each with its writer) and its outbox messages (in
+  // order).
   void AddHistory(const AppendBatch& batch, size_t idx);
 
   // The three arrays; the builder must not be used afterwards.

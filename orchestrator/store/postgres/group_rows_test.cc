@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 namespace saga::store {
@@ -42,6 +43,8 @@ AppendBatch Batch() {
   batch.summary.created_ms = 1700000000000;
   batch.summary.updated_ms = 1700000000123;
   batch.summary.current_attempt = 2;
+  batch.writer = "orch-a";
+  batch.lease_ttl = std::chrono::milliseconds(15000);
   core::OutboxMessage message;
   message.message_id = "s-1:3";
   message.type = "saga.step.failed";
@@ -100,14 +103,15 @@ TEST(GroupRowsTest, CreateRowsCarryEveryColumnAndEmbedJson) {
       "current_step": "reserve", "error": "line\nbreak",
       "input": {"a": {"x": null}, "b": [1, 2.5]}, "idempotency_key": null,
       "last_seq": 3, "created_ms": 1700000000000,
-      "updated_ms": 1700000000123, "current_attempt": 2})"));
+      "updated_ms": 1700000000123, "current_attempt": 2,
+      "writer": "orch-a", "lease_ttl_ms": 15000})"));
   EXPECT_EQ(sagas[1]["idempotency_key"], "key-2");
 
   const Json events = Json::parse(rows.TakeEvents());
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0], Json::parse(R"({
       "saga_id": "s-1", "seq": 3, "type": "StepFailed", "step": 1,
-      "attempt": 2, "at_ms": 1700000000123,
+      "attempt": 2, "at_ms": 1700000000123, "writer": "orch-a",
       "data": )" + core::EncodeEventData(batch.events[0]) +
                                    "}"));
   EXPECT_TRUE(events[0]["data"].is_object());
@@ -121,13 +125,15 @@ TEST(GroupRowsTest, CreateRowsCarryEveryColumnAndEmbedJson) {
       "payload": {"error": "boom"}, "at_ms": 1700000000123})"));
 }
 
+// The fence is the expected seq and the writer (the lease holder).
 TEST(GroupRowsTest, AppendRowsCarryTheFence) {
   GroupRows rows;
   rows.AddAppendedSaga(Batch(), 7);
   EXPECT_EQ(Json::parse(rows.TakeSagas()), Json::parse(R"([{
       "idx": 7, "saga_id": "s-1", "expected": 2, "status": "COMPENSATING",
       "current_step": "reserve", "error": "line\nbreak", "last_seq": 3,
-      "updated_ms": 1700000000123, "current_attempt": 2}])"));
+      "updated_ms": 1700000000123, "current_attempt": 2,
+      "writer": "orch-a", "lease_ttl_ms": 15000}])"));
   EXPECT_EQ(Json::parse(rows.TakeEvents()), Json::array());
   EXPECT_EQ(Json::parse(rows.TakeOutbox()), Json::array());
 }

@@ -61,15 +61,17 @@ class PgStore final : public SagaStore {
       const std::vector<const AppendBatch*>& batches) override;
   absl::StatusOr<SagaRecord> Load(const std::string& saga_id) override;
   absl::StatusOr<SagaSummary> LoadSummary(const std::string& saga_id) override;
-  absl::StatusOr<std::vector<SagaRecord>> LoadUnfinished() override;
-  // Pages through the unfinished sagas by id inside one REPEATABLE READ
-  // transaction: each page is one indexed query for the sagas and one for
-  // their events, so the first chunk arrives after a few milliseconds
-  // however many sagas there are.
-  absl::Status ScanUnfinished(
-      size_t chunk,
-      const std::function<absl::Status(std::vector<SagaRecord>)>& sink)
-      override;
+  absl::StatusOr<std::vector<SagaRecord>> Claim(const std::string& owner,
+                                                std::chrono::milliseconds ttl,
+                                                int limit) override;
+  absl::StatusOr<SagaRecord> ClaimSaga(const std::string& saga_id,
+                                       const std::string& owner,
+                                       std::chrono::milliseconds ttl) override;
+  absl::StatusOr<int64_t> RenewLeases(const std::string& owner,
+                                      std::chrono::milliseconds ttl) override;
+  absl::StatusOr<int64_t> ReleaseLeases(const std::string& owner) override;
+  absl::Status ReleaseLease(const std::string& saga_id,
+                            const std::string& owner) override;
   absl::StatusOr<ListPage> List(const ListQuery& query) override;
   absl::Status PutDefinition(const std::string& name, int version,
                              const std::string& source) override;
@@ -94,11 +96,6 @@ class PgStore final : public SagaStore {
   std::vector<Result> CheckedGroup(
       const Group& batches, bool creating,
       std::vector<Result> (PgStore::*commit)(const Group&));
-
-  // ScanUnfinished, with the inputs or without.
-  absl::Status Scan(
-      size_t chunk, bool with_input,
-      const std::function<absl::Status(std::vector<SagaRecord>)>& sink);
 
   std::vector<absl::StatusOr<CreateResult>> CommitCreates(const Group& group);
   std::vector<absl::Status> CommitAppends(const Group& group);
