@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <boost/asio.hpp>
+#include <unordered_set>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
@@ -261,14 +262,25 @@ absl::StatusOr<size_t> Engine::Recover() {
   // were left by an earlier process: give them up and claim like anyone.
   auto released = store_->ReleaseLeases(options_.leases.instance_id);
   if (!released.ok()) return released.status();
-  size_t claimed = 0;
+  const LeaseOptions& leases = options_.leases;
+  // A saga claimed twice means the leases of the first batches lapsed
+  // before the last were claimed (claiming took longer than a lease TTL,
+  // e.g. 100,000 sagas on a busy database): this loop would then go round
+  // for ever. It stops there; the lease keeper's claims take the rest.
+  std::unordered_set<std::string> claimed;
   while (true) {
-    auto batch = threads_->leases->ClaimOnce();
+    auto batch =
+        store_->Claim(leases.instance_id, leases.ttl, leases.claim_batch);
     if (!batch.ok()) return batch.status();
-    claimed += *batch;
-    if (*batch < static_cast<size_t>(options_.leases.claim_batch)) break;
+    const size_t count = batch->size();
+    bool went_round = false;
+    for (const store::SagaRecord& record : *batch) {
+      went_round |= !claimed.insert(record.summary.saga_id).second;
+    }
+    if (count > 0) AdoptClaimed(*std::move(batch));
+    if (went_round || count < static_cast<size_t>(leases.claim_batch)) break;
   }
-  return claimed;
+  return claimed.size();
 }
 
 void Engine::Start() {
