@@ -121,14 +121,15 @@ TEST(BackpressureTest, CircuitOpensParksSagasProbesAndRecovers) {
   ASSERT_TRUE(PollUntil([&] { return DoctorCircuit(cluster) == 1.0; }, 30s))
       << "saga_participant_circuit_state{participant=\"doctor\"} never 1";
 
-  // Not hammered: the doctor saw each saga's first call, the few retries
-  // sent before the threshold was reached, and one probe per half-open.
+  // Not hammered: the doctor saw at most each saga's first call, the few
+  // retries sent before the threshold was reached, and one probe per
+  // half-open.
   // (Without the breaker each saga would spend its 30 attempts in about a
   // second.) The doctor's log is read first: probes only grow.
   const int refused = CountLogLines(
       cluster, "doctor", {{"msg", "execute"}, {"outcome", "UNAVAILABLE"}});
   const int probes = CountLogLines(cluster, "orchestrator", to_half_open);
-  EXPECT_GE(refused, kSagas);
+  EXPECT_GE(refused, kThreshold);
   EXPECT_LE(refused, kSagas + kThreshold + probes);
   for (const auto& id : ids) {
     const saga::v1::Saga saga = cluster.GetSaga(id);
