@@ -14,6 +14,11 @@
 // not recorded is treated as having an unknown outcome and retried with the
 // same idempotency key).
 //
+// Backpressure: every participant call passes its participant's gate
+// (participant_gates.h: circuit breaker and in-flight bound), where it may
+// park in memory without using an attempt; StartSaga is refused past
+// EngineOptions::max_backlog.
+//
 // Several instances: the engine drives only sagas whose lease it holds (see
 // store.h). It creates sagas leased to itself, claims free and expired
 // leases as it runs (lease_keeper.h) and stops driving a saga as soon as
