@@ -146,8 +146,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
   app.add_option("--store-threads", flags.store_threads,
-                 "Threads that wait on store calls; writes made at the same "
-                 "time share one commit, so more threads allow larger groups")
+                 "Threads that wait on store reads (recovery, reloads); "
+                 "writes are group-committed by the engine's committer")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   app.add_option("--log-level", flags.log_level,
@@ -305,13 +305,19 @@ int main(int argc, char** argv) {
                                   flags.circuit_open_ms, flags.circuit_ramp_to};
   saga::engine::Engine engine(store->get(), &definitions, &participants,
                               engine_options);
+  // Started first, so claimed sagas resume while later batches are still
+  // being claimed; the API serves once all are claimed.
+  engine.Start();
+  const auto recovery_began = std::chrono::steady_clock::now();
   auto recovered = RetryWhileUnavailable("claiming unfinished sagas",
                                          flags.startup_timeout_s,
                                          [&] { return engine.Recover(); });
   if (!recovered.ok()) return Fail("recovery", recovered.status());
-  spdlog::info("instance={} resuming {} unfinished sagas", flags.instance_id,
-               *recovered);
-  engine.Start();
+  spdlog::info("instance={} resuming {} unfinished sagas (claimed in {} ms)",
+               flags.instance_id, *recovered,
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - recovery_began)
+                   .count());
 
   std::unique_ptr<saga::observability::MetricsEndpoint> metrics_endpoint;
   if (!flags.metrics_listen.empty()) {
