@@ -57,6 +57,11 @@ struct Flags {
   int claim_interval_ms = 1000;
   int claim_batch = 100;
   int drain_timeout_ms = 10000;
+  size_t max_backlog = 10000;
+  int max_inflight_per_participant = 256;
+  int circuit_failure_threshold = 10;
+  int circuit_open_ms = 2000;
+  int circuit_ramp_to = 16;
   std::string outbox_sink;
   int outbox_poll_ms = 1000;
   int outbox_sink_timeout_ms = 10000;
@@ -194,6 +199,30 @@ int main(int argc, char** argv) {
                  "to land and commit")
       ->capture_default_str()
       ->check(CLI::Range(0, 600 * 1000));
+  app.add_option("--max-backlog", flags.max_backlog,
+                 "Most sagas driven at once; past it StartSaga answers "
+                 "RESOURCE_EXHAUSTED and writes nothing (0: no bound)")
+      ->capture_default_str();
+  app.add_option("--max-inflight-per-participant",
+                 flags.max_inflight_per_participant,
+                 "Most calls in flight to one participant; more wait in the "
+                 "engine, in order (0: no bound)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
+  app.add_option("--circuit-failure-threshold", flags.circuit_failure_threshold,
+                 "Failures in a row (retryable or transport) that open a "
+                 "participant's circuit (0: no circuit breaker)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
+  app.add_option("--circuit-open-ms", flags.circuit_open_ms,
+                 "How long an open circuit parks calls before one probe")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600 * 1000));
+  app.add_option("--circuit-ramp-to", flags.circuit_ramp_to,
+                 "After a good probe, concurrent calls ramp 1, 2, 4, ... up "
+                 "to this, then the circuit closes")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
   app.add_option("--outbox-sink", flags.outbox_sink,
                  "Deliver outbox messages to http://HOST[:PORT][/PATH] (POST "
                  "JSON batches) or file:PATH (JSON lines) and mark them "
@@ -312,6 +341,10 @@ int main(int argc, char** argv) {
   engine_options.leases.claim_interval =
       std::chrono::milliseconds(flags.claim_interval_ms);
   engine_options.leases.claim_batch = flags.claim_batch;
+  engine_options.max_backlog = flags.max_backlog;
+  engine_options.calls.max_in_flight = flags.max_inflight_per_participant;
+  engine_options.calls.breaker = {flags.circuit_failure_threshold,
+                                  flags.circuit_open_ms, flags.circuit_ramp_to};
   saga::engine::Engine engine(store->get(), &definitions, &participants,
                               engine_options);
   // Started first, so claimed sagas resume while later batches are still
