@@ -376,8 +376,7 @@ int main(int argc, char** argv) {
   saga::store::PgOutboxLog outbox_log(flags.db, /*connections=*/2);
   saga::api::EventStreamOptions stream_options;
   stream_options.poll_interval = outbox_poll;
-  saga::api::EventStreams event_streams(&outbox_log, &commits,
-                                        stream_options);
+  saga::api::EventStreams event_streams(&outbox_log, &commits, stream_options);
 
   std::unique_ptr<saga::observability::MetricsEndpoint> metrics_endpoint;
   if (!flags.metrics_listen.empty()) {
