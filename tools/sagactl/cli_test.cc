@@ -305,9 +305,9 @@ class FakeOrchestrator final : public v1::SagaOrchestrator::Service {
 
   // Two messages at positions 7 and 3 (stream order is not position
   // order); records the last request.
-  grpc::Status WatchEvents(grpc::ServerContext*,
-                           const v1::WatchEventsRequest* request,
-                           grpc::ServerWriter<v1::OutboxEvent>* writer) override {
+  grpc::Status WatchEvents(
+      grpc::ServerContext*, const v1::WatchEventsRequest* request,
+      grpc::ServerWriter<v1::OutboxEvent>* writer) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
       last_events_request_ = *request;
@@ -830,9 +830,9 @@ TEST_F(CliTest, EventsPrintsTheOutboxStreamAndPassesTheFilters) {
   EXPECT_EQ(sent.from_position(), 0);
   EXPECT_FALSE(sent.follow());
 
-  Result json_lines = Run({"events", "--from", "5", "--follow", "--saga-type",
-                           "appointment_booking", "--type", "saga.started",
-                           "-o", "json"});
+  Result json_lines =
+      Run({"events", "--from", "5", "--follow", "--saga-type",
+           "appointment_booking", "--type", "saga.started", "-o", "json"});
   EXPECT_EQ(json_lines.code, kExitOk) << json_lines.err;
   sent = fake_.LastEventsRequest();
   EXPECT_EQ(sent.from_position(), 5);

@@ -253,8 +253,7 @@ absl::StatusOr<std::vector<OutboxEntry>> PgOutboxQueue::Pending(int limit) {
   }
   return session_->Run(
       dsn_, "reading pending outbox messages",
-      [&](pqxx::connection& conn)
-          -> absl::StatusOr<std::vector<OutboxEntry>> {
+      [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<OutboxEntry>> {
         pqxx::nontransaction tx(conn);
         std::vector<OutboxEntry> entries;
         for (const pqxx::row& row : tx.exec_params(kPendingSql, limit)) {
