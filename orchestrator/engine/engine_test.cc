@@ -296,7 +296,7 @@ class EngineTest : public ::testing::Test {
   std::string Start(const std::string& key = "",
                     const core::TraceContext& trace = {}) {
     std::promise<absl::StatusOr<store::CreateResult>> created;
-    engine_->StartSaga("appointment_booking", kInput, key, trace,
+    engine_->StartSaga("appointment_booking", kInput, key, trace, "",
                        [&](auto result) { created.set_value(result); });
     auto result = created.get_future().get();
     EXPECT_TRUE(result.ok()) << result.status();
@@ -476,7 +476,7 @@ TEST_F(EngineTest, StartIsIdempotentByKey) {
   engine_->StartSaga(
       "appointment_booking",
       R"({"patient_id":"p-2","preferred_date":"2026-12-01","specialty":"cardiology"})",
-      "order-42", {}, [&](auto result) { refused.set_value(result); });
+      "order-42", {}, "", [&](auto result) { refused.set_value(result); });
   EXPECT_EQ(refused.get_future().get().status().code(),
             absl::StatusCode::kAlreadyExists);
 }
@@ -493,12 +493,12 @@ TEST_F(EngineTest, AwaitTimesOutWhileTheSagaWaits) {
 TEST_F(EngineTest, RejectsUnknownTypeAndBadInputWithoutWriting) {
   engine_->Start();
   std::promise<absl::StatusOr<store::CreateResult>> unknown;
-  engine_->StartSaga("no_such_saga", kInput, "", {},
+  engine_->StartSaga("no_such_saga", kInput, "", {}, "",
                      [&](auto result) { unknown.set_value(result); });
   EXPECT_EQ(unknown.get_future().get().status().code(),
             absl::StatusCode::kNotFound);
   std::promise<absl::StatusOr<store::CreateResult>> bad;
-  engine_->StartSaga("appointment_booking", "{not json", "", {},
+  engine_->StartSaga("appointment_booking", "{not json", "", {}, "",
                      [&](auto result) { bad.set_value(result); });
   EXPECT_EQ(bad.get_future().get().status().code(),
             absl::StatusCode::kInvalidArgument);
