@@ -2,10 +2,17 @@
 // (reads). Uses gRPC's callback API: no handler blocks a gRPC thread; store
 // reads run on the service's own small thread pool and AwaitSaga parks
 // until the engine reports.
+//
+// Every handler first authenticates and authorizes its call (see
+// authorization.h) and does nothing else when that fails.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
+#include <string_view>
 
+#include "orchestrator/api/authorization.h"
 #include "orchestrator/engine/definition_registry.h"
 #include "orchestrator/engine/engine.h"
 #include "orchestrator/store/store.h"
@@ -19,6 +26,8 @@ struct ServiceOptions {
   int64_t max_await_ms = 10 * 60 * 1000;
   int max_page_size = 1000;
   int default_page_size = 50;
+  // Bearer tokens and roles; the default has none (authentication off).
+  Authorizer authorizer;
 };
 
 class OrchestratorService final : public v1::SagaOrchestrator::CallbackService {
@@ -74,11 +83,32 @@ class OrchestratorService final : public v1::SagaOrchestrator::CallbackService {
   struct ReadPool;
   class WatchReactor;
 
+  // Authenticates and authorizes a call to `method`, logging a refusal
+  // (without the token).
+  absl::StatusOr<Caller> Authorize(const grpc::CallbackServerContext& context,
+                                   std::string_view method);
+  // Authorize for unary calls: on refusal finishes `reactor` with the error
+  // and returns nullopt.
+  std::optional<Caller> Admit(grpc::CallbackServerContext* context,
+                              grpc::ServerUnaryReactor* reactor,
+                              std::string_view method);
+  // Authorizer::CheckOwner, logging a refusal.
+  absl::Status CheckOwner(const grpc::CallbackServerContext& context,
+                          const Caller& caller, std::string_view method,
+                          const v1::Saga& saga);
+
   // Runs an operator repair and answers with the saga as it then is.
   void Repair(grpc::CallbackServerContext* context,
-              grpc::ServerUnaryReactor* reactor, const std::string& saga_id,
-              core::Signal::Kind kind, const std::string& step,
-              const v1::Operator& by, v1::Saga* saga_out);
+              grpc::ServerUnaryReactor* reactor, const Caller& caller,
+              const std::string& saga_id, core::Signal::Kind kind,
+              const std::string& step, const v1::Operator& by,
+              v1::Saga* saga_out);
+
+  // Waits for the saga (engine), then answers with it (store).
+  void Await(grpc::ServerUnaryReactor* reactor,
+             const v1::AwaitSagaRequest* request,
+             v1::AwaitSagaResponse* response,
+             std::chrono::milliseconds timeout);
 
   // Loads a saga and folds its history into the API message.
   absl::StatusOr<v1::Saga> LoadSaga(const std::string& saga_id);
