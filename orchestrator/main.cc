@@ -1,13 +1,14 @@
-// saga-orchestrator: wiring only. Loads definitions, migrates and opens the
-// store, resumes unfinished sagas, then serves saga.v1.SagaOrchestrator.
+// saga-orchestrator: wiring only. Reads its configuration (config/), loads
+// definitions, migrates and opens the store, resumes unfinished sagas, then
+// serves saga.v1.SagaOrchestrator.
 #include <grpcpp/grpcpp.h>
 #include <prometheus/registry.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
-#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <iostream>
 #include <map>
 #include <thread>
 
@@ -15,6 +16,8 @@
 #include "observability/logging.h"
 #include "observability/metrics_endpoint.h"
 #include "orchestrator/api/orchestrator_service.h"
+#include "orchestrator/config/command_line.h"
+#include "orchestrator/config/config_yaml.h"
 #include "orchestrator/engine/crash_points.h"
 #include "orchestrator/engine/definition_registry.h"
 #include "orchestrator/engine/engine.h"
@@ -23,24 +26,9 @@
 #include "orchestrator/store/postgres/database_probe.h"
 #include "orchestrator/store/postgres/migrator.h"
 #include "orchestrator/store/postgres/pg_store.h"
+#include "security/tls.h"
 
 namespace {
-
-struct Flags {
-  std::string listen = "127.0.0.1:50051";
-  std::string db;
-  std::string definitions = "sagas";
-  std::string migrations = "migrations/orchestrator";
-  std::vector<std::string> participants;
-  int db_connections = 8;
-  int store_threads = 64;
-  std::string log_level = "info";
-  std::string log_format = "text";
-  std::string metrics_listen;
-  size_t max_input_bytes = 256 * 1024;
-  int startup_timeout_s = 30;
-  bool migrate_only = false;
-};
 
 absl::Status StatusOf(const absl::Status& status) { return status; }
 template <typename T>
@@ -74,6 +62,13 @@ int Fail(const std::string& what, const absl::Status& status) {
   return 1;
 }
 
+// A configuration error, before logging is set up: exit code 2.
+int BadConfig(const absl::Status& status) {
+  std::fprintf(stderr, "saga-orchestrator: %s\n",
+               std::string(status.message()).c_str());
+  return 2;
+}
+
 int WaitForTerminationSignal() {
   sigset_t signals;
   sigemptyset(&signals);
@@ -97,68 +92,41 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  Flags flags;
-  CLI::App app{"saga-orchestrator: runs persisted saga state machines"};
-  app.add_option("--listen", flags.listen, "gRPC listen address")
-      ->capture_default_str();
-  app.add_option("--db", flags.db, "PostgreSQL connection string")
-      ->required()
-      ->envname("SAGA_DB");
-  app.add_option("--definitions", flags.definitions,
-                 "Directory of saga definitions (*.yaml)")
-      ->capture_default_str();
-  app.add_option("--migrations", flags.migrations,
-                 "Directory of the orchestrator's SQL migrations")
-      ->capture_default_str();
-  app.add_option("--participant", flags.participants,
-                 "NAME=HOST:PORT of a participant service (repeatable)");
-  app.add_option("--db-connections", flags.db_connections,
-                 "Connections to the database")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 256));
-  app.add_option("--store-threads", flags.store_threads,
-                 "Threads that wait on store calls; writes made at the same "
-                 "time share one commit, so more threads allow larger groups")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1024));
-  app.add_option("--log-level", flags.log_level,
-                 "trace, debug, info, warn, error, critical or off")
-      ->capture_default_str();
-  app.add_option("--log-format", flags.log_format,
-                 "text, or json for one JSON object per line")
-      ->capture_default_str();
-  app.add_option("--metrics-listen", flags.metrics_listen,
-                 "HOST:PORT to serve Prometheus metrics on (/metrics); "
-                 "port 0 picks a free one; empty: no metrics endpoint");
-  app.add_option("--max-input-bytes", flags.max_input_bytes,
-                 "Largest accepted saga input")
-      ->capture_default_str();
-  app.add_option("--startup-timeout", flags.startup_timeout_s,
-                 "Seconds to wait for the database at start-up")
-      ->capture_default_str();
-  app.add_flag("--migrate-only", flags.migrate_only,
-               "Apply migrations and exit");
-  CLI11_PARSE(app, argc, argv);
-
-  auto log_level = saga::observability::ParseLogLevel(flags.log_level);
-  auto log_format = saga::observability::ParseLogFormat(flags.log_format);
-  for (const absl::Status& status : {log_level.status(), log_format.status()}) {
-    if (!status.ok()) {
-      std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
-      return 2;
-    }
+  auto command_line =
+      saga::config::ParseCommandLine(argc, argv, std::cout);
+  if (!command_line.ok()) return BadConfig(command_line.status());
+  if (command_line->help_shown) return 0;
+  const saga::config::Config& config = command_line->config;
+  if (command_line->print_config) {
+    std::cout << saga::config::PrintConfig(config);
+    return 0;
   }
-  saga::observability::ConfigureLogging("orchestrator", *log_level,
-                                        *log_format);
+  // Secrets and TLS files are read now, so that a bad file stops the start
+  // before anything else happens.
+  auto dsn = saga::config::EffectiveDsn(config, command_line->db_password);
+  if (!dsn.ok()) return BadConfig(dsn.status());
+  auto tokens = saga::config::LoadTokens(config);
+  if (!tokens.ok()) return BadConfig(tokens.status());
+  auto server_credentials = saga::security::MakeServerCredentials(config.tls);
+  if (!server_credentials.ok()) {
+    return BadConfig(absl::InvalidArgumentError(
+        "tls: " + std::string(server_credentials.status().message())));
+  }
+  auto participant_credentials =
+      saga::config::ParticipantCredentials(config);
+  if (!participant_credentials.ok()) {
+    return BadConfig(participant_credentials.status());
+  }
+  // Both were checked by Validate.
+  saga::observability::ConfigureLogging(
+      "orchestrator",
+      *saga::observability::ParseLogLevel(config.logging.level),
+      *saga::observability::ParseLogFormat(config.logging.format));
+  saga::config::LogSecurity(config, *tokens);
 
   std::map<std::string, std::string> participant_addresses;
-  for (const auto& entry : flags.participants) {
-    const auto eq = entry.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size()) {
-      spdlog::critical("--participant '{}': expected NAME=HOST:PORT", entry);
-      return 2;
-    }
-    participant_addresses[entry.substr(0, eq)] = entry.substr(eq + 1);
+  for (const auto& [name, endpoint] : config.participants) {
+    participant_addresses[name] = endpoint.address;
   }
 
   if (absl::Status crash_points = saga::engine::CheckCrashPointConfig();
@@ -167,12 +135,13 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  const int startup_timeout_s = config.database.startup_timeout_s;
   absl::Status migrated = RetryWhileUnavailable(
-      "applying migrations", flags.startup_timeout_s,
-      [&] { return saga::store::ApplyMigrations(flags.db, flags.migrations); });
+      "applying migrations", startup_timeout_s,
+      [&] { return saga::store::ApplyMigrations(*dsn, config.migrations); });
   if (!migrated.ok()) return Fail("migrations", migrated);
-  if (flags.migrate_only) {
-    spdlog::info("migrations applied from {}", flags.migrations);
+  if (command_line->migrate_only) {
+    spdlog::info("migrations applied from {}", config.migrations);
     return 0;
   }
 
@@ -188,31 +157,33 @@ int main(int argc, char** argv) {
     metrics.StoreCommitted(batches, latency.count());
   };
   auto store = RetryWhileUnavailable(
-      "connecting to the database", flags.startup_timeout_s, [&] {
-        return saga::store::PgStore::Open(flags.db, flags.db_connections,
+      "connecting to the database", startup_timeout_s, [&] {
+        return saga::store::PgStore::Open(*dsn, config.database.connections,
                                           group_commit);
       });
   if (!store.ok()) return Fail("database", store.status());
 
   saga::engine::DefinitionRegistry definitions(store->get());
-  if (auto loaded = definitions.LoadDirectory(flags.definitions);
+  if (auto loaded = definitions.LoadDirectory(config.definitions);
       !loaded.ok()) {
     return Fail("saga definitions", loaded);
   }
   for (const auto& participant : definitions.Participants()) {
     if (!participant_addresses.count(participant)) {
       spdlog::critical(
-          "a saga definition uses participant '{}' but no --participant "
-          "{}=HOST:PORT was given",
+          "a saga definition uses participant '{}' but it has no address "
+          "(participants.{}.address in the config file, or --participant "
+          "NAME=HOST:PORT)",
           participant, participant);
       return 2;
     }
   }
 
-  saga::engine::ParticipantClients participants(participant_addresses);
+  saga::engine::ParticipantClients participants(participant_addresses,
+                                               *participant_credentials);
   saga::engine::EngineOptions engine_options;
-  engine_options.db_threads = flags.store_threads;
-  engine_options.max_input_bytes = flags.max_input_bytes;
+  engine_options.db_threads = config.limits.store_threads;
+  engine_options.max_input_bytes = config.limits.max_input_bytes;
   engine_options.metrics = &metrics;
   saga::engine::Engine engine(store->get(), &definitions, &participants,
                               engine_options);
@@ -222,35 +193,36 @@ int main(int argc, char** argv) {
   engine.Start();
 
   std::unique_ptr<saga::observability::MetricsEndpoint> metrics_endpoint;
-  if (!flags.metrics_listen.empty()) {
+  if (!config.metrics_listen.empty()) {
     auto started = saga::observability::MetricsEndpoint::Start(
-        flags.metrics_listen, metrics.registry());
+        config.metrics_listen, metrics.registry());
     if (!started.ok()) return Fail("metrics", started.status());
     metrics_endpoint = *std::move(started);
     spdlog::info("metrics on {}", metrics_endpoint->address());
   }
 
+  saga::api::ServiceOptions service_options;
+  service_options.authorizer = saga::api::Authorizer(*std::move(tokens));
   saga::api::OrchestratorService service(&engine, store->get(), &definitions,
-                                         saga::api::ServiceOptions{});
+                                         service_options);
   saga::observability::EnableHealthAndReflection();
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(flags.listen, grpc::InsecureServerCredentials(),
-                           &bound_port);
+  builder.AddListeningPort(config.listen, *server_credentials, &bound_port);
   builder.RegisterService(&service);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(flags.max_input_bytes) +
-                                   64 * 1024);
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(config.limits.max_input_bytes) + 64 * 1024);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound_port == 0) {
-    spdlog::critical("cannot listen on {}", flags.listen);
+    spdlog::critical("cannot listen on {}", config.listen);
     return 1;
   }
-  saga::store::DatabaseProbe database(flags.db);
+  saga::store::DatabaseProbe database(*dsn);
   saga::observability::HealthMonitor health(
       server.get(), {saga::v1::SagaOrchestrator::service_full_name()},
       [&database] { return database.Check(); }, kHealthProbeInterval);
   spdlog::info("listening on {}",
-               flags.listen.substr(0, flags.listen.rfind(':')) + ":" +
+               config.listen.substr(0, config.listen.rfind(':')) + ":" +
                    std::to_string(bound_port));
 
   const int received = WaitForTerminationSignal();
