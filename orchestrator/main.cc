@@ -1,15 +1,19 @@
 // saga-orchestrator: wiring only. Reads its configuration (config/), loads
-// definitions, migrates and opens the store, resumes unfinished sagas, then
-// serves saga.v1.SagaOrchestrator.
+// definitions, migrates and opens the store, claims unfinished sagas, then
+// serves saga.v1.SagaOrchestrator until SIGTERM/SIGINT, and then stops
+// gracefully (see the end of main).
 #include <grpcpp/grpcpp.h>
 #include <prometheus/registry.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <random>
 #include <thread>
 
 #include "observability/health.h"
@@ -29,6 +33,21 @@
 #include "security/tls.h"
 
 namespace {
+
+// gRPC's default receive limit, kept as a floor.
+constexpr size_t kMinReceiveBytes = 4 << 20;
+
+// hostname-pid-random: unique among live instances without configuration.
+std::string DefaultInstanceId() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
+    std::snprintf(host, sizeof(host), "orchestrator");
+  }
+  std::random_device random;
+  char suffix[16];
+  std::snprintf(suffix, sizeof(suffix), "%06x", random() & 0xffffff);
+  return std::string(host) + "-" + std::to_string(getpid()) + "-" + suffix;
+}
 
 absl::Status StatusOf(const absl::Status& status) { return status; }
 template <typename T>
@@ -92,15 +111,15 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto command_line =
-      saga::config::ParseCommandLine(argc, argv, std::cout);
+  auto command_line = saga::config::ParseCommandLine(argc, argv, std::cout);
   if (!command_line.ok()) return BadConfig(command_line.status());
   if (command_line->help_shown) return 0;
-  const saga::config::Config& config = command_line->config;
+  saga::config::Config& config = command_line->config;
   if (command_line->print_config) {
     std::cout << saga::config::PrintConfig(config);
     return 0;
   }
+  if (config.instance.id.empty()) config.instance.id = DefaultInstanceId();
   // Secrets and TLS files are read now, so that a bad file stops the start
   // before anything else happens.
   auto dsn = saga::config::EffectiveDsn(config, command_line->db_password);
@@ -112,15 +131,13 @@ int main(int argc, char** argv) {
     return BadConfig(absl::InvalidArgumentError(
         "tls: " + std::string(server_credentials.status().message())));
   }
-  auto participant_credentials =
-      saga::config::ParticipantCredentials(config);
+  auto participant_credentials = saga::config::ParticipantCredentials(config);
   if (!participant_credentials.ok()) {
     return BadConfig(participant_credentials.status());
   }
   // Both were checked by Validate.
   saga::observability::ConfigureLogging(
-      "orchestrator",
-      *saga::observability::ParseLogLevel(config.logging.level),
+      "orchestrator", *saga::observability::ParseLogLevel(config.logging.level),
       *saga::observability::ParseLogFormat(config.logging.format));
   saga::config::LogSecurity(config, *tokens);
 
@@ -180,16 +197,27 @@ int main(int argc, char** argv) {
   }
 
   saga::engine::ParticipantClients participants(participant_addresses,
-                                               *participant_credentials);
+                                                *participant_credentials);
   saga::engine::EngineOptions engine_options;
   engine_options.db_threads = config.limits.store_threads;
   engine_options.max_input_bytes = config.limits.max_input_bytes;
   engine_options.metrics = &metrics;
+  engine_options.drain_timeout =
+      std::chrono::milliseconds(config.instance.drain_timeout_ms);
+  engine_options.leases.instance_id = config.instance.id;
+  engine_options.leases.ttl =
+      std::chrono::milliseconds(config.instance.lease_ttl_ms);
+  engine_options.leases.claim_interval =
+      std::chrono::milliseconds(config.instance.claim_interval_ms);
+  engine_options.leases.claim_batch = config.instance.claim_batch;
   saga::engine::Engine engine(store->get(), &definitions, &participants,
                               engine_options);
-  auto recovered = engine.Recover();
+  auto recovered =
+      RetryWhileUnavailable("claiming unfinished sagas", startup_timeout_s,
+                            [&] { return engine.Recover(); });
   if (!recovered.ok()) return Fail("recovery", recovered.status());
-  spdlog::info("resuming {} unfinished sagas", *recovered);
+  spdlog::info("instance={} resuming {} unfinished sagas", config.instance.id,
+               *recovered);
   engine.Start();
 
   std::unique_ptr<saga::observability::MetricsEndpoint> metrics_endpoint;
@@ -210,8 +238,11 @@ int main(int argc, char** argv) {
   int bound_port = 0;
   builder.AddListeningPort(config.listen, *server_credentials, &bound_port);
   builder.RegisterService(&service);
-  builder.SetMaxReceiveMessageSize(
-      static_cast<int>(config.limits.max_input_bytes) + 64 * 1024);
+  // Well above the input limit, so a too large input reaches StartSaga and
+  // gets its precise INVALID_ARGUMENT ("input is N bytes; the limit is M");
+  // only a request past this gets gRPC's own RESOURCE_EXHAUSTED.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(
+      std::max(kMinReceiveBytes, config.limits.max_input_bytes + 64 * 1024)));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound_port == 0) {
     spdlog::critical("cannot listen on {}", config.listen);
@@ -226,12 +257,20 @@ int main(int argc, char** argv) {
                    std::to_string(bound_port));
 
   const int received = WaitForTerminationSignal();
+  // Shutdown: load balancers see NOT_SERVING and StartSaga answers
+  // UNAVAILABLE at once, while reads keep being served; the participant
+  // calls in flight land and their results commit (bounded); then the server
+  // stops and the engine releases its leases, so another instance (or the
+  // next start) resumes the unfinished sagas without waiting for expiry.
   spdlog::info("signal {} received: shutting down", received);
   health.Drain();
   engine.BeginShutdown();
+  const bool drained = engine.Drain();
+  spdlog::info("in-flight participant calls {}",
+               drained ? "drained" : "still running at the drain timeout");
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   engine.Stop();
-  spdlog::info("stopped; {} sagas left to resume at the next start",
+  spdlog::info("stopped; {} sagas left for other instances or the next start",
                engine.ActiveSagas());
   return 0;
 }

@@ -8,6 +8,9 @@ PACKAGES=(
   # Toolchain.
   build-essential cmake ninja-build pkg-config git ca-certificates
   clang-format
+  # Fuzzing (scripts/fuzz.sh): clang with libFuzzer and the sanitizer
+  # runtimes, which --no-install-recommends would leave out.
+  clang libclang-rt-14-dev
   # gRPC and protobuf (the grpc compiler plugin is required by gRPC's CMake
   # config even for C++ only).
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds, starts a private PostgreSQL cluster and runs
-# every test with ctest against it. Extra arguments go to ctest, e.g.
+# Installs dependencies, builds, runs the fuzz targets briefly
+# (scripts/fuzz.sh), starts a private PostgreSQL cluster and runs every test
+# with ctest against it. Extra arguments go to ctest, e.g.
 # `scripts/test.sh -L unit` or `scripts/test.sh -R Decider`. Exits with
 # ctest's status; the cluster is stopped and removed in any case.
 set -euo pipefail
@@ -10,6 +11,13 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 
 "$ROOT/scripts/install-deps.sh"
 "$ROOT/scripts/build.sh"
+
+# A short libFuzzer run of each fuzz target (clang, ASan + UBSan, its own
+# build dir); FUZZ_SECONDS=0 skips it. Its failure fails the run, after ctest.
+fuzz_status=0
+if [[ ${FUZZ_SECONDS:-20} -gt 0 ]]; then
+  "$ROOT/scripts/fuzz.sh" "${FUZZ_SECONDS:-20}" || fuzz_status=$?
+fi
 
 # Under /tmp: as root the server runs as `postgres`, which cannot reach /root.
 PG_DIR=$(mktemp -d /tmp/saga-test-pg.XXXXXX)
@@ -29,4 +37,8 @@ source "$PG_DIR/env"
 
 status=0
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 "$@" || status=$?
+if [[ $fuzz_status -ne 0 ]]; then
+  echo "test.sh: scripts/fuzz.sh failed (see above)" >&2
+  [[ $status -ne 0 ]] || status=$fuzz_status
+fi
 exit "$status"

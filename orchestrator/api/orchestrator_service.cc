@@ -8,29 +8,20 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <charconv>
 #include <deque>
 
 #include "observability/logging.h"
 #include "observability/trace_context.h"
 #include "orchestrator/api/proto_conversion.h"
+#include "orchestrator/api/request_checks.h"
 #include "orchestrator/api/status_mapping.h"
 
 namespace saga::api {
 
 namespace {
 
-constexpr size_t kMaxIdLength = 128;
-constexpr size_t kMaxReasonLength = 1024;
-
-absl::Status CheckSagaId(const std::string& saga_id) {
-  if (saga_id.empty()) return absl::InvalidArgumentError("saga_id is required");
-  if (saga_id.size() > kMaxIdLength) {
-    return absl::InvalidArgumentError("saga_id is longer than " +
-                                      std::to_string(kMaxIdLength) + " bytes");
-  }
-  return absl::OkStatus();
-}
+// How often AwaitSaga re-reads a saga that another instance drives.
+constexpr std::chrono::milliseconds kNotDrivenHerePoll{500};
 
 // A stream that ends at once with an error (bad request).
 class RefusedWatch final : public grpc::ServerWriteReactor<v1::SagaEvent> {
@@ -61,6 +52,14 @@ core::TraceContext IncomingTrace(const grpc::CallbackServerContext& context) {
                                   value(observability::kTraceStateKey))};
 }
 
+// The first failed check, or OK.
+absl::Status FirstError(std::initializer_list<absl::Status> checks) {
+  for (const absl::Status& check : checks) {
+    if (!check.ok()) return check;
+  }
+  return absl::OkStatus();
+}
+
 // gRPC lower-cases metadata keys.
 constexpr char kAuthorizationKey[] = "authorization";
 
@@ -68,29 +67,11 @@ constexpr char kAuthorizationKey[] = "authorization";
 // reason names the token's name, never the token).
 void LogRefusal(const grpc::CallbackServerContext& context,
                 std::string_view method, const absl::Status& refusal) {
-  observability::Log(
-      spdlog::level::warn, "call refused",
-      {{"rpc", method},
-       {"peer", context.peer()},
-       {"code", absl::StatusCodeToString(refusal.code())},
-       {"reason", std::string(refusal.message())}});
-}
-
-// Page tokens are "<created_ms>.<saga_id>" of the last row returned.
-std::string EncodePageToken(const store::SagaSummary& last) {
-  return std::to_string(last.created_ms) + "." + last.saga_id;
-}
-
-absl::StatusOr<std::pair<int64_t, std::string>> DecodePageToken(
-    const std::string& token) {
-  const auto dot = token.find('.');
-  int64_t created_ms = 0;
-  if (dot == std::string::npos || dot + 1 >= token.size() ||
-      std::from_chars(token.data(), token.data() + dot, created_ms).ptr !=
-          token.data() + dot) {
-    return absl::InvalidArgumentError("malformed page_token");
-  }
-  return std::make_pair(created_ms, token.substr(dot + 1));
+  observability::Log(spdlog::level::warn, "call refused",
+                     {{"rpc", method},
+                      {"peer", context.peer()},
+                      {"code", absl::StatusCodeToString(refusal.code())},
+                      {"reason", std::string(refusal.message())}});
 }
 
 }  // namespace
@@ -147,8 +128,8 @@ std::optional<Caller> OrchestratorService::Admit(
 absl::Status OrchestratorService::CheckOwner(
     const grpc::CallbackServerContext& context, const Caller& caller,
     std::string_view method, const v1::Saga& saga) {
-  absl::Status allowed = Authorizer::CheckOwner(caller, method, saga.saga_id(),
-                                                saga.started_by());
+  absl::Status allowed =
+      Authorizer::CheckOwner(caller, method, saga.saga_id(), saga.started_by());
   if (!allowed.ok()) LogRefusal(context, method, allowed);
   return allowed;
 }
@@ -159,15 +140,14 @@ grpc::ServerUnaryReactor* OrchestratorService::StartSaga(
   auto* reactor = context->DefaultReactor();
   const auto caller = Admit(context, reactor, "StartSaga");
   if (!caller) return reactor;
-  if (request->saga_type().empty()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "saga_type is required"));
-    return reactor;
-  }
-  if (request->idempotency_key().size() > kMaxIdLength) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "idempotency_key is longer than " +
-                                     std::to_string(kMaxIdLength) + " bytes"));
+  // The input itself is checked against its definition by the engine.
+  if (auto valid = FirstError(
+          {CheckText("saga_type", request->saga_type(), kMaxNameLength,
+                     /*required=*/true),
+           CheckText("idempotency_key", request->idempotency_key(),
+                     kMaxNameLength)});
+      !valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
   engine_->StartSaga(
@@ -208,7 +188,7 @@ grpc::ServerUnaryReactor* OrchestratorService::GetSaga(
   auto* reactor = context->DefaultReactor();
   const auto caller = Admit(context, reactor, "GetSaga");
   if (!caller) return reactor;
-  if (auto valid = CheckSagaId(request->saga_id()); !valid.ok()) {
+  if (auto valid = CheckSagaId("saga_id", request->saga_id()); !valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
@@ -229,36 +209,32 @@ grpc::ServerUnaryReactor* OrchestratorService::ListSagas(
   auto* reactor = context->DefaultReactor();
   if (!Admit(context, reactor, "ListSagas")) return reactor;
   store::ListQuery query;
-  query.saga_type = request->saga_type();
-  if (request->created_after_unix_ms() < 0) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "created_after_unix_ms must not be negative"));
-    return reactor;
-  }
-  query.created_after_ms = request->created_after_unix_ms();
+  auto limit = PageLimit(request->page_size(), options_.default_page_size,
+                         options_.max_page_size);
+  absl::Status valid =
+      FirstError({CheckText("saga_type", request->saga_type(), kMaxNameLength),
+                  CheckNotNegative("created_after_unix_ms",
+                                   request->created_after_unix_ms()),
+                  limit.status()});
   query.status = FromProto(request->status());
-  if (request->status() != v1::SAGA_STATUS_UNSPECIFIED && !query.status) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "unknown status filter"));
-    return reactor;
+  if (valid.ok() && request->status() != v1::SAGA_STATUS_UNSPECIFIED &&
+      !query.status) {
+    valid = absl::InvalidArgumentError(
+        "status " + std::to_string(request->status()) +
+        " is not a saga status (see saga.v1.SagaStatus)");
   }
-  if (request->page_size() < 0 ||
-      request->page_size() > options_.max_page_size) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "page_size must be between 0 and " +
-                                     std::to_string(options_.max_page_size)));
-    return reactor;
-  }
-  query.limit = request->page_size() == 0 ? options_.default_page_size
-                                          : request->page_size();
-  if (!request->page_token().empty()) {
+  if (valid.ok() && !request->page_token().empty()) {
     auto after = DecodePageToken(request->page_token());
-    if (!after.ok()) {
-      reactor->Finish(ToGrpcStatus(after.status()));
-      return reactor;
-    }
-    query.after = *after;
+    valid = after.status();
+    if (after.ok()) query.after = {after->created_ms, after->saga_id};
   }
+  if (!valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
+    return reactor;
+  }
+  query.saga_type = request->saga_type();
+  query.created_after_ms = request->created_after_unix_ms();
+  query.limit = *limit;
   boost::asio::post(reads_->pool, [this, reactor, query, response] {
     auto page = store_->List(query);
     if (!page.ok()) {
@@ -269,7 +245,9 @@ grpc::ServerUnaryReactor* OrchestratorService::ListSagas(
       *response->add_sagas() = SummaryToProto(summary);
     }
     if (page->more && !page->sagas.empty()) {
-      response->set_next_page_token(EncodePageToken(page->sagas.back()));
+      const store::SagaSummary& last = page->sagas.back();
+      response->set_next_page_token(
+          EncodePageToken({last.created_ms, last.saga_id}));
     }
     reactor->Finish(grpc::Status::OK);
   });
@@ -282,7 +260,7 @@ grpc::ServerUnaryReactor* OrchestratorService::GetSagaHistory(
     v1::GetSagaHistoryResponse* response) {
   auto* reactor = context->DefaultReactor();
   if (!Admit(context, reactor, "GetSagaHistory")) return reactor;
-  if (auto valid = CheckSagaId(request->saga_id()); !valid.ok()) {
+  if (auto valid = CheckSagaId("saga_id", request->saga_id()); !valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
@@ -313,24 +291,24 @@ grpc::ServerUnaryReactor* OrchestratorService::AwaitSaga(
   auto* reactor = context->DefaultReactor();
   const auto caller = Admit(context, reactor, "AwaitSaga");
   if (!caller) return reactor;
-  if (auto valid = CheckSagaId(request->saga_id()); !valid.ok()) {
+  if (auto valid =
+          FirstError({CheckSagaId("saga_id", request->saga_id()),
+                      CheckText("step", request->step(), kMaxNameLength),
+                      CheckNotNegative("timeout_ms", request->timeout_ms())});
+      !valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
-  if (request->timeout_ms() < 0) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "timeout_ms must not be negative"));
-    return reactor;
-  }
-  const auto timeout = std::chrono::milliseconds(
-      std::min(request->timeout_ms(), options_.max_await_ms));
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(std::min(
+                            request->timeout_ms(), options_.max_await_ms));
   if (caller->role == security::Role::kOperator) {
-    Await(reactor, request, response, timeout);
+    Await(reactor, request, response, deadline);
     return reactor;
   }
   // A submitter may await only its own sagas: look before waiting.
   boost::asio::post(reads_->pool, [this, context, reactor, request, response,
-                                   timeout, caller = *caller] {
+                                   deadline, caller = *caller] {
     auto saga = LoadSaga(request->saga_id());
     absl::Status status = saga.status();
     if (saga.ok()) status = CheckOwner(*context, caller, "AwaitSaga", *saga);
@@ -338,25 +316,29 @@ grpc::ServerUnaryReactor* OrchestratorService::AwaitSaga(
       reactor->Finish(ToGrpcStatus(status));
       return;
     }
-    Await(reactor, request, response, timeout);
+    Await(reactor, request, response, deadline);
   });
   return reactor;
 }
 
-void OrchestratorService::Await(grpc::ServerUnaryReactor* reactor,
-                                const v1::AwaitSagaRequest* request,
-                                v1::AwaitSagaResponse* response,
-                                std::chrono::milliseconds timeout) {
+void OrchestratorService::Await(
+    grpc::ServerUnaryReactor* reactor, const v1::AwaitSagaRequest* request,
+    v1::AwaitSagaResponse* response,
+    std::chrono::steady_clock::time_point deadline) {
+  const auto remaining =
+      std::max(std::chrono::milliseconds(0),
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   deadline - std::chrono::steady_clock::now()));
   engine_->AwaitSaga(
-      request->saga_id(), request->step(), timeout,
-      [this, reactor, request,
-       response](absl::StatusOr<engine::AwaitOutcome> outcome) {
+      request->saga_id(), request->step(), remaining,
+      [this, reactor, request, response,
+       deadline](absl::StatusOr<engine::AwaitOutcome> outcome) {
         if (!outcome.ok()) {
           reactor->Finish(ToGrpcStatus(outcome.status()));
           return;
         }
         boost::asio::post(reads_->pool, [this, reactor, request, response,
-                                         outcome = *outcome] {
+                                         deadline, outcome = *outcome] {
           auto saga = LoadSaga(request->saga_id());
           if (!saga.ok()) {
             reactor->Finish(ToGrpcStatus(saga.status()));
@@ -382,6 +364,19 @@ void OrchestratorService::Await(grpc::ServerUnaryReactor* reactor,
                                                request->step() + "'"));
               return;
             }
+            // Another instance drives it: look again shortly, until the
+            // caller's timeout.
+            const auto next =
+                std::chrono::steady_clock::now() + kNotDrivenHerePoll;
+            if (!reached && next < deadline && !engine_->Stopping()) {
+              auto timer = std::make_shared<boost::asio::steady_timer>(
+                  reads_->pool.get_executor(), kNotDrivenHerePoll);
+              timer->async_wait([this, reactor, request, response, deadline,
+                                 timer](const boost::system::error_code&) {
+                Await(reactor, request, response, deadline);
+              });
+              return;
+            }
           }
           *response->mutable_saga() = std::move(*saga);
           response->set_reached(reached);
@@ -395,15 +390,11 @@ grpc::ServerUnaryReactor* OrchestratorService::CancelSaga(
     v1::CancelSagaResponse* response) {
   auto* reactor = context->DefaultReactor();
   if (!Admit(context, reactor, "CancelSaga")) return reactor;
-  if (auto valid = CheckSagaId(request->saga_id()); !valid.ok()) {
+  if (auto valid = FirstError(
+          {CheckSagaId("saga_id", request->saga_id()),
+           CheckText("reason", request->reason(), kMaxReasonLength)});
+      !valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
-    return reactor;
-  }
-  if (request->reason().size() > kMaxReasonLength) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "reason is longer than " +
-                                     std::to_string(kMaxReasonLength) +
-                                     " bytes"));
     return reactor;
   }
   const std::string reason = request->reason().empty()
@@ -441,22 +432,17 @@ grpc::ServerUnaryReactor* OrchestratorService::CancelSaga(
   return reactor;
 }
 
-void OrchestratorService::Repair(grpc::CallbackServerContext* context,
-                                 grpc::ServerUnaryReactor* reactor,
-                                 const Caller& caller,
-                                 const std::string& saga_id,
-                                 core::Signal::Kind kind,
-                                 const std::string& step,
-                                 const v1::Operator& by, v1::Saga* saga_out) {
-  if (auto valid = CheckSagaId(saga_id); !valid.ok()) {
+void OrchestratorService::Repair(
+    grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+    const Caller& caller, const std::string& saga_id, core::Signal::Kind kind,
+    const std::string& step, const v1::Operator& by, v1::Saga* saga_out) {
+  if (auto valid = FirstError(
+          {CheckSagaId("saga_id", saga_id),
+           CheckText("operator.reason", by.reason(), kMaxReasonLength,
+                     /*required=*/true),
+           CheckText("operator.name", by.name(), kMaxNameLength)});
+      !valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
-    return;
-  }
-  if (by.reason().empty() || by.reason().size() > kMaxReasonLength) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "operator.reason is required (at most " +
-                                     std::to_string(kMaxReasonLength) +
-                                     " bytes): say why"));
     return;
   }
   core::Signal signal;
@@ -466,10 +452,9 @@ void OrchestratorService::Repair(grpc::CallbackServerContext* context,
   // the caller gives (several people may share an operator token). Without,
   // the name is what the caller says; the peer address backs it up in logs.
   if (!caller.name.empty()) {
-    signal.operator_name =
-        by.name().empty() || by.name() == caller.name
-            ? caller.name
-            : caller.name + " (" + by.name() + ")";
+    signal.operator_name = by.name().empty() || by.name() == caller.name
+                               ? caller.name
+                               : caller.name + " (" + by.name() + ")";
   } else {
     signal.operator_name = by.name().empty()
                                ? "unnamed operator at " + context->peer()
@@ -508,9 +493,10 @@ grpc::ServerUnaryReactor* OrchestratorService::SkipStep(
   auto* reactor = context->DefaultReactor();
   const auto caller = Admit(context, reactor, "SkipStep");
   if (!caller) return reactor;
-  if (request->step().empty()) {
-    reactor->Finish(
-        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "step is required"));
+  if (auto valid = CheckText("step", request->step(), kMaxNameLength,
+                             /*required=*/true);
+      !valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
   Repair(context, reactor, *caller, request->saga_id(),
@@ -631,7 +617,7 @@ grpc::ServerWriteReactor<v1::SagaEvent>* OrchestratorService::WatchSaga(
   if (auto caller = Authorize(*context, "WatchSaga"); !caller.ok()) {
     return new RefusedWatch(ToGrpcStatus(caller.status()));
   }
-  if (auto valid = CheckSagaId(request->saga_id()); !valid.ok()) {
+  if (auto valid = CheckSagaId("saga_id", request->saga_id()); !valid.ok()) {
     auto* reactor = new RefusedWatch(ToGrpcStatus(valid));
     return reactor;
   }
@@ -675,10 +661,13 @@ grpc::ServerUnaryReactor* OrchestratorService::GetDefinition(
     v1::GetDefinitionResponse* response) {
   auto* reactor = context->DefaultReactor();
   if (!Admit(context, reactor, "GetDefinition")) return reactor;
-  if (request->saga_type().empty() || request->version() < 0) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "saga_type is required and version must be "
-                                 ">= 0 (0: the current one)"));
+  if (auto valid = FirstError(
+          {CheckText("saga_type", request->saga_type(), kMaxNameLength,
+                     /*required=*/true),
+           CheckNotNegative("version", request->version(),
+                            "0: the current one")});
+      !valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
   boost::asio::post(reads_->pool, [this, reactor, request, response] {

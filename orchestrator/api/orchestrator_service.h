@@ -104,11 +104,12 @@ class OrchestratorService final : public v1::SagaOrchestrator::CallbackService {
               const std::string& step, const v1::Operator& by,
               v1::Saga* saga_out);
 
-  // Waits for the saga (engine), then answers with it (store).
+  // AwaitSaga until `deadline`; polls the store while another orchestrator
+  // instance drives the saga.
   void Await(grpc::ServerUnaryReactor* reactor,
              const v1::AwaitSagaRequest* request,
              v1::AwaitSagaResponse* response,
-             std::chrono::milliseconds timeout);
+             std::chrono::steady_clock::time_point deadline);
 
   // Loads a saga and folds its history into the API message.
   absl::StatusOr<v1::Saga> LoadSaga(const std::string& saga_id);

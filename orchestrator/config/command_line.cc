@@ -87,88 +87,112 @@ class Overrides {
 };
 
 void AddSettingFlags(Overrides& o) {
-  o.Option<std::string>("--listen", "gRPC listen address HOST:PORT",
-                        [](Config& c) -> auto& { return c.listen; });
+  o.Option<std::string>(
+      "--listen", "gRPC listen address HOST:PORT",
+      [](Config & c) -> auto& { return c.listen; });
   o.Option<std::string>(
       "--metrics-listen",
       "HOST:PORT to serve Prometheus metrics on (/metrics); port 0 picks a "
       "free one; empty: no metrics endpoint",
-      [](Config& c) -> auto& { return c.metrics_listen; });
-  o.Option<std::string>("--definitions",
-                        "Directory of saga definitions (*.yaml)",
-                        [](Config& c) -> auto& { return c.definitions; });
-  o.Option<std::string>("--migrations",
-                        "Directory of the orchestrator's SQL migrations",
-                        [](Config& c) -> auto& { return c.migrations; });
+      [](Config & c) -> auto& { return c.metrics_listen; });
+  o.Option<std::string>(
+      "--definitions", "Directory of saga definitions (*.yaml)",
+      [](Config & c) -> auto& { return c.definitions; });
+  o.Option<std::string>(
+      "--migrations", "Directory of the orchestrator's SQL migrations",
+      [](Config & c) -> auto& { return c.migrations; });
   o.Option<std::string>(
       "--db",
       "PostgreSQL connection string (its password is better given with "
       "SAGA_DB_PASSWORD or --db-password-file)",
-      [](Config& c) -> auto& { return c.database.dsn; });
+      [](Config & c) -> auto& { return c.database.dsn; });
   o.Option<std::string>(
-      "--db-password-file",
-      "File whose first line is the database password",
-      [](Config& c) -> auto& { return c.database.password_file; });
-  o.Option<int>("--db-connections", "Connections to the database",
-                [](Config& c) -> auto& { return c.database.connections; });
-  o.Option<int>("--startup-timeout",
-                "Seconds to wait for the database at start-up",
-                [](Config& c) -> auto& {
-                  return c.database.startup_timeout_s;
-                });
+      "--db-password-file", "File whose first line is the database password",
+      [](Config & c) -> auto& { return c.database.password_file; });
+  o.Option<int>(
+      "--db-connections", "Connections to the database",
+      [](Config & c) -> auto& { return c.database.connections; });
+  o.Option<int>(
+      "--startup-timeout", "Seconds to wait for the database at start-up",
+      [](Config & c) -> auto& { return c.database.startup_timeout_s; });
   o.Participants("--participant",
                  "NAME=HOST:PORT of a participant service (repeatable)");
   o.Option<std::string>(
       "--participant-tls-ca",
       "CA bundle (PEM) that participants' certificates must chain to; "
       "turns on TLS to participants",
-      [](Config& c) -> auto& { return c.participant_tls.ca_file; });
+      [](Config & c) -> auto& { return c.participant_tls.ca_file; });
   o.Option<std::string>(
       "--participant-tls-cert",
       "Client certificate (PEM) presented to participants (mutual TLS)",
-      [](Config& c) -> auto& { return c.participant_tls.cert_file; });
+      [](Config & c) -> auto& { return c.participant_tls.cert_file; });
   o.Option<std::string>(
       "--participant-tls-key", "Private key of --participant-tls-cert",
-      [](Config& c) -> auto& { return c.participant_tls.key_file; });
-  o.Option<std::string>("--tls-cert",
-                        "Server certificate chain (PEM); turns on TLS",
-                        [](Config& c) -> auto& { return c.tls.cert_file; });
-  o.Option<std::string>("--tls-key", "Private key of --tls-cert (PEM)",
-                        [](Config& c) -> auto& { return c.tls.key_file; });
+      [](Config & c) -> auto& { return c.participant_tls.key_file; });
+  o.Option<std::string>(
+      "--tls-cert", "Server certificate chain (PEM); turns on TLS",
+      [](Config & c) -> auto& { return c.tls.cert_file; });
+  o.Option<std::string>(
+      "--tls-key", "Private key of --tls-cert (PEM)",
+      [](Config & c) -> auto& { return c.tls.key_file; });
   o.Option<std::string>(
       "--tls-client-ca",
       "CA bundle (PEM) that client certificates must chain to",
-      [](Config& c) -> auto& { return c.tls.client_ca_file; });
-  o.Flag("--tls-require-client-cert",
-         "Refuse clients without a valid certificate (mutual TLS)",
-         [](Config& c) -> auto& { return c.tls.require_client_cert; });
+      [](Config & c) -> auto& { return c.tls.client_ca_file; });
+  o.Flag(
+      "--tls-require-client-cert",
+      "Refuse clients without a valid certificate (mutual TLS)",
+      [](Config & c) -> auto& { return c.tls.require_client_cert; });
   o.Option<std::string>(
       "--tokens-file",
       "YAML file of bearer tokens (name, role, sha256); with any token "
       "configured, every call must authenticate",
-      [](Config& c) -> auto& { return c.auth.tokens_file; });
-  o.Option<size_t>("--max-input-bytes", "Largest accepted saga input",
-                   [](Config& c) -> auto& {
-                     return c.limits.max_input_bytes;
-                   });
+      [](Config & c) -> auto& { return c.auth.tokens_file; });
+  o.Option<size_t>(
+      "--max-input-bytes", "Largest accepted saga input",
+      [](Config & c) -> auto& { return c.limits.max_input_bytes; });
   o.Option<int>(
       "--store-threads",
       "Threads that wait on store calls; writes made at the same time share "
       "one commit, so more threads allow larger groups",
-      [](Config& c) -> auto& { return c.limits.store_threads; });
-  o.Option<std::string>("--log-level",
-                        "trace, debug, info, warn, error, critical or off",
-                        [](Config& c) -> auto& { return c.logging.level; });
-  o.Option<std::string>("--log-format",
-                        "text, or json for one JSON object per line",
-                        [](Config& c) -> auto& { return c.logging.format; });
+      [](Config & c) -> auto& { return c.limits.store_threads; });
+  o.Option<std::string>(
+      "--instance-id",
+      "This instance's name in saga leases and histories; unique among the "
+      "instances sharing the database (default: hostname-pid-random). A "
+      "stable id lets a restart resume its sagas without waiting for their "
+      "leases to expire",
+      [](Config & c) -> auto& { return c.instance.id; });
+  o.Option<int>(
+      "--lease-ttl-ms",
+      "How long a saga's lease lasts without renewal: after a "
+      "crash, the instance's sagas move to others this long later",
+      [](Config & c) -> auto& { return c.instance.lease_ttl_ms; });
+  o.Option<int>(
+      "--claim-interval-ms",
+      "How often to look for sagas with free or expired leases",
+      [](Config & c) -> auto& { return c.instance.claim_interval_ms; });
+  o.Option<int>(
+      "--claim-batch", "Most sagas claimed at a time",
+      [](Config & c) -> auto& { return c.instance.claim_batch; });
+  o.Option<int>(
+      "--drain-timeout-ms",
+      "On SIGTERM, longest wait for participant calls in flight "
+      "to land and commit",
+      [](Config & c) -> auto& { return c.instance.drain_timeout_ms; });
+  o.Option<std::string>(
+      "--log-level", "trace, debug, info, warn, error, critical or off",
+      [](Config & c) -> auto& { return c.logging.level; });
+  o.Option<std::string>(
+      "--log-format", "text, or json for one JSON object per line",
+      [](Config & c) -> auto& { return c.logging.format; });
 }
 
 absl::StatusOr<Config> ReadConfigFile(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) {
-    return absl::InvalidArgumentError("cannot read config file " + path +
-                                      ": " + std::strerror(errno));
+    return absl::InvalidArgumentError("cannot read config file " + path + ": " +
+                                      std::strerror(errno));
   }
   return ParseConfigYaml(std::string(std::istreambuf_iterator<char>(file),
                                      std::istreambuf_iterator<char>()),

@@ -15,7 +15,7 @@
 namespace saga::config {
 
 struct CommandLine {
-  Config config;        // merged and Validated
+  Config config;            // merged and Validated
   std::string config_file;  // empty: none
   bool print_config = false;
   bool migrate_only = false;

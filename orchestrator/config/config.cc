@@ -1,11 +1,11 @@
 #include "orchestrator/config/config.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iterator>
-
-#include <spdlog/spdlog.h>
 
 #include "observability/logging.h"
 #include "orchestrator/config/config_yaml.h"
@@ -53,8 +53,8 @@ absl::Status Validate(const Config& config) {
                    "is required (config file, --db or SAGA_DB)");
   }
   absl::Status status;
-  status.Update(InRange("database.connections", config.database.connections,
-                        1, kMaxDbConnections));
+  status.Update(InRange("database.connections", config.database.connections, 1,
+                        kMaxDbConnections));
   status.Update(InRange("database.startup_timeout_s",
                         config.database.startup_timeout_s, 0,
                         kMaxStartupTimeoutS));
@@ -63,6 +63,14 @@ absl::Status Validate(const Config& config) {
   status.Update(InRange("limits.max_input_bytes",
                         static_cast<int64_t>(config.limits.max_input_bytes), 1,
                         kMaxInputBytesLimit));
+  status.Update(InRange("instance.lease_ttl_ms", config.instance.lease_ttl_ms,
+                        300, 3600 * 1000));
+  status.Update(InRange("instance.claim_interval_ms",
+                        config.instance.claim_interval_ms, 10, 600 * 1000));
+  status.Update(
+      InRange("instance.claim_batch", config.instance.claim_batch, 1, 10000));
+  status.Update(InRange("instance.drain_timeout_ms",
+                        config.instance.drain_timeout_ms, 0, 600 * 1000));
   if (!status.ok()) return status;
   if (auto level = observability::ParseLogLevel(config.logging.level);
       !level.ok()) {
@@ -99,8 +107,8 @@ absl::StatusOr<std::string> EffectiveDsn(const Config& config,
                                          const std::string& password) {
   std::string secret = password;
   if (secret.empty() && !config.database.password_file.empty()) {
-    auto text = ReadFile(config.database.password_file,
-                         "database.password_file");
+    auto text =
+        ReadFile(config.database.password_file, "database.password_file");
     if (!text.ok()) return text.status();
     secret = text->substr(0, text->find_first_of("\r\n"));
     if (secret.empty()) {
@@ -146,8 +154,7 @@ security::ClientTls ParticipantTls(const Config& config,
   return config.participant_tls;
 }
 
-absl::StatusOr<
-    std::map<std::string, std::shared_ptr<grpc::ChannelCredentials>>>
+absl::StatusOr<std::map<std::string, std::shared_ptr<grpc::ChannelCredentials>>>
 ParticipantCredentials(const Config& config) {
   std::map<std::string, std::shared_ptr<grpc::ChannelCredentials>> result;
   for (const auto& [name, endpoint] : config.participants) {

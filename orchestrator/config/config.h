@@ -62,6 +62,17 @@ struct Config {
     bool operator==(const Limits&) const = default;
   } limits;
 
+  // This instance among those sharing the database: saga leases and the
+  // graceful stop (see orchestrator/engine/lease_options.h).
+  struct Instance {
+    std::string id;  // empty: hostname-pid-random, chosen at start
+    int lease_ttl_ms = 15000;
+    int claim_interval_ms = 1000;
+    int claim_batch = 100;
+    int drain_timeout_ms = 10000;
+    bool operator==(const Instance&) const = default;
+  } instance;
+
   struct Logging {
     std::string level = "info";
     std::string format = "text";
@@ -93,8 +104,7 @@ security::ClientTls ParticipantTls(const Config& config,
 
 // Channel credentials for each participant that uses TLS, its files read
 // and checked (InvalidArgument naming the participant and file).
-absl::StatusOr<
-    std::map<std::string, std::shared_ptr<grpc::ChannelCredentials>>>
+absl::StatusOr<std::map<std::string, std::shared_ptr<grpc::ChannelCredentials>>>
 ParticipantCredentials(const Config& config);
 
 // Logs at start-up how the server and each participant channel are

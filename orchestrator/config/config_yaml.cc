@@ -53,8 +53,8 @@ class Reader {
         for (const auto& [name, ignored] : fields) {
           known += (known.empty() ? "" : ", ") + name;
         }
-        Fail(entry.first, "unknown key '" + key_path +
-                              "' (expected one of: " + known + ")");
+        Fail(entry.first,
+             "unknown key '" + key_path + "' (expected one of: " + known + ")");
         return;
       }
       if (!seen.insert(key).second) {
@@ -87,9 +87,9 @@ class Reader {
     }
   }
 
-  void Sequence(const YAML::Node& node, const std::string& path,
-                const std::function<void(const YAML::Node&,
-                                         const std::string&)>& each) {
+  void Sequence(
+      const YAML::Node& node, const std::string& path,
+      const std::function<void(const YAML::Node&, const std::string&)>& each) {
     if (!status_.ok() || node.IsNull()) return;
     if (!node.IsSequence()) {
       Fail(node, "'" + path + "' must be a list");
@@ -179,8 +179,8 @@ class Reader {
         }
         auto parsed = security::ParseRole(role);
         if (!parsed.ok()) {
-          Fail(item, "'" + at + ".role': " +
-                         std::string(parsed.status().message()));
+          Fail(item,
+               "'" + at + ".role': " + std::string(parsed.status().message()));
           return;
         }
         token.role = *parsed;
@@ -207,9 +207,9 @@ absl::StatusOr<YAML::Node> Load(const std::string& yaml,
   try {
     return YAML::Load(yaml);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        origin + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " +
-        e.msg);
+    return absl::InvalidArgumentError(origin + ":" +
+                                      std::to_string(e.mark.line + 1) +
+                                      ": not valid YAML: " + e.msg);
   }
 }
 
@@ -224,8 +224,7 @@ void EmitClientTls(YAML::Emitter& out, const security::ClientTls& tls) {
 }  // namespace
 
 absl::StatusOr<Config> ParseConfigYaml(const std::string& yaml,
-                                       const std::string& origin,
-                                       Config base) {
+                                       const std::string& origin, Config base) {
   auto root = Load(yaml, origin);
   if (!root.ok()) return root.status();
   Config& c = base;
@@ -238,18 +237,19 @@ absl::StatusOr<Config> ParseConfigYaml(const std::string& yaml,
            {"startup_timeout_s", r.Integer(c.database.startup_timeout_s)}});
   };
   auto participants = [&](const YAML::Node& node, const std::string& path) {
-    r.Entries(node, path, [&](const std::string& name, const YAML::Node& value,
-                              const std::string& at) {
-      ParticipantEndpoint& endpoint = c.participants[name];
-      // "name: HOST:PORT" is short for "name: {address: HOST:PORT}".
-      if (value.IsScalar()) {
-        endpoint.address = value.Scalar();
-        return;
-      }
-      r.Map(value, at,
-            {{"address", r.String(endpoint.address)},
-             {"tls", r.ClientTls(endpoint.tls)}});
-    });
+    r.Entries(node, path,
+              [&](const std::string& name, const YAML::Node& value,
+                  const std::string& at) {
+                ParticipantEndpoint& endpoint = c.participants[name];
+                // "name: HOST:PORT" is short for "name: {address: HOST:PORT}".
+                if (value.IsScalar()) {
+                  endpoint.address = value.Scalar();
+                  return;
+                }
+                r.Map(value, at,
+                      {{"address", r.String(endpoint.address)},
+                       {"tls", r.ClientTls(endpoint.tls)}});
+              });
   };
   auto auth = [&](const YAML::Node& node, const std::string& path) {
     r.Map(node, path,
@@ -260,6 +260,14 @@ absl::StatusOr<Config> ParseConfigYaml(const std::string& yaml,
     r.Map(node, path,
           {{"max_input_bytes", r.Integer(c.limits.max_input_bytes)},
            {"store_threads", r.Integer(c.limits.store_threads)}});
+  };
+  auto instance = [&](const YAML::Node& node, const std::string& path) {
+    r.Map(node, path,
+          {{"id", r.String(c.instance.id)},
+           {"lease_ttl_ms", r.Integer(c.instance.lease_ttl_ms)},
+           {"claim_interval_ms", r.Integer(c.instance.claim_interval_ms)},
+           {"claim_batch", r.Integer(c.instance.claim_batch)},
+           {"drain_timeout_ms", r.Integer(c.instance.drain_timeout_ms)}});
   };
   auto logging = [&](const YAML::Node& node, const std::string& path) {
     r.Map(node, path,
@@ -277,6 +285,7 @@ absl::StatusOr<Config> ParseConfigYaml(const std::string& yaml,
          {"tls", r.ServerTls(c.tls)},
          {"auth", auth},
          {"limits", limits},
+         {"instance", instance},
          {"logging", logging}});
   if (!r.status().ok()) return r.status();
   return base;
@@ -340,8 +349,7 @@ std::string PrintConfig(const Config& config) {
   for (const auto& token : config.auth.tokens) {
     out << YAML::BeginMap;
     out << YAML::Key << "name" << YAML::Value << token.name;
-    out << YAML::Key << "role" << YAML::Value
-        << security::RoleName(token.role);
+    out << YAML::Key << "role" << YAML::Value << security::RoleName(token.role);
     out << YAML::Key << "sha256" << YAML::Value << kMask;
     out << YAML::EndMap;
   }
@@ -354,6 +362,18 @@ std::string PrintConfig(const Config& config) {
       << config.limits.max_input_bytes;
   out << YAML::Key << "store_threads" << YAML::Value
       << config.limits.store_threads;
+  out << YAML::EndMap;
+
+  out << YAML::Key << "instance" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "id" << YAML::Value << config.instance.id;
+  out << YAML::Key << "lease_ttl_ms" << YAML::Value
+      << config.instance.lease_ttl_ms;
+  out << YAML::Key << "claim_interval_ms" << YAML::Value
+      << config.instance.claim_interval_ms;
+  out << YAML::Key << "claim_batch" << YAML::Value
+      << config.instance.claim_batch;
+  out << YAML::Key << "drain_timeout_ms" << YAML::Value
+      << config.instance.drain_timeout_ms;
   out << YAML::EndMap;
 
   out << YAML::Key << "logging" << YAML::Value << YAML::BeginMap;

@@ -19,8 +19,8 @@ bool IsUri(std::string_view dsn) {
 std::vector<Span> UriPasswords(std::string_view dsn) {
   std::vector<Span> spans;
   const size_t authority = dsn.find("://") + 3;
-  const size_t authority_end = std::min(dsn.find('/', authority),
-                                        dsn.find('?', authority));
+  const size_t authority_end =
+      std::min(dsn.find('/', authority), dsn.find('?', authority));
   const size_t at = dsn.substr(0, authority_end).rfind('@');
   if (at != std::string_view::npos && at >= authority) {
     const size_t colon = dsn.substr(0, at).find(':', authority);
@@ -120,8 +120,8 @@ std::string DsnWithPassword(const std::string& dsn,
   if (IsUri(dsn)) {
     const bool has_query =
         dsn.find('?', dsn.find("://") + 3) != std::string::npos;
-    return dsn + (has_query ? "&" : "?") + "password=" +
-           PercentEncode(password);
+    return dsn + (has_query ? "&" : "?") +
+           "password=" + PercentEncode(password);
   }
   std::string quoted = "'";
   for (char c : password) {

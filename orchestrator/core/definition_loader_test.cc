@@ -344,7 +344,49 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"mapping not a string",
                 Saga(R + "    input: {id: [input.a]}\n"),
                 kStepPrefix + "field 'input.id': must be a source path such "
-                              "as input.<field>"}),
+                              "as input.<field>"},
+        BadCase{"negative timeout", Saga(R + "    timeout: -2s\n"),
+                kStepPrefix + "field 'timeout': must be > 0"},
+        BadCase{"absurd timeout", Saga(R + "    timeout: 999999999999m\n"),
+                kStepPrefix + "field 'timeout': is too long"},
+        BadCase{"timeout not a scalar", Saga(R + "    timeout: {s: 2}\n"),
+                kStepPrefix + "field 'timeout': must be a duration such as "
+                              "250ms, 2s or 1m (a bare number means "
+                              "milliseconds)"},
+        BadCase{"version too large",
+                "name: x\nversion: 99999999999\nsteps:\n" + R,
+                "sagas/x.yaml: field 'version': must be an integer, got "
+                "'99999999999'"},
+        BadCase{"name not a string", "name: [x]\nversion: 1\nsteps:\n" + R,
+                "sagas/x.yaml: field 'name': must be a string"},
+        BadCase{"steps not a list", "name: x\nversion: 1\nsteps: {a: 1}\n",
+                "sagas/x.yaml: field 'steps': must be a list of steps"},
+        BadCase{"step not a map", "name: x\nversion: 1\nsteps: [a]\n",
+                "sagas/x.yaml: step #1: must be a map"},
+        BadCase{"duplicate top-level key",
+                "name: x\nversion: 1\nversion: 2\nsteps:\n" + R,
+                "sagas/x.yaml: field 'version': appears twice"},
+        BadCase{"duplicate step key", Saga(R + "    action: again\n"),
+                kStepPrefix + "field 'action': appears twice"},
+        BadCase{"key not a scalar", "name: x\nversion: 1\n[a]: 1\nsteps:\n" + R,
+                "sagas/x.yaml: keys must be plain names"},
+        BadCase{"duplicate required input field",
+                "name: x\nversion: 1\ninput:\n  required:\n    a: string\n"
+                "    a: number\nsteps:\n" +
+                    R,
+                "sagas/x.yaml: field 'input.required.a': appears twice"},
+        BadCase{"input field name with a dot",
+                "name: x\nversion: 1\ninput:\n  required:\n    a.b: "
+                "string\nsteps:\n" +
+                    R,
+                "sagas/x.yaml: field 'input.required.a.b': is not a valid "
+                "field name"},
+        BadCase{"multiplier not finite",
+                Saga(R + "    retry: {multiplier: .inf}\n"),
+                kStepPrefix + "field 'retry.multiplier': must be a finite "
+                              "number"},
+        BadCase{"jitter not a number", Saga(R + "    retry: {jitter: [1]}\n"),
+                kStepPrefix + "field 'retry.jitter': must be a number"}),
     [](const ::testing::TestParamInfo<BadCase>& info) {
       std::string name;
       for (const char* c = info.param.what; *c; ++c) {

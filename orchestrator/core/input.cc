@@ -1,6 +1,7 @@
 #include "orchestrator/core/input.h"
 
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -56,6 +57,66 @@ const Json* Lookup(const Json& root, const std::vector<std::string>& parts,
   return node;
 }
 
+// Longest parser message passed on: nlohmann quotes the bytes it read, and a
+// bad token can be as long as the input.
+constexpr size_t kMaxParserMessage = 200;
+
+// Offset of the first byte that opens level kMaxInputDepth + 1 of nested
+// objects/arrays (outside strings), or npos. Malformed text is left to the
+// parser.
+size_t TooDeepAt(const std::string& text) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > kMaxInputDepth) return i;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return std::string::npos;
+}
+
+// Path of the first string or key holding a NUL character ("" for the root
+// itself), or nullopt. Recursion is bounded by kMaxInputDepth.
+std::optional<std::string> NulAt(const Json& value, const std::string& path) {
+  const auto has_nul = [](const std::string& s) {
+    return s.find('\0') != std::string::npos;
+  };
+  if (value.is_string() && has_nul(value.get_ref<const std::string&>())) {
+    return path;
+  }
+  if (value.is_object()) {
+    for (const auto& [key, member] : value.items()) {
+      std::string at = path.empty() ? key : path + "." + key;
+      if (has_nul(key)) {
+        for (size_t nul; (nul = at.find('\0')) != std::string::npos;) {
+          at.replace(nul, 1, "\\u0000");
+        }
+        return at;
+      }
+      if (auto found = NulAt(member, at)) return found;
+    }
+  }
+  if (value.is_array()) {
+    for (size_t i = 0; i < value.size(); ++i) {
+      if (auto found = NulAt(value[i], path + "[" + std::to_string(i) + "]")) {
+        return found;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 Json ParseOrEmpty(const std::string& text) {
   if (text.empty()) return Json::object();
   return Json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -72,15 +133,30 @@ absl::StatusOr<std::string> ValidateSagaInput(const SagaDefinition& definition,
         "input is " + std::to_string(input_json.size()) +
         " bytes; the limit is " + std::to_string(max_bytes));
   }
+  if (const size_t at = TooDeepAt(input_json); at != std::string::npos) {
+    return absl::InvalidArgumentError(
+        "input nests objects/arrays deeper than " +
+        std::to_string(kMaxInputDepth) + " levels (at byte " +
+        std::to_string(at) + ")");
+  }
   Json input;
   try {
     input = Json::parse(input_json);
-  } catch (const Json::parse_error& e) {
-    return absl::InvalidArgumentError(std::string("input is not valid JSON: ") +
-                                      e.what());
+  } catch (const Json::exception& e) {
+    // Not only parse_error: a number out of double's range is out_of_range.
+    std::string why = e.what();
+    if (why.size() > kMaxParserMessage) {
+      why = why.substr(0, kMaxParserMessage) + "...";
+    }
+    return absl::InvalidArgumentError("input is not valid JSON: " + why);
   }
   if (!input.is_object()) {
     return absl::InvalidArgumentError("input must be a JSON object");
+  }
+  if (std::optional<std::string> at = NulAt(input, ""); at.has_value()) {
+    return absl::InvalidArgumentError(
+        "input field '" + *at +
+        "' contains a NUL character (\\u0000), which cannot be stored");
   }
   for (const InputField& field : definition.required_input) {
     auto it = input.find(field.name);

@@ -9,10 +9,17 @@
 
 namespace saga::core {
 
-// Checks that `input_json` is a JSON object (at most `max_bytes` long) with
-// every required field of the definition present and of the declared type.
-// Returns the canonical form (keys sorted, no spaces) on success, so equal
-// inputs compare equal as strings. InvalidArgument names the field.
+// How deeply objects and arrays may nest in a saga input. Deeper inputs are
+// refused before parsing: serialising them recurses once per level.
+inline constexpr int kMaxInputDepth = 64;
+
+// Checks that `input_json` is a JSON object (at most `max_bytes` long,
+// nesting at most kMaxInputDepth levels, with no NUL character in a string
+// or key, which PostgreSQL cannot store) with every required field of the
+// definition present and of the declared type. Returns the canonical form
+// (keys sorted, no spaces) on success, so equal inputs compare equal as
+// strings. InvalidArgument says what is wrong and where (field path or byte
+// offset). Never throws, whatever the bytes.
 absl::StatusOr<std::string> ValidateSagaInput(const SagaDefinition& definition,
                                               const std::string& input_json,
                                               size_t max_bytes);

@@ -1,6 +1,7 @@
 #include "orchestrator/core/input.h"
 
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "orchestrator/core/definition_loader.h"
@@ -129,6 +130,72 @@ TEST(ValidateSagaInputTest, RefusesOversizedInput) {
   EXPECT_EQ(out.status().message(), "input is " + std::to_string(input.size()) +
                                         " bytes; the limit is 64");
   EXPECT_TRUE(ValidateSagaInput(Booking(), input, input.size()).ok());
+}
+
+// Regression: nlohmann reports a number beyond double's range as
+// out_of_range, not parse_error; the exception escaped and killed the
+// orchestrator on StartSaga('{"a":1e400}').
+TEST(ValidateSagaInputTest, NumberOverflowIsInvalidArgumentNotACrash) {
+  for (const std::string number : {"1e400", "-1e400", "1e999"}) {
+    const std::string input = R"({"a":)" + number + "}";
+    absl::StatusOr<std::string> out = ValidateSagaInput(Typed(), input, kLimit);
+    ASSERT_FALSE(out.ok()) << input;
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(out.status().message(),
+              "input is not valid JSON: [json.exception.out_of_range.406] "
+              "number overflow parsing '" +
+                  number + "'");
+  }
+}
+
+// Regression: a 256 KiB input of nested arrays parsed, then overflowed the
+// stack when serialised (recursion per level).
+TEST(ValidateSagaInputTest, DeepNestingIsRefusedBeforeParsing) {
+  const std::string deep =
+      "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  absl::StatusOr<std::string> out = ValidateSagaInput(Typed(), deep, kLimit);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(out.status().message(),
+            "input nests objects/arrays deeper than 64 levels (at byte 68)");
+
+  // Exactly the limit is fine, and brackets inside strings do not count.
+  std::string nested = std::string(kMaxInputDepth - 1, '[') +
+                       std::string(kMaxInputDepth - 1, ']');
+  const std::string at_limit =
+      R"({"s":"[[[[\"{{{{","n":1,"i":1,"b":true,"o":{},"a":)" + nested + "}";
+  out = ValidateSagaInput(Typed(), at_limit, kLimit);
+  EXPECT_TRUE(out.ok()) << out.status();
+}
+
+// Regression: PostgreSQL jsonb cannot store \u0000, so such an input failed
+// in the database (INTERNAL) instead of being refused.
+TEST(ValidateSagaInputTest, NulCharacterIsRefusedNamingTheField) {
+  const std::string good = R"("s":"x","n":1,"i":1,"b":true,"o":{},"a":[])";
+  struct Case {
+    std::string input;
+    std::string path;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"({"s":"a\u0000b","n":1,"i":1,"b":true,"o":{},"a":[]})", "s"},
+           {"{" + good + R"(,"x":{"y":["ok","\u0000"]}})", "x.y[1]"},
+           {"{" + good + R"(,"o2":{"k\u0000":1}})", "o2.k\\u0000"}}) {
+    absl::StatusOr<std::string> out =
+        ValidateSagaInput(Typed(), c.input, kLimit);
+    ASSERT_FALSE(out.ok()) << c.input;
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(out.status().message(),
+              "input field '" + c.path +
+                  "' contains a NUL character (\\u0000), which cannot be "
+                  "stored");
+  }
+}
+
+TEST(ValidateSagaInputTest, ParserMessagesAreShortened) {
+  const std::string input = R"({"s":")" + std::string(10000, 'x');
+  absl::StatusOr<std::string> out = ValidateSagaInput(Typed(), input, kLimit);
+  ASSERT_FALSE(out.ok());
+  EXPECT_LT(out.status().message().size(), 300u) << out.status();
 }
 
 SagaState BookingState(const SagaDefinition& def) {

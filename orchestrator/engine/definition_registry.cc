@@ -80,7 +80,12 @@ DefinitionRegistry::Current(const std::string& saga_type) const {
   std::lock_guard lock(mutex_);
   auto it = current_.find(saga_type);
   if (it == current_.end()) {
-    return absl::NotFoundError("unknown saga type '" + saga_type + "'");
+    std::string known;
+    for (const auto& [name, definition] : current_) {
+      known += (known.empty() ? "" : ", ") + name;
+    }
+    return absl::NotFoundError("unknown saga type '" + saga_type +
+                               "' (known: " + known + ")");
   }
   return it->second;
 }

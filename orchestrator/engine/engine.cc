@@ -11,11 +11,13 @@
 #include <deque>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "observability/logging.h"
 #include "observability/trace_context.h"
 #include "orchestrator/core/input.h"
 #include "orchestrator/core/outbox.h"
 #include "orchestrator/engine/crash_points.h"
+#include "orchestrator/engine/lease_keeper.h"
 #include "orchestrator/engine/saga_ids.h"
 
 namespace saga::engine {
@@ -94,19 +96,6 @@ void MaybeCrashAfterCommit(const core::SagaState& next,
   }
 }
 
-store::AppendBatch MakeBatch(const core::SagaDefinition& definition,
-                             int64_t expected_last_seq,
-                             const core::SagaState& next,
-                             const std::vector<core::Event>& events) {
-  store::AppendBatch batch;
-  batch.saga_id = next.saga_id;
-  batch.expected_last_seq = expected_last_seq;
-  batch.events = events;
-  batch.summary = SummaryOf(definition, next);
-  batch.outbox = core::OutboxMessagesFor(definition, next.saga_id, events);
-  return batch;
-}
-
 // The fields every log line about a saga carries (step "" and attempt 0
 // for lines about the saga as a whole).
 std::vector<LogField> SagaFields(const std::string& saga_id,
@@ -172,11 +161,14 @@ milliseconds NextReloadDelay(milliseconds delay) {
 }  // namespace
 
 struct Engine::Threads {
+  explicit Threads(int db_threads) : db(db_threads) {}
+
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{
       io.get_executor()};
   std::thread thread;
-  std::unique_ptr<asio::thread_pool> db;
+  asio::thread_pool db;
+  std::unique_ptr<LeaseKeeper> leases;
 };
 
 struct Engine::Waiter {
@@ -232,36 +224,40 @@ Engine::Engine(store::SagaStore* store, DefinitionRegistry* definitions,
                        : nullptr),
       metrics_(options.metrics == nullptr ? own_metrics_.get()
                                           : options.metrics),
-      threads_(std::make_unique<Threads>()),
-      random_(std::random_device{}()) {}
+      threads_(std::make_unique<Threads>(options_.db_threads)),
+      random_(std::random_device{}()) {
+  threads_->leases = std::make_unique<LeaseKeeper>(
+      threads_->io, threads_->db, store_, options_.leases,
+      [this](std::vector<store::SagaRecord> records) {
+        AdoptClaimed(std::move(records));
+      });
+}
 
 Engine::~Engine() { Stop(); }
 
 absl::StatusOr<size_t> Engine::Recover() {
-  auto records = store_->LoadUnfinished();
-  if (!records.ok()) return records.status();
-  for (auto& record : *records) {
-    const auto& summary = record.summary;
-    auto definition =
-        definitions_->Version(summary.saga_type, summary.definition_version);
-    if (!definition.ok()) return definition.status();
-    core::SagaState state =
-        core::Fold(**definition, summary.saga_id, record.events);
-    Insert(summary.saga_id, *definition, std::move(state));
-    asio::post(threads_->io, [this, id = summary.saga_id] {
-      Handle(id, core::Signal{}, nullptr);
-    });
+  // Instance ids are unique among live instances, so leases under ours
+  // were left by an earlier process: give them up and claim like anyone.
+  auto released = store_->ReleaseLeases(options_.leases.instance_id);
+  if (!released.ok()) return released.status();
+  size_t claimed = 0;
+  while (true) {
+    auto batch = threads_->leases->ClaimOnce();
+    if (!batch.ok()) return batch.status();
+    claimed += *batch;
+    if (*batch < static_cast<size_t>(options_.leases.claim_batch)) break;
   }
-  return records->size();
+  return claimed;
 }
 
 void Engine::Start() {
-  threads_->db = std::make_unique<asio::thread_pool>(options_.db_threads);
+  threads_->leases->Start();
   threads_->thread = std::thread([this] { threads_->io.run(); });
 }
 
 void Engine::BeginShutdown() {
   stopping_ = true;
+  threads_->leases->StopClaiming();
   asio::post(threads_->io, [this] {
     for (auto& [id, runtime] : sagas_) {
       for (auto& waiter : runtime->waiters) {
@@ -272,22 +268,51 @@ void Engine::BeginShutdown() {
   });
 }
 
-void Engine::Stop() {
-  if (!threads_->thread.joinable()) return;
-  stopping_ = true;
-  // Let the calls in flight land and their results commit, so a restart
-  // does not have to treat them as unknown.
+bool Engine::Drained() const {
+  return calls_in_flight_.load() == 0 && commits_in_flight_.load() == 0;
+}
+
+bool Engine::Drain() {
+  // Let the calls in flight land and their results commit, so the next
+  // driver does not have to treat them as unknown.
   const auto deadline =
       std::chrono::steady_clock::now() + options_.drain_timeout;
-  {
-    std::unique_lock lock(drain_mutex_);
-    drained_.wait_until(lock, deadline,
-                        [this] { return calls_in_flight_.load() == 0; });
+  std::unique_lock lock(drain_mutex_);
+  return drained_.wait_until(lock, deadline, [this] { return Drained(); });
+}
+
+void Engine::CallLanded() {
+  std::lock_guard lock(drain_mutex_);
+  if (--calls_in_flight_ == 0 && Drained()) drained_.notify_all();
+}
+
+void Engine::Stop() {
+  if (!threads_->thread.joinable()) return;
+  BeginShutdown();
+  const std::string& self = options_.leases.instance_id;
+  if (!Drain()) {
+    // Their sagas resume with those outcomes unknown.
+    Log(spdlog::level::warn, "stopping with calls or commits in flight",
+        {{"instance", self},
+         {"calls", static_cast<int64_t>(calls_in_flight_.load())},
+         {"commits", static_cast<int64_t>(commits_in_flight_.load())}});
   }
-  threads_->db->join();
+  // The engine thread stops first, so nothing new reaches the database
+  // pool; the pool then finishes what it has, and only then are the leases
+  // given up: after the release this instance writes nothing.
   threads_->work.reset();
   threads_->io.stop();
   threads_->thread.join();
+  threads_->db.join();
+  auto released = store_->ReleaseLeases(self);
+  if (released.ok()) {
+    Log(spdlog::level::info, "leases released",
+        {{"instance", self}, {"sagas", *released}});
+  } else {
+    // They expire after the lease TTL instead.
+    Log(spdlog::level::warn, "leases not released",
+        {{"instance", self}, {"error", released.status().ToString()}});
+  }
 }
 
 core::DecideContext Engine::Context() {
@@ -336,6 +361,10 @@ void Engine::StartSaga(
     done(canonical.status());
     return;
   }
+  if (stopping_) {
+    done(absl::UnavailableError("the orchestrator is shutting down"));
+    return;
+  }
   const std::string saga_id = NewSagaId();
   if (trace.traceparent.empty()) {
     trace = {observability::NewTrace().ToString(), ""};
@@ -350,8 +379,8 @@ void Engine::StartSaga(
       MakeBatch(**definition, 0, *state, decision->events));
   batch->summary.idempotency_key = idempotency_key;
 
-  asio::post(*threads_->db, [this, definition = *definition, decision, state,
-                             batch, done = std::move(done)]() mutable {
+  asio::post(threads_->db, [this, definition = *definition, decision, state,
+                            batch, done = std::move(done)]() mutable {
     auto created = store_->Create(*batch);
     if (!created.ok()) {
       // In doubt: the saga may exist after all. Adopt it if it does, so a
@@ -382,8 +411,11 @@ void Engine::StartSaga(
 
 void Engine::CancelSaga(const std::string& saga_id, const std::string& reason,
                         std::function<void(absl::Status)> done) {
-  asio::post(threads_->io, [this, saga_id, reason, done = std::move(done)] {
-    if (!sagas_.count(saga_id)) {
+  // REQUIRES: on the engine thread.
+  auto cancel = [this, saga_id, reason, done] {
+    auto it = sagas_.find(saga_id);
+    if (it == sagas_.end() || core::IsTerminal(it->second->state.status)) {
+      RetireIfEnded(saga_id);
       done(absl::NotFoundError("saga " + saga_id + " is not running"));
       return;
     }
@@ -391,6 +423,20 @@ void Engine::CancelSaga(const std::string& saga_id, const std::string& reason,
     signal.kind = core::Signal::Kind::kCancel;
     signal.error = reason;
     Handle(saga_id, std::move(signal), done);
+  };
+  asio::post(threads_->io, [this, saga_id, cancel, done] {
+    if (sagas_.count(saga_id)) {
+      cancel();
+      return;
+    }
+    // Not driven here: take it over unless another instance drives it.
+    TakeOver(saga_id, [cancel, done](absl::Status taken) {
+      if (taken.ok()) {
+        cancel();
+      } else {
+        done(taken);
+      }
+    });
   });
 }
 
@@ -490,27 +536,15 @@ void Engine::Operate(const std::string& saga_id, core::Signal signal,
       run();
       return;
     }
-    // Ended here (or never driven here): load it, since a repair may bring
-    // a FAILED saga back to life. Handle retires it again if not.
-    asio::post(*threads_->db, [this, saga_id, run, reply] {
-      auto record = store_->Load(saga_id);
-      if (!record.ok()) {
-        (*reply)(record.status());
-        return;
-      }
-      auto definition = definitions_->Version(
-          record->summary.saga_type, record->summary.definition_version);
-      if (!definition.ok()) {
-        (*reply)(definition.status());
-        return;
-      }
-      asio::post(threads_->io, [this, saga_id, run, definition = *definition,
-                                events = std::move(record->events)] {
-        if (!sagas_.count(saga_id)) {
-          Insert(saga_id, definition, core::Fold(*definition, saga_id, events));
-        }
+    // Ended here, elsewhere, or never driven here: take it over, since a
+    // repair may bring a FAILED saga back to life. Handle retires it again
+    // if not.
+    TakeOver(saga_id, [run, reply](absl::Status taken) {
+      if (taken.ok()) {
         run();
-      });
+      } else {
+        (*reply)(taken);
+      }
     });
   });
 }
@@ -552,8 +586,9 @@ void Engine::Commit(const std::string& saga_id, Runtime& runtime,
       MakeBatch(*runtime.definition, runtime.state.last_seq, *next,
                 shared_decision->events));
   runtime.busy = true;
-  asio::post(*threads_->db, [this, saga_id, batch, next, shared_decision,
-                             done = std::move(done)]() mutable {
+  ++commits_in_flight_;
+  asio::post(threads_->db, [this, saga_id, batch, next, shared_decision,
+                            done = std::move(done)]() mutable {
     absl::Status status = store_->Append(*batch);
     asio::post(threads_->io, [this, saga_id, status, next, shared_decision,
                               done = std::move(done)]() mutable {
@@ -566,19 +601,25 @@ void Engine::OnCommitted(const std::string& saga_id, absl::Status status,
                          std::shared_ptr<core::SagaState> next,
                          std::shared_ptr<core::Decision> decision,
                          std::function<void(absl::Status)> done) {
+  // Counted down on the way out, after the commands (a next call) were
+  // counted up, so Drain never sees a gap between the two.
+  absl::Cleanup landed = [this] {
+    std::lock_guard lock(drain_mutex_);
+    if (--commits_in_flight_ == 0 && Drained()) drained_.notify_all();
+  };
   auto it = sagas_.find(saga_id);
   if (it == sagas_.end()) return;
   Runtime& runtime = *it->second;
   if (!status.ok()) {
     if (done) done(status);
     if (status.code() == absl::StatusCode::kAborted) {
-      // Fenced: another writer appended to this saga. Stop driving it; the
-      // recorded history, not our view of it, is the truth.
-      LogFailure(saga_id, runtime, "saga fenced, no longer driven here",
-                 std::string(status.message()), /*severe=*/true);
-      for (auto& waiter : runtime.waiters)
-        waiter->Fire(AwaitOutcome::kNotActive);
-      Erase(it);
+      // Fenced: this instance lost the lease, or another writer appended.
+      // The reload stops driving the saga unless the lease is still ours
+      // (our view of the history was stale); the recorded history, not our
+      // view of it, is the truth.
+      LogFailure(saga_id, runtime, "saga fenced",
+                 std::string(status.message()));
+      Reload(saga_id, milliseconds(0));
       return;
     }
     LogFailure(saga_id, runtime, "commit failed; reloading from the store",
@@ -756,10 +797,11 @@ void Engine::Invoke(const std::string& saga_id, Runtime& runtime,
         result.output_json = std::move(call.output_json);
         result.error = std::move(call.error);
         asio::post(threads_->io, [this, saga_id, result]() mutable {
+          // Counted down after Handle counted the commit of the result, so
+          // Drain never sees a gap between the two.
           Handle(saga_id, std::move(result), nullptr);
+          CallLanded();
         });
-        std::lock_guard lock(drain_mutex_);
-        if (--calls_in_flight_ == 0) drained_.notify_all();
       });
 }
 
@@ -772,7 +814,7 @@ void Engine::Reload(const std::string& saga_id, milliseconds delay) {
   auto timer = std::make_shared<asio::steady_timer>(threads_->io, delay);
   timer->async_wait([this, saga_id, delay,
                      timer](const boost::system::error_code&) {
-    asio::post(*threads_->db, [this, saga_id, delay] {
+    asio::post(threads_->db, [this, saga_id, delay] {
       auto record = store_->Load(saga_id);
       asio::post(threads_->io,
                  [this, saga_id, delay, record = std::move(record)]() mutable {
@@ -782,6 +824,11 @@ void Engine::Reload(const std::string& saga_id, milliseconds delay) {
                      LogFailure(saga_id, *it->second, "reload failed; retrying",
                                 record.status().ToString());
                      Reload(saga_id, NextReloadDelay(delay));
+                     return;
+                   }
+                   const std::string& owner = record->summary.lease_owner;
+                   if (owner != options_.leases.instance_id) {
+                     Drop(saga_id, "its lease is held by '" + owner + "'");
                      return;
                    }
                    Runtime& runtime = *it->second;
@@ -799,38 +846,109 @@ void Engine::Reload(const std::string& saga_id, milliseconds delay) {
   });
 }
 
+void Engine::Drop(const std::string& saga_id, const std::string& why) {
+  auto it = sagas_.find(saga_id);
+  if (it == sagas_.end()) return;
+  Runtime& runtime = *it->second;
+  LogFailure(saga_id, runtime, "saga no longer driven here", why);
+  for (auto& waiter : runtime.waiters) waiter->Fire(AwaitOutcome::kNotActive);
+  for (auto& queued : runtime.queued) {
+    if (queued.done) {
+      queued.done(absl::AbortedError("saga " + saga_id +
+                                     " moved to another orchestrator "
+                                     "instance; try again"));
+    }
+  }
+  runtime.timer.cancel();
+  Erase(it);
+}
+
 void Engine::Adopt(const std::string& saga_id, milliseconds delay) {
   auto timer = std::make_shared<asio::steady_timer>(threads_->io, delay);
   timer->async_wait(
       [this, saga_id, delay, timer](const boost::system::error_code&) {
-        asio::post(*threads_->db, [this, saga_id, delay] {
-          auto record = store_->Load(saga_id);
-          if (!record.ok() &&
-              record.status().code() == absl::StatusCode::kNotFound) {
-            return;  // the in-doubt create did not commit
-          }
-          if (!record.ok()) {
-            Adopt(saga_id, NextReloadDelay(delay));
-            return;
-          }
-          auto definition = definitions_->Version(
-              record->summary.saga_type, record->summary.definition_version);
-          if (!definition.ok()) {
-            Log(spdlog::level::err, "saga cannot be adopted",
-                {{"saga_id", saga_id},
-                 {"saga_type", record->summary.saga_type},
-                 {"error", definition.status().ToString()}});
-            return;
-          }
-          asio::post(threads_->io, [this, saga_id, definition = *definition,
-                                    record = std::move(*record)] {
-            if (sagas_.count(saga_id)) return;
-            Insert(saga_id, definition,
-                   core::Fold(*definition, saga_id, record.events));
+        TakeOver(saga_id, [this, saga_id, delay](absl::Status taken) {
+          if (taken.ok()) {
             Handle(saga_id, core::Signal{}, nullptr);
-          });
+          } else if (absl::IsUnavailable(taken) || absl::IsUnknown(taken)) {
+            Adopt(saga_id, NextReloadDelay(delay));
+          } else if (!absl::IsNotFound(taken)) {
+            // NotFound: the in-doubt create did not commit.
+            Log(spdlog::level::warn, "saga not adopted",
+                {{"saga_id", saga_id}, {"error", taken.ToString()}});
+          }
         });
       });
+}
+
+void Engine::TakeOver(const std::string& saga_id,
+                      std::function<void(absl::Status)> then) {
+  asio::post(threads_->db, [this, saga_id, then = std::move(then)]() mutable {
+    const std::string& self = options_.leases.instance_id;
+    auto record = store_->ClaimSaga(saga_id, self, options_.leases.ttl);
+    using Definition = std::shared_ptr<const core::SagaDefinition>;
+    absl::StatusOr<Definition> definition =
+        record.ok() ? definitions_->Version(record->summary.saga_type,
+                                            record->summary.definition_version)
+                    : absl::StatusOr<Definition>(record.status());
+    if (record.ok() && !definition.ok()) {
+      (void)store_->ReleaseLease(saga_id, self);
+    }
+    asio::post(threads_->io,
+               [this, saga_id, record = std::move(record),
+                definition = std::move(definition), then = std::move(then)] {
+                 if (!definition.ok()) {
+                   then(definition.status());
+                   return;
+                 }
+                 if (!sagas_.count(saga_id)) {
+                   Insert(saga_id, *definition,
+                          core::Fold(**definition, saga_id, record->events));
+                 }
+                 then(absl::OkStatus());
+               });
+  });
+}
+
+// Runs on a database thread (or before Start): definitions may have to be
+// read back from the store.
+void Engine::AdoptClaimed(std::vector<store::SagaRecord> records) {
+  const std::string& self = options_.leases.instance_id;
+  for (auto& record : records) {
+    const std::string saga_id = record.summary.saga_id;
+    auto definition = definitions_->Version(record.summary.saga_type,
+                                            record.summary.definition_version);
+    if (!definition.ok()) {
+      // Let an instance that knows the definition have it.
+      Log(spdlog::level::err, "saga cannot be driven here, lease released",
+          {{"saga_id", saga_id},
+           {"saga_type", record.summary.saga_type},
+           {"error", definition.status().ToString()}});
+      (void)store_->ReleaseLease(saga_id, self);
+      continue;
+    }
+    asio::post(threads_->io, [this, saga_id, definition = *definition,
+                              events = std::move(record.events)] {
+      // Already driven here: its lease had lapsed and is ours again.
+      if (sagas_.count(saga_id)) return;
+      Insert(saga_id, definition, core::Fold(*definition, saga_id, events));
+      Handle(saga_id, core::Signal{}, nullptr);
+    });
+  }
+}
+
+store::AppendBatch Engine::MakeBatch(
+    const core::SagaDefinition& definition, int64_t expected_last_seq,
+    const core::SagaState& next, const std::vector<core::Event>& events) const {
+  store::AppendBatch batch;
+  batch.saga_id = next.saga_id;
+  batch.expected_last_seq = expected_last_seq;
+  batch.events = events;
+  batch.summary = SummaryOf(definition, next);
+  batch.outbox = core::OutboxMessagesFor(definition, next.saga_id, events);
+  batch.writer = options_.leases.instance_id;
+  batch.lease_ttl = options_.leases.ttl;
+  return batch;
 }
 
 }  // namespace saga::engine

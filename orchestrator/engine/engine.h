@@ -14,6 +14,12 @@
 // not recorded is treated as having an unknown outcome and retried with the
 // same idempotency key).
 //
+// Several instances: the engine drives only sagas whose lease it holds (see
+// store.h). It creates sagas leased to itself, claims free and expired
+// leases as it runs (lease_keeper.h) and stops driving a saga as soon as
+// the store refuses its append for a lost lease, or a reload shows that
+// another instance holds it.
+//
 // Thread-safety: the public methods may be called from any thread; their
 // callbacks run on the engine thread or a database thread.
 #pragma once
@@ -33,6 +39,7 @@
 #include "absl/status/statusor.h"
 #include "orchestrator/core/decider.h"
 #include "orchestrator/engine/definition_registry.h"
+#include "orchestrator/engine/lease_options.h"
 #include "orchestrator/engine/metrics.h"
 #include "orchestrator/engine/participant_client.h"
 #include "orchestrator/store/store.h"
@@ -44,8 +51,9 @@ struct EngineOptions {
   int db_threads = 8;
   // Largest accepted saga input, in bytes.
   size_t max_input_bytes = 256 * 1024;
-  // Longest a graceful Stop waits for calls in flight.
+  // Longest a graceful stop waits for calls in flight and their commits.
   std::chrono::milliseconds drain_timeout{10000};
+  LeaseOptions leases;
   // Where the engine records its metrics (not owned; must outlive the
   // engine). Null: into a registry of its own that nobody reads.
   OrchestratorMetrics* metrics = nullptr;
@@ -65,39 +73,49 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Loads every unfinished saga from the store and queues its resumption.
-  // Call before Start. Returns how many sagas were loaded.
+  // Gives up leases left under this instance id by an earlier process,
+  // then claims (in batches) every saga whose lease is free or expired and
+  // queues its resumption. Call before Start. Returns how many were claimed.
   absl::StatusOr<size_t> Recover();
 
-  // Starts the engine thread and the database pool.
+  // Starts the engine thread, and the lease renewals and claims.
   void Start();
 
   // First phase of a graceful stop: answers every AwaitSaga now (as timed
   // out) and from now on, so the API server can shut down without waiting
-  // for sagas to end, and stops starting participant calls.
+  // for sagas to end; from now on StartSaga answers Unavailable, and no
+  // participant call and no claim is started.
   void BeginShutdown();
 
-  // Stops starting new calls, waits (up to drain_timeout) for the calls and
-  // commits in flight, then stops the threads. Unfinished sagas resume at
-  // the next start.
+  // Waits (up to drain_timeout) until the participant calls in flight have
+  // landed and the commits they caused are done. Returns whether they all
+  // did. The API keeps serving meanwhile.
+  bool Drain();
+
+  // Stops starting new calls, drains (as Drain), stops the threads and
+  // releases this instance's leases, so that another instance (or the next
+  // start) resumes the unfinished sagas at once.
   void Stop();
 
   // Validates the input against the current definition of `saga_type`,
-  // commits the saga (first event, first step's intent, outbox) and only
-  // then calls `done` and starts the first step. `trace` is the caller's
-  // valid W3C trace context, or empty for a new trace; the saga records it
-  // and every participant call continues it. `started_by` names the
-  // authenticated caller (empty: none), recorded in SagaStarted. Errors:
-  // NotFound (unknown type), InvalidArgument (bad input), AlreadyExists (key
-  // reused with another input), Unavailable (nothing committed).
+  // commits the saga (first event, first step's intent, outbox), leased to
+  // this instance, and only then calls `done` and starts the first step.
+  // `trace` is the caller's valid W3C trace context, or empty for a new
+  // trace; the saga records it and every participant call continues it.
+  // `started_by` names the authenticated caller (empty: none), recorded in
+  // SagaStarted. Errors: NotFound (unknown type), InvalidArgument (bad
+  // input), AlreadyExists (key reused with another input), Unavailable
+  // (nothing committed: the database is unreachable or read-only, or the
+  // engine is shutting down), Unknown (the commit is in doubt).
   void StartSaga(const std::string& saga_type, const std::string& input_json,
                  const std::string& idempotency_key, core::TraceContext trace,
                  const std::string& started_by,
                  std::function<void(absl::StatusOr<store::CreateResult>)> done);
 
   // Asks a running saga to roll back. `done` gets OK once the decision is
-  // committed, FailedPrecondition if the saga is past its pivot, NotFound if
-  // this engine does not drive the saga (ended earlier, or unknown).
+  // committed, FailedPrecondition if the saga is past its pivot or another
+  // instance holds its lease, NotFound if the saga has ended or is unknown.
+  // A saga nobody holds is taken over to be cancelled.
   void CancelSaga(const std::string& saga_id, const std::string& reason,
                   std::function<void(absl::Status)> done);
 
@@ -111,9 +129,10 @@ class Engine {
   // An operator repair: `signal` is kOperatorRetry, kOperatorSkipStep (with
   // `step_name`) or kOperatorMarkCompensated, carrying operator_name and the
   // reason in `error`. Works on ended sagas too (a FAILED saga is brought
-  // back to be repaired). `done` gets OK once the repair is committed,
-  // FailedPrecondition if it does not apply to the saga as it stands,
-  // NotFound / InvalidArgument for an unknown saga or step.
+  // back to be repaired, here). `done` gets OK once the repair is
+  // committed, FailedPrecondition if it does not apply to the saga as it
+  // stands or another instance holds its lease, NotFound / InvalidArgument
+  // for an unknown saga or step.
   void Operate(const std::string& saga_id, core::Signal signal,
                const std::string& step_name,
                std::function<void(absl::Status)> done);
@@ -155,10 +174,20 @@ class Engine {
   void DrainQueued(const std::string& saga_id);
   void RetireIfEnded(const std::string& saga_id);
   void Reload(const std::string& saga_id, std::chrono::milliseconds delay);
+  void Drop(const std::string& saga_id, const std::string& why);
   void Adopt(const std::string& saga_id, std::chrono::milliseconds delay);
+  void AdoptClaimed(std::vector<store::SagaRecord> records);
+  void TakeOver(const std::string& saga_id,
+                std::function<void(absl::Status)> then);
   void Insert(const std::string& saga_id,
               std::shared_ptr<const core::SagaDefinition> definition,
               core::SagaState state);
+  store::AppendBatch MakeBatch(const core::SagaDefinition& definition,
+                               int64_t expected_last_seq,
+                               const core::SagaState& next,
+                               const std::vector<core::Event>& events) const;
+  void CallLanded();
+  bool Drained() const;
   // Logs a failure about a driven saga (a warning, or an error when
   // `severe`) with the fields every saga log line carries. REQUIRES: on the
   // engine thread.
@@ -186,7 +215,10 @@ class Engine {
   std::atomic<bool> stopping_{false};
   std::mutex drain_mutex_;
   std::condition_variable drained_;
-  std::atomic<size_t> calls_in_flight_{0};  // changes under drain_mutex_
+  // Participant calls whose result has not been handled yet, and commits
+  // of decisions not answered yet; counted down under drain_mutex_.
+  std::atomic<size_t> calls_in_flight_{0};
+  std::atomic<size_t> commits_in_flight_{0};
   std::atomic<size_t> active_sagas_{0};
 };
 

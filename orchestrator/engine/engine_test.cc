@@ -31,12 +31,24 @@ namespace {
 using namespace std::chrono_literals;
 
 // Forwards to a MemoryStore; can fail the next appends before writing
-// (Unavailable) or after writing (Unknown: the commit is in doubt).
+// (Unavailable) or after writing (Unknown: the commit is in doubt). Records
+// the writer of every append it passes on, and whether it committed.
 class FaultInjectingStore final : public store::SagaStore {
  public:
+  struct Write {
+    std::string saga_id;
+    std::string writer;
+    bool committed;
+  };
+
   std::atomic<int> fail_appends_before_write{0};
   std::atomic<int> fail_appends_after_write{0};
   store::MemoryStore inner;
+
+  std::vector<Write> Writes() {
+    std::lock_guard lock(writes_mu_);
+    return writes_;
+  }
 
   absl::StatusOr<store::CreateResult> Create(
       const store::AppendBatch& first) override {
@@ -47,6 +59,10 @@ class FaultInjectingStore final : public store::SagaStore {
       return absl::UnavailableError("injected: database unreachable");
     }
     absl::Status status = inner.Append(batch);
+    {
+      std::lock_guard lock(writes_mu_);
+      writes_.push_back({batch.saga_id, batch.writer, status.ok()});
+    }
     if (status.ok() && TakeOne(fail_appends_after_write)) {
       return absl::UnknownError("injected: commit outcome in doubt");
     }
@@ -59,8 +75,26 @@ class FaultInjectingStore final : public store::SagaStore {
       const std::string& id) override {
     return inner.LoadSummary(id);
   }
-  absl::StatusOr<std::vector<store::SagaRecord>> LoadUnfinished() override {
-    return inner.LoadUnfinished();
+  absl::StatusOr<std::vector<store::SagaRecord>> Claim(
+      const std::string& owner, std::chrono::milliseconds ttl,
+      int limit) override {
+    return inner.Claim(owner, ttl, limit);
+  }
+  absl::StatusOr<store::SagaRecord> ClaimSaga(
+      const std::string& saga_id, const std::string& owner,
+      std::chrono::milliseconds ttl) override {
+    return inner.ClaimSaga(saga_id, owner, ttl);
+  }
+  absl::StatusOr<int64_t> RenewLeases(const std::string& owner,
+                                      std::chrono::milliseconds ttl) override {
+    return inner.RenewLeases(owner, ttl);
+  }
+  absl::StatusOr<int64_t> ReleaseLeases(const std::string& owner) override {
+    return inner.ReleaseLeases(owner);
+  }
+  absl::Status ReleaseLease(const std::string& saga_id,
+                            const std::string& owner) override {
+    return inner.ReleaseLease(saga_id, owner);
   }
   absl::StatusOr<store::ListPage> List(const store::ListQuery& q) override {
     return inner.List(q);
@@ -82,6 +116,9 @@ class FaultInjectingStore final : public store::SagaStore {
     }
     return false;
   }
+
+  std::mutex writes_mu_;
+  std::vector<Write> writes_;
 };
 
 // A participant serving every action of the booking saga, applying each
@@ -281,16 +318,24 @@ class EngineTest : public ::testing::Test {
     if (engine_) engine_->Stop();
   }
 
-  void NewEngine(std::map<std::string, std::string> addresses = {}) {
+  void NewEngine(std::map<std::string, std::string> addresses = {},
+                 EngineOptions options = {}) {
     if (engine_) engine_->Stop();
     for (const char* name : {"patient", "doctor", "email"}) {
       addresses.emplace(name, participant_.Address());
     }
     clients_ = std::make_unique<ParticipantClients>(addresses);
-    EngineOptions options;
     options.metrics = &metrics_;
     engine_ =
         std::make_unique<Engine>(&store_, &registry_, clients_.get(), options);
+  }
+
+  // Another orchestrator instance on the same store and participant.
+  std::unique_ptr<Engine> OtherInstance(const std::string& instance_id) {
+    EngineOptions options;
+    options.leases.instance_id = instance_id;
+    return std::make_unique<Engine>(&store_, &registry_, clients_.get(),
+                                    options);
   }
 
   std::string Start(const std::string& key = "",
@@ -304,10 +349,12 @@ class EngineTest : public ::testing::Test {
   }
 
   AwaitOutcome Await(const std::string& id, const std::string& step = "",
-                     std::chrono::milliseconds timeout = 20s) {
+                     std::chrono::milliseconds timeout = 20s,
+                     Engine* engine = nullptr) {
     std::promise<absl::StatusOr<AwaitOutcome>> awaited;
-    engine_->AwaitSaga(id, step, timeout,
-                       [&](auto outcome) { awaited.set_value(outcome); });
+    (engine ? engine : engine_.get())
+        ->AwaitSaga(id, step, timeout,
+                    [&](auto outcome) { awaited.set_value(outcome); });
     auto outcome = awaited.get_future().get();
     EXPECT_TRUE(outcome.ok()) << outcome.status();
     return outcome.ok() ? *outcome : AwaitOutcome::kNotActive;
@@ -446,6 +493,9 @@ TEST_F(EngineTest, RecoverResumesACallThatWasInFlight) {
     core::Apply(**definition, state, event);
   }
   store::AppendBatch batch;
+  // Written by an earlier process with this engine's instance id.
+  batch.writer = EngineOptions{}.leases.instance_id;
+  batch.lease_ttl = 60s;
   batch.saga_id = "saga-recovered";
   batch.events = start.events;
   batch.summary.saga_id = "saga-recovered";
@@ -505,6 +555,83 @@ TEST_F(EngineTest, RejectsUnknownTypeAndBadInputWithoutWriting) {
   auto page = store_.List({});
   ASSERT_TRUE(page.ok());
   EXPECT_TRUE(page->sagas.empty());
+}
+
+// A graceful stop gives the leases up, so another instance resumes the
+// saga at once rather than after the lease TTL (ten minutes here).
+TEST_F(EngineTest, StopReleasesLeasesSoAnotherInstanceResumesAtOnce) {
+  EngineOptions options;
+  options.drain_timeout = 50ms;  // the blocked call cannot land
+  NewEngine({}, options);
+  participant_.Block("reserve_doctor");
+  engine_->Start();
+  const std::string id = Start();
+  ASSERT_TRUE(participant_.WaitForCall("reserve_doctor", 10s));
+  engine_->BeginShutdown();
+  std::promise<absl::StatusOr<store::CreateResult>> refused;
+  engine_->StartSaga("appointment_booking", kInput, "", {}, "",
+                     [&](auto result) { refused.set_value(result); });
+  EXPECT_EQ(refused.get_future().get().status().code(),
+            absl::StatusCode::kUnavailable);
+  engine_->Stop();
+  EXPECT_EQ(Record(id).summary.lease_owner, "");
+
+  std::unique_ptr<Engine> other = OtherInstance("other");
+  auto claimed = other->Recover();
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  EXPECT_EQ(*claimed, 1u);
+  other->Start();
+  participant_.Unblock();
+  ASSERT_EQ(Await(id, "", 20s, other.get()), AwaitOutcome::kReached);
+  store::SagaRecord record = Record(id);
+  EXPECT_EQ(record.summary.status, core::SagaStatus::kCompleted);
+  EXPECT_EQ(record.summary.lease_owner, "other");
+  EXPECT_EQ(participant_.Effects("reserve_doctor"), 1);
+  other->Stop();
+}
+
+// An instance paused past its lease (a zombie) while a call was in flight:
+// another instance takes the saga over; when the zombie's call returns, its
+// append is refused and it stops driving the saga. Every committed write
+// after the takeover is the new holder's.
+TEST_F(EngineTest, InstanceThatLostItsLeaseIsFencedAndLetsGo) {
+  EngineOptions options;
+  options.leases.claim_interval = 1h;  // it must not take the saga back
+  NewEngine({}, options);
+  participant_.Block("reserve_doctor");
+  engine_->Start();
+  const std::string id = Start();
+  ASSERT_TRUE(participant_.WaitForCall("reserve_doctor", 10s));
+
+  // What expiry does while the zombie sleeps, without the wait.
+  ASSERT_TRUE(store_.inner.ReleaseLeases(options.leases.instance_id).ok());
+  std::unique_ptr<Engine> other = OtherInstance("other");
+  auto claimed = other->Recover();
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(*claimed, 1u);
+  other->Start();
+  participant_.Unblock();
+
+  ASSERT_EQ(Await(id, "", 20s, other.get()), AwaitOutcome::kReached);
+  EXPECT_EQ(Record(id).summary.status, core::SagaStatus::kCompleted);
+  ASSERT_TRUE(saga::testing::PollUntil(
+      [&] { return engine_->ActiveSagas() == 0; }, 10s));
+  bool taken_over = false;
+  bool zombie_refused = false;
+  for (const auto& write : store_.Writes()) {
+    if (write.saga_id != id) continue;
+    if (write.writer == "other") {
+      EXPECT_TRUE(write.committed);
+      taken_over = true;
+    } else if (taken_over || !write.committed) {
+      EXPECT_FALSE(write.committed) << "the zombie wrote after the takeover";
+      zombie_refused = true;
+    }
+  }
+  EXPECT_TRUE(taken_over);
+  EXPECT_TRUE(zombie_refused);
+  EXPECT_EQ(participant_.Effects("reserve_doctor"), 1);
+  other->Stop();
 }
 
 TEST_F(EngineTest, RecordsMetricsOfACompletedSaga) {

@@ -23,6 +23,11 @@ absl::Status CheckBatch(const AppendBatch& batch, bool creating) {
                                       " carries the summary of saga " +
                                       batch.summary.saga_id);
   }
+  if (batch.writer.empty() || batch.lease_ttl.count() <= 0) {
+    return absl::InvalidArgumentError(
+        "batch for saga " + saga_id +
+        " needs a writer and a positive lease_ttl");
+  }
   if (creating) {
     if (batch.expected_last_seq != 0) {
       return absl::InvalidArgumentError("creating saga " + saga_id +
@@ -68,6 +73,18 @@ absl::Status CheckBatch(const AppendBatch& batch, bool creating) {
                                         " has a header or payload that is "
                                         "not JSON");
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckLease(const std::string& owner,
+                        std::chrono::milliseconds ttl) {
+  if (owner.empty()) {
+    return absl::InvalidArgumentError("a lease needs an owner");
+  }
+  if (ttl.count() <= 0) {
+    return absl::InvalidArgumentError("lease ttl must be positive, got " +
+                                      std::to_string(ttl.count()) + " ms");
   }
   return absl::OkStatus();
 }

@@ -2,6 +2,7 @@
 // every backend accepts and returns exactly the same things.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 #include "absl/status/status.h"
@@ -18,9 +19,14 @@ const std::string& BatchSagaId(const AppendBatch& batch);
 // saga_id and summary.saga_id when both are set), events numbered
 // expected_last_seq + 1, + 2, ..., summary.last_seq equal to the last of
 // them (or to expected_last_seq when there are none), outbox messages with
-// an id and JSON header and payload. For Create (`creating`) also
-// expected_last_seq 0, at least one event, a saga type and a JSON input.
+// an id and JSON header and payload, a writer and a positive lease_ttl. For
+// Create (`creating`) also expected_last_seq 0, at least one event, a saga
+// type and a JSON input.
 absl::Status CheckBatch(const AppendBatch& batch, bool creating);
+
+// InvalidArgument unless `owner` is non-empty and `ttl` positive.
+absl::Status CheckLease(const std::string& owner,
+                        std::chrono::milliseconds ttl);
 
 // `json` re-serialised compactly with sorted keys; InvalidArgument if it is
 // not JSON. Both backends return inputs in this form.

@@ -4,14 +4,26 @@
 // summary row and outbox messages in one transaction: group commit changes
 // only the implementation of these two.
 //
+// Leases: several orchestrator instances may share one store. Each unfinished
+// saga is driven by the instance holding its lease (an owner and an expiry on
+// the saga row, judged by the store's clock, so instances need no
+// synchronised clocks). Create leases a new saga to its writer; an instance
+// takes over free and expired leases with Claim, keeps its own with
+// RenewLeases and gives them up with ReleaseLeases. Append commits only for
+// the lease holder: an instance that lost a lease (paused past its expiry, a
+// "zombie") is refused like a stale sequence number, so no saga ever has two
+// writers at once (DESIGN.md invariant 5).
+//
 // Thread-safety: implementations are safe to call from many threads. Calls
 // block; the engine runs them on its database thread pool.
 // Errors: Unavailable (database unreachable; nothing committed), Aborted
-// (fencing: the expected sequence number did not match), NotFound,
+// (fencing: the expected sequence number did not match, or the writer does
+// not hold the saga's lease), NotFound,
 // AlreadyExists (idempotency key reused with a different input), Unknown
 // (the commit's outcome is in doubt: re-read before acting).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -41,6 +53,11 @@ struct SagaSummary {
   int64_t last_seq = 0;
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
+  // The lease, as the store last recorded it (read-only: Create and Append
+  // ignore these). Empty / 0 when nobody holds it. An ended saga keeps the
+  // lease of its last writer, which no longer means anything.
+  std::string lease_owner;
+  int64_t lease_expires_ms = 0;
 };
 
 // One transaction's worth of writes for one saga.
@@ -55,6 +72,13 @@ struct AppendBatch {
   // ignored on Append).
   SagaSummary summary;
   std::vector<core::OutboxMessage> outbox;
+  // The orchestrator instance writing the batch (required; recorded with
+  // each event). Append commits only while the saga's lease names it (an
+  // expired lease still does, until another instance claims it), and then
+  // extends the lease to now + lease_ttl; Create leases the new saga to it
+  // for lease_ttl.
+  std::string writer;
+  std::chrono::milliseconds lease_ttl{0};  // must be positive
 };
 
 struct CreateResult {
@@ -86,20 +110,53 @@ class SagaStore {
   virtual ~SagaStore() = default;
 
   // Inserts the saga row (from first.summary, including input_json and
-  // idempotency_key) and appends `first` (expected_last_seq 0), atomically.
+  // idempotency_key), leased to first.writer, and appends `first`
+  // (expected_last_seq 0), atomically.
   // With a non-empty idempotency key that already exists: returns that saga
   // with created=false if saga_type and input (compared as JSON) are equal,
   // AlreadyExists otherwise; nothing is written.
   virtual absl::StatusOr<CreateResult> Create(const AppendBatch& first) = 0;
 
+  // Aborted if batch.expected_last_seq is stale or batch.writer does not
+  // hold the saga's lease (the message says which); nothing is written.
   virtual absl::Status Append(const AppendBatch& batch) = 0;
 
   virtual absl::StatusOr<SagaRecord> Load(const std::string& saga_id) = 0;
   virtual absl::StatusOr<SagaSummary> LoadSummary(
       const std::string& saga_id) = 0;
 
-  // Every saga not in a terminal state, with its history (recovery).
-  virtual absl::StatusOr<std::vector<SagaRecord>> LoadUnfinished() = 0;
+  // Leases to `owner` until now + ttl up to `limit` unfinished sagas whose
+  // lease is free or has expired (in saga id order), and returns them with
+  // their histories. Sagas being written at that moment are skipped, so
+  // concurrent claimers never get the same saga and never wait for each
+  // other. InvalidArgument for an empty owner or a non-positive ttl / limit.
+  virtual absl::StatusOr<std::vector<SagaRecord>> Claim(
+      const std::string& owner, std::chrono::milliseconds ttl, int limit) = 0;
+
+  // Leases one saga to `owner` until now + ttl and returns it, when its
+  // lease is free, expired or already owner's, or the saga has ended (an
+  // ended saga is driven by nobody; an operator may bring it back).
+  // FailedPrecondition (naming the holder) while another instance holds a
+  // live lease on the unfinished saga; NotFound.
+  virtual absl::StatusOr<SagaRecord> ClaimSaga(
+      const std::string& saga_id, const std::string& owner,
+      std::chrono::milliseconds ttl) = 0;
+
+  // Extends every lease `owner` holds on an unfinished saga to now + ttl,
+  // in one write for all of them. Returns how many. Sagas being written at
+  // that moment are skipped: Append extends their leases itself.
+  virtual absl::StatusOr<int64_t> RenewLeases(
+      const std::string& owner, std::chrono::milliseconds ttl) = 0;
+
+  // Gives up every lease `owner` holds on an unfinished saga, so other
+  // instances can claim those sagas at once (graceful shutdown; also at
+  // start-up, for leases left by an earlier process with the same instance
+  // id). Returns how many.
+  virtual absl::StatusOr<int64_t> ReleaseLeases(const std::string& owner) = 0;
+  // Gives up owner's lease of one saga (one this instance cannot drive);
+  // OK if owner did not hold it.
+  virtual absl::Status ReleaseLease(const std::string& saga_id,
+                                    const std::string& owner) = 0;
 
   virtual absl::StatusOr<ListPage> List(const ListQuery& query) = 0;
 

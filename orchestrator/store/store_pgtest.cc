@@ -36,7 +36,15 @@ using ::saga::testing::PollUntil;
 using ::saga::testing::SourcePath;
 using ::saga::testing::TestDatabase;
 
+using std::chrono::milliseconds;
+
 constexpr int64_t kT0 = 1700000000123;
+// Two orchestrator instances sharing the store.
+constexpr char kOwnerA[] = "orch-a";
+constexpr char kOwnerB[] = "orch-b";
+constexpr milliseconds kLongTtl{60000};
+// Expires at once (the next millisecond of the store's clock).
+constexpr milliseconds kShortTtl{1};
 constexpr char kType[] = "appointment_booking";
 constexpr char kInput[] = R"({"patient":"p-1","slot":{"day":"mon","hour":9}})";
 
@@ -75,12 +83,15 @@ OutboxMessage Message(const std::string& saga_id, int64_t seq,
   return message;
 }
 
-// A first batch: the saga row, SagaStarted and one outbox message.
+// A first batch: the saga row, SagaStarted and one outbox message, written
+// by instance A.
 AppendBatch CreateBatch(const std::string& saga_id,
                         const std::string& saga_type = kType,
                         const std::string& input = kInput,
                         const std::string& key = "", int64_t created_ms = kT0) {
   AppendBatch batch;
+  batch.writer = kOwnerA;
+  batch.lease_ttl = kLongTtl;
   batch.saga_id = saga_id;
   batch.expected_last_seq = 0;
   batch.events.push_back(SagaStarted(saga_type, input, created_ms));
@@ -98,11 +109,13 @@ AppendBatch CreateBatch(const std::string& saga_id,
 }
 
 // `events` StepStarted events after `expected`, leaving the saga in
-// `status`, with one outbox message per event.
+// `status`, with one outbox message per event, written by instance A.
 AppendBatch AdvanceBatch(const std::string& saga_id, int64_t expected,
                          int events, SagaStatus status,
                          const std::string& current_step = "reserve") {
   AppendBatch batch;
+  batch.writer = kOwnerA;
+  batch.lease_ttl = kLongTtl;
   batch.saga_id = saga_id;
   batch.expected_last_seq = expected;
   for (int i = 1; i <= events; ++i) {
@@ -137,6 +150,23 @@ std::vector<std::string> Ids(const std::vector<SagaSummary>& sagas) {
   std::vector<std::string> ids;
   for (const SagaSummary& saga : sagas) ids.push_back(saga.saga_id);
   return ids;
+}
+
+std::vector<std::string> Ids(const std::vector<SagaRecord>& records) {
+  std::vector<std::string> ids;
+  for (const SagaRecord& record : records) {
+    ids.push_back(record.summary.saga_id);
+  }
+  return ids;
+}
+
+// AdvanceBatch written by `writer`.
+AppendBatch AdvanceBatchBy(const std::string& writer,
+                           const std::string& saga_id, int64_t expected,
+                           SagaStatus status = SagaStatus::kRunning) {
+  AppendBatch batch = AdvanceBatch(saga_id, expected, 1, status);
+  batch.writer = writer;
+  return batch;
 }
 
 // The single bigint that `sql` (with one text parameter) returns.
@@ -241,6 +271,8 @@ TYPED_TEST(SagaStoreTest, CreateThenLoadRoundTripsEveryField) {
   ASSERT_TRUE(this->store().Create(first).ok());
 
   AppendBatch next;
+  next.writer = kOwnerA;
+  next.lease_ttl = kLongTtl;
   next.saga_id = "saga-1";
   next.expected_last_seq = 2;
   Event succeeded = StepEvent(EventType::kStepSucceeded, 3, 0, 1);
@@ -436,7 +468,7 @@ TYPED_TEST(SagaStoreTest, AppendCommitsEventsSummaryAndOutboxTogether) {
   EXPECT_EQ(this->OutboxCount("saga-1"), 3);
 }
 
-TYPED_TEST(SagaStoreTest, LoadUnfinishedReturnsActiveSagasWithHistories) {
+TYPED_TEST(SagaStoreTest, ClaimTakesFreeLeasesInBatchesWithHistories) {
   ASSERT_NO_FATAL_FAILURE(this->MakeSaga("d-done", SagaStatus::kCompleted, 2));
   ASSERT_NO_FATAL_FAILURE(this->MakeSaga("r-run", SagaStatus::kRunning, 3));
   ASSERT_NO_FATAL_FAILURE(this->MakeSaga("f-fail", SagaStatus::kFailed, 1));
@@ -446,20 +478,168 @@ TYPED_TEST(SagaStoreTest, LoadUnfinishedReturnsActiveSagasWithHistories) {
       this->MakeSaga("x-back", SagaStatus::kCompensated, 1));
   ASSERT_NO_FATAL_FAILURE(this->MakeSaga("a-new", SagaStatus::kRunning, 0));
 
-  absl::StatusOr<std::vector<SagaRecord>> unfinished =
-      this->store().LoadUnfinished();
-  ASSERT_TRUE(unfinished.ok()) << unfinished.status();
-  std::vector<std::string> ids;
-  for (const SagaRecord& record : *unfinished) {
-    ids.push_back(record.summary.saga_id);
-    absl::StatusOr<SagaRecord> loaded = this->store().Load(ids.back());
-    ASSERT_TRUE(loaded.ok()) << loaded.status();
-    ExpectSummaryEq(loaded->summary, record.summary);
-    EXPECT_EQ(loaded->events, record.events) << ids.back();
-    EXPECT_EQ(static_cast<int64_t>(record.events.size()),
-              record.summary.last_seq);
+  // A holds live leases on everything it created.
+  absl::StatusOr<std::vector<SagaRecord>> none =
+      this->store().Claim(kOwnerB, kLongTtl, 10);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty()) << none->front().summary.saga_id;
+  absl::StatusOr<int64_t> released = this->store().ReleaseLeases(kOwnerA);
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_EQ(*released, 3);  // the unfinished ones
+
+  std::vector<std::string> claimed;
+  for (int round = 0; round < 3; ++round) {
+    absl::StatusOr<std::vector<SagaRecord>> batch =
+        this->store().Claim(kOwnerB, kLongTtl, 2);
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    ASSERT_LE(batch->size(), 2u);
+    for (const SagaRecord& record : *batch) {
+      claimed.push_back(record.summary.saga_id);
+      EXPECT_EQ(record.summary.lease_owner, kOwnerB);
+      EXPECT_GT(record.summary.lease_expires_ms, 0);
+      absl::StatusOr<SagaRecord> loaded =
+          this->store().Load(record.summary.saga_id);
+      ASSERT_TRUE(loaded.ok()) << loaded.status();
+      ExpectSummaryEq(loaded->summary, record.summary);
+      EXPECT_EQ(loaded->summary.lease_owner, kOwnerB);
+      EXPECT_EQ(loaded->events, record.events) << claimed.back();
+      EXPECT_EQ(static_cast<int64_t>(record.events.size()),
+                record.summary.last_seq);
+    }
   }
-  EXPECT_EQ(ids, (std::vector<std::string>{"a-new", "c-comp", "r-run"}));
+  EXPECT_EQ(claimed, (std::vector<std::string>{"a-new", "c-comp", "r-run"}));
+}
+
+TYPED_TEST(SagaStoreTest, ExpiredLeaseMovesAndFencesTheOldHolder) {
+  AppendBatch first = CreateBatch("saga-1");
+  first.lease_ttl = kShortTtl;
+  ASSERT_TRUE(this->store().Create(first).ok());
+  absl::StatusOr<SagaSummary> created = this->store().LoadSummary("saga-1");
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->lease_owner, kOwnerA);
+
+  std::vector<SagaRecord> claimed;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        absl::StatusOr<std::vector<SagaRecord>> batch =
+            this->store().Claim(kOwnerB, kLongTtl, 10);
+        if (batch.ok()) claimed = *std::move(batch);
+        return !claimed.empty();
+      },
+      std::chrono::seconds(10)));
+  EXPECT_EQ(Ids(claimed), std::vector<std::string>{"saga-1"});
+
+  // A, paused past its expiry, wakes up and writes at the right seq.
+  const absl::Status zombie =
+      this->store().Append(AdvanceBatchBy(kOwnerA, "saga-1", 1));
+  EXPECT_EQ(zombie.code(), absl::StatusCode::kAborted) << zombie;
+  EXPECT_NE(zombie.message().find("leased to 'orch-b'"), std::string::npos)
+      << zombie;
+  const absl::Status holder =
+      this->store().Append(AdvanceBatchBy(kOwnerB, "saga-1", 1));
+  EXPECT_TRUE(holder.ok()) << holder;
+  absl::StatusOr<SagaRecord> record = this->store().Load("saga-1");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->summary.last_seq, 2);
+  EXPECT_EQ(record->summary.lease_owner, kOwnerB);
+  EXPECT_EQ(this->OutboxCount("saga-1"), 2);
+}
+
+TYPED_TEST(SagaStoreTest, RenewAndAppendKeepLeasesReleaseFreesThem) {
+  AppendBatch renewed = CreateBatch("renewed");
+  renewed.lease_ttl = kShortTtl;
+  ASSERT_TRUE(this->store().Create(renewed).ok());
+  absl::StatusOr<int64_t> count = this->store().RenewLeases(kOwnerA, kLongTtl);
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 1);
+
+  AppendBatch appended = CreateBatch("appended");
+  appended.lease_ttl = kShortTtl;
+  ASSERT_TRUE(this->store().Create(appended).ok());
+  ASSERT_TRUE(
+      this->store().Append(AdvanceBatchBy(kOwnerA, "appended", 1)).ok());
+
+  absl::StatusOr<std::vector<SagaRecord>> none =
+      this->store().Claim(kOwnerB, kLongTtl, 10);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
+
+  count = this->store().ReleaseLeases(kOwnerA);
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 2);
+  const absl::Status released = this->store().Append(
+      AdvanceBatchBy(kOwnerA, "appended", 2, SagaStatus::kCompleted));
+  EXPECT_EQ(released.code(), absl::StatusCode::kAborted) << released;
+  absl::StatusOr<std::vector<SagaRecord>> all =
+      this->store().Claim(kOwnerB, kLongTtl, 10);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(Ids(*all), (std::vector<std::string>{"appended", "renewed"}));
+  count = this->store().RenewLeases(kOwnerA, kLongTtl);
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 0);
+
+  ASSERT_TRUE(this->store().ReleaseLease("renewed", kOwnerA).ok());
+  ASSERT_TRUE(this->store().ReleaseLease("renewed", kOwnerB).ok());
+  absl::StatusOr<SagaSummary> summary = this->store().LoadSummary("renewed");
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->lease_owner, "");
+  summary = this->store().LoadSummary("appended");
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->lease_owner, kOwnerB);
+}
+
+TYPED_TEST(SagaStoreTest, ClaimSagaRespectsLiveLeasesOfUnfinishedSagas) {
+  ASSERT_NO_FATAL_FAILURE(this->MakeSaga("running", SagaStatus::kRunning, 1));
+  ASSERT_NO_FATAL_FAILURE(this->MakeSaga("failed", SagaStatus::kFailed, 1));
+
+  absl::StatusOr<SagaRecord> held =
+      this->store().ClaimSaga("running", kOwnerB, kLongTtl);
+  EXPECT_EQ(held.status().code(), absl::StatusCode::kFailedPrecondition)
+      << held.status();
+  EXPECT_NE(held.status().message().find("'orch-a'"), std::string::npos)
+      << held.status();
+  absl::StatusOr<SagaRecord> own =
+      this->store().ClaimSaga("running", kOwnerA, kLongTtl);
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_EQ(own->events.size(), 2u);
+
+  // Nobody drives an ended saga: an operator's repair may take it anywhere.
+  absl::StatusOr<SagaRecord> ended =
+      this->store().ClaimSaga("failed", kOwnerB, kLongTtl);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->summary.lease_owner, kOwnerB);
+  EXPECT_EQ(ended->summary.status, SagaStatus::kFailed);
+  EXPECT_TRUE(this->store()
+                  .Append(AdvanceBatchBy(kOwnerB, "failed", 2,
+                                         SagaStatus::kCompensating))
+                  .ok());
+
+  EXPECT_EQ(this->store().ClaimSaga("nope", kOwnerB, kLongTtl).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TYPED_TEST(SagaStoreTest, LeasesNeedAnOwnerAndAPositiveTtl) {
+  EXPECT_EQ(this->store().Claim("", kLongTtl, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(this->store().Claim(kOwnerA, milliseconds(0), 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(this->store().Claim(kOwnerA, kLongTtl, 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      this->store().RenewLeases(kOwnerA, milliseconds(-5)).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(this->store().ReleaseLeases("").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  AppendBatch anonymous = CreateBatch("saga-1");
+  anonymous.writer.clear();
+  EXPECT_EQ(this->store().Create(anonymous).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  AppendBatch no_ttl = CreateBatch("saga-1");
+  no_ttl.lease_ttl = milliseconds(0);
+  EXPECT_EQ(this->store().Create(no_ttl).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(this->store().Load("saga-1").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TYPED_TEST(SagaStoreTest, ListPagesNewestFirstWithFilters) {
@@ -896,6 +1076,83 @@ TEST_F(PgStoreTest, GroupedCreatesResolveKeysInsideTheGroup) {
   EXPECT_EQ(Count("SELECT count(*) FROM sagas"), 4);  // c-0, c-1, c-2, c-5
   EXPECT_EQ(Count("SELECT count(*) FROM saga_events"), 4);
   EXPECT_EQ(Count("SELECT count(*) FROM outbox"), 4);
+}
+
+// Every event names the instance that wrote it, so that "one driver at a
+// time" can be checked from the database.
+TEST_F(PgStoreTest, EventsRecordTheirWriter) {
+  std::unique_ptr<PgStore> store = OpenStore(2);
+  ASSERT_NE(store, nullptr);
+  AppendBatch first = CreateBatch("saga-1");
+  first.lease_ttl = kShortTtl;
+  ASSERT_TRUE(store->Create(first).ok());
+  ASSERT_TRUE(store->Append(AdvanceBatchBy(kOwnerA, "saga-1", 1)).ok());
+  ASSERT_TRUE(store->ReleaseLeases(kOwnerA).ok());
+  absl::StatusOr<std::vector<SagaRecord>> claimed =
+      store->Claim(kOwnerB, kLongTtl, 1);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_TRUE(store->Append(AdvanceBatchBy(kOwnerB, "saga-1", 2)).ok());
+
+  pqxx::connection conn(db_->dsn());
+  pqxx::nontransaction tx(conn);
+  std::vector<std::string> writers;
+  for (const pqxx::row& row :
+       tx.exec("SELECT written_by FROM saga_events WHERE saga_id = 'saga-1' "
+               "ORDER BY seq")) {
+    writers.push_back(row[0].as<std::string>());
+  }
+  EXPECT_EQ(writers, (std::vector<std::string>{kOwnerA, kOwnerA, kOwnerB}));
+}
+
+// Instances claiming at the same time split the free sagas between them:
+// every saga goes to exactly one of them.
+TEST_F(PgStoreTest, ConcurrentClaimersNeverShareASaga) {
+  constexpr int kSagas = 60;
+  constexpr int kClaimers = 4;
+  std::unique_ptr<PgStore> store = OpenStore(kClaimers + 1);
+  ASSERT_NE(store, nullptr);
+  for (int i = 0; i < kSagas; ++i) {
+    ASSERT_TRUE(
+        store->Create(CreateBatch("s-" + std::to_string(100 + i))).ok());
+  }
+  ASSERT_TRUE(store->ReleaseLeases(kOwnerA).ok());
+
+  std::vector<std::vector<std::string>> claimed(kClaimers);
+  std::vector<absl::Status> errors(kClaimers);
+  std::latch start(kClaimers);
+  std::vector<std::thread> threads;
+  for (int c = 0; c < kClaimers; ++c) {
+    threads.emplace_back([&, c] {
+      const std::string owner = "claimer-" + std::to_string(c);
+      start.arrive_and_wait();
+      while (true) {
+        absl::StatusOr<std::vector<SagaRecord>> batch =
+            store->Claim(owner, kLongTtl, 3);
+        if (!batch.ok()) {
+          errors[c] = batch.status();
+          return;
+        }
+        if (batch->empty()) return;
+        for (const SagaRecord& record : *batch) {
+          claimed[c].push_back(record.summary.saga_id);
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+
+  std::vector<std::string> all;
+  for (int c = 0; c < kClaimers; ++c) {
+    EXPECT_TRUE(errors[c].ok()) << errors[c];
+    all.insert(all.end(), claimed[c].begin(), claimed[c].end());
+    EXPECT_EQ(Count("SELECT count(*) FROM sagas WHERE lease_owner = $1",
+                    "claimer-" + std::to_string(c)),
+              static_cast<int64_t>(claimed[c].size()));
+  }
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end())
+      << "a saga was claimed twice";
+  EXPECT_EQ(all.size(), static_cast<size_t>(kSagas));
 }
 
 TEST_F(PgStoreTest, RecoversAfterItsConnectionsAreKilled) {

@@ -110,12 +110,28 @@ TestCluster::TestCluster(ClusterOptions options)
   } else {
     log_dir_ = dir;
   }
-  orchestrator_db_ = std::make_unique<TestDatabase>("it_orch");
-  orchestrator_port_ = FreePort();
+  orchestrator_dsn_ = options_.orchestrator_dsn;
+  if (orchestrator_dsn_.empty()) {
+    orchestrator_db_ = std::make_unique<TestDatabase>("it_orch");
+    orchestrator_dsn_ = orchestrator_db_->dsn();
+  }
+  // gRPC servers bind with SO_REUSEPORT, so two of ours given the same
+  // port would both "listen" on it: every port must differ.
+  std::set<int> ports;
+  auto distinct_port = [&ports] {
+    int port = FreePort();
+    while (!ports.insert(port).second) port = FreePort();
+    return port;
+  };
+  orchestrators_.resize(std::max<size_t>(1, options_.orchestrators));
+  for (Orchestrator& orchestrator : orchestrators_) {
+    orchestrator.port = distinct_port();
+  }
   for (const auto& name : kParticipants) {
     Participant& participant = participants_[name];
-    participant.db = std::make_unique<TestDatabase>("it_" + name);
-    participant.port = FreePort();
+    participant.db = std::make_unique<TestDatabase>(
+        "it_" + name, options_.participants_admin_dsn);
+    participant.port = distinct_port();
     auto flags = options_.participant_flags.find(name);
     if (flags != options_.participant_flags.end()) {
       participant.flags = flags->second;
@@ -124,8 +140,10 @@ TestCluster::TestCluster(ClusterOptions options)
 }
 
 TestCluster::~TestCluster() {
-  stub_.reset();
-  orchestrator_.reset();
+  for (Orchestrator& orchestrator : orchestrators_) {
+    orchestrator.stub.reset();
+    orchestrator.process.reset();
+  }
   for (auto& [name, participant] : participants_) participant.process.reset();
   connections_.reset();
   if (::testing::Test::HasFailure()) {
@@ -138,20 +156,45 @@ TestCluster::~TestCluster() {
   }
 }
 
+std::string TestCluster::OrchestratorLogPath(size_t instance) const {
+  return log_dir_ + "/orchestrator" +
+         (instance == 0 ? "" : "-" + std::to_string(instance)) + ".log";
+}
+
+std::string TestCluster::OrchestratorLog(size_t instance) const {
+  std::ifstream in(OrchestratorLogPath(instance));
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+std::string TestCluster::InstanceId(size_t instance) {
+  return "orch-" + std::to_string(instance);
+}
+
 void TestCluster::DumpLogs() const {
   std::cerr << "=== cluster logs kept in " << log_dir_ << " ===\n";
-  std::vector<std::string> names = {"orchestrator"};
-  names.insert(names.end(), kParticipants.begin(), kParticipants.end());
-  for (const auto& name : names) {
-    std::string path = log_dir_ + "/" + name + ".log";
+  std::vector<std::string> paths;
+  for (size_t i = 0; i < orchestrators_.size(); ++i) {
+    paths.push_back(OrchestratorLogPath(i));
+  }
+  for (const auto& name : kParticipants) {
+    paths.push_back(log_dir_ + "/" + name + ".log");
+  }
+  for (const auto& path : paths) {
     std::cerr << "--- last lines of " << path << " ---\n"
               << Tail(path, kLogTailLines);
   }
 }
 
 const TestDatabase& TestCluster::database(const std::string& name) const {
-  if (name == "orchestrator") return *orchestrator_db_;
-  return *participants_.at(name).db;
+  if (name != "orchestrator") return *participants_.at(name).db;
+  if (!orchestrator_db_) {
+    ADD_FAILURE() << "TestCluster::database(\"orchestrator\") with an "
+                     "orchestrator_dsn: use orchestrator_dsn()";
+    std::abort();
+  }
+  return *orchestrator_db_;
 }
 
 ::testing::AssertionResult TestCluster::AwaitListening(
@@ -191,8 +234,8 @@ std::vector<std::string> TestCluster::ServerTlsFlags() const {
   std::vector<std::string> flags = {"--tls-cert", certs.server_cert(),
                                     "--tls-key", certs.server_key()};
   if (options_.transport == Transport::kMutualTls) {
-    flags.insert(flags.end(), {"--tls-client-ca", certs.ca(),
-                               "--tls-require-client-cert"});
+    flags.insert(flags.end(),
+                 {"--tls-client-ca", certs.ca(), "--tls-require-client-cert"});
   }
   return flags;
 }
@@ -239,16 +282,23 @@ std::shared_ptr<grpc::ChannelCredentials> TestCluster::ClientCredentials()
     auto started = StartParticipant(name);
     if (!started) return started;
   }
-  return StartOrchestrator();
+  for (size_t i = 0; i < orchestrators_.size(); ++i) {
+    auto started = StartOrchestrator({}, i);
+    if (!started) return started;
+  }
+  return ::testing::AssertionSuccess();
 }
 
 ::testing::AssertionResult TestCluster::StartOrchestrator(
-    const std::vector<std::string>& extra_env) {
+    const std::vector<std::string>& extra_env, size_t instance) {
+  Orchestrator& orchestrator = orchestrators_.at(instance);
   std::vector<std::string> argv = {BinaryPath("saga-orchestrator"),
                                    "--listen",
-                                   Address(orchestrator_port_),
+                                   Address(orchestrator.port),
                                    "--db",
-                                   orchestrator_db_->dsn(),
+                                   orchestrator_dsn_,
+                                   "--instance-id",
+                                   InstanceId(instance),
                                    "--definitions",
                                    options_.definitions_dir,
                                    "--migrations",
@@ -271,42 +321,61 @@ std::shared_ptr<grpc::ChannelCredentials> TestCluster::ClientCredentials()
   }
   argv.insert(argv.end(), options_.orchestrator_flags.begin(),
               options_.orchestrator_flags.end());
-  std::string log_path = log_dir_ + "/orchestrator.log";
-  ++orchestrator_starts_;
-  orchestrator_ = std::make_unique<ChildProcess>(argv, extra_env, log_path);
-  auto listening = AwaitListening(
-      *orchestrator_, orchestrator_port_,
-      "saga-orchestrator (start #" + std::to_string(orchestrator_starts_) + ")",
-      log_path);
+  std::string log_path = OrchestratorLogPath(instance);
+  ++orchestrator.starts;
+  orchestrator.process =
+      std::make_unique<ChildProcess>(argv, extra_env, log_path);
+  auto listening =
+      AwaitListening(*orchestrator.process, orchestrator.port,
+                     "saga-orchestrator " + InstanceId(instance) + " (start #" +
+                         std::to_string(orchestrator.starts) + ")",
+                     log_path);
   if (!listening) return listening;
   // A fresh channel: the old one may sit in reconnect backoff after a kill.
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-  stub_ = saga::v1::SagaOrchestrator::NewStub(grpc::CreateCustomChannel(
-      Address(orchestrator_port_), ClientCredentials(), args));
+  orchestrator.stub =
+      saga::v1::SagaOrchestrator::NewStub(grpc::CreateCustomChannel(
+          Address(orchestrator.port), ClientCredentials(), args));
   return ::testing::AssertionSuccess();
 }
 
-bool TestCluster::OrchestratorExited(std::chrono::milliseconds timeout) {
-  return orchestrator_ == nullptr ||
-         PollUntil([&] { return !orchestrator_->Running(); }, timeout);
+bool TestCluster::OrchestratorExited(std::chrono::milliseconds timeout,
+                                     size_t instance, int* status) {
+  ChildProcess* process = orchestrators_.at(instance).process.get();
+  if (process == nullptr) return true;
+  if (!PollUntil([&] { return !process->Running(); }, timeout)) return false;
+  if (status != nullptr) *status = process->Wait();
+  return true;
 }
 
 saga::v1::SagaOrchestrator::Stub& TestCluster::Stub() {
-  if (!stub_) {
-    ADD_FAILURE() << "TestCluster::Stub() before the orchestrator started";
-    std::abort();
-  }
-  return *stub_;
+  return Stub(client_instance_);
 }
 
-void TestCluster::KillOrchestrator(int signal) {
-  if (!orchestrator_) return;
-  orchestrator_->Signal(signal);
-  orchestrator_->Wait();
-  orchestrator_.reset();
+saga::v1::SagaOrchestrator::Stub& TestCluster::Stub(size_t instance) {
+  if (instance >= orchestrators_.size() || !orchestrators_[instance].stub) {
+    ADD_FAILURE() << "TestCluster::Stub(" << instance
+                  << ") before that orchestrator started";
+    std::abort();
+  }
+  return *orchestrators_[instance].stub;
+}
+
+void TestCluster::KillOrchestrator(int signal, size_t instance) {
+  std::unique_ptr<ChildProcess>& process = orchestrators_.at(instance).process;
+  if (!process) return;
+  process->Signal(signal);
+  process->Wait();
+  process.reset();
+}
+
+void TestCluster::SignalOrchestrator(int signal, size_t instance) {
+  if (orchestrators_.at(instance).process) {
+    orchestrators_[instance].process->Signal(signal);
+  }
 }
 
 ::testing::AssertionResult TestCluster::RestartParticipant(

@@ -1,7 +1,9 @@
 // TestCluster: a whole deployment for end-to-end tests. Fresh databases for
 // the orchestrator and the three participants, the participant binaries
-// (saga-patient, saga-doctor, saga-email) and saga-orchestrator, each on a
-// free port with its log in a temporary directory. The directory is printed
+// (saga-patient, saga-doctor, saga-email) and one or more saga-orchestrator
+// instances on the one orchestrator database (instance i has the id
+// "orch-<i>"), each on a free port with its log in a temporary directory.
+// The directory is printed
 // and the logs' tails are dumped when the test fails; otherwise it is
 // removed (kept if the environment variable SAGA_TEST_KEEP_LOGS is set).
 // Everything is killed and dropped in the destructor.
@@ -58,6 +60,14 @@ struct ClusterOptions {
   // Bearer token that Stub() calls made by the helpers below carry; empty:
   // none.
   std::string token;
+  // Orchestrator instances sharing the orchestrator database.
+  size_t orchestrators = 1;
+  // The orchestrator database's DSN; empty: a fresh database on
+  // SAGA_TEST_ADMIN_DSN's cluster.
+  std::string orchestrator_dsn;
+  // Superuser DSN of the cluster for the participants' databases; empty:
+  // SAGA_TEST_ADMIN_DSN.
+  std::string participants_admin_dsn;
 };
 
 class TestCluster {
@@ -67,26 +77,39 @@ class TestCluster {
   TestCluster(const TestCluster&) = delete;
   TestCluster& operator=(const TestCluster&) = delete;
 
-  // Starts the participants, then the orchestrator, and waits until each
+  // Starts the participants, then the orchestrators, and waits until each
   // accepts connections. On failure the message names the process and its
   // log file.
   ::testing::AssertionResult Start();
 
-  // A stub on the current orchestrator. Replaced by StartOrchestrator(), so
-  // do not keep the reference across a restart.
+  // A stub on the orchestrator instance that client calls go to (see
+  // UseOrchestrator), or on instance `instance`. Replaced by
+  // StartOrchestrator(), so do not keep the reference across a restart.
   saga::v1::SagaOrchestrator::Stub& Stub();
   // What Stub() connects with (TLS per the options' transport), for tests
   // that make channels of their own.
   std::shared_ptr<grpc::ChannelCredentials> ClientCredentials() const;
+  saga::v1::SagaOrchestrator::Stub& Stub(size_t instance);
+  // Sends this class's client calls (StartSaga, GetSaga, AwaitTerminal, ...)
+  // to orchestrator instance `instance` from now on (initially 0).
+  void UseOrchestrator(size_t instance) { client_instance_ = instance; }
 
-  // Sends `signal` to the orchestrator and reaps it.
-  void KillOrchestrator(int signal = SIGKILL);
-  // Starts the orchestrator again on the same port and database, with
-  // `extra_env` ("NAME=value") added to its environment.
+  // Sends `signal` to an orchestrator instance and reaps it.
+  void KillOrchestrator(int signal = SIGKILL, size_t instance = 0);
+  // Sends `signal` (e.g. SIGSTOP, SIGCONT, SIGTERM) without waiting.
+  void SignalOrchestrator(int signal, size_t instance = 0);
+  // Starts an orchestrator instance again on the same port, id and
+  // database, with `extra_env` ("NAME=value") added to its environment.
   ::testing::AssertionResult StartOrchestrator(
-      const std::vector<std::string>& extra_env = {});
-  // Whether the orchestrator exited (and was reaped) within `timeout`.
-  bool OrchestratorExited(std::chrono::milliseconds timeout);
+      const std::vector<std::string>& extra_env = {}, size_t instance = 0);
+  // Whether the instance exited (and was reaped) within `timeout`; its
+  // wait status goes to `status` when given.
+  bool OrchestratorExited(std::chrono::milliseconds timeout,
+                          size_t instance = 0, int* status = nullptr);
+  // "orch-<instance>", the instance's --instance-id.
+  static std::string InstanceId(size_t instance);
+  // The instance's log so far.
+  std::string OrchestratorLog(size_t instance = 0) const;
   // Kills (SIGKILL) and starts participant `name` on the same port and
   // database with `flags` instead of the options' flags.
   ::testing::AssertionResult RestartParticipant(
@@ -129,11 +152,17 @@ class TestCluster {
   // Failures are non-fatal (EXPECT) and name the saga.
   void ExpectParticipantsAgree(const saga::v1::Saga& saga);
 
-  int orchestrator_port() const { return orchestrator_port_; }
+  int orchestrator_port(size_t instance = 0) const {
+    return orchestrators_.at(instance).port;
+  }
+  const std::string& orchestrator_dsn() const { return orchestrator_dsn_; }
   int participant_port(const std::string& name) const {
     return participants_.at(name).port;
   }
   const std::string& log_dir() const { return log_dir_; }
+  // The database of "orchestrator" or of a participant. REQUIRES: for
+  // "orchestrator", that no orchestrator_dsn was given (then use
+  // orchestrator_dsn()).
   const TestDatabase& database(const std::string& name) const;
 
  private:
@@ -142,6 +171,13 @@ class TestCluster {
     int port = 0;
     std::vector<std::string> flags;
     std::unique_ptr<ChildProcess> process;
+  };
+
+  struct Orchestrator {
+    int port = 0;
+    std::unique_ptr<ChildProcess> process;
+    int starts = 0;
+    std::unique_ptr<saga::v1::SagaOrchestrator::Stub> stub;
   };
 
   ::testing::AssertionResult StartParticipant(const std::string& name);
@@ -153,15 +189,15 @@ class TestCluster {
   ::testing::AssertionResult AwaitListening(ChildProcess& process, int port,
                                             const std::string& what,
                                             const std::string& log_path);
+  std::string OrchestratorLogPath(size_t instance) const;
   void DumpLogs() const;
 
   ClusterOptions options_;
   std::string log_dir_;
-  std::unique_ptr<TestDatabase> orchestrator_db_;
-  int orchestrator_port_ = 0;
-  std::unique_ptr<ChildProcess> orchestrator_;
-  int orchestrator_starts_ = 0;
-  std::unique_ptr<saga::v1::SagaOrchestrator::Stub> stub_;
+  std::unique_ptr<TestDatabase> orchestrator_db_;  // unless options' DSN
+  std::string orchestrator_dsn_;
+  std::vector<Orchestrator> orchestrators_;
+  size_t client_instance_ = 0;
   std::map<std::string, Participant> participants_;
   // Lazily opened libpqxx connections to the participants' databases
   // (defined in cluster.cc to keep libpqxx out of this header).

@@ -5,18 +5,17 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <iostream>
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "saga/v1/orchestrator.grpc.pb.h"
 #include "tests/integration/cluster.h"
+#include "tests/integration/consistency.h"
 #include "tests/support/test_support.h"
 
 namespace saga::testing {
@@ -144,58 +143,21 @@ TEST(CrashTest, EverySagaEndsConsistentlyAfterOrchestratorKills) {
     EXPECT_EQ(response.sagas_size(), kSagas);
   }
 
-  // Invariant 1: every acknowledged saga is still known and ends.
-  const auto deadline = std::chrono::steady_clock::now() + kAllTerminalDeadline;
-  std::map<saga::v1::SagaStatus, int> by_status;
-  std::set<std::string> known(ids.begin(), ids.end());
-  for (const auto& id : ids) {
-    auto remaining = std::chrono::duration_cast<milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    saga::v1::Saga saga =
-        cluster.AwaitTerminal(id, std::max(remaining, milliseconds(1000)));
-    saga::v1::Saga full = cluster.GetSaga(id);
-    ASSERT_EQ(full.saga_id(), id) << "saga lost: " << id;
-    ++by_status[saga.status()];
-    EXPECT_TRUE(IsTerminal(saga.status()))
-        << "did not end in time: " << DescribeSaga(full);
-    // Invariant 3, for every saga.
-    cluster.ExpectParticipantsAgree(full);
+  // Invariants 1-3 for every saga, and nothing applied twice.
+  ConsistencyReport report =
+      CheckConsistency(cluster, ids, kAllTerminalDeadline);
+  for (const auto& problem : report.problems) ADD_FAILURE() << problem;
+  EXPECT_EQ(report.sagas, kSagas);
+  EXPECT_TRUE(report.Clean()) << report.Line();
+  for (const auto& [id, saga] : report.final) {
     const std::string& why = expectation[id];
     if (why != "valid") {
       EXPECT_EQ(saga.status(), saga::v1::SAGA_STATUS_COMPENSATED)
-          << why << ": " << DescribeSaga(full);
+          << why << ": " << DescribeSaga(saga);
     }
-    // Invariant 2: at most one reservation and one pair of mails per saga,
-    // whatever was retried across the restarts.
-    EXPECT_LE(cluster.AllReservations(id), 1) << DescribeSaga(full);
-    EXPECT_LE(cluster.Mails(id), 2) << DescribeSaga(full);
   }
-
-  for (const auto& id : cluster.ReservationSagaIds()) {
-    EXPECT_TRUE(known.count(id)) << "reservation for an unknown saga " << id;
-  }
-  for (const auto& id : cluster.MailSagaIds()) {
-    EXPECT_TRUE(known.count(id)) << "mail for an unknown saga " << id;
-  }
-  int completed = by_status[saga::v1::SAGA_STATUS_COMPLETED];
-  EXPECT_EQ(cluster.QueryInt("doctor",
-                             "SELECT count(*) FROM reservations "
-                             "WHERE status = 'active'"),
-            completed);
-  EXPECT_EQ(cluster.QueryInt(
-                "doctor", "SELECT coalesce(sum(booked), 0) FROM doctor_days"),
-            completed);
-  EXPECT_EQ(cluster.QueryInt("email", "SELECT count(*) FROM mail_log"),
-            2 * completed);
-
-  std::cout << "[ crash    ] " << kSagas << " sagas: " << completed
-            << " COMPLETED, " << by_status[saga::v1::SAGA_STATUS_COMPENSATED]
-            << " COMPENSATED, " << by_status[saga::v1::SAGA_STATUS_FAILED]
-            << " FAILED, "
-            << kSagas - completed -
-                   by_status[saga::v1::SAGA_STATUS_COMPENSATED] -
-                   by_status[saga::v1::SAGA_STATUS_FAILED]
-            << " not ended\n";
+  std::cout << "[ crash    ] " << report.Line() << " (" << report.StatusCounts()
+            << ")\n";
 }
 
 }  // namespace

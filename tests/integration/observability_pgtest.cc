@@ -317,7 +317,7 @@ TEST(ObservabilityTest, ReflectionLetsAGenericClientFindAndCallServices) {
             std::string::npos)
       << *definitions;
   auto missing = orchestrator.Call("saga.v1.SagaOrchestrator.GetSaga",
-                                   "saga_id: \"no-such-saga\"");
+                                   "saga_id: \"123e4567-e89b-42d3-a456-426614174000\"");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound)
       << missing.status();
 

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "saga/v1/participant.grpc.pb.h"
+#include "tests/integration/pg_server.h"
 #include "tests/support/test_support.h"
 
 namespace saga::participants {
@@ -56,11 +57,13 @@ std::string ReadFile(const std::string& path) {
 // One participant process on its own database.
 class Participant {
  public:
-  // `service` is "patient", "doctor" or "email".
+  // `service` is "patient", "doctor" or "email"; its database goes to the
+  // cluster of `admin_dsn` (empty: SAGA_TEST_ADMIN_DSN's).
   explicit Participant(const std::string& service,
                        const std::vector<std::string>& extra_args = {},
-                       const std::vector<std::string>& extra_env = {})
-      : db_("part_" + service), port_(saga::testing::FreePort()) {
+                       const std::vector<std::string>& extra_env = {},
+                       const std::string& admin_dsn = "")
+      : db_("part_" + service, admin_dsn), port_(saga::testing::FreePort()) {
     log_path_ = ::testing::TempDir() + "saga-" + service + "-" +
                 std::to_string(port_) + ".log";
     std::vector<std::string> argv = {
@@ -606,6 +609,40 @@ TEST(ParticipantOutageTest, AnswersUnavailableAndReconnects) {
                up.result.outcome() == saga::v1::STEP_OUTCOME_SUCCEEDED;
       },
       std::chrono::seconds(15)));
+}
+
+// The participant's database server itself restarts (a stop, calls in
+// between, a start): calls answer UNAVAILABLE while it is down and succeed
+// again once it is back, on fresh connections, without a restart of the
+// participant.
+TEST(ParticipantOutageTest, ReconnectsAfterItsDatabaseServerRestarts) {
+  std::string error;
+  std::unique_ptr<saga::testing::PgServer> server =
+      saga::testing::PgServer::StartPrimary(&error);
+  ASSERT_NE(server, nullptr) << error;
+  Participant patient("patient", {}, {}, server->admin_dsn());
+  ASSERT_TRUE(patient.started()) << patient.Log();
+  auto call = [&](const std::string& saga_id) {
+    return patient.Execute(ExecuteRequest(
+        saga_id, "validate", "validate_patient", {{"patient_id", "p-1001"}}));
+  };
+  auto before = call("s-restart-1");
+  ASSERT_TRUE(before.status.ok()) << before.status.error_message();
+
+  ASSERT_TRUE(server->Stop("fast"));
+  auto down = call("s-restart-2");
+  EXPECT_EQ(down.status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << down.status.error_message();
+
+  ASSERT_TRUE(server->Restart());
+  EXPECT_TRUE(saga::testing::PollUntil(
+      [&] {
+        auto up = call("s-restart-3");
+        return up.status.ok() &&
+               up.result.outcome() == saga::v1::STEP_OUTCOME_SUCCEEDED;
+      },
+      std::chrono::seconds(30)))
+      << patient.Log();
 }
 
 // ------------------------------------------------------------------ email

@@ -103,9 +103,12 @@ participant() {
     --db "$(dsn "$name")" --migrations "$ROOT/migrations/$name" "$@"
 }
 
+# A stable instance id: a restart after a kill resumes the sagas at once
+# instead of waiting for their leases to expire.
 orchestrator() {
   start orchestrator "$ORCH_PORT" "$BIN/saga-orchestrator" \
     --listen "127.0.0.1:$ORCH_PORT" --db "$(dsn orchestrator)" \
+    --instance-id recorder \
     --definitions "$ROOT/sagas" --migrations "$ROOT/migrations/orchestrator" \
     --participant "patient=127.0.0.1:$PATIENT_PORT" \
     --participant "doctor=127.0.0.1:$DOCTOR_PORT" \

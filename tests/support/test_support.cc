@@ -173,25 +173,26 @@ std::string AdminDsn() {
   return dsn;
 }
 
-TestDatabase::TestDatabase(const std::string& prefix)
-    : name_(UniqueDatabaseName(prefix)) {
-  const std::string admin_dsn = AdminDsn();
+TestDatabase::TestDatabase(const std::string& prefix,
+                           const std::string& admin_dsn)
+    : admin_dsn_(admin_dsn.empty() ? AdminDsn() : admin_dsn),
+      name_(UniqueDatabaseName(prefix)) {
   try {
-    pqxx::connection connection(admin_dsn);
+    pqxx::connection connection(admin_dsn_);
     pqxx::nontransaction work(connection);
     work.exec0("CREATE DATABASE " + work.quote_name(name_));
   } catch (const std::exception& e) {
     throw std::runtime_error("cannot create test database " + name_ + ": " +
                              e.what());
   }
-  dsn_ = DsnWithDbname(admin_dsn, name_);
+  dsn_ = DsnWithDbname(admin_dsn_, name_);
 }
 
 TestDatabase::~TestDatabase() {
   // A destructor must not throw; a leftover database only costs disk space
   // in a throwaway cluster, so a failure is reported and otherwise ignored.
   try {
-    pqxx::connection connection(AdminDsn());
+    pqxx::connection connection(admin_dsn_);
     pqxx::nontransaction work(connection);
     work.exec0("DROP DATABASE IF EXISTS " + work.quote_name(name_) +
                " WITH (FORCE)");

@@ -16,11 +16,13 @@ namespace saga::testing {
 // SAGA_TEST_ADMIN_DSN; aborts the test binary with a clear message if unset.
 std::string AdminDsn();
 
-// A fresh, empty database with a unique name starting with `prefix`;
-// dropped (WITH (FORCE)) in the destructor.
+// A fresh, empty database with a unique name starting with `prefix`, in the
+// cluster of `admin_dsn` (a superuser DSN; empty: AdminDsn()); dropped
+// (WITH (FORCE)) in the destructor.
 class TestDatabase {
  public:
-  explicit TestDatabase(const std::string& prefix);
+  explicit TestDatabase(const std::string& prefix,
+                        const std::string& admin_dsn = "");
   ~TestDatabase();
   TestDatabase(const TestDatabase&) = delete;
   TestDatabase& operator=(const TestDatabase&) = delete;
@@ -30,6 +32,7 @@ class TestDatabase {
   const std::string& dsn() const { return dsn_; }
 
  private:
+  std::string admin_dsn_;
   std::string name_;
   std::string dsn_;
 };

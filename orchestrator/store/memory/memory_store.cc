@@ -1,6 +1,7 @@
 #include "orchestrator/store/memory/memory_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <tuple>
 
 #include "orchestrator/store/batch_checks.h"
@@ -29,6 +30,22 @@ absl::StatusOr<std::vector<core::Event>> RoundTrip(
 
 bool NewerFirst(const SagaSummary& a, const SagaSummary& b) {
   return std::tie(a.created_ms, a.saga_id) > std::tie(b.created_ms, b.saga_id);
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void Lease(SagaSummary& summary, const std::string& owner,
+           std::chrono::milliseconds ttl) {
+  summary.lease_owner = owner;
+  summary.lease_expires_ms = NowMs() + ttl.count();
+}
+
+bool LeaseIsFree(const SagaSummary& summary) {
+  return summary.lease_owner.empty() || summary.lease_expires_ms < NowMs();
 }
 
 }  // namespace
@@ -92,6 +109,7 @@ absl::StatusOr<CreateResult> MemoryStore::Create(const AppendBatch& first) {
   record.summary = first.summary;
   record.summary.saga_id = saga_id;
   record.summary.input_json = *std::move(input);
+  Lease(record.summary, first.writer, first.lease_ttl);
   if (!key.empty()) idempotency_keys_[key] = saga_id;
   CommitLocked(record, first, *std::move(events));
   return CreateResult{saga_id, true};
@@ -112,6 +130,11 @@ absl::Status MemoryStore::Append(const AppendBatch& batch) {
     return absl::NotFoundError("saga " + saga_id + " not found");
   }
   SagaRecord& record = it->second;
+  if (record.summary.lease_owner != batch.writer) {
+    return absl::AbortedError("fenced: saga " + saga_id + " is leased to '" +
+                              record.summary.lease_owner + "', not to '" +
+                              batch.writer + "'");
+  }
   if (record.summary.last_seq != batch.expected_last_seq) {
     return absl::AbortedError("fenced: saga " + saga_id + " is at seq " +
                               std::to_string(record.summary.last_seq) +
@@ -127,6 +150,7 @@ absl::Status MemoryStore::Append(const AppendBatch& batch) {
   record.summary.error = batch.summary.error;
   record.summary.last_seq = batch.summary.last_seq;
   record.summary.updated_ms = batch.summary.updated_ms;
+  Lease(record.summary, batch.writer, batch.lease_ttl);
   CommitLocked(record, batch, *std::move(events));
   return absl::OkStatus();
 }
@@ -150,13 +174,86 @@ absl::StatusOr<SagaSummary> MemoryStore::LoadSummary(
   return it->second.summary;
 }
 
-absl::StatusOr<std::vector<SagaRecord>> MemoryStore::LoadUnfinished() {
+absl::StatusOr<std::vector<SagaRecord>> MemoryStore::Claim(
+    const std::string& owner, std::chrono::milliseconds ttl, int limit) {
+  if (absl::Status status = CheckLease(owner, ttl); !status.ok()) return status;
+  if (limit <= 0) {
+    return absl::InvalidArgumentError("claim limit must be positive, got " +
+                                      std::to_string(limit));
+  }
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<SagaRecord> out;
-  for (const auto& [saga_id, record] : sagas_) {
-    if (!core::IsTerminal(record.summary.status)) out.push_back(record);
+  for (auto& [saga_id, record] : sagas_) {
+    if (out.size() == static_cast<size_t>(limit)) break;
+    if (core::IsTerminal(record.summary.status) ||
+        !LeaseIsFree(record.summary)) {
+      continue;
+    }
+    Lease(record.summary, owner, ttl);
+    out.push_back(record);
   }
   return out;
+}
+
+absl::StatusOr<SagaRecord> MemoryStore::ClaimSaga(
+    const std::string& saga_id, const std::string& owner,
+    std::chrono::milliseconds ttl) {
+  if (absl::Status status = CheckLease(owner, ttl); !status.ok()) return status;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sagas_.find(saga_id);
+  if (it == sagas_.end()) {
+    return absl::NotFoundError("saga " + saga_id + " not found");
+  }
+  SagaSummary& summary = it->second.summary;
+  if (!core::IsTerminal(summary.status) && !LeaseIsFree(summary) &&
+      summary.lease_owner != owner) {
+    return absl::FailedPreconditionError(
+        "saga " + saga_id + " is driven by orchestrator instance '" +
+        summary.lease_owner + "'");
+  }
+  Lease(summary, owner, ttl);
+  return it->second;
+}
+
+absl::StatusOr<int64_t> MemoryStore::RenewLeases(
+    const std::string& owner, std::chrono::milliseconds ttl) {
+  if (absl::Status status = CheckLease(owner, ttl); !status.ok()) return status;
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t renewed = 0;
+  for (auto& [saga_id, record] : sagas_) {
+    if (!core::IsTerminal(record.summary.status) &&
+        record.summary.lease_owner == owner) {
+      Lease(record.summary, owner, ttl);
+      ++renewed;
+    }
+  }
+  return renewed;
+}
+
+absl::StatusOr<int64_t> MemoryStore::ReleaseLeases(const std::string& owner) {
+  if (owner.empty()) return absl::InvalidArgumentError("no lease owner given");
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t released = 0;
+  for (auto& [saga_id, record] : sagas_) {
+    if (!core::IsTerminal(record.summary.status) &&
+        record.summary.lease_owner == owner) {
+      record.summary.lease_owner.clear();
+      record.summary.lease_expires_ms = 0;
+      ++released;
+    }
+  }
+  return released;
+}
+
+absl::Status MemoryStore::ReleaseLease(const std::string& saga_id,
+                                       const std::string& owner) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sagas_.find(saga_id);
+  if (it != sagas_.end() && it->second.summary.lease_owner == owner) {
+    it->second.summary.lease_owner.clear();
+    it->second.summary.lease_expires_ms = 0;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ListPage> MemoryStore::List(const ListQuery& query) {

@@ -2,7 +2,8 @@
 // store.h (fencing, idempotency, atomic batches, error codes) without a
 // database. Events go through core::EncodeEventData / core::DecodeEvent on
 // the way in, as they would through PostgreSQL, so a lossy encoding shows
-// up here too. Nothing survives the object.
+// up here too. Leases expire by the system clock. Nothing survives the
+// object.
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once
@@ -29,7 +30,17 @@ class MemoryStore final : public SagaStore {
   absl::Status Append(const AppendBatch& batch) override;
   absl::StatusOr<SagaRecord> Load(const std::string& saga_id) override;
   absl::StatusOr<SagaSummary> LoadSummary(const std::string& saga_id) override;
-  absl::StatusOr<std::vector<SagaRecord>> LoadUnfinished() override;
+  absl::StatusOr<std::vector<SagaRecord>> Claim(const std::string& owner,
+                                                std::chrono::milliseconds ttl,
+                                                int limit) override;
+  absl::StatusOr<SagaRecord> ClaimSaga(const std::string& saga_id,
+                                       const std::string& owner,
+                                       std::chrono::milliseconds ttl) override;
+  absl::StatusOr<int64_t> RenewLeases(const std::string& owner,
+                                      std::chrono::milliseconds ttl) override;
+  absl::StatusOr<int64_t> ReleaseLeases(const std::string& owner) override;
+  absl::Status ReleaseLease(const std::string& saga_id,
+                            const std::string& owner) override;
   absl::StatusOr<ListPage> List(const ListQuery& query) override;
   absl::Status PutDefinition(const std::string& name, int version,
                              const std::string& source) override;

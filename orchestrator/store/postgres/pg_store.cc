@@ -3,6 +3,8 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -28,40 +30,50 @@ using Json = nlohmann::json;
   "saga_id, saga_type, definition_version, status, current_step, error, " \
   "input::text, COALESCE(idempotency_key, ''), last_seq, "                \
   "(EXTRACT(EPOCH FROM created_at) * 1000)::bigint, "                     \
-  "(EXTRACT(EPOCH FROM updated_at) * 1000)::bigint, current_attempt "
+  "(EXTRACT(EPOCH FROM updated_at) * 1000)::bigint, current_attempt, "    \
+  "COALESCE(lease_owner, ''), "                                           \
+  "COALESCE((EXTRACT(EPOCH FROM lease_expires_at) * 1000)::bigint, 0) "
 
 // A group of batches arrives as three JSON arrays, so one statement writes a
 // group of any size: $1 has a row per batch (its saga row, keyed by `idx`,
 // the batch's position in the group), $2 the events {saga_id, seq, type,
-// step, attempt, data, at_ms} and $3 the outbox messages {owner (the batch's
-// saga), idx, ord, message_id, saga_id, type, header, payload, at_ms}. A group
-// never holds two batches of one saga (see PgStore::Append). Events and
+// step, attempt, data, at_ms, writer} and $3 the outbox messages {owner (the
+// batch's saga), idx, ord, message_id, saga_id, type, header, payload, at_ms}.
+// A group never holds two batches of one saga (see PgStore::Append). Events and
 // messages are inserted only for batches whose saga row was written (created,
 // or fenced-updated), so a refused batch leaves no trace and raises no error:
 // the others in its group still commit.
-#define SAGA_INSERT_GROUP_ROWS(written)                                       \
-  "new_events AS ("                                                           \
-  " INSERT INTO saga_events (saga_id, seq, type, step, attempt, data, at_ms)" \
-  " SELECT e.saga_id, e.seq, e.type, e.step, e.attempt, e.data, e.at_ms"      \
-  " FROM jsonb_to_recordset($2::jsonb)"                                       \
-  "  AS e(saga_id text, seq bigint, type text, step int, attempt int,"        \
-  "   data jsonb, at_ms bigint)"                                              \
-  " JOIN " written                                                            \
-  " w ON w.saga_id = e.saga_id"                                               \
-  " RETURNING 1), "                                                           \
-  "new_outbox AS ("                                                           \
-  " INSERT INTO outbox (message_id, saga_id, type, header, payload, at_ms)"   \
-  " SELECT o.message_id, o.saga_id, o.type, o.header, o.payload, o.at_ms"     \
-  " FROM jsonb_to_recordset($3::jsonb)"                                       \
-  "  AS o(owner text, idx int, ord int, message_id text, saga_id text,"       \
-  "   type text, header jsonb, payload jsonb, at_ms bigint)"                  \
-  " JOIN " written                                                            \
-  " w ON w.saga_id = o.owner"                                                 \
-  " ORDER BY o.idx, o.ord"                                                    \
+#define SAGA_INSERT_GROUP_ROWS(written)                                     \
+  "new_events AS ("                                                         \
+  " INSERT INTO saga_events"                                                \
+  "  (saga_id, seq, type, step, attempt, data, at_ms, written_by)"          \
+  " SELECT e.saga_id, e.seq, e.type, e.step, e.attempt, e.data, e.at_ms,"   \
+  "  e.writer"                                                              \
+  " FROM jsonb_to_recordset($2::jsonb)"                                     \
+  "  AS e(saga_id text, seq bigint, type text, step int, attempt int,"      \
+  "   data jsonb, at_ms bigint, writer text)"                               \
+  " JOIN " written                                                          \
+  " w ON w.saga_id = e.saga_id"                                             \
+  " RETURNING 1), "                                                         \
+  "new_outbox AS ("                                                         \
+  " INSERT INTO outbox (message_id, saga_id, type, header, payload, at_ms)" \
+  " SELECT o.message_id, o.saga_id, o.type, o.header, o.payload, o.at_ms"   \
+  " FROM jsonb_to_recordset($3::jsonb)"                                     \
+  "  AS o(owner text, idx int, ord int, message_id text, saga_id text,"     \
+  "   type text, header jsonb, payload jsonb, at_ms bigint)"                \
+  " JOIN " written                                                          \
+  " w ON w.saga_id = o.owner"                                               \
+  " ORDER BY o.idx, o.ord"                                                  \
   " RETURNING 1) "
 
 #define SAGA_MS_TO_TIMESTAMP(ms) \
   "TIMESTAMPTZ 'epoch' + " ms " * INTERVAL '1 millisecond'"
+
+// Leases run on the database's clock, the one clock all instances share.
+#define SAGA_LEASE_UNTIL(ttl_ms) "now() + " ttl_ms " * INTERVAL '1 millisecond'"
+
+// Sagas that still need a driver (sagas_unfinished_idx).
+#define SAGA_UNFINISHED "status IN ('RUNNING', 'COMPENSATING')"
 
 // Returns, per batch in idx order, whether its saga row was inserted. A
 // batch whose idempotency key is taken (by an earlier saga or by an earlier
@@ -74,15 +86,17 @@ constexpr char kCreateGroupSql[] =
     "  AS b(idx int, saga_id text, saga_type text, definition_version int,"
     "   status text, current_step text, error text, input jsonb,"
     "   idempotency_key text, last_seq bigint, created_ms bigint,"
-    "   updated_ms bigint, current_attempt int)), "
+    "   updated_ms bigint, current_attempt int, writer text,"
+    "   lease_ttl_ms bigint)), "
     "written AS ("
     " INSERT INTO sagas (saga_id, saga_type, definition_version, status,"
     "  current_step, error, input, idempotency_key, last_seq, created_at,"
-    "  updated_at, current_attempt)"
+    "  updated_at, current_attempt, lease_owner, lease_expires_at)"
     " SELECT saga_id, saga_type, definition_version, status, current_step,"
     "  error, input, idempotency_key, last_seq,"
     "  " SAGA_MS_TO_TIMESTAMP("created_ms") ","
-    "  " SAGA_MS_TO_TIMESTAMP("updated_ms") ", current_attempt"
+    "  " SAGA_MS_TO_TIMESTAMP("updated_ms") ", current_attempt, writer,"
+    "  " SAGA_LEASE_UNTIL("lease_ttl_ms")
     " FROM b ORDER BY idx"
     " ON CONFLICT (idempotency_key) DO NOTHING"
     " RETURNING saga_id), " SAGA_INSERT_GROUP_ROWS("written")
@@ -95,29 +109,33 @@ constexpr char kFindByKeySql[] =
     "SELECT saga_id, saga_type = $2 AND input = $3::jsonb"
     " FROM sagas WHERE idempotency_key = $1";
 
-// The WHERE on last_seq is the fence: a writer whose expected seq is stale
-// updates nothing (the (saga_id, seq) primary key backs it up). Returns,
-// per batch in idx order, whether it was written and the saga's last_seq as
-// the statement's snapshot saw it, so a refusal can tell a missing saga
-// from a fenced one without another round trip.
+// The WHERE on last_seq and lease_owner is the fence: a writer whose
+// expected seq is stale, or who no longer holds the lease, updates nothing
+// (the (saga_id, seq) primary key backs it up); the holder's write extends
+// its lease. Returns, per batch in idx order, whether it was written and
+// the saga's last_seq and lease owner as the statement's snapshot saw them,
+// so a refusal can tell a missing saga from a fenced one without another
+// round trip.
 constexpr char kAppendGroup[] = "append_group";
 constexpr char kAppendGroupSql[] =
     "WITH b AS ("
     " SELECT * FROM jsonb_to_recordset($1::jsonb)"
     "  AS b(idx int, saga_id text, expected bigint, status text,"
     "   current_step text, error text, last_seq bigint, updated_ms bigint,"
-    "   current_attempt int)), "
+    "   current_attempt int, writer text, lease_ttl_ms bigint)), "
     "written AS ("
     " UPDATE sagas s SET status = b.status, current_step = b.current_step,"
     "  error = b.error, last_seq = b.last_seq,"
     "  current_attempt = b.current_attempt,"
-    "  updated_at = " SAGA_MS_TO_TIMESTAMP("b.updated_ms")
+    "  updated_at = " SAGA_MS_TO_TIMESTAMP("b.updated_ms") ","
+    "  lease_expires_at = " SAGA_LEASE_UNTIL("b.lease_ttl_ms")
     " FROM b WHERE s.saga_id = b.saga_id AND s.last_seq = b.expected"
+    "  AND s.lease_owner = b.writer"
     " RETURNING s.saga_id), " SAGA_INSERT_GROUP_ROWS("written")
     "SELECT b.idx, EXISTS (SELECT 1 FROM written w WHERE w.saga_id = b.saga_id),"
-    " (SELECT s.last_seq FROM sagas s WHERE s.saga_id = b.saga_id),"
+    " s.last_seq, s.lease_owner,"
     " (SELECT count(*) FROM new_events), (SELECT count(*) FROM new_outbox)"
-    " FROM b ORDER BY b.idx";
+    " FROM b LEFT JOIN sagas s ON s.saga_id = b.saga_id ORDER BY b.idx";
 
 constexpr char kSelectSummary[] = "select_summary";
 constexpr char kSelectSummarySql[] =
@@ -128,17 +146,54 @@ constexpr char kSelectEventsSql[] =
     "SELECT seq, type, step, attempt, data::text, at_ms"
     " FROM saga_events WHERE saga_id = $1 ORDER BY seq";
 
-constexpr char kSelectUnfinished[] = "select_unfinished";
-constexpr char kSelectUnfinishedSql[] =
-    "SELECT " SAGA_SUMMARY_COLUMNS
-    "FROM sagas WHERE status IN ('RUNNING', 'COMPENSATING') ORDER BY saga_id";
+// Takes free and expired leases ($1 owner, $2 ttl ms, $3 limit). SKIP
+// LOCKED passes over sagas being written (by their holder) or claimed by
+// another instance, so claimers neither wait nor collide.
+constexpr char kClaimSagas[] = "claim_sagas";
+constexpr char kClaimSagasSql[] =
+    "WITH c AS ("
+    " SELECT saga_id AS claimed FROM sagas"
+    " WHERE " SAGA_UNFINISHED
+    "  AND (lease_owner IS NULL OR lease_expires_at < now())"
+    " ORDER BY saga_id LIMIT $3 FOR UPDATE SKIP LOCKED) "
+    "UPDATE sagas SET lease_owner = $1,"
+    " lease_expires_at = " SAGA_LEASE_UNTIL("$2::bigint")
+    " FROM c WHERE saga_id = c.claimed RETURNING " SAGA_SUMMARY_COLUMNS;
 
-constexpr char kSelectUnfinishedEvents[] = "select_unfinished_events";
-constexpr char kSelectUnfinishedEventsSql[] =
-    "SELECT e.saga_id, e.seq, e.type, e.step, e.attempt, e.data::text, e.at_ms"
-    " FROM saga_events e JOIN sagas s ON s.saga_id = e.saga_id"
-    " WHERE s.status IN ('RUNNING', 'COMPENSATING')"
-    " ORDER BY e.saga_id, e.seq";
+// The histories of the sagas named in the JSON array $1.
+constexpr char kSelectEventsOf[] = "select_events_of";
+constexpr char kSelectEventsOfSql[] =
+    "SELECT saga_id, seq, type, step, attempt, data::text, at_ms"
+    " FROM saga_events"
+    " WHERE saga_id IN (SELECT jsonb_array_elements_text($1::jsonb))"
+    " ORDER BY saga_id, seq";
+
+// One saga's lease ($1 saga, $2 owner, $3 ttl ms); see SagaStore::ClaimSaga.
+constexpr char kClaimSaga[] = "claim_saga";
+constexpr char kClaimSagaSql[] =
+    "UPDATE sagas SET lease_owner = $2,"
+    " lease_expires_at = " SAGA_LEASE_UNTIL("$3::bigint")
+    " WHERE saga_id = $1 AND (lease_owner IS NULL OR lease_owner = $2"
+    "  OR lease_expires_at < now() OR NOT (" SAGA_UNFINISHED "))"
+    " RETURNING saga_id";
+
+// Rows locked by an append are skipped: the append extends their lease.
+constexpr char kRenewLeases[] = "renew_leases";
+constexpr char kRenewLeasesSql[] =
+    "UPDATE sagas SET lease_expires_at = " SAGA_LEASE_UNTIL("$2::bigint")
+    " WHERE lease_owner = $1 AND saga_id IN ("
+    "  SELECT saga_id FROM sagas WHERE lease_owner = $1 AND " SAGA_UNFINISHED
+    "  FOR UPDATE SKIP LOCKED)";
+
+constexpr char kReleaseLeases[] = "release_leases";
+constexpr char kReleaseLeasesSql[] =
+    "UPDATE sagas SET lease_owner = NULL, lease_expires_at = NULL"
+    " WHERE lease_owner = $1 AND " SAGA_UNFINISHED;
+
+constexpr char kReleaseLease[] = "release_lease";
+constexpr char kReleaseLeaseSql[] =
+    "UPDATE sagas SET lease_owner = NULL, lease_expires_at = NULL"
+    " WHERE saga_id = $1 AND lease_owner = $2";
 
 // Newest first; a page resumes strictly after the (created_at, saga_id)
 // of the previous page's last row, so rows never repeat or go missing.
@@ -166,7 +221,9 @@ constexpr char kSelectDefinitionSql[] =
     "SELECT source FROM saga_definitions WHERE name = $1 AND version = $2";
 
 #undef SAGA_INSERT_GROUP_ROWS
+#undef SAGA_LEASE_UNTIL
 #undef SAGA_MS_TO_TIMESTAMP
+#undef SAGA_UNFINISHED
 #undef SAGA_SUMMARY_COLUMNS
 
 struct Statement {
@@ -180,8 +237,12 @@ constexpr Statement kStatements[] = {
     {kAppendGroup, kAppendGroupSql},
     {kSelectSummary, kSelectSummarySql},
     {kSelectEvents, kSelectEventsSql},
-    {kSelectUnfinished, kSelectUnfinishedSql},
-    {kSelectUnfinishedEvents, kSelectUnfinishedEventsSql},
+    {kClaimSagas, kClaimSagasSql},
+    {kSelectEventsOf, kSelectEventsOfSql},
+    {kClaimSaga, kClaimSagaSql},
+    {kRenewLeases, kRenewLeasesSql},
+    {kReleaseLeases, kReleaseLeasesSql},
+    {kReleaseLease, kReleaseLeaseSql},
     {kListSagas, kListSagasSql},
     {kInsertDefinition, kInsertDefinitionSql},
     {kSelectDefinition, kSelectDefinitionSql},
@@ -214,7 +275,8 @@ struct GroupRows {
                         {"step", event.step},
                         {"attempt", event.attempt},
                         {"data", Json::parse(core::EncodeEventData(event))},
-                        {"at_ms", event.at_ms}});
+                        {"at_ms", event.at_ms},
+                        {"writer", batch.writer}});
     }
     int ord = 0;
     for (const core::OutboxMessage& message : batch.outbox) {
@@ -258,6 +320,8 @@ absl::StatusOr<SagaSummary> SummaryFromRow(const pqxx::row& row) {
   summary.created_ms = row[9].as<int64_t>();
   summary.updated_ms = row[10].as<int64_t>();
   summary.current_attempt = row[11].as<int>();
+  summary.lease_owner = row[12].as<std::string>();
+  summary.lease_expires_ms = row[13].as<int64_t>();
   return summary;
 }
 
@@ -273,6 +337,27 @@ absl::StatusOr<core::Event> EventFromRow(const std::string& saga_id,
                                std::string(event.status().message()));
   }
   return event;
+}
+
+// The saga's summary and history as `tx` sees them; NotFound if no such saga.
+absl::StatusOr<SagaRecord> ReadRecord(pqxx::transaction_base& tx,
+                                      const std::string& saga_id) {
+  const pqxx::result summary_rows = tx.exec_prepared(kSelectSummary, saga_id);
+  if (summary_rows.empty()) {
+    return absl::NotFoundError("saga " + saga_id + " not found");
+  }
+  SagaRecord record;
+  absl::StatusOr<SagaSummary> summary = SummaryFromRow(summary_rows[0]);
+  if (!summary.ok()) return summary.status();
+  record.summary = *std::move(summary);
+  const pqxx::result event_rows = tx.exec_prepared(kSelectEvents, saga_id);
+  record.events.reserve(event_rows.size());
+  for (const pqxx::row& row : event_rows) {
+    absl::StatusOr<core::Event> event = EventFromRow(saga_id, row, 0);
+    if (!event.ok()) return event.status();
+    record.events.push_back(*std::move(event));
+  }
+  return record;
 }
 
 std::optional<std::string> NullIfEmpty(const std::string& value) {
@@ -310,7 +395,10 @@ class PgStore::ConnectionPool {
 
   // Runs `fn(connection)` on a pooled connection and turns libpqxx's
   // exceptions into a status. A connection that broke is dropped, and its
-  // slot reconnects on a later call.
+  // slot reconnects on a later call. After a failed connect, calls fail
+  // fast with Unavailable until a backoff (doubling up to kMaxBackoff)
+  // has passed, so an unreachable or read-only database (during a
+  // failover) is not hammered by every waiting thread.
   template <typename Fn>
   std::invoke_result_t<Fn, pqxx::connection&> Run(const std::string& what,
                                                   Fn&& fn) {
@@ -320,7 +408,10 @@ class PgStore::ConnectionPool {
     Result result = [&]() -> Result {
       try {
         if (conn != nullptr && !LooksAlive(*conn)) conn.reset();
-        if (conn == nullptr) conn = Connect();
+        if (conn == nullptr) {
+          if (absl::Status wait = BackingOff(what); !wait.ok()) return wait;
+          conn = ConnectNotingOutcome();
+        }
         return fn(*conn);
       } catch (const pqxx::in_doubt_error& e) {
         broken = true;
@@ -379,9 +470,52 @@ class PgStore::ConnectionPool {
     return ::poll(&pending, 1, 0) == 0;
   }
 
+  static constexpr std::chrono::milliseconds kFirstBackoff{50};
+  static constexpr std::chrono::milliseconds kMaxBackoff{2000};
+
+  // Unavailable while a backoff after a failed connect runs.
+  absl::Status BackingOff(const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_connect_) return absl::OkStatus();
+    return absl::UnavailableError(
+        what + ": database unreachable (" + last_connect_error_ +
+        "); next attempt in " +
+        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                           next_connect_ - now)
+                           .count()) +
+        " ms");
+  }
+
+  std::unique_ptr<pqxx::connection> ConnectNotingOutcome() {
+    try {
+      std::unique_ptr<pqxx::connection> conn = Connect();
+      std::lock_guard<std::mutex> lock(mu_);
+      if (backoff_.count() != 0) spdlog::info("PostgreSQL reachable again");
+      backoff_ = std::chrono::milliseconds(0);
+      return conn;
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> lock(mu_);
+      backoff_ = std::min(kMaxBackoff, std::max(kFirstBackoff, backoff_ * 2));
+      next_connect_ = std::chrono::steady_clock::now() + backoff_;
+      last_connect_error_ = e.what();
+      while (!last_connect_error_.empty() &&
+             std::isspace(
+                 static_cast<unsigned char>(last_connect_error_.back()))) {
+        last_connect_error_.pop_back();
+      }
+      throw;
+    }
+  }
+
   // Throws what libpqxx throws when the server cannot be reached.
   std::unique_ptr<pqxx::connection> Connect() const {
     auto conn = std::make_unique<pqxx::connection>(dsn_);
+    // This store never leaves a transaction idle; one that idles belongs
+    // to a paused or hung process, whose row locks would hold up the
+    // takeover of its sagas by other instances.
+    pqxx::nontransaction(*conn).exec(
+        "SET idle_in_transaction_session_timeout = '10s'");
     // Prepared now rather than on first use: libpqxx 6.4 leaks a result
     // when a lazy PREPARE meets a connection that died in the meantime.
     for (const Statement& statement : kStatements) {
@@ -418,6 +552,10 @@ class PgStore::ConnectionPool {
   std::condition_variable available_;
   // Free slots; a null one reconnects when taken.
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  // After a failed connect: how long to wait, until when, and why.
+  std::chrono::milliseconds backoff_{0};                // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point next_connect_;  // GUARDED_BY(mu_)
+  std::string last_connect_error_;                      // GUARDED_BY(mu_)
 };
 
 namespace {
@@ -544,7 +682,9 @@ std::vector<absl::StatusOr<CreateResult>> PgStore::CommitCreates(
          {"last_seq", summary.last_seq},
          {"created_ms", summary.created_ms},
          {"updated_ms", summary.updated_ms},
-         {"current_attempt", summary.current_attempt}});
+         {"current_attempt", summary.current_attempt},
+         {"writer", batch.writer},
+         {"lease_ttl_ms", batch.lease_ttl.count()}});
     rows.AddHistory(batch, static_cast<int>(idx));
   }
   using Results = std::vector<absl::StatusOr<CreateResult>>;
@@ -607,7 +747,9 @@ std::vector<absl::Status> PgStore::CommitAppends(const Group& group) {
            {"error", summary.error},
            {"last_seq", summary.last_seq},
            {"updated_ms", summary.updated_ms},
-           {"current_attempt", summary.current_attempt}});
+           {"current_attempt", summary.current_attempt},
+           {"writer", batch.writer},
+           {"lease_ttl_ms", batch.lease_ttl.count()}});
       round_rows[r].AddHistory(batch, static_cast<int>(idx));
     }
   }
@@ -628,6 +770,12 @@ std::vector<absl::Status> PgStore::CommitAppends(const Group& group) {
             if (row[2].is_null()) {
               results[idx] =
                   absl::NotFoundError("saga " + saga_id + " not found");
+            } else if (row[3].is_null() ||
+                       row[3].as<std::string>() != batch.writer) {
+              results[idx] = absl::AbortedError(
+                  "fenced: saga " + saga_id + " is leased to '" +
+                  (row[3].is_null() ? "" : row[3].as<std::string>()) +
+                  "', not to '" + batch.writer + "'");
             } else {
               results[idx] = absl::AbortedError(
                   "fenced: saga " + saga_id + " is at seq " +
@@ -642,29 +790,11 @@ std::vector<absl::Status> PgStore::CommitAppends(const Group& group) {
 }
 
 absl::StatusOr<SagaRecord> PgStore::Load(const std::string& saga_id) {
-  return pool_->Run(
-      "loading saga " + saga_id,
-      [&](pqxx::connection& conn) -> absl::StatusOr<SagaRecord> {
-        ReadTransaction tx(conn);
-        const pqxx::result summary_rows =
-            tx.exec_prepared(kSelectSummary, saga_id);
-        if (summary_rows.empty()) {
-          return absl::NotFoundError("saga " + saga_id + " not found");
-        }
-        SagaRecord record;
-        absl::StatusOr<SagaSummary> summary = SummaryFromRow(summary_rows[0]);
-        if (!summary.ok()) return summary.status();
-        record.summary = *std::move(summary);
-        const pqxx::result event_rows =
-            tx.exec_prepared(kSelectEvents, saga_id);
-        record.events.reserve(event_rows.size());
-        for (const pqxx::row& row : event_rows) {
-          absl::StatusOr<core::Event> event = EventFromRow(saga_id, row, 0);
-          if (!event.ok()) return event.status();
-          record.events.push_back(*std::move(event));
-        }
-        return record;
-      });
+  return pool_->Run("loading saga " + saga_id,
+                    [&](pqxx::connection& conn) -> absl::StatusOr<SagaRecord> {
+                      ReadTransaction tx(conn);
+                      return ReadRecord(tx, saga_id);
+                    });
 }
 
 absl::StatusOr<SagaSummary> PgStore::LoadSummary(const std::string& saga_id) {
@@ -680,32 +810,107 @@ absl::StatusOr<SagaSummary> PgStore::LoadSummary(const std::string& saga_id) {
       });
 }
 
-absl::StatusOr<std::vector<SagaRecord>> PgStore::LoadUnfinished() {
+absl::StatusOr<std::vector<SagaRecord>> PgStore::Claim(
+    const std::string& owner, std::chrono::milliseconds ttl, int limit) {
+  if (absl::Status status = CheckLease(owner, ttl); !status.ok()) return status;
+  if (limit <= 0) {
+    return absl::InvalidArgumentError("claim limit must be positive, got " +
+                                      std::to_string(limit));
+  }
   return pool_->Run(
-      "loading unfinished sagas",
+      "claiming sagas",
       [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<SagaRecord>> {
-        ReadTransaction tx(conn);
+        pqxx::work tx(conn);
         std::vector<SagaRecord> records;
-        std::unordered_map<std::string, size_t> index;
-        for (const pqxx::row& row : tx.exec_prepared(kSelectUnfinished)) {
+        for (const pqxx::row& row :
+             tx.exec_prepared(kClaimSagas, owner,
+                              static_cast<int64_t>(ttl.count()), limit)) {
           absl::StatusOr<SagaSummary> summary = SummaryFromRow(row);
           if (!summary.ok()) return summary.status();
-          index[summary->saga_id] = records.size();
           records.push_back({*std::move(summary), {}});
         }
-        for (const pqxx::row& row : tx.exec_prepared(kSelectUnfinishedEvents)) {
+        std::sort(records.begin(), records.end(),
+                  [](const SagaRecord& a, const SagaRecord& b) {
+                    return a.summary.saga_id < b.summary.saga_id;
+                  });
+        // Read in the claiming transaction: the rows stay locked, so no
+        // earlier holder can append between the claim and this read.
+        Json ids = Json::array();
+        std::unordered_map<std::string, size_t> index;
+        for (size_t i = 0; i < records.size(); ++i) {
+          ids.push_back(records[i].summary.saga_id);
+          index[records[i].summary.saga_id] = i;
+        }
+        for (const pqxx::row& row :
+             tx.exec_prepared(kSelectEventsOf, JsonText(ids))) {
           const std::string saga_id = row[0].as<std::string>();
-          auto it = index.find(saga_id);
-          if (it == index.end()) {
-            return absl::InternalError("event of saga " + saga_id +
-                                       " outside the unfinished snapshot");
-          }
           absl::StatusOr<core::Event> event = EventFromRow(saga_id, row, 1);
           if (!event.ok()) return event.status();
-          records[it->second].events.push_back(*std::move(event));
+          records[index.at(saga_id)].events.push_back(*std::move(event));
         }
+        tx.commit();
         return records;
       });
+}
+
+absl::StatusOr<SagaRecord> PgStore::ClaimSaga(const std::string& saga_id,
+                                              const std::string& owner,
+                                              std::chrono::milliseconds ttl) {
+  if (absl::Status status = CheckLease(owner, ttl); !status.ok()) return status;
+  return pool_->Run(
+      "claiming saga " + saga_id,
+      [&](pqxx::connection& conn) -> absl::StatusOr<SagaRecord> {
+        pqxx::work tx(conn);
+        const bool claimed =
+            !tx.exec_prepared(kClaimSaga, saga_id, owner,
+                              static_cast<int64_t>(ttl.count()))
+                 .empty();
+        absl::StatusOr<SagaRecord> record = ReadRecord(tx, saga_id);
+        if (record.ok() && !claimed) {
+          return absl::FailedPreconditionError(
+              "saga " + saga_id + " is driven by orchestrator instance '" +
+              record->summary.lease_owner + "'");
+        }
+        if (record.ok()) tx.commit();
+        return record;
+      });
+}
+
+absl::StatusOr<int64_t> PgStore::RenewLeases(const std::string& owner,
+                                             std::chrono::milliseconds ttl) {
+  if (absl::Status status = CheckLease(owner, ttl); !status.ok()) return status;
+  return pool_->Run("renewing leases",
+                    [&](pqxx::connection& conn) -> absl::StatusOr<int64_t> {
+                      pqxx::work tx(conn);
+                      const pqxx::result renewed =
+                          tx.exec_prepared(kRenewLeases, owner,
+                                           static_cast<int64_t>(ttl.count()));
+                      tx.commit();
+                      return static_cast<int64_t>(renewed.affected_rows());
+                    });
+}
+
+absl::StatusOr<int64_t> PgStore::ReleaseLeases(const std::string& owner) {
+  if (owner.empty()) return absl::InvalidArgumentError("no lease owner given");
+  return pool_->Run("releasing leases",
+                    [&](pqxx::connection& conn) -> absl::StatusOr<int64_t> {
+                      pqxx::work tx(conn);
+                      const pqxx::result released =
+                          tx.exec_prepared(kReleaseLeases, owner);
+                      tx.commit();
+                      return static_cast<int64_t>(released.affected_rows());
+                    });
+}
+
+absl::Status PgStore::ReleaseLease(const std::string& saga_id,
+                                   const std::string& owner) {
+  return pool_->Run("releasing the lease of saga " + saga_id,
+                    [&](pqxx::connection& conn) -> absl::Status {
+                      pqxx::work tx(conn);
+                      tx.exec_prepared(kReleaseLease, saga_id, owner);
+                      tx.commit();
+                      return absl::OkStatus();
+                    });
 }
 
 absl::StatusOr<ListPage> PgStore::List(const ListQuery& query) {

@@ -55,7 +55,17 @@ class PgStore final : public SagaStore {
   absl::Status Append(const AppendBatch& batch) override;
   absl::StatusOr<SagaRecord> Load(const std::string& saga_id) override;
   absl::StatusOr<SagaSummary> LoadSummary(const std::string& saga_id) override;
-  absl::StatusOr<std::vector<SagaRecord>> LoadUnfinished() override;
+  absl::StatusOr<std::vector<SagaRecord>> Claim(const std::string& owner,
+                                                std::chrono::milliseconds ttl,
+                                                int limit) override;
+  absl::StatusOr<SagaRecord> ClaimSaga(const std::string& saga_id,
+                                       const std::string& owner,
+                                       std::chrono::milliseconds ttl) override;
+  absl::StatusOr<int64_t> RenewLeases(const std::string& owner,
+                                      std::chrono::milliseconds ttl) override;
+  absl::StatusOr<int64_t> ReleaseLeases(const std::string& owner) override;
+  absl::Status ReleaseLease(const std::string& saga_id,
+                            const std::string& owner) override;
   absl::StatusOr<ListPage> List(const ListQuery& query) override;
   absl::Status PutDefinition(const std::string& name, int version,
                              const std::string& source) override;

@@ -1,0 +1,116 @@
+#include "orchestrator/api/request_checks.h"
+
+#include <charconv>
+
+namespace saga::api {
+namespace {
+
+constexpr size_t kShownBytes = 64;
+// What a saga id looks like, for messages.
+constexpr char kSagaIdExample[] = "123e4567-e89b-42d3-a456-426614174000";
+
+bool IsLowerHex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+bool IsSagaId(std::string_view id) {
+  if (id.size() != 36) return false;
+  for (size_t i = 0; i < id.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? id[i] != '-' : !IsLowerHex(id[i])) return false;
+  }
+  return true;
+}
+
+absl::Status Invalid(std::string_view field, const std::string& what) {
+  return absl::InvalidArgumentError(std::string(field) + " " + what);
+}
+
+}  // namespace
+
+std::string Shown(std::string_view value) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "'";
+  for (size_t i = 0; i < value.size() && i < kShownBytes; ++i) {
+    const auto c = static_cast<unsigned char>(value[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    }
+  }
+  out += value.size() > kShownBytes ? "'..." : "'";
+  return out;
+}
+
+absl::Status CheckSagaId(std::string_view field, std::string_view saga_id) {
+  if (saga_id.empty()) return Invalid(field, "is required");
+  if (!IsSagaId(saga_id)) {
+    return Invalid(field, Shown(saga_id) +
+                              " is not a saga id (expected a lowercase UUID "
+                              "such as " +
+                              kSagaIdExample + ")");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckText(std::string_view field, std::string_view value,
+                       size_t max_bytes, bool required) {
+  if (value.empty() && required) return Invalid(field, "is required");
+  if (value.size() > max_bytes) {
+    return Invalid(field, "is " + std::to_string(value.size()) +
+                              " bytes; the limit is " +
+                              std::to_string(max_bytes));
+  }
+  if (const size_t nul = value.find('\0'); nul != std::string_view::npos) {
+    return Invalid(field, "contains a NUL byte at offset " +
+                              std::to_string(nul) + ": " + Shown(value));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckNotNegative(std::string_view field, int64_t value,
+                              std::string_view note) {
+  if (value >= 0) return absl::OkStatus();
+  std::string what = std::to_string(value) + " must not be negative";
+  if (!note.empty()) what += " (" + std::string(note) + ")";
+  return Invalid(field, what);
+}
+
+std::string EncodePageToken(const PageCursor& last) {
+  return std::to_string(last.created_ms) + "." + last.saga_id;
+}
+
+absl::StatusOr<PageCursor> DecodePageToken(std::string_view token) {
+  PageCursor cursor;
+  const size_t dot = token.find('.');
+  const char* end = token.data() + (dot == std::string_view::npos ? 0 : dot);
+  const auto [parsed, error] =
+      std::from_chars(token.data(), end, cursor.created_ms);
+  if (dot == std::string_view::npos || dot == 0 || parsed != end ||
+      error != std::errc() || cursor.created_ms < 0 ||
+      !IsSagaId(token.substr(dot + 1))) {
+    return Invalid("page_token",
+                   Shown(token) +
+                       " is malformed: pass the next_page_token of the "
+                       "previous ListSagas response unchanged");
+  }
+  cursor.saga_id = std::string(token.substr(dot + 1));
+  return cursor;
+}
+
+absl::StatusOr<int> PageLimit(int64_t page_size, int default_size,
+                              int max_size) {
+  if (page_size < 0 || page_size > max_size) {
+    return Invalid("page_size", std::to_string(page_size) +
+                                    " is out of range: it must be between 0 "
+                                    "(the default, " +
+                                    std::to_string(default_size) + ") and " +
+                                    std::to_string(max_size));
+  }
+  return page_size == 0 ? default_size : static_cast<int>(page_size);
+}
+
+}  // namespace saga::api
