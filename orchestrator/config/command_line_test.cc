@@ -50,9 +50,11 @@ class CommandLineTest : public ::testing::Test {
   }
 
   static constexpr const char* kVariables[] = {
-      "SAGA_CONFIG",      "SAGA_DB",          "SAGA_DB_PASSWORD",
-      "SAGA_LISTEN",      "SAGA_LOG_LEVEL",   "SAGA_PARTICIPANT",
-      "SAGA_TOKENS_FILE", "SAGA_TLS_REQUIRE_CLIENT_CERT"};
+      "SAGA_CONFIG",      "SAGA_DB",
+      "SAGA_DB_PASSWORD", "SAGA_LISTEN",
+      "SAGA_LOG_LEVEL",   "SAGA_PARTICIPANT",
+      "SAGA_TOKENS_FILE", "SAGA_TLS_REQUIRE_CLIENT_CERT",
+      "SAGA_INSTANCE_ID", "SAGA_LEASE_TTL_MS"};
   std::string dir_;
   std::map<std::string, std::string> saved_;
   std::ostringstream help_;
@@ -74,6 +76,7 @@ TEST_F(CommandLineTest, FlagsOverrideTheEnvironmentWhichOverridesTheFile) {
 listen: from-file:1
 database: {dsn: host=file, connections: 3}
 logging: {level: warn}
+instance: {id: file-id, claim_batch: 5}
 participants:
   doctor:
     address: file-doctor:1
@@ -82,17 +85,20 @@ participants:
 )");
   setenv("SAGA_LISTEN", "from-env:2", 1);
   setenv("SAGA_LOG_LEVEL", "error", 1);
+  setenv("SAGA_INSTANCE_ID", "env-id", 1);
   setenv("SAGA_PARTICIPANT", "patient=env-patient:2,email=env-email:2", 1);
   auto parsed = Parse({"--config", config, "--log-level", "debug",
                        "--participant", "doctor=flag-doctor:3"});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   const Config& c = parsed->config;
   EXPECT_EQ(parsed->config_file, config);
-  EXPECT_EQ(c.listen, "from-env:2");          // env over file
-  EXPECT_EQ(c.logging.level, "debug");        // flag over env and file
-  EXPECT_EQ(c.database.dsn, "host=file");     // file only
-  EXPECT_EQ(c.database.connections, 3);       // file over default
-  EXPECT_EQ(c.limits.store_threads, 64);      // default
+  EXPECT_EQ(c.listen, "from-env:2");       // env over file
+  EXPECT_EQ(c.logging.level, "debug");     // flag over env and file
+  EXPECT_EQ(c.database.dsn, "host=file");  // file only
+  EXPECT_EQ(c.database.connections, 3);    // file over default
+  EXPECT_EQ(c.limits.store_threads, 64);   // default
+  EXPECT_EQ(c.instance.id, "env-id");      // the lease flags too
+  EXPECT_EQ(c.instance.claim_batch, 5);
   // The flag replaces the environment's list of participants, which only
   // sets addresses: TLS settings from the file stay.
   EXPECT_EQ(c.participants.at("doctor").address, "flag-doctor:3");
@@ -103,15 +109,13 @@ participants:
   unsetenv("SAGA_LOG_LEVEL");
   parsed = Parse({"--config", config});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
-  EXPECT_EQ(parsed->config.participants.at("patient").address,
-            "env-patient:2");
+  EXPECT_EQ(parsed->config.participants.at("patient").address, "env-patient:2");
   EXPECT_EQ(parsed->config.participants.at("email").address, "env-email:2");
   EXPECT_EQ(parsed->config.logging.level, "warn");
 }
 
 TEST_F(CommandLineTest, TheConfigFileMayComeFromTheEnvironment) {
-  setenv("SAGA_CONFIG", File("o.yaml", "database: {dsn: host=f}\n").c_str(),
-         1);
+  setenv("SAGA_CONFIG", File("o.yaml", "database: {dsn: host=f}\n").c_str(), 1);
   auto parsed = Parse({});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->config.database.dsn, "host=f");
@@ -141,13 +145,14 @@ TEST_F(CommandLineTest, BadInputIsAnErrorNamingIt) {
             std::string::npos)
       << unknown_flag.status();
   auto no_file = Parse({"--config", dir_ + "/none.yaml"});
-  EXPECT_TRUE(std::string(no_file.status().message()).starts_with(
-      "cannot read config file " + dir_ + "/none.yaml"))
+  EXPECT_TRUE(
+      std::string(no_file.status().message())
+          .starts_with("cannot read config file " + dir_ + "/none.yaml"))
       << no_file.status();
   const std::string typo = File("typo.yaml", "database:\n  dns: x\n");
   auto unknown_key = Parse({"--config", typo});
-  EXPECT_TRUE(std::string(unknown_key.status().message()).starts_with(
-      typo + ":2: unknown key 'database.dns'"))
+  EXPECT_TRUE(std::string(unknown_key.status().message())
+                  .starts_with(typo + ":2: unknown key 'database.dns'"))
       << unknown_key.status();
   auto bad_participant = Parse({"--db", "x", "--participant", "doctor"});
   EXPECT_EQ(bad_participant.status().message(),
@@ -185,6 +190,8 @@ TEST(ValidateTest, NamesTheSettingThatIsWrong) {
        "limits.store_threads: must be between 1 and 1024, not 0"},
       {[](Config& c) { c.limits.max_input_bytes = 0; },
        "limits.max_input_bytes: must be between 1 and 67108864, not 0"},
+      {[](Config& c) { c.instance.lease_ttl_ms = 10; },
+       "instance.lease_ttl_ms: must be between 300 and 3600000, not 10"},
       {[](Config& c) { c.logging.level = "loud"; }, "logging.level: "},
       {[](Config& c) { c.logging.format = "xml"; }, "logging.format: "},
       {[](Config& c) { c.participants["doctor"] = {}; },
@@ -228,8 +235,9 @@ TEST_F(SecretsTest, ThePasswordComesFromTheEnvironmentOrAFile) {
   EXPECT_EQ(EffectiveDsn(config, "").status().code(),
             absl::StatusCode::kInvalidArgument);
   config.database.password_file = dir_ + "/missing";
-  EXPECT_TRUE(std::string(EffectiveDsn(config, "").status().message()).starts_with(
-      "cannot read database.password_file " + dir_ + "/missing"));
+  EXPECT_TRUE(std::string(EffectiveDsn(config, "").status().message())
+                  .starts_with("cannot read database.password_file " + dir_ +
+                               "/missing"));
   config.database.password_file = "";
   config.database.dsn = "host=db password=inline";
   EXPECT_EQ(*EffectiveDsn(config, ""), "host=db password=inline");
@@ -241,12 +249,12 @@ TEST_F(SecretsTest, ThePasswordComesFromTheEnvironmentOrAFile) {
 TEST_F(SecretsTest, TokensComeInlineAndFromTheTokensFile) {
   Config config;
   EXPECT_TRUE(LoadTokens(config)->empty());
-  config.auth.tokens = {{"svc", security::Role::kSubmitter,
-                         security::Sha256Hex("svc-token")}};
-  config.auth.tokens_file =
-      File("tokens.yaml", "tokens:\n  - name: ops\n    role: operator\n"
-                          "    sha256: " +
-                              security::Sha256Hex("ops-token") + "\n");
+  config.auth.tokens = {
+      {"svc", security::Role::kSubmitter, security::Sha256Hex("svc-token")}};
+  config.auth.tokens_file = File("tokens.yaml",
+                                 "tokens:\n  - name: ops\n    role: operator\n"
+                                 "    sha256: " +
+                                     security::Sha256Hex("ops-token") + "\n");
   auto tokens = LoadTokens(config);
   ASSERT_TRUE(tokens.ok()) << tokens.status();
   EXPECT_EQ(tokens->size(), 2u);
@@ -259,8 +267,9 @@ TEST_F(SecretsTest, TokensComeInlineAndFromTheTokensFile) {
             "auth.tokens and " + config.auth.tokens_file +
                 ": token 'ops' is configured twice");
   config.auth.tokens_file = File("bad.yaml", "tokens:\n  - name: x\n");
-  EXPECT_TRUE(std::string(LoadTokens(config).status().message()).starts_with(
-      config.auth.tokens_file + ":2: 'tokens[0]' needs a name"))
+  EXPECT_TRUE(std::string(LoadTokens(config).status().message())
+                  .starts_with(config.auth.tokens_file +
+                               ":2: 'tokens[0]' needs a name"))
       << LoadTokens(config).status();
 }
 

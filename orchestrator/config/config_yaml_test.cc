@@ -50,6 +50,12 @@ auth:
     - {name: ops, role: operator, sha256: def}
   tokens_file: /t.yaml
 limits: {max_input_bytes: 1000, store_threads: 3}
+instance:
+  id: orch-a
+  lease_ttl_ms: 3000
+  claim_interval_ms: 200
+  claim_batch: 7
+  drain_timeout_ms: 0
 logging: {level: debug, format: json}
 )";
   auto parsed = ParseConfigYaml(kYaml, "full.yaml");
@@ -64,8 +70,8 @@ logging: {level: debug, format: json}
   EXPECT_EQ(c.participants.at("patient"), (ParticipantEndpoint{"p:1", {}}));
   EXPECT_EQ(c.participants.at("doctor"),
             (ParticipantEndpoint{"d:2", {"/ca-d.pem", "", ""}}));
-  EXPECT_EQ(c.participant_tls, (security::ClientTls{"/ca.pem", "/c.pem",
-                                                    "/c.key"}));
+  EXPECT_EQ(c.participant_tls,
+            (security::ClientTls{"/ca.pem", "/c.pem", "/c.key"}));
   EXPECT_EQ(c.tls, (security::ServerTls{"/s.pem", "/s.key", "/cca.pem", true}));
   ASSERT_EQ(c.auth.tokens.size(), 2u);
   EXPECT_EQ(c.auth.tokens[0].name, "svc");
@@ -74,6 +80,7 @@ logging: {level: debug, format: json}
   EXPECT_EQ(c.auth.tokens[1].role, security::Role::kOperator);
   EXPECT_EQ(c.auth.tokens_file, "/t.yaml");
   EXPECT_EQ(c.limits, (Config::Limits{1000, 3}));
+  EXPECT_EQ(c.instance, (Config::Instance{"orch-a", 3000, 200, 7, 0}));
   EXPECT_EQ(c.logging, (Config::Logging{"debug", "json"}));
 }
 
@@ -85,8 +92,9 @@ TEST(ParseConfigYamlTest, UnknownKeysAreErrorsNamingKeyFileAndLine) {
       "dsn, password_file, startup_timeout_s)");
   auto top = ParseConfigYaml("lissen: x\n", "o.yaml");
   ASSERT_FALSE(top.ok());
-  EXPECT_TRUE(std::string(top.status().message()).starts_with(
-      "o.yaml:1: unknown key 'lissen' (expected one of: auth, database,"))
+  EXPECT_TRUE(std::string(top.status().message())
+                  .starts_with("o.yaml:1: unknown key 'lissen' (expected one "
+                               "of: auth, database,"))
       << top.status();
   ExpectInvalid(
       ParseConfigYaml("participants:\n  email:\n    adress: e:1\n", "p.yaml")
@@ -126,11 +134,10 @@ TEST(ParseConfigYamlTest, WrongTypesAndDuplicatesAreErrors) {
           .status(),
       "c.yaml:3: 'auth.tokens[0].role': unknown role 'admin' (expected "
       "submitter or operator)");
-  ExpectInvalid(
-      ParseConfigYaml("auth:\n  tokens:\n    - {name: a, sha256: x}\n",
-                      "c.yaml")
-          .status(),
-      "c.yaml:3: 'auth.tokens[0]' needs a name, a role and a sha256");
+  ExpectInvalid(ParseConfigYaml(
+                    "auth:\n  tokens:\n    - {name: a, sha256: x}\n", "c.yaml")
+                    .status(),
+                "c.yaml:3: 'auth.tokens[0]' needs a name, a role and a sha256");
   auto bad = ParseConfigYaml("listen: [unclosed\n", "c.yaml");
   ASSERT_FALSE(bad.ok());
   EXPECT_TRUE(std::string(bad.status().message()).starts_with("c.yaml:"));
@@ -165,9 +172,11 @@ TEST(PrintConfigTest, MasksSecretsAndReadsBack) {
   config.participants["patient"] = {"p:1", {}};
   config.participants["doctor"] = {"d:2", {"/ca.pem", "", ""}};
   config.tls = {"/s.pem", "/s.key", "", false};
-  config.auth.tokens = {{"ops", security::Role::kOperator,
-                         security::Sha256Hex("ops-token")}};
+  config.auth.tokens = {
+      {"ops", security::Role::kOperator, security::Sha256Hex("ops-token")}};
   config.auth.tokens_file = "/etc/saga/tokens.yaml";
+  config.instance.id = "orch-b";
+  config.instance.claim_batch = 9;
   const std::string printed = PrintConfig(config);
   EXPECT_EQ(printed.find("hunter2"), std::string::npos) << printed;
   EXPECT_EQ(printed.find(security::Sha256Hex("ops-token")), std::string::npos)
@@ -195,9 +204,10 @@ TEST(ExampleConfigTest, TheShippedExampleParsesAndValidates) {
       std::string(SAGA_SOURCE_DIR) + "/config/orchestrator.example.yaml";
   std::ifstream file(path);
   ASSERT_TRUE(file) << path;
-  auto config = ParseConfigYaml(std::string(std::istreambuf_iterator<char>(file),
-                                            std::istreambuf_iterator<char>()),
-                                path);
+  auto config =
+      ParseConfigYaml(std::string(std::istreambuf_iterator<char>(file),
+                                  std::istreambuf_iterator<char>()),
+                      path);
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_TRUE(Validate(*config).ok()) << Validate(*config);
   EXPECT_EQ(config->participants.size(), 3u);

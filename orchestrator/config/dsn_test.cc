@@ -24,8 +24,9 @@ TEST(MaskDsnTest, HidesUriPasswords) {
                     "?target_session_attrs=read-write"),
             "postgres://saga:*****@h1:5432,h2:5432/saga"
             "?target_session_attrs=read-write");
-  EXPECT_EQ(MaskDsn("postgresql://saga@db/saga?password=s3cret&sslmode=require"),
-            "postgresql://saga@db/saga?password=*****&sslmode=require");
+  EXPECT_EQ(
+      MaskDsn("postgresql://saga@db/saga?password=s3cret&sslmode=require"),
+      "postgresql://saga@db/saga?password=*****&sslmode=require");
   EXPECT_EQ(MaskDsn("postgresql://saga@db/saga"), "postgresql://saga@db/saga");
 }
 
