@@ -14,13 +14,11 @@
 namespace saga::security {
 namespace {
 
-absl::StatusOr<std::string> ReadPem(const std::string& path,
-                                    const char* what) {
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
   std::ifstream file(path, std::ios::binary);
   if (!file) {
-    return absl::InvalidArgumentError(std::string("cannot read ") + what +
-                                      " " + path + ": " +
-                                      std::strerror(errno));
+    return absl::InvalidArgumentError(std::string("cannot read ") + what + " " +
+                                      path + ": " + std::strerror(errno));
   }
   return std::string(std::istreambuf_iterator<char>(file),
                      std::istreambuf_iterator<char>());
@@ -72,13 +70,12 @@ absl::Status CheckKeyPair(const std::string& cert_pem,
   std::unique_ptr<EVP_PKEY, KeyDeleter> private_key(
       PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   if (!private_key) {
-    return absl::InvalidArgumentError(
-        "private key " + key + " holds no unencrypted PEM private key");
+    return absl::InvalidArgumentError("private key " + key +
+                                      " holds no unencrypted PEM private key");
   }
   if (X509_check_private_key(certificate.get(), private_key.get()) != 1) {
-    return absl::InvalidArgumentError("private key " + key +
-                                      " does not belong to certificate " +
-                                      cert);
+    return absl::InvalidArgumentError(
+        "private key " + key + " does not belong to certificate " + cert);
   }
   return absl::OkStatus();
 }
@@ -117,7 +114,8 @@ absl::Status CheckServerTls(const ServerTls& tls) {
     return absl::InvalidArgumentError(
         "a TLS server needs both a certificate and its private key");
   }
-  if (!tls.enabled() && (!tls.client_ca_file.empty() || tls.require_client_cert)) {
+  if (!tls.enabled() &&
+      (!tls.client_ca_file.empty() || tls.require_client_cert)) {
     return absl::InvalidArgumentError(
         "verifying client certificates needs TLS: give the server a "
         "certificate and key");

@@ -36,12 +36,9 @@ TEST(TlsSettingsTest, RefusesSettingsThatDoNotFitTogether) {
   ExpectInvalid(CheckServerTls({"c.pem", "", "", false}), "private key");
   ExpectInvalid(CheckServerTls({"", "k.pem", "", false}), "private key");
   ExpectInvalid(CheckServerTls({"", "", "ca.pem", false}), "needs TLS");
-  ExpectInvalid(CheckServerTls({"c.pem", "k.pem", "", true}),
-                "client CA");
-  ExpectInvalid(CheckClientTls({"ca.pem", "c.pem", ""}),
-                "private key");
-  ExpectInvalid(CheckClientTls({"", "c.pem", "k.pem"}),
-                "CA bundle");
+  ExpectInvalid(CheckServerTls({"c.pem", "k.pem", "", true}), "client CA");
+  ExpectInvalid(CheckClientTls({"ca.pem", "c.pem", ""}), "private key");
+  ExpectInvalid(CheckClientTls({"", "c.pem", "k.pem"}), "CA bundle");
 }
 
 TEST(TlsSettingsTest, DescribesTheMode) {
@@ -52,9 +49,8 @@ TEST(TlsSettingsTest, DescribesTheMode) {
   tls.require_client_cert = true;
   EXPECT_EQ(Describe(tls), "mutual TLS (client certificate required)");
   EXPECT_EQ(Describe(ClientTls{"ca", "", ""}), "TLS");
-  EXPECT_EQ(
-      Describe(ClientTls{"ca", "c", "k"}),
-      "mutual TLS (client certificate)");
+  EXPECT_EQ(Describe(ClientTls{"ca", "c", "k"}),
+            "mutual TLS (client certificate)");
 }
 
 class TlsCredentialsTest : public ::testing::Test {
@@ -76,10 +72,9 @@ TEST_F(TlsCredentialsTest, MakesCredentialsFromValidFiles) {
 
 TEST_F(TlsCredentialsTest, NamesTheFileThatIsMissingOrWrong) {
   const std::string missing = certs_.dir() + "/missing.pem";
-  ExpectInvalid(MakeServerCredentials(
-                    {missing, certs_.server_key(), "", false})
-                    .status(),
-                "cannot read certificate " + missing);
+  ExpectInvalid(
+      MakeServerCredentials({missing, certs_.server_key(), "", false}).status(),
+      "cannot read certificate " + missing);
   ExpectInvalid(MakeChannelCredentials({missing, "", ""}).status(),
                 "cannot read CA bundle " + missing);
 
@@ -87,10 +82,10 @@ TEST_F(TlsCredentialsTest, NamesTheFileThatIsMissingOrWrong) {
   std::ofstream(garbage) << "not a certificate\n";
   ExpectInvalid(MakeChannelCredentials({garbage, "", ""}).status(),
                 "CA bundle " + garbage + " holds no PEM certificate");
-  ExpectInvalid(MakeServerCredentials(
-                    {certs_.server_cert(), garbage, "", false})
-                    .status(),
-                "private key " + garbage);
+  ExpectInvalid(
+      MakeServerCredentials({certs_.server_cert(), garbage, "", false})
+          .status(),
+      "private key " + garbage);
   // The client's key with the server's certificate.
   ExpectInvalid(MakeServerCredentials(
                     {certs_.server_cert(), certs_.client_key(), "", false})
@@ -149,7 +144,8 @@ class Handshake {
 
 TEST_F(TlsCredentialsTest, ClientsThatTrustTheServerGetThrough) {
   Handshake server({certs_.server_cert(), certs_.server_key(), "", false});
-  EXPECT_EQ(server.Call({certs_.ca(), "", ""}), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(server.Call({certs_.ca(), "", ""}),
+            grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_EQ(server.Call({}), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(server.Call({certs_.rogue_ca(), "", ""}),
             grpc::StatusCode::UNAVAILABLE);
@@ -158,8 +154,9 @@ TEST_F(TlsCredentialsTest, ClientsThatTrustTheServerGetThrough) {
 TEST_F(TlsCredentialsTest, MutualTlsNeedsATrustedClientCertificate) {
   Handshake server(
       {certs_.server_cert(), certs_.server_key(), certs_.ca(), true});
-  EXPECT_EQ(server.Call({certs_.ca(), certs_.client_cert(), certs_.client_key()}),
-            grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(
+      server.Call({certs_.ca(), certs_.client_cert(), certs_.client_key()}),
+      grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_EQ(server.Call({certs_.ca(), "", ""}), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(server.Call({certs_.ca(), certs_.rogue_cert(), certs_.rogue_key()}),
             grpc::StatusCode::UNAVAILABLE);

@@ -92,8 +92,8 @@ absl::StatusOr<TokenTable> TokenTable::Create(
       return absl::InvalidArgumentError(which + " is configured twice");
     }
     if (!hashes.insert(*hash).second) {
-      return absl::InvalidArgumentError(
-          which + " has the same hash as another token");
+      return absl::InvalidArgumentError(which +
+                                        " has the same hash as another token");
     }
     table.entries_.push_back({*hash, {entry.name, entry.role}});
   }

@@ -70,7 +70,8 @@ absl::StatusOr<Caller> Authorizer::Authorize(
     return absl::PermissionDeniedError(std::string(method) +
                                        " is not open to any caller");
   }
-  if (*access == Access::kOperator && caller.role != security::Role::kOperator) {
+  if (*access == Access::kOperator &&
+      caller.role != security::Role::kOperator) {
     return absl::PermissionDeniedError(Describe(caller) + " may not call " +
                                        std::string(method) +
                                        ": it needs the operator role");

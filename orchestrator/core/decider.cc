@@ -374,8 +374,7 @@ Decision DecideOperatorMarkCompensated(const SagaDefinition& definition,
 
 Decision DecideStart(const SagaDefinition& definition,
                      const std::string& input_json, const DecideContext& ctx,
-                     const TraceContext& trace,
-                     const std::string& started_by) {
+                     const TraceContext& trace, const std::string& started_by) {
   Builder b(definition, NewSagaState(definition, ""), ctx);
   Event started = b.Make(EventType::kSagaStarted);
   started.saga_type = definition.name;

@@ -369,9 +369,9 @@ void Engine::StartSaga(
   if (trace.traceparent.empty()) {
     trace = {observability::NewTrace().ToString(), ""};
   }
-  auto decision = std::make_shared<core::Decision>(core::DecideStart(
-      **definition, *canonical, {NowMs(), ThreadLocalUnitRandom()}, trace,
-      started_by));
+  auto decision = std::make_shared<core::Decision>(
+      core::DecideStart(**definition, *canonical,
+                        {NowMs(), ThreadLocalUnitRandom()}, trace, started_by));
   auto state = std::make_shared<core::SagaState>(
       ApplyNumbered(**definition, core::NewSagaState(**definition, saga_id),
                     decision->events));

@@ -107,8 +107,9 @@ struct Outcome {
 };
 
 // Runs a built binary to completion.
-Outcome RunBinary(const std::string& binary, const std::vector<std::string>& args,
-            const std::vector<std::string>& env, const std::string& dir) {
+Outcome RunBinary(const std::string& binary,
+                  const std::vector<std::string>& args,
+                  const std::vector<std::string>& env, const std::string& dir) {
   static int runs = 0;
   const std::string log =
       dir + "/" + binary + "-" + std::to_string(++runs) + ".out";
@@ -126,8 +127,8 @@ bool LogContains(const TestCluster& cluster, const std::string& service,
 }
 
 std::string CompletedBooking(TestCluster& cluster, const std::string& date) {
-  const std::string id = cluster.StartSaga(
-      kBooking, BookingInput("p-1001", date, "cardiology"));
+  const std::string id =
+      cluster.StartSaga(kBooking, BookingInput("p-1001", date, "cardiology"));
   const v1::Saga saga = cluster.AwaitTerminal(id, kSagaTimeout);
   EXPECT_EQ(saga.status(), v1::SAGA_STATUS_COMPLETED) << DescribeSaga(saga);
   cluster.ExpectParticipantsAgree(saga);
@@ -149,9 +150,9 @@ TEST(TransportSecurityTest, BookingCompletesOverTlsAndPlaintextIsRefused) {
 
   // Plaintext clients get no answer from a TLS server, and a client that
   // does not trust the server's CA does not talk to it.
-  EXPECT_EQ(GetSagaOver(port, grpc::InsecureChannelCredentials(), id)
-                .error_code(),
-            StatusCode::UNAVAILABLE);
+  EXPECT_EQ(
+      GetSagaOver(port, grpc::InsecureChannelCredentials(), id).error_code(),
+      StatusCode::UNAVAILABLE);
   EXPECT_EQ(GetSagaOver(port, Tls(certs.rogue_ca()), id).error_code(),
             StatusCode::UNAVAILABLE);
   for (const auto& name : kParticipants) {
@@ -162,8 +163,8 @@ TEST(TransportSecurityTest, BookingCompletesOverTlsAndPlaintextIsRefused) {
               StatusCode::UNAVAILABLE)
         << name;
     EXPECT_TRUE(LogContains(cluster, name, "gRPC server: TLS")) << name;
-    EXPECT_TRUE(LogContains(cluster, "orchestrator",
-                            "participant " + name + ": TLS"))
+    EXPECT_TRUE(
+        LogContains(cluster, "orchestrator", "participant " + name + ": TLS"))
         << name;
   }
   EXPECT_TRUE(LogContains(cluster, "orchestrator", "gRPC server: TLS"));
@@ -171,13 +172,14 @@ TEST(TransportSecurityTest, BookingCompletesOverTlsAndPlaintextIsRefused) {
 
   // sagactl over TLS; without the CA it cannot reach the server (exit 4).
   Outcome shown = RunBinary("sagactl",
-                      {"--address", Address(port), "--tls-ca", certs.ca(),
-                       "-o", "json", "show", id},
-                      {}, cluster.log_dir());
+                            {"--address", Address(port), "--tls-ca", certs.ca(),
+                             "-o", "json", "show", id},
+                            {}, cluster.log_dir());
   EXPECT_EQ(shown.exit_code, 0) << shown.output;
   EXPECT_NE(shown.output.find("COMPLETED"), std::string::npos) << shown.output;
-  Outcome plaintext = RunBinary("sagactl", {"--address", Address(port), "show", id},
-                          {}, cluster.log_dir());
+  Outcome plaintext =
+      RunBinary("sagactl", {"--address", Address(port), "show", id}, {},
+                cluster.log_dir());
   EXPECT_EQ(plaintext.exit_code, 4) << plaintext.output;
 }
 
@@ -194,12 +196,12 @@ TEST(TransportSecurityTest, MutualTlsRefusesClientsWithoutTrustedCertificate) {
   const std::string id = CompletedBooking(cluster, "2026-12-02");
 
   const int patient = cluster.participant_port("patient");
-  EXPECT_EQ(ValidatePatientOver(patient, Tls(certs.ca()), "k-none").error_code(),
-            StatusCode::UNAVAILABLE);
-  EXPECT_EQ(ValidatePatientOver(patient,
-                                Tls(certs.ca(), certs.rogue_cert(),
-                                    certs.rogue_key()),
-                                "k-rogue")
+  EXPECT_EQ(
+      ValidatePatientOver(patient, Tls(certs.ca()), "k-none").error_code(),
+      StatusCode::UNAVAILABLE);
+  EXPECT_EQ(ValidatePatientOver(
+                patient, Tls(certs.ca(), certs.rogue_cert(), certs.rogue_key()),
+                "k-rogue")
                 .error_code(),
             StatusCode::UNAVAILABLE);
   const grpc::Status trusted = ValidatePatientOver(
@@ -221,15 +223,15 @@ TEST(TransportSecurityTest, MutualTlsRefusesClientsWithoutTrustedCertificate) {
   const int port = cluster.orchestrator_port();
   EXPECT_EQ(GetSagaOver(port, Tls(certs.ca()), id).error_code(),
             StatusCode::UNAVAILABLE);
-  Outcome with_cert =
-      RunBinary("sagactl",
-          {"--address", Address(port), "--tls-ca", certs.ca(), "--tls-cert",
-           certs.client_cert(), "--tls-key", certs.client_key(), "show", id},
-          {}, cluster.log_dir());
+  Outcome with_cert = RunBinary(
+      "sagactl",
+      {"--address", Address(port), "--tls-ca", certs.ca(), "--tls-cert",
+       certs.client_cert(), "--tls-key", certs.client_key(), "show", id},
+      {}, cluster.log_dir());
   EXPECT_EQ(with_cert.exit_code, 0) << with_cert.output;
-  Outcome without_cert = RunBinary(
-      "sagactl", {"--address", Address(port), "show", id},
-      {"SAGACTL_TLS_CA=" + certs.ca()}, cluster.log_dir());
+  Outcome without_cert =
+      RunBinary("sagactl", {"--address", Address(port), "show", id},
+                {"SAGACTL_TLS_CA=" + certs.ca()}, cluster.log_dir());
   EXPECT_EQ(without_cert.exit_code, 4) << without_cert.output;
 }
 
@@ -243,8 +245,8 @@ constexpr char kBadToken[] = "not-a-token-d41d8c";
 struct Call {
   std::string rpc;
   // Makes the call with `context` on the saga `saga_id`.
-  std::function<grpc::Status(v1::SagaOrchestrator::Stub&,
-                             grpc::ClientContext&, const std::string&)>
+  std::function<grpc::Status(v1::SagaOrchestrator::Stub&, grpc::ClientContext&,
+                             const std::string&)>
       make;
 };
 
@@ -265,9 +267,9 @@ std::vector<Call> EveryRpc() {
          static int n = 0;
          v1::StartSagaRequest request;
          request.set_saga_type(kTestBooking);
-         request.set_input_json(BookingInput(
-             "p-1002", "2027-03-" + std::to_string(10 + n++ % 18),
-             "cardiology"));
+         request.set_input_json(
+             BookingInput("p-1002", "2027-03-" + std::to_string(10 + n++ % 18),
+                          "cardiology"));
          v1::StartSagaResponse response;
          return stub.StartSaga(&context, request, &response);
        }},
@@ -365,19 +367,19 @@ class AuthorizationTest : public ::testing::Test {
     char dir_template[] = "/tmp/saga-auth-XXXXXX";
     ASSERT_NE(mkdtemp(dir_template), nullptr);
     dir_ = dir_template;
-    const std::string config = WriteFile(
-        dir_, "orchestrator.yaml",
-        "auth:\n"
-        "  tokens:\n"
-        "    - {name: alice, role: submitter, sha256: " +
-            security::Sha256Hex(kAliceToken) +
-            "}\n"
-            "    - {name: bob, role: submitter, sha256: " +
-            security::Sha256Hex(kBobToken) + "}\n");
-    const std::string tokens = WriteFile(
-        dir_, "tokens.yaml",
-        "tokens:\n  - name: ops\n    role: operator\n    sha256: " +
-            security::Sha256Hex(kOperatorToken) + "\n");
+    const std::string config =
+        WriteFile(dir_, "orchestrator.yaml",
+                  "auth:\n"
+                  "  tokens:\n"
+                  "    - {name: alice, role: submitter, sha256: " +
+                      security::Sha256Hex(kAliceToken) +
+                      "}\n"
+                      "    - {name: bob, role: submitter, sha256: " +
+                      security::Sha256Hex(kBobToken) + "}\n");
+    const std::string tokens =
+        WriteFile(dir_, "tokens.yaml",
+                  "tokens:\n  - name: ops\n    role: operator\n    sha256: " +
+                      security::Sha256Hex(kOperatorToken) + "\n");
     ClusterOptions options;
     options.definitions_dir = SourcePath("tests/integration/sagas");
     options.orchestrator_flags = {"--config", config, "--tokens-file", tokens};
@@ -496,7 +498,7 @@ TEST_F(AuthorizationTest, EachRoleIsAllowedOrRefusedPerRpc) {
   EXPECT_EQ(Events(bobs.saga_id()), bobs_events);
 
   // Both kinds of refusal are logged, and no token ever is.
-  const std::string log = ReadFile(cluster_->log_dir() + "/orchestrator.log");
+  const std::string log = cluster_->OrchestratorLog();
   EXPECT_NE(log.find("authentication on: 3 bearer tokens"), std::string::npos);
   EXPECT_NE(log.find("call refused"), std::string::npos);
   EXPECT_NE(log.find("UNAUTHENTICATED"), std::string::npos);
@@ -538,15 +540,14 @@ TEST_F(AuthorizationTest, RepairsRecordTheOperatorTokensName) {
   const Call mark = EveryRpc()[9];
   ASSERT_EQ(mark.rpc, "MarkCompensated");
   const int64_t events = Events(failed.saga_id());
-  EXPECT_EQ(
-      Make(mark, "Bearer " + std::string(kAliceToken), failed.saga_id())
-          .error_code(),
-      StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Make(mark, "Bearer " + std::string(kAliceToken), failed.saga_id())
+                .error_code(),
+            StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(Events(failed.saga_id()), events);
 
   // The operator token "ops", used by someone who calls themself "tester".
-  const grpc::Status marked = Make(
-      mark, "Bearer " + std::string(kOperatorToken), failed.saga_id());
+  const grpc::Status marked =
+      Make(mark, "Bearer " + std::string(kOperatorToken), failed.saga_id());
   ASSERT_TRUE(marked.ok()) << marked.error_message();
   EXPECT_EQ(cluster_->GetSaga(failed.saga_id()).status(),
             v1::SAGA_STATUS_COMPENSATED);
@@ -566,18 +567,17 @@ TEST_F(AuthorizationTest, SagactlSendsItsTokenAndExitsSevenWhenRefused) {
   const std::string address = Address(cluster_->orchestrator_port());
   Outcome listed =
       RunBinary("sagactl", {"--address", address, "-o", "json", "list"},
-          {"SAGACTL_TOKEN=" + std::string(kOperatorToken)}, dir_);
+                {"SAGACTL_TOKEN=" + std::string(kOperatorToken)}, dir_);
   EXPECT_EQ(listed.exit_code, 0) << listed.output;
   EXPECT_NE(listed.output.find(saga.saga_id()), std::string::npos)
       << listed.output;
 
   const std::string token_file =
       WriteFile(dir_, "alice.token", std::string(kAliceToken) + "\n");
-  Outcome shown = RunBinary(
-      "sagactl",
-      {"--address", address, "--token-file", token_file, "show",
-       saga.saga_id()},
-      {}, dir_);
+  Outcome shown = RunBinary("sagactl",
+                            {"--address", address, "--token-file", token_file,
+                             "show", saga.saga_id()},
+                            {}, dir_);
   EXPECT_EQ(shown.exit_code, 0) << shown.output;
   EXPECT_NE(shown.output.find("Started by:       alice"), std::string::npos)
       << shown.output;
@@ -586,8 +586,8 @@ TEST_F(AuthorizationTest, SagactlSendsItsTokenAndExitsSevenWhenRefused) {
       dir_);
   EXPECT_EQ(denied.exit_code, 7) << denied.output;
   EXPECT_NE(denied.output.find("PERMISSION_DENIED"), std::string::npos);
-  Outcome anonymous =
-      RunBinary("sagactl", {"--address", address, "show", saga.saga_id()}, {}, dir_);
+  Outcome anonymous = RunBinary(
+      "sagactl", {"--address", address, "show", saga.saga_id()}, {}, dir_);
   EXPECT_EQ(anonymous.exit_code, 7) << anonymous.output;
   EXPECT_NE(anonymous.output.find("UNAUTHENTICATED"), std::string::npos);
 }
@@ -622,28 +622,28 @@ TEST_F(OrchestratorConfigTest, PrintConfigMergesAndMasksSecrets) {
   const std::string tokens = WriteFile(
       dir_, "tokens.yaml",
       "tokens:\n  - {name: ops, role: operator, sha256: " + file_hash + "}\n");
-  const std::string config = WriteFile(
-      dir_, "orchestrator.yaml",
-      "listen: file:1\n"
-      "metrics_listen: file:2\n"
-      "database:\n"
-      "  dsn: postgresql://saga:file-secret@db/saga\n"
-      "  connections: 5\n"
-      "participants: {doctor: file-doctor:3}\n"
-      "auth:\n"
-      "  tokens: [{name: svc, role: submitter, sha256: " +
-          token_hash +
-          "}]\n"
-          "  tokens_file: " +
-          tokens +
-          "\n"
-          "logging: {level: warn}\n");
-  Outcome printed = RunBinary(
-      "saga-orchestrator",
-      {"--config", config, "--listen", "flag:1", "--print-config"},
-      {"SAGA_LISTEN=env:1", "SAGA_METRICS_LISTEN=env:2",
-       "SAGA_DB_PASSWORD=env-secret", "SAGA_LOG_LEVEL=error"},
-      dir_);
+  const std::string config =
+      WriteFile(dir_, "orchestrator.yaml",
+                "listen: file:1\n"
+                "metrics_listen: file:2\n"
+                "database:\n"
+                "  dsn: postgresql://saga:file-secret@db/saga\n"
+                "  connections: 5\n"
+                "participants: {doctor: file-doctor:3}\n"
+                "auth:\n"
+                "  tokens: [{name: svc, role: submitter, sha256: " +
+                    token_hash +
+                    "}]\n"
+                    "  tokens_file: " +
+                    tokens +
+                    "\n"
+                    "logging: {level: warn}\n");
+  Outcome printed =
+      RunBinary("saga-orchestrator",
+                {"--config", config, "--listen", "flag:1", "--print-config"},
+                {"SAGA_LISTEN=env:1", "SAGA_METRICS_LISTEN=env:2",
+                 "SAGA_DB_PASSWORD=env-secret", "SAGA_LOG_LEVEL=error"},
+                dir_);
   ASSERT_EQ(printed.exit_code, 0) << printed.output;
   const std::string& out = printed.output;
   EXPECT_NE(out.find("listen: flag:1"), std::string::npos) << out;
@@ -651,8 +651,7 @@ TEST_F(OrchestratorConfigTest, PrintConfigMergesAndMasksSecrets) {
   EXPECT_NE(out.find("level: error"), std::string::npos) << out;
   EXPECT_NE(out.find("connections: 5"), std::string::npos) << out;
   EXPECT_NE(out.find("address: file-doctor:3"), std::string::npos) << out;
-  EXPECT_NE(out.find("dsn: postgresql://saga:*****@db/saga"),
-            std::string::npos)
+  EXPECT_NE(out.find("dsn: postgresql://saga:*****@db/saga"), std::string::npos)
       << out;
   EXPECT_NE(out.find("tokens_file: " + tokens), std::string::npos) << out;
   for (const std::string& secret :

@@ -33,9 +33,9 @@ TestCertificates::TestCertificates() {
   auto self_signed = [&](const std::string& name, const std::string& subject) {
     std::vector<std::string> args = {"req", "-x509"};
     args.insert(args.end(), kNewEcKey.begin(), kNewEcKey.end());
-    args.insert(args.end(), {"-keyout", dir_ + "/" + name + ".key", "-out",
-                             dir_ + "/" + name + ".pem", "-days", "1", "-subj",
-                             subject});
+    args.insert(args.end(),
+                {"-keyout", dir_ + "/" + name + ".key", "-out",
+                 dir_ + "/" + name + ".pem", "-days", "1", "-subj", subject});
     return OpenSsl(args);
   };
   // Each step runs only if the previous ones worked (error_ keeps the first
@@ -72,8 +72,8 @@ bool TestCertificates::OpenSsl(const std::vector<std::string>& args) {
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
   error_ = "openssl";
   for (const auto& arg : args) error_ += " " + arg;
-  error_ += " failed (is the Debian package openssl installed?):\n" +
-            ReadAll(log);
+  error_ +=
+      " failed (is the Debian package openssl installed?):\n" + ReadAll(log);
   return false;
 }
 
@@ -91,8 +91,8 @@ bool TestCertificates::Issue(const std::string& name,
          OpenSsl({"x509", "-req", "-in", base + ".csr", "-CA",
                   dir_ + "/" + issuer + ".pem", "-CAkey",
                   dir_ + "/" + issuer + ".key", "-set_serial",
-                  std::to_string(++serial_), "-days", "1",
-                  "-extfile", base + ".ext", "-out", base + ".pem"});
+                  std::to_string(++serial_), "-days", "1", "-extfile",
+                  base + ".ext", "-out", base + ".pem"});
 }
 
 }  // namespace saga::testing

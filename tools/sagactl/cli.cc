@@ -817,8 +817,9 @@ int RunCli(int argc, const char* const* argv, std::istream& in,
 
   absl::StatusOr<std::string> token = BearerToken(global);
   absl::StatusOr<std::unique_ptr<OrchestratorClient>> client =
-      token.ok() ? OrchestratorClient::Create(global.address, {global.tls, *token})
-                 : token.status();
+      token.ok()
+          ? OrchestratorClient::Create(global.address, {global.tls, *token})
+          : token.status();
   if (!client.ok()) {
     err << ErrorLine(client.status()) << "\n";
     return ExitCodeFor(client.status());

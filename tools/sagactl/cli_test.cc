@@ -173,11 +173,10 @@ class FakeOrchestrator final : public v1::SagaOrchestrator::Service {
                        v1::GetSagaResponse* response) override {
     std::lock_guard<std::mutex> lock(mu_);
     auto authorization = context->client_metadata().find("authorization");
-    last_authorization_ =
-        authorization == context->client_metadata().end()
-            ? ""
-            : std::string(authorization->second.data(),
-                          authorization->second.size());
+    last_authorization_ = authorization == context->client_metadata().end()
+                              ? ""
+                              : std::string(authorization->second.data(),
+                                            authorization->second.size());
     if (request->saga_id() == kDeniedSaga) {
       return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                           "token 'svc' (submitter) may not call GetSaga");
