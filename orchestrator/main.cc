@@ -212,13 +212,19 @@ int main(int argc, char** argv) {
   engine_options.leases.claim_batch = config.instance.claim_batch;
   saga::engine::Engine engine(store->get(), &definitions, &participants,
                               engine_options);
+  // Started first, so claimed sagas resume while later batches are still
+  // being claimed; the API serves once all are claimed.
+  engine.Start();
+  const auto recovery_began = std::chrono::steady_clock::now();
   auto recovered =
       RetryWhileUnavailable("claiming unfinished sagas", startup_timeout_s,
                             [&] { return engine.Recover(); });
   if (!recovered.ok()) return Fail("recovery", recovered.status());
-  spdlog::info("instance={} resuming {} unfinished sagas", config.instance.id,
-               *recovered);
-  engine.Start();
+  spdlog::info("instance={} resuming {} unfinished sagas (claimed in {} ms)",
+               config.instance.id, *recovered,
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - recovery_began)
+                   .count());
 
   std::unique_ptr<saga::observability::MetricsEndpoint> metrics_endpoint;
   if (!config.metrics_listen.empty()) {

@@ -332,13 +332,24 @@ void OrchestratorService::Await(
   engine_->AwaitSaga(
       request->saga_id(), request->step(), remaining,
       [this, reactor, request, response,
-       deadline](absl::StatusOr<engine::AwaitOutcome> outcome) {
-        if (!outcome.ok()) {
-          reactor->Finish(ToGrpcStatus(outcome.status()));
+       deadline](absl::StatusOr<engine::AwaitResult> result) {
+        if (!result.ok()) {
+          reactor->Finish(ToGrpcStatus(result.status()));
+          return;
+        }
+        if (result->saga.has_value()) {
+          // Driven here: the engine's committed state is the answer, so the
+          // hot path reads nothing back from the database.
+          const engine::SagaView& view = *result->saga;
+          *response->mutable_saga() =
+              SagaToProto(*view.definition, view.summary, view.state);
+          response->set_reached(result->outcome ==
+                                engine::AwaitOutcome::kReached);
+          reactor->Finish(grpc::Status::OK);
           return;
         }
         boost::asio::post(reads_->pool, [this, reactor, request, response,
-                                         deadline, outcome = *outcome] {
+                                         deadline, outcome = result->outcome] {
           auto saga = LoadSaga(request->saga_id());
           if (!saga.ok()) {
             reactor->Finish(ToGrpcStatus(saga.status()));

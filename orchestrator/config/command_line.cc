@@ -153,8 +153,8 @@ void AddSettingFlags(Overrides& o) {
       [](Config & c) -> auto& { return c.limits.max_input_bytes; });
   o.Option<int>(
       "--store-threads",
-      "Threads that wait on store calls; writes made at the same time share "
-      "one commit, so more threads allow larger groups",
+      "Threads that wait on store reads (recovery, reloads); writes are "
+      "group-committed by the engine's committer",
       [](Config & c) -> auto& { return c.limits.store_threads; });
   o.Option<std::string>(
       "--instance-id",

@@ -58,7 +58,7 @@ struct Config {
 
   struct Limits {
     size_t max_input_bytes = 256 * 1024;
-    int store_threads = 64;
+    int store_threads = 64;  // store reads; writes go through the committer
     bool operator==(const Limits&) const = default;
   } limits;
 

@@ -8,7 +8,7 @@
 
 #include <algorithm>
 #include <boost/asio.hpp>
-#include <deque>
+#include <unordered_set>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
@@ -125,11 +125,22 @@ void LogEvents(const core::SagaDefinition& definition,
 }
 
 // The trace a saga's calls continue: the recorded one, or for a saga
-// recorded before traces were kept, a new one (not recorded) so its log
-// lines still correlate.
-observability::TraceParent TraceOf(const core::SagaState& state) {
+// recorded before traces were kept, one with `fallback_trace_id` (a new id,
+// not recorded, so its log lines still correlate).
+observability::TraceParent TraceOf(const core::SagaState& state,
+                                   const std::string& fallback_trace_id) {
   auto recorded = observability::ParseTraceParent(state.traceparent);
-  return recorded ? *recorded : observability::NewTrace();
+  if (recorded) return *recorded;
+  observability::TraceParent trace = observability::NewTrace();
+  trace.trace_id = fallback_trace_id;
+  return trace;
+}
+
+// The id of that trace, picking a new one when none is recorded. A saga
+// keeps only this id (memory per saga); TraceOf rebuilds the rest per call.
+std::string TraceIdOf(const core::SagaState& state) {
+  auto recorded = observability::ParseTraceParent(state.traceparent);
+  return recorded ? recorded->trace_id : observability::NewTrace().trace_id;
 }
 
 const char* RepairName(core::Signal::Kind kind) {
@@ -169,20 +180,22 @@ struct Engine::Threads {
   std::thread thread;
   asio::thread_pool db;
   std::unique_ptr<LeaseKeeper> leases;
+  std::unique_ptr<Committer> committer;
 };
 
 struct Engine::Waiter {
   int step = -1;
   int64_t after_seq = -1;
   std::unique_ptr<asio::steady_timer> timer;
-  std::function<void(absl::StatusOr<AwaitOutcome>)> done;
+  // `runtime` is the saga as it stands, or null when it is not driven here.
+  std::function<void(AwaitOutcome, const Runtime* runtime)> done;
 
-  void Fire(AwaitOutcome outcome) {
+  void Fire(AwaitOutcome outcome, const Runtime* runtime) {
     if (!done) return;
     auto finish = std::move(done);
     done = nullptr;
     if (timer) timer->cancel();
-    finish(outcome);
+    finish(outcome, runtime);
   }
 };
 
@@ -197,16 +210,19 @@ struct Engine::Runtime {
           core::SagaState state)
       : definition(std::move(definition)),
         state(std::move(state)),
-        trace(TraceOf(this->state)),
+        trace_id(TraceIdOf(this->state)),
         timer(io) {}
 
   std::shared_ptr<const core::SagaDefinition> definition;
   core::SagaState state;
-  observability::TraceParent trace;
+  std::string trace_id;
+  std::string idempotency_key;  // empty when none
   // A commit (or a reload after a failed one) is under way: signals wait in
   // `queued` so every decision sees the state the previous one produced.
   bool busy = false;
-  std::deque<Queued> queued;
+  // Usually empty; a vector allocates nothing then (a deque allocates its
+  // first block up front, ~600 bytes per saga).
+  std::vector<Queued> queued;
   asio::steady_timer timer;  // backoff
   std::vector<std::shared_ptr<Waiter>> waiters;
 };
@@ -231,6 +247,12 @@ Engine::Engine(store::SagaStore* store, DefinitionRegistry* definitions,
       [this](std::vector<store::SagaRecord> records) {
         AdoptClaimed(std::move(records));
       });
+  threads_->committer = std::make_unique<Committer>(
+      store_,
+      [this](std::function<void()> work) {
+        asio::post(threads_->io, std::move(work));
+      },
+      options_.committer);
 }
 
 Engine::~Engine() { Stop(); }
@@ -240,17 +262,29 @@ absl::StatusOr<size_t> Engine::Recover() {
   // were left by an earlier process: give them up and claim like anyone.
   auto released = store_->ReleaseLeases(options_.leases.instance_id);
   if (!released.ok()) return released.status();
-  size_t claimed = 0;
+  const LeaseOptions& leases = options_.leases;
+  // A saga claimed twice means the leases of the first batches lapsed
+  // before the last were claimed (claiming took longer than a lease TTL,
+  // e.g. 100,000 sagas on a busy database): this loop would then go round
+  // for ever. It stops there; the lease keeper's claims take the rest.
+  std::unordered_set<std::string> claimed;
   while (true) {
-    auto batch = threads_->leases->ClaimOnce();
+    auto batch =
+        store_->Claim(leases.instance_id, leases.ttl, leases.claim_batch);
     if (!batch.ok()) return batch.status();
-    claimed += *batch;
-    if (*batch < static_cast<size_t>(options_.leases.claim_batch)) break;
+    const size_t count = batch->size();
+    bool went_round = false;
+    for (const store::SagaRecord& record : *batch) {
+      went_round |= !claimed.insert(record.summary.saga_id).second;
+    }
+    if (count > 0) AdoptClaimed(*std::move(batch));
+    if (went_round || count < static_cast<size_t>(leases.claim_batch)) break;
   }
-  return claimed;
+  return claimed.size();
 }
 
 void Engine::Start() {
+  threads_->committer->Start();
   threads_->leases->Start();
   threads_->thread = std::thread([this] { threads_->io.run(); });
 }
@@ -261,7 +295,7 @@ void Engine::BeginShutdown() {
   asio::post(threads_->io, [this] {
     for (auto& [id, runtime] : sagas_) {
       for (auto& waiter : runtime->waiters) {
-        waiter->Fire(AwaitOutcome::kTimedOut);
+        waiter->Fire(AwaitOutcome::kTimedOut, runtime.get());
       }
       runtime->waiters.clear();
     }
@@ -297,12 +331,13 @@ void Engine::Stop() {
          {"calls", static_cast<int64_t>(calls_in_flight_.load())},
          {"commits", static_cast<int64_t>(commits_in_flight_.load())}});
   }
-  // The engine thread stops first, so nothing new reaches the database
-  // pool; the pool then finishes what it has, and only then are the leases
-  // given up: after the release this instance writes nothing.
+  // The engine thread stops first, so nothing new reaches the committer or
+  // the database pool; they then finish what they have, and only then are
+  // the leases given up: after the release this instance writes nothing.
   threads_->work.reset();
   threads_->io.stop();
   threads_->thread.join();
+  threads_->committer->Stop();
   threads_->db.join();
   auto released = store_->ReleaseLeases(self);
   if (released.ok()) {
@@ -321,10 +356,12 @@ core::DecideContext Engine::Context() {
 
 void Engine::Insert(const std::string& saga_id,
                     std::shared_ptr<const core::SagaDefinition> definition,
-                    core::SagaState state) {
+                    core::SagaState state, const std::string& idempotency_key) {
   metrics_->SagaDriven(definition->name);
-  sagas_[saga_id] = std::make_unique<Runtime>(
-      threads_->io, std::move(definition), std::move(state));
+  auto& runtime = sagas_[saga_id];
+  runtime = std::make_unique<Runtime>(threads_->io, std::move(definition),
+                                      std::move(state));
+  runtime->idempotency_key = idempotency_key;
   active_sagas_ = sagas_.size();
 }
 
@@ -339,7 +376,7 @@ void Engine::LogFailure(const std::string& saga_id, const Runtime& runtime,
                         const char* message, const std::string& error,
                         bool severe) const {
   std::vector<LogField> fields =
-      SagaFields(saga_id, *runtime.definition, runtime.trace.trace_id,
+      SagaFields(saga_id, *runtime.definition, runtime.trace_id,
                  runtime.state.current_step, 0);
   fields.emplace_back("error", error);
   Log(severe ? spdlog::level::err : spdlog::level::warn, message, fields);
@@ -379,34 +416,33 @@ void Engine::StartSaga(
       MakeBatch(**definition, 0, *state, decision->events));
   batch->summary.idempotency_key = idempotency_key;
 
-  asio::post(threads_->db, [this, definition = *definition, decision, state,
-                            batch, done = std::move(done)]() mutable {
-    auto created = store_->Create(*batch);
-    if (!created.ok()) {
-      // In doubt: the saga may exist after all. Adopt it if it does, so a
-      // committed saga is never left undriven until the next restart.
-      if (created.status().code() == absl::StatusCode::kUnknown) {
-        Adopt(batch->saga_id, milliseconds(200));
-      }
-      done(created.status());
-      return;
-    }
-    if (!created->created) {
-      done(created);
-      return;
-    }
-    MaybeCrash(CrashPoint::kAfterStartCommit);
-    asio::post(threads_->io, [this, definition, decision, state,
-                              created = *created, done = std::move(done)] {
-      metrics_->RecordCommitted(*definition, decision->events);
-      Insert(state->saga_id, definition, *state);
-      Runtime& runtime = *sagas_[state->saga_id];
-      LogEvents(*definition, state->saga_id, runtime.trace.trace_id,
-                decision->events);
-      RunCommands(state->saga_id, runtime, decision->commands);
-      done(created);
-    });
-  });
+  // The result arrives on the engine thread.
+  threads_->committer->Create(
+      batch, [this, definition = *definition, decision, state, idempotency_key,
+              done = std::move(done)](
+                 absl::StatusOr<store::CreateResult> created) mutable {
+        if (!created.ok()) {
+          // In doubt: the saga may exist after all. Adopt it if it does, so
+          // a committed saga is never left undriven until the next restart.
+          if (created.status().code() == absl::StatusCode::kUnknown) {
+            Adopt(state->saga_id, milliseconds(200));
+          }
+          done(created.status());
+          return;
+        }
+        if (!created->created) {
+          done(created);
+          return;
+        }
+        MaybeCrash(CrashPoint::kAfterStartCommit);
+        metrics_->RecordCommitted(*definition, decision->events);
+        Insert(state->saga_id, definition, *state, idempotency_key);
+        Runtime& runtime = *sagas_[state->saga_id];
+        LogEvents(*definition, state->saga_id, runtime.trace_id,
+                  decision->events);
+        RunCommands(state->saga_id, runtime, decision->commands);
+        done(created);
+      });
 }
 
 void Engine::CancelSaga(const std::string& saga_id, const std::string& reason,
@@ -442,12 +478,12 @@ void Engine::CancelSaga(const std::string& saga_id, const std::string& reason,
 
 void Engine::AwaitSaga(const std::string& saga_id, const std::string& step,
                        milliseconds timeout,
-                       std::function<void(absl::StatusOr<AwaitOutcome>)> done) {
+                       std::function<void(absl::StatusOr<AwaitResult>)> done) {
   asio::post(threads_->io, [this, saga_id, step, timeout,
                             done = std::move(done)]() mutable {
     auto it = sagas_.find(saga_id);
     if (it == sagas_.end()) {
-      done(AwaitOutcome::kNotActive);
+      done(AwaitResult{});
       return;
     }
     int step_index = -1;
@@ -460,7 +496,19 @@ void Engine::AwaitSaga(const std::string& saga_id, const std::string& step,
         return;
       }
     }
-    AddWaiter(saga_id, step_index, -1, timeout, std::move(done));
+    AddWaiter(
+        saga_id, step_index, -1, timeout,
+        [done = std::move(done)](AwaitOutcome outcome, const Runtime* runtime) {
+          AwaitResult result{outcome, std::nullopt};
+          if (runtime != nullptr) {
+            result.saga =
+                SagaView{runtime->definition,
+                         SummaryOf(*runtime->definition, runtime->state),
+                         runtime->state};
+            result.saga->summary.idempotency_key = runtime->idempotency_key;
+          }
+          done(std::move(result));
+        });
   });
 }
 
@@ -473,21 +521,24 @@ void Engine::AwaitProgress(
       done(AwaitOutcome::kNotActive);
       return;
     }
-    AddWaiter(saga_id, -1, after_seq, timeout, std::move(done));
+    AddWaiter(saga_id, -1, after_seq, timeout,
+              [done = std::move(done)](AwaitOutcome outcome, const Runtime*) {
+                done(outcome);
+              });
   });
 }
 
 // REQUIRES: on the engine thread; the saga is driven here.
 void Engine::AddWaiter(const std::string& saga_id, int step_index,
                        int64_t after_seq, milliseconds timeout,
-                       std::function<void(absl::StatusOr<AwaitOutcome>)> done) {
+                       std::function<void(AwaitOutcome, const Runtime*)> done) {
   Runtime& runtime = *sagas_.at(saga_id);
   if (Satisfied(runtime.state, step_index, after_seq)) {
-    done(AwaitOutcome::kReached);
+    done(AwaitOutcome::kReached, &runtime);
     return;
   }
   if (stopping_) {
-    done(AwaitOutcome::kTimedOut);
+    done(AwaitOutcome::kTimedOut, &runtime);
     return;
   }
   auto waiter = std::make_shared<Waiter>();
@@ -496,9 +547,13 @@ void Engine::AddWaiter(const std::string& saga_id, int step_index,
   waiter->done = std::move(done);
   waiter->timer = std::make_unique<asio::steady_timer>(threads_->io);
   waiter->timer->expires_after(timeout);
-  waiter->timer->async_wait([waiter](const boost::system::error_code& error) {
-    if (!error) waiter->Fire(AwaitOutcome::kTimedOut);
-  });
+  waiter->timer->async_wait(
+      [this, saga_id, waiter](const boost::system::error_code& error) {
+        if (error) return;
+        auto it = sagas_.find(saga_id);
+        waiter->Fire(AwaitOutcome::kTimedOut,
+                     it == sagas_.end() ? nullptr : it->second.get());
+      });
   runtime.waiters.push_back(std::move(waiter));
 }
 
@@ -523,8 +578,8 @@ void Engine::Operate(const std::string& saga_id, core::Signal signal,
         return;
       }
     }
-    std::vector<LogField> fields = SagaFields(
-        saga_id, *runtime.definition, runtime.trace.trace_id, signal.step, 0);
+    std::vector<LogField> fields = SagaFields(saga_id, *runtime.definition,
+                                              runtime.trace_id, signal.step, 0);
     fields.emplace_back("operator", signal.operator_name);
     fields.emplace_back("repair", RepairName(signal.kind));
     fields.emplace_back("reason", signal.error);
@@ -587,14 +642,12 @@ void Engine::Commit(const std::string& saga_id, Runtime& runtime,
                 shared_decision->events));
   runtime.busy = true;
   ++commits_in_flight_;
-  asio::post(threads_->db, [this, saga_id, batch, next, shared_decision,
-                            done = std::move(done)]() mutable {
-    absl::Status status = store_->Append(*batch);
-    asio::post(threads_->io, [this, saga_id, status, next, shared_decision,
-                              done = std::move(done)]() mutable {
-      OnCommitted(saga_id, status, next, shared_decision, std::move(done));
-    });
-  });
+  // The result arrives on the engine thread.
+  threads_->committer->Append(
+      batch, [this, saga_id, next, shared_decision,
+              done = std::move(done)](absl::Status status) mutable {
+        OnCommitted(saga_id, status, next, shared_decision, std::move(done));
+      });
 }
 
 void Engine::OnCommitted(const std::string& saga_id, absl::Status status,
@@ -628,8 +681,7 @@ void Engine::OnCommitted(const std::string& saga_id, absl::Status status,
     return;
   }
   metrics_->RecordCommitted(*runtime.definition, decision->events);
-  LogEvents(*runtime.definition, saga_id, runtime.trace.trace_id,
-            decision->events);
+  LogEvents(*runtime.definition, saga_id, runtime.trace_id, decision->events);
   MaybeCrashAfterCommit(*next, decision->events);
   runtime.state = std::move(*next);
   runtime.busy = false;
@@ -647,7 +699,7 @@ void Engine::DrainQueued(const std::string& saga_id) {
     if (runtime.busy) return;
     if (runtime.queued.empty()) break;
     Queued next = std::move(runtime.queued.front());
-    runtime.queued.pop_front();
+    runtime.queued.erase(runtime.queued.begin());
     // Handle may retire the saga; the loop re-finds it each time.
     Handle(saga_id, std::move(next.signal), std::move(next.done));
   }
@@ -662,7 +714,9 @@ void Engine::RetireIfEnded(const std::string& saga_id) {
       !runtime.queued.empty()) {
     return;
   }
-  for (auto& waiter : runtime.waiters) waiter->Fire(AwaitOutcome::kReached);
+  for (auto& waiter : runtime.waiters) {
+    waiter->Fire(AwaitOutcome::kReached, &runtime);
+  }
   runtime.timer.cancel();
   Erase(it);
 }
@@ -672,7 +726,7 @@ void Engine::NotifyWaiters(Runtime& runtime) {
   for (auto& waiter : waiters) {
     if (waiter->done &&
         Satisfied(runtime.state, waiter->step, waiter->after_seq)) {
-      waiter->Fire(AwaitOutcome::kReached);
+      waiter->Fire(AwaitOutcome::kReached, &runtime);
     }
   }
   std::erase_if(waiters, [](const auto& waiter) { return !waiter->done; });
@@ -690,8 +744,8 @@ void Engine::RunCommands(const std::string& saga_id, Runtime& runtime,
         Arm(saga_id, runtime, command.due_ms);
         break;
       case core::Command::Kind::kFinished: {
-        std::vector<LogField> fields = SagaFields(
-            saga_id, *runtime.definition, runtime.trace.trace_id, -1, 0);
+        std::vector<LogField> fields =
+            SagaFields(saga_id, *runtime.definition, runtime.trace_id, -1, 0);
         fields.emplace_back("status",
                             core::SagaStatusName(runtime.state.status));
         if (!runtime.state.reason.empty()) {
@@ -761,12 +815,12 @@ void Engine::Invoke(const std::string& saga_id, Runtime& runtime,
 
   // Each call is a child span of the saga's trace.
   const observability::TraceParent span =
-      observability::NewChildSpan(runtime.trace);
+      observability::NewChildSpan(TraceOf(runtime.state, runtime.trace_id));
   const core::TraceContext call_trace{span.ToString(),
                                       runtime.state.tracestate};
   std::vector<LogField> fields =
-      SagaFields(saga_id, *runtime.definition, runtime.trace.trace_id,
-                 command.step, command.attempt);
+      SagaFields(saga_id, *runtime.definition, runtime.trace_id, command.step,
+                 command.attempt);
   fields.emplace_back("participant", step.participant);
   fields.emplace_back("action", request.action());
   fields.emplace_back("span_id", span.span_id);
@@ -839,7 +893,8 @@ void Engine::Reload(const std::string& saga_id, milliseconds delay) {
                    // Resume first: it settles a call whose result was lost with
                    // the failed commit; queued signals are then judged against
                    // that.
-                   runtime.queued.push_front({core::Signal{}, nullptr});
+                   runtime.queued.insert(runtime.queued.begin(),
+                                         {core::Signal{}, nullptr});
                    DrainQueued(saga_id);
                  });
     });
@@ -851,7 +906,9 @@ void Engine::Drop(const std::string& saga_id, const std::string& why) {
   if (it == sagas_.end()) return;
   Runtime& runtime = *it->second;
   LogFailure(saga_id, runtime, "saga no longer driven here", why);
-  for (auto& waiter : runtime.waiters) waiter->Fire(AwaitOutcome::kNotActive);
+  for (auto& waiter : runtime.waiters) {
+    waiter->Fire(AwaitOutcome::kNotActive, nullptr);
+  }
   for (auto& queued : runtime.queued) {
     if (queued.done) {
       queued.done(absl::AbortedError("saga " + saga_id +
@@ -903,7 +960,8 @@ void Engine::TakeOver(const std::string& saga_id,
                  }
                  if (!sagas_.count(saga_id)) {
                    Insert(saga_id, *definition,
-                          core::Fold(**definition, saga_id, record->events));
+                          core::Fold(**definition, saga_id, record->events),
+                          record->summary.idempotency_key);
                  }
                  then(absl::OkStatus());
                });
@@ -928,10 +986,12 @@ void Engine::AdoptClaimed(std::vector<store::SagaRecord> records) {
       continue;
     }
     asio::post(threads_->io, [this, saga_id, definition = *definition,
+                              key = std::move(record.summary.idempotency_key),
                               events = std::move(record.events)] {
       // Already driven here: its lease had lapsed and is ours again.
       if (sagas_.count(saga_id)) return;
-      Insert(saga_id, definition, core::Fold(*definition, saga_id, events));
+      Insert(saga_id, definition, core::Fold(*definition, saga_id, events),
+             key);
       Handle(saga_id, core::Signal{}, nullptr);
     });
   }

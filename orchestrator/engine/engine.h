@@ -7,6 +7,8 @@
 // io_context), so sagas need no locks and no thread of their own; store
 // calls run on a small database thread pool; participant calls are
 // asynchronous gRPC. Many thousands of sagas can be in flight at once.
+// Writes go through a Committer (committer.h), which commits the
+// transitions of many sagas in one transaction.
 //
 // Failure handling: if a commit fails (database down, outcome in doubt), the
 // saga's state is reloaded from the store once it is reachable again and
@@ -30,6 +32,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -38,6 +41,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "orchestrator/core/decider.h"
+#include "orchestrator/engine/committer.h"
 #include "orchestrator/engine/definition_registry.h"
 #include "orchestrator/engine/lease_options.h"
 #include "orchestrator/engine/metrics.h"
@@ -47,8 +51,11 @@
 namespace saga::engine {
 
 struct EngineOptions {
-  // Threads (and so concurrent transactions) for store calls.
+  // Threads for the store calls that read (recovery, reloads); writes go
+  // through the committer.
   int db_threads = 8;
+  // Writes: groups committing at once, and the most batches in one group.
+  CommitterOptions committer;
   // Largest accepted saga input, in bytes.
   size_t max_input_bytes = 256 * 1024;
   // Longest a graceful stop waits for calls in flight and their commits.
@@ -65,6 +72,20 @@ enum class AwaitOutcome {
   kNotActive,  // not driven by this engine: ended earlier, or unknown
 };
 
+// A saga as the engine holds it: its committed state (never ahead of the
+// store) with the summary row that state implies.
+struct SagaView {
+  std::shared_ptr<const core::SagaDefinition> definition;
+  store::SagaSummary summary;
+  core::SagaState state;
+};
+
+struct AwaitResult {
+  AwaitOutcome outcome = AwaitOutcome::kNotActive;
+  // The saga when the wait ended; empty for kNotActive.
+  std::optional<SagaView> saga;
+};
+
 class Engine {
  public:
   Engine(store::SagaStore* store, DefinitionRegistry* definitions,
@@ -75,7 +96,12 @@ class Engine {
 
   // Gives up leases left under this instance id by an earlier process,
   // then claims (in batches) every saga whose lease is free or expired and
-  // queues its resumption. Call before Start. Returns how many were claimed.
+  // queues its resumption. Call once, before or right after Start (before
+  // any saga is started): after Start, the sagas of the first batches
+  // resume while later batches are still being claimed. Stops early if a
+  // batch brings back a saga it already claimed (the first leases lapsed
+  // while it claimed), leaving the rest to the lease keeper's claims.
+  // Returns how many sagas it claimed.
   absl::StatusOr<size_t> Recover();
 
   // Starts the engine thread, and the lease renewals and claims.
@@ -120,11 +146,12 @@ class Engine {
                   std::function<void(absl::Status)> done);
 
   // Calls `done` once the saga ends (or, with a non-empty `step`, once that
-  // step has succeeded), or when `timeout` passes. InvalidArgument through
-  // done's status if `step` is not a step of the saga.
+  // step has succeeded), or when `timeout` passes, with the saga as it then
+  // is, so the caller need not read it back from the store. InvalidArgument
+  // through done's status if `step` is not a step of the saga.
   void AwaitSaga(const std::string& saga_id, const std::string& step,
                  std::chrono::milliseconds timeout,
-                 std::function<void(absl::StatusOr<AwaitOutcome>)> done);
+                 std::function<void(absl::StatusOr<AwaitResult>)> done);
 
   // An operator repair: `signal` is kOperatorRetry, kOperatorSkipStep (with
   // `step_name`) or kOperatorMarkCompensated, carrying operator_name and the
@@ -170,7 +197,7 @@ class Engine {
   void NotifyWaiters(Runtime& runtime);
   void AddWaiter(const std::string& saga_id, int step_index, int64_t after_seq,
                  std::chrono::milliseconds timeout,
-                 std::function<void(absl::StatusOr<AwaitOutcome>)> done);
+                 std::function<void(AwaitOutcome, const Runtime*)> done);
   void DrainQueued(const std::string& saga_id);
   void RetireIfEnded(const std::string& saga_id);
   void Reload(const std::string& saga_id, std::chrono::milliseconds delay);
@@ -181,7 +208,7 @@ class Engine {
                 std::function<void(absl::Status)> then);
   void Insert(const std::string& saga_id,
               std::shared_ptr<const core::SagaDefinition> definition,
-              core::SagaState state);
+              core::SagaState state, const std::string& idempotency_key);
   store::AppendBatch MakeBatch(const core::SagaDefinition& definition,
                                int64_t expected_last_seq,
                                const core::SagaState& next,

@@ -351,13 +351,15 @@ class EngineTest : public ::testing::Test {
   AwaitOutcome Await(const std::string& id, const std::string& step = "",
                      std::chrono::milliseconds timeout = 20s,
                      Engine* engine = nullptr) {
-    std::promise<absl::StatusOr<AwaitOutcome>> awaited;
+    std::promise<absl::StatusOr<AwaitResult>> awaited;
     (engine ? engine : engine_.get())
         ->AwaitSaga(id, step, timeout,
-                    [&](auto outcome) { awaited.set_value(outcome); });
-    auto outcome = awaited.get_future().get();
-    EXPECT_TRUE(outcome.ok()) << outcome.status();
-    return outcome.ok() ? *outcome : AwaitOutcome::kNotActive;
+                    [&](auto result) { awaited.set_value(result); });
+    auto result = awaited.get_future().get();
+    EXPECT_TRUE(result.ok()) << result.status();
+    if (!result.ok()) return AwaitOutcome::kNotActive;
+    last_await_ = *std::move(result);
+    return last_await_.outcome;
   }
 
   store::SagaRecord Record(const std::string& id) {
@@ -388,6 +390,7 @@ class EngineTest : public ::testing::Test {
   FakeParticipant participant_;
   OrchestratorMetrics metrics_{std::make_shared<prometheus::Registry>(),
                                {"patient", "doctor", "email"}};
+  AwaitResult last_await_;  // of the latest Await
   FaultInjectingStore store_;
   DefinitionRegistry registry_{&store_};
   std::unique_ptr<ParticipantClients> clients_;
@@ -407,6 +410,45 @@ TEST_F(EngineTest, CompletesBookingWithOneCommitPerTransition) {
   ExpectContiguous(record);
   EXPECT_EQ(participant_.Effects("reserve_doctor"), 1);
   EXPECT_EQ(participant_.Effects("send_notification"), 1);
+}
+
+// AwaitSaga answers with the engine's own view of the saga, which must be
+// exactly what the store holds, so the API need not read it back.
+TEST_F(EngineTest, AwaitSagaAnswersWithTheCommittedSaga) {
+  engine_->Start();
+  const std::string id = Start("key-await");
+  ASSERT_EQ(Await(id, "reserve_doctor"), AwaitOutcome::kReached);
+  ASSERT_TRUE(last_await_.saga.has_value());
+  EXPECT_EQ(last_await_.saga->state.steps[1].status,
+            core::StepStatus::kSucceeded);
+  ASSERT_EQ(Await(id), AwaitOutcome::kReached);
+  ASSERT_TRUE(last_await_.saga.has_value());
+  const SagaView& view = *last_await_.saga;
+  const store::SagaRecord record = Record(id);
+  const core::SagaState folded =
+      core::Fold(*view.definition, id, record.events);
+  EXPECT_EQ(view.state.status, core::SagaStatus::kCompleted);
+  EXPECT_EQ(view.state.last_seq, folded.last_seq);
+  for (size_t i = 0; i < folded.steps.size(); ++i) {
+    EXPECT_EQ(view.state.steps[i].status, folded.steps[i].status) << i;
+    EXPECT_EQ(view.state.steps[i].output_json, folded.steps[i].output_json)
+        << i;
+  }
+  const store::SagaSummary& want = record.summary;
+  EXPECT_EQ(view.summary.saga_id, want.saga_id);
+  EXPECT_EQ(view.summary.saga_type, want.saga_type);
+  EXPECT_EQ(view.summary.status, want.status);
+  EXPECT_EQ(view.summary.current_step, want.current_step);
+  EXPECT_EQ(view.summary.current_attempt, want.current_attempt);
+  EXPECT_EQ(view.summary.idempotency_key, "key-await");
+  EXPECT_EQ(view.summary.input_json, want.input_json);
+  EXPECT_EQ(view.summary.last_seq, want.last_seq);
+  EXPECT_EQ(view.summary.created_ms, want.created_ms);
+  EXPECT_EQ(view.summary.updated_ms, want.updated_ms);
+
+  // Once it has ended here, a wait finds nothing to watch.
+  EXPECT_EQ(Await(id), AwaitOutcome::kNotActive);
+  EXPECT_FALSE(last_await_.saga.has_value());
 }
 
 TEST_F(EngineTest, FailedCommitsAreRetriedFromTheRecordedState) {

@@ -121,6 +121,18 @@ class SagaStore {
   // hold the saga's lease (the message says which); nothing is written.
   virtual absl::Status Append(const AppendBatch& batch) = 0;
 
+  // Group forms of Create and Append, for a caller that has many batches
+  // ready at once (the engine's committer): one result per batch, in order,
+  // each exactly what Create/Append would have returned for it alone. An
+  // implementation may commit the whole group in one transaction (one
+  // durable commit for all); a batch that is refused (fenced, bad, key
+  // taken) does not refuse the others. The defaults call Create/Append one
+  // batch at a time.
+  virtual std::vector<absl::StatusOr<CreateResult>> CreateGroup(
+      const std::vector<const AppendBatch*>& batches);
+  virtual std::vector<absl::Status> AppendGroup(
+      const std::vector<const AppendBatch*>& batches);
+
   virtual absl::StatusOr<SagaRecord> Load(const std::string& saga_id) = 0;
   virtual absl::StatusOr<SagaSummary> LoadSummary(
       const std::string& saga_id) = 0;

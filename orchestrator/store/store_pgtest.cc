@@ -468,6 +468,71 @@ TYPED_TEST(SagaStoreTest, AppendCommitsEventsSummaryAndOutboxTogether) {
   EXPECT_EQ(this->OutboxCount("saga-1"), 3);
 }
 
+// The group forms give each batch exactly what Create/Append would have
+// given it alone, in order: refusals (fenced by seq or by lease, unknown
+// saga, malformed, key reused with another input) stay with their batch,
+// and two batches of one saga apply in the order given.
+TYPED_TEST(SagaStoreTest, GroupFormsKeepEachBatchsOutcome) {
+  AppendBatch bad_create = CreateBatch("c-bad");
+  bad_create.events[0].seq = 7;
+  const std::vector<AppendBatch> creates = {
+      CreateBatch("c-1"), CreateBatch("c-2", kType, kInput, "k"), bad_create,
+      CreateBatch("c-3", kType, kInput, "k"),
+      CreateBatch("c-4", kType, R"({"other":1})", "k")};
+  std::vector<const AppendBatch*> create_group;
+  for (const AppendBatch& batch : creates) create_group.push_back(&batch);
+  const std::vector<absl::StatusOr<CreateResult>> created =
+      this->store().CreateGroup(create_group);
+  ASSERT_EQ(created.size(), creates.size());
+  ASSERT_TRUE(created[0].ok()) << created[0].status();
+  EXPECT_TRUE(created[0]->created);
+  ASSERT_TRUE(created[1].ok()) << created[1].status();
+  EXPECT_TRUE(created[1]->created);
+  EXPECT_EQ(created[2].status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(created[3].ok()) << created[3].status();
+  EXPECT_FALSE(created[3]->created);
+  EXPECT_EQ(created[3]->saga_id, "c-2");
+  EXPECT_EQ(created[4].status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(this->store().Load("c-bad").status().code(),
+            absl::StatusCode::kNotFound);
+
+  AppendBatch bad_append = AdvanceBatch("c-2", 1, 1, SagaStatus::kRunning);
+  bad_append.summary.last_seq = 9;
+  const std::vector<AppendBatch> appends = {
+      AdvanceBatch("c-1", 1, 1, SagaStatus::kRunning),
+      AdvanceBatch("c-1", 2, 2, SagaStatus::kCompleted),
+      AdvanceBatch("c-2", 4, 1, SagaStatus::kRunning),  // stale
+      AdvanceBatch("ghost", 1, 1, SagaStatus::kRunning),
+      bad_append,
+      AdvanceBatchBy(kOwnerB, "c-2", 1)};  // not the lease holder
+  std::vector<const AppendBatch*> append_group;
+  for (const AppendBatch& batch : appends) append_group.push_back(&batch);
+  const std::vector<absl::Status> appended =
+      this->store().AppendGroup(append_group);
+  ASSERT_EQ(appended.size(), appends.size());
+  EXPECT_TRUE(appended[0].ok()) << appended[0];
+  EXPECT_TRUE(appended[1].ok()) << appended[1];
+  EXPECT_EQ(appended[2].code(), absl::StatusCode::kAborted) << appended[2];
+  EXPECT_EQ(appended[3].code(), absl::StatusCode::kNotFound) << appended[3];
+  EXPECT_EQ(appended[4].code(), absl::StatusCode::kInvalidArgument)
+      << appended[4];
+  EXPECT_EQ(appended[5].code(), absl::StatusCode::kAborted) << appended[5];
+  EXPECT_NE(appended[5].message().find("leased to"), std::string::npos)
+      << appended[5];
+
+  absl::StatusOr<SagaRecord> c1 = this->store().Load("c-1");
+  ASSERT_TRUE(c1.ok()) << c1.status();
+  EXPECT_EQ(c1->summary.last_seq, 4);
+  EXPECT_EQ(c1->events.size(), 4u);
+  EXPECT_EQ(core::SagaStatusName(c1->summary.status),
+            core::SagaStatusName(SagaStatus::kCompleted));
+  absl::StatusOr<SagaRecord> c2 = this->store().Load("c-2");
+  ASSERT_TRUE(c2.ok()) << c2.status();
+  EXPECT_EQ(c2->summary.last_seq, 1);
+  EXPECT_EQ(this->OutboxCount("c-1"), 4);
+  EXPECT_EQ(this->OutboxCount("c-2"), 1);
+}
+
 TYPED_TEST(SagaStoreTest, ClaimTakesFreeLeasesInBatchesWithHistories) {
   ASSERT_NO_FATAL_FAILURE(this->MakeSaga("d-done", SagaStatus::kCompleted, 2));
   ASSERT_NO_FATAL_FAILURE(this->MakeSaga("r-run", SagaStatus::kRunning, 3));
@@ -1015,6 +1080,46 @@ TEST_F(PgStoreTest, GroupCommitKeepsEachBatchsOutcome) {
   }
   EXPECT_EQ(Count("SELECT count(*) FROM saga_events WHERE saga_id = 'ghost'"),
             0);
+}
+
+// A group is one transaction, so one durable commit, however many batches
+// it carries: every row it wrote has the same creating transaction (xmin).
+TEST_F(PgStoreTest, AGroupIsOneTransaction) {
+  std::unique_ptr<PgStore> store = OpenStore(2);
+  ASSERT_NE(store, nullptr);
+  std::vector<AppendBatch> creates;
+  for (int i = 0; i < 20; ++i) {
+    creates.push_back(CreateBatch("x-" + std::to_string(i)));
+  }
+  std::vector<const AppendBatch*> group;
+  for (const AppendBatch& batch : creates) group.push_back(&batch);
+  for (const auto& result : store->CreateGroup(group)) {
+    ASSERT_TRUE(result.ok()) << result.status();
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM sagas"), 20);
+  EXPECT_EQ(Count("SELECT count(DISTINCT xmin::text) FROM ("
+                  " SELECT xmin FROM sagas UNION ALL"
+                  " SELECT xmin FROM saga_events UNION ALL"
+                  " SELECT xmin FROM outbox) AS rows"),
+            1);
+
+  std::vector<AppendBatch> appends;
+  for (int i = 0; i < 20; ++i) {
+    appends.push_back(
+        AdvanceBatch("x-" + std::to_string(i), 1, 2, SagaStatus::kRunning));
+  }
+  group.clear();
+  for (const AppendBatch& batch : appends) group.push_back(&batch);
+  for (const absl::Status& status : store->AppendGroup(group)) {
+    ASSERT_TRUE(status.ok()) << status;
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM saga_events WHERE seq > 1"), 40);
+  EXPECT_EQ(Count("SELECT count(DISTINCT xmin::text) FROM ("
+                  " SELECT xmin FROM sagas UNION ALL"
+                  " SELECT xmin FROM saga_events WHERE seq > 1 UNION ALL"
+                  " SELECT xmin FROM outbox WHERE message_id NOT LIKE '%:1')"
+                  " AS rows"),
+            1);
 }
 
 // Creates queued together commit together; a reused key inside the group

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "orchestrator/store/batch_checks.h"
+#include "orchestrator/store/postgres/group_rows.h"
 
 namespace saga::store {
 namespace {
@@ -257,42 +258,6 @@ using ReadTransaction =
 std::string JsonText(const Json& value) {
   return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
-
-// The JSON parameters of one group statement (see SAGA_INSERT_GROUP_ROWS).
-struct GroupRows {
-  Json sagas = Json::array();
-  Json events = Json::array();
-  Json outbox = Json::array();
-
-  // Adds the batch's events and outbox messages; the caller adds its row to
-  // `sagas`.
-  void AddHistory(const AppendBatch& batch, int idx) {
-    const std::string& saga_id = BatchSagaId(batch);
-    for (const core::Event& event : batch.events) {
-      events.push_back({{"saga_id", saga_id},
-                        {"seq", event.seq},
-                        {"type", core::EventTypeName(event.type)},
-                        {"step", event.step},
-                        {"attempt", event.attempt},
-                        {"data", Json::parse(core::EncodeEventData(event))},
-                        {"at_ms", event.at_ms},
-                        {"writer", batch.writer}});
-    }
-    int ord = 0;
-    for (const core::OutboxMessage& message : batch.outbox) {
-      outbox.push_back(
-          {{"owner", saga_id},
-           {"idx", idx},
-           {"ord", ord++},
-           {"message_id", message.message_id},
-           {"saga_id", message.saga_id.empty() ? saga_id : message.saga_id},
-           {"type", message.type},
-           {"header", Json::parse(message.header_json)},
-           {"payload", Json::parse(message.payload_json)},
-           {"at_ms", message.at_ms}});
-    }
-  }
-};
 
 // Reads the columns of SAGA_SUMMARY_COLUMNS.
 absl::StatusOr<SagaSummary> SummaryFromRow(const pqxx::row& row) {
@@ -608,11 +573,6 @@ absl::StatusOr<CreateResult> PgStore::Create(const AppendBatch& first) {
       !status.ok()) {
     return status;
   }
-  if (absl::StatusOr<std::string> input =
-          CanonicalJson(first.summary.input_json);
-      !input.ok()) {
-    return input.status();
-  }
   return creates_.Submit(first);
 }
 
@@ -622,6 +582,43 @@ absl::Status PgStore::Append(const AppendBatch& batch) {
     return status;
   }
   return appends_.Submit(batch);
+}
+
+template <typename Result>
+std::vector<Result> PgStore::CheckedGroup(
+    const Group& batches, bool creating,
+    std::vector<Result> (PgStore::*commit)(const Group&)) {
+  // Every slot is overwritten below: by the check's error or the commit's
+  // result.
+  std::vector<Result> results(batches.size(),
+                              Result(absl::InternalError("not committed")));
+  Group valid;
+  std::vector<size_t> positions;
+  for (size_t i = 0; i < batches.size(); ++i) {
+    absl::Status status = CheckBatch(*batches[i], creating);
+    if (status.ok()) {
+      valid.push_back(batches[i]);
+      positions.push_back(i);
+    } else {
+      results[i] = std::move(status);
+    }
+  }
+  if (valid.empty()) return results;
+  std::vector<Result> committed = (this->*commit)(valid);
+  for (size_t i = 0; i < valid.size(); ++i) {
+    results[positions[i]] = std::move(committed[i]);
+  }
+  return results;
+}
+
+std::vector<absl::StatusOr<CreateResult>> PgStore::CreateGroup(
+    const std::vector<const AppendBatch*>& batches) {
+  return CheckedGroup(batches, /*creating=*/true, &PgStore::CommitCreates);
+}
+
+std::vector<absl::Status> PgStore::AppendGroup(
+    const std::vector<const AppendBatch*>& batches) {
+  return CheckedGroup(batches, /*creating=*/false, &PgStore::CommitAppends);
 }
 
 template <typename Result, typename WriteFn>
@@ -661,39 +658,19 @@ std::vector<Result> PgStore::CommitGroup(
 std::vector<absl::StatusOr<CreateResult>> PgStore::CommitCreates(
     const Group& group) {
   GroupRows rows;
-  std::vector<std::string> inputs;
   for (size_t idx = 0; idx < group.size(); ++idx) {
-    const AppendBatch& batch = *group[idx];
-    const SagaSummary& summary = batch.summary;
-    // Checked by Create before it queued the batch.
-    inputs.push_back(*CanonicalJson(summary.input_json));
-    rows.sagas.push_back(
-        {{"idx", idx},
-         {"saga_id", BatchSagaId(batch)},
-         {"saga_type", summary.saga_type},
-         {"definition_version", summary.definition_version},
-         {"status", core::SagaStatusName(summary.status)},
-         {"current_step", summary.current_step},
-         {"error", summary.error},
-         {"input", Json::parse(inputs.back())},
-         {"idempotency_key", summary.idempotency_key.empty()
-                                 ? Json(nullptr)
-                                 : Json(summary.idempotency_key)},
-         {"last_seq", summary.last_seq},
-         {"created_ms", summary.created_ms},
-         {"updated_ms", summary.updated_ms},
-         {"current_attempt", summary.current_attempt},
-         {"writer", batch.writer},
-         {"lease_ttl_ms", batch.lease_ttl.count()}});
-    rows.AddHistory(batch, static_cast<int>(idx));
+    rows.AddCreatedSaga(*group[idx], idx);
+    rows.AddHistory(*group[idx], idx);
   }
+  const std::string sagas = rows.TakeSagas();
+  const std::string events = rows.TakeEvents();
+  const std::string outbox = rows.TakeOutbox();
   using Results = std::vector<absl::StatusOr<CreateResult>>;
   return CommitGroup<absl::StatusOr<CreateResult>>(
       group, "creating " + std::to_string(group.size()) + " saga(s)",
       [&](pqxx::work& tx) -> absl::StatusOr<Results> {
         const pqxx::result written =
-            tx.exec_prepared(kCreateGroup, JsonText(rows.sagas),
-                             JsonText(rows.events), JsonText(rows.outbox));
+            tx.exec_prepared(kCreateGroup, sagas, events, outbox);
         Results results;
         for (const pqxx::row& row : written) {
           const size_t idx = row[0].as<size_t>();
@@ -706,8 +683,10 @@ std::vector<absl::StatusOr<CreateResult>> PgStore::CommitCreates(
           // it to commit, and this statement's fresh snapshot sees its row
           // (or the row of an earlier batch in this group).
           const std::string& key = batch.summary.idempotency_key;
-          const pqxx::result existing = tx.exec_prepared(
-              kFindByKey, key, batch.summary.saga_type, inputs[idx]);
+          // jsonb equality: key order and spacing do not matter.
+          const pqxx::result existing =
+              tx.exec_prepared(kFindByKey, key, batch.summary.saga_type,
+                               batch.summary.input_json);
           if (existing.empty()) {
             results.push_back(
                 absl::InternalError("idempotency key '" + key +
@@ -733,35 +712,27 @@ std::vector<absl::Status> PgStore::CommitAppends(const Group& group) {
   // its first (normally there is one round: the engine has at most one
   // commit per saga in flight).
   std::vector<std::vector<size_t>> rounds = RoundsOfDistinctSagas(group);
-  std::vector<GroupRows> round_rows(rounds.size());
-  for (size_t r = 0; r < rounds.size(); ++r) {
-    for (size_t idx : rounds[r]) {
-      const AppendBatch& batch = *group[idx];
-      const SagaSummary& summary = batch.summary;
-      round_rows[r].sagas.push_back(
-          {{"idx", idx},
-           {"saga_id", BatchSagaId(batch)},
-           {"expected", batch.expected_last_seq},
-           {"status", core::SagaStatusName(summary.status)},
-           {"current_step", summary.current_step},
-           {"error", summary.error},
-           {"last_seq", summary.last_seq},
-           {"updated_ms", summary.updated_ms},
-           {"current_attempt", summary.current_attempt},
-           {"writer", batch.writer},
-           {"lease_ttl_ms", batch.lease_ttl.count()}});
-      round_rows[r].AddHistory(batch, static_cast<int>(idx));
+  struct RoundParams {
+    std::string sagas, events, outbox;
+  };
+  std::vector<RoundParams> round_params;
+  for (const std::vector<size_t>& round : rounds) {
+    GroupRows rows;
+    for (size_t idx : round) {
+      rows.AddAppendedSaga(*group[idx], idx);
+      rows.AddHistory(*group[idx], idx);
     }
+    round_params.push_back(
+        {rows.TakeSagas(), rows.TakeEvents(), rows.TakeOutbox()});
   }
   using Results = std::vector<absl::Status>;
   return CommitGroup<absl::Status>(
       group, "appending to " + std::to_string(group.size()) + " saga(s)",
       [&](pqxx::work& tx) -> absl::StatusOr<Results> {
         Results results(group.size());
-        for (const GroupRows& rows : round_rows) {
-          const pqxx::result written =
-              tx.exec_prepared(kAppendGroup, JsonText(rows.sagas),
-                               JsonText(rows.events), JsonText(rows.outbox));
+        for (const RoundParams& params : round_params) {
+          const pqxx::result written = tx.exec_prepared(
+              kAppendGroup, params.sagas, params.events, params.outbox);
           for (const pqxx::row& row : written) {
             const size_t idx = row[0].as<size_t>();
             const AppendBatch& batch = *group[idx];

@@ -53,6 +53,12 @@ class PgStore final : public SagaStore {
 
   absl::StatusOr<CreateResult> Create(const AppendBatch& first) override;
   absl::Status Append(const AppendBatch& batch) override;
+  // One transaction per call (the group commit is the caller's); batches
+  // that fail the checks of Create/Append are refused alone.
+  std::vector<absl::StatusOr<CreateResult>> CreateGroup(
+      const std::vector<const AppendBatch*>& batches) override;
+  std::vector<absl::Status> AppendGroup(
+      const std::vector<const AppendBatch*>& batches) override;
   absl::StatusOr<SagaRecord> Load(const std::string& saga_id) override;
   absl::StatusOr<SagaSummary> LoadSummary(const std::string& saga_id) override;
   absl::StatusOr<std::vector<SagaRecord>> Claim(const std::string& owner,
@@ -83,6 +89,13 @@ class PgStore final : public SagaStore {
   using Group = std::vector<const AppendBatch*>;
 
   PgStore(std::unique_ptr<ConnectionPool> pool, GroupCommitOptions options);
+
+  // Checks each batch, commits the valid ones with `commit` and merges the
+  // results back in order.
+  template <typename Result>
+  std::vector<Result> CheckedGroup(
+      const Group& batches, bool creating,
+      std::vector<Result> (PgStore::*commit)(const Group&));
 
   std::vector<absl::StatusOr<CreateResult>> CommitCreates(const Group& group);
   std::vector<absl::Status> CommitAppends(const Group& group);
