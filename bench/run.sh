@@ -194,8 +194,12 @@ start_orchestrator() {
     port=$((20000 + (RANDOM * 32768 + RANDOM) % 30000))
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
     ORCH_EXEC_US=$(now_us)
+    # No backlog bound and no circuit breaker: the park phase holds
+    # PARK_N sagas whose last call always fails (retryably), which is what
+    # both exist to stop.
     # shellcheck disable=SC2086  # ORCH_FLAGS is a list of flags
     "$BIN/saga-orchestrator" --listen "127.0.0.1:$port" --db "$ORCH_DSN" \
+      --max-backlog 0 --circuit-failure-threshold 0 \
       --definitions "$RUN_DIR/sagas" \
       --migrations "$ROOT/migrations/orchestrator" \
       --participant "patient=$PARTICIPANT_ADDR" \

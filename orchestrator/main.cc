@@ -210,6 +210,12 @@ int main(int argc, char** argv) {
   engine_options.leases.claim_interval =
       std::chrono::milliseconds(config.instance.claim_interval_ms);
   engine_options.leases.claim_batch = config.instance.claim_batch;
+  engine_options.max_backlog = config.limits.max_backlog;
+  engine_options.calls.max_in_flight =
+      config.limits.max_inflight_per_participant;
+  engine_options.calls.breaker = {config.circuit_breaker.failure_threshold,
+                                  config.circuit_breaker.open_ms,
+                                  config.circuit_breaker.ramp_to};
   saga::engine::Engine engine(store->get(), &definitions, &participants,
                               engine_options);
   // Started first, so claimed sagas resume while later batches are still

@@ -156,6 +156,32 @@ void AddSettingFlags(Overrides& o) {
       "Threads that wait on store reads (recovery, reloads); writes are "
       "group-committed by the engine's committer",
       [](Config & c) -> auto& { return c.limits.store_threads; });
+  o.Option<size_t>(
+      "--max-backlog",
+      "Most sagas driven at once; past it StartSaga answers "
+      "RESOURCE_EXHAUSTED and writes nothing (0: no bound)",
+      [](Config & c) -> auto& { return c.limits.max_backlog; });
+  o.Option<int>(
+      "--max-inflight-per-participant",
+      "Most calls in flight to one participant; more wait in the "
+      "engine, in order (0: no bound)",
+      [](Config & c) -> auto& {
+        return c.limits.max_inflight_per_participant;
+      });
+  o.Option<int>(
+      "--circuit-failure-threshold",
+      "Failures in a row (retryable or transport) that open a "
+      "participant's circuit (0: no circuit breaker)",
+      [](Config & c) -> auto& { return c.circuit_breaker.failure_threshold; });
+  o.Option<int>(
+      "--circuit-open-ms",
+      "How long an open circuit parks calls before one probe",
+      [](Config & c) -> auto& { return c.circuit_breaker.open_ms; });
+  o.Option<int>(
+      "--circuit-ramp-to",
+      "After a good probe, concurrent calls ramp 1, 2, 4, ... up to "
+      "this, then the circuit closes",
+      [](Config & c) -> auto& { return c.circuit_breaker.ramp_to; });
   o.Option<std::string>(
       "--instance-id",
       "This instance's name in saga leases and histories; unique among the "

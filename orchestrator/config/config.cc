@@ -63,6 +63,15 @@ absl::Status Validate(const Config& config) {
   status.Update(InRange("limits.max_input_bytes",
                         static_cast<int64_t>(config.limits.max_input_bytes), 1,
                         kMaxInputBytesLimit));
+  status.Update(InRange("limits.max_inflight_per_participant",
+                        config.limits.max_inflight_per_participant, 0,
+                        1000000));
+  status.Update(InRange("circuit_breaker.failure_threshold",
+                        config.circuit_breaker.failure_threshold, 0, 1000000));
+  status.Update(InRange("circuit_breaker.open_ms",
+                        config.circuit_breaker.open_ms, 1, 3600 * 1000));
+  status.Update(InRange("circuit_breaker.ramp_to",
+                        config.circuit_breaker.ramp_to, 1, 1000000));
   status.Update(InRange("instance.lease_ttl_ms", config.instance.lease_ttl_ms,
                         300, 3600 * 1000));
   status.Update(InRange("instance.claim_interval_ms",

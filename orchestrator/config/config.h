@@ -58,9 +58,19 @@ struct Config {
 
   struct Limits {
     size_t max_input_bytes = 256 * 1024;
-    int store_threads = 64;  // store reads; writes go through the committer
+    int store_threads = 64;      // store reads; writes go through the committer
+    size_t max_backlog = 10000;  // sagas driven at once; 0: none
+    int max_inflight_per_participant = 256;  // 0: no bound
     bool operator==(const Limits&) const = default;
   } limits;
+
+  // Per participant (orchestrator/engine/circuit_breaker.h).
+  struct CircuitBreaker {
+    int failure_threshold = 10;  // 0: no circuit breaker
+    int open_ms = 2000;
+    int ramp_to = 16;
+    bool operator==(const CircuitBreaker&) const = default;
+  } circuit_breaker;
 
   // This instance among those sharing the database: saga leases and the
   // graceful stop (see orchestrator/engine/lease_options.h).

@@ -259,7 +259,17 @@ absl::StatusOr<Config> ParseConfigYaml(const std::string& yaml,
   auto limits = [&](const YAML::Node& node, const std::string& path) {
     r.Map(node, path,
           {{"max_input_bytes", r.Integer(c.limits.max_input_bytes)},
-           {"store_threads", r.Integer(c.limits.store_threads)}});
+           {"store_threads", r.Integer(c.limits.store_threads)},
+           {"max_backlog", r.Integer(c.limits.max_backlog)},
+           {"max_inflight_per_participant",
+            r.Integer(c.limits.max_inflight_per_participant)}});
+  };
+  auto circuit_breaker = [&](const YAML::Node& node, const std::string& path) {
+    r.Map(
+        node, path,
+        {{"failure_threshold", r.Integer(c.circuit_breaker.failure_threshold)},
+         {"open_ms", r.Integer(c.circuit_breaker.open_ms)},
+         {"ramp_to", r.Integer(c.circuit_breaker.ramp_to)}});
   };
   auto instance = [&](const YAML::Node& node, const std::string& path) {
     r.Map(node, path,
@@ -285,6 +295,7 @@ absl::StatusOr<Config> ParseConfigYaml(const std::string& yaml,
          {"tls", r.ServerTls(c.tls)},
          {"auth", auth},
          {"limits", limits},
+         {"circuit_breaker", circuit_breaker},
          {"instance", instance},
          {"logging", logging}});
   if (!r.status().ok()) return r.status();
@@ -362,6 +373,18 @@ std::string PrintConfig(const Config& config) {
       << config.limits.max_input_bytes;
   out << YAML::Key << "store_threads" << YAML::Value
       << config.limits.store_threads;
+  out << YAML::Key << "max_backlog" << YAML::Value << config.limits.max_backlog;
+  out << YAML::Key << "max_inflight_per_participant" << YAML::Value
+      << config.limits.max_inflight_per_participant;
+  out << YAML::EndMap;
+
+  out << YAML::Key << "circuit_breaker" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "failure_threshold" << YAML::Value
+      << config.circuit_breaker.failure_threshold;
+  out << YAML::Key << "open_ms" << YAML::Value
+      << config.circuit_breaker.open_ms;
+  out << YAML::Key << "ramp_to" << YAML::Value
+      << config.circuit_breaker.ramp_to;
   out << YAML::EndMap;
 
   out << YAML::Key << "instance" << YAML::Value << YAML::BeginMap;

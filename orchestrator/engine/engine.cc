@@ -18,6 +18,7 @@
 #include "orchestrator/core/outbox.h"
 #include "orchestrator/engine/crash_points.h"
 #include "orchestrator/engine/lease_keeper.h"
+#include "orchestrator/engine/participant_gates.h"
 #include "orchestrator/engine/saga_ids.h"
 
 namespace saga::engine {
@@ -223,6 +224,8 @@ struct Engine::Runtime {
   // Usually empty; a vector allocates nothing then (a deque allocates its
   // first block up front, ~600 bytes per saga).
   std::vector<Queued> queued;
+  // The token of the latest participant call started for the saga.
+  uint64_t call_token = 0;
   asio::steady_timer timer;  // backoff
   std::vector<std::shared_ptr<Waiter>> waiters;
 };
@@ -241,6 +244,8 @@ Engine::Engine(store::SagaStore* store, DefinitionRegistry* definitions,
       metrics_(options.metrics == nullptr ? own_metrics_.get()
                                           : options.metrics),
       threads_(std::make_unique<Threads>(options_.db_threads)),
+      gates_(std::make_unique<ParticipantGates>(threads_->io, options_.calls,
+                                                metrics_)),
       random_(std::random_device{}()) {
   threads_->leases = std::make_unique<LeaseKeeper>(
       threads_->io, threads_->db, store_, options_.leases,
@@ -402,6 +407,23 @@ void Engine::StartSaga(
     done(absl::UnavailableError("the orchestrator is shutting down"));
     return;
   }
+  // The place is taken before the check, so concurrent starts cannot all
+  // slip under the bound; it is given back once the saga is driven (then
+  // counted in active_sagas_) or not created.
+  const size_t backlog = starting_sagas_.fetch_add(1) + active_sagas_.load();
+  if (options_.max_backlog > 0 && backlog >= options_.max_backlog) {
+    --starting_sagas_;
+    metrics_->StartRefused();
+    Log(spdlog::level::warn, "saga start refused: backlog bound reached",
+        {{"saga_type", saga_type},
+         {"backlog", static_cast<int64_t>(backlog)},
+         {"max_backlog", static_cast<int64_t>(options_.max_backlog)}});
+    done(absl::ResourceExhaustedError(
+        "the orchestrator already has " + std::to_string(backlog) +
+        " sagas in flight, its bound (--max-backlog); nothing was written, "
+        "try again later"));
+    return;
+  }
   const std::string saga_id = NewSagaId();
   if (trace.traceparent.empty()) {
     trace = {observability::NewTrace().ToString(), ""};
@@ -421,6 +443,7 @@ void Engine::StartSaga(
       batch, [this, definition = *definition, decision, state, idempotency_key,
               done = std::move(done)](
                  absl::StatusOr<store::CreateResult> created) mutable {
+        if (!created.ok() || !created->created) --starting_sagas_;
         if (!created.ok()) {
           // In doubt: the saga may exist after all. Adopt it if it does, so
           // a committed saga is never left undriven until the next restart.
@@ -437,6 +460,7 @@ void Engine::StartSaga(
         MaybeCrash(CrashPoint::kAfterStartCommit);
         metrics_->RecordCommitted(*definition, decision->events);
         Insert(state->saga_id, definition, *state, idempotency_key);
+        --starting_sagas_;
         Runtime& runtime = *sagas_[state->saga_id];
         LogEvents(*definition, state->saga_id, runtime.trace_id,
                   decision->events);
@@ -824,39 +848,73 @@ void Engine::Invoke(const std::string& saga_id, Runtime& runtime,
   fields.emplace_back("participant", step.participant);
   fields.emplace_back("action", request.action());
   fields.emplace_back("span_id", span.span_id);
-  Log(spdlog::level::info,
-      compensation ? "calling participant to compensate"
-                   : "calling participant",
-      fields);
-  ++calls_in_flight_;
-  const auto deadline =
-      std::chrono::system_clock::time_point(milliseconds(command.deadline_ms));
-  // Records the call's latency and outcome in the metrics once it ends.
-  auto meter = [metrics = metrics_, sent = std::chrono::steady_clock::now(),
-                saga_type = runtime.definition->name, step_name = step.name,
-                participant = step.participant,
-                compensation](const CallResult& call) {
-    metrics->CallFinished(
-        saga_type, step_name, participant, compensation, call.outcome,
-        call.grpc_code,
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - sent)
-            .count());
+
+  // A parked call is sent only if, when its turn comes, it is still the
+  // saga's latest and the saga still waits for it.
+  const uint64_t token = ++last_call_token_;
+  runtime.call_token = token;
+  auto wanted = [this, saga_id, token, step = command.step,
+                 attempt = command.attempt] {
+    if (stopping_) return false;
+    auto it = sagas_.find(saga_id);
+    if (it == sagas_.end()) return false;
+    const Runtime& now = *it->second;
+    return now.call_token == token && now.state.call_in_flight &&
+           now.state.current_step == step &&
+           now.state.in_flight_attempt == attempt;
   };
-  participants_->Call(
-      step.participant, compensation, request, deadline, call_trace,
-      [this, saga_id, result, meter](CallResult call) mutable {
-        MaybeCrash(CrashPoint::kAfterReplyBeforeCommit);
-        meter(call);
-        result.outcome = call.outcome;
-        result.output_json = std::move(call.output_json);
-        result.error = std::move(call.error);
-        asio::post(threads_->io, [this, saga_id, result]() mutable {
-          // Counted down after Handle counted the commit of the result, so
-          // Drain never sees a gap between the two.
-          Handle(saga_id, std::move(result), nullptr);
-          CallLanded();
+  auto send = [this, saga_id, result, compensation, fields, call_trace,
+               request = std::move(request), participant = step.participant,
+               saga_type = runtime.definition->name, step_name = step.name,
+               decided_ms = NowMs()](CircuitBreaker::Permit permit) mutable {
+    // The attempt's deadline runs from when the call is sent: time parked
+    // in the gate does not count against it.
+    request.set_deadline_unix_ms(request.deadline_unix_ms() +
+                                 std::max<int64_t>(0, NowMs() - decided_ms));
+    Log(spdlog::level::info,
+        compensation ? "calling participant to compensate"
+                     : "calling participant",
+        fields);
+    ++calls_in_flight_;
+    const auto deadline = std::chrono::system_clock::time_point(
+        milliseconds(request.deadline_unix_ms()));
+    // Records the call's latency and outcome in the metrics once it ends.
+    auto meter = [metrics = metrics_, sent = std::chrono::steady_clock::now(),
+                  saga_type, step_name, participant,
+                  compensation](const CallResult& call) {
+      metrics->CallFinished(
+          saga_type, step_name, participant, compensation, call.outcome,
+          call.grpc_code,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - sent)
+              .count());
+    };
+    participants_->Call(
+        participant, compensation, request, deadline, call_trace,
+        [this, saga_id, result, meter, participant,
+         permit](CallResult call) mutable {
+          MaybeCrash(CrashPoint::kAfterReplyBeforeCommit);
+          meter(call);
+          // Only an answer says the participant works; a business failure
+          // is one.
+          const bool breaker_failure =
+              call.outcome == core::CallOutcome::kUnknown ||
+              call.outcome == core::CallOutcome::kRetryableFailure;
+          result.outcome = call.outcome;
+          result.output_json = std::move(call.output_json);
+          result.error = std::move(call.error);
+          asio::post(threads_->io, [this, saga_id, result, participant, permit,
+                                    breaker_failure]() mutable {
+            gates_->Finished(participant, permit, breaker_failure);
+            // Counted down after Handle counted the commit of the result,
+            // so Drain never sees a gap between the two.
+            Handle(saga_id, std::move(result), nullptr);
+            CallLanded();
+          });
         });
-      });
+  };
+  if (!gates_->Submit(step.participant, {std::move(wanted), std::move(send)})) {
+    Log(spdlog::level::debug, "participant call parked", fields);
+  }
 }
 
 void Engine::Reload(const std::string& saga_id, milliseconds delay) {

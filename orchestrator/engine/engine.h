@@ -16,6 +16,11 @@
 // not recorded is treated as having an unknown outcome and retried with the
 // same idempotency key).
 //
+// Backpressure: every participant call passes its participant's gate
+// (participant_gates.h: circuit breaker and in-flight bound), where it may
+// park in memory without using an attempt; StartSaga is refused past
+// EngineOptions::max_backlog.
+//
 // Several instances: the engine drives only sagas whose lease it holds (see
 // store.h). It creates sagas leased to itself, claims free and expired
 // leases as it runs (lease_keeper.h) and stops driving a saga as soon as
@@ -41,6 +46,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "orchestrator/core/decider.h"
+#include "orchestrator/engine/call_gate.h"
 #include "orchestrator/engine/committer.h"
 #include "orchestrator/engine/definition_registry.h"
 #include "orchestrator/engine/lease_options.h"
@@ -49,6 +55,8 @@
 #include "orchestrator/store/store.h"
 
 namespace saga::engine {
+
+class ParticipantGates;
 
 struct EngineOptions {
   // Threads for the store calls that read (recovery, reloads); writes go
@@ -61,6 +69,14 @@ struct EngineOptions {
   // Longest a graceful stop waits for calls in flight and their commits.
   std::chrono::milliseconds drain_timeout{10000};
   LeaseOptions leases;
+  // Admission of participant calls: the circuit breaker and the bound on
+  // calls in flight, per participant (see call_gate.h).
+  CallGateOptions calls;
+  // Most sagas this engine drives at once (running, waiting, or being
+  // created); past it StartSaga answers ResourceExhausted and writes
+  // nothing. Sagas recovered or claimed are never refused, but count. 0: no
+  // bound.
+  size_t max_backlog = 0;
   // Where the engine records its metrics (not owned; must outlive the
   // engine). Null: into a registry of its own that nobody reads.
   OrchestratorMetrics* metrics = nullptr;
@@ -130,9 +146,10 @@ class Engine {
   // trace; the saga records it and every participant call continues it.
   // `started_by` names the authenticated caller (empty: none), recorded in
   // SagaStarted. Errors: NotFound (unknown type), InvalidArgument (bad
-  // input), AlreadyExists (key reused with another input), Unavailable
-  // (nothing committed: the database is unreachable or read-only, or the
-  // engine is shutting down), Unknown (the commit is in doubt).
+  // input), AlreadyExists (key reused with another input), ResourceExhausted
+  // (nothing committed: the backlog bound is reached), Unavailable (nothing
+  // committed: the database is unreachable or read-only, or the engine is
+  // shutting down), Unknown (the commit is in doubt).
   void StartSaga(const std::string& saga_type, const std::string& input_json,
                  const std::string& idempotency_key, core::TraceContext trace,
                  const std::string& started_by,
@@ -234,10 +251,16 @@ class Engine {
 
   struct Threads;
   std::unique_ptr<Threads> threads_;
+  // Engine-thread only; declared after threads_ so that its timers go
+  // before the io_context.
+  std::unique_ptr<ParticipantGates> gates_;
 
   // Engine-thread only.
   std::unordered_map<std::string, std::unique_ptr<Runtime>> sagas_;
   std::mt19937_64 random_;
+  // Names each participant call, so that a parked call can tell whether it
+  // is still its saga's latest.
+  uint64_t last_call_token_ = 0;
 
   std::atomic<bool> stopping_{false};
   std::mutex drain_mutex_;
@@ -247,6 +270,8 @@ class Engine {
   std::atomic<size_t> calls_in_flight_{0};
   std::atomic<size_t> commits_in_flight_{0};
   std::atomic<size_t> active_sagas_{0};
+  // StartSaga calls admitted under the backlog bound and not yet driven.
+  std::atomic<size_t> starting_sagas_{0};
 };
 
 }  // namespace saga::engine

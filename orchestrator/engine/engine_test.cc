@@ -795,5 +795,144 @@ TEST_F(EngineTest, StartsANewTraceForASagaStartedWithoutOne) {
   }
 }
 
+// Call admission: the circuit breaker, the in-flight bound and the backlog.
+
+std::string ExecuteKey(const std::string& saga_id, const std::string& step) {
+  return saga_id + "/" + step + "/execute";
+}
+
+// Options whose circuit opens after two failures in a row.
+EngineOptions BreakerOptions(int64_t open_for_ms) {
+  EngineOptions options;
+  options.calls.breaker = {2, open_for_ms, 2};
+  return options;
+}
+
+TEST_F(EngineTest, OpenCircuitParksCallsWithoutSendingOrUsingAttempts) {
+  // Open for a minute: nothing may reach the participant during the test.
+  NewEngine({}, BreakerOptions(60000));
+  participant_.SetOutcome("validate_patient",
+                          v1::STEP_OUTCOME_RETRYABLE_FAILURE);
+  engine_->Start();
+  const std::string first = Start();
+  const std::string second = Start();
+  // Two failures in a row open the circuit; each saga's retry then waits
+  // behind it.
+  ASSERT_TRUE(saga::testing::PollUntil(
+      [&] {
+        return Metric("saga_participant_calls_queued",
+                      {{"participant", "patient"}}) == 2;
+      },
+      20s));
+  EXPECT_EQ(
+      Metric("saga_participant_circuit_state", {{"participant", "patient"}}),
+      1);
+  // Each saga's latest attempt is recorded and parked: not sent, and no
+  // result recorded for it.
+  for (const auto& id : {first, second}) {
+    const store::SagaRecord record = Record(id);
+    ASSERT_FALSE(record.events.empty());
+    const core::Event& last = record.events.back();
+    EXPECT_EQ(core::EventTypeName(last.type), std::string("StepStarted"));
+    EXPECT_GE(last.attempt, 2);
+    EXPECT_EQ(participant_.Calls(ExecuteKey(id, "validate_patient")),
+              last.attempt - 1);
+  }
+}
+
+TEST_F(EngineTest, ProbeAfterTheCoolDownResumesParkedSagas) {
+  NewEngine({}, BreakerOptions(300));
+  participant_.SetOutcome("validate_patient",
+                          v1::STEP_OUTCOME_RETRYABLE_FAILURE);
+  engine_->Start();
+  const std::string failing = Start();
+  ASSERT_TRUE(saga::testing::PollUntil(
+      [&] {
+        return Metric("saga_participant_circuit_state",
+                      {{"participant", "patient"}}) == 1;
+      },
+      20s));
+  participant_.SetOutcome("validate_patient", v1::STEP_OUTCOME_SUCCEEDED);
+  std::vector<std::string> parked;
+  for (int i = 0; i < 4; ++i) parked.push_back(Start());
+  // The probe finds the participant well; the ramp lets the parked calls
+  // through and closes the circuit.
+  for (const auto& id : parked) {
+    // kNotActive: it ended (and was retired) before the await.
+    ASSERT_NE(Await(id), AwaitOutcome::kTimedOut);
+    EXPECT_EQ(Record(id).summary.status, core::SagaStatus::kCompleted);
+    // Parked, never refused: one attempt each.
+    EXPECT_EQ(participant_.Calls(ExecuteKey(id, "validate_patient")), 1);
+  }
+  ASSERT_NE(Await(failing), AwaitOutcome::kTimedOut);
+  EXPECT_EQ(Record(failing).summary.status, core::SagaStatus::kCompleted);
+  EXPECT_EQ(
+      Metric("saga_participant_circuit_state", {{"participant", "patient"}}),
+      0);
+  EXPECT_EQ(
+      Metric("saga_participant_calls_queued", {{"participant", "patient"}}), 0);
+}
+
+TEST_F(EngineTest, BusinessFailuresDoNotOpenTheCircuit) {
+  NewEngine({}, BreakerOptions(60000));
+  participant_.SetOutcome("validate_patient",
+                          v1::STEP_OUTCOME_BUSINESS_FAILURE);
+  engine_->Start();
+  for (int i = 0; i < 4; ++i) {
+    const std::string id = Start();
+    ASSERT_NE(Await(id), AwaitOutcome::kTimedOut);
+    EXPECT_EQ(Record(id).summary.status, core::SagaStatus::kCompensated);
+  }
+  EXPECT_EQ(
+      Metric("saga_participant_circuit_state", {{"participant", "patient"}}),
+      0);
+}
+
+TEST_F(EngineTest, CallsPastTheInFlightBoundWaitInTheEngine) {
+  EngineOptions options;
+  options.calls.max_in_flight = 1;
+  NewEngine({}, options);
+  participant_.Block("validate_patient");
+  engine_->Start();
+  const std::string first = Start();
+  ASSERT_TRUE(participant_.WaitForCall("validate_patient", 20s));
+  const std::string second = Start();
+  // Start answers after the first call was submitted: it is queued now.
+  EXPECT_EQ(participant_.Calls(ExecuteKey(second, "validate_patient")), 0);
+  EXPECT_EQ(
+      Metric("saga_participant_calls_queued", {{"participant", "patient"}}), 1);
+  participant_.Unblock();
+  EXPECT_NE(Await(first), AwaitOutcome::kTimedOut);
+  EXPECT_NE(Await(second), AwaitOutcome::kTimedOut);
+  EXPECT_EQ(participant_.Calls(ExecuteKey(second, "validate_patient")), 1);
+}
+
+TEST_F(EngineTest, StartPastTheBacklogBoundIsRefusedAndWritesNothing) {
+  EngineOptions options;
+  options.max_backlog = 1;
+  NewEngine({}, options);
+  participant_.Block("validate_patient");
+  engine_->Start();
+  const std::string first = Start();
+  std::promise<absl::StatusOr<store::CreateResult>> refused;
+  engine_->StartSaga("appointment_booking", kInput, "key-2", {},
+                     [&](auto result) { refused.set_value(result); });
+  const auto result = refused.get_future().get();
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted)
+      << result.status();
+  EXPECT_NE(result.status().message().find("--max-backlog"),
+            absl::string_view::npos);
+  auto page = store_.List({});
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->sagas.size(), 1u);
+  EXPECT_EQ(Metric("saga_starts_refused_total", {}), 1);
+  // Once the first saga ends, there is room again.
+  participant_.Unblock();
+  ASSERT_NE(Await(first), AwaitOutcome::kTimedOut);
+  ASSERT_TRUE(saga::testing::PollUntil(
+      [&] { return engine_->ActiveSagas() == 0; }, 20s));
+  EXPECT_FALSE(Start("key-2").empty());
+}
+
 }  // namespace
 }  // namespace saga::engine

@@ -95,6 +95,18 @@ OrchestratorMetrics::OrchestratorMetrics(
                          .Help("Circuit breaker per participant: 0 closed, "
                                "1 open, 2 half-open")
                          .Register(*registry_)),
+      calls_queued_(prometheus::BuildGauge()
+                        .Name("saga_participant_calls_queued")
+                        .Help("Participant calls parked in the engine: the "
+                              "circuit is open or the in-flight bound is "
+                              "reached")
+                        .Register(*registry_)),
+      starts_refused_(prometheus::BuildCounter()
+                          .Name("saga_starts_refused_total")
+                          .Help("StartSaga calls answered RESOURCE_EXHAUSTED "
+                                "because the backlog bound was reached")
+                          .Register(*registry_)
+                          .Add({})),
       commit_duration_(prometheus::BuildHistogram()
                            .Name("saga_store_commit_duration_seconds")
                            .Help("Duration of each store transaction that "
@@ -108,6 +120,7 @@ OrchestratorMetrics::OrchestratorMetrics(
                           .Add({}, kBatchBuckets)) {
   for (const std::string& participant : participants) {
     SetCircuitState(participant, CircuitState::kClosed);
+    SetCallsQueued(participant, 0);
   }
 }
 
@@ -187,6 +200,14 @@ void OrchestratorMetrics::SetCircuitState(const std::string& participant,
   circuit_state_.Add({{"participant", participant}})
       .Set(static_cast<double>(state));
 }
+
+void OrchestratorMetrics::SetCallsQueued(const std::string& participant,
+                                         size_t calls) {
+  calls_queued_.Add({{"participant", participant}})
+      .Set(static_cast<double>(calls));
+}
+
+void OrchestratorMetrics::StartRefused() { starts_refused_.Increment(); }
 
 void OrchestratorMetrics::StoreCommitted(size_t batches, double seconds) {
   commit_duration_.Observe(seconds);

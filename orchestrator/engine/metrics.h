@@ -19,6 +19,7 @@
 #include "orchestrator/core/decider.h"
 #include "orchestrator/core/definition.h"
 #include "orchestrator/core/events.h"
+#include "orchestrator/engine/circuit_breaker.h"
 
 namespace prometheus {
 class Counter;
@@ -30,10 +31,6 @@ class Family;
 }  // namespace prometheus
 
 namespace saga::engine {
-
-// A participant's circuit breaker, as the saga_participant_circuit_state
-// gauge shows it.
-enum class CircuitState { kClosed = 0, kOpen = 1, kHalfOpen = 2 };
 
 class OrchestratorMetrics {
  public:
@@ -66,8 +63,13 @@ class OrchestratorMetrics {
                     core::CallOutcome outcome, const std::string& grpc_code,
                     double seconds);
 
-  // For the circuit breaker: the state of `participant`'s circuit.
+  // The state of `participant`'s circuit breaker.
   void SetCircuitState(const std::string& participant, CircuitState state);
+  // Calls to `participant` waiting in the engine (circuit open or in-flight
+  // bound reached).
+  void SetCallsQueued(const std::string& participant, size_t calls);
+  // A StartSaga refused because the backlog bound was reached.
+  void StartRefused();
 
   // One group commit of the store: how many batches it carried and how long
   // the transaction took.
@@ -84,6 +86,8 @@ class OrchestratorMetrics {
   prometheus::Family<prometheus::Counter>& compensations_;
   prometheus::Family<prometheus::Counter>& call_errors_;
   prometheus::Family<prometheus::Gauge>& circuit_state_;
+  prometheus::Family<prometheus::Gauge>& calls_queued_;
+  prometheus::Counter& starts_refused_;
   prometheus::Histogram& commit_duration_;
   prometheus::Histogram& commit_batches_;
 };
