@@ -915,7 +915,7 @@ TEST_F(EngineTest, StartPastTheBacklogBoundIsRefusedAndWritesNothing) {
   engine_->Start();
   const std::string first = Start();
   std::promise<absl::StatusOr<store::CreateResult>> refused;
-  engine_->StartSaga("appointment_booking", kInput, "key-2", {},
+  engine_->StartSaga("appointment_booking", kInput, "key-2", {}, "",
                      [&](auto result) { refused.set_value(result); });
   const auto result = refused.get_future().get();
   EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted)
