@@ -94,7 +94,7 @@ TEST(ParseConfigYamlTest, UnknownKeysAreErrorsNamingKeyFileAndLine) {
   ASSERT_FALSE(top.ok());
   EXPECT_TRUE(std::string(top.status().message())
                   .starts_with("o.yaml:1: unknown key 'lissen' (expected one "
-                               "of: auth, database,"))
+                               "of: auth, circuit_breaker, database,"))
       << top.status();
   ExpectInvalid(
       ParseConfigYaml("participants:\n  email:\n    adress: e:1\n", "p.yaml")
