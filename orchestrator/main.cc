@@ -1,16 +1,17 @@
-// saga-orchestrator: wiring only. Loads definitions, migrates and opens the
-// store, claims unfinished sagas, then serves saga.v1.SagaOrchestrator until
-// SIGTERM/SIGINT, and then stops gracefully (see the end of main).
+// saga-orchestrator: wiring only. Reads its configuration (config/), loads
+// definitions, migrates and opens the store, claims unfinished sagas, then
+// serves saga.v1.SagaOrchestrator until SIGTERM/SIGINT, and then stops
+// gracefully (see the end of main).
 #include <grpcpp/grpcpp.h>
 #include <prometheus/registry.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <iostream>
 #include <map>
 #include <random>
 #include <thread>
@@ -20,6 +21,8 @@
 #include "observability/metrics_endpoint.h"
 #include "orchestrator/api/event_streams.h"
 #include "orchestrator/api/orchestrator_service.h"
+#include "orchestrator/config/command_line.h"
+#include "orchestrator/config/config_yaml.h"
 #include "orchestrator/engine/crash_points.h"
 #include "orchestrator/engine/definition_registry.h"
 #include "orchestrator/engine/engine.h"
@@ -32,40 +35,12 @@
 #include "orchestrator/store/postgres/migrator.h"
 #include "orchestrator/store/postgres/pg_outbox.h"
 #include "orchestrator/store/postgres/pg_store.h"
+#include "security/tls.h"
 
 namespace {
 
 // gRPC's default receive limit, kept as a floor.
 constexpr size_t kMinReceiveBytes = 4 << 20;
-
-struct Flags {
-  std::string listen = "127.0.0.1:50051";
-  std::string db;
-  std::string definitions = "sagas";
-  std::string migrations = "migrations/orchestrator";
-  std::vector<std::string> participants;
-  int db_connections = 8;
-  int store_threads = 64;
-  std::string log_level = "info";
-  std::string log_format = "text";
-  std::string metrics_listen;
-  size_t max_input_bytes = 256 * 1024;
-  int startup_timeout_s = 30;
-  bool migrate_only = false;
-  std::string instance_id;
-  int lease_ttl_ms = 15000;
-  int claim_interval_ms = 1000;
-  int claim_batch = 100;
-  int drain_timeout_ms = 10000;
-  size_t max_backlog = 10000;
-  int max_inflight_per_participant = 256;
-  int circuit_failure_threshold = 10;
-  int circuit_open_ms = 2000;
-  int circuit_ramp_to = 16;
-  std::string outbox_sink;
-  int outbox_poll_ms = 1000;
-  int outbox_sink_timeout_ms = 10000;
-};
 
 // hostname-pid-random: unique among live instances without configuration.
 std::string DefaultInstanceId() {
@@ -111,6 +86,13 @@ int Fail(const std::string& what, const absl::Status& status) {
   return 1;
 }
 
+// A configuration error, before logging is set up: exit code 2.
+int BadConfig(const absl::Status& status) {
+  std::fprintf(stderr, "saga-orchestrator: %s\n",
+               std::string(status.message()).c_str());
+  return 2;
+}
+
 int WaitForTerminationSignal() {
   sigset_t signals;
   sigemptyset(&signals);
@@ -134,142 +116,50 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  Flags flags;
-  CLI::App app{"saga-orchestrator: runs persisted saga state machines"};
-  app.add_option("--listen", flags.listen, "gRPC listen address")
-      ->capture_default_str();
-  app.add_option("--db", flags.db, "PostgreSQL connection string")
-      ->required()
-      ->envname("SAGA_DB");
-  app.add_option("--definitions", flags.definitions,
-                 "Directory of saga definitions (*.yaml)")
-      ->capture_default_str();
-  app.add_option("--migrations", flags.migrations,
-                 "Directory of the orchestrator's SQL migrations")
-      ->capture_default_str();
-  app.add_option("--participant", flags.participants,
-                 "NAME=HOST:PORT of a participant service (repeatable)");
-  app.add_option("--db-connections", flags.db_connections,
-                 "Connections to the database")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 256));
-  app.add_option("--store-threads", flags.store_threads,
-                 "Threads that wait on store reads (recovery, reloads); "
-                 "writes are group-committed by the engine's committer")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1024));
-  app.add_option("--log-level", flags.log_level,
-                 "trace, debug, info, warn, error, critical or off")
-      ->capture_default_str();
-  app.add_option("--log-format", flags.log_format,
-                 "text, or json for one JSON object per line")
-      ->capture_default_str();
-  app.add_option("--metrics-listen", flags.metrics_listen,
-                 "HOST:PORT to serve Prometheus metrics on (/metrics); "
-                 "port 0 picks a free one; empty: no metrics endpoint");
-  app.add_option("--max-input-bytes", flags.max_input_bytes,
-                 "Largest accepted saga input")
-      ->capture_default_str()
-      ->check(CLI::Range(size_t{1}, size_t{64} << 20));
-  app.add_option("--startup-timeout", flags.startup_timeout_s,
-                 "Seconds to wait for the database at start-up")
-      ->capture_default_str();
-  app.add_flag("--migrate-only", flags.migrate_only,
-               "Apply migrations and exit");
-  app.add_option("--instance-id", flags.instance_id,
-                 "This instance's name in saga leases and histories; unique "
-                 "among the instances sharing the database (default: "
-                 "hostname-pid-random). A stable id lets a restart resume "
-                 "its sagas without waiting for their leases to expire");
-  app.add_option("--lease-ttl-ms", flags.lease_ttl_ms,
-                 "How long a saga's lease lasts without renewal: after a "
-                 "crash, the instance's sagas move to others this long later")
-      ->capture_default_str()
-      ->check(CLI::Range(300, 3600 * 1000));
-  app.add_option("--claim-interval-ms", flags.claim_interval_ms,
-                 "How often to look for sagas with free or expired leases")
-      ->capture_default_str()
-      ->check(CLI::Range(10, 600 * 1000));
-  app.add_option("--claim-batch", flags.claim_batch,
-                 "Most sagas claimed at a time")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 10000));
-  app.add_option("--drain-timeout-ms", flags.drain_timeout_ms,
-                 "On SIGTERM, longest wait for participant calls in flight "
-                 "to land and commit")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 600 * 1000));
-  app.add_option("--max-backlog", flags.max_backlog,
-                 "Most sagas driven at once; past it StartSaga answers "
-                 "RESOURCE_EXHAUSTED and writes nothing (0: no bound)")
-      ->capture_default_str();
-  app.add_option("--max-inflight-per-participant",
-                 flags.max_inflight_per_participant,
-                 "Most calls in flight to one participant; more wait in the "
-                 "engine, in order (0: no bound)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 1000000));
-  app.add_option("--circuit-failure-threshold", flags.circuit_failure_threshold,
-                 "Failures in a row (retryable or transport) that open a "
-                 "participant's circuit (0: no circuit breaker)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 1000000));
-  app.add_option("--circuit-open-ms", flags.circuit_open_ms,
-                 "How long an open circuit parks calls before one probe")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 3600 * 1000));
-  app.add_option("--circuit-ramp-to", flags.circuit_ramp_to,
-                 "After a good probe, concurrent calls ramp 1, 2, 4, ... up "
-                 "to this, then the circuit closes")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1000000));
-  app.add_option("--outbox-sink", flags.outbox_sink,
-                 "Deliver outbox messages to http://HOST[:PORT][/PATH] (POST "
-                 "JSON batches) or file:PATH (JSON lines) and mark them "
-                 "DISPATCHED; empty (default): no dispatcher, messages stay "
-                 "PENDING (for change-data-capture tools)");
-  app.add_option("--outbox-poll-ms", flags.outbox_poll_ms,
-                 "How often outbox readers (WatchEvents, the dispatcher) look "
-                 "for messages committed by other orchestrators")
-      ->capture_default_str()
-      ->check(CLI::Range(10, 600000));
-  app.add_option("--outbox-sink-timeout-ms", flags.outbox_sink_timeout_ms,
-                 "Longest one delivery to the outbox sink may take")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 600000));
-  CLI11_PARSE(app, argc, argv);
-  if (flags.instance_id.empty()) flags.instance_id = DefaultInstanceId();
-
-  auto log_level = saga::observability::ParseLogLevel(flags.log_level);
-  auto log_format = saga::observability::ParseLogFormat(flags.log_format);
-  for (const absl::Status& status : {log_level.status(), log_format.status()}) {
-    if (!status.ok()) {
-      std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
-      return 2;
-    }
+  auto command_line = saga::config::ParseCommandLine(argc, argv, std::cout);
+  if (!command_line.ok()) return BadConfig(command_line.status());
+  if (command_line->help_shown) return 0;
+  saga::config::Config& config = command_line->config;
+  if (command_line->print_config) {
+    std::cout << saga::config::PrintConfig(config);
+    return 0;
   }
-  saga::observability::ConfigureLogging("orchestrator", *log_level,
-                                        *log_format);
+  if (config.instance.id.empty()) config.instance.id = DefaultInstanceId();
+  // Secrets and TLS files are read now, so that a bad file stops the start
+  // before anything else happens.
+  auto dsn = saga::config::EffectiveDsn(config, command_line->db_password);
+  if (!dsn.ok()) return BadConfig(dsn.status());
+  auto tokens = saga::config::LoadTokens(config);
+  if (!tokens.ok()) return BadConfig(tokens.status());
+  auto server_credentials = saga::security::MakeServerCredentials(config.tls);
+  if (!server_credentials.ok()) {
+    return BadConfig(absl::InvalidArgumentError(
+        "tls: " + std::string(server_credentials.status().message())));
+  }
+  auto participant_credentials = saga::config::ParticipantCredentials(config);
+  if (!participant_credentials.ok()) {
+    return BadConfig(participant_credentials.status());
+  }
+  // Both were checked by Validate.
+  saga::observability::ConfigureLogging(
+      "orchestrator", *saga::observability::ParseLogLevel(config.logging.level),
+      *saga::observability::ParseLogFormat(config.logging.format));
+  saga::config::LogSecurity(config, *tokens);
 
   std::map<std::string, std::string> participant_addresses;
-  for (const auto& entry : flags.participants) {
-    const auto eq = entry.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size()) {
-      spdlog::critical("--participant '{}': expected NAME=HOST:PORT", entry);
-      return 2;
-    }
-    participant_addresses[entry.substr(0, eq)] = entry.substr(eq + 1);
+  for (const auto& [name, endpoint] : config.participants) {
+    participant_addresses[name] = endpoint.address;
   }
 
   std::unique_ptr<saga::outbox::Sink> outbox_sink;
-  if (!flags.outbox_sink.empty()) {
-    auto spec = saga::outbox::ParseSinkSpec(flags.outbox_sink);
+  if (!config.outbox.sink.empty()) {
+    auto spec = saga::outbox::ParseSinkSpec(config.outbox.sink);
     if (!spec.ok()) {
       spdlog::critical("{}", std::string(spec.status().message()));
       return 2;
     }
     auto sink = saga::outbox::MakeSink(
-        *spec, std::chrono::milliseconds(flags.outbox_sink_timeout_ms));
+        *spec, std::chrono::milliseconds(config.outbox.sink_timeout_ms));
     if (!sink.ok()) {
       spdlog::critical("{}", std::string(sink.status().message()));
       return 2;
@@ -283,12 +173,13 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  const int startup_timeout_s = config.database.startup_timeout_s;
   absl::Status migrated = RetryWhileUnavailable(
-      "applying migrations", flags.startup_timeout_s,
-      [&] { return saga::store::ApplyMigrations(flags.db, flags.migrations); });
+      "applying migrations", startup_timeout_s,
+      [&] { return saga::store::ApplyMigrations(*dsn, config.migrations); });
   if (!migrated.ok()) return Fail("migrations", migrated);
-  if (flags.migrate_only) {
-    spdlog::info("migrations applied from {}", flags.migrations);
+  if (command_line->migrate_only) {
+    spdlog::info("migrations applied from {}", config.migrations);
     return 0;
   }
 
@@ -308,64 +199,69 @@ int main(int argc, char** argv) {
     commits.Notify();
   };
   auto store = RetryWhileUnavailable(
-      "connecting to the database", flags.startup_timeout_s, [&] {
-        return saga::store::PgStore::Open(flags.db, flags.db_connections,
+      "connecting to the database", startup_timeout_s, [&] {
+        return saga::store::PgStore::Open(*dsn, config.database.connections,
                                           group_commit);
       });
   if (!store.ok()) return Fail("database", store.status());
 
   saga::engine::DefinitionRegistry definitions(store->get());
-  if (auto loaded = definitions.LoadDirectory(flags.definitions);
+  if (auto loaded = definitions.LoadDirectory(config.definitions);
       !loaded.ok()) {
     return Fail("saga definitions", loaded);
   }
   for (const auto& participant : definitions.Participants()) {
     if (!participant_addresses.count(participant)) {
       spdlog::critical(
-          "a saga definition uses participant '{}' but no --participant "
-          "{}=HOST:PORT was given",
+          "a saga definition uses participant '{}' but it has no address "
+          "(participants.{}.address in the config file, or --participant "
+          "NAME=HOST:PORT)",
           participant, participant);
       return 2;
     }
   }
 
-  saga::engine::ParticipantClients participants(participant_addresses);
+  saga::engine::ParticipantClients participants(participant_addresses,
+                                                *participant_credentials);
   saga::engine::EngineOptions engine_options;
-  engine_options.db_threads = flags.store_threads;
-  engine_options.max_input_bytes = flags.max_input_bytes;
+  engine_options.db_threads = config.limits.store_threads;
+  engine_options.max_input_bytes = config.limits.max_input_bytes;
   engine_options.metrics = &metrics;
   engine_options.drain_timeout =
-      std::chrono::milliseconds(flags.drain_timeout_ms);
-  engine_options.leases.instance_id = flags.instance_id;
-  engine_options.leases.ttl = std::chrono::milliseconds(flags.lease_ttl_ms);
+      std::chrono::milliseconds(config.instance.drain_timeout_ms);
+  engine_options.leases.instance_id = config.instance.id;
+  engine_options.leases.ttl =
+      std::chrono::milliseconds(config.instance.lease_ttl_ms);
   engine_options.leases.claim_interval =
-      std::chrono::milliseconds(flags.claim_interval_ms);
-  engine_options.leases.claim_batch = flags.claim_batch;
-  engine_options.max_backlog = flags.max_backlog;
-  engine_options.calls.max_in_flight = flags.max_inflight_per_participant;
-  engine_options.calls.breaker = {flags.circuit_failure_threshold,
-                                  flags.circuit_open_ms, flags.circuit_ramp_to};
+      std::chrono::milliseconds(config.instance.claim_interval_ms);
+  engine_options.leases.claim_batch = config.instance.claim_batch;
+  engine_options.max_backlog = config.limits.max_backlog;
+  engine_options.calls.max_in_flight =
+      config.limits.max_inflight_per_participant;
+  engine_options.calls.breaker = {config.circuit_breaker.failure_threshold,
+                                  config.circuit_breaker.open_ms,
+                                  config.circuit_breaker.ramp_to};
   saga::engine::Engine engine(store->get(), &definitions, &participants,
                               engine_options);
   // Started first, so claimed sagas resume while later batches are still
   // being claimed; the API serves once all are claimed.
   engine.Start();
   const auto recovery_began = std::chrono::steady_clock::now();
-  auto recovered = RetryWhileUnavailable("claiming unfinished sagas",
-                                         flags.startup_timeout_s,
-                                         [&] { return engine.Recover(); });
+  auto recovered =
+      RetryWhileUnavailable("claiming unfinished sagas", startup_timeout_s,
+                            [&] { return engine.Recover(); });
   if (!recovered.ok()) return Fail("recovery", recovered.status());
   spdlog::info("instance={} resuming {} unfinished sagas (claimed in {} ms)",
-               flags.instance_id, *recovered,
+               config.instance.id, *recovered,
                std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::steady_clock::now() - recovery_began)
                    .count());
 
-  const std::chrono::milliseconds outbox_poll(flags.outbox_poll_ms);
+  const std::chrono::milliseconds outbox_poll(config.outbox.poll_ms);
   std::unique_ptr<saga::store::PgOutboxQueue> outbox_queue;
   std::unique_ptr<saga::outbox::Dispatcher> dispatcher;
   if (outbox_sink) {
-    outbox_queue = std::make_unique<saga::store::PgOutboxQueue>(flags.db);
+    outbox_queue = std::make_unique<saga::store::PgOutboxQueue>(*dsn);
     saga::outbox::DispatcherOptions options;
     options.poll_interval = outbox_poll;
     options.metrics = metrics.registry();
@@ -373,15 +269,15 @@ int main(int argc, char** argv) {
         outbox_queue.get(), outbox_sink.get(), &commits, options);
     dispatcher->Start();
   }
-  saga::store::PgOutboxLog outbox_log(flags.db, /*connections=*/2);
+  saga::store::PgOutboxLog outbox_log(*dsn, /*connections=*/2);
   saga::api::EventStreamOptions stream_options;
   stream_options.poll_interval = outbox_poll;
   saga::api::EventStreams event_streams(&outbox_log, &commits, stream_options);
 
   std::unique_ptr<saga::observability::MetricsEndpoint> metrics_endpoint;
-  if (!flags.metrics_listen.empty()) {
+  if (!config.metrics_listen.empty()) {
     auto started = saga::observability::MetricsEndpoint::Start(
-        flags.metrics_listen, metrics.registry());
+        config.metrics_listen, metrics.registry());
     if (!started.ok()) return Fail("metrics", started.status());
     metrics_endpoint = *std::move(started);
     spdlog::info("metrics on {}", metrics_endpoint->address());
@@ -389,30 +285,30 @@ int main(int argc, char** argv) {
 
   saga::api::ServiceOptions service_options;
   service_options.events = &event_streams;
+  service_options.authorizer = saga::api::Authorizer(*std::move(tokens));
   saga::api::OrchestratorService service(&engine, store->get(), &definitions,
                                          service_options);
   saga::observability::EnableHealthAndReflection();
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(flags.listen, grpc::InsecureServerCredentials(),
-                           &bound_port);
+  builder.AddListeningPort(config.listen, *server_credentials, &bound_port);
   builder.RegisterService(&service);
   // Well above the input limit, so a too large input reaches StartSaga and
   // gets its precise INVALID_ARGUMENT ("input is N bytes; the limit is M");
   // only a request past this gets gRPC's own RESOURCE_EXHAUSTED.
   builder.SetMaxReceiveMessageSize(static_cast<int>(
-      std::max(kMinReceiveBytes, flags.max_input_bytes + 64 * 1024)));
+      std::max(kMinReceiveBytes, config.limits.max_input_bytes + 64 * 1024)));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound_port == 0) {
-    spdlog::critical("cannot listen on {}", flags.listen);
+    spdlog::critical("cannot listen on {}", config.listen);
     return 1;
   }
-  saga::store::DatabaseProbe database(flags.db);
+  saga::store::DatabaseProbe database(*dsn);
   saga::observability::HealthMonitor health(
       server.get(), {saga::v1::SagaOrchestrator::service_full_name()},
       [&database] { return database.Check(); }, kHealthProbeInterval);
   spdlog::info("listening on {}",
-               flags.listen.substr(0, flags.listen.rfind(':')) + ":" +
+               config.listen.substr(0, config.listen.rfind(':')) + ":" +
                    std::to_string(bound_port));
 
   const int received = WaitForTerminationSignal();

@@ -18,11 +18,16 @@ PACKAGES=(
   libpqxx-dev libspdlog-dev libfmt-dev libboost-dev libboost-system-dev
   libboost-program-options-dev nlohmann-json3-dev libyaml-cpp-dev
   libcli11-dev
+  # TLS files checked and token hashes (SHA-256) computed with libcrypto;
+  # gRPC pulls libssl-dev already, named here because we link it directly.
+  libssl-dev
   # Metrics: Prometheus client with its HTTP endpoint (pull).
   prometheus-cpp-dev
   # Tests. grpc-proto: the standard health and reflection protos the
   # integration tests' generic gRPC client is generated from.
   libgtest-dev libgmock-dev grpc-proto
+  # The security tests make their own CA and certificates with openssl.
+  openssl
   # PostgreSQL 15 server and client, for tests and the demo.
   postgresql
 )

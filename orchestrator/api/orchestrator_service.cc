@@ -10,6 +10,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <deque>
 
+#include "observability/logging.h"
 #include "observability/trace_context.h"
 #include "orchestrator/api/proto_conversion.h"
 #include "orchestrator/api/request_checks.h"
@@ -62,6 +63,20 @@ absl::Status FirstError(std::initializer_list<absl::Status> checks) {
   return absl::OkStatus();
 }
 
+// gRPC lower-cases metadata keys.
+constexpr char kAuthorizationKey[] = "authorization";
+
+// One warning per refused call: what was called, from where, and why (the
+// reason names the token's name, never the token).
+void LogRefusal(const grpc::CallbackServerContext& context,
+                std::string_view method, const absl::Status& refusal) {
+  observability::Log(spdlog::level::warn, "call refused",
+                     {{"rpc", method},
+                      {"peer", context.peer()},
+                      {"code", absl::StatusCodeToString(refusal.code())},
+                      {"reason", std::string(refusal.message())}});
+}
+
 }  // namespace
 
 struct OrchestratorService::ReadPool {
@@ -91,10 +106,43 @@ absl::StatusOr<v1::Saga> OrchestratorService::LoadSaga(
   return SagaToProto(**definition, record->summary, state);
 }
 
+absl::StatusOr<Caller> OrchestratorService::Authorize(
+    const grpc::CallbackServerContext& context, std::string_view method) {
+  std::vector<std::string_view> authorization;
+  const auto [first, last] =
+      context.client_metadata().equal_range(kAuthorizationKey);
+  for (auto it = first; it != last; ++it) {
+    authorization.emplace_back(it->second.data(), it->second.size());
+  }
+  auto caller = options_.authorizer.Authorize(method, authorization);
+  if (!caller.ok()) LogRefusal(context, method, caller.status());
+  return caller;
+}
+
+std::optional<Caller> OrchestratorService::Admit(
+    grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+    std::string_view method) {
+  auto caller = Authorize(*context, method);
+  if (caller.ok()) return *std::move(caller);
+  reactor->Finish(ToGrpcStatus(caller.status()));
+  return std::nullopt;
+}
+
+absl::Status OrchestratorService::CheckOwner(
+    const grpc::CallbackServerContext& context, const Caller& caller,
+    std::string_view method, const v1::Saga& saga) {
+  absl::Status allowed =
+      Authorizer::CheckOwner(caller, method, saga.saga_id(), saga.started_by());
+  if (!allowed.ok()) LogRefusal(context, method, allowed);
+  return allowed;
+}
+
 grpc::ServerUnaryReactor* OrchestratorService::StartSaga(
     grpc::CallbackServerContext* context, const v1::StartSagaRequest* request,
     v1::StartSagaResponse* response) {
   auto* reactor = context->DefaultReactor();
+  const auto caller = Admit(context, reactor, "StartSaga");
+  if (!caller) return reactor;
   // The input itself is checked against its definition by the engine.
   if (auto valid = FirstError(
           {CheckText("saga_type", request->saga_type(), kMaxNameLength,
@@ -107,15 +155,32 @@ grpc::ServerUnaryReactor* OrchestratorService::StartSaga(
   }
   engine_->StartSaga(
       request->saga_type(), request->input_json(), request->idempotency_key(),
-      IncomingTrace(*context),
-      [reactor, response](absl::StatusOr<store::CreateResult> result) {
+      IncomingTrace(*context), caller->name,
+      [this, reactor, response,
+       caller = *caller](absl::StatusOr<store::CreateResult> result) {
         if (!result.ok()) {
           reactor->Finish(ToGrpcStatus(result.status()));
           return;
         }
         response->set_saga_id(result->saga_id);
         response->set_created(result->created);
-        reactor->Finish(grpc::Status::OK);
+        if (result->created || caller.role == security::Role::kOperator) {
+          reactor->Finish(grpc::Status::OK);
+          return;
+        }
+        // A repeated idempotency key gives a submitter the saga only if it
+        // started it: another caller's key is as good as taken.
+        boost::asio::post(reads_->pool, [this, reactor, response, caller] {
+          auto saga = LoadSaga(response->saga_id());
+          if (saga.ok() && saga->started_by() != caller.name) {
+            response->Clear();
+            reactor->Finish(grpc::Status(
+                grpc::StatusCode::ALREADY_EXISTS,
+                "idempotency_key is already used by another caller"));
+            return;
+          }
+          reactor->Finish(ToGrpcStatus(saga.status()));
+        });
       });
   return reactor;
 }
@@ -124,14 +189,19 @@ grpc::ServerUnaryReactor* OrchestratorService::GetSaga(
     grpc::CallbackServerContext* context, const v1::GetSagaRequest* request,
     v1::GetSagaResponse* response) {
   auto* reactor = context->DefaultReactor();
+  const auto caller = Admit(context, reactor, "GetSaga");
+  if (!caller) return reactor;
   if (auto valid = CheckSagaId("saga_id", request->saga_id()); !valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
-  boost::asio::post(reads_->pool, [this, reactor, request, response] {
+  boost::asio::post(reads_->pool, [this, context, reactor, request, response,
+                                   caller = *caller] {
     auto saga = LoadSaga(request->saga_id());
-    if (saga.ok()) *response->mutable_saga() = std::move(*saga);
-    reactor->Finish(ToGrpcStatus(saga.status()));
+    absl::Status status = saga.status();
+    if (saga.ok()) status = CheckOwner(*context, caller, "GetSaga", *saga);
+    if (status.ok()) *response->mutable_saga() = std::move(*saga);
+    reactor->Finish(ToGrpcStatus(status));
   });
   return reactor;
 }
@@ -140,6 +210,7 @@ grpc::ServerUnaryReactor* OrchestratorService::ListSagas(
     grpc::CallbackServerContext* context, const v1::ListSagasRequest* request,
     v1::ListSagasResponse* response) {
   auto* reactor = context->DefaultReactor();
+  if (!Admit(context, reactor, "ListSagas")) return reactor;
   store::ListQuery query;
   auto limit = PageLimit(request->page_size(), options_.default_page_size,
                          options_.max_page_size);
@@ -191,6 +262,7 @@ grpc::ServerUnaryReactor* OrchestratorService::GetSagaHistory(
     const v1::GetSagaHistoryRequest* request,
     v1::GetSagaHistoryResponse* response) {
   auto* reactor = context->DefaultReactor();
+  if (!Admit(context, reactor, "GetSagaHistory")) return reactor;
   if (auto valid = CheckSagaId("saga_id", request->saga_id()); !valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
@@ -220,6 +292,8 @@ grpc::ServerUnaryReactor* OrchestratorService::AwaitSaga(
     grpc::CallbackServerContext* context, const v1::AwaitSagaRequest* request,
     v1::AwaitSagaResponse* response) {
   auto* reactor = context->DefaultReactor();
+  const auto caller = Admit(context, reactor, "AwaitSaga");
+  if (!caller) return reactor;
   if (auto valid =
           FirstError({CheckSagaId("saga_id", request->saga_id()),
                       CheckText("step", request->step(), kMaxNameLength),
@@ -228,9 +302,25 @@ grpc::ServerUnaryReactor* OrchestratorService::AwaitSaga(
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
-  const auto timeout = std::chrono::milliseconds(
-      std::min(request->timeout_ms(), options_.max_await_ms));
-  Await(reactor, request, response, std::chrono::steady_clock::now() + timeout);
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(std::min(
+                            request->timeout_ms(), options_.max_await_ms));
+  if (caller->role == security::Role::kOperator) {
+    Await(reactor, request, response, deadline);
+    return reactor;
+  }
+  // A submitter may await only its own sagas: look before waiting.
+  boost::asio::post(reads_->pool, [this, context, reactor, request, response,
+                                   deadline, caller = *caller] {
+    auto saga = LoadSaga(request->saga_id());
+    absl::Status status = saga.status();
+    if (saga.ok()) status = CheckOwner(*context, caller, "AwaitSaga", *saga);
+    if (!status.ok()) {
+      reactor->Finish(ToGrpcStatus(status));
+      return;
+    }
+    Await(reactor, request, response, deadline);
+  });
   return reactor;
 }
 
@@ -313,6 +403,7 @@ grpc::ServerUnaryReactor* OrchestratorService::CancelSaga(
     grpc::CallbackServerContext* context, const v1::CancelSagaRequest* request,
     v1::CancelSagaResponse* response) {
   auto* reactor = context->DefaultReactor();
+  if (!Admit(context, reactor, "CancelSaga")) return reactor;
   if (auto valid = FirstError(
           {CheckSagaId("saga_id", request->saga_id()),
            CheckText("reason", request->reason(), kMaxReasonLength)});
@@ -355,12 +446,10 @@ grpc::ServerUnaryReactor* OrchestratorService::CancelSaga(
   return reactor;
 }
 
-void OrchestratorService::Repair(grpc::CallbackServerContext* context,
-                                 grpc::ServerUnaryReactor* reactor,
-                                 const std::string& saga_id,
-                                 core::Signal::Kind kind,
-                                 const std::string& step,
-                                 const v1::Operator& by, v1::Saga* saga_out) {
+void OrchestratorService::Repair(
+    grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+    const Caller& caller, const std::string& saga_id, core::Signal::Kind kind,
+    const std::string& step, const v1::Operator& by, v1::Saga* saga_out) {
   if (auto valid = FirstError(
           {CheckSagaId("saga_id", saga_id),
            CheckText("operator.reason", by.reason(), kMaxReasonLength,
@@ -373,9 +462,18 @@ void OrchestratorService::Repair(grpc::CallbackServerContext* context,
   core::Signal signal;
   signal.kind = kind;
   signal.error = by.reason();
-  // The name is what the caller says; the peer address backs it up in logs.
-  signal.operator_name =
-      by.name().empty() ? "unnamed operator at " + context->peer() : by.name();
+  // With authentication, the token's name is recorded, followed by the name
+  // the caller gives (several people may share an operator token). Without,
+  // the name is what the caller says; the peer address backs it up in logs.
+  if (!caller.name.empty()) {
+    signal.operator_name = by.name().empty() || by.name() == caller.name
+                               ? caller.name
+                               : caller.name + " (" + by.name() + ")";
+  } else {
+    signal.operator_name = by.name().empty()
+                               ? "unnamed operator at " + context->peer()
+                               : by.name();
+  }
   engine_->Operate(saga_id, std::move(signal), step,
                    [this, reactor, saga_id, saga_out](absl::Status repaired) {
                      if (!repaired.ok()) {
@@ -395,7 +493,9 @@ grpc::ServerUnaryReactor* OrchestratorService::RetrySaga(
     grpc::CallbackServerContext* context, const v1::RetrySagaRequest* request,
     v1::RetrySagaResponse* response) {
   auto* reactor = context->DefaultReactor();
-  Repair(context, reactor, request->saga_id(),
+  const auto caller = Admit(context, reactor, "RetrySaga");
+  if (!caller) return reactor;
+  Repair(context, reactor, *caller, request->saga_id(),
          core::Signal::Kind::kOperatorRetry, "", request->operator_(),
          response->mutable_saga());
   return reactor;
@@ -405,13 +505,15 @@ grpc::ServerUnaryReactor* OrchestratorService::SkipStep(
     grpc::CallbackServerContext* context, const v1::SkipStepRequest* request,
     v1::SkipStepResponse* response) {
   auto* reactor = context->DefaultReactor();
+  const auto caller = Admit(context, reactor, "SkipStep");
+  if (!caller) return reactor;
   if (auto valid = CheckText("step", request->step(), kMaxNameLength,
                              /*required=*/true);
       !valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
-  Repair(context, reactor, request->saga_id(),
+  Repair(context, reactor, *caller, request->saga_id(),
          core::Signal::Kind::kOperatorSkipStep, request->step(),
          request->operator_(), response->mutable_saga());
   return reactor;
@@ -422,7 +524,9 @@ grpc::ServerUnaryReactor* OrchestratorService::MarkCompensated(
     const v1::MarkCompensatedRequest* request,
     v1::MarkCompensatedResponse* response) {
   auto* reactor = context->DefaultReactor();
-  Repair(context, reactor, request->saga_id(),
+  const auto caller = Admit(context, reactor, "MarkCompensated");
+  if (!caller) return reactor;
+  Repair(context, reactor, *caller, request->saga_id(),
          core::Signal::Kind::kOperatorMarkCompensated, "", request->operator_(),
          response->mutable_saga());
   return reactor;
@@ -523,8 +627,10 @@ class OrchestratorService::WatchReactor final
 };
 
 grpc::ServerWriteReactor<v1::SagaEvent>* OrchestratorService::WatchSaga(
-    grpc::CallbackServerContext* /*context*/,
-    const v1::WatchSagaRequest* request) {
+    grpc::CallbackServerContext* context, const v1::WatchSagaRequest* request) {
+  if (auto caller = Authorize(*context, "WatchSaga"); !caller.ok()) {
+    return new RefusedStream<v1::SagaEvent>(ToGrpcStatus(caller.status()));
+  }
   if (auto valid = CheckSagaId("saga_id", request->saga_id()); !valid.ok()) {
     return new RefusedStream<v1::SagaEvent>(ToGrpcStatus(valid));
   }
@@ -533,8 +639,11 @@ grpc::ServerWriteReactor<v1::SagaEvent>* OrchestratorService::WatchSaga(
 }
 
 grpc::ServerWriteReactor<v1::OutboxEvent>* OrchestratorService::WatchEvents(
-    grpc::CallbackServerContext* /*context*/,
+    grpc::CallbackServerContext* context,
     const v1::WatchEventsRequest* request) {
+  if (auto caller = Authorize(*context, "WatchEvents"); !caller.ok()) {
+    return new RefusedStream<v1::OutboxEvent>(ToGrpcStatus(caller.status()));
+  }
   if (options_.events == nullptr) {
     return new RefusedStream<v1::OutboxEvent>(
         grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
@@ -571,6 +680,7 @@ grpc::ServerUnaryReactor* OrchestratorService::ListDefinitions(
     const v1::ListDefinitionsRequest* /*request*/,
     v1::ListDefinitionsResponse* response) {
   auto* reactor = context->DefaultReactor();
+  if (!Admit(context, reactor, "ListDefinitions")) return reactor;
   for (const auto& definition : definitions_->Known()) {
     auto current = definitions_->Current(definition->name);
     const bool is_current = current.ok() && *current == definition;
@@ -585,6 +695,7 @@ grpc::ServerUnaryReactor* OrchestratorService::GetDefinition(
     const v1::GetDefinitionRequest* request,
     v1::GetDefinitionResponse* response) {
   auto* reactor = context->DefaultReactor();
+  if (!Admit(context, reactor, "GetDefinition")) return reactor;
   if (auto valid = FirstError(
           {CheckText("saga_type", request->saga_type(), kMaxNameLength,
                      /*required=*/true),

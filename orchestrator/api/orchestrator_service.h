@@ -2,11 +2,17 @@
 // (reads). Uses gRPC's callback API: no handler blocks a gRPC thread; store
 // reads run on the service's own small thread pool and AwaitSaga parks
 // until the engine reports.
+//
+// Every handler first authenticates and authorizes its call (see
+// authorization.h) and does nothing else when that fails.
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <optional>
+#include <string_view>
 
+#include "orchestrator/api/authorization.h"
 #include "orchestrator/api/event_streams.h"
 #include "orchestrator/engine/definition_registry.h"
 #include "orchestrator/engine/engine.h"
@@ -24,6 +30,8 @@ struct ServiceOptions {
   // Serves WatchEvents (not owned; must outlive the service). Null: the
   // RPC answers UNIMPLEMENTED.
   EventStreams* events = nullptr;
+  // Bearer tokens and roles; the default has none (authentication off).
+  Authorizer authorizer;
 };
 
 class OrchestratorService final : public v1::SagaOrchestrator::CallbackService {
@@ -82,11 +90,26 @@ class OrchestratorService final : public v1::SagaOrchestrator::CallbackService {
   struct ReadPool;
   class WatchReactor;
 
+  // Authenticates and authorizes a call to `method`, logging a refusal
+  // (without the token).
+  absl::StatusOr<Caller> Authorize(const grpc::CallbackServerContext& context,
+                                   std::string_view method);
+  // Authorize for unary calls: on refusal finishes `reactor` with the error
+  // and returns nullopt.
+  std::optional<Caller> Admit(grpc::CallbackServerContext* context,
+                              grpc::ServerUnaryReactor* reactor,
+                              std::string_view method);
+  // Authorizer::CheckOwner, logging a refusal.
+  absl::Status CheckOwner(const grpc::CallbackServerContext& context,
+                          const Caller& caller, std::string_view method,
+                          const v1::Saga& saga);
+
   // Runs an operator repair and answers with the saga as it then is.
   void Repair(grpc::CallbackServerContext* context,
-              grpc::ServerUnaryReactor* reactor, const std::string& saga_id,
-              core::Signal::Kind kind, const std::string& step,
-              const v1::Operator& by, v1::Saga* saga_out);
+              grpc::ServerUnaryReactor* reactor, const Caller& caller,
+              const std::string& saga_id, core::Signal::Kind kind,
+              const std::string& step, const v1::Operator& by,
+              v1::Saga* saga_out);
 
   // AwaitSaga until `deadline`; polls the store while another orchestrator
   // instance drives the saga.

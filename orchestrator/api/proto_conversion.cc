@@ -81,6 +81,7 @@ v1::Saga SagaToProto(const core::SagaDefinition& definition,
   saga.set_error(state.reason);
   saga.set_traceparent(state.traceparent);
   saga.set_tracestate(state.tracestate);
+  saga.set_started_by(state.started_by);
   for (size_t i = 0; i < definition.steps.size(); ++i) {
     const core::StepState& step = state.steps[i];
     v1::Step* out = saga.add_steps();

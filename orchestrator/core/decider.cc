@@ -374,7 +374,7 @@ Decision DecideOperatorMarkCompensated(const SagaDefinition& definition,
 
 Decision DecideStart(const SagaDefinition& definition,
                      const std::string& input_json, const DecideContext& ctx,
-                     const TraceContext& trace) {
+                     const TraceContext& trace, const std::string& started_by) {
   Builder b(definition, NewSagaState(definition, ""), ctx);
   Event started = b.Make(EventType::kSagaStarted);
   started.saga_type = definition.name;
@@ -382,6 +382,7 @@ Decision DecideStart(const SagaDefinition& definition,
   started.input_json = CanonicalJson(input_json);
   started.traceparent = trace.traceparent;
   started.tracestate = trace.tracestate;
+  started.started_by = started_by;
   b.Emit(std::move(started));
   b.StartStep(0, 1);
   return std::move(b).Finish();

@@ -97,10 +97,12 @@ struct TraceContext {
 };
 
 // The first events of a new saga (SagaStarted, then StepStarted for the
-// first step) and the command to call it.
+// first step) and the command to call it. `started_by` names the
+// authenticated caller (empty: none), recorded in SagaStarted.
 Decision DecideStart(const SagaDefinition& definition,
                      const std::string& input_json, const DecideContext& ctx,
-                     const TraceContext& trace = {});
+                     const TraceContext& trace = {},
+                     const std::string& started_by = "");
 
 Decision Decide(const SagaDefinition& definition, const SagaState& state,
                 const Signal& signal, const DecideContext& ctx);

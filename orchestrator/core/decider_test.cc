@@ -831,6 +831,17 @@ TEST(DeciderTest, StartRecordsTheTraceContext) {
   EXPECT_EQ(state.tracestate, trace.tracestate);
 }
 
+TEST(DeciderTest, StartRecordsWhoStartedTheSaga) {
+  const SagaDefinition def = Booking();
+  Decision start =
+      DecideStart(def, kInput, DecideContext{1000, 0}, {}, "booking-service");
+  ASSERT_FALSE(start.events.empty());
+  EXPECT_EQ(start.events[0].started_by, "booking-service");
+  SagaState state = NewSagaState(def, "s1");
+  Apply(def, state, start.events[0]);
+  EXPECT_EQ(state.started_by, "booking-service");
+}
+
 TEST(DeciderTest, ResumeOfAnIdleRunningSagaStartsTheNextStep) {
   const SagaDefinition def = Booking();
   Decision start = DecideStart(def, kInput, DecideContext{1000, 0});

@@ -134,6 +134,7 @@ std::string EncodeEventData(const Event& event) {
       // Only when set, so histories without one encode as they always did.
       if (!event.traceparent.empty()) data["traceparent"] = event.traceparent;
       if (!event.tracestate.empty()) data["tracestate"] = event.tracestate;
+      if (!event.started_by.empty()) data["started_by"] = event.started_by;
       break;
     case EventType::kStepSucceeded:
       PutDocument(data, "output", "output_text", event.output_json);
@@ -205,6 +206,7 @@ absl::StatusOr<Event> DecodeEvent(const std::string& type_name, int64_t seq,
       status.Update(GetDocument(data, "input", "input_text", event.input_json));
       status.Update(GetString(data, "traceparent", event.traceparent));
       status.Update(GetString(data, "tracestate", event.tracestate));
+      status.Update(GetString(data, "started_by", event.started_by));
       break;
     case EventType::kStepSucceeded:
       status.Update(

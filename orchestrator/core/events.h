@@ -13,7 +13,8 @@
 namespace saga::core {
 
 enum class EventType {
-  // saga_type, definition_version, input_json, traceparent, tracestate
+  // saga_type, definition_version, input_json, traceparent, tracestate,
+  // started_by
   kSagaStarted,
   kStepStarted,              // step, attempt: intent to call Execute
   kStepSucceeded,            // step, attempt, output_json
@@ -62,6 +63,9 @@ struct Event {
   // trace_context.h); empty in histories recorded before it was kept.
   std::string traceparent;
   std::string tracestate;
+  // The authenticated caller (token name) that started the saga; empty when
+  // authentication was off, and in histories recorded before it was kept.
+  std::string started_by;
 
   bool operator==(const Event&) const = default;
 };

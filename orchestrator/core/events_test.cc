@@ -31,6 +31,7 @@ std::vector<Event> OneOfEach() {
   e.input_json = R"({"n":1.5,"nested":{"a":[1,2,null]},"patient_id":"p-1"})";
   e.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   e.tracestate = "congo=t61rcWkgMzE";
+  e.started_by = "booking-service";
   events.push_back(e);
   events.push_back(Make(EventType::kStepStarted, 0, 1));
   e = Make(EventType::kStepSucceeded, 0, 2);
@@ -130,6 +131,7 @@ TEST(EventsTest, SagaStartedWithoutTraceContextEncodesAsBefore) {
   ASSERT_TRUE(old.ok()) << old.status();
   EXPECT_EQ(old->traceparent, "");
   EXPECT_EQ(old->tracestate, "");
+  EXPECT_EQ(old->started_by, "");
   EXPECT_EQ(EncodeEventData(*old), kOld);
   EXPECT_FALSE(
       DecodeEvent("SagaStarted", 1, 5, -1, 0, R"({"traceparent":7})").ok());

@@ -301,10 +301,10 @@ class Replayer {
       Diverge(0, first, std::nullopt, "a history begins with SagaStarted");
       return false;
     }
-    // The trace context is an input, like the saga input.
+    // The trace context and the caller are inputs, like the saga input.
     Decision start = DecideStart(
         def_, first.input_json, DecideContext{first.at_ms, kNoJitterDraw},
-        TraceContext{first.traceparent, first.tracestate});
+        TraceContext{first.traceparent, first.tracestate}, first.started_by);
     if (first.saga_type == def_.name &&
         first.definition_version != def_.version && !start.events.empty()) {
       report_.recorded_definition_version = first.definition_version;

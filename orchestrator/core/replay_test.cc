@@ -366,6 +366,18 @@ TEST(ReplayTest, TheRecordedTraceContextIsAnInput) {
   EXPECT_EQ(report.state.traceparent, history[0].traceparent);
 }
 
+TEST(ReplayTest, WhoStartedTheSagaIsAnInput) {
+  const SagaDefinition def = Booking();
+  std::vector<Event> history =
+      DecideStart(def, kInput, DecideContext{1000, 0}, {}, "booking-service")
+          .events;
+  for (size_t i = 0; i < history.size(); ++i) history[i].seq = i + 1;
+  ReplayReport report = Replay(def, history);
+  EXPECT_TRUE(report.ok()) << report.divergence->reason;
+  EXPECT_EQ(report.matched, history.size());
+  EXPECT_EQ(report.state.started_by, "booking-service");
+}
+
 TEST(ReplayTest, ScenariosCoverTheInterestingEvents) {
   std::vector<std::string> seen;
   for (const Scenario& scenario : Scenarios()) {

@@ -135,6 +135,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       state.input_json = event.input_json;
       state.traceparent = event.traceparent;
       state.tracestate = event.tracestate;
+      state.started_by = event.started_by;
       state.created_ms = event.at_ms;
       state.status = SagaStatus::kRunning;
       state.steps.assign(definition.steps.size(), StepState{});

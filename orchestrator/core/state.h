@@ -57,6 +57,8 @@ struct SagaState {
   // W3C trace context recorded at the start; empty for older sagas.
   std::string traceparent;
   std::string tracestate;
+  // Who started it (see Event::started_by); empty without authentication.
+  std::string started_by;
   SagaStatus status = SagaStatus::kRunning;
   std::vector<StepState> steps;  // one per definition step
 

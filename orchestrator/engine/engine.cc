@@ -390,6 +390,7 @@ void Engine::LogFailure(const std::string& saga_id, const Runtime& runtime,
 void Engine::StartSaga(
     const std::string& saga_type, const std::string& input_json,
     const std::string& idempotency_key, core::TraceContext trace,
+    const std::string& started_by,
     std::function<void(absl::StatusOr<store::CreateResult>)> done) {
   auto definition = definitions_->Current(saga_type);
   if (!definition.ok()) {
@@ -427,8 +428,9 @@ void Engine::StartSaga(
   if (trace.traceparent.empty()) {
     trace = {observability::NewTrace().ToString(), ""};
   }
-  auto decision = std::make_shared<core::Decision>(core::DecideStart(
-      **definition, *canonical, {NowMs(), ThreadLocalUnitRandom()}, trace));
+  auto decision = std::make_shared<core::Decision>(
+      core::DecideStart(**definition, *canonical,
+                        {NowMs(), ThreadLocalUnitRandom()}, trace, started_by));
   auto state = std::make_shared<core::SagaState>(
       ApplyNumbered(**definition, core::NewSagaState(**definition, saga_id),
                     decision->events));

@@ -144,13 +144,15 @@ class Engine {
   // this instance, and only then calls `done` and starts the first step.
   // `trace` is the caller's valid W3C trace context, or empty for a new
   // trace; the saga records it and every participant call continues it.
-  // Errors: NotFound (unknown type), InvalidArgument (bad input),
-  // AlreadyExists (key reused with another input), ResourceExhausted
+  // `started_by` names the authenticated caller (empty: none), recorded in
+  // SagaStarted. Errors: NotFound (unknown type), InvalidArgument (bad
+  // input), AlreadyExists (key reused with another input), ResourceExhausted
   // (nothing committed: the backlog bound is reached), Unavailable (nothing
   // committed: the database is unreachable or read-only, or the engine is
   // shutting down), Unknown (the commit is in doubt).
   void StartSaga(const std::string& saga_type, const std::string& input_json,
                  const std::string& idempotency_key, core::TraceContext trace,
+                 const std::string& started_by,
                  std::function<void(absl::StatusOr<store::CreateResult>)> done);
 
   // Asks a running saga to roll back. `done` gets OK once the decision is

@@ -341,7 +341,7 @@ class EngineTest : public ::testing::Test {
   std::string Start(const std::string& key = "",
                     const core::TraceContext& trace = {}) {
     std::promise<absl::StatusOr<store::CreateResult>> created;
-    engine_->StartSaga("appointment_booking", kInput, key, trace,
+    engine_->StartSaga("appointment_booking", kInput, key, trace, "",
                        [&](auto result) { created.set_value(result); });
     auto result = created.get_future().get();
     EXPECT_TRUE(result.ok()) << result.status();
@@ -568,7 +568,7 @@ TEST_F(EngineTest, StartIsIdempotentByKey) {
   engine_->StartSaga(
       "appointment_booking",
       R"({"patient_id":"p-2","preferred_date":"2026-12-01","specialty":"cardiology"})",
-      "order-42", {}, [&](auto result) { refused.set_value(result); });
+      "order-42", {}, "", [&](auto result) { refused.set_value(result); });
   EXPECT_EQ(refused.get_future().get().status().code(),
             absl::StatusCode::kAlreadyExists);
 }
@@ -585,12 +585,12 @@ TEST_F(EngineTest, AwaitTimesOutWhileTheSagaWaits) {
 TEST_F(EngineTest, RejectsUnknownTypeAndBadInputWithoutWriting) {
   engine_->Start();
   std::promise<absl::StatusOr<store::CreateResult>> unknown;
-  engine_->StartSaga("no_such_saga", kInput, "", {},
+  engine_->StartSaga("no_such_saga", kInput, "", {}, "",
                      [&](auto result) { unknown.set_value(result); });
   EXPECT_EQ(unknown.get_future().get().status().code(),
             absl::StatusCode::kNotFound);
   std::promise<absl::StatusOr<store::CreateResult>> bad;
-  engine_->StartSaga("appointment_booking", "{not json", "", {},
+  engine_->StartSaga("appointment_booking", "{not json", "", {}, "",
                      [&](auto result) { bad.set_value(result); });
   EXPECT_EQ(bad.get_future().get().status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -611,7 +611,7 @@ TEST_F(EngineTest, StopReleasesLeasesSoAnotherInstanceResumesAtOnce) {
   ASSERT_TRUE(participant_.WaitForCall("reserve_doctor", 10s));
   engine_->BeginShutdown();
   std::promise<absl::StatusOr<store::CreateResult>> refused;
-  engine_->StartSaga("appointment_booking", kInput, "", {},
+  engine_->StartSaga("appointment_booking", kInput, "", {}, "",
                      [&](auto result) { refused.set_value(result); });
   EXPECT_EQ(refused.get_future().get().status().code(),
             absl::StatusCode::kUnavailable);
@@ -915,7 +915,7 @@ TEST_F(EngineTest, StartPastTheBacklogBoundIsRefusedAndWritesNothing) {
   engine_->Start();
   const std::string first = Start();
   std::promise<absl::StatusOr<store::CreateResult>> refused;
-  engine_->StartSaga("appointment_booking", kInput, "key-2", {},
+  engine_->StartSaga("appointment_booking", kInput, "key-2", {}, "",
                      [&](auto result) { refused.set_value(result); });
   const auto result = refused.get_future().get();
   EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted)

@@ -10,15 +10,21 @@
 namespace saga::engine {
 
 ParticipantClients::ParticipantClients(
-    const std::map<std::string, std::string>& addresses) {
+    const std::map<std::string, std::string>& addresses,
+    const std::map<std::string, std::shared_ptr<grpc::ChannelCredentials>>&
+        credentials) {
   for (const auto& [name, address] : addresses) {
+    auto tls = credentials.find(name);
     grpc::ChannelArguments args;
     // Reconnect quickly after a participant restarts: the default backoff
     // grows to minutes, which would stall every saga waiting on it.
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     auto channel = grpc::CreateCustomChannel(
-        address, grpc::InsecureChannelCredentials(), args);
+        address,
+        tls == credentials.end() ? grpc::InsecureChannelCredentials()
+                                 : tls->second,
+        args);
     stubs_[name] = v1::Participant::NewStub(channel);
   }
 }

@@ -5,6 +5,8 @@
 // thread, exactly once per call.
 #pragma once
 
+#include <grpcpp/security/credentials.h>
+
 #include <chrono>
 #include <functional>
 #include <map>
@@ -27,9 +29,13 @@ struct CallResult {
 
 class ParticipantClients {
  public:
-  // `addresses`: participant name -> "host:port".
+  // `addresses`: participant name -> "host:port". `credentials`: the
+  // channel credentials (TLS) per participant name; a participant without
+  // an entry is called over plaintext.
   explicit ParticipantClients(
-      const std::map<std::string, std::string>& addresses);
+      const std::map<std::string, std::string>& addresses,
+      const std::map<std::string, std::shared_ptr<grpc::ChannelCredentials>>&
+          credentials = {});
 
   bool Has(const std::string& participant) const;
 

@@ -22,6 +22,7 @@
 #include "participants/common/idempotent_runner.h"
 #include "participants/common/participant_metrics.h"
 #include "participants/common/participant_service.h"
+#include "security/tls.h"
 
 namespace saga::participants {
 namespace {
@@ -111,6 +112,7 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
   std::vector<std::string> fail_rates;
   std::vector<std::string> latencies;
   bool refuse_all = false;
+  saga::security::ServerTls tls;
   app.add_option("--listen", listen, "HOST:PORT to serve gRPC on");
   app.add_option("--db", dsn, "PostgreSQL connection string")->required();
   app.add_option("--migrations", migrations,
@@ -137,6 +139,18 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
   app.add_option("--latency-ms", latencies,
                  "ACTION=MS: delay ACTION ('*' = all) by MS (repeatable)");
   app.add_flag("--refuse-all", refuse_all, "Answer UNAVAILABLE to every call");
+  app.add_option("--tls-cert", tls.cert_file,
+                 "Server certificate chain (PEM); turns on TLS")
+      ->envname("SAGA_TLS_CERT");
+  app.add_option("--tls-key", tls.key_file, "Private key of --tls-cert (PEM)")
+      ->envname("SAGA_TLS_KEY");
+  app.add_option("--tls-client-ca", tls.client_ca_file,
+                 "CA bundle (PEM) that client certificates must chain to")
+      ->envname("SAGA_TLS_CLIENT_CA");
+  app.add_flag("--tls-require-client-cert", tls.require_client_cert,
+               "Refuse clients without a valid certificate (mutual TLS: only "
+               "an orchestrator with its client certificate may call)")
+      ->envname("SAGA_TLS_REQUIRE_CLIENT_CERT");
   if (spec.add_flags) spec.add_flags(app);
   try {
     app.parse(argc, argv);
@@ -151,6 +165,12 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
   saga::observability::ConfigureLogging(
       spec.name, *saga::observability::ParseLogLevel(log_level),
       *saga::observability::ParseLogFormat(log_format));
+
+  auto credentials = saga::security::MakeServerCredentials(tls);
+  if (!credentials.ok()) {
+    spdlog::critical("TLS: {}", std::string(credentials.status().message()));
+    return 2;
+  }
 
   absl::StatusOr<FaultConfig> fault_config =
       BuildFaultConfig(fail_rates, latencies, refuse_all);
@@ -194,8 +214,7 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
   saga::observability::EnableHealthAndReflection();
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
-                           &bound_port);
+  builder.AddListeningPort(listen, *credentials, &bound_port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
@@ -211,6 +230,7 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
   if (faults.Describe() != "none") {
     spdlog::warn("fault injection: {}", faults.Describe());
   }
+  spdlog::info("gRPC server: {}", saga::security::Describe(tls));
   spdlog::info("listening on {}", address);
 
   int signal = 0;

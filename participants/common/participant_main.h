@@ -6,7 +6,11 @@
 //   [--migrate-only] [--log-level LEVEL] [--log-format text|json]
 //   [--metrics-listen HOST:PORT] [--db-pool-size N]
 //   [--fail-rate ACTION=P]... [--latency-ms ACTION=MS]... [--refuse-all]
-// (fault flags: see fault_injection.h).
+//   [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]
+//    [--tls-require-client-cert]]
+// (fault flags: see fault_injection.h; TLS: security/tls.h, also from
+// SAGA_TLS_CERT, SAGA_TLS_KEY, SAGA_TLS_CLIENT_CA,
+// SAGA_TLS_REQUIRE_CLIENT_CERT).
 #pragma once
 
 #include <functional>

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <pqxx/pqxx>
 #include <sstream>
 
@@ -31,9 +32,10 @@ std::string BinaryFor(const std::string& participant) {
   return BinaryPath("saga-" + participant);
 }
 
-void SetDeadline(grpc::ClientContext& context,
-                 std::chrono::milliseconds timeout) {
-  context.set_deadline(std::chrono::system_clock::now() + timeout);
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in),
+                     std::istreambuf_iterator<char>());
 }
 
 std::string Tail(const std::string& path, size_t lines) {
@@ -218,6 +220,41 @@ const TestDatabase& TestCluster::database(const std::string& name) const {
   return ::testing::AssertionSuccess();
 }
 
+void TestCluster::Prepare(grpc::ClientContext& context,
+                          std::chrono::milliseconds timeout) const {
+  context.set_deadline(std::chrono::system_clock::now() + timeout);
+  if (!options_.token.empty()) {
+    context.AddMetadata("authorization", "Bearer " + options_.token);
+  }
+}
+
+std::vector<std::string> TestCluster::ServerTlsFlags() const {
+  if (options_.transport == Transport::kPlaintext) return {};
+  const TestCertificates& certs = *options_.certificates;
+  std::vector<std::string> flags = {"--tls-cert", certs.server_cert(),
+                                    "--tls-key", certs.server_key()};
+  if (options_.transport == Transport::kMutualTls) {
+    flags.insert(flags.end(),
+                 {"--tls-client-ca", certs.ca(), "--tls-require-client-cert"});
+  }
+  return flags;
+}
+
+std::shared_ptr<grpc::ChannelCredentials> TestCluster::ClientCredentials()
+    const {
+  if (options_.transport == Transport::kPlaintext) {
+    return grpc::InsecureChannelCredentials();
+  }
+  const TestCertificates& certs = *options_.certificates;
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadFile(certs.ca());
+  if (options_.transport == Transport::kMutualTls) {
+    ssl.pem_cert_chain = ReadFile(certs.client_cert());
+    ssl.pem_private_key = ReadFile(certs.client_key());
+  }
+  return grpc::SslCredentials(ssl);
+}
+
 ::testing::AssertionResult TestCluster::StartParticipant(
     const std::string& name) {
   Participant& participant = participants_.at(name);
@@ -230,6 +267,8 @@ const TestDatabase& TestCluster::database(const std::string& name) const {
                                    SourcePath("migrations/" + name),
                                    "--log-level",
                                    "info"};
+  const std::vector<std::string> tls = ServerTlsFlags();
+  argv.insert(argv.end(), tls.begin(), tls.end());
   argv.insert(argv.end(), participant.flags.begin(), participant.flags.end());
   std::string log_path = log_dir_ + "/" + name + ".log";
   participant.process = std::make_unique<ChildProcess>(
@@ -270,6 +309,16 @@ const TestDatabase& TestCluster::database(const std::string& name) const {
     argv.push_back("--participant");
     argv.push_back(name + "=" + Address(participant.port));
   }
+  const std::vector<std::string> tls = ServerTlsFlags();
+  argv.insert(argv.end(), tls.begin(), tls.end());
+  if (options_.transport != Transport::kPlaintext) {
+    const TestCertificates& certs = *options_.certificates;
+    argv.insert(argv.end(), {"--participant-tls-ca", certs.ca()});
+    if (options_.transport == Transport::kMutualTls) {
+      argv.insert(argv.end(), {"--participant-tls-cert", certs.client_cert(),
+                               "--participant-tls-key", certs.client_key()});
+    }
+  }
   argv.insert(argv.end(), options_.orchestrator_flags.begin(),
               options_.orchestrator_flags.end());
   std::string log_path = OrchestratorLogPath(instance);
@@ -287,9 +336,9 @@ const TestDatabase& TestCluster::database(const std::string& name) const {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-  orchestrator.stub = saga::v1::SagaOrchestrator::NewStub(
-      grpc::CreateCustomChannel(Address(orchestrator.port),
-                                grpc::InsecureChannelCredentials(), args));
+  orchestrator.stub =
+      saga::v1::SagaOrchestrator::NewStub(grpc::CreateCustomChannel(
+          Address(orchestrator.port), ClientCredentials(), args));
   return ::testing::AssertionSuccess();
 }
 
@@ -345,7 +394,7 @@ std::string TestCluster::StartSaga(const std::string& saga_type,
                                    const std::string& input_json,
                                    const std::string& idempotency_key) {
   grpc::ClientContext context;
-  SetDeadline(context, kRpcTimeout);
+  Prepare(context, kRpcTimeout);
   saga::v1::StartSagaRequest request;
   request.set_saga_type(saga_type);
   request.set_input_json(input_json);
@@ -366,7 +415,7 @@ std::string TestCluster::StartSaga(const std::string& saga_type,
 
 Saga TestCluster::GetSaga(const std::string& saga_id) {
   grpc::ClientContext context;
-  SetDeadline(context, kRpcTimeout);
+  Prepare(context, kRpcTimeout);
   context.set_wait_for_ready(true);
   saga::v1::GetSagaRequest request;
   request.set_saga_id(saga_id);
@@ -384,7 +433,7 @@ Saga TestCluster::GetSaga(const std::string& saga_id) {
 std::vector<saga::v1::SagaEvent> TestCluster::History(
     const std::string& saga_id) {
   grpc::ClientContext context;
-  SetDeadline(context, kRpcTimeout);
+  Prepare(context, kRpcTimeout);
   context.set_wait_for_ready(true);
   saga::v1::GetSagaHistoryRequest request;
   request.set_saga_id(saga_id);
@@ -415,7 +464,7 @@ Saga TestCluster::AwaitTerminal(const std::string& saga_id,
         deadline - Clock::now());
     int64_t wait_ms = std::min<int64_t>(remaining.count(), kAwaitSliceMs);
     grpc::ClientContext context;
-    SetDeadline(context, std::chrono::milliseconds(wait_ms + 5000));
+    Prepare(context, std::chrono::milliseconds(wait_ms + 5000));
     // While the orchestrator restarts, block in the channel instead of
     // spinning on UNAVAILABLE.
     context.set_wait_for_ready(true);

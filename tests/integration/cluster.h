@@ -11,6 +11,8 @@
 // Not thread-safe: use one TestCluster from the test's main thread.
 #pragma once
 
+#include <grpcpp/security/credentials.h>
+
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -22,6 +24,7 @@
 
 #include "gtest/gtest.h"
 #include "saga/v1/orchestrator.grpc.pb.h"
+#include "tests/support/test_certificates.h"
 #include "tests/support/test_support.h"
 
 namespace saga::testing {
@@ -29,6 +32,17 @@ namespace saga::testing {
 // The participants the booking saga talks to, in start order.
 inline const std::vector<std::string> kParticipants = {"patient", "doctor",
                                                        "email"};
+
+// How the cluster's processes talk to each other and to the test.
+enum class Transport {
+  kPlaintext,
+  // Every server (orchestrator, participants) serves TLS; every client (the
+  // orchestrator's participant channels, Stub()) verifies it.
+  kTls,
+  // kTls, and every server also requires a client certificate: the
+  // orchestrator and Stub() present one.
+  kMutualTls,
+};
 
 struct ClusterOptions {
   // Extra flags per participant ("patient", "doctor", "email"), e.g.
@@ -39,6 +53,13 @@ struct ClusterOptions {
   // Where the orchestrator loads saga definitions from; empty means
   // SourcePath("sagas").
   std::string definitions_dir;
+  // Not kPlaintext: `certificates` (owned by the test, outliving the
+  // cluster) provides the CA, the servers' and the clients' certificates.
+  Transport transport = Transport::kPlaintext;
+  const TestCertificates* certificates = nullptr;
+  // Bearer token that Stub() calls made by the helpers below carry; empty:
+  // none.
+  std::string token;
   // Orchestrator instances sharing the orchestrator database.
   size_t orchestrators = 1;
   // The orchestrator database's DSN; empty: a fresh database on
@@ -65,6 +86,9 @@ class TestCluster {
   // UseOrchestrator), or on instance `instance`. Replaced by
   // StartOrchestrator(), so do not keep the reference across a restart.
   saga::v1::SagaOrchestrator::Stub& Stub();
+  // What Stub() connects with (TLS per the options' transport), for tests
+  // that make channels of their own.
+  std::shared_ptr<grpc::ChannelCredentials> ClientCredentials() const;
   saga::v1::SagaOrchestrator::Stub& Stub(size_t instance);
   // Sends this class's client calls (StartSaga, GetSaga, AwaitTerminal, ...)
   // to orchestrator instance `instance` from now on (initially 0).
@@ -157,6 +181,11 @@ class TestCluster {
   };
 
   ::testing::AssertionResult StartParticipant(const std::string& name);
+  // A deadline `timeout` from now, and the options' token.
+  void Prepare(grpc::ClientContext& context,
+               std::chrono::milliseconds timeout) const;
+  // --tls-* flags for a server per the options' transport.
+  std::vector<std::string> ServerTlsFlags() const;
   ::testing::AssertionResult AwaitListening(ChildProcess& process, int port,
                                             const std::string& what,
                                             const std::string& log_path);

@@ -42,6 +42,9 @@ constexpr int kMaxPageSize = 1000;
 struct GlobalOptions {
   std::string address = kDefaultAddress;
   std::string output = "table";
+  security::ClientTls tls;
+  std::string token;
+  std::string token_file;
 };
 
 struct StartOptions {
@@ -92,13 +95,9 @@ struct ReplayOptions {
 // Everything a command needs besides its own options.
 class Context {
  public:
-  Context(const GlobalOptions& global, std::istream& in, std::ostream& out,
-          std::ostream& err)
-      : global_(global),
-        in_(in),
-        out_(out),
-        err_(err),
-        client_(global.address) {}
+  Context(const GlobalOptions& global, OrchestratorClient& client,
+          std::istream& in, std::ostream& out, std::ostream& err)
+      : global_(global), in_(in), out_(out), err_(err), client_(client) {}
 
   bool json() const { return global_.output == "json"; }
   std::istream& in() { return in_; }
@@ -125,7 +124,7 @@ class Context {
   std::istream& in_;
   std::ostream& out_;
   std::ostream& err_;
-  OrchestratorClient client_;
+  OrchestratorClient& client_;
 };
 
 // The option was already checked by a CLI11 validator, so this cannot fail.
@@ -187,6 +186,30 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
                      std::istreambuf_iterator<char>());
 }
 
+// The bearer token: --token, else the first line of --token-file, else
+// $SAGACTL_TOKEN, else the first line of $SAGACTL_TOKEN_FILE; empty: none.
+absl::StatusOr<std::string> BearerToken(const GlobalOptions& global) {
+  if (!global.token.empty() && !global.token_file.empty()) {
+    return UsageError("give --token or --token-file, not both");
+  }
+  auto first_line = [](const std::string& path) -> absl::StatusOr<std::string> {
+    absl::StatusOr<std::string> text = ReadTextFile(path);
+    if (!text.ok()) return text.status();
+    std::string token = text->substr(0, text->find_first_of("\r\n"));
+    if (token.empty()) return UsageError("token file " + path + " is empty");
+    return token;
+  };
+  if (!global.token.empty()) return global.token;
+  if (!global.token_file.empty()) return first_line(global.token_file);
+  if (const char* token = std::getenv("SAGACTL_TOKEN"); token && *token) {
+    return std::string(token);
+  }
+  if (const char* path = std::getenv("SAGACTL_TOKEN_FILE"); path && *path) {
+    return first_line(path);
+  }
+  return std::string();
+}
+
 // A definition file checked as the server checks it at start-up; a bad
 // file is a usage error carrying the loader's message.
 absl::StatusOr<core::SagaDefinition> LoadDefinitionArg(
@@ -236,6 +259,12 @@ absl::Status WaitOutcome(const v1::AwaitSagaResponse& response,
 absl::Status PrintSagaDetail(Context& ctx, const v1::Saga& saga) {
   absl::StatusOr<v1::GetSagaHistoryResponse> history =
       ctx.client().GetSagaHistory(saga.saga_id());
+  if (absl::IsPermissionDenied(history.status())) {
+    // A submitter's token reads its sagas but not their histories.
+    ctx.err() << "sagactl: note: no timeline: reading a saga's history "
+                 "needs the operator role\n";
+    history = v1::GetSagaHistoryResponse();
+  }
   if (!history.ok()) return history.status();
   if (ctx.json()) return ctx.Print(RenderSagaDetailJson(saga, *history));
   ctx.out() << RenderSagaDetailTable(saga, *history, ctx.NowUnixMs());
@@ -661,6 +690,21 @@ int RunCli(int argc, const char* const* argv, std::istream& in,
   app.add_option("-o,--output", global.output, "Output format")
       ->check(CLI::IsMember({"table", "json"}))
       ->default_val("table");
+  app.add_option("--token", global.token,
+                 "Bearer token (visible to other local users in the process "
+                 "list: prefer SAGACTL_TOKEN or --token-file)");
+  app.add_option("--token-file", global.token_file,
+                 "File whose first line is the bearer token");
+  app.add_option("--tls-ca", global.tls.ca_file,
+                 "CA bundle (PEM) that the orchestrator's certificate must "
+                 "chain to; turns on TLS")
+      ->envname("SAGACTL_TLS_CA");
+  app.add_option("--tls-cert", global.tls.cert_file,
+                 "Client certificate (PEM) for mutual TLS")
+      ->envname("SAGACTL_TLS_CERT");
+  app.add_option("--tls-key", global.tls.key_file,
+                 "Private key of --tls-cert (PEM)")
+      ->envname("SAGACTL_TLS_KEY");
 
   auto duration = [](CLI::Option* option) {
     return option->check(DurationValidator, "DURATION");
@@ -817,7 +861,16 @@ int RunCli(int argc, const char* const* argv, std::istream& in,
     return code == 0 ? kExitOk : kExitUsage;
   }
 
-  Context ctx(global, in, out, err);
+  absl::StatusOr<std::string> token = BearerToken(global);
+  absl::StatusOr<std::unique_ptr<OrchestratorClient>> client =
+      token.ok()
+          ? OrchestratorClient::Create(global.address, {global.tls, *token})
+          : token.status();
+  if (!client.ok()) {
+    err << ErrorLine(client.status()) << "\n";
+    return ExitCodeFor(client.status());
+  }
+  Context ctx(global, **client, in, out, err);
   absl::Status status;
   if (start_cmd->parsed()) {
     status = RunStart(ctx, start);

@@ -28,6 +28,9 @@ namespace {
 using nlohmann::json;
 
 constexpr int64_t kT0 = 1714564800000;
+// GetSaga of this id answers PERMISSION_DENIED, as a real orchestrator does
+// for a submitter reaching for another caller's saga.
+constexpr char kDeniedSaga[] = "s-denied";
 
 std::string BookingSource() {
   std::ifstream in(std::string(SAGA_SOURCE_DIR) +
@@ -165,9 +168,19 @@ class FakeOrchestrator final : public v1::SagaOrchestrator::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status GetSaga(grpc::ServerContext*, const v1::GetSagaRequest* request,
+  grpc::Status GetSaga(grpc::ServerContext* context,
+                       const v1::GetSagaRequest* request,
                        v1::GetSagaResponse* response) override {
     std::lock_guard<std::mutex> lock(mu_);
+    auto authorization = context->client_metadata().find("authorization");
+    last_authorization_ = authorization == context->client_metadata().end()
+                              ? ""
+                              : std::string(authorization->second.data(),
+                                            authorization->second.size());
+    if (request->saga_id() == kDeniedSaga) {
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          "token 'svc' (submitter) may not call GetSaga");
+    }
     auto it = sagas_.find(request->saga_id());
     if (it == sagas_.end()) return NotFound(request->saga_id());
     *response->mutable_saga() = it->second;
@@ -387,6 +400,11 @@ class FakeOrchestrator final : public v1::SagaOrchestrator::Service {
     std::lock_guard<std::mutex> lock(mu_);
     return awaits_;
   }
+  // The `authorization` metadata of the last GetSaga ("" when absent).
+  std::string last_authorization() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_authorization_;
+  }
 
  private:
   static grpc::Status NotFound(const std::string& id) {
@@ -433,6 +451,7 @@ class FakeOrchestrator final : public v1::SagaOrchestrator::Service {
   std::vector<v1::ListSagasRequest> list_requests_;
   std::vector<v1::AwaitSagaRequest> awaits_;
   v1::WatchEventsRequest last_events_request_;
+  std::string last_authorization_;
 };
 
 struct Result {
@@ -1025,6 +1044,58 @@ TEST_F(CliTest, DefinitionsCheckReportsStrandedSagas) {
   json value = json::parse(json_out.out);
   EXPECT_EQ(value["sagas"].size(), 2u);
   EXPECT_EQ(value["sagas"][0]["stranded"], true);
+}
+
+TEST_F(CliTest, SendsTheBearerTokenFromFlagFileOrEnvironment) {
+  fake_.Install(RecordBooking("s-1", false));
+  const std::string file = WriteTemp("token", "from-file\nignored\n");
+  unsetenv("SAGACTL_TOKEN");
+  unsetenv("SAGACTL_TOKEN_FILE");
+
+  EXPECT_EQ(Run({"show", "s-1"}).code, kExitOk);
+  EXPECT_EQ(fake_.last_authorization(), "");
+  EXPECT_EQ(Run({"--token", "from-flag", "show", "s-1"}).code, kExitOk);
+  EXPECT_EQ(fake_.last_authorization(), "Bearer from-flag");
+  EXPECT_EQ(Run({"show", "s-1", "--token-file", file}).code, kExitOk);
+  EXPECT_EQ(fake_.last_authorization(), "Bearer from-file");
+
+  setenv("SAGACTL_TOKEN", "from-env", 1);
+  EXPECT_EQ(Run({"show", "s-1"}).code, kExitOk);
+  EXPECT_EQ(fake_.last_authorization(), "Bearer from-env");
+  // A flag wins over the environment.
+  EXPECT_EQ(Run({"--token-file", file, "show", "s-1"}).code, kExitOk);
+  EXPECT_EQ(fake_.last_authorization(), "Bearer from-file");
+  unsetenv("SAGACTL_TOKEN");
+  setenv("SAGACTL_TOKEN_FILE", file.c_str(), 1);
+  EXPECT_EQ(Run({"show", "s-1"}).code, kExitOk);
+  EXPECT_EQ(fake_.last_authorization(), "Bearer from-file");
+  unsetenv("SAGACTL_TOKEN_FILE");
+}
+
+TEST_F(CliTest, BadTokenOrTlsOptionsAreUsageErrors) {
+  Result both = Run({"--token", "t", "--token-file", "f", "show", "s-1"});
+  EXPECT_EQ(both.code, kExitUsage);
+  EXPECT_EQ(both.err, "sagactl: give --token or --token-file, not both\n");
+  Result missing = Run({"--token-file", "/nonexistent/token", "show", "s-1"});
+  EXPECT_EQ(missing.code, kExitUsage);
+  EXPECT_NE(missing.err.find("/nonexistent/token"), std::string::npos);
+  Result empty = Run({"--token-file", WriteTemp("empty", "\n"), "show", "x"});
+  EXPECT_EQ(empty.code, kExitUsage);
+  Result no_ca = Run({"--tls-ca", "/nonexistent/ca.pem", "show", "s-1"});
+  EXPECT_EQ(no_ca.code, kExitUsage);
+  EXPECT_NE(no_ca.err.find("cannot read CA bundle /nonexistent/ca.pem"),
+            std::string::npos)
+      << no_ca.err;
+  Result half = Run({"--tls-cert", "c.pem", "show", "s-1"});
+  EXPECT_EQ(half.code, kExitUsage);
+}
+
+TEST_F(CliTest, RefusedCallsExitSeven) {
+  Result r = Run({"show", kDeniedSaga});
+  EXPECT_EQ(r.code, kExitDenied);
+  EXPECT_EQ(r.err,
+            "sagactl: PERMISSION_DENIED: token 'svc' (submitter) may not call "
+            "GetSaga\n");
 }
 
 }  // namespace

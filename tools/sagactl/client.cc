@@ -25,6 +25,16 @@ constexpr milliseconds kAwaitDeadlineSlack = std::chrono::seconds(15);
 struct OrchestratorClient::Impl {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::SagaOrchestrator::Stub> stub;
+  std::string authorization;  // "Bearer <token>"; empty: none
+
+  // Sends the token, and sets `deadline` when there is one.
+  void Prepare(grpc::ClientContext& context,
+               std::optional<Clock::time_point> deadline) const {
+    if (deadline.has_value()) context.set_deadline(*deadline);
+    if (!authorization.empty()) {
+      context.AddMetadata("authorization", authorization);
+    }
+  }
 
   // gRPC and absl share the numbering of status codes.
   absl::Status ToStatus(const grpc::Status& status,
@@ -51,10 +61,24 @@ OrchestratorClient::OrchestratorClient(std::string address,
                                        milliseconds call_timeout)
     : address_(std::move(address)),
       call_timeout_(call_timeout),
-      impl_(std::make_unique<Impl>()) {
-  impl_->channel =
-      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
-  impl_->stub = v1::SagaOrchestrator::NewStub(impl_->channel);
+      impl_(std::make_unique<Impl>()) {}
+
+absl::StatusOr<std::unique_ptr<OrchestratorClient>> OrchestratorClient::Create(
+    std::string address, const ClientCredentials& credentials,
+    milliseconds call_timeout) {
+  auto channel_credentials = security::MakeChannelCredentials(credentials.tls);
+  if (!channel_credentials.ok()) {
+    return UsageError(std::string(channel_credentials.status().message()));
+  }
+  std::unique_ptr<OrchestratorClient> client(
+      new OrchestratorClient(std::move(address), call_timeout));
+  client->impl_->channel =
+      grpc::CreateChannel(client->address_, *channel_credentials);
+  client->impl_->stub = v1::SagaOrchestrator::NewStub(client->impl_->channel);
+  if (!credentials.token.empty()) {
+    client->impl_->authorization = "Bearer " + credentials.token;
+  }
+  return client;
 }
 
 OrchestratorClient::~OrchestratorClient() = default;
@@ -62,7 +86,7 @@ OrchestratorClient::~OrchestratorClient() = default;
 absl::StatusOr<v1::StartSagaResponse> OrchestratorClient::StartSaga(
     const v1::StartSagaRequest& request) {
   grpc::ClientContext context;
-  context.set_deadline(Clock::now() + call_timeout_);
+  impl_->Prepare(context, Clock::now() + call_timeout_);
   v1::StartSagaResponse response;
   absl::Status status = impl_->ToStatus(
       impl_->stub->StartSaga(&context, request, &response), address_);
@@ -72,7 +96,7 @@ absl::StatusOr<v1::StartSagaResponse> OrchestratorClient::StartSaga(
 
 absl::StatusOr<v1::Saga> OrchestratorClient::GetSaga(std::string_view saga_id) {
   grpc::ClientContext context;
-  context.set_deadline(Clock::now() + call_timeout_);
+  impl_->Prepare(context, Clock::now() + call_timeout_);
   v1::GetSagaRequest request;
   request.set_saga_id(std::string(saga_id));
   v1::GetSagaResponse response;
@@ -85,7 +109,7 @@ absl::StatusOr<v1::Saga> OrchestratorClient::GetSaga(std::string_view saga_id) {
 absl::StatusOr<v1::ListSagasResponse> OrchestratorClient::ListSagas(
     const v1::ListSagasRequest& request) {
   grpc::ClientContext context;
-  context.set_deadline(Clock::now() + call_timeout_);
+  impl_->Prepare(context, Clock::now() + call_timeout_);
   v1::ListSagasResponse response;
   absl::Status status = impl_->ToStatus(
       impl_->stub->ListSagas(&context, request, &response), address_);
@@ -96,7 +120,7 @@ absl::StatusOr<v1::ListSagasResponse> OrchestratorClient::ListSagas(
 absl::StatusOr<v1::GetSagaHistoryResponse> OrchestratorClient::GetSagaHistory(
     std::string_view saga_id) {
   grpc::ClientContext context;
-  context.set_deadline(Clock::now() + call_timeout_);
+  impl_->Prepare(context, Clock::now() + call_timeout_);
   v1::GetSagaHistoryRequest request;
   request.set_saga_id(std::string(saga_id));
   v1::GetSagaHistoryResponse response;
@@ -109,7 +133,7 @@ absl::StatusOr<v1::GetSagaHistoryResponse> OrchestratorClient::GetSagaHistory(
 absl::StatusOr<v1::Saga> OrchestratorClient::CancelSaga(
     std::string_view saga_id, std::string_view reason) {
   grpc::ClientContext context;
-  context.set_deadline(Clock::now() + call_timeout_);
+  impl_->Prepare(context, Clock::now() + call_timeout_);
   v1::CancelSagaRequest request;
   request.set_saga_id(std::string(saga_id));
   request.set_reason(std::string(reason));
@@ -123,7 +147,7 @@ absl::StatusOr<v1::Saga> OrchestratorClient::CancelSaga(
 absl::StatusOr<v1::Saga> OrchestratorClient::RetrySaga(std::string_view saga_id,
                                                        const v1::Operator& by) {
   grpc::ClientContext context;
-  context.set_deadline(Clock::now() + call_timeout_);
+  impl_->Prepare(context, Clock::now() + call_timeout_);
   v1::RetrySagaRequest request;
   request.set_saga_id(std::string(saga_id));
   *request.mutable_operator_() = by;
@@ -138,7 +162,7 @@ absl::StatusOr<v1::Saga> OrchestratorClient::SkipStep(std::string_view saga_id,
                                                       std::string_view step,
                                                       const v1::Operator& by) {
   grpc::ClientContext context;
-  context.set_deadline(Clock::now() + call_timeout_);
+  impl_->Prepare(context, Clock::now() + call_timeout_);
   v1::SkipStepRequest request;
   request.set_saga_id(std::string(saga_id));
   request.set_step(std::string(step));
@@ -153,7 +177,7 @@ absl::StatusOr<v1::Saga> OrchestratorClient::SkipStep(std::string_view saga_id,
 absl::StatusOr<v1::Saga> OrchestratorClient::MarkCompensated(
     std::string_view saga_id, const v1::Operator& by) {
   grpc::ClientContext context;
-  context.set_deadline(Clock::now() + call_timeout_);
+  impl_->Prepare(context, Clock::now() + call_timeout_);
   v1::MarkCompensatedRequest request;
   request.set_saga_id(std::string(saga_id));
   *request.mutable_operator_() = by;
@@ -167,7 +191,7 @@ absl::StatusOr<v1::Saga> OrchestratorClient::MarkCompensated(
 absl::StatusOr<v1::ListDefinitionsResponse>
 OrchestratorClient::ListDefinitions() {
   grpc::ClientContext context;
-  context.set_deadline(Clock::now() + call_timeout_);
+  impl_->Prepare(context, Clock::now() + call_timeout_);
   v1::ListDefinitionsResponse response;
   absl::Status status =
       impl_->ToStatus(impl_->stub->ListDefinitions(
@@ -180,7 +204,7 @@ OrchestratorClient::ListDefinitions() {
 absl::StatusOr<v1::GetDefinitionResponse> OrchestratorClient::GetDefinition(
     std::string_view saga_type, int version) {
   grpc::ClientContext context;
-  context.set_deadline(Clock::now() + call_timeout_);
+  impl_->Prepare(context, Clock::now() + call_timeout_);
   v1::GetDefinitionRequest request;
   request.set_saga_type(std::string(saga_type));
   request.set_version(version);
@@ -195,6 +219,7 @@ absl::Status OrchestratorClient::WatchSaga(
     std::string_view saga_id, int64_t from_seq,
     const std::function<void(const v1::SagaEvent&)>& on_event) {
   grpc::ClientContext context;
+  impl_->Prepare(context, std::nullopt);
   v1::WatchSagaRequest request;
   request.set_saga_id(std::string(saga_id));
   request.set_from_seq(from_seq);
@@ -229,7 +254,7 @@ absl::StatusOr<v1::AwaitSagaResponse> OrchestratorClient::AwaitSaga(
           milliseconds(0), kMaxAwaitChunk);
     }
     grpc::ClientContext context;
-    context.set_deadline(Clock::now() + chunk + kAwaitDeadlineSlack);
+    impl_->Prepare(context, Clock::now() + chunk + kAwaitDeadlineSlack);
     v1::AwaitSagaRequest request;
     request.set_saga_id(std::string(saga_id));
     request.set_timeout_ms(chunk.count());

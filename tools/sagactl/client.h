@@ -12,8 +12,15 @@
 
 #include "absl/status/statusor.h"
 #include "saga/v1/orchestrator.pb.h"
+#include "security/tls.h"
 
 namespace saga::sagactl {
+
+// How the client proves who it is and checks whom it talks to.
+struct ClientCredentials {
+  security::ClientTls tls;  // not enabled: plaintext
+  std::string token;        // bearer token sent with every call; empty: none
+};
 
 // Errors come back as absl::Status with the gRPC code unchanged, except that
 // a failure to reach the server at all (UNAVAILABLE or DEADLINE_EXCEEDED while
@@ -21,10 +28,12 @@ namespace saga::sagactl {
 // Not thread-safe: one command uses one client from one thread.
 class OrchestratorClient {
  public:
-  // Uses an insecure channel to `address` (HOST:PORT); connects lazily.
-  // Each call but Await gets `call_timeout` as its deadline.
-  explicit OrchestratorClient(
-      std::string address,
+  // A channel to `address` (HOST:PORT), TLS or plaintext per `credentials`;
+  // connects lazily. Each call but Await and Watch gets `call_timeout` as
+  // its deadline. InvalidArgument (UsageError) when a TLS file is missing
+  // or does not load.
+  static absl::StatusOr<std::unique_ptr<OrchestratorClient>> Create(
+      std::string address, const ClientCredentials& credentials,
       std::chrono::milliseconds call_timeout = std::chrono::seconds(30));
   ~OrchestratorClient();
 
@@ -81,6 +90,7 @@ class OrchestratorClient {
 
  private:
   struct Impl;
+  OrchestratorClient(std::string address, std::chrono::milliseconds timeout);
 
   std::string address_;
   std::chrono::milliseconds call_timeout_;

@@ -34,11 +34,19 @@ std::string ExitCodesHelp() {
          "  6  a replayed history diverges from what the code now decides\n"
          "     (replay), or a new definition would strand unfinished sagas\n"
          "     (definitions check)\n"
+         "  7  refused: no or unknown token (UNAUTHENTICATED), or the token's\n"
+         "     role may not do this (PERMISSION_DENIED)\n"
          "\n"
          "Environment:\n"
-         "  SAGACTL_ADDRESS   default for --address\n"
-         "  SAGACTL_OPERATOR  who is recorded for retry, skip-step and\n"
-         "                    mark-compensated (default: the OS user name)\n";
+         "  SAGACTL_ADDRESS     default for --address\n"
+         "  SAGACTL_TOKEN       bearer token when neither --token nor\n"
+         "                      --token-file is given\n"
+         "  SAGACTL_TOKEN_FILE  file holding the token, after SAGACTL_TOKEN\n"
+         "  SAGACTL_TLS_CA, SAGACTL_TLS_CERT, SAGACTL_TLS_KEY\n"
+         "                      defaults for --tls-ca, --tls-cert, --tls-key\n"
+         "  SAGACTL_OPERATOR    who is recorded for retry, skip-step and\n"
+         "                      mark-compensated (default: the OS user name;\n"
+         "                      with tokens, after the token's name)\n";
 }
 
 absl::Status UsageError(std::string_view message) {
@@ -80,6 +88,10 @@ int ExitCodeFor(const absl::Status& status) {
   if (HasPayload(status, kEndedBadlyPayload)) return kExitSagaEndedBadly;
   if (HasPayload(status, kDivergedPayload)) return kExitDiverged;
   if (status.code() == absl::StatusCode::kNotFound) return kExitNotFound;
+  if (status.code() == absl::StatusCode::kUnauthenticated ||
+      status.code() == absl::StatusCode::kPermissionDenied) {
+    return kExitDenied;
+  }
   return kExitError;
 }
 

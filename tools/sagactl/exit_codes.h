@@ -16,6 +16,7 @@ inline constexpr int kExitNotFound = 3;
 inline constexpr int kExitUnreachable = 4;
 inline constexpr int kExitSagaEndedBadly = 5;
 inline constexpr int kExitDiverged = 6;
+inline constexpr int kExitDenied = 7;
 
 // The `sagactl --help` footer that documents the codes above.
 std::string ExitCodesHelp();
@@ -44,9 +45,10 @@ absl::Status DivergedError(std::string_view message);
 
 // kExitUsage for UsageError, kExitSagaEndedBadly for SagaEndedBadlyError,
 // kExitDiverged for DivergedError,
-// kExitUnreachable for UnreachableError, kExitNotFound for NOT_FOUND, kExitOk
-// for OK and kExitError otherwise (an INVALID_ARGUMENT or UNAVAILABLE from the
-// server included).
+// kExitUnreachable for UnreachableError, kExitNotFound for NOT_FOUND,
+// kExitDenied for UNAUTHENTICATED and PERMISSION_DENIED, kExitOk for OK and
+// kExitError otherwise (an INVALID_ARGUMENT or UNAVAILABLE from the server
+// included).
 int ExitCodeFor(const absl::Status& status);
 
 // The single line (without '\n') that sagactl prints on stderr for a failed

@@ -14,6 +14,10 @@ TEST(ExitCodesTest, MapsEachKindOfOutcome) {
             kExitSagaEndedBadly);
   EXPECT_EQ(ExitCodeFor(DivergedError("1 of 3 histories diverge")),
             kExitDiverged);
+  EXPECT_EQ(ExitCodeFor(absl::UnauthenticatedError("unknown bearer token")),
+            kExitDenied);
+  EXPECT_EQ(ExitCodeFor(absl::PermissionDeniedError("operator role needed")),
+            kExitDenied);
   // The same codes sent by the server are plain errors.
   EXPECT_EQ(ExitCodeFor(absl::InvalidArgumentError("bad input")), kExitError);
   EXPECT_EQ(ExitCodeFor(absl::UnavailableError("db down")), kExitError);
@@ -38,7 +42,7 @@ TEST(ExitCodesTest, ErrorLineNamesTheCodeOfServerErrors) {
 TEST(ExitCodesTest, HelpDocumentsEveryCode) {
   std::string help = ExitCodesHelp();
   for (const char* code :
-       {"  0 ", "  1 ", "  2 ", "  3 ", "  4 ", "  5 ", "  6 "}) {
+       {"  0 ", "  1 ", "  2 ", "  3 ", "  4 ", "  5 ", "  6 ", "  7 "}) {
     EXPECT_NE(help.find(code), std::string::npos) << code;
   }
 }

@@ -216,6 +216,7 @@ std::string RenderSagaTable(const v1::Saga& saga, int64_t now_unix_ms) {
       {"Error", Dash(saga.error())},
       {"Idempotency key", Dash(saga.idempotency_key())},
       {"Trace", Dash(saga.traceparent())},
+      {"Started by", Dash(saga.started_by())},
       {"Created", created},
       {"Updated", updated},
       {"Input", Dash(CompactJson(saga.input_json()))},

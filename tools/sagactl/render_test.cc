@@ -155,6 +155,7 @@ TEST(RenderSagaTableTest, ShowsFieldsThenSteps) {
       "Error:            reserve_slot: slot taken\n"
       "Idempotency key:  k-1\n"
       "Trace:            -\n"
+      "Started by:       -\n"
       "Created:          2024-05-01 12:00:00.000Z (5m ago)\n"
       "Updated:          2024-05-01 12:00:02.500Z\n"
       "Input:            {\"doctor_id\":\"d9\",\"patient_id\":\"p1\"}\n"

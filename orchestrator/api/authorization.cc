@@ -1,0 +1,95 @@
+#include "orchestrator/api/authorization.h"
+
+#include <array>
+#include <utility>
+
+namespace saga::api {
+namespace {
+
+constexpr std::array<std::pair<std::string_view, Access>, 13> kAccess = {{
+    {"StartSaga", Access::kSubmitter},
+    {"GetSaga", Access::kSubmitter},
+    {"AwaitSaga", Access::kSubmitter},
+    {"ListSagas", Access::kOperator},
+    {"GetSagaHistory", Access::kOperator},
+    {"WatchSaga", Access::kOperator},
+    {"WatchEvents", Access::kOperator},
+    {"CancelSaga", Access::kOperator},
+    {"RetrySaga", Access::kOperator},
+    {"SkipStep", Access::kOperator},
+    {"MarkCompensated", Access::kOperator},
+    {"ListDefinitions", Access::kOperator},
+    {"GetDefinition", Access::kOperator},
+}};
+
+std::string Describe(const Caller& caller) {
+  return "token '" + caller.name + "' (" + security::RoleName(caller.role) +
+         ")";
+}
+
+}  // namespace
+
+std::optional<Access> RequiredAccess(std::string_view method) {
+  for (const auto& [name, access] : kAccess) {
+    if (name == method) return access;
+  }
+  return std::nullopt;
+}
+
+Authorizer::Authorizer(security::TokenTable tokens)
+    : tokens_(std::move(tokens)) {}
+
+absl::StatusOr<Caller> Authorizer::Authorize(
+    std::string_view method,
+    const std::vector<std::string_view>& authorization) const {
+  const std::optional<Access> access = RequiredAccess(method);
+  if (!enabled()) {
+    if (!access) {
+      return absl::PermissionDeniedError(std::string(method) +
+                                         " is not open to any caller");
+    }
+    return Caller{};
+  }
+  if (authorization.empty()) {
+    return absl::UnauthenticatedError(
+        "missing bearer token: send metadata 'authorization: Bearer <token>'");
+  }
+  if (authorization.size() > 1) {
+    return absl::UnauthenticatedError(
+        "more than one authorization header: send exactly one bearer token");
+  }
+  const std::optional<std::string_view> token =
+      security::ParseBearer(authorization.front());
+  if (!token) {
+    return absl::UnauthenticatedError(
+        "malformed authorization header: expected 'Bearer <token>'");
+  }
+  const std::optional<security::Principal> principal = tokens_.Find(*token);
+  if (!principal) return absl::UnauthenticatedError("unknown bearer token");
+  Caller caller{principal->name, principal->role};
+  if (!access) {
+    return absl::PermissionDeniedError(std::string(method) +
+                                       " is not open to any caller");
+  }
+  if (*access == Access::kOperator &&
+      caller.role != security::Role::kOperator) {
+    return absl::PermissionDeniedError(Describe(caller) + " may not call " +
+                                       std::string(method) +
+                                       ": it needs the operator role");
+  }
+  return caller;
+}
+
+absl::Status Authorizer::CheckOwner(const Caller& caller,
+                                    std::string_view method,
+                                    std::string_view saga_id,
+                                    std::string_view started_by) {
+  if (caller.role == security::Role::kOperator || caller.name == started_by) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      Describe(caller) + " may not call " + std::string(method) + " on saga " +
+      std::string(saga_id) + ": another caller started it");
+}
+
+}  // namespace saga::api

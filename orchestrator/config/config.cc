@@ -1,0 +1,205 @@
+#include "orchestrator/config/config.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "observability/logging.h"
+#include "orchestrator/config/config_yaml.h"
+#include "orchestrator/config/dsn.h"
+
+namespace saga::config {
+namespace {
+
+// Bounds that keep a typo from starving or flooding the process.
+constexpr int kMaxDbConnections = 256;
+constexpr int kMaxStoreThreads = 1024;
+constexpr int kMaxStartupTimeoutS = 3600;
+// gRPC's receive limit is an int, and the input must fit in it with room.
+constexpr size_t kMaxInputBytesLimit = 64 * 1024 * 1024;
+
+absl::Status Invalid(const std::string& setting, absl::string_view problem) {
+  return absl::InvalidArgumentError(setting + ": " + std::string(problem));
+}
+
+absl::Status InRange(const std::string& setting, int64_t value, int64_t low,
+                     int64_t high) {
+  if (value >= low && value <= high) return absl::OkStatus();
+  return Invalid(setting, "must be between " + std::to_string(low) + " and " +
+                              std::to_string(high) + ", not " +
+                              std::to_string(value));
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path,
+                                     const std::string& what) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    return absl::InvalidArgumentError("cannot read " + what + " " + path +
+                                      ": " + std::strerror(errno));
+  }
+  return std::string(std::istreambuf_iterator<char>(file),
+                     std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+absl::Status Validate(const Config& config) {
+  if (config.listen.empty()) return Invalid("listen", "is required");
+  if (config.database.dsn.empty()) {
+    return Invalid("database.dsn",
+                   "is required (config file, --db or SAGA_DB)");
+  }
+  absl::Status status;
+  status.Update(InRange("database.connections", config.database.connections, 1,
+                        kMaxDbConnections));
+  status.Update(InRange("database.startup_timeout_s",
+                        config.database.startup_timeout_s, 0,
+                        kMaxStartupTimeoutS));
+  status.Update(InRange("limits.store_threads", config.limits.store_threads, 1,
+                        kMaxStoreThreads));
+  status.Update(InRange("limits.max_input_bytes",
+                        static_cast<int64_t>(config.limits.max_input_bytes), 1,
+                        kMaxInputBytesLimit));
+  status.Update(InRange("limits.max_inflight_per_participant",
+                        config.limits.max_inflight_per_participant, 0,
+                        1000000));
+  status.Update(InRange("circuit_breaker.failure_threshold",
+                        config.circuit_breaker.failure_threshold, 0, 1000000));
+  status.Update(InRange("circuit_breaker.open_ms",
+                        config.circuit_breaker.open_ms, 1, 3600 * 1000));
+  status.Update(InRange("circuit_breaker.ramp_to",
+                        config.circuit_breaker.ramp_to, 1, 1000000));
+  status.Update(InRange("outbox.poll_ms", config.outbox.poll_ms, 10, 600000));
+  status.Update(InRange("outbox.sink_timeout_ms", config.outbox.sink_timeout_ms,
+                        1, 600000));
+  status.Update(InRange("instance.lease_ttl_ms", config.instance.lease_ttl_ms,
+                        300, 3600 * 1000));
+  status.Update(InRange("instance.claim_interval_ms",
+                        config.instance.claim_interval_ms, 10, 600 * 1000));
+  status.Update(
+      InRange("instance.claim_batch", config.instance.claim_batch, 1, 10000));
+  status.Update(InRange("instance.drain_timeout_ms",
+                        config.instance.drain_timeout_ms, 0, 600 * 1000));
+  if (!status.ok()) return status;
+  if (auto level = observability::ParseLogLevel(config.logging.level);
+      !level.ok()) {
+    return Invalid("logging.level", level.status().message());
+  }
+  if (auto format = observability::ParseLogFormat(config.logging.format);
+      !format.ok()) {
+    return Invalid("logging.format", format.status().message());
+  }
+  for (const auto& [name, endpoint] : config.participants) {
+    const std::string setting = "participants." + name;
+    if (name.empty()) return Invalid("participants", "a name is empty");
+    if (endpoint.address.empty()) {
+      return Invalid(setting + ".address", "is required");
+    }
+    if (auto tls = security::CheckClientTls(endpoint.tls); !tls.ok()) {
+      return Invalid(setting + ".tls", tls.message());
+    }
+  }
+  if (auto tls = security::CheckClientTls(config.participant_tls); !tls.ok()) {
+    return Invalid("participant_tls", tls.message());
+  }
+  if (auto tls = security::CheckServerTls(config.tls); !tls.ok()) {
+    return Invalid("tls", tls.message());
+  }
+  if (auto tokens = security::TokenTable::Create(config.auth.tokens);
+      !tokens.ok()) {
+    return Invalid("auth.tokens", tokens.status().message());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> EffectiveDsn(const Config& config,
+                                         const std::string& password) {
+  std::string secret = password;
+  if (secret.empty() && !config.database.password_file.empty()) {
+    auto text =
+        ReadFile(config.database.password_file, "database.password_file");
+    if (!text.ok()) return text.status();
+    secret = text->substr(0, text->find_first_of("\r\n"));
+    if (secret.empty()) {
+      return absl::InvalidArgumentError("database.password_file " +
+                                        config.database.password_file +
+                                        " is empty");
+    }
+  }
+  if (secret.empty()) return config.database.dsn;
+  if (DsnHasPassword(config.database.dsn)) {
+    return absl::InvalidArgumentError(
+        "database.dsn has a password and another one is given "
+        "(SAGA_DB_PASSWORD or database.password_file): keep one");
+  }
+  return DsnWithPassword(config.database.dsn, secret);
+}
+
+absl::StatusOr<security::TokenTable> LoadTokens(const Config& config) {
+  std::vector<security::TokenEntry> tokens = config.auth.tokens;
+  const std::string& path = config.auth.tokens_file;
+  if (!path.empty()) {
+    auto text = ReadFile(path, "auth.tokens_file");
+    if (!text.ok()) return text.status();
+    auto from_file = ParseTokensYaml(*text, path);
+    if (!from_file.ok()) return from_file.status();
+    tokens.insert(tokens.end(), from_file->begin(), from_file->end());
+  }
+  auto table = security::TokenTable::Create(tokens);
+  if (!table.ok()) {
+    return absl::InvalidArgumentError(
+        "auth.tokens" + (path.empty() ? "" : " and " + path) + ": " +
+        std::string(table.status().message()));
+  }
+  return table;
+}
+
+security::ClientTls ParticipantTls(const Config& config,
+                                   const std::string& participant) {
+  auto it = config.participants.find(participant);
+  if (it != config.participants.end() && it->second.tls.enabled()) {
+    return it->second.tls;
+  }
+  return config.participant_tls;
+}
+
+absl::StatusOr<std::map<std::string, std::shared_ptr<grpc::ChannelCredentials>>>
+ParticipantCredentials(const Config& config) {
+  std::map<std::string, std::shared_ptr<grpc::ChannelCredentials>> result;
+  for (const auto& [name, endpoint] : config.participants) {
+    const security::ClientTls tls = ParticipantTls(config, name);
+    if (!tls.enabled()) continue;
+    auto credentials = security::MakeChannelCredentials(tls);
+    if (!credentials.ok()) {
+      return Invalid("participants." + name, credentials.status().message());
+    }
+    result[name] = *std::move(credentials);
+  }
+  return result;
+}
+
+void LogSecurity(const Config& config, const security::TokenTable& tokens) {
+  spdlog::info("gRPC server: {}", security::Describe(config.tls));
+  for (const auto& [name, endpoint] : config.participants) {
+    spdlog::info("participant {}: {}", name,
+                 security::Describe(ParticipantTls(config, name)));
+  }
+  if (tokens.empty()) {
+    spdlog::warn(
+        "AUTHENTICATION IS OFF: no tokens are configured, so every caller "
+        "may start, cancel and repair any saga; configure auth.tokens or "
+        "--tokens-file before exposing this service");
+    return;
+  }
+  spdlog::info("authentication on: {} bearer tokens", tokens.size());
+  if (!config.tls.enabled()) {
+    spdlog::warn(
+        "bearer tokens travel in plaintext: configure tls (--tls-cert, "
+        "--tls-key) unless the network is trusted");
+  }
+}
+
+}  // namespace saga::config
