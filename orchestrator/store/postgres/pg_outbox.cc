@@ -7,6 +7,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "orchestrator/store/postgres/sqlstate.h"
+
 namespace saga::store {
 namespace {
 
@@ -80,12 +82,6 @@ absl::StatusOr<OutboxEntry> EntryFromRow(const pqxx::row& row, int first) {
   entry.recorded_ms = row[first + 8].as<int64_t>();
   entry.saga_type = row[first + 9].as<std::string>();
   return entry;
-}
-
-// SQLSTATEs that mean the session is gone: connection exceptions (08) and
-// the server shutting down or terminating the backend (57P0x).
-bool IsConnectionLoss(const std::string& sqlstate) {
-  return sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P0", 0) == 0;
 }
 
 // Runs `fn(*conn)`, connecting first when `conn` is null, and turns

@@ -18,6 +18,7 @@
 
 #include "orchestrator/store/batch_checks.h"
 #include "orchestrator/store/postgres/group_rows.h"
+#include "orchestrator/store/postgres/sqlstate.h"
 
 namespace saga::store {
 namespace {
@@ -328,12 +329,6 @@ absl::StatusOr<SagaRecord> ReadRecord(pqxx::transaction_base& tx,
 std::optional<std::string> NullIfEmpty(const std::string& value) {
   if (value.empty()) return std::nullopt;
   return value;
-}
-
-// SQLSTATEs that mean the session is gone: connection exceptions (08) and
-// the server shutting down or terminating the backend (57P0x).
-bool IsConnectionLoss(const std::string& sqlstate) {
-  return sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P0", 0) == 0;
 }
 
 }  // namespace
