@@ -316,8 +316,9 @@ TEST(ObservabilityTest, ReflectionLetsAGenericClientFindAndCallServices) {
   EXPECT_NE(definitions->find("saga_type: \"appointment_booking\""),
             std::string::npos)
       << *definitions;
-  auto missing = orchestrator.Call("saga.v1.SagaOrchestrator.GetSaga",
-                                   "saga_id: \"123e4567-e89b-42d3-a456-426614174000\"");
+  auto missing =
+      orchestrator.Call("saga.v1.SagaOrchestrator.GetSaga",
+                        "saga_id: \"123e4567-e89b-42d3-a456-426614174000\"");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound)
       << missing.status();
 
