@@ -89,8 +89,11 @@ absl::StatusOr<PageCursor> DecodePageToken(std::string_view token) {
   const char* end = token.data() + (dot == std::string_view::npos ? 0 : dot);
   const auto [parsed, error] =
       std::from_chars(token.data(), end, cursor.created_ms);
+  // Only the canonical form EncodePageToken writes: no leading zeros, so
+  // one cursor has one token.
+  const bool leading_zero = dot > 1 && token[0] == '0';
   if (dot == std::string_view::npos || dot == 0 || parsed != end ||
-      error != std::errc() || cursor.created_ms < 0 ||
+      error != std::errc() || cursor.created_ms < 0 || leading_zero ||
       !IsSagaId(token.substr(dot + 1))) {
     return Invalid("page_token",
                    Shown(token) +

@@ -72,12 +72,19 @@ TEST(PageTokenTest, RoundTrips) {
   EXPECT_EQ(cursor->saga_id, kId);
 }
 
+TEST(PageTokenTest, TheFirstCursorOfAllIsZero) {
+  const std::string token = EncodePageToken({0, kId});
+  absl::StatusOr<PageCursor> cursor = DecodePageToken(token);
+  ASSERT_TRUE(cursor.ok()) << cursor.status();
+  EXPECT_EQ(cursor->created_ms, 0);
+}
+
 TEST(PageTokenTest, RefusesMalformedTokens) {
   const std::string id = kId;
   for (const std::string& bad : std::vector<std::string>{
            "not a token", "." + id, "12." + id + "x", "12.", "-5." + id,
-           "+5." + id, "99999999999999999999999." + id, "1x." + id,
-           "12.not-a-saga-id", std::string("12\0.", 4) + id}) {
+           "+5." + id, "99999999999999999999999." + id, "1x." + id, "012." + id,
+           "00." + id, "12.not-a-saga-id", std::string("12\0.", 4) + id}) {
     absl::StatusOr<PageCursor> cursor = DecodePageToken(bad);
     ASSERT_FALSE(cursor.ok()) << bad;
     EXPECT_EQ(MessageOf(cursor.status()),
