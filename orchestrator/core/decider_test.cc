@@ -395,8 +395,9 @@ TEST(DeciderTest, BackoffDueTimesFollowThePolicy) {
   }
 }
 
-TEST(DeciderTest, RetriesExhaustedStartsCompensation) {
-  Saga saga(Booking());
+// A booking whose pivot (notify, 4 attempts) failed three times and is now
+// on its last attempt.
+void FailNotifyUntilItsLastAttempt(Saga& saga) {
   saga.Start();
   saga.Succeed(kPatient);
   saga.Succeed(kReservation);
@@ -404,6 +405,11 @@ TEST(DeciderTest, RetriesExhaustedStartsCompensation) {
     saga.FailRetryably("smtp down");
     saga.FireTimer();
   }
+}
+
+TEST(DeciderTest, RetriesExhaustedStartsCompensation) {
+  Saga saga(Booking());
+  FailNotifyUntilItsLastAttempt(saga);
   EXPECT_EQ(saga.state().in_flight_attempt, 4);
   Decision d = saga.FailRetryably("smtp down");
   EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 2/4", "CompensationStarted",
@@ -417,13 +423,7 @@ TEST(DeciderTest, RetriesExhaustedStartsCompensation) {
 
 TEST(DeciderTest, PivotWithAnUnansweredLastAttemptIsAskedAgain) {
   Saga saga(Booking());
-  saga.Start();
-  saga.Succeed(kPatient);
-  saga.Succeed(kReservation);
-  for (int attempt = 1; attempt < 4; ++attempt) {
-    saga.FailRetryably("smtp down");
-    saga.FireTimer();
-  }
+  FailNotifyUntilItsLastAttempt(saga);
   // The last allowed attempt times out: the emails may have gone out, so
   // releasing the reservation now could leave a booking that was announced
   // but does not exist.
@@ -440,13 +440,7 @@ TEST(DeciderTest, PivotWithAnUnansweredLastAttemptIsAskedAgain) {
 
 TEST(DeciderTest, PivotUnansweredAtRestartIsAskedAgainPastItsAttempts) {
   Saga saga(Booking());
-  saga.Start();
-  saga.Succeed(kPatient);
-  saga.Succeed(kReservation);
-  for (int attempt = 1; attempt < 4; ++attempt) {
-    saga.FailRetryably("smtp down");
-    saga.FireTimer();
-  }
+  FailNotifyUntilItsLastAttempt(saga);
   Decision d = saga.Resume();
   EXPECT_EQ(Labels(d.events),
             (Labels_{"StepFailed 2/4", "RetryScheduled 2/5"}));
