@@ -84,9 +84,9 @@ class GroupRecordingStore final : public store::SagaStore {
     return inner_.LoadSummary(id);
   }
   absl::StatusOr<std::vector<store::SagaRecord>> Claim(
-      const std::string& owner, std::chrono::milliseconds ttl,
-      int limit) override {
-    return inner_.Claim(owner, ttl, limit);
+      const std::string& owner, std::chrono::milliseconds ttl, int limit,
+      const std::string& after) override {
+    return inner_.Claim(owner, ttl, limit, after);
   }
   absl::StatusOr<store::SagaRecord> ClaimSaga(
       const std::string& id, const std::string& owner,

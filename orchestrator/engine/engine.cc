@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <boost/asio.hpp>
-#include <unordered_set>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
@@ -29,6 +28,9 @@ using observability::LogField;
 using std::chrono::milliseconds;
 
 namespace {
+
+// Recovery's batches grow to this many sagas per claim statement.
+constexpr int kLargestRecoveryBatch = 5000;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<milliseconds>(
@@ -268,24 +270,31 @@ absl::StatusOr<size_t> Engine::Recover() {
   auto released = store_->ReleaseLeases(options_.leases.instance_id);
   if (!released.ok()) return released.status();
   const LeaseOptions& leases = options_.leases;
-  // A saga claimed twice means the leases of the first batches lapsed
-  // before the last were claimed (claiming took longer than a lease TTL,
-  // e.g. 100,000 sagas on a busy database): this loop would then go round
-  // for ever. It stops there; the lease keeper's claims take the rest.
-  std::unordered_set<std::string> claimed;
+  // One pass in saga id order, each batch after the last one's final id,
+  // so every unfinished saga is read once however many there are. The
+  // first batch is claim_batch, so its sagas resume at once; later batches
+  // grow, since a statement per batch is what a long pass costs. Sagas
+  // skipped (being written) or whose leases lapse meanwhile are left to
+  // the lease keeper's claims.
+  threads_->leases->HoldClaims(true);
+  absl::Cleanup resume_claims = [this] { threads_->leases->HoldClaims(false); };
+  size_t claimed = 0;
+  std::string after;
+  int batch_size = leases.claim_batch;
   while (true) {
     auto batch =
-        store_->Claim(leases.instance_id, leases.ttl, leases.claim_batch);
+        store_->Claim(leases.instance_id, leases.ttl, batch_size, after);
     if (!batch.ok()) return batch.status();
     const size_t count = batch->size();
-    bool went_round = false;
-    for (const store::SagaRecord& record : *batch) {
-      went_round |= !claimed.insert(record.summary.saga_id).second;
-    }
-    if (count > 0) AdoptClaimed(*std::move(batch));
-    if (went_round || count < static_cast<size_t>(leases.claim_batch)) break;
+    if (count == 0) break;
+    claimed += count;
+    after = batch->back().summary.saga_id;
+    AdoptClaimed(*std::move(batch));
+    if (count < static_cast<size_t>(batch_size)) break;
+    batch_size = std::min(batch_size * 4,
+                          std::max(leases.claim_batch, kLargestRecoveryBatch));
   }
-  return claimed.size();
+  return claimed;
 }
 
 void Engine::Start() {

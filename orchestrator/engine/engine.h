@@ -112,12 +112,10 @@ class Engine {
 
   // Gives up leases left under this instance id by an earlier process,
   // then claims (in batches) every saga whose lease is free or expired and
-  // queues its resumption. Call once, before or right after Start (before
-  // any saga is started): after Start, the sagas of the first batches
-  // resume while later batches are still being claimed. Stops early if a
-  // batch brings back a saga it already claimed (the first leases lapsed
-  // while it claimed), leaving the rest to the lease keeper's claims.
-  // Returns how many sagas it claimed.
+  // queues its resumption, in one pass over the saga ids. Call once,
+  // before or right after Start (before any saga is started): after Start,
+  // the sagas of the first batches resume while later batches are still
+  // being claimed. Returns how many sagas it claimed.
   absl::StatusOr<size_t> Recover();
 
   // Starts the engine thread, and the lease renewals and claims.

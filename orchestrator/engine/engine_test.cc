@@ -76,9 +76,9 @@ class FaultInjectingStore final : public store::SagaStore {
     return inner.LoadSummary(id);
   }
   absl::StatusOr<std::vector<store::SagaRecord>> Claim(
-      const std::string& owner, std::chrono::milliseconds ttl,
-      int limit) override {
-    return inner.Claim(owner, ttl, limit);
+      const std::string& owner, std::chrono::milliseconds ttl, int limit,
+      const std::string& after) override {
+    return inner.Claim(owner, ttl, limit, after);
   }
   absl::StatusOr<store::SagaRecord> ClaimSaga(
       const std::string& saga_id, const std::string& owner,

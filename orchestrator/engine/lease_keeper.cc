@@ -27,10 +27,15 @@ void LeaseKeeper::Start() {
 }
 
 absl::StatusOr<size_t> LeaseKeeper::ClaimOnce() {
-  auto claimed =
-      store_->Claim(options_.instance_id, options_.ttl, options_.claim_batch);
+  auto claimed = store_->Claim(options_.instance_id, options_.ttl,
+                               options_.claim_batch, claim_after_);
   if (!claimed.ok()) return claimed.status();
   const size_t count = claimed->size();
+  // A full batch continues after its last saga; a short one ends the pass,
+  // and the next starts from the first id again.
+  claim_after_ = count == static_cast<size_t>(options_.claim_batch)
+                     ? claimed->back().summary.saga_id
+                     : std::string();
   if (count > 0) {
     Log(spdlog::level::info, "sagas claimed",
         {{"instance", options_.instance_id},
@@ -64,7 +69,8 @@ void LeaseKeeper::ScheduleClaim(milliseconds delay) {
   claim_timer_.async_wait([this](const boost::system::error_code& error) {
     if (error || !claiming_) return;
     asio::post(db_, [this] {
-      auto claimed = claiming_ ? ClaimOnce() : absl::StatusOr<size_t>(0);
+      auto claimed =
+          claiming_ && !held_ ? ClaimOnce() : absl::StatusOr<size_t>(0);
       if (!claimed.ok()) {
         Log(spdlog::level::warn, "claiming sagas failed",
             {{"instance", options_.instance_id},

@@ -43,8 +43,12 @@ class LeaseKeeper {
   // io_context stops, so leases hold while calls in flight drain.
   void StopClaiming() { claiming_ = false; }
 
+  // While held, the periodic claims skip their turn: a recovery pass is
+  // claiming, and a second claimer would only rescan the sagas it leased.
+  void HoldClaims(bool held) { held_ = held; }
+
   // Claims one batch now, on the calling thread, and passes it to `adopt`.
-  // Returns how many sagas were claimed.
+  // Returns how many sagas were claimed. Not reentrant: one claim at a time.
   absl::StatusOr<size_t> ClaimOnce();
 
  private:
@@ -59,6 +63,10 @@ class LeaseKeeper {
   boost::asio::steady_timer renew_timer_;
   boost::asio::steady_timer claim_timer_;
   std::atomic<bool> claiming_{true};
+  std::atomic<bool> held_{false};
+  // Where the next claim starts: the id after which a pass over the sagas
+  // goes on, so taking over many sagas costs one scan, not one per batch.
+  std::string claim_after_;
 };
 
 }  // namespace saga::engine

@@ -138,12 +138,16 @@ class SagaStore {
       const std::string& saga_id) = 0;
 
   // Leases to `owner` until now + ttl up to `limit` unfinished sagas whose
-  // lease is free or has expired (in saga id order), and returns them with
-  // their histories. Sagas being written at that moment are skipped, so
-  // concurrent claimers never get the same saga and never wait for each
-  // other. InvalidArgument for an empty owner or a non-positive ttl / limit.
+  // lease is free or has expired and whose id sorts after `after` ("" for
+  // any), in saga id order, and returns them with their histories. Passing
+  // the last id of one batch as `after` of the next keeps a pass over many
+  // sagas linear: a claim never rescans the sagas just leased. Sagas being
+  // written at that moment are skipped, so concurrent claimers never get the
+  // same saga and never wait for each other. InvalidArgument for an empty
+  // owner or a non-positive ttl / limit.
   virtual absl::StatusOr<std::vector<SagaRecord>> Claim(
-      const std::string& owner, std::chrono::milliseconds ttl, int limit) = 0;
+      const std::string& owner, std::chrono::milliseconds ttl, int limit,
+      const std::string& after) = 0;
 
   // Leases one saga to `owner` until now + ttl and returns it, when its
   // lease is free, expired or already owner's, or the saga has ended (an

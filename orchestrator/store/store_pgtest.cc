@@ -545,7 +545,7 @@ TYPED_TEST(SagaStoreTest, ClaimTakesFreeLeasesInBatchesWithHistories) {
 
   // A holds live leases on everything it created.
   absl::StatusOr<std::vector<SagaRecord>> none =
-      this->store().Claim(kOwnerB, kLongTtl, 10);
+      this->store().Claim(kOwnerB, kLongTtl, 10, "");
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_TRUE(none->empty()) << none->front().summary.saga_id;
   absl::StatusOr<int64_t> released = this->store().ReleaseLeases(kOwnerA);
@@ -555,7 +555,7 @@ TYPED_TEST(SagaStoreTest, ClaimTakesFreeLeasesInBatchesWithHistories) {
   std::vector<std::string> claimed;
   for (int round = 0; round < 3; ++round) {
     absl::StatusOr<std::vector<SagaRecord>> batch =
-        this->store().Claim(kOwnerB, kLongTtl, 2);
+        this->store().Claim(kOwnerB, kLongTtl, 2, "");
     ASSERT_TRUE(batch.ok()) << batch.status();
     ASSERT_LE(batch->size(), 2u);
     for (const SagaRecord& record : *batch) {
@@ -575,6 +575,26 @@ TYPED_TEST(SagaStoreTest, ClaimTakesFreeLeasesInBatchesWithHistories) {
   EXPECT_EQ(claimed, (std::vector<std::string>{"a-new", "c-comp", "r-run"}));
 }
 
+TYPED_TEST(SagaStoreTest, ClaimAfterAnIdTakesOnlyTheSagasPastIt) {
+  for (const char* id : {"a-1", "b-2", "c-3"}) {
+    ASSERT_NO_FATAL_FAILURE(this->MakeSaga(id, SagaStatus::kRunning, 1));
+  }
+  ASSERT_TRUE(this->store().ReleaseLeases(kOwnerA).ok());
+
+  absl::StatusOr<std::vector<SagaRecord>> past_a =
+      this->store().Claim(kOwnerB, kLongTtl, 10, "a-1");
+  ASSERT_TRUE(past_a.ok()) << past_a.status();
+  EXPECT_EQ(Ids(*past_a), (std::vector<std::string>{"b-2", "c-3"}));
+  absl::StatusOr<std::vector<SagaRecord>> past_c =
+      this->store().Claim(kOwnerB, kLongTtl, 10, "c-3");
+  ASSERT_TRUE(past_c.ok()) << past_c.status();
+  EXPECT_TRUE(past_c->empty());
+  absl::StatusOr<std::vector<SagaRecord>> from_start =
+      this->store().Claim(kOwnerB, kLongTtl, 10, "");
+  ASSERT_TRUE(from_start.ok()) << from_start.status();
+  EXPECT_EQ(Ids(*from_start), std::vector<std::string>{"a-1"});
+}
+
 TYPED_TEST(SagaStoreTest, ExpiredLeaseMovesAndFencesTheOldHolder) {
   AppendBatch first = CreateBatch("saga-1");
   first.lease_ttl = kShortTtl;
@@ -587,7 +607,7 @@ TYPED_TEST(SagaStoreTest, ExpiredLeaseMovesAndFencesTheOldHolder) {
   ASSERT_TRUE(PollUntil(
       [&] {
         absl::StatusOr<std::vector<SagaRecord>> batch =
-            this->store().Claim(kOwnerB, kLongTtl, 10);
+            this->store().Claim(kOwnerB, kLongTtl, 10, "");
         if (batch.ok()) claimed = *std::move(batch);
         return !claimed.empty();
       },
@@ -625,7 +645,7 @@ TYPED_TEST(SagaStoreTest, RenewAndAppendKeepLeasesReleaseFreesThem) {
       this->store().Append(AdvanceBatchBy(kOwnerA, "appended", 1)).ok());
 
   absl::StatusOr<std::vector<SagaRecord>> none =
-      this->store().Claim(kOwnerB, kLongTtl, 10);
+      this->store().Claim(kOwnerB, kLongTtl, 10, "");
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_TRUE(none->empty());
 
@@ -636,7 +656,7 @@ TYPED_TEST(SagaStoreTest, RenewAndAppendKeepLeasesReleaseFreesThem) {
       AdvanceBatchBy(kOwnerA, "appended", 2, SagaStatus::kCompleted));
   EXPECT_EQ(released.code(), absl::StatusCode::kAborted) << released;
   absl::StatusOr<std::vector<SagaRecord>> all =
-      this->store().Claim(kOwnerB, kLongTtl, 10);
+      this->store().Claim(kOwnerB, kLongTtl, 10, "");
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_EQ(Ids(*all), (std::vector<std::string>{"appended", "renewed"}));
   count = this->store().RenewLeases(kOwnerA, kLongTtl);
@@ -684,11 +704,12 @@ TYPED_TEST(SagaStoreTest, ClaimSagaRespectsLiveLeasesOfUnfinishedSagas) {
 }
 
 TYPED_TEST(SagaStoreTest, LeasesNeedAnOwnerAndAPositiveTtl) {
-  EXPECT_EQ(this->store().Claim("", kLongTtl, 1).status().code(),
+  EXPECT_EQ(this->store().Claim("", kLongTtl, 1, "").status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(this->store().Claim(kOwnerA, milliseconds(0), 1).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(this->store().Claim(kOwnerA, kLongTtl, 0).status().code(),
+  EXPECT_EQ(
+      this->store().Claim(kOwnerA, milliseconds(0), 1, "").status().code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(this->store().Claim(kOwnerA, kLongTtl, 0, "").status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(
       this->store().RenewLeases(kOwnerA, milliseconds(-5)).status().code(),
@@ -1194,7 +1215,7 @@ TEST_F(PgStoreTest, EventsRecordTheirWriter) {
   ASSERT_TRUE(store->Append(AdvanceBatchBy(kOwnerA, "saga-1", 1)).ok());
   ASSERT_TRUE(store->ReleaseLeases(kOwnerA).ok());
   absl::StatusOr<std::vector<SagaRecord>> claimed =
-      store->Claim(kOwnerB, kLongTtl, 1);
+      store->Claim(kOwnerB, kLongTtl, 1, "");
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_TRUE(store->Append(AdvanceBatchBy(kOwnerB, "saga-1", 2)).ok());
 
@@ -1232,7 +1253,7 @@ TEST_F(PgStoreTest, ConcurrentClaimersNeverShareASaga) {
       start.arrive_and_wait();
       while (true) {
         absl::StatusOr<std::vector<SagaRecord>> batch =
-            store->Claim(owner, kLongTtl, 3);
+            store->Claim(owner, kLongTtl, 3, "");
         if (!batch.ok()) {
           errors[c] = batch.status();
           return;

@@ -175,7 +175,8 @@ absl::StatusOr<SagaSummary> MemoryStore::LoadSummary(
 }
 
 absl::StatusOr<std::vector<SagaRecord>> MemoryStore::Claim(
-    const std::string& owner, std::chrono::milliseconds ttl, int limit) {
+    const std::string& owner, std::chrono::milliseconds ttl, int limit,
+    const std::string& after) {
   if (absl::Status status = CheckLease(owner, ttl); !status.ok()) return status;
   if (limit <= 0) {
     return absl::InvalidArgumentError("claim limit must be positive, got " +
@@ -183,8 +184,9 @@ absl::StatusOr<std::vector<SagaRecord>> MemoryStore::Claim(
   }
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<SagaRecord> out;
-  for (auto& [saga_id, record] : sagas_) {
+  for (auto it = sagas_.upper_bound(after); it != sagas_.end(); ++it) {
     if (out.size() == static_cast<size_t>(limit)) break;
+    SagaRecord& record = it->second;
     if (core::IsTerminal(record.summary.status) ||
         !LeaseIsFree(record.summary)) {
       continue;

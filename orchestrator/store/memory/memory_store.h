@@ -30,9 +30,9 @@ class MemoryStore final : public SagaStore {
   absl::Status Append(const AppendBatch& batch) override;
   absl::StatusOr<SagaRecord> Load(const std::string& saga_id) override;
   absl::StatusOr<SagaSummary> LoadSummary(const std::string& saga_id) override;
-  absl::StatusOr<std::vector<SagaRecord>> Claim(const std::string& owner,
-                                                std::chrono::milliseconds ttl,
-                                                int limit) override;
+  absl::StatusOr<std::vector<SagaRecord>> Claim(
+      const std::string& owner, std::chrono::milliseconds ttl, int limit,
+      const std::string& after) override;
   absl::StatusOr<SagaRecord> ClaimSaga(const std::string& saga_id,
                                        const std::string& owner,
                                        std::chrono::milliseconds ttl) override;

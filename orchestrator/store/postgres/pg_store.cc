@@ -148,14 +148,15 @@ constexpr char kSelectEventsSql[] =
     "SELECT seq, type, step, attempt, data::text, at_ms"
     " FROM saga_events WHERE saga_id = $1 ORDER BY seq";
 
-// Takes free and expired leases ($1 owner, $2 ttl ms, $3 limit). SKIP
+// Takes free and expired leases ($1 owner, $2 ttl ms, $3 limit) of sagas
+// after $4 in id order (the range scan of sagas_unfinished_idx). SKIP
 // LOCKED passes over sagas being written (by their holder) or claimed by
 // another instance, so claimers neither wait nor collide.
 constexpr char kClaimSagas[] = "claim_sagas";
 constexpr char kClaimSagasSql[] =
     "WITH c AS ("
     " SELECT saga_id AS claimed FROM sagas"
-    " WHERE " SAGA_UNFINISHED
+    " WHERE " SAGA_UNFINISHED " AND saga_id > $4"
     "  AND (lease_owner IS NULL OR lease_expires_at < now())"
     " ORDER BY saga_id LIMIT $3 FOR UPDATE SKIP LOCKED) "
     "UPDATE sagas SET lease_owner = $1,"
@@ -777,7 +778,8 @@ absl::StatusOr<SagaSummary> PgStore::LoadSummary(const std::string& saga_id) {
 }
 
 absl::StatusOr<std::vector<SagaRecord>> PgStore::Claim(
-    const std::string& owner, std::chrono::milliseconds ttl, int limit) {
+    const std::string& owner, std::chrono::milliseconds ttl, int limit,
+    const std::string& after) {
   if (absl::Status status = CheckLease(owner, ttl); !status.ok()) return status;
   if (limit <= 0) {
     return absl::InvalidArgumentError("claim limit must be positive, got " +
@@ -788,9 +790,9 @@ absl::StatusOr<std::vector<SagaRecord>> PgStore::Claim(
       [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<SagaRecord>> {
         pqxx::work tx(conn);
         std::vector<SagaRecord> records;
-        for (const pqxx::row& row :
-             tx.exec_prepared(kClaimSagas, owner,
-                              static_cast<int64_t>(ttl.count()), limit)) {
+        for (const pqxx::row& row : tx.exec_prepared(
+                 kClaimSagas, owner, static_cast<int64_t>(ttl.count()), limit,
+                 after)) {
           absl::StatusOr<SagaSummary> summary = SummaryFromRow(row);
           if (!summary.ok()) return summary.status();
           records.push_back({*std::move(summary), {}});

@@ -61,9 +61,9 @@ class PgStore final : public SagaStore {
       const std::vector<const AppendBatch*>& batches) override;
   absl::StatusOr<SagaRecord> Load(const std::string& saga_id) override;
   absl::StatusOr<SagaSummary> LoadSummary(const std::string& saga_id) override;
-  absl::StatusOr<std::vector<SagaRecord>> Claim(const std::string& owner,
-                                                std::chrono::milliseconds ttl,
-                                                int limit) override;
+  absl::StatusOr<std::vector<SagaRecord>> Claim(
+      const std::string& owner, std::chrono::milliseconds ttl, int limit,
+      const std::string& after) override;
   absl::StatusOr<SagaRecord> ClaimSaga(const std::string& saga_id,
                                        const std::string& owner,
                                        std::chrono::milliseconds ttl) override;
