@@ -55,8 +55,7 @@ using Json = nlohmann::json;
   "  AS e(saga_id text, seq bigint, type text, step int, attempt int,"      \
   "   data jsonb, at_ms bigint, writer text)"                               \
   " JOIN " written                                                          \
-  " w ON w.saga_id = e.saga_id"                                             \
-  " RETURNING 1), "                                                         \
+  " w ON w.saga_id = e.saga_id), "                                          \
   "new_outbox AS ("                                                         \
   " INSERT INTO outbox (message_id, saga_id, type, header, payload, at_ms)" \
   " SELECT o.message_id, o.saga_id, o.type, o.header, o.payload, o.at_ms"   \
@@ -65,8 +64,7 @@ using Json = nlohmann::json;
   "   type text, header jsonb, payload jsonb, at_ms bigint)"                \
   " JOIN " written                                                          \
   " w ON w.saga_id = o.owner"                                               \
-  " ORDER BY o.idx, o.ord"                                                  \
-  " RETURNING 1) "
+  " ORDER BY o.idx, o.ord) "
 
 #define SAGA_MS_TO_TIMESTAMP(ms) \
   "TIMESTAMPTZ 'epoch' + " ms " * INTERVAL '1 millisecond'"
@@ -102,9 +100,8 @@ constexpr char kCreateGroupSql[] =
     " FROM b ORDER BY idx"
     " ON CONFLICT (idempotency_key) DO NOTHING"
     " RETURNING saga_id), " SAGA_INSERT_GROUP_ROWS("written")
-    "SELECT b.idx, EXISTS (SELECT 1 FROM written w WHERE w.saga_id = b.saga_id),"
-    " (SELECT count(*) FROM new_events), (SELECT count(*) FROM new_outbox)"
-    " FROM b ORDER BY b.idx";
+    "SELECT b.idx, w.saga_id IS NOT NULL"
+    " FROM b LEFT JOIN written w ON w.saga_id = b.saga_id ORDER BY b.idx";
 
 constexpr char kFindByKey[] = "find_by_key";
 constexpr char kFindByKeySql[] =
@@ -114,10 +111,11 @@ constexpr char kFindByKeySql[] =
 // The WHERE on last_seq and lease_owner is the fence: a writer whose
 // expected seq is stale, or who no longer holds the lease, updates nothing
 // (the (saga_id, seq) primary key backs it up); the holder's write extends
-// its lease. Returns, per batch in idx order, whether it was written and
-// the saga's last_seq and lease owner as the statement's snapshot saw them,
-// so a refusal can tell a missing saga from a fenced one without another
-// round trip.
+// its lease. Returns a row per refused batch (in idx order; none when all
+// were written) with the saga's last_seq and lease owner as the
+// statement's snapshot saw them, so a refusal can tell a missing saga from
+// a fenced one without another round trip, and the summary lookup is paid
+// only for the rare refusal.
 constexpr char kAppendGroup[] = "append_group";
 constexpr char kAppendGroupSql[] =
     "WITH b AS ("
@@ -134,10 +132,10 @@ constexpr char kAppendGroupSql[] =
     " FROM b WHERE s.saga_id = b.saga_id AND s.last_seq = b.expected"
     "  AND s.lease_owner = b.writer"
     " RETURNING s.saga_id), " SAGA_INSERT_GROUP_ROWS("written")
-    "SELECT b.idx, EXISTS (SELECT 1 FROM written w WHERE w.saga_id = b.saga_id),"
-    " s.last_seq, s.lease_owner,"
-    " (SELECT count(*) FROM new_events), (SELECT count(*) FROM new_outbox)"
-    " FROM b LEFT JOIN sagas s ON s.saga_id = b.saga_id ORDER BY b.idx";
+    "SELECT b.idx, s.last_seq, s.lease_owner"
+    " FROM b LEFT JOIN sagas s ON s.saga_id = b.saga_id"
+    " WHERE NOT EXISTS (SELECT 1 FROM written w WHERE w.saga_id = b.saga_id)"
+    " ORDER BY b.idx";
 
 constexpr char kSelectSummary[] = "select_summary";
 constexpr char kSelectSummarySql[] =
@@ -727,26 +725,25 @@ std::vector<absl::Status> PgStore::CommitAppends(const Group& group) {
       [&](pqxx::work& tx) -> absl::StatusOr<Results> {
         Results results(group.size());
         for (const RoundParams& params : round_params) {
-          const pqxx::result written = tx.exec_prepared(
+          const pqxx::result refused = tx.exec_prepared(
               kAppendGroup, params.sagas, params.events, params.outbox);
-          for (const pqxx::row& row : written) {
+          for (const pqxx::row& row : refused) {
             const size_t idx = row[0].as<size_t>();
             const AppendBatch& batch = *group[idx];
             const std::string& saga_id = BatchSagaId(batch);
-            if (row[1].as<bool>()) continue;
-            if (row[2].is_null()) {
+            if (row[1].is_null()) {
               results[idx] =
                   absl::NotFoundError("saga " + saga_id + " not found");
-            } else if (row[3].is_null() ||
-                       row[3].as<std::string>() != batch.writer) {
+            } else if (row[2].is_null() ||
+                       row[2].as<std::string>() != batch.writer) {
               results[idx] = absl::AbortedError(
                   "fenced: saga " + saga_id + " is leased to '" +
-                  (row[3].is_null() ? "" : row[3].as<std::string>()) +
+                  (row[2].is_null() ? "" : row[2].as<std::string>()) +
                   "', not to '" + batch.writer + "'");
             } else {
               results[idx] = absl::AbortedError(
                   "fenced: saga " + saga_id + " is at seq " +
-                  row[2].as<std::string>() + ", the batch expected " +
+                  row[1].as<std::string>() + ", the batch expected " +
                   std::to_string(batch.expected_last_seq));
             }
           }
