@@ -16,6 +16,7 @@
 #include <random>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "observability/health.h"
 #include "observability/logging.h"
 #include "observability/metrics_endpoint.h"
@@ -109,6 +110,10 @@ constexpr std::chrono::seconds kHealthProbeInterval{1};
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian's Abseil keeps its debug-time deadlock detector on, which updates
+  // a lock graph on every absl::Mutex acquisition (gRPC takes several per
+  // call): ~2% of the orchestrator's CPU under load in bench/run.sh.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   // Block termination signals in every thread; main waits for them.
   sigset_t signals;
   sigemptyset(&signals);

@@ -103,7 +103,7 @@ void MaybeCrashAfterCommit(const core::SagaState& next,
 // for lines about the saga as a whole).
 std::vector<LogField> SagaFields(const std::string& saga_id,
                                  const core::SagaDefinition& definition,
-                                 const std::string& trace_id, int step,
+                                 std::string_view trace_id, int step,
                                  int attempt) {
   return {{"saga_id", saga_id},
           {"saga_type", definition.name},
@@ -114,7 +114,7 @@ std::vector<LogField> SagaFields(const std::string& saga_id,
 
 // One line per committed event: the saga's transitions, without payloads.
 void LogEvents(const core::SagaDefinition& definition,
-               const std::string& saga_id, const std::string& trace_id,
+               const std::string& saga_id, std::string_view trace_id,
                const std::vector<core::Event>& events) {
   if (!spdlog::should_log(spdlog::level::info)) return;
   for (const auto& event : events) {
@@ -139,11 +139,12 @@ observability::TraceParent TraceOf(const core::SagaState& state,
   return trace;
 }
 
-// The id of that trace, picking a new one when none is recorded. A saga
-// keeps only this id (memory per saga); TraceOf rebuilds the rest per call.
-std::string TraceIdOf(const core::SagaState& state) {
-  auto recorded = observability::ParseTraceParent(state.traceparent);
-  return recorded ? recorded->trace_id : observability::NewTrace().trace_id;
+// A new trace id for a saga with no recorded trace, else "": a saga keeps
+// no copy of its recorded id (memory per saga), Runtime::trace_id slices it.
+std::string FallbackTraceIdOf(const core::SagaState& state) {
+  return observability::ParseTraceParent(state.traceparent)
+             ? std::string()
+             : observability::NewTrace().trace_id;
 }
 
 const char* RepairName(core::Signal::Kind kind) {
@@ -213,13 +214,22 @@ struct Engine::Runtime {
           core::SagaState state)
       : definition(std::move(definition)),
         state(std::move(state)),
-        trace_id(TraceIdOf(this->state)),
+        fallback_trace_id(FallbackTraceIdOf(this->state)),
         timer(io) {}
+
+  // The saga's trace id: from its recorded traceparent
+  // ("00-<trace id>-<span id>-<flags>", checked when the runtime was made;
+  // reloads fold the same SagaStarted), else the fallback.
+  std::string_view trace_id() const {
+    return fallback_trace_id.empty()
+               ? std::string_view(state.traceparent).substr(3, 32)
+               : std::string_view(fallback_trace_id);
+  }
 
   std::shared_ptr<const core::SagaDefinition> definition;
   core::SagaState state;
-  std::string trace_id;
-  std::string idempotency_key;  // empty when none
+  std::string fallback_trace_id;  // "" when the saga has a recorded trace
+  std::string idempotency_key;    // empty when none
   // A commit (or a reload after a failed one) is under way: signals wait in
   // `queued` so every decision sees the state the previous one produced.
   bool busy = false;
@@ -390,7 +400,7 @@ void Engine::LogFailure(const std::string& saga_id, const Runtime& runtime,
                         const char* message, const std::string& error,
                         bool severe) const {
   std::vector<LogField> fields =
-      SagaFields(saga_id, *runtime.definition, runtime.trace_id,
+      SagaFields(saga_id, *runtime.definition, runtime.trace_id(),
                  runtime.state.current_step, 0);
   fields.emplace_back("error", error);
   Log(severe ? spdlog::level::err : spdlog::level::warn, message, fields);
@@ -471,7 +481,7 @@ void Engine::StartSaga(
         Insert(state->saga_id, definition, *state, idempotency_key);
         --starting_sagas_;
         Runtime& runtime = *sagas_[state->saga_id];
-        LogEvents(*definition, state->saga_id, runtime.trace_id,
+        LogEvents(*definition, state->saga_id, runtime.trace_id(),
                   decision->events);
         RunCommands(state->saga_id, runtime, decision->commands);
         done(created);
@@ -611,8 +621,8 @@ void Engine::Operate(const std::string& saga_id, core::Signal signal,
         return;
       }
     }
-    std::vector<LogField> fields = SagaFields(saga_id, *runtime.definition,
-                                              runtime.trace_id, signal.step, 0);
+    std::vector<LogField> fields = SagaFields(
+        saga_id, *runtime.definition, runtime.trace_id(), signal.step, 0);
     fields.emplace_back("operator", signal.operator_name);
     fields.emplace_back("repair", RepairName(signal.kind));
     fields.emplace_back("reason", signal.error);
@@ -714,7 +724,7 @@ void Engine::OnCommitted(const std::string& saga_id, absl::Status status,
     return;
   }
   metrics_->RecordCommitted(*runtime.definition, decision->events);
-  LogEvents(*runtime.definition, saga_id, runtime.trace_id, decision->events);
+  LogEvents(*runtime.definition, saga_id, runtime.trace_id(), decision->events);
   MaybeCrashAfterCommit(*next, decision->events);
   runtime.state = std::move(*next);
   runtime.busy = false;
@@ -778,7 +788,7 @@ void Engine::RunCommands(const std::string& saga_id, Runtime& runtime,
         break;
       case core::Command::Kind::kFinished: {
         std::vector<LogField> fields =
-            SagaFields(saga_id, *runtime.definition, runtime.trace_id, -1, 0);
+            SagaFields(saga_id, *runtime.definition, runtime.trace_id(), -1, 0);
         fields.emplace_back("status",
                             core::SagaStatusName(runtime.state.status));
         if (!runtime.state.reason.empty()) {
@@ -847,12 +857,12 @@ void Engine::Invoke(const std::string& saga_id, Runtime& runtime,
   request.set_input_json(*input);
 
   // Each call is a child span of the saga's trace.
-  const observability::TraceParent span =
-      observability::NewChildSpan(TraceOf(runtime.state, runtime.trace_id));
+  const observability::TraceParent span = observability::NewChildSpan(
+      TraceOf(runtime.state, runtime.fallback_trace_id));
   const core::TraceContext call_trace{span.ToString(),
                                       runtime.state.tracestate};
   std::vector<LogField> fields =
-      SagaFields(saga_id, *runtime.definition, runtime.trace_id, command.step,
+      SagaFields(saga_id, *runtime.definition, runtime.trace_id(), command.step,
                  command.attempt);
   fields.emplace_back("participant", step.participant);
   fields.emplace_back("action", request.action());
