@@ -99,11 +99,16 @@ class PgStore final : public SagaStore {
 
   std::vector<absl::StatusOr<CreateResult>> CommitCreates(const Group& group);
   std::vector<absl::Status> CommitAppends(const Group& group);
+  // How a group's statements are committed.
+  enum class Commit {
+    kTransaction,   // BEGIN, the statements, COMMIT
+    kOneStatement,  // a single statement, its own transaction
+  };
   // Runs `write(transaction)` for the group and commits it; on a statement
   // error commits each batch alone with `commit_alone`.
   template <typename Result, typename WriteFn>
   std::vector<Result> CommitGroup(
-      const Group& group, const std::string& what, WriteFn write,
+      const Group& group, const std::string& what, Commit commit, WriteFn write,
       std::vector<Result> (PgStore::*commit_alone)(const Group&));
 
   std::unique_ptr<ConnectionPool> pool_;
