@@ -475,6 +475,15 @@ class PgStore::ConnectionPool {
     // takeover of its sagas by other instances.
     pqxx::nontransaction(*conn).exec(
         "SET idle_in_transaction_session_timeout = '10s'");
+    // Every statement here reaches rows by key (a saga, an idempotency key,
+    // a range of saga ids) or joins a small group to them by key, so the
+    // plan wanted is index probes. On a young database the planner chose
+    // sequential scans and hash joins for the group statements, and their
+    // cached generic plans kept scanning the growing tables until an
+    // autovacuum ANALYZE invalidated them (C=256 in bench/run.sh: 778 vs
+    // 974 sagas/s with this).
+    pqxx::nontransaction(*conn).exec(
+        "SET enable_seqscan = off; SET enable_hashjoin = off");
     // Prepared now rather than on first use: libpqxx 6.4 leaks a result
     // when a lazy PREPARE meets a connection that died in the meantime.
     for (const Statement& statement : kStatements) {
