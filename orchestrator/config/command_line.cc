@@ -215,7 +215,8 @@ void AddSettingFlags(Overrides& o) {
       "How often to look for sagas with free or expired leases",
       [](Config & c) -> auto& { return c.instance.claim_interval_ms; });
   o.Option<int>(
-      "--claim-batch", "Most sagas claimed at a time",
+      "--claim-batch",
+      "Most sagas claimed at a time (recovery's later batches grow to 5000)",
       [](Config & c) -> auto& { return c.instance.claim_batch; });
   o.Option<int>(
       "--drain-timeout-ms",

@@ -477,13 +477,16 @@ class PgStore::ConnectionPool {
         "SET idle_in_transaction_session_timeout = '10s'");
     // Every statement here reaches rows by key (a saga, an idempotency key,
     // a range of saga ids) or joins a small group to them by key, so the
-    // plan wanted is index probes. On a young database the planner chose
-    // sequential scans and hash joins for the group statements, and their
-    // cached generic plans kept scanning the growing tables until an
-    // autovacuum ANALYZE invalidated them (C=256 in bench/run.sh: 778 vs
-    // 974 sagas/s with this).
+    // plan wanted is nested loops of index probes. The group statements'
+    // generic plans are made at their sixth run, often on a young database
+    // where a sequential scan with a hash join, or a merge join over a
+    // whole index, looks cheaper; the cached plan then kept reading every
+    // saga row per statement as the table grew (C=256 in bench/run.sh
+    // after a C=64 phase: 7.7 million sagas_pkey entries read by 2,250
+    // statements, and ~650 sagas/s against ~900).
     pqxx::nontransaction(*conn).exec(
-        "SET enable_seqscan = off; SET enable_hashjoin = off");
+        "SET enable_seqscan = off; SET enable_hashjoin = off;"
+        " SET enable_mergejoin = off");
     // Prepared now rather than on first use: libpqxx 6.4 leaks a result
     // when a lazy PREPARE meets a connection that died in the meantime.
     for (const Statement& statement : kStatements) {
