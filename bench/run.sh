@@ -97,23 +97,15 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# shellcheck source=scripts/lib/stop_process.sh
+source "$ROOT/scripts/lib/stop_process.sh"
 # Stops a process this script started: TERM, then KILL after 30 s.
-stop_pid() {
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+stop_pid() { stop_process "$1" 30; }
 
 # Waits up to $2 seconds for a line matching $3 in file $1 and prints it;
 # gives up early if process $4 (optional) exits.
 wait_for_line() {
-  local file=$1 seconds=$2 pattern=$3 pid=${4:-} deadline=$((SECONDS + $2)) line
+  local file=$1 pattern=$3 pid=${4:-} deadline=$((SECONDS + $2)) line
   while ((SECONDS <= deadline)); do
     line=$(grep -m1 -- "$pattern" "$file" 2>/dev/null || true)
     if [[ -n $line ]]; then

@@ -59,19 +59,15 @@ declare -A PIDS=()
 RUN_DIR=
 PG_DIR=
 
+# shellcheck source=scripts/lib/stop_process.sh
+source "$ROOT/scripts/lib/stop_process.sh"
+
 # Stops service $1 (SIGTERM, then SIGKILL after 10 s) and reaps it.
 stop_service() {
   local name=$1 pid=${PIDS[$1]:-}
   [[ -n $pid ]] || return 0
   unset 'PIDS[$name]'
-  kill -TERM "$pid" 2>/dev/null || return 0
-  local i
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  stop_process "$pid" 10
 }
 
 # shellcheck disable=SC2317  # called by the EXIT trap
