@@ -1,5 +1,7 @@
 #include "orchestrator/core/decider.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 #include "nlohmann/json.hpp"
@@ -25,6 +27,14 @@ std::string CanonicalJson(const std::string& text) {
   Json parsed = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) return text;
   return parsed.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+int PivotIndex(const SagaDefinition& definition) {
+  for (size_t i = 0; i < definition.steps.size(); ++i) {
+    if (definition.steps[i].kind == StepKind::kPivot)
+      return static_cast<int>(i);
+  }
+  return -1;
 }
 
 // Emits events onto a working copy of the state, applying each one at once
@@ -67,7 +77,18 @@ class Builder {
     }
   }
 
+  // REQUIRES: MayStartCompensation(def_, state()) is OK; every caller asks
+  // it first, so a breach is a bug and stops the process before it records
+  // a rollback past the point of no return.
   void BeginCompensation(const std::string& reason) {
+    if (absl::Status may = MayStartCompensation(def_, state_); !may.ok()) {
+      std::fprintf(stderr,
+                   "saga %s: broken invariant: compensation started although "
+                   "%s\n",
+                   state_.saga_id.c_str(), std::string(may.message()).c_str());
+      std::fflush(stderr);
+      std::abort();
+    }
     Event event = Make(EventType::kCompensationStarted);
     event.error = reason;
     Emit(std::move(event));
@@ -125,11 +146,11 @@ class Builder {
         event.error = error;
         event.retryable = false;
         Emit(std::move(event));
-        if (step.kind == StepKind::kRetriable) {
+        if (MayStartCompensation(def_, state_).ok()) {
+          BeginCompensation("step '" + step.name + "' failed: " + error);
+        } else {
           Fail("step '" + step.name +
                "' failed after the point of no return: " + error);
-        } else {
-          BeginCompensation("step '" + step.name + "' failed: " + error);
         }
         return;
       }
@@ -140,21 +161,21 @@ class Builder {
         event.retryable = true;
         event.outcome_unknown = outcome == CallOutcome::kUnknown;
         Emit(std::move(event));
-        // A pivot whose last attempt went unanswered may have passed the
-        // point of no return: rolling back then could undo the steps before
-        // it while its effect stands. Only a definite answer (same key)
-        // settles it, so it is asked again until one comes.
-        const bool must_settle =
-            step.kind == StepKind::kPivot && outcome == CallOutcome::kUnknown;
-        if (MayRetry(step.retry,
-                     step.kind == StepKind::kRetriable || must_settle, n)) {
+        // Where the saga cannot roll back (past the pivot, or the pivot's
+        // outcome unknown), giving up is no option: the step is asked
+        // again, with the same key, until it answers definitely.
+        const bool retry_forever = !MayStartCompensation(def_, state_).ok();
+        const StepState& now = state_.steps[k];
+        const int64_t elapsed = ctx_.now_ms - now.round_started_ms;
+        if (MayRetry(step.retry, retry_forever, n, elapsed)) {
           Event retry = Make(EventType::kRetryScheduled, k, n + 1);
           retry.due_ms =
               ctx_.now_ms + BackoffMs(step.retry, n, ctx_.unit_random);
           Emit(std::move(retry));
         } else {
-          BeginCompensation("step '" + step.name + "' gave up after " +
-                            std::to_string(n) + " attempts: " + error);
+          BeginCompensation("step '" + step.name + "' gave up " +
+                            DescribeGiveUp(step.retry, n, elapsed) + ": " +
+                            error);
         }
         return;
       }
@@ -174,14 +195,15 @@ class Builder {
     Event event = Make(EventType::kCompensationStepFailed, k, n);
     event.error = error;
     Emit(std::move(event));
-    if (MayRetry(step.compensation_retry, false, n)) {
+    const int64_t elapsed = ctx_.now_ms - state_.steps[k].round_started_ms;
+    if (MayRetry(step.compensation_retry, false, n, elapsed)) {
       Event retry = Make(EventType::kCompensationRetryScheduled, k, n + 1);
       retry.due_ms =
           ctx_.now_ms + BackoffMs(step.compensation_retry, n, ctx_.unit_random);
       Emit(std::move(retry));
     } else {
-      Fail("compensation of step '" + step.name + "' gave up after " +
-           std::to_string(n) + " attempts: " + error);
+      Fail("compensation of step '" + step.name + "' gave up " +
+           DescribeGiveUp(step.compensation_retry, n, elapsed) + ": " + error);
     }
   }
 
@@ -199,14 +221,6 @@ class Builder {
   std::vector<Event> events_;
 };
 
-int PivotIndex(const SagaDefinition& definition) {
-  for (size_t i = 0; i < definition.steps.size(); ++i) {
-    if (definition.steps[i].kind == StepKind::kPivot)
-      return static_cast<int>(i);
-  }
-  return -1;
-}
-
 Decision Refuse(absl::Status status) {
   Decision decision;
   decision.refusal = std::move(status);
@@ -216,17 +230,9 @@ Decision Refuse(absl::Status status) {
 Decision DecideCancel(const SagaDefinition& definition, const SagaState& state,
                       const Signal& signal, const DecideContext& ctx) {
   if (state.status == SagaStatus::kCompensating) return Decision{};
-  const int pivot = PivotIndex(definition);
-  if (pivot >= 0) {
-    const bool pivot_done = state.steps[pivot].status == StepStatus::kSucceeded;
-    const bool pivot_in_flight =
-        state.call_in_flight && state.current_step == pivot;
-    if (pivot_done || pivot_in_flight) {
-      return Refuse(absl::FailedPreconditionError(
-          "cannot cancel: the pivot step '" + definition.steps[pivot].name +
-          "' has " + (pivot_done ? "succeeded" : "been called") +
-          ", so the saga is past the point of no return"));
-    }
+  if (absl::Status may = MayStartCompensation(definition, state); !may.ok()) {
+    return Refuse(absl::FailedPreconditionError("cannot cancel: " +
+                                                std::string(may.message())));
   }
   Builder b(definition, state, ctx);
   Event cancel = b.Make(EventType::kCancelRequested);
@@ -371,6 +377,32 @@ Decision DecideOperatorMarkCompensated(const SagaDefinition& definition,
 }
 
 }  // namespace
+
+absl::Status MayStartCompensation(const SagaDefinition& definition,
+                                  const SagaState& state) {
+  const int pivot = PivotIndex(definition);
+  if (pivot < 0) return absl::OkStatus();
+  const std::string name = "the pivot step '" + definition.steps[pivot].name;
+  const StepState& step = state.steps[pivot];
+  if (step.status == StepStatus::kSucceeded) {
+    return absl::FailedPreconditionError(
+        name + "' has succeeded, so the saga is past the point of no return");
+  }
+  if (state.call_in_flight && state.current_step == pivot) {
+    return absl::FailedPreconditionError(
+        name +
+        "' has been called and has not answered, so the saga may be past the "
+        "point of no return");
+  }
+  if (step.outcome_unknown) {
+    return absl::FailedPreconditionError(
+        name +
+        "' was called and did not answer, so the saga may be past the point "
+        "of no return; it is asked again with the same idempotency key until "
+        "it answers");
+  }
+  return absl::OkStatus();
+}
 
 Decision DecideStart(const SagaDefinition& definition,
                      const std::string& input_json, const DecideContext& ctx,

@@ -107,6 +107,16 @@ Decision DecideStart(const SagaDefinition& definition,
 Decision Decide(const SagaDefinition& definition, const SagaState& state,
                 const Signal& signal, const DecideContext& ctx);
 
+// The one rule for where compensation may start, which every path that can
+// roll a saga back asks (a step's failure, a cancel, restart recovery;
+// deadlines and operator repairs as they come): never once the pivot has
+// succeeded, never while the pivot's call is in flight, and never while
+// its outcome is unknown (it was called and did not answer: its effect may
+// stand, so it is asked again, same key, until it answers definitely).
+// OK, or FailedPrecondition saying which of these holds.
+absl::Status MayStartCompensation(const SagaDefinition& definition,
+                                  const SagaState& state);
+
 // The commands implied by a state with nothing new happening: used after
 // applying a decision's events, and by replay to compare. For a state with a
 // call in flight this is the call; waiting: the timer; ended: kFinished.

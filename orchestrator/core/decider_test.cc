@@ -6,6 +6,7 @@
 
 #include "gtest/gtest.h"
 #include "orchestrator/core/definition_loader.h"
+#include "orchestrator/core/duration.h"
 #include "orchestrator/core/retry_policy.h"
 
 namespace saga::core {
@@ -40,6 +41,17 @@ SagaDefinition Booking() {
     return SagaDefinition{};
   }
   return *def;
+}
+
+// The booking saga with its pivot on a budget of attempts (notify: 4
+// attempts, backoff 100ms..1s), as version 1 of the definition had it; the
+// tests of how a pivot gives up count attempts.
+SagaDefinition BookingWithFourNotifyAttempts() {
+  SagaDefinition def = Booking();
+  if (def.steps.size() == 3) {
+    def.steps[kNotify].retry = RetryPolicy{4, 100, 1000, 2.0, 0.2};
+  }
+  return def;
 }
 
 // Three compensatable steps, then a pivot: exercises reverse-order
@@ -249,7 +261,7 @@ TEST(DeciderTest, StartRecordsTheSagaAndCallsTheFirstStep) {
   ASSERT_EQ(d.events.size(), 2u);
   EXPECT_EQ(d.events[0].type, EventType::kSagaStarted);
   EXPECT_EQ(d.events[0].saga_type, "appointment_booking");
-  EXPECT_EQ(d.events[0].definition_version, 1);
+  EXPECT_EQ(d.events[0].definition_version, 2);
   EXPECT_EQ(d.events[0].input_json, kInput);  // canonical form
   EXPECT_EQ(Label(d.events[1]), "StepStarted 0/1");
   EXPECT_EQ(d.commands, std::vector<Command>{Invoke(kValidate, 1, 3000)});
@@ -408,7 +420,7 @@ void FailNotifyUntilItsLastAttempt(Saga& saga) {
 }
 
 TEST(DeciderTest, RetriesExhaustedStartsCompensation) {
-  Saga saga(Booking());
+  Saga saga(BookingWithFourNotifyAttempts());
   FailNotifyUntilItsLastAttempt(saga);
   EXPECT_EQ(saga.state().in_flight_attempt, 4);
   Decision d = saga.FailRetryably("smtp down");
@@ -422,7 +434,7 @@ TEST(DeciderTest, RetriesExhaustedStartsCompensation) {
 }
 
 TEST(DeciderTest, PivotWithAnUnansweredLastAttemptIsAskedAgain) {
-  Saga saga(Booking());
+  Saga saga(BookingWithFourNotifyAttempts());
   FailNotifyUntilItsLastAttempt(saga);
   // The last allowed attempt times out: the emails may have gone out, so
   // releasing the reservation now could leave a booking that was announced
@@ -439,7 +451,7 @@ TEST(DeciderTest, PivotWithAnUnansweredLastAttemptIsAskedAgain) {
 }
 
 TEST(DeciderTest, PivotUnansweredAtRestartIsAskedAgainPastItsAttempts) {
-  Saga saga(Booking());
+  Saga saga(BookingWithFourNotifyAttempts());
   FailNotifyUntilItsLastAttempt(saga);
   Decision d = saga.Resume();
   EXPECT_EQ(Labels(d.events),
@@ -669,6 +681,174 @@ TEST(DeciderTest, CancelIsAllowedWhilePivotWaitsForRetry) {
   ASSERT_TRUE(d.refusal.ok()) << d.refusal;
   EXPECT_EQ(Labels(d.events), (Labels_{"CancelRequested", "CompensationStarted",
                                        "CompensationStepStarted 1/1"}));
+}
+
+// The reproduction of a real inconsistency: the pivot's call timed out
+// (the emails may have gone out) and the saga waits to ask again. A cancel
+// accepted then released the reservation while the emails announced it.
+TEST(DeciderTest, CancelIsRefusedWhileThePivotsOutcomeIsUnknown) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.Succeed(kReservation);
+  saga.TimeOut();
+  ASSERT_EQ(saga.state().steps[kNotify].status, StepStatus::kWaitingRetry);
+  ASSERT_TRUE(saga.state().steps[kNotify].outcome_unknown);
+  Decision d = saga.Cancel("changed mind");
+  EXPECT_EQ(d.refusal.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(d.refusal.message(),
+            "cannot cancel: the pivot step 'notify' was called and did not "
+            "answer, so the saga may be past the point of no return; it is "
+            "asked again with the same idempotency key until it answers");
+  EXPECT_FALSE(saga.state().cancel_requested);
+  // Asked again with the same key, the pivot says the emails went out.
+  saga.FireTimer();
+  saga.Succeed();
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompleted);
+  EXPECT_EQ(saga.state().steps[kReserve].status, StepStatus::kSucceeded);
+}
+
+TEST(DeciderTest, CancelIsAllowedOnceThePivotAnswersThatNothingWasSent) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.Succeed(kReservation);
+  saga.TimeOut();
+  ASSERT_FALSE(saga.Cancel("changed mind").refusal.ok());
+  saga.FireTimer();
+  // The same key answered "not applied": the unanswered attempt did not
+  // send either, so the saga may roll back again.
+  saga.FailRetryably("smtp busy");
+  EXPECT_FALSE(saga.state().steps[kNotify].outcome_unknown);
+  Decision d = saga.Cancel("changed mind");
+  ASSERT_TRUE(d.refusal.ok()) << d.refusal;
+  EXPECT_EQ(Labels(d.events), (Labels_{"CancelRequested", "CompensationStarted",
+                                       "CompensationStepStarted 1/1"}));
+}
+
+TEST(MayStartCompensationTest, NamesWhyThePivotForbidsIt) {
+  Saga saga(Booking());
+  saga.Start();
+  EXPECT_TRUE(MayStartCompensation(saga.def(), saga.state()).ok());
+  saga.Succeed(kPatient);
+  saga.Succeed(kReservation);
+  absl::Status in_flight = MayStartCompensation(saga.def(), saga.state());
+  EXPECT_EQ(in_flight.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(in_flight.message().find("has been called and has not answered"),
+            std::string::npos)
+      << in_flight;
+  saga.FailRetryably("smtp busy");
+  EXPECT_TRUE(MayStartCompensation(saga.def(), saga.state()).ok());
+  saga.FireTimer();
+  saga.TimeOut();
+  absl::Status unknown = MayStartCompensation(saga.def(), saga.state());
+  EXPECT_NE(unknown.message().find("was called and did not answer"),
+            std::string::npos)
+      << unknown;
+  saga.FireTimer();
+  saga.Succeed();
+  absl::Status done = MayStartCompensation(saga.def(), saga.state());
+  EXPECT_NE(done.message().find("has succeeded"), std::string::npos) << done;
+}
+
+TEST(MayStartCompensationTest, AlwaysAllowedWithoutAPivot) {
+  Saga saga(MustParse(R"(
+name: nopivot
+version: 1
+steps:
+  - {name: a, kind: compensatable, participant: p, action: a, compensation: u}
+)"));
+  saga.Start("{}");
+  EXPECT_TRUE(MayStartCompensation(saga.def(), saga.state()).ok());
+  saga.TimeOut();
+  EXPECT_TRUE(MayStartCompensation(saga.def(), saga.state()).ok());
+}
+
+// The booking's pivot has a time budget (give_up_after: 1h): an email
+// outage delays the emails and only an outage longer than the budget
+// releases the reservation.
+TEST(DeciderTest, EmailOutageShorterThanTheBudgetDelaysTheBooking) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.Succeed(kReservation);
+  const int64_t first_send = saga.now;
+  while (saga.now < first_send + 50 * 60 * 1000) {
+    saga.FailRetryably("not sent: participant 'email' unreachable");
+    ASSERT_EQ(saga.state().status, SagaStatus::kRunning);
+    saga.FireTimer();
+  }
+  EXPECT_GT(saga.state().steps[kNotify].attempts, 100);
+  saga.Succeed();
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompleted);
+}
+
+TEST(DeciderTest, EmailOutageLongerThanTheBudgetReleasesTheReservation) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.Succeed(kReservation);
+  const int64_t first_send = saga.now;
+  Decision d;
+  while (saga.state().status == SagaStatus::kRunning) {
+    ASSERT_LT(saga.now, first_send + 2 * 3600 * 1000);
+    d = saga.FailRetryably("smtp down");
+    if (saga.state().status == SagaStatus::kRunning) saga.FireTimer();
+  }
+  EXPECT_GE(saga.now - first_send, 3600 * 1000);
+  // No attempt is scheduled past the hour; the last one started within
+  // one capped backoff (30s) of it.
+  EXPECT_LT(saga.now - first_send, 3600 * 1000 + 30 * 1000);
+  EXPECT_EQ(Labels(d.events)[1], "CompensationStarted");
+  const int attempts = saga.state().steps[kNotify].attempts;
+  EXPECT_EQ(saga.state().reason,
+            "step 'notify' gave up after " + std::to_string(attempts) +
+                " attempts in " + FormatDurationMs(saga.now - first_send) +
+                " (its give_up_after is 1h): smtp down");
+  saga.Succeed();
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompensated);
+}
+
+TEST(DeciderTest, PivotWithAnUnknownOutcomeIsAskedAgainPastItsTimeBudget) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.Succeed(kReservation);
+  const int64_t first_send = saga.now;
+  saga.FailRetryably("smtp down");
+  saga.now = first_send + 3 * 3600 * 1000;
+  saga.FireTimer();
+  Decision d = saga.TimeOut();
+  EXPECT_EQ(Labels(d.events)[1], "RetryScheduled 2/3");
+  saga.FireTimer();
+  d = saga.FailRetryably("smtp down");
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 2/3", "CompensationStarted",
+                                       "CompensationStepStarted 1/1"}));
+}
+
+TEST(DeciderTest, CompensationGivesUpWhenItsTimeBudgetRunsOut) {
+  Saga saga(MustParse(R"(
+name: timed
+version: 1
+steps:
+  - {name: a, kind: compensatable, participant: p, action: a, compensation: u,
+     compensation_retry: {give_up_after: 10s, initial_backoff: 1s, max_backoff: 1s, jitter: 0}}
+  - {name: b, kind: pivot, participant: p, action: b}
+)"));
+  saga.Start("{}");
+  saga.Succeed();
+  saga.FailForGood("no");
+  for (int attempt = 1; attempt <= 10; ++attempt) {
+    saga.FailRetryably("down");
+    ASSERT_EQ(saga.state().status, SagaStatus::kCompensating) << attempt;
+    saga.FireTimer();
+  }
+  Decision d = saga.FailRetryably("down");
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"CompensationStepFailed 0/11", "SagaFailed"}));
+  EXPECT_EQ(saga.state().reason,
+            "compensation of step 'a' gave up after 11 attempts in 10s (its "
+            "give_up_after is 10s): down");
 }
 
 TEST(DeciderTest, CancelIsRefusedAfterThePivotSucceeded) {

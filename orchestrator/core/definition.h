@@ -16,15 +16,21 @@ enum class StepKind { kCompensatable, kReadOnly, kPivot, kRetriable };
 
 const char* StepKindName(StepKind kind);
 
+// A retry budget: attempts, time, or both (whichever runs out first; see
+// MayRetry). Retriable steps, and a pivot whose outcome is unknown, ignore
+// the budget: they are retried until they succeed or answer definitely.
 struct RetryPolicy {
-  // Total attempts including the first. Ignored for retriable steps, which
-  // are retried until they succeed.
+  // Total attempts including the first; 0: no bound (give_up_after bounds
+  // the retries instead).
   int max_attempts = 3;
   int64_t initial_backoff_ms = 100;
   int64_t max_backoff_ms = 5000;
   double multiplier = 2.0;
   // Fraction in [0, 1] of the backoff that is randomised (see BackoffMs).
   double jitter = 0.2;
+  // No attempt is scheduled once this long has passed since the round's
+  // first attempt started; 0: no bound.
+  int64_t give_up_after_ms = 0;
 };
 
 // One entry of a step's input mapping: the step's input field `target`

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "orchestrator/core/duration.h"
 #include "yaml-cpp/yaml.h"
 
 namespace saga::core {
@@ -53,28 +54,6 @@ std::vector<std::string> Split(const std::string& path) {
     start = dot + 1;
   }
   return parts;
-}
-
-// "250ms", "2s", "1m" or a bare number of milliseconds.
-std::optional<int64_t> ParseDurationMs(const std::string& text) {
-  size_t i = 0;
-  const bool negative = !text.empty() && text[0] == '-';
-  if (negative) ++i;
-  const size_t digits_start = i;
-  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
-  const size_t digits = i - digits_start;
-  if (digits == 0 || digits > 12) return std::nullopt;
-  int64_t value = std::stoll(text.substr(digits_start, digits));
-  const std::string unit = text.substr(i);
-  if (unit.empty() || unit == "ms") {
-  } else if (unit == "s") {
-    value *= 1000;
-  } else if (unit == "m") {
-    value *= 60 * 1000;
-  } else {
-    return std::nullopt;
-  }
-  return negative ? -value : value;
 }
 
 class Parser {
@@ -162,8 +141,8 @@ class Parser {
     if (node.IsScalar()) ms = ParseDurationMs(node.Scalar());
     if (!ms) {
       return Error(field,
-                   "must be a duration such as 250ms, 2s or 1m (a bare "
-                   "number means milliseconds)");
+                   "must be a duration such as 250ms, 2s, 5m or 1h (a "
+                   "bare number means milliseconds)");
     }
     if (*ms <= 0) return Error(field, "must be > 0");
     if (*ms > kMaxDurationMs) return Error(field, "is too long");
@@ -175,14 +154,23 @@ class Parser {
                           RetryPolicy& policy) {
     if (!node.IsMap()) {
       return Error(name,
-                   "must be a map of max_attempts, initial_backoff, "
-                   "max_backoff, multiplier, jitter");
+                   "must be a map of max_attempts, give_up_after, "
+                   "initial_backoff, max_backoff, multiplier, jitter");
     }
     const std::string p = name + ".";
-    absl::Status s = CheckKeys(node, p,
-                               {"max_attempts", "initial_backoff",
-                                "max_backoff", "multiplier", "jitter"});
+    absl::Status s =
+        CheckKeys(node, p,
+                  {"max_attempts", "give_up_after", "initial_backoff",
+                   "max_backoff", "multiplier", "jitter"});
     if (!s.ok()) return s;
+    // The budget is what the definition sets: attempts, time or both
+    // (whichever runs out first); a time budget alone bounds no count.
+    if (node["give_up_after"]) {
+      s = GetDuration(node["give_up_after"], p + "give_up_after",
+                      policy.give_up_after_ms);
+      if (!s.ok()) return s;
+      if (!node["max_attempts"]) policy.max_attempts = 0;
+    }
     if (node["max_attempts"]) {
       s = GetInt(node["max_attempts"], p + "max_attempts", policy.max_attempts);
       if (!s.ok()) return s;
@@ -204,6 +192,13 @@ class Parser {
       return Error(p + "max_backoff",
                    "must be >= initial_backoff (" +
                        std::to_string(policy.initial_backoff_ms) + "ms)");
+    }
+    if (policy.give_up_after_ms > 0 &&
+        policy.give_up_after_ms <= policy.initial_backoff_ms) {
+      return Error(p + "give_up_after",
+                   "must be longer than initial_backoff (" +
+                       std::to_string(policy.initial_backoff_ms) +
+                       "ms), or no retry would fit in it");
     }
     if (node["multiplier"]) {
       s = GetDouble(node["multiplier"], p + "multiplier", policy.multiplier);

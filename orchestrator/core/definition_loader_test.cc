@@ -34,7 +34,7 @@ TEST(DefinitionLoaderTest, LoadsTheBookingSaga) {
       LoadDefinitionFile(SourceDir() + "/sagas/appointment_booking.yaml");
   ASSERT_TRUE(def.ok()) << def.status();
   EXPECT_EQ(def->name, "appointment_booking");
-  EXPECT_EQ(def->version, 1);
+  EXPECT_EQ(def->version, 2);
   EXPECT_FALSE(def->description.empty());
   ASSERT_EQ(def->required_input.size(), 3u);
   EXPECT_EQ(def->required_input[0].name, "patient_id");
@@ -80,8 +80,10 @@ TEST(DefinitionLoaderTest, LoadsTheBookingSaga) {
   EXPECT_EQ(notify.kind, StepKind::kPivot);
   EXPECT_EQ(notify.participant, "email");
   EXPECT_EQ(notify.action, "send_notification");
-  EXPECT_EQ(notify.retry.max_attempts, 4);
-  EXPECT_EQ(notify.retry.max_backoff_ms, 1000);
+  // An email outage delays the booking for up to an hour.
+  EXPECT_EQ(notify.retry.max_attempts, 0);
+  EXPECT_EQ(notify.retry.give_up_after_ms, 3600 * 1000);
+  EXPECT_EQ(notify.retry.max_backoff_ms, 30000);
   ASSERT_EQ(notify.input.size(), 6u);
   EXPECT_EQ(notify.input[0].target, "reservation_id");
   EXPECT_EQ(notify.input[0].source,
@@ -119,13 +121,38 @@ TEST(DefinitionLoaderTest, PartialRetryKeepsOtherDefaults) {
   EXPECT_EQ(def->steps[0].retry.max_backoff_ms, 5000);
 }
 
+TEST(DefinitionLoaderTest, GiveUpAfterAloneBoundsTimeNotAttempts) {
+  absl::StatusOr<SagaDefinition> def = ParseDefinition(
+      Saga(std::string(kReserve) + "    retry: {give_up_after: 1h}\n"),
+      kSource);
+  ASSERT_TRUE(def.ok()) << def.status();
+  EXPECT_EQ(def->steps[0].retry.give_up_after_ms, 3600000);
+  EXPECT_EQ(def->steps[0].retry.max_attempts, 0);
+  EXPECT_EQ(def->steps[0].compensation_retry.give_up_after_ms, 0);
+}
+
+TEST(DefinitionLoaderTest, GiveUpAfterWithMaxAttemptsKeepsBoth) {
+  absl::StatusOr<SagaDefinition> def = ParseDefinition(
+      Saga(std::string(kReserve) +
+           "    compensation_retry: {max_attempts: 50, give_up_after: 10m}\n"),
+      kSource);
+  ASSERT_TRUE(def.ok()) << def.status();
+  EXPECT_EQ(def->steps[0].compensation_retry.give_up_after_ms, 600000);
+  EXPECT_EQ(def->steps[0].compensation_retry.max_attempts, 50);
+  EXPECT_EQ(def->steps[0].retry.give_up_after_ms, 0);
+  EXPECT_EQ(def->steps[0].retry.max_attempts, 3);
+}
+
 TEST(DefinitionLoaderTest, ParsesDurations) {
   struct Case {
     std::string text;
     int64_t ms;
   };
-  for (const Case& c : std::vector<Case>{
-           {"250", 250}, {"250ms", 250}, {"2s", 2000}, {"1m", 60000}}) {
+  for (const Case& c : std::vector<Case>{{"250", 250},
+                                         {"250ms", 250},
+                                         {"2s", 2000},
+                                         {"1m", 60000},
+                                         {"1h", 3600000}}) {
     absl::StatusOr<SagaDefinition> def = ParseDefinition(
         Saga(std::string(kReserve) + "    timeout: " + c.text + "\n"), kSource);
     ASSERT_TRUE(def.ok()) << c.text << ": " << def.status();
@@ -294,17 +321,31 @@ INSTANTIATE_TEST_SUITE_P(
                               "between 0 and 1"},
         BadCase{"unknown retry key", Saga(R + "    retry: {attempts: 3}\n"),
                 kStepPrefix + "field 'retry.attempts': unknown field (known: "
-                              "initial_backoff, jitter, max_attempts, "
-                              "max_backoff, multiplier)"},
+                              "give_up_after, initial_backoff, jitter, "
+                              "max_attempts, max_backoff, multiplier)"},
         BadCase{"retry not a map", Saga(R + "    retry: 3\n"),
                 kStepPrefix + "field 'retry': must be a map of max_attempts, "
-                              "initial_backoff, max_backoff, multiplier, "
-                              "jitter"},
+                              "give_up_after, initial_backoff, max_backoff, "
+                              "multiplier, jitter"},
+        BadCase{"zero give_up_after",
+                Saga(R + "    retry: {give_up_after: 0}\n"),
+                kStepPrefix + "field 'retry.give_up_after': must be > 0"},
+        BadCase{"give_up_after not a duration",
+                Saga(R + "    retry: {give_up_after: an hour}\n"),
+                kStepPrefix + "field 'retry.give_up_after': must be a duration "
+                              "such as 250ms, 2s, 5m or 1h (a bare number "
+                              "means milliseconds)"},
+        BadCase{"give_up_after within the first backoff",
+                Saga(R + "    compensation_retry: {give_up_after: 1s, "
+                         "initial_backoff: 1s}\n"),
+                kStepPrefix + "field 'compensation_retry.give_up_after': must "
+                              "be longer than initial_backoff (1000ms), or no "
+                              "retry would fit in it"},
         BadCase{"zero timeout", Saga(R + "    timeout: 0s\n"),
                 kStepPrefix + "field 'timeout': must be > 0"},
-        BadCase{"bad duration unit", Saga(R + "    timeout: 2h\n"),
+        BadCase{"bad duration unit", Saga(R + "    timeout: 2d\n"),
                 kStepPrefix + "field 'timeout': must be a duration such as "
-                              "250ms, 2s or 1m (a bare number means "
+                              "250ms, 2s, 5m or 1h (a bare number means "
                               "milliseconds)"},
         BadCase{"source outside input and steps",
                 Saga(R + "    input: {patient_id: env.patient}\n"),
@@ -351,7 +392,7 @@ INSTANTIATE_TEST_SUITE_P(
                 kStepPrefix + "field 'timeout': is too long"},
         BadCase{"timeout not a scalar", Saga(R + "    timeout: {s: 2}\n"),
                 kStepPrefix + "field 'timeout': must be a duration such as "
-                              "250ms, 2s or 1m (a bare number means "
+                              "250ms, 2s, 5m or 1h (a bare number means "
                               "milliseconds)"},
         BadCase{"version too large",
                 "name: x\nversion: 99999999999\nsteps:\n" + R,

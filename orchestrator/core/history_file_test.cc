@@ -19,7 +19,7 @@ constexpr int64_t kT0 = 1714564800000;
 
 std::string BookingSource() {
   std::ifstream in(std::string(SAGA_SOURCE_DIR) +
-                   "/sagas/appointment_booking.yaml");
+                   "/tests/testdata/appointment_booking_v1.yaml");
   std::stringstream text;
   text << in.rdbuf();
   return text.str();

@@ -31,8 +31,9 @@ const char kReservation[] =
     R"("doctor_id":"d1","doctor_name":"Dr Bob","reservation_id":"r1"})";
 
 SagaDefinition Booking() {
-  absl::StatusOr<SagaDefinition> def = LoadDefinitionFile(
-      std::string(SAGA_SOURCE_DIR) + "/sagas/appointment_booking.yaml");
+  absl::StatusOr<SagaDefinition> def =
+      LoadDefinitionFile(std::string(SAGA_SOURCE_DIR) +
+                         "/tests/testdata/appointment_booking_v1.yaml");
   EXPECT_TRUE(def.ok()) << def.status();
   return def.ok() ? *def : SagaDefinition{};
 }
@@ -704,7 +705,7 @@ TEST(ReplayTest, ReplaysADecodedHistoryFile) {
   ASSERT_TRUE(text.ok()) << text.status();
   Json doc = Json::parse(*text);
   std::ifstream in(std::string(SAGA_SOURCE_DIR) +
-                   "/sagas/appointment_booking.yaml");
+                   "/tests/testdata/appointment_booking_v1.yaml");
   std::stringstream yaml;
   yaml << in.rdbuf();
   doc["definition"]["source_yaml"] = yaml.str();

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "orchestrator/core/duration.h"
+
 namespace saga::core {
 namespace {
 
@@ -27,9 +29,26 @@ int64_t BackoffMs(const RetryPolicy& policy, int failed_attempt,
   return std::max<int64_t>(0, std::llround(delay));
 }
 
-bool MayRetry(const RetryPolicy& policy, bool retry_forever,
-              int attempts_made) {
-  return retry_forever || attempts_made < policy.max_attempts;
+bool MayRetry(const RetryPolicy& policy, bool retry_forever, int attempts_made,
+              int64_t elapsed_ms) {
+  if (retry_forever) return true;
+  if (policy.max_attempts > 0 && attempts_made >= policy.max_attempts) {
+    return false;
+  }
+  return policy.give_up_after_ms <= 0 || elapsed_ms < policy.give_up_after_ms;
+}
+
+std::string DescribeGiveUp(const RetryPolicy& policy, int attempts_made,
+                           int64_t elapsed_ms) {
+  std::string text = "after " + std::to_string(attempts_made) + " attempts";
+  const bool by_count =
+      policy.max_attempts > 0 && attempts_made >= policy.max_attempts;
+  if (!by_count && policy.give_up_after_ms > 0 &&
+      elapsed_ms >= policy.give_up_after_ms) {
+    text += " in " + FormatDurationMs(elapsed_ms) + " (its give_up_after is " +
+            FormatDurationMs(policy.give_up_after_ms) + ")";
+  }
+  return text;
 }
 
 }  // namespace saga::core

@@ -57,16 +57,42 @@ TEST(BackoffTest, OutOfRangeInputsAreClamped) {
 
 TEST(MayRetryTest, CountsAttemptsIncludingTheFirst) {
   const RetryPolicy p = Policy(3, 100, 1000, 2.0, 0.2);
-  EXPECT_TRUE(MayRetry(p, false, 1));
-  EXPECT_TRUE(MayRetry(p, false, 2));
-  EXPECT_FALSE(MayRetry(p, false, 3));
-  EXPECT_FALSE(MayRetry(Policy(1, 100, 1000, 2.0, 0.2), false, 1));
+  EXPECT_TRUE(MayRetry(p, false, 1, 0));
+  EXPECT_TRUE(MayRetry(p, false, 2, 0));
+  EXPECT_FALSE(MayRetry(p, false, 3, 0));
+  EXPECT_FALSE(MayRetry(Policy(1, 100, 1000, 2.0, 0.2), false, 1, 0));
 }
 
 TEST(MayRetryTest, RetryForeverIgnoresTheLimit) {
-  const RetryPolicy p = Policy(1, 100, 1000, 2.0, 0.2);
-  EXPECT_TRUE(MayRetry(p, true, 1));
-  EXPECT_TRUE(MayRetry(p, true, 1000000));
+  RetryPolicy p = Policy(3, 100, 1000, 2.0, 0.2);
+  p.give_up_after_ms = 1000;
+  EXPECT_TRUE(MayRetry(p, true, 1, 0));
+  EXPECT_TRUE(MayRetry(p, true, 1000000, 1000000));
+}
+
+TEST(MayRetryTest, GiveUpAfterBoundsTheTimeSinceTheFirstAttempt) {
+  RetryPolicy p = Policy(0, 100, 1000, 2.0, 0.2);
+  p.give_up_after_ms = 3600000;
+  EXPECT_TRUE(MayRetry(p, false, 1, 0));
+  EXPECT_TRUE(MayRetry(p, false, 5000, 3599999));
+  EXPECT_FALSE(MayRetry(p, false, 5001, 3600000));
+}
+
+TEST(MayRetryTest, WhicheverBudgetRunsOutFirstGivesUp) {
+  RetryPolicy p = Policy(4, 100, 1000, 2.0, 0.2);
+  p.give_up_after_ms = 10000;
+  EXPECT_FALSE(MayRetry(p, false, 4, 500));    // attempts first
+  EXPECT_FALSE(MayRetry(p, false, 2, 10000));  // time first
+  EXPECT_TRUE(MayRetry(p, false, 3, 9999));
+}
+
+TEST(DescribeGiveUpTest, NamesTheBudgetThatRanOut) {
+  RetryPolicy p = Policy(4, 100, 1000, 2.0, 0.2);
+  EXPECT_EQ(DescribeGiveUp(p, 4, 700), "after 4 attempts");
+  p.max_attempts = 0;
+  p.give_up_after_ms = 3600000;
+  EXPECT_EQ(DescribeGiveUp(p, 137, 3600400),
+            "after 137 attempts in 1h (its give_up_after is 1h)");
 }
 
 }  // namespace

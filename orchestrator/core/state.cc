@@ -146,6 +146,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       step->status = StepStatus::kRunning;
       step->attempts = event.attempt;
       if (step->started_ms == 0) step->started_ms = event.at_ms;
+      if (event.attempt == 1) step->round_started_ms = event.at_ms;
       state.call_in_flight = true;
       state.in_flight_attempt = event.attempt;
       state.in_flight_deadline_ms = event.at_ms + step_timeout_ms;
@@ -195,6 +196,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       state.current_step = event.step;
       step->status = StepStatus::kCompensating;
       step->compensation_attempts = event.attempt;
+      if (event.attempt == 1) step->round_started_ms = event.at_ms;
       state.call_in_flight = true;
       state.in_flight_attempt = event.attempt;
       state.in_flight_deadline_ms = event.at_ms + step_timeout_ms;

@@ -47,6 +47,10 @@ struct StepState {
   std::string error;        // last failure
   int64_t started_ms = 0;   // first attempt
   int64_t ended_ms = 0;     // success/failure/compensation end
+  // When attempt 1 of the current round of calls (Execute, or Compensate
+  // once compensating; an operator retry starts a new round) started: the
+  // start of the retry policy's give_up_after budget.
+  int64_t round_started_ms = 0;
 };
 
 struct SagaState {

@@ -34,7 +34,7 @@ constexpr char kDeniedSaga[] = "s-denied";
 
 std::string BookingSource() {
   std::ifstream in(std::string(SAGA_SOURCE_DIR) +
-                   "/sagas/appointment_booking.yaml");
+                   "/tests/testdata/appointment_booking_v1.yaml");
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
