@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -9,10 +10,35 @@
 
 namespace saga::engine {
 
+using std::chrono::steady_clock;
+using std::chrono::system_clock;
+
+// Owns everything an asynchronous call needs until its callback runs.
+struct ParticipantClients::PendingCall {
+  const Endpoint* endpoint = nullptr;
+  std::string participant;
+  bool compensation = false;
+  grpc::ClientContext context;
+  v1::StepRequest request;
+  v1::StepResult response;
+  // The latest moment the request may be sent: the earlier of the call's
+  // deadline and its send-by time.
+  system_clock::time_point send_by;
+  std::function<void(CallResult)> done;
+
+  void Finish(CallResult result) {
+    auto finish = std::move(done);
+    delete this;
+    finish(std::move(result));
+  }
+};
+
 ParticipantClients::ParticipantClients(
     const std::map<std::string, std::string>& addresses,
     const std::map<std::string, std::shared_ptr<grpc::ChannelCredentials>>&
-        credentials) {
+        credentials,
+    const std::string& instance_id)
+    : instance_id_(instance_id) {
   for (const auto& [name, address] : addresses) {
     auto tls = credentials.find(name);
     grpc::ChannelArguments args;
@@ -20,39 +46,46 @@ ParticipantClients::ParticipantClients(
     // grows to minutes, which would stall every saga waiting on it.
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    auto channel = grpc::CreateCustomChannel(
+    Endpoint& endpoint = endpoints_[name];
+    endpoint.address = address;
+    endpoint.channel = grpc::CreateCustomChannel(
         address,
         tls == credentials.end() ? grpc::InsecureChannelCredentials()
                                  : tls->second,
         args);
-    stubs_[name] = v1::Participant::NewStub(channel);
+    endpoint.stub = v1::Participant::NewStub(endpoint.channel);
   }
+  watcher_ = std::thread([this] { WatchChannels(); });
+}
+
+ParticipantClients::~ParticipantClients() {
+  state_changes_.Shutdown();
+  watcher_.join();
 }
 
 bool ParticipantClients::Has(const std::string& participant) const {
-  return stubs_.count(participant) > 0;
+  return endpoints_.count(participant) > 0;
 }
-
-namespace {
-
-// Owns everything an asynchronous call needs until its callback runs.
-struct PendingCall {
-  grpc::ClientContext context;
-  v1::StepRequest request;
-  v1::StepResult response;
-  std::function<void(CallResult)> done;
-};
-
-}  // namespace
 
 void ParticipantClients::Call(const std::string& participant, bool compensation,
                               const v1::StepRequest& request,
-                              std::chrono::system_clock::time_point deadline,
+                              system_clock::time_point deadline,
                               const core::TraceContext& trace,
-                              std::function<void(CallResult)> done) {
+                              std::function<void(CallResult)> done,
+                              steady_clock::time_point send_by) {
   auto* call = new PendingCall;
+  call->endpoint = &endpoints_.at(participant);
+  call->participant = participant;
+  call->compensation = compensation;
   call->request = request;
   call->done = std::move(done);
+  call->send_by = deadline;
+  if (send_by != steady_clock::time_point::max()) {
+    call->send_by = std::min(
+        deadline, system_clock::now() +
+                      std::chrono::duration_cast<system_clock::duration>(
+                          send_by - steady_clock::now()));
+  }
   call->context.set_deadline(deadline);
   if (!trace.traceparent.empty()) {
     call->context.AddMetadata(observability::kTraceParentKey,
@@ -61,22 +94,71 @@ void ParticipantClients::Call(const std::string& participant, bool compensation,
   if (!trace.tracestate.empty()) {
     call->context.AddMetadata(observability::kTraceStateKey, trace.tracestate);
   }
-  // Fail fast while a participant is down instead of queueing until the
-  // deadline: the decider's backoff decides when to try again.
+  if (!instance_id_.empty()) {
+    call->context.AddMetadata(kOrchestratorInstanceKey, instance_id_);
+  }
+  // The request goes out only over a ready channel, so that a failure to
+  // reach the participant is known not to have sent anything; once sent,
+  // the call must not wait for a reconnection either.
   call->context.set_wait_for_ready(false);
+  const grpc_connectivity_state state =
+      call->endpoint->channel->GetState(/*try_to_connect=*/true);
+  if (state == GRPC_CHANNEL_READY) {
+    Send(call);
+  } else {
+    WaitUntilReady(call, state);
+  }
+}
+
+void ParticipantClients::Send(PendingCall* call) {
   auto on_done = [call](grpc::Status status) {
-    CallResult result = ToCallResult(status, call->response);
-    auto finish = std::move(call->done);
-    delete call;
-    finish(std::move(result));
+    call->Finish(ToCallResult(status, call->response));
   };
-  auto* stub = stubs_.at(participant).get();
-  if (compensation) {
+  auto* stub = call->endpoint->stub.get();
+  if (call->compensation) {
     stub->async()->Compensate(&call->context, &call->request, &call->response,
                               std::move(on_done));
   } else {
     stub->async()->Execute(&call->context, &call->request, &call->response,
                            std::move(on_done));
+  }
+}
+
+void ParticipantClients::WaitUntilReady(PendingCall* call,
+                                        grpc_connectivity_state last_seen) {
+  const bool gone = last_seen == GRPC_CHANNEL_TRANSIENT_FAILURE ||
+                    last_seen == GRPC_CHANNEL_SHUTDOWN;
+  if (gone || system_clock::now() >= call->send_by) {
+    const std::string why =
+        gone ? "its connection failed (refused, no address, or lost)"
+             : "its channel did not become ready in time";
+    CallResult result;
+    result.outcome = core::CallOutcome::kRetryableFailure;
+    result.error = "not sent: participant '" + call->participant + "' at " +
+                   call->endpoint->address + " is unreachable: " + why;
+    result.grpc_code = "UNAVAILABLE";
+    result.sent = false;
+    call->Finish(std::move(result));
+    return;
+  }
+  // The tag comes back on the watcher thread when the state leaves
+  // `last_seen` or at send_by, whichever is first.
+  call->endpoint->channel->NotifyOnStateChange(last_seen, call->send_by,
+                                               &state_changes_, call);
+}
+
+void ParticipantClients::WatchChannels() {
+  void* tag = nullptr;
+  bool changed = false;
+  while (state_changes_.Next(&tag, &changed)) {
+    auto* call = static_cast<PendingCall*>(tag);
+    const grpc_connectivity_state state =
+        call->endpoint->channel->GetState(/*try_to_connect=*/true);
+    if (state == GRPC_CHANNEL_READY && system_clock::now() < call->send_by) {
+      Send(call);
+    } else {
+      WaitUntilReady(call, state);
+    }
   }
 }
 
@@ -86,9 +168,19 @@ CallResult ToCallResult(const grpc::Status& status,
     // gRPC and absl share their codes and names.
     std::string code = absl::StatusCodeToString(
         static_cast<absl::StatusCode>(status.error_code()));
-    return {core::CallOutcome::kUnknown, "",
-            "participant call failed: " + code + ": " + status.error_message(),
-            code};
+    std::string error =
+        "participant call failed: " + code + ": " + status.error_message();
+    switch (status.error_code()) {
+      case grpc::StatusCode::INVALID_ARGUMENT:
+      case grpc::StatusCode::FAILED_PRECONDITION:
+      case grpc::StatusCode::UNIMPLEMENTED:
+      case grpc::StatusCode::UNAUTHENTICATED:
+      case grpc::StatusCode::PERMISSION_DENIED:
+        return {core::CallOutcome::kRetryableFailure, "", std::move(error),
+                code};
+      default:
+        return {core::CallOutcome::kUnknown, "", std::move(error), code};
+    }
   }
   switch (result.outcome()) {
     case v1::STEP_OUTCOME_SUCCEEDED:
