@@ -226,8 +226,8 @@ int main(int argc, char** argv) {
     }
   }
 
-  saga::engine::ParticipantClients participants(participant_addresses,
-                                                *participant_credentials);
+  saga::engine::ParticipantClients participants(
+      participant_addresses, *participant_credentials, config.instance.id);
   saga::engine::EngineOptions engine_options;
   engine_options.db_threads = config.limits.store_threads;
   engine_options.max_input_bytes = config.limits.max_input_bytes;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <boost/asio.hpp>
+#include <utility>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
@@ -238,6 +239,12 @@ struct Engine::Runtime {
   std::vector<Queued> queued;
   // The token of the latest participant call started for the saga.
   uint64_t call_token = 0;
+  // The lease generation (lease_keeper.h) in which this instance last
+  // proved it holds the saga's lease: by creating, claiming or appending to
+  // it. A participant call goes only in the current generation.
+  uint64_t lease_generation = 0;
+  // The generation read when the commit under way began.
+  uint64_t commit_generation = 0;
   asio::steady_timer timer;  // backoff
   std::vector<std::shared_ptr<Waiter>> waiters;
 };
@@ -261,9 +268,10 @@ Engine::Engine(store::SagaStore* store, DefinitionRegistry* definitions,
       random_(std::random_device{}()) {
   threads_->leases = std::make_unique<LeaseKeeper>(
       threads_->io, threads_->db, store_, options_.leases,
-      [this](std::vector<store::SagaRecord> records) {
-        AdoptClaimed(std::move(records));
-      });
+      [this](std::vector<store::SagaRecord> records, uint64_t generation) {
+        AdoptClaimed(std::move(records), generation);
+      },
+      [this] { ConfirmWithheldLeases(); });
   threads_->committer = std::make_unique<Committer>(
       store_,
       [this](std::function<void()> work) {
@@ -292,6 +300,7 @@ absl::StatusOr<size_t> Engine::Recover() {
   std::string after;
   int batch_size = leases.claim_batch;
   while (true) {
+    const uint64_t generation = threads_->leases->Generation();
     auto batch =
         store_->Claim(leases.instance_id, leases.ttl, batch_size, after);
     if (!batch.ok()) return batch.status();
@@ -299,7 +308,7 @@ absl::StatusOr<size_t> Engine::Recover() {
     if (count == 0) break;
     claimed += count;
     after = batch->back().summary.saga_id;
-    AdoptClaimed(*std::move(batch));
+    AdoptClaimed(*std::move(batch), generation);
     if (count < static_cast<size_t>(batch_size)) break;
     batch_size = std::min(batch_size * 4,
                           std::max(leases.claim_batch, kLargestRecoveryBatch));
@@ -380,12 +389,14 @@ core::DecideContext Engine::Context() {
 
 void Engine::Insert(const std::string& saga_id,
                     std::shared_ptr<const core::SagaDefinition> definition,
-                    core::SagaState state, const std::string& idempotency_key) {
+                    core::SagaState state, const std::string& idempotency_key,
+                    uint64_t lease_generation) {
   metrics_->SagaDriven(definition->name);
   auto& runtime = sagas_[saga_id];
   runtime = std::make_unique<Runtime>(threads_->io, std::move(definition),
                                       std::move(state));
   runtime->idempotency_key = idempotency_key;
+  runtime->lease_generation = lease_generation;
   active_sagas_ = sagas_.size();
 }
 
@@ -459,9 +470,10 @@ void Engine::StartSaga(
 
   // The result arrives on the engine thread.
   threads_->committer->Create(
-      batch, [this, definition = *definition, decision, state, idempotency_key,
-              done = std::move(done)](
-                 absl::StatusOr<store::CreateResult> created) mutable {
+      batch,
+      [this, definition = *definition, decision, state, idempotency_key,
+       generation = threads_->leases->Generation(), done = std::move(done)](
+          absl::StatusOr<store::CreateResult> created) mutable {
         if (!created.ok() || !created->created) --starting_sagas_;
         if (!created.ok()) {
           // In doubt: the saga may exist after all. Adopt it if it does, so
@@ -478,7 +490,7 @@ void Engine::StartSaga(
         }
         MaybeCrash(CrashPoint::kAfterStartCommit);
         metrics_->RecordCommitted(*definition, decision->events);
-        Insert(state->saga_id, definition, *state, idempotency_key);
+        Insert(state->saga_id, definition, *state, idempotency_key, generation);
         --starting_sagas_;
         Runtime& runtime = *sagas_[state->saga_id];
         LogEvents(*definition, state->saga_id, runtime.trace_id(),
@@ -684,6 +696,7 @@ void Engine::Commit(const std::string& saga_id, Runtime& runtime,
       MakeBatch(*runtime.definition, runtime.state.last_seq, *next,
                 shared_decision->events));
   runtime.busy = true;
+  runtime.commit_generation = threads_->leases->Generation();
   ++commits_in_flight_;
   // The result arrives on the engine thread.
   threads_->committer->Append(
@@ -728,6 +741,8 @@ void Engine::OnCommitted(const std::string& saga_id, absl::Status status,
   MaybeCrashAfterCommit(*next, decision->events);
   runtime.state = std::move(*next);
   runtime.busy = false;
+  // The append was fenced on the lease: it is ours, extended from then on.
+  runtime.lease_generation = runtime.commit_generation;
   NotifyWaiters(runtime);
   RunCommands(saga_id, runtime, decision->commands);
   if (done) done(absl::OkStatus());
@@ -869,7 +884,9 @@ void Engine::Invoke(const std::string& saga_id, Runtime& runtime,
   fields.emplace_back("span_id", span.span_id);
 
   // A parked call is sent only if, when its turn comes, it is still the
-  // saga's latest and the saga still waits for it.
+  // saga's latest and the saga still waits for it, and only while this
+  // instance surely holds the saga's lease (else it is withheld, see
+  // ConfirmWithheldLeases).
   const uint64_t token = ++last_call_token_;
   runtime.call_token = token;
   auto wanted = [this, saga_id, token, step = command.step,
@@ -878,9 +895,14 @@ void Engine::Invoke(const std::string& saga_id, Runtime& runtime,
     auto it = sagas_.find(saga_id);
     if (it == sagas_.end()) return false;
     const Runtime& now = *it->second;
-    return now.call_token == token && now.state.call_in_flight &&
-           now.state.current_step == step &&
-           now.state.in_flight_attempt == attempt;
+    const bool latest = now.call_token == token && now.state.call_in_flight &&
+                        now.state.current_step == step &&
+                        now.state.in_flight_attempt == attempt;
+    if (latest && !LeaseSurelyHeld(now)) {
+      Withhold(saga_id);
+      return false;
+    }
+    return latest;
   };
   auto send = [this, saga_id, result, compensation, fields, call_trace,
                request = std::move(request), participant = step.participant,
@@ -929,11 +951,87 @@ void Engine::Invoke(const std::string& saga_id, Runtime& runtime,
             Handle(saga_id, std::move(result), nullptr);
             CallLanded();
           });
-        });
+        },
+        threads_->leases->SurelyHeldUntil());
   };
   if (!gates_->Submit(step.participant, {std::move(wanted), std::move(send)})) {
     Log(spdlog::level::debug, "participant call parked", fields);
   }
+}
+
+bool Engine::LeaseSurelyHeld(const Runtime& runtime) const {
+  return runtime.lease_generation == threads_->leases->Generation() &&
+         std::chrono::steady_clock::now() < threads_->leases->SurelyHeldUntil();
+}
+
+void Engine::Withhold(const std::string& saga_id) {
+  if (withheld_.empty()) {
+    Log(spdlog::level::warn,
+        "participant calls withheld: this instance's leases may have lapsed",
+        {{"instance", options_.leases.instance_id}});
+  }
+  withheld_.insert(saga_id);
+  // Not from inside the gate that asked (wanted() runs in its pump).
+  asio::post(threads_->io, [this] { ConfirmWithheldLeases(); });
+}
+
+void Engine::ConfirmWithheldLeases() {
+  // While the leases may be lapsing, a claim would only race the renewal
+  // that the lease keeper retries anyway: wait for it.
+  if (withheld_.empty() ||
+      std::chrono::steady_clock::now() >= threads_->leases->SurelyHeldUntil()) {
+    return;
+  }
+  Log(spdlog::level::info, "confirming the leases of the withheld sagas",
+      {{"instance", options_.leases.instance_id},
+       {"sagas", static_cast<int64_t>(withheld_.size())}});
+  for (const std::string& saga_id : std::exchange(withheld_, {})) {
+    ConfirmLease(saga_id);
+  }
+}
+
+void Engine::ConfirmLease(const std::string& saga_id) {
+  asio::post(threads_->db, [this, saga_id] {
+    // Claiming proves the lease is ours (or takes back one that expired
+    // unclaimed) and returns the saga as recorded: another instance may
+    // have driven it meanwhile.
+    const uint64_t generation = threads_->leases->Generation();
+    auto record = store_->ClaimSaga(saga_id, options_.leases.instance_id,
+                                    options_.leases.ttl);
+    asio::post(threads_->io, [this, saga_id, generation,
+                              record = std::move(record)]() mutable {
+      auto it = sagas_.find(saga_id);
+      if (it == sagas_.end()) return;
+      Runtime& runtime = *it->second;
+      if (absl::IsUnavailable(record.status()) ||
+          absl::IsUnknown(record.status())) {
+        Withhold(saga_id);  // again once the database answers
+        return;
+      }
+      if (!record.ok()) {
+        Drop(saga_id, std::string(record.status().message()));
+        return;
+      }
+      runtime.lease_generation = generation;
+      // A commit under way starts the saga's next call itself.
+      if (runtime.busy) return;
+      if (record->summary.last_seq != runtime.state.last_seq) {
+        // Driven elsewhere while this instance could not be sure: resume
+        // from the history as recorded.
+        runtime.state =
+            core::Fold(*runtime.definition, saga_id, record->events);
+        Handle(saga_id, core::Signal{}, nullptr);
+        return;
+      }
+      for (const core::Command& command :
+           core::PendingCommands(*runtime.definition, runtime.state)) {
+        if (command.kind == core::Command::Kind::kInvokeStep ||
+            command.kind == core::Command::Kind::kInvokeCompensation) {
+          Invoke(saga_id, runtime, command);
+        }
+      }
+    });
+  });
 }
 
 void Engine::Reload(const std::string& saga_id, milliseconds delay) {
@@ -1019,6 +1117,7 @@ void Engine::TakeOver(const std::string& saga_id,
                       std::function<void(absl::Status)> then) {
   asio::post(threads_->db, [this, saga_id, then = std::move(then)]() mutable {
     const std::string& self = options_.leases.instance_id;
+    const uint64_t generation = threads_->leases->Generation();
     auto record = store_->ClaimSaga(saga_id, self, options_.leases.ttl);
     using Definition = std::shared_ptr<const core::SagaDefinition>;
     absl::StatusOr<Definition> definition =
@@ -1029,7 +1128,7 @@ void Engine::TakeOver(const std::string& saga_id,
       (void)store_->ReleaseLease(saga_id, self);
     }
     asio::post(threads_->io,
-               [this, saga_id, record = std::move(record),
+               [this, saga_id, generation, record = std::move(record),
                 definition = std::move(definition), then = std::move(then)] {
                  if (!definition.ok()) {
                    then(definition.status());
@@ -1038,7 +1137,7 @@ void Engine::TakeOver(const std::string& saga_id,
                  if (!sagas_.count(saga_id)) {
                    Insert(saga_id, *definition,
                           core::Fold(**definition, saga_id, record->events),
-                          record->summary.idempotency_key);
+                          record->summary.idempotency_key, generation);
                  }
                  then(absl::OkStatus());
                });
@@ -1047,7 +1146,8 @@ void Engine::TakeOver(const std::string& saga_id,
 
 // Runs on a database thread (or before Start): definitions may have to be
 // read back from the store.
-void Engine::AdoptClaimed(std::vector<store::SagaRecord> records) {
+void Engine::AdoptClaimed(std::vector<store::SagaRecord> records,
+                          uint64_t generation) {
   const std::string& self = options_.leases.instance_id;
   for (auto& record : records) {
     const std::string saga_id = record.summary.saga_id;
@@ -1062,15 +1162,29 @@ void Engine::AdoptClaimed(std::vector<store::SagaRecord> records) {
       (void)store_->ReleaseLease(saga_id, self);
       continue;
     }
-    asio::post(threads_->io, [this, saga_id, definition = *definition,
-                              key = std::move(record.summary.idempotency_key),
-                              events = std::move(record.events)] {
-      // Already driven here: its lease had lapsed and is ours again.
-      if (sagas_.count(saga_id)) return;
-      Insert(saga_id, definition, core::Fold(*definition, saga_id, events),
-             key);
-      Handle(saga_id, core::Signal{}, nullptr);
-    });
+    asio::post(
+        threads_->io, [this, saga_id, generation, definition = *definition,
+                       key = std::move(record.summary.idempotency_key),
+                       events = std::move(record.events)] {
+          auto it = sagas_.find(saga_id);
+          if (it == sagas_.end()) {
+            Insert(saga_id, definition,
+                   core::Fold(*definition, saga_id, events), key, generation);
+            Handle(saga_id, core::Signal{}, nullptr);
+            return;
+          }
+          // Already driven here: its lease had lapsed and is ours again. If
+          // another instance wrote to it meanwhile, a commit under way is
+          // refused (stale seq) and reloads; else resume from the record.
+          Runtime& runtime = *it->second;
+          const int64_t recorded_seq = events.empty() ? 0 : events.back().seq;
+          if (runtime.busy) return;
+          runtime.lease_generation = generation;
+          if (recorded_seq != runtime.state.last_seq) {
+            runtime.state = core::Fold(*definition, saga_id, events);
+            Handle(saga_id, core::Signal{}, nullptr);
+          }
+        });
   }
 }
 

@@ -39,6 +39,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -218,18 +219,34 @@ class Engine {
   void Reload(const std::string& saga_id, std::chrono::milliseconds delay);
   void Drop(const std::string& saga_id, const std::string& why);
   void Adopt(const std::string& saga_id, std::chrono::milliseconds delay);
-  void AdoptClaimed(std::vector<store::SagaRecord> records);
+  void AdoptClaimed(std::vector<store::SagaRecord> records,
+                    uint64_t generation);
   void TakeOver(const std::string& saga_id,
                 std::function<void(absl::Status)> then);
   void Insert(const std::string& saga_id,
               std::shared_ptr<const core::SagaDefinition> definition,
-              core::SagaState state, const std::string& idempotency_key);
+              core::SagaState state, const std::string& idempotency_key,
+              uint64_t lease_generation);
   store::AppendBatch MakeBatch(const core::SagaDefinition& definition,
                                int64_t expected_last_seq,
                                const core::SagaState& next,
                                const std::vector<core::Event>& events) const;
   void CallLanded();
   bool Drained() const;
+  // Whether the saga's lease is surely still this instance's (see
+  // lease_keeper.h): no participant call is sent otherwise.
+  bool LeaseSurelyHeld(const Runtime& runtime) const;
+  // Records that the saga's call was not sent for want of a sure lease.
+  // REQUIRES: on the engine thread.
+  void Withhold(const std::string& saga_id);
+  // Once the instance's leases are surely live again (after a renewal):
+  // confirms the lease of each withheld saga. REQUIRES: on the engine thread.
+  void ConfirmWithheldLeases();
+  // Claims the saga: if the lease is (still or again) ours, its call goes
+  // (or, if another instance drove it meanwhile, it resumes from the
+  // record); if another instance holds it, it is let go. REQUIRES: on the
+  // engine thread.
+  void ConfirmLease(const std::string& saga_id);
   // Logs a failure about a driven saga (a warning, or an error when
   // `severe`) with the fields every saga log line carries. REQUIRES: on the
   // engine thread.
@@ -255,6 +272,8 @@ class Engine {
 
   // Engine-thread only.
   std::unordered_map<std::string, std::unique_ptr<Runtime>> sagas_;
+  // Sagas whose call was withheld while the leases were unsure.
+  std::set<std::string> withheld_;
   std::mt19937_64 random_;
   // Names each participant call, so that a parked call can tell whether it
   // is still its saga's latest.

@@ -12,12 +12,17 @@ using std::chrono::milliseconds;
 
 LeaseKeeper::LeaseKeeper(asio::io_context& io, asio::thread_pool& db,
                          store::SagaStore* store, LeaseOptions options,
-                         Adopt adopt)
+                         Adopt adopt, Renewed renewed)
     : io_(io),
       db_(db),
       store_(store),
       options_(std::move(options)),
       adopt_(std::move(adopt)),
+      renewed_(std::move(renewed)),
+      surely_held_until_((std::chrono::steady_clock::now() + options_.ttl -
+                          options_.SafetyMargin())
+                             .time_since_epoch()
+                             .count()),
       renew_timer_(io),
       claim_timer_(io) {}
 
@@ -27,6 +32,7 @@ void LeaseKeeper::Start() {
 }
 
 absl::StatusOr<size_t> LeaseKeeper::ClaimOnce() {
+  const uint64_t generation = Generation();
   auto claimed = store_->Claim(options_.instance_id, options_.ttl,
                                options_.claim_batch, claim_after_);
   if (!claimed.ok()) return claimed.status();
@@ -40,7 +46,7 @@ absl::StatusOr<size_t> LeaseKeeper::ClaimOnce() {
     Log(spdlog::level::info, "sagas claimed",
         {{"instance", options_.instance_id},
          {"sagas", static_cast<int64_t>(count)}});
-    adopt_(*std::move(claimed));
+    adopt_(*std::move(claimed), generation);
   }
   return count;
 }
@@ -52,14 +58,33 @@ void LeaseKeeper::ScheduleRenewal() {
   renew_timer_.async_wait([this](const boost::system::error_code& error) {
     if (error) return;
     asio::post(db_, [this] {
+      // The database stamps the leases at or after this moment.
+      const auto started = std::chrono::steady_clock::now();
       auto renewed = store_->RenewLeases(options_.instance_id, options_.ttl);
-      if (!renewed.ok()) {
+      if (renewed.ok()) {
+        // Only renewals write these two, one renewal at a time;
+        // the generation moves first, so a reader that sees the new bound
+        // sees the new generation too.
+        if (started >= SurelyHeldUntil()) {
+          ++generation_;
+          Log(spdlog::level::warn,
+              "leases renewed after they may have lapsed; each saga's lease "
+              "is confirmed again before its next participant call",
+              {{"instance", options_.instance_id}});
+        }
+        surely_held_until_ = (started + options_.ttl - options_.SafetyMargin())
+                                 .time_since_epoch()
+                                 .count();
+      } else {
         // Retried at the next tick, well before the leases expire.
         Log(spdlog::level::warn, "lease renewal failed",
             {{"instance", options_.instance_id},
              {"error", renewed.status().ToString()}});
       }
-      asio::post(io_, [this] { ScheduleRenewal(); });
+      asio::post(io_, [this, ok = renewed.ok()] {
+        if (ok && renewed_) renewed_();
+        ScheduleRenewal();
+      });
     });
   });
 }

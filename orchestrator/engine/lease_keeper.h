@@ -8,6 +8,20 @@
 // or claim is logged and tried again at the next tick: the leases then
 // expire only if the database stays unreachable for most of a TTL.
 //
+// It also tells whether a lease of this instance is surely still its own,
+// which the engine asks before every participant call:
+//  - Until when, on the monotonic clock, every lease it holds is surely
+//    live: the start of the last successful renewal (or, before the first,
+//    of this object's life, which precedes every lease it holds) + TTL -
+//    the safety margin.
+//  - A generation, bumped when a renewal succeeds after that moment had
+//    passed: the leases may have lapsed and been taken over in between (the
+//    instance was paused, or the database unreachable), and the renewal
+//    extended only those still its own, without saying which. A saga's
+//    lease is sure only if it was confirmed (created, claimed, or appended
+//    to: each of those proves the lease) in the current generation; the
+//    engine confirms the others again (ClaimSaga) before calling.
+//
 // Thread-safety: Start runs once, before or on the engine thread;
 // StopClaiming may be called from any thread.
 #pragma once
@@ -18,6 +32,7 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -30,11 +45,23 @@ namespace saga::engine {
 class LeaseKeeper {
  public:
   // Called on a database thread with the sagas just claimed (now leased to
-  // this instance).
-  using Adopt = std::function<void(std::vector<store::SagaRecord>)>;
+  // this instance) and the lease generation read before the claim.
+  using Adopt =
+      std::function<void(std::vector<store::SagaRecord>, uint64_t generation)>;
+  // Called on the engine thread after each successful renewal.
+  using Renewed = std::function<void()>;
 
   LeaseKeeper(boost::asio::io_context& io, boost::asio::thread_pool& db,
-              store::SagaStore* store, LeaseOptions options, Adopt adopt);
+              store::SagaStore* store, LeaseOptions options, Adopt adopt,
+              Renewed renewed = nullptr);
+
+  // Until when (steady clock) this instance's leases are surely live, and
+  // the current lease generation; see above. Any thread.
+  std::chrono::steady_clock::time_point SurelyHeldUntil() const {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(surely_held_until_.load()));
+  }
+  uint64_t Generation() const { return generation_.load(); }
 
   // Arms the renewal and claim timers.
   void Start();
@@ -60,6 +87,10 @@ class LeaseKeeper {
   store::SagaStore* store_;
   const LeaseOptions options_;
   const Adopt adopt_;
+  const Renewed renewed_;
+  // SurelyHeldUntil(), as steady_clock ticks.
+  std::atomic<std::chrono::steady_clock::rep> surely_held_until_;
+  std::atomic<uint64_t> generation_{0};
   boost::asio::steady_timer renew_timer_;
   boost::asio::steady_timer claim_timer_;
   std::atomic<bool> claiming_{true};

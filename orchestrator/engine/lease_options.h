@@ -19,6 +19,12 @@ struct LeaseOptions {
   std::chrono::milliseconds claim_interval{1000};
   // Most sagas taken per claim; a full batch is followed by another at once.
   int claim_batch = 100;
+
+  // How long before its leases may lapse an instance stops calling
+  // participants: a fifth of the TTL. It covers a renewal statement that
+  // started before an append it skipped, the time from the check to the
+  // request on the wire, and clock-rate differences with the database.
+  std::chrono::milliseconds SafetyMargin() const { return ttl / 5; }
 };
 
 }  // namespace saga::engine

@@ -64,6 +64,16 @@ observability::TraceParent IncomingTrace(const grpc::ServerContext& context) {
   return parsed ? *parsed : observability::TraceParent{};
 }
 
+// The calling orchestrator instance, as it names itself in the
+// saga-orchestrator-instance metadata; empty when absent.
+std::string CallerInstance(const grpc::ServerContext& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("saga-orchestrator-instance");
+  return it == metadata.end()
+             ? std::string()
+             : std::string(it->second.data(), it->second.size());
+}
+
 std::string LowerCase(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return std::tolower(c); });
@@ -96,6 +106,7 @@ grpc::Status ParticipantService::Handle(Kind kind, grpc::ServerContext* context,
   const char* rpc = kind == Kind::kExecute ? "execute" : "compensate";
   const auto started = std::chrono::steady_clock::now();
   const observability::TraceParent trace = IncomingTrace(*context);
+  const std::string caller = CallerInstance(*context);
   const bool known_action =
       (kind == Kind::kExecute
            ? actions_->FindExecute(request.action())
@@ -105,7 +116,7 @@ grpc::Status ParticipantService::Handle(Kind kind, grpc::ServerContext* context,
         {"saga_id", request.saga_id()},     {"step", request.step()},
         {"action", request.action()},       {"attempt", request.attempt()},
         {"key", request.idempotency_key()}, {"trace_id", trace.trace_id},
-        {"span_id", trace.span_id}};
+        {"span_id", trace.span_id},         {"caller", caller}};
   };
   // Every answer: one log line and the metrics. `outcome` is the
   // participant's outcome or the gRPC code the call fails with.

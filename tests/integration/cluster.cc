@@ -168,6 +168,13 @@ std::string TestCluster::OrchestratorLog(size_t instance) const {
   return out.str();
 }
 
+std::string TestCluster::ParticipantLog(const std::string& name) const {
+  std::ifstream in(log_dir_ + "/" + name + ".log");
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
 std::string TestCluster::InstanceId(size_t instance) {
   return "orch-" + std::to_string(instance);
 }
@@ -378,15 +385,19 @@ void TestCluster::SignalOrchestrator(int signal, size_t instance) {
   }
 }
 
-::testing::AssertionResult TestCluster::RestartParticipant(
-    const std::string& name, const std::vector<std::string>& flags) {
+void TestCluster::StopParticipant(const std::string& name) {
   Participant& participant = participants_.at(name);
   if (participant.process) {
     participant.process->Signal(SIGKILL);
     participant.process->Wait();
     participant.process.reset();
   }
-  participant.flags = flags;
+}
+
+::testing::AssertionResult TestCluster::RestartParticipant(
+    const std::string& name, const std::vector<std::string>& flags) {
+  StopParticipant(name);
+  participants_.at(name).flags = flags;
   return StartParticipant(name);
 }
 

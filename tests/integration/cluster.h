@@ -110,6 +110,11 @@ class TestCluster {
   static std::string InstanceId(size_t instance);
   // The instance's log so far.
   std::string OrchestratorLog(size_t instance = 0) const;
+  // Participant `name`'s log so far (every start appends to it).
+  std::string ParticipantLog(const std::string& name) const;
+  // Kills (SIGKILL) participant `name`: its port refuses connections until
+  // RestartParticipant.
+  void StopParticipant(const std::string& name);
   // Kills (SIGKILL) and starts participant `name` on the same port and
   // database with `flags` instead of the options' flags.
   ::testing::AssertionResult RestartParticipant(

@@ -31,10 +31,13 @@
 
 #include <chrono>
 #include <csignal>
+#include <ctime>
+#include <iomanip>
 #include <iostream>
 #include <map>
 #include <pqxx/pqxx>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -284,6 +287,104 @@ TEST(SeveralInstancesTest, PausedInstanceIsFencedAndNoSagaHasTwoDrivers) {
               0)
         << id << " was not taken over";
   }
+}
+
+// Calls from orchestrator instance `caller` that reached any participant at
+// or after `since`: each participant logs a line per call, stamped when it
+// answered, with the calling instance and the call's duration in ms.
+int CallsArrivedSince(TestCluster& cluster, const std::string& caller,
+                      std::chrono::system_clock::time_point since) {
+  int calls = 0;
+  for (const auto& name : kParticipants) {
+    std::istringstream log(cluster.ParticipantLog(name));
+    std::string line;
+    while (std::getline(log, line)) {
+      if (line.find(" caller=" + caller + " ") == std::string::npos &&
+          !line.ends_with(" caller=" + caller)) {
+        continue;
+      }
+      // "2026-12-06T05:01:02.123 info ..." in local time.
+      std::tm tm{};
+      std::istringstream stamp(line.substr(0, 19));
+      stamp >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
+      if (stamp.fail() || line.size() < 23) continue;
+      tm.tm_isdst = -1;
+      auto answered = std::chrono::system_clock::from_time_t(std::mktime(&tm)) +
+                      milliseconds(std::stoi(line.substr(20, 3)));
+      const size_t ms = line.find(" ms=");
+      if (ms != std::string::npos) {
+        answered -= milliseconds(std::stoll(line.substr(ms + 4)));
+      }
+      if (answered >= since) ++calls;
+    }
+  }
+  return calls;
+}
+
+// A paused instance ("zombie") whose leases were taken over used to send
+// the calls it had parked as soon as it woke up (44 of them in one run):
+// each reached a participant for a saga another instance drove. Calls are
+// now withheld while the instance cannot be sure of its leases, and after
+// the next renewal each withheld saga's lease is read back first.
+TEST(SeveralInstancesTest, ZombieSendsNoCallAfterTheTakeover) {
+  ClusterOptions options = SeveralInstances(2, 2000);
+  // Two calls in flight to the doctor at a time: the other bookings' calls
+  // wait in the instance's gate, ready to go the moment it wakes up.
+  options.orchestrator_flags.insert(options.orchestrator_flags.end(),
+                                    {"--max-inflight-per-participant", "2"});
+  options.participant_flags["doctor"] = {"--latency-ms", "reserve_doctor=1500"};
+  TestCluster cluster(options);
+  ASSERT_TRUE(cluster.Start());
+
+  const std::vector<std::string> ids =
+      StartBookings(cluster, 12, "withheld", {0});
+  ASSERT_EQ(ids.size(), 12u);
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        return ReservationsInFlight(cluster, TestCluster::InstanceId(0))
+                   .size() >= 6;
+      },
+      milliseconds(60000)))
+      << "orch-0 never had calls parked";
+  cluster.SignalOrchestrator(SIGSTOP, 0);
+  const std::vector<std::string> held =
+      UnfinishedLeasedTo(cluster, TestCluster::InstanceId(0));
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        return UnfinishedLeasedTo(cluster, TestCluster::InstanceId(0)).empty();
+      },
+      milliseconds(60000)));
+  // Every call orch-0 makes from here on is for a saga it no longer holds.
+  const auto woke = std::chrono::system_clock::now();
+  cluster.SignalOrchestrator(SIGCONT, 0);
+
+  ExpectAllEndConsistently(cluster, ids, 1);
+  // orch-0 lets go of every saga it held, by a refused append or by the
+  // lease check of a withheld call.
+  std::vector<std::string> still_driven;
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        const std::string log = cluster.OrchestratorLog(0);
+        still_driven.clear();
+        for (const auto& id : held) {
+          if (log.find("saga no longer driven here saga_id=" + id) ==
+              std::string::npos) {
+            still_driven.push_back(id);
+          }
+        }
+        return still_driven.empty();
+      },
+      milliseconds(60000)))
+      << "orch-0 still drives " << still_driven.size() << " sagas";
+  const std::string log = cluster.OrchestratorLog(0);
+  EXPECT_NE(log.find("participant calls withheld"), std::string::npos)
+      << "orch-0 had no parked call to withhold: the test proved nothing";
+  const int zombie_calls =
+      CallsArrivedSince(cluster, TestCluster::InstanceId(0), woke);
+  std::cout << "[ leases   ] zombie_calls=" << zombie_calls << " (orch-0 held "
+            << held.size() << " unfinished sagas when paused)\n";
+  EXPECT_EQ(zombie_calls, 0);
+  ExpectOneDriverAtATime(cluster);
 }
 
 // SIGTERM: health NOT_SERVING and StartSaga UNAVAILABLE at once, the calls
