@@ -27,6 +27,8 @@ constexpr char kBooking[] = "appointment_booking";
 // Test definitions in tests/integration/sagas (same steps, other policies).
 constexpr char kFast[] = "appointment_booking_fast";
 constexpr char kTimeout[] = "appointment_booking_timeout";
+// The booking with a pivot budget of 2s instead of an hour.
+constexpr char kShortBudget[] = "appointment_booking_short_budget";
 constexpr milliseconds kSagaTimeout{60000};
 
 std::string TestSagasDir() { return SourcePath("tests/integration/sagas"); }
@@ -200,7 +202,7 @@ TEST_F(OrchestratorTest, HappyPathCompletesAndParticipantsAgree) {
       << DescribeSaga(saga);
   saga = cluster_->GetSaga(id);
   EXPECT_EQ(saga.saga_type(), kBooking);
-  EXPECT_EQ(saga.definition_version(), 1);
+  EXPECT_EQ(saga.definition_version(), 2);
   EXPECT_EQ(saga.idempotency_key(), "happy-1");
   EXPECT_EQ(nlohmann::json::parse(saga.input_json()),
             nlohmann::json::parse(input));
@@ -323,17 +325,71 @@ TEST_F(OrchestratorTest, UnknownSpecialtyCompensatesWithNothingToUndo) {
   EXPECT_EQ(TotalBooked(), 0);
 }
 
+// An email outage, whatever it looks like to the orchestrator, only delays
+// a booking: the emails go out once the service is back, within the
+// pivot's hour. Each kind of outage in turn: the service down (connections
+// refused: nothing sent), answering UNAVAILABLE (sent, no answer: outcome
+// unknown), and failing every send with an explicit retryable failure.
+TEST_F(OrchestratorTest, EmailOutageOfAnyKindDelaysTheBookingUntilItEnds) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  struct Outage {
+    std::string kind;
+    std::vector<std::string> flags;  // empty: the service is down
+  };
+  const std::vector<Outage> outages = {
+      {"down", {}},
+      {"answering UNAVAILABLE", {"--refuse-all"}},
+      {"failing every send", {"--fail-rate", "send_notification=1"}}};
+  int day = 20;
+  for (const Outage& outage : outages) {
+    SCOPED_TRACE(outage.kind);
+    if (outage.flags.empty()) {
+      cluster_->StopParticipant("email");
+    } else {
+      ASSERT_TRUE(cluster_->RestartParticipant("email", outage.flags));
+    }
+    const std::string id = cluster_->StartSaga(
+        kBooking, BookingInput("p-1001", "2026-12-" + std::to_string(day++),
+                               "neurology"));
+    ASSERT_FALSE(id.empty());
+    // A few sends fail while the saga keeps its reservation.
+    ASSERT_TRUE(PollUntil(
+        [&] {
+          const auto* notify = FindStep(cluster_->GetSaga(id), "notify");
+          return notify != nullptr && notify->attempts() >= 3;
+        },
+        kSagaTimeout));
+    saga::v1::Saga waiting = cluster_->GetSaga(id);
+    EXPECT_EQ(waiting.status(), saga::v1::SAGA_STATUS_RUNNING)
+        << DescribeSaga(waiting);
+    EXPECT_EQ(cluster_->ActiveReservations(id), 1);
+    EXPECT_EQ(cluster_->Mails(id), 0);
+
+    ASSERT_TRUE(cluster_->RestartParticipant("email", {}));
+    saga::v1::Saga saga = cluster_->AwaitTerminal(id, kSagaTimeout);
+    EXPECT_EQ(saga.status(), saga::v1::SAGA_STATUS_COMPLETED)
+        << DescribeSaga(saga);
+    cluster_->ExpectParticipantsAgree(saga);
+    EXPECT_EQ(cluster_->Mails(id), 2);
+  }
+}
+
+// An email outage longer than the pivot's retry budget (here 2s; the
+// booking saga's is an hour) releases the reservation.
 TEST_F(OrchestratorTest, EmailAlwaysFailingReleasesTheReservation) {
   ClusterOptions options;
+  options.definitions_dir = TestSagasDir();
   options.participant_flags["email"] = {"--fail-rate", "send_notification=1"};
   ASSERT_NO_FATAL_FAILURE(StartCluster(options));
   std::string id = cluster_->StartSaga(
-      kBooking, BookingInput("p-1004", "2026-12-15", "dermatology"));
+      kShortBudget, BookingInput("p-1004", "2026-12-15", "dermatology"));
   ASSERT_FALSE(id.empty());
 
   saga::v1::Saga saga = cluster_->AwaitTerminal(id, kSagaTimeout);
   ASSERT_EQ(saga.status(), saga::v1::SAGA_STATUS_COMPENSATED)
       << DescribeSaga(saga);
+  EXPECT_NE(saga.error().find("(its give_up_after is 2s)"), std::string::npos)
+      << saga.error();
   const auto* notify = FindStep(saga, "notify");
   ASSERT_NE(notify, nullptr);
   EXPECT_EQ(notify->status(), saga::v1::STEP_STATUS_FAILED);
