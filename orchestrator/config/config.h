@@ -55,7 +55,7 @@ struct CircuitBreakerOverrides {
 // Each whole-number circuit breaker setting: its key, where it lives in
 // the settings and in a participant's overrides, and its valid range. The
 // file reader, --print-config, Validate and CircuitBreakerFor all go by this
-// list (`enabled`, the one flag, is handled beside it).
+// list (`enabled`, the one true/false setting, is handled beside it).
 struct CircuitBreakerField {
   const char* key;
   int CircuitBreakerSettings::*setting;
