@@ -15,9 +15,10 @@
 //      whatever the answer; going by attempts used spreads that cost over
 //      the waiting sagas in turn, so an outage does not exhaust the retries
 //      of a few sagas (the oldest, or the first parked) while the others
-//      keep theirs. A retry yields only to calls with fewer attempts; those
-//      come from sagas that are bounded in number (the backlog bound), so it
-//      is not put off for ever.
+//      keep theirs. The price: while calls queue for long, first attempts of
+//      new sagas go before retries of older ones. The backlog bound stops
+//      new sagas once the waiting ones fill it, so a retry's wait ends (with
+//      --max-backlog 0 it lasts as long as first attempts keep arriving).
 //   3. then the oldest saga (its creation time): it has waited longest.
 //   4. the order of parking, only to break ties.
 //
@@ -40,8 +41,6 @@ struct CallGateOptions {
   CircuitBreakerOptions breaker;
   // Calls in flight at once to the participant; 0: no bound.
   int max_in_flight = 256;
-
-  bool operator==(const CallGateOptions&) const = default;
 };
 
 class CallGate {

@@ -63,8 +63,6 @@ struct CircuitBreakerOptions {
   int64_t open_ms = 2000;
   // Trial calls admitted at once in HALF_OPEN, whose rates decide.
   int half_open_calls = 2;
-
-  bool operator==(const CircuitBreakerOptions&) const = default;
 };
 
 // How an admitted call ended, as the caller saw it.
