@@ -75,7 +75,7 @@ TEST(BackpressureTest, HalfTheCallsFailingEveryBookingEndsAndTheCircuitStays) {
                            {"participant", "email"},
                            {"to", "open"}}),
             0);
-  EXPECT_EQ(CircuitState(cluster, "email"), 0.0);
+  EXPECT_EQ(CircuitStateOf(cluster, "email"), 0.0);
 }
 
 TEST(BackpressureTest, AStepThatAlwaysTimesOutCompensatesEverySaga) {
@@ -132,7 +132,7 @@ TEST(BackpressureTest, ADownParticipantParksSagasAndSeesAtMostOneCallASecond) {
                            {"from", "half_open"},
                            {"to", "closed"}}),
             1);
-  EXPECT_EQ(CircuitState(cluster, "doctor"), 0.0);
+  EXPECT_EQ(CircuitStateOf(cluster, "doctor"), 0.0);
 }
 
 TEST(BackpressureTest, StartPastTheBacklogIsResourceExhaustedAndWritesNothing) {

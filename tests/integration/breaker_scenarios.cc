@@ -193,8 +193,8 @@ int CountLogLines(const TestCluster& cluster, const std::string& service,
   return count;
 }
 
-std::optional<double> CircuitState(const TestCluster& cluster,
-                                   const std::string& participant) {
+std::optional<double> CircuitStateOf(const TestCluster& cluster,
+                                     const std::string& participant) {
   const std::string address =
       AwaitMetricsAddress(cluster.log_dir() + "/orchestrator.log", 10s);
   if (address.empty()) return std::nullopt;

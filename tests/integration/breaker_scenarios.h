@@ -75,7 +75,7 @@ int CountLogLines(const TestCluster& cluster, const std::string& service,
 
 // saga_participant_circuit_state{participant} from the orchestrator's
 // metrics endpoint.
-std::optional<double> CircuitState(const TestCluster& cluster,
-                                   const std::string& participant);
+std::optional<double> CircuitStateOf(const TestCluster& cluster,
+                                     const std::string& participant);
 
 }  // namespace saga::testing
