@@ -191,7 +191,7 @@ start_orchestrator() {
     # both exist to stop.
     # shellcheck disable=SC2086  # ORCH_FLAGS is a list of flags
     "$BIN/saga-orchestrator" --listen "127.0.0.1:$port" --db "$ORCH_DSN" \
-      --max-backlog 0 --circuit-failure-threshold 0 \
+      --max-backlog 0 --circuit-breaker=false \
       --definitions "$RUN_DIR/sagas" \
       --migrations "$ROOT/migrations/orchestrator" \
       --participant "patient=$PARTICIPANT_ADDR" \

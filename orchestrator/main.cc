@@ -107,6 +107,20 @@ int WaitForTerminationSignal() {
 // How often the health status is checked against the database.
 constexpr std::chrono::seconds kHealthProbeInterval{1};
 
+saga::engine::CircuitBreakerOptions BreakerOptions(
+    const saga::config::CircuitBreakerSettings& settings) {
+  saga::engine::CircuitBreakerOptions options;
+  options.enabled = settings.enabled;
+  options.window_ms = settings.window_ms;
+  options.min_calls = settings.min_calls;
+  options.failure_rate_percent = settings.failure_rate_percent;
+  options.slow_call_rate_percent = settings.slow_call_rate_percent;
+  options.slow_call_ms = settings.slow_call_ms;
+  options.open_ms = settings.open_ms;
+  options.half_open_calls = settings.half_open_calls;
+  return options;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -243,9 +257,11 @@ int main(int argc, char** argv) {
   engine_options.max_backlog = config.limits.max_backlog;
   engine_options.calls.max_in_flight =
       config.limits.max_inflight_per_participant;
-  engine_options.calls.breaker = {config.circuit_breaker.failure_threshold,
-                                  config.circuit_breaker.open_ms,
-                                  config.circuit_breaker.ramp_to};
+  engine_options.calls.breaker = BreakerOptions(config.circuit_breaker);
+  for (const auto& [name, endpoint] : config.participants) {
+    engine_options.calls.breakers[name] =
+        BreakerOptions(saga::config::CircuitBreakerFor(config, name));
+  }
   saga::engine::Engine engine(store->get(), &definitions, &participants,
                               engine_options);
   // Started first, so claimed sagas resume while later batches are still

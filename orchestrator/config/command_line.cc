@@ -10,6 +10,9 @@
 #include <iterator>
 #include <memory>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "orchestrator/config/config_yaml.h"
 
@@ -58,6 +61,18 @@ class Overrides {
     return option;
   }
 
+  // A flag (and its variable) that an earlier version had: giving it is an
+  // error that says what replaced it.
+  void Retired(const std::string& flag, const std::string& replaced_by) {
+    auto value = std::make_shared<std::string>();
+    CLI::Option* option = app_.add_option(flag, *value)
+                              ->envname(EnvName(flag))
+                              ->group("");  // not in --help
+    retired_.push_back(
+        {option, flag + " (" + EnvName(flag) +
+                     ") is no longer supported: " + replaced_by});
+  }
+
   // --participant NAME=HOST:PORT (repeatable): sets that participant's
   // address, keeping its TLS settings from the file.
   void Participants(const std::string& flag, const std::string& help) {
@@ -66,8 +81,11 @@ class Overrides {
         ->delimiter(',');
   }
 
-  // InvalidArgument for a malformed --participant.
+  // InvalidArgument for a malformed --participant or a retired flag.
   absl::Status ApplyTo(Config& config) const {
+    for (const auto& [option, message] : retired_) {
+      if (option->count() > 0) return absl::InvalidArgumentError(message);
+    }
     for (const auto& apply : apply_) apply(config);
     for (const std::string& entry : participant_entries_) {
       const auto eq = entry.find('=');
@@ -83,6 +101,7 @@ class Overrides {
  private:
   CLI::App& app_;
   std::vector<std::function<void(Config&)>> apply_;
+  std::vector<std::pair<CLI::Option*, std::string>> retired_;
   std::vector<std::string> participant_entries_;
 };
 
@@ -168,20 +187,52 @@ void AddSettingFlags(Overrides& o) {
       [](Config & c) -> auto& {
         return c.limits.max_inflight_per_participant;
       });
+  o.Option<bool>(
+      "--circuit-breaker",
+      "Circuit breakers in front of participants: true or false",
+      [](Config & c) -> auto& { return c.circuit_breaker.enabled; });
   o.Option<int>(
-      "--circuit-failure-threshold",
-      "Failures in a row (retryable or transport) that open a "
-      "participant's circuit (0: no circuit breaker)",
-      [](Config & c) -> auto& { return c.circuit_breaker.failure_threshold; });
+      "--circuit-window-ms",
+      "Sliding window over which a participant's failure and slow-call "
+      "rates are counted",
+      [](Config & c) -> auto& { return c.circuit_breaker.window_ms; });
+  o.Option<int>(
+      "--circuit-min-calls",
+      "Calls the window must hold before the rates may open the circuit",
+      [](Config & c) -> auto& { return c.circuit_breaker.min_calls; });
+  o.Option<int>(
+      "--circuit-failure-rate",
+      "Percentage of failed calls (retryable, transport, timeout) that "
+      "opens the circuit",
+      [](Config & c) -> auto& {
+        return c.circuit_breaker.failure_rate_percent;
+      });
+  o.Option<int>(
+      "--circuit-slow-call-ms",
+      "A call that takes this long, or times out, is slow",
+      [](Config & c) -> auto& { return c.circuit_breaker.slow_call_ms; });
+  o.Option<int>(
+      "--circuit-slow-call-rate",
+      "Percentage of slow calls that opens the circuit",
+      [](Config & c) -> auto& {
+        return c.circuit_breaker.slow_call_rate_percent;
+      });
   o.Option<int>(
       "--circuit-open-ms",
-      "How long an open circuit parks calls before one probe",
+      "How long an open circuit parks calls before trial calls",
       [](Config & c) -> auto& { return c.circuit_breaker.open_ms; });
   o.Option<int>(
-      "--circuit-ramp-to",
-      "After a good probe, concurrent calls ramp 1, 2, 4, ... up to "
-      "this, then the circuit closes",
-      [](Config & c) -> auto& { return c.circuit_breaker.ramp_to; });
+      "--circuit-half-open-calls",
+      "Trial calls a half-open circuit sends at once; their rates close or "
+      "reopen it",
+      [](Config & c) -> auto& { return c.circuit_breaker.half_open_calls; });
+  o.Retired("--circuit-failure-threshold",
+            "the circuit now opens on a failure rate: see "
+            "--circuit-failure-rate, --circuit-min-calls and "
+            "--circuit-window-ms; --circuit-breaker=false turns it off");
+  o.Retired("--circuit-ramp-to",
+            "a half-open circuit now sends --circuit-half-open-calls trial "
+            "calls and closes or reopens by their rates");
   o.Option<std::string>(
       "--outbox-sink",
       "Deliver outbox messages to http://HOST[:PORT][/PATH] (POST JSON "

@@ -135,6 +135,59 @@ tls: {cert_file: /s.pem, key_file: /s.key, client_ca_file: /ca.pem,
   EXPECT_FALSE(parsed->config.tls.require_client_cert);
 }
 
+TEST_F(CommandLineTest, CircuitBreakerFlagsSetTheDefaultsOfEveryParticipant) {
+  const std::string config = File("o.yaml", R"(
+database: {dsn: host=f}
+circuit_breaker: {min_calls: 30, open_ms: 900}
+participants:
+  doctor:
+    address: d:1
+    circuit_breaker: {open_ms: 100}
+  email: e:1
+)");
+  auto parsed =
+      Parse({"--config", config, "--circuit-open-ms", "700",
+             "--circuit-failure-rate", "60", "--circuit-half-open-calls", "3",
+             "--circuit-window-ms", "5000", "--circuit-slow-call-ms", "400",
+             "--circuit-slow-call-rate", "50", "--circuit-breaker", "false"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const Config& c = parsed->config;
+  EXPECT_EQ(c.circuit_breaker,
+            (CircuitBreakerSettings{false, 5000, 30, 60, 400, 50, 700, 3}));
+  EXPECT_EQ(CircuitBreakerFor(c, "email"), c.circuit_breaker);
+  // A participant's own setting is more specific than a flag's default.
+  EXPECT_EQ(CircuitBreakerFor(c, "doctor").open_ms, 100);
+  EXPECT_EQ(CircuitBreakerFor(c, "doctor").failure_rate_percent, 60);
+  parsed = Parse({"--db", "x", "--circuit-min-calls", "9"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->config.circuit_breaker.min_calls, 9);
+  EXPECT_TRUE(parsed->config.circuit_breaker.enabled);
+}
+
+TEST_F(CommandLineTest, RetiredCircuitFlagsSayWhatReplacedThem) {
+  auto threshold = Parse({"--db", "x", "--circuit-failure-threshold", "0"});
+  EXPECT_EQ(threshold.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(std::string(threshold.status().message())
+                  .starts_with("--circuit-failure-threshold "
+                               "(SAGA_CIRCUIT_FAILURE_THRESHOLD) is no longer "
+                               "supported: the circuit now opens on a failure "
+                               "rate"))
+      << threshold.status();
+  EXPECT_NE(threshold.status().message().find("--circuit-breaker=false"),
+            std::string::npos);
+  setenv("SAGA_CIRCUIT_RAMP_TO", "16", 1);
+  auto ramp = Parse({"--db", "x"});
+  unsetenv("SAGA_CIRCUIT_RAMP_TO");
+  EXPECT_TRUE(std::string(ramp.status().message())
+                  .starts_with("--circuit-ramp-to (SAGA_CIRCUIT_RAMP_TO) is no "
+                               "longer supported"))
+      << ramp.status();
+  auto help = Parse({"--help"});
+  ASSERT_TRUE(help.ok());
+  EXPECT_EQ(help_.str().find("--circuit-ramp-to"), std::string::npos);
+  EXPECT_NE(help_.str().find("--circuit-half-open-calls"), std::string::npos);
+}
+
 TEST_F(CommandLineTest, BadInputIsAnErrorNamingIt) {
   auto missing_db = Parse({});
   EXPECT_EQ(missing_db.status().message(),
@@ -197,9 +250,18 @@ TEST(ValidateTest, NamesTheSettingThatIsWrong) {
       {[](Config& c) { c.participants["doctor"] = {}; },
        "participants.doctor.address: is required"},
       {[](Config& c) {
-         c.participants["doctor"] = {"d:1", {"", "/c.pem", ""}};
+         c.participants["doctor"] = {"d:1", {"", "/c.pem", ""}, {}};
        },
        "participants.doctor.tls: "},
+      {[](Config& c) { c.circuit_breaker.failure_rate_percent = 0; },
+       "circuit_breaker.failure_rate_percent: must be between 1 and 100, not "
+       "0"},
+      {[](Config& c) {
+         c.participants["doctor"] = {"d:1", {}, {}};
+         c.participants["doctor"].circuit_breaker.half_open_calls = 0;
+       },
+       "participants.doctor.circuit_breaker.half_open_calls: must be between "
+       "1 and 10000, not 0"},
       {[](Config& c) { c.participant_tls.cert_file = "/c.pem"; },
        "participant_tls: "},
       {[](Config& c) { c.tls.require_client_cert = true; }, "tls: "},

@@ -44,7 +44,51 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
                      std::istreambuf_iterator<char>());
 }
 
+constexpr int kMaxMs = 3600 * 1000;
+
+// One circuit breaker's settings, named under `path` ("circuit_breaker" or
+// "participants.NAME.circuit_breaker").
+absl::Status ValidateCircuitBreaker(const CircuitBreakerSettings& settings,
+                                    const std::string& path) {
+  absl::Status status;
+  for (const CircuitBreakerField& field : CircuitBreakerFields()) {
+    status.Update(InRange(path + "." + field.key, settings.*field.setting,
+                          field.min, field.max));
+  }
+  return status;
+}
+
 }  // namespace
+
+const std::vector<CircuitBreakerField>& CircuitBreakerFields() {
+  using S = CircuitBreakerSettings;
+  using O = CircuitBreakerOverrides;
+  static const std::vector<CircuitBreakerField> kFields = {
+      {"window_ms", &S::window_ms, &O::window_ms, 100, kMaxMs},
+      {"min_calls", &S::min_calls, &O::min_calls, 1, 1000000},
+      {"failure_rate_percent", &S::failure_rate_percent,
+       &O::failure_rate_percent, 1, 100},
+      {"slow_call_ms", &S::slow_call_ms, &O::slow_call_ms, 1, kMaxMs},
+      {"slow_call_rate_percent", &S::slow_call_rate_percent,
+       &O::slow_call_rate_percent, 1, 100},
+      {"open_ms", &S::open_ms, &O::open_ms, 1, kMaxMs},
+      {"half_open_calls", &S::half_open_calls, &O::half_open_calls, 1, 10000},
+  };
+  return kFields;
+}
+
+CircuitBreakerSettings CircuitBreakerFor(const Config& config,
+                                         const std::string& participant) {
+  CircuitBreakerSettings settings = config.circuit_breaker;
+  auto it = config.participants.find(participant);
+  if (it == config.participants.end()) return settings;
+  const CircuitBreakerOverrides& own = it->second.circuit_breaker;
+  if (own.enabled) settings.enabled = *own.enabled;
+  for (const CircuitBreakerField& field : CircuitBreakerFields()) {
+    if (own.*field.override) settings.*field.setting = *(own.*field.override);
+  }
+  return settings;
+}
 
 absl::Status Validate(const Config& config) {
   if (config.listen.empty()) return Invalid("listen", "is required");
@@ -66,12 +110,8 @@ absl::Status Validate(const Config& config) {
   status.Update(InRange("limits.max_inflight_per_participant",
                         config.limits.max_inflight_per_participant, 0,
                         1000000));
-  status.Update(InRange("circuit_breaker.failure_threshold",
-                        config.circuit_breaker.failure_threshold, 0, 1000000));
-  status.Update(InRange("circuit_breaker.open_ms",
-                        config.circuit_breaker.open_ms, 1, 3600 * 1000));
-  status.Update(InRange("circuit_breaker.ramp_to",
-                        config.circuit_breaker.ramp_to, 1, 1000000));
+  status.Update(
+      ValidateCircuitBreaker(config.circuit_breaker, "circuit_breaker"));
   status.Update(InRange("outbox.poll_ms", config.outbox.poll_ms, 10, 600000));
   status.Update(InRange("outbox.sink_timeout_ms", config.outbox.sink_timeout_ms,
                         1, 600000));
@@ -100,6 +140,11 @@ absl::Status Validate(const Config& config) {
     }
     if (auto tls = security::CheckClientTls(endpoint.tls); !tls.ok()) {
       return Invalid(setting + ".tls", tls.message());
+    }
+    if (auto breaker = ValidateCircuitBreaker(CircuitBreakerFor(config, name),
+                                              setting + ".circuit_breaker");
+        !breaker.ok()) {
+      return breaker;
     }
   }
   if (auto tls = security::CheckClientTls(config.participant_tls); !tls.ok()) {

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,11 +22,55 @@
 
 namespace saga::config {
 
+// A participant's circuit breaker (orchestrator/engine/circuit_breaker.h
+// states how it decides).
+struct CircuitBreakerSettings {
+  bool enabled = true;
+  int window_ms = 10000;
+  int min_calls = 50;
+  int failure_rate_percent = 80;
+  int slow_call_ms = 5000;
+  int slow_call_rate_percent = 100;
+  int open_ms = 2000;
+  int half_open_calls = 2;
+
+  bool operator==(const CircuitBreakerSettings&) const = default;
+};
+
+// The circuit breaker settings a participant's own section gives; every
+// other one comes from the top-level circuit_breaker.
+struct CircuitBreakerOverrides {
+  std::optional<bool> enabled;
+  std::optional<int> window_ms;
+  std::optional<int> min_calls;
+  std::optional<int> failure_rate_percent;
+  std::optional<int> slow_call_ms;
+  std::optional<int> slow_call_rate_percent;
+  std::optional<int> open_ms;
+  std::optional<int> half_open_calls;
+
+  bool operator==(const CircuitBreakerOverrides&) const = default;
+};
+
+// Each whole-number circuit breaker setting: its key, where it lives in
+// the settings and in a participant's overrides, and its valid range. The
+// file reader, --print-config, Validate and CircuitBreakerFor all go by this
+// list (`enabled`, the one true/false setting, is handled beside it).
+struct CircuitBreakerField {
+  const char* key;
+  int CircuitBreakerSettings::*setting;
+  std::optional<int> CircuitBreakerOverrides::*override;
+  int min;
+  int max;
+};
+const std::vector<CircuitBreakerField>& CircuitBreakerFields();
+
 struct ParticipantEndpoint {
   std::string address;  // HOST:PORT
   // TLS for the channel to this participant; when not enabled, the
   // top-level participant_tls applies.
   security::ClientTls tls;
+  CircuitBreakerOverrides circuit_breaker;
 
   bool operator==(const ParticipantEndpoint&) const = default;
 };
@@ -64,13 +109,9 @@ struct Config {
     bool operator==(const Limits&) const = default;
   } limits;
 
-  // Per participant (orchestrator/engine/circuit_breaker.h).
-  struct CircuitBreaker {
-    int failure_threshold = 10;  // 0: no circuit breaker
-    int open_ms = 2000;
-    int ramp_to = 16;
-    bool operator==(const CircuitBreaker&) const = default;
-  } circuit_breaker;
+  // Every participant's circuit breaker, unless it overrides a setting in
+  // participants.NAME.circuit_breaker.
+  CircuitBreakerSettings circuit_breaker;
 
   // The outbox dispatcher and the WatchEvents readers (orchestrator/outbox/).
   struct Outbox {
@@ -117,6 +158,10 @@ absl::StatusOr<std::string> EffectiveDsn(const Config& config,
 // The inline tokens and those of auth.tokens_file, checked as a whole
 // (InvalidArgument naming the file or token). Empty: authentication off.
 absl::StatusOr<security::TokenTable> LoadTokens(const Config& config);
+
+// `participant`'s circuit breaker: its own settings over the top-level ones.
+CircuitBreakerSettings CircuitBreakerFor(const Config& config,
+                                         const std::string& participant);
 
 // The participant's own TLS if it has any, else participant_tls.
 security::ClientTls ParticipantTls(const Config& config,

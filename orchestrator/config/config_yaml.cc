@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <type_traits>
 
 #include "orchestrator/config/dsn.h"
 
@@ -144,6 +145,75 @@ class Reader {
     };
   }
 
+  // Integer or Bool into an optional, set only when the key has a value.
+  template <typename T>
+  Field Optional(std::optional<T>& out) {
+    return [this, &out](const YAML::Node& node, const std::string& path) {
+      if (node.IsNull()) return;
+      T value{};
+      if constexpr (std::is_same_v<T, bool>) {
+        Bool(value)(node, path);
+      } else {
+        Integer(value)(node, path);
+      }
+      if (status_.ok()) out = value;
+    };
+  }
+
+  // The top-level circuit_breaker section.
+  Field CircuitBreaker(CircuitBreakerSettings& settings) {
+    return [this, &settings](const YAML::Node& node, const std::string& path) {
+      std::map<std::string, Field> fields = {
+          {"enabled", Bool(settings.enabled)}};
+      for (const CircuitBreakerField& field : CircuitBreakerFields()) {
+        fields.emplace(field.key, Integer(settings.*field.setting));
+      }
+      RefuseRetiredBreakerKeys(node, path);
+      Map(node, path, fields);
+    };
+  }
+
+  // A participant's own circuit_breaker section: the keys it gives.
+  Field CircuitBreakerOverride(CircuitBreakerOverrides& own) {
+    return [this, &own](const YAML::Node& node, const std::string& path) {
+      std::map<std::string, Field> fields = {
+          {"enabled", Optional(own.enabled)}};
+      for (const CircuitBreakerField& field : CircuitBreakerFields()) {
+        fields.emplace(field.key, Optional(own.*field.override));
+      }
+      RefuseRetiredBreakerKeys(node, path);
+      Map(node, path, fields);
+    };
+  }
+
+  // The keys of the consecutive-failures breaker, which a file written for
+  // an earlier version may still have: an error that says what replaced
+  // them, rather than "unknown key".
+  void RefuseRetiredBreakerKeys(const YAML::Node& node,
+                                const std::string& path) {
+    if (!status_.ok() || !node.IsMap()) return;
+    for (const auto& entry : node) {
+      const std::string key = entry.first.Scalar();
+      if (key == "failure_threshold") {
+        Fail(entry.first,
+             "'" + Join(path, key) +
+                 "' is no longer supported: the circuit now opens on a "
+                 "failure rate (failure_rate_percent of the calls in "
+                 "window_ms, once there are min_calls); to turn the breaker "
+                 "off, set enabled: false");
+        return;
+      }
+      if (key == "ramp_to") {
+        Fail(entry.first,
+             "'" + Join(path, key) +
+                 "' is no longer supported: a half-open circuit now admits "
+                 "half_open_calls trial calls and closes or reopens by "
+                 "their rates");
+        return;
+      }
+    }
+  }
+
   Field ServerTls(security::ServerTls& tls) {
     return [this, &tls](const YAML::Node& node, const std::string& path) {
       Map(node, path,
@@ -213,6 +283,30 @@ absl::StatusOr<YAML::Node> Load(const std::string& yaml,
   }
 }
 
+void EmitCircuitBreaker(YAML::Emitter& out,
+                        const CircuitBreakerSettings& settings) {
+  out << YAML::BeginMap;
+  out << YAML::Key << "enabled" << YAML::Value << settings.enabled;
+  for (const CircuitBreakerField& field : CircuitBreakerFields()) {
+    out << YAML::Key << field.key << YAML::Value << settings.*field.setting;
+  }
+  out << YAML::EndMap;
+}
+
+// Only the keys the participant gives, so that reading the output back
+// keeps the others following the top-level section.
+void EmitCircuitBreakerOverride(YAML::Emitter& out,
+                                const CircuitBreakerOverrides& own) {
+  out << YAML::BeginMap;
+  if (own.enabled) out << YAML::Key << "enabled" << YAML::Value << *own.enabled;
+  for (const CircuitBreakerField& field : CircuitBreakerFields()) {
+    if (own.*field.override) {
+      out << YAML::Key << field.key << YAML::Value << *(own.*field.override);
+    }
+  }
+  out << YAML::EndMap;
+}
+
 void EmitClientTls(YAML::Emitter& out, const security::ClientTls& tls) {
   out << YAML::BeginMap;
   out << YAML::Key << "ca_file" << YAML::Value << tls.ca_file;
@@ -248,7 +342,9 @@ absl::StatusOr<Config> ParseConfigYaml(const std::string& yaml,
                 }
                 r.Map(value, at,
                       {{"address", r.String(endpoint.address)},
-                       {"tls", r.ClientTls(endpoint.tls)}});
+                       {"tls", r.ClientTls(endpoint.tls)},
+                       {"circuit_breaker",
+                        r.CircuitBreakerOverride(endpoint.circuit_breaker)}});
               });
   };
   auto auth = [&](const YAML::Node& node, const std::string& path) {
@@ -263,13 +359,6 @@ absl::StatusOr<Config> ParseConfigYaml(const std::string& yaml,
            {"max_backlog", r.Integer(c.limits.max_backlog)},
            {"max_inflight_per_participant",
             r.Integer(c.limits.max_inflight_per_participant)}});
-  };
-  auto circuit_breaker = [&](const YAML::Node& node, const std::string& path) {
-    r.Map(
-        node, path,
-        {{"failure_threshold", r.Integer(c.circuit_breaker.failure_threshold)},
-         {"open_ms", r.Integer(c.circuit_breaker.open_ms)},
-         {"ramp_to", r.Integer(c.circuit_breaker.ramp_to)}});
   };
   auto outbox = [&](const YAML::Node& node, const std::string& path) {
     r.Map(node, path,
@@ -301,7 +390,7 @@ absl::StatusOr<Config> ParseConfigYaml(const std::string& yaml,
          {"tls", r.ServerTls(c.tls)},
          {"auth", auth},
          {"limits", limits},
-         {"circuit_breaker", circuit_breaker},
+         {"circuit_breaker", r.CircuitBreaker(c.circuit_breaker)},
          {"outbox", outbox},
          {"instance", instance},
          {"logging", logging}});
@@ -347,6 +436,10 @@ std::string PrintConfig(const Config& config) {
     out << YAML::Key << "address" << YAML::Value << endpoint.address;
     out << YAML::Key << "tls" << YAML::Value;
     EmitClientTls(out, endpoint.tls);
+    if (endpoint.circuit_breaker != CircuitBreakerOverrides{}) {
+      out << YAML::Key << "circuit_breaker" << YAML::Value;
+      EmitCircuitBreakerOverride(out, endpoint.circuit_breaker);
+    }
     out << YAML::EndMap;
   }
   out << YAML::EndMap;
@@ -385,14 +478,8 @@ std::string PrintConfig(const Config& config) {
       << config.limits.max_inflight_per_participant;
   out << YAML::EndMap;
 
-  out << YAML::Key << "circuit_breaker" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "failure_threshold" << YAML::Value
-      << config.circuit_breaker.failure_threshold;
-  out << YAML::Key << "open_ms" << YAML::Value
-      << config.circuit_breaker.open_ms;
-  out << YAML::Key << "ramp_to" << YAML::Value
-      << config.circuit_breaker.ramp_to;
-  out << YAML::EndMap;
+  out << YAML::Key << "circuit_breaker" << YAML::Value;
+  EmitCircuitBreaker(out, config.circuit_breaker);
 
   out << YAML::Key << "outbox" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "sink" << YAML::Value << config.outbox.sink;

@@ -67,9 +67,9 @@ logging: {level: debug, format: json}
   EXPECT_EQ(c.migrations, "/m");
   EXPECT_EQ(c.database, (Config::Database{"host=db", "/run/pw", 4, 5}));
   ASSERT_EQ(c.participants.size(), 2u);
-  EXPECT_EQ(c.participants.at("patient"), (ParticipantEndpoint{"p:1", {}}));
+  EXPECT_EQ(c.participants.at("patient"), (ParticipantEndpoint{"p:1", {}, {}}));
   EXPECT_EQ(c.participants.at("doctor"),
-            (ParticipantEndpoint{"d:2", {"/ca-d.pem", "", ""}}));
+            (ParticipantEndpoint{"d:2", {"/ca-d.pem", "", ""}, {}}));
   EXPECT_EQ(c.participant_tls,
             (security::ClientTls{"/ca.pem", "/c.pem", "/c.key"}));
   EXPECT_EQ(c.tls, (security::ServerTls{"/s.pem", "/s.key", "/cca.pem", true}));
@@ -100,7 +100,7 @@ TEST(ParseConfigYamlTest, UnknownKeysAreErrorsNamingKeyFileAndLine) {
       ParseConfigYaml("participants:\n  email:\n    adress: e:1\n", "p.yaml")
           .status(),
       "p.yaml:3: unknown key 'participants.email.adress' (expected one of: "
-      "address, tls)");
+      "address, circuit_breaker, tls)");
   ExpectInvalid(
       ParseConfigYaml("auth:\n  tokens:\n    - {name: a, role: operator, "
                       "sha256: x, secret: y}\n",
@@ -108,6 +108,82 @@ TEST(ParseConfigYamlTest, UnknownKeysAreErrorsNamingKeyFileAndLine) {
           .status(),
       "t.yaml:3: unknown key 'auth.tokens[0].secret' (expected one of: name, "
       "role, sha256)");
+}
+
+TEST(ParseConfigYamlTest, CircuitBreakerDefaultsAndPerParticipantSettings) {
+  constexpr char kYaml[] = R"(
+circuit_breaker:
+  enabled: true
+  window_ms: 20000
+  min_calls: 30
+  failure_rate_percent: 70
+  slow_call_ms: 3000
+  slow_call_rate_percent: 90
+  open_ms: 1000
+  half_open_calls: 4
+participants:
+  patient: p:1
+  email:
+    address: e:1
+    circuit_breaker: {min_calls: 5, enabled: false}
+)";
+  auto parsed = ParseConfigYaml(kYaml, "cb.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->circuit_breaker,
+            (CircuitBreakerSettings{true, 20000, 30, 70, 3000, 90, 1000, 4}));
+  EXPECT_EQ(CircuitBreakerFor(*parsed, "patient"), parsed->circuit_breaker);
+  CircuitBreakerSettings email = parsed->circuit_breaker;
+  email.min_calls = 5;
+  email.enabled = false;
+  EXPECT_EQ(CircuitBreakerFor(*parsed, "email"), email);
+  // A participant without settings of its own follows the defaults, even
+  // when they change later (flags apply after the file).
+  parsed->circuit_breaker.open_ms = 5;
+  EXPECT_EQ(CircuitBreakerFor(*parsed, "email").open_ms, 5);
+  EXPECT_EQ(CircuitBreakerFor(*parsed, "email").min_calls, 5);
+}
+
+TEST(ParseConfigYamlTest, CircuitBreakerSettingsAreReadStrictly) {
+  ExpectInvalid(
+      ParseConfigYaml("participants:\n  email:\n    address: e:1\n"
+                      "    circuit_breaker:\n      min_cals: 3\n",
+                      "p.yaml")
+          .status(),
+      "p.yaml:5: unknown key 'participants.email.circuit_breaker.min_cals' "
+      "(expected one of: enabled, failure_rate_percent, half_open_calls, "
+      "min_calls, open_ms, slow_call_ms, slow_call_rate_percent, window_ms)");
+  ExpectInvalid(
+      ParseConfigYaml("participants:\n  email:\n    address: e:1\n"
+                      "    circuit_breaker: {enabled: maybe}\n",
+                      "p.yaml")
+          .status(),
+      "p.yaml:4: 'participants.email.circuit_breaker.enabled' must be true or "
+      "false");
+  ExpectInvalid(
+      ParseConfigYaml("circuit_breaker:\n  window_ms: 10s\n", "c.yaml")
+          .status(),
+      "c.yaml:2: 'circuit_breaker.window_ms' must be a whole number");
+}
+
+TEST(ParseConfigYamlTest, TheConsecutiveFailureKeysSayWhatReplacedThem) {
+  auto threshold = ParseConfigYaml(
+      "circuit_breaker:\n  open_ms: 10\n  failure_threshold: 5\n", "old.yaml");
+  ASSERT_FALSE(threshold.ok());
+  EXPECT_TRUE(
+      std::string(threshold.status().message())
+          .starts_with("old.yaml:3: 'circuit_breaker.failure_threshold' "
+                       "is no longer supported: the circuit now opens "
+                       "on a failure rate"))
+      << threshold.status();
+  EXPECT_NE(threshold.status().message().find("enabled: false"),
+            std::string::npos);
+  auto ramp = ParseConfigYaml("circuit_breaker:\n  ramp_to: 16\n", "old.yaml");
+  ASSERT_FALSE(ramp.ok());
+  EXPECT_TRUE(std::string(ramp.status().message())
+                  .starts_with("old.yaml:2: 'circuit_breaker.ramp_to' is no "
+                               "longer supported: a half-open circuit now "
+                               "admits half_open_calls trial calls"))
+      << ramp.status();
 }
 
 TEST(ParseConfigYamlTest, WrongTypesAndDuplicatesAreErrors) {
@@ -169,8 +245,11 @@ TEST(PrintConfigTest, MasksSecretsAndReadsBack) {
   Config config;
   config.database.dsn = "postgresql://saga:hunter2@db/saga";
   config.database.password_file = "/run/secrets/pw";
-  config.participants["patient"] = {"p:1", {}};
-  config.participants["doctor"] = {"d:2", {"/ca.pem", "", ""}};
+  config.participants["patient"] = {"p:1", {}, {}};
+  config.participants["doctor"] = {"d:2", {"/ca.pem", "", ""}, {}};
+  config.participants["doctor"].circuit_breaker.min_calls = 7;
+  config.participants["doctor"].circuit_breaker.enabled = false;
+  config.circuit_breaker.open_ms = 1500;
   config.tls = {"/s.pem", "/s.key", "", false};
   config.auth.tokens = {
       {"ops", security::Role::kOperator, security::Sha256Hex("ops-token")}};

@@ -9,23 +9,25 @@ CallGate::CallGate(CallGateOptions options,
     : options_(options), breaker_(options.breaker, std::move(on_transition)) {}
 
 bool CallGate::Submit(Call call, int64_t now_ms) {
-  queue_.push_back(std::move(call));
+  const Priority priority{call.compensation ? 0 : 1, call.attempt,
+                          call.saga_created_ms, parked_++};
+  queue_.emplace(priority, std::move(call));
   Pump(now_ms);
-  // Pump goes from the front, so ours left iff nothing is left.
-  return queue_.empty();
+  return queue_.count(priority) == 0;
 }
 
-void CallGate::Finished(CircuitBreaker::Permit permit, bool breaker_failure,
+void CallGate::Finished(CircuitBreaker::Permit permit, CallEnd end,
                         int64_t now_ms) {
   --in_flight_;
-  breaker_.OnResult(permit, breaker_failure, now_ms);
+  breaker_.OnResult(permit, end, now_ms);
   Pump(now_ms);
 }
 
 void CallGate::Pump(int64_t now_ms) {
   while (!queue_.empty()) {
-    if (!queue_.front().wanted()) {
-      queue_.pop_front();
+    auto first = queue_.begin();
+    if (!first->second.wanted()) {
+      queue_.erase(first);
       continue;
     }
     if (options_.max_in_flight > 0 && in_flight_ >= options_.max_in_flight) {
@@ -33,8 +35,8 @@ void CallGate::Pump(int64_t now_ms) {
     }
     auto permit = breaker_.TryAdmit(now_ms);
     if (!permit) return;
-    Call call = std::move(queue_.front());
-    queue_.pop_front();
+    Call call = std::move(first->second);
+    queue_.erase(first);
     ++in_flight_;
     call.send(*permit);
   }
@@ -42,7 +44,7 @@ void CallGate::Pump(int64_t now_ms) {
 
 std::optional<int64_t> CallGate::WakeAtMs() const {
   if (queue_.empty()) return std::nullopt;
-  return breaker_.ProbeDueMs();
+  return breaker_.TrialsDueMs();
 }
 
 }  // namespace saga::engine

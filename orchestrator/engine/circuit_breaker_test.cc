@@ -1,6 +1,6 @@
 #include "orchestrator/engine/circuit_breaker.h"
 
-#include <utility>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -8,180 +8,277 @@
 namespace saga::engine {
 namespace {
 
-using Transition = std::pair<CircuitState, CircuitState>;
+constexpr CallEnd kSuccess{false, false};
+constexpr CallEnd kFailure{true, false};
+constexpr CallEnd kTimeout{true, true};
+
+// Small numbers that make each rule visible: 10 calls at least, 50% opens,
+// slow from 1 s, open for 1 s, 4 trials.
+CircuitBreakerOptions Options() {
+  CircuitBreakerOptions options;
+  options.window_ms = 10000;
+  options.min_calls = 10;
+  options.failure_rate_percent = 50;
+  options.slow_call_ms = 1000;
+  options.slow_call_rate_percent = 50;
+  options.open_ms = 1000;
+  options.half_open_calls = 4;
+  return options;
+}
 
 class CircuitBreakerTest : public ::testing::Test {
  protected:
-  CircuitBreaker Make(int threshold, int64_t open_for_ms, int ramp_to) {
-    return CircuitBreaker({threshold, open_for_ms, ramp_to},
-                          [this](CircuitState from, CircuitState to, int64_t) {
-                            transitions_.emplace_back(from, to);
+  CircuitBreaker Make(CircuitBreakerOptions options = Options()) {
+    return CircuitBreaker(options,
+                          [this](const CircuitBreaker::Transition& change) {
+                            transitions_.push_back(change);
                           });
   }
 
-  // Admits a call at `now` and ends it at once.
-  static void Call(CircuitBreaker& breaker, bool failure, int64_t now) {
+  // Admits a call at `now` and ends it `duration` later.
+  static void Call(CircuitBreaker& breaker, CallEnd end, int64_t now,
+                   int64_t duration = 0) {
     auto permit = breaker.TryAdmit(now);
-    ASSERT_TRUE(permit.has_value());
-    breaker.OnResult(*permit, failure, now);
+    ASSERT_TRUE(permit.has_value()) << "refused at " << now;
+    breaker.OnResult(*permit, end, now + duration);
   }
 
-  // Opens `breaker` (threshold 1) at `now`.
+  // Opens `breaker` (made with Options()) with failures ending at `now`.
   static void Open(CircuitBreaker& breaker, int64_t now) {
-    Call(breaker, true, now);
+    for (int i = 0; i < 10; ++i) Call(breaker, kFailure, now);
     ASSERT_EQ(breaker.state(), CircuitState::kOpen);
   }
 
-  std::vector<Transition> transitions_;
+  std::vector<std::string> Reasons() const {
+    std::vector<std::string> reasons;
+    for (const auto& change : transitions_) reasons.push_back(change.reason);
+    return reasons;
+  }
+
+  std::vector<CircuitBreaker::Transition> transitions_;
 };
 
-TEST_F(CircuitBreakerTest, OpensAfterThresholdConsecutiveFailures) {
-  CircuitBreaker breaker = Make(3, 1000, 4);
-  Call(breaker, true, 0);
-  Call(breaker, true, 1);
+// CLOSED: a failure rate over a sliding window with a minimum of calls.
+
+TEST_F(CircuitBreakerTest, FewerCallsThanTheMinimumNeverOpen) {
+  CircuitBreaker breaker = Make();
+  for (int i = 0; i < 9; ++i) Call(breaker, kFailure, i);
   EXPECT_EQ(breaker.state(), CircuitState::kClosed);
-  Call(breaker, true, 2);
+  Call(breaker, kFailure, 9);
   EXPECT_EQ(breaker.state(), CircuitState::kOpen);
-  EXPECT_EQ(breaker.ProbeDueMs(), 1002);
-  EXPECT_EQ(
-      transitions_,
-      (std::vector<Transition>{{CircuitState::kClosed, CircuitState::kOpen}}));
+  ASSERT_EQ(transitions_.size(), 1u);
+  EXPECT_EQ(transitions_[0].from, CircuitState::kClosed);
+  EXPECT_EQ(transitions_[0].to, CircuitState::kOpen);
+  EXPECT_STREQ(transitions_[0].reason, "failure_rate");
+  EXPECT_EQ(transitions_[0].counts, (CallCounts{10, 10, 0}));
 }
 
-TEST_F(CircuitBreakerTest, SuccessOrBusinessAnswerResetsTheFailureCount) {
-  CircuitBreaker breaker = Make(3, 1000, 4);
-  Call(breaker, true, 0);
-  Call(breaker, true, 0);
-  Call(breaker, false, 0);  // an answer, business failure or success
-  Call(breaker, true, 0);
-  Call(breaker, true, 0);
-  EXPECT_EQ(breaker.state(), CircuitState::kClosed);
-  EXPECT_FALSE(breaker.ProbeDueMs().has_value());
+TEST_F(CircuitBreakerTest, OpensWhenTheFailureRateReachesTheThreshold) {
+  CircuitBreaker breaker = Make();
+  for (int i = 0; i < 6; ++i) Call(breaker, kSuccess, i);
+  for (int i = 0; i < 5; ++i) Call(breaker, kFailure, 10 + i);
+  EXPECT_EQ(breaker.state(), CircuitState::kClosed);  // 5 of 11
+  Call(breaker, kFailure, 20);                        // 6 of 12: 50%
+  EXPECT_EQ(breaker.state(), CircuitState::kOpen);
+  EXPECT_EQ(transitions_.back().counts, (CallCounts{12, 6, 0}));
 }
 
-TEST_F(CircuitBreakerTest, ZeroThresholdNeverOpens) {
-  CircuitBreaker breaker = Make(0, 1000, 4);
-  for (int i = 0; i < 100; ++i) Call(breaker, true, i);
+TEST_F(CircuitBreakerTest, ARateBelowTheThresholdNeverOpensWhateverTheRun) {
+  // Every other call fails, with a run of failures in the middle: the rate
+  // stays under 80%, so the circuit stays closed (a participant that fails
+  // half its calls still gets most sagas through on retries).
+  CircuitBreakerOptions options = Options();
+  options.failure_rate_percent = 80;
+  CircuitBreaker breaker = Make(options);
+  for (int i = 0; i < 200; ++i) Call(breaker, i % 2 ? kFailure : kSuccess, i);
+  for (int i = 0; i < 20; ++i) Call(breaker, kFailure, 300);
   EXPECT_EQ(breaker.state(), CircuitState::kClosed);
   EXPECT_TRUE(transitions_.empty());
 }
 
-TEST_F(CircuitBreakerTest, OpenRefusesUntilTheCoolDownThenAdmitsOneProbe) {
-  CircuitBreaker breaker = Make(1, 1000, 4);
+TEST_F(CircuitBreakerTest, FailuresOlderThanTheWindowNoLongerCount) {
+  CircuitBreaker breaker = Make();
+  for (int i = 0; i < 9; ++i) Call(breaker, kFailure, 0);
+  // Ten seconds on, the nine old failures have left the window: one more
+  // failure is one call, under the minimum.
+  Call(breaker, kFailure, 11000);
+  EXPECT_EQ(breaker.state(), CircuitState::kClosed);
+}
+
+TEST_F(CircuitBreakerTest, BusinessFailuresAreAnswersNotFailures) {
+  CircuitBreaker breaker = Make();
+  // A business failure is reported as no failure.
+  for (int i = 0; i < 100; ++i) Call(breaker, kSuccess, i);
+  EXPECT_EQ(breaker.state(), CircuitState::kClosed);
+}
+
+TEST_F(CircuitBreakerTest, DisabledBreakerAdmitsEverythingAndNeverOpens) {
+  CircuitBreakerOptions options = Options();
+  options.enabled = false;
+  CircuitBreaker breaker = Make(options);
+  for (int i = 0; i < 100; ++i) Call(breaker, kTimeout, i, 5000);
+  EXPECT_EQ(breaker.state(), CircuitState::kClosed);
+  EXPECT_TRUE(transitions_.empty());
+}
+
+// CLOSED: the slow-call rate.
+
+TEST_F(CircuitBreakerTest, OpensWhenTheSlowCallRateReachesTheThreshold) {
+  CircuitBreaker breaker = Make();
+  // Successful answers, half of them taking the slow-call duration.
+  for (int i = 0; i < 9; ++i)
+    Call(breaker, kSuccess, i * 10, i % 2 ? 1000 : 999);
+  EXPECT_EQ(breaker.state(), CircuitState::kClosed);  // 4 of 9 slow
+  Call(breaker, kSuccess, 100, 1500);                 // 5 of 10
+  EXPECT_EQ(breaker.state(), CircuitState::kOpen);
+  EXPECT_STREQ(transitions_.back().reason, "slow_call_rate");
+  EXPECT_EQ(transitions_.back().counts, (CallCounts{10, 0, 5}));
+}
+
+TEST_F(CircuitBreakerTest, ACallThatTimedOutIsSlowWhateverItsDuration) {
+  CircuitBreakerOptions options = Options();
+  options.failure_rate_percent = 100;  // only the slow rule can open it
+  CircuitBreaker breaker = Make(options);
+  for (int i = 0; i < 5; ++i) Call(breaker, kSuccess, i);
+  for (int i = 0; i < 5; ++i) Call(breaker, kTimeout, i, /*duration=*/300);
+  EXPECT_EQ(breaker.state(), CircuitState::kOpen);
+  EXPECT_STREQ(transitions_.back().reason, "slow_call_rate");
+}
+
+// OPEN and HALF_OPEN: a number of trial calls at once, decided by their
+// rates.
+
+TEST_F(CircuitBreakerTest, OpenAdmitsNothingUntilOpenMsThenTheTrialsAtOnce) {
+  CircuitBreaker breaker = Make();
   Open(breaker, 100);
+  EXPECT_EQ(breaker.TrialsDueMs(), 1100);
   EXPECT_FALSE(breaker.TryAdmit(100).has_value());
   EXPECT_FALSE(breaker.TryAdmit(1099).has_value());
   EXPECT_EQ(breaker.state(), CircuitState::kOpen);
-  auto probe = breaker.TryAdmit(1100);
-  ASSERT_TRUE(probe.has_value());
-  EXPECT_EQ(breaker.state(), CircuitState::kHalfOpen);
-  EXPECT_EQ(breaker.probes_in_flight(), 1);
-  // Only the probe until it answers.
-  EXPECT_FALSE(breaker.TryAdmit(1101).has_value());
-  EXPECT_FALSE(breaker.ProbeDueMs().has_value());
-}
-
-TEST_F(CircuitBreakerTest, FailedProbeReopensForAnotherCoolDown) {
-  CircuitBreaker breaker = Make(1, 1000, 4);
-  Open(breaker, 0);
-  auto probe = breaker.TryAdmit(1000);
-  ASSERT_TRUE(probe.has_value());
-  breaker.OnResult(*probe, true, 1500);
-  EXPECT_EQ(breaker.state(), CircuitState::kOpen);
-  EXPECT_EQ(breaker.ProbeDueMs(), 2500);
-  EXPECT_FALSE(breaker.TryAdmit(2499).has_value());
-  EXPECT_TRUE(breaker.TryAdmit(2500).has_value());
-  EXPECT_EQ(transitions_, (std::vector<Transition>{
-                              {CircuitState::kClosed, CircuitState::kOpen},
-                              {CircuitState::kOpen, CircuitState::kHalfOpen},
-                              {CircuitState::kHalfOpen, CircuitState::kOpen},
-                              {CircuitState::kOpen, CircuitState::kHalfOpen}}));
-}
-
-TEST_F(CircuitBreakerTest, RampsOneTwoFourThenCloses) {
-  CircuitBreaker breaker = Make(1, 10, 8);
-  Open(breaker, 0);
-  // Stage 1: the probe alone.
-  auto probe = breaker.TryAdmit(10);
-  ASSERT_TRUE(probe.has_value());
-  breaker.OnResult(*probe, false, 11);
-  EXPECT_EQ(breaker.state(), CircuitState::kHalfOpen);
-  // Stages 2 and 4: exactly that many at once, then the next stage.
-  for (int stage : {2, 4}) {
-    std::vector<CircuitBreaker::Permit> permits;
-    for (int i = 0; i < stage; ++i) {
-      auto permit = breaker.TryAdmit(12);
-      ASSERT_TRUE(permit.has_value()) << "stage " << stage << " call " << i;
-      permits.push_back(*permit);
-    }
-    EXPECT_FALSE(breaker.TryAdmit(12).has_value()) << "stage " << stage;
-    for (auto permit : permits) {
-      EXPECT_EQ(breaker.state(), CircuitState::kHalfOpen);
-      breaker.OnResult(permit, false, 13);
-    }
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_TRUE(breaker.TryAdmit(1100).has_value()) << "trial " << i;
   }
-  // 8 would be the next stage: the ramp is done.
+  EXPECT_EQ(breaker.state(), CircuitState::kHalfOpen);
+  EXPECT_STREQ(transitions_.back().reason, "open_elapsed");
+  EXPECT_EQ(breaker.trials_in_flight(), 4);
+  EXPECT_FALSE(breaker.TryAdmit(1101).has_value());
+  EXPECT_FALSE(breaker.TrialsDueMs().has_value());
+}
+
+TEST_F(CircuitBreakerTest, OneFailedTrialDoesNotReopenWhileTheRateStaysBelow) {
+  CircuitBreaker breaker = Make();
+  Open(breaker, 0);
+  std::vector<CircuitBreaker::Permit> trials;
+  for (int i = 0; i < 4; ++i) trials.push_back(*breaker.TryAdmit(1000));
+  breaker.OnResult(trials[0], kFailure, 1001);
+  breaker.OnResult(trials[1], kSuccess, 1002);
+  breaker.OnResult(trials[2], kSuccess, 1003);
+  // 1 failure of 4 so far, 2 of 4 if the last one fails: not decided.
+  EXPECT_EQ(breaker.state(), CircuitState::kHalfOpen);
+  breaker.OnResult(trials[3], kSuccess, 1004);
+  EXPECT_EQ(breaker.state(), CircuitState::kClosed);  // 25% < 50%
+  EXPECT_STREQ(transitions_.back().reason, "trials_passed");
+  EXPECT_EQ(transitions_.back().counts, (CallCounts{4, 1, 0}));
+  for (int i = 0; i < 50; ++i) EXPECT_TRUE(breaker.TryAdmit(1005).has_value());
+}
+
+TEST_F(CircuitBreakerTest, ClosesAsSoonAsTheTrialsCannotReachTheThreshold) {
+  CircuitBreaker breaker = Make();
+  Open(breaker, 0);
+  std::vector<CircuitBreaker::Permit> trials;
+  for (int i = 0; i < 4; ++i) trials.push_back(*breaker.TryAdmit(1000));
+  breaker.OnResult(trials[0], kSuccess, 1001);
+  breaker.OnResult(trials[1], kSuccess, 1001);
+  EXPECT_EQ(breaker.state(), CircuitState::kHalfOpen);  // 2 of 4 may fail
+  breaker.OnResult(trials[2], kSuccess, 1002);          // at most 1 of 4
   EXPECT_EQ(breaker.state(), CircuitState::kClosed);
-  for (int i = 0; i < 50; ++i) EXPECT_TRUE(breaker.TryAdmit(14).has_value());
-  EXPECT_EQ(transitions_.back(),
-            Transition(CircuitState::kHalfOpen, CircuitState::kClosed));
+  // The last trial's result belongs to the half-open state: stale.
+  breaker.OnResult(trials[3], kFailure, 1003);
+  EXPECT_EQ(breaker.state(), CircuitState::kClosed);
 }
 
-TEST_F(CircuitBreakerTest, StageFreesASlotAsEachCallSucceeds) {
-  CircuitBreaker breaker = Make(1, 10, 64);
+TEST_F(CircuitBreakerTest, ReopensAsSoonAsTheTrialsReachTheThreshold) {
+  CircuitBreaker breaker = Make();
   Open(breaker, 0);
-  Call(breaker, false, 10);  // the probe
-  auto first = breaker.TryAdmit(11);
-  auto second = breaker.TryAdmit(11);
-  ASSERT_TRUE(first && second);
-  breaker.OnResult(*first, false, 12);
-  // One of stage 2's two calls succeeded, one is in flight: nothing more
-  // until the stage is done.
-  EXPECT_FALSE(breaker.TryAdmit(12).has_value());
-  breaker.OnResult(*second, false, 12);
-  EXPECT_TRUE(breaker.TryAdmit(12).has_value());
-}
-
-TEST_F(CircuitBreakerTest, FailureDuringTheRampReopens) {
-  CircuitBreaker breaker = Make(1, 10, 64);
-  Open(breaker, 0);
-  Call(breaker, false, 10);
-  auto first = breaker.TryAdmit(11);
-  auto second = breaker.TryAdmit(11);
-  ASSERT_TRUE(first && second);
-  breaker.OnResult(*first, true, 12);
+  std::vector<CircuitBreaker::Permit> trials;
+  for (int i = 0; i < 4; ++i) trials.push_back(*breaker.TryAdmit(1000));
+  breaker.OnResult(trials[0], kFailure, 1500);
+  EXPECT_EQ(breaker.state(), CircuitState::kHalfOpen);
+  breaker.OnResult(trials[1], kFailure, 1600);  // 2 of 4: 50%
   EXPECT_EQ(breaker.state(), CircuitState::kOpen);
-  EXPECT_EQ(breaker.ProbeDueMs(), 22);
-  // The other ramp call's late success is stale: still open.
-  breaker.OnResult(*second, false, 13);
+  EXPECT_STREQ(transitions_.back().reason, "failure_rate");
+  EXPECT_EQ(breaker.TrialsDueMs(), 2600);
+  // The other trials' late successes are stale: still open.
+  breaker.OnResult(trials[2], kSuccess, 1700);
+  breaker.OnResult(trials[3], kSuccess, 1700);
   EXPECT_EQ(breaker.state(), CircuitState::kOpen);
+  EXPECT_FALSE(breaker.TryAdmit(2599).has_value());
+  EXPECT_TRUE(breaker.TryAdmit(2600).has_value());
 }
 
-TEST_F(CircuitBreakerTest, RampOfOneClosesOnTheFirstGoodProbe) {
-  CircuitBreaker breaker = Make(1, 10, 1);
+TEST_F(CircuitBreakerTest, SlowTrialsReopen) {
+  CircuitBreaker breaker = Make();
   Open(breaker, 0);
-  Call(breaker, false, 10);
+  auto first = breaker.TryAdmit(1000);
+  auto second = breaker.TryAdmit(1000);
+  ASSERT_TRUE(first && second);
+  breaker.OnResult(*first, kSuccess, 2000);  // answered, but slowly
+  breaker.OnResult(*second, kTimeout, 1300);
+  EXPECT_EQ(breaker.state(), CircuitState::kOpen);
+  EXPECT_STREQ(transitions_.back().reason, "slow_call_rate");
+  EXPECT_EQ(transitions_.back().counts, (CallCounts{2, 1, 2}));
+}
+
+TEST_F(CircuitBreakerTest, HalfOpenWaitsForMoreTrialsWhileUndecided) {
+  CircuitBreaker breaker = Make();
+  Open(breaker, 0);
+  // Only one call wants to go; its success alone does not decide (3 more
+  // could fail), so the next call is a trial too.
+  Call(breaker, kSuccess, 1000);
+  EXPECT_EQ(breaker.state(), CircuitState::kHalfOpen);
+  EXPECT_EQ(breaker.trials_in_flight(), 0);
+  Call(breaker, kSuccess, 5000);
+  Call(breaker, kSuccess, 5001);
+  EXPECT_EQ(breaker.state(), CircuitState::kClosed);
+}
+
+TEST_F(CircuitBreakerTest, OneTrialOfOneDecidesAlone) {
+  CircuitBreakerOptions options = Options();
+  options.half_open_calls = 1;
+  CircuitBreaker breaker = Make(options);
+  Open(breaker, 0);
+  Call(breaker, kFailure, 1000);
+  EXPECT_EQ(breaker.state(), CircuitState::kOpen);
+  Call(breaker, kSuccess, 2000);
+  EXPECT_EQ(breaker.state(), CircuitState::kClosed);
+}
+
+TEST_F(CircuitBreakerTest, ClosingStartsAFreshWindow) {
+  CircuitBreaker breaker = Make();
+  Open(breaker, 0);
+  for (int i = 0; i < 3; ++i) Call(breaker, kSuccess, 1000);
+  ASSERT_EQ(breaker.state(), CircuitState::kClosed);
+  // The failures that opened it are forgotten: nine more stay under the
+  // minimum.
+  for (int i = 0; i < 9; ++i) Call(breaker, kFailure, 1001);
   EXPECT_EQ(breaker.state(), CircuitState::kClosed);
 }
 
 TEST_F(CircuitBreakerTest, StaleFailuresDoNotReopenARecoveringCircuit) {
-  CircuitBreaker breaker = Make(2, 100, 64);
-  auto old1 = breaker.TryAdmit(0);
-  auto old2 = breaker.TryAdmit(0);
-  auto old3 = breaker.TryAdmit(0);
-  ASSERT_TRUE(old1 && old2 && old3);
-  breaker.OnResult(*old1, true, 1);
-  breaker.OnResult(*old2, true, 1);
+  CircuitBreaker breaker = Make();
+  std::vector<CircuitBreaker::Permit> old;
+  for (int i = 0; i < 12; ++i) old.push_back(*breaker.TryAdmit(0));
+  for (int i = 0; i < 10; ++i) breaker.OnResult(old[i], kFailure, 1);
   ASSERT_EQ(breaker.state(), CircuitState::kOpen);
-  auto probe = breaker.TryAdmit(101);
-  ASSERT_TRUE(probe.has_value());
-  // A call sent while CLOSED fails only now: it says nothing new.
-  breaker.OnResult(*old3, true, 102);
+  auto trial = breaker.TryAdmit(1001);
+  ASSERT_TRUE(trial.has_value());
+  // Calls sent while CLOSED fail only now: they say nothing new.
+  breaker.OnResult(old[10], kFailure, 1002);
+  breaker.OnResult(old[11], kFailure, 1002);
   EXPECT_EQ(breaker.state(), CircuitState::kHalfOpen);
-  EXPECT_EQ(breaker.probes_in_flight(), 1);
-  breaker.OnResult(*probe, false, 103);
-  EXPECT_EQ(breaker.state(), CircuitState::kHalfOpen);
-  EXPECT_TRUE(breaker.TryAdmit(103).has_value());
+  EXPECT_EQ(breaker.trials_in_flight(), 1);
+  EXPECT_EQ(Reasons(),
+            (std::vector<std::string>{"failure_rate", "open_elapsed"}));
 }
 
 TEST(CircuitStateNameTest, NamesEveryState) {

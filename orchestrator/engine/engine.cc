@@ -935,17 +935,13 @@ void Engine::Invoke(const std::string& saga_id, Runtime& runtime,
          permit](CallResult call) mutable {
           MaybeCrash(CrashPoint::kAfterReplyBeforeCommit);
           meter(call);
-          // Only an answer says the participant works; a business failure
-          // is one.
-          const bool breaker_failure =
-              call.outcome == core::CallOutcome::kUnknown ||
-              call.outcome == core::CallOutcome::kRetryableFailure;
+          const CallEnd end = ParticipantGates::EndOf(call);
           result.outcome = call.outcome;
           result.output_json = std::move(call.output_json);
           result.error = std::move(call.error);
           asio::post(threads_->io, [this, saga_id, result, participant, permit,
-                                    breaker_failure]() mutable {
-            gates_->Finished(participant, permit, breaker_failure);
+                                    end]() mutable {
+            gates_->Finished(participant, permit, end);
             // Counted down after Handle counted the commit of the result,
             // so Drain never sees a gap between the two.
             Handle(saga_id, std::move(result), nullptr);
@@ -954,7 +950,9 @@ void Engine::Invoke(const std::string& saga_id, Runtime& runtime,
         },
         threads_->leases->SurelyHeldUntil());
   };
-  if (!gates_->Submit(step.participant, {std::move(wanted), std::move(send)})) {
+  if (!gates_->Submit(step.participant,
+                      {std::move(wanted), std::move(send), compensation,
+                       command.attempt, runtime.state.created_ms})) {
     Log(spdlog::level::debug, "participant call parked", fields);
   }
 }

@@ -17,9 +17,9 @@
 // same idempotency key).
 //
 // Backpressure: every participant call passes its participant's gate
-// (participant_gates.h: circuit breaker and in-flight bound), where it may
-// park in memory without using an attempt; StartSaga is refused past
-// EngineOptions::max_backlog.
+// (participant_gates.h: circuit breaker, in-flight bound, compensations
+// first), where it may park in memory without using an attempt; StartSaga
+// is refused past EngineOptions::max_backlog.
 //
 // Several instances: the engine drives only sagas whose lease it holds (see
 // store.h). It creates sagas leased to itself, claims free and expired
@@ -47,17 +47,15 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "orchestrator/core/decider.h"
-#include "orchestrator/engine/call_gate.h"
 #include "orchestrator/engine/committer.h"
 #include "orchestrator/engine/definition_registry.h"
 #include "orchestrator/engine/lease_options.h"
 #include "orchestrator/engine/metrics.h"
 #include "orchestrator/engine/participant_client.h"
+#include "orchestrator/engine/participant_gates.h"
 #include "orchestrator/store/store.h"
 
 namespace saga::engine {
-
-class ParticipantGates;
 
 struct EngineOptions {
   // Threads for the store calls that read (recovery, reloads); writes go
@@ -70,9 +68,9 @@ struct EngineOptions {
   // Longest a graceful stop waits for calls in flight and their commits.
   std::chrono::milliseconds drain_timeout{10000};
   LeaseOptions leases;
-  // Admission of participant calls: the circuit breaker and the bound on
-  // calls in flight, per participant (see call_gate.h).
-  CallGateOptions calls;
+  // Admission of participant calls: the circuit breakers and the bound on
+  // calls in flight, per participant (see participant_gates.h).
+  ParticipantGatesOptions calls;
   // Most sagas this engine drives at once (running, waiting, or being
   // created); past it StartSaga answers ResourceExhausted and writes
   // nothing. Sagas recovered or claimed are never refused, but count. 0: no

@@ -811,10 +811,12 @@ std::string ExecuteKey(const std::string& saga_id, const std::string& step) {
   return saga_id + "/" + step + "/execute";
 }
 
-// Options whose circuit opens after two failures in a row.
-EngineOptions BreakerOptions(int64_t open_for_ms) {
+// Options whose circuit opens when two calls of two fail.
+EngineOptions BreakerOptions(int64_t open_ms) {
   EngineOptions options;
-  options.calls.breaker = {2, open_for_ms, 2};
+  options.calls.breaker.min_calls = 2;
+  options.calls.breaker.failure_rate_percent = 100;
+  options.calls.breaker.open_ms = open_ms;
   return options;
 }
 
@@ -826,8 +828,8 @@ TEST_F(EngineTest, OpenCircuitParksCallsWithoutSendingOrUsingAttempts) {
   engine_->Start();
   const std::string first = Start();
   const std::string second = Start();
-  // Two failures in a row open the circuit; each saga's retry then waits
-  // behind it.
+  // Two failures of two calls open the circuit; each saga's retry then
+  // waits behind it.
   ASSERT_TRUE(saga::testing::PollUntil(
       [&] {
         return Metric("saga_participant_calls_queued",
@@ -865,8 +867,8 @@ TEST_F(EngineTest, ProbeAfterTheCoolDownResumesParkedSagas) {
   participant_.SetOutcome("validate_patient", v1::STEP_OUTCOME_SUCCEEDED);
   std::vector<std::string> parked;
   for (int i = 0; i < 4; ++i) parked.push_back(Start());
-  // The probe finds the participant well; the ramp lets the parked calls
-  // through and closes the circuit.
+  // The trial calls find the participant well: the circuit closes and lets
+  // the parked calls through.
   for (const auto& id : parked) {
     // kNotActive: it ended (and was retired) before the await.
     ASSERT_NE(Await(id), AwaitOutcome::kTimedOut);
@@ -881,6 +883,30 @@ TEST_F(EngineTest, ProbeAfterTheCoolDownResumesParkedSagas) {
       0);
   EXPECT_EQ(
       Metric("saga_participant_calls_queued", {{"participant", "patient"}}), 0);
+}
+
+TEST_F(EngineTest, AParticipantsOwnBreakerSettingsApplyToItAlone) {
+  // The default breaker is off; the patient's own opens on two failures.
+  EngineOptions options;
+  options.calls.breaker.enabled = false;
+  options.calls.breakers["patient"] = BreakerOptions(60000).calls.breaker;
+  NewEngine({}, options);
+  participant_.SetOutcome("validate_patient",
+                          v1::STEP_OUTCOME_RETRYABLE_FAILURE);
+  engine_->Start();
+  Start();
+  Start();
+  ASSERT_TRUE(saga::testing::PollUntil(
+      [&] {
+        return Metric("saga_participant_circuit_state",
+                      {{"participant", "patient"}}) == 1;
+      },
+      20s));
+  EXPECT_EQ(Metric("saga_participant_circuit_opened_total",
+                   {{"participant", "patient"}, {"reason", "failure_rate"}}),
+            1);
+  EXPECT_EQ(
+      Metric("saga_participant_circuit_state", {{"participant", "doctor"}}), 0);
 }
 
 TEST_F(EngineTest, BusinessFailuresDoNotOpenTheCircuit) {

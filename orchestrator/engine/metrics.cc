@@ -95,6 +95,12 @@ OrchestratorMetrics::OrchestratorMetrics(
                          .Help("Circuit breaker per participant: 0 closed, "
                                "1 open, 2 half-open")
                          .Register(*registry_)),
+      circuit_opened_(prometheus::BuildCounter()
+                          .Name("saga_participant_circuit_opened_total")
+                          .Help("Times a participant's circuit opened, by "
+                                "participant and reason (failure_rate or "
+                                "slow_call_rate)")
+                          .Register(*registry_)),
       calls_queued_(prometheus::BuildGauge()
                         .Name("saga_participant_calls_queued")
                         .Help("Participant calls parked in the engine: the "
@@ -199,6 +205,12 @@ void OrchestratorMetrics::SetCircuitState(const std::string& participant,
                                           CircuitState state) {
   circuit_state_.Add({{"participant", participant}})
       .Set(static_cast<double>(state));
+}
+
+void OrchestratorMetrics::CircuitOpened(const std::string& participant,
+                                        const std::string& reason) {
+  circuit_opened_.Add({{"participant", participant}, {"reason", reason}})
+      .Increment();
 }
 
 void OrchestratorMetrics::SetCallsQueued(const std::string& participant,

@@ -65,6 +65,9 @@ class OrchestratorMetrics {
 
   // The state of `participant`'s circuit breaker.
   void SetCircuitState(const std::string& participant, CircuitState state);
+  // `participant`'s circuit opened; `reason` is failure_rate or
+  // slow_call_rate.
+  void CircuitOpened(const std::string& participant, const std::string& reason);
   // Calls to `participant` waiting in the engine (circuit open or in-flight
   // bound reached).
   void SetCallsQueued(const std::string& participant, size_t calls);
@@ -86,6 +89,7 @@ class OrchestratorMetrics {
   prometheus::Family<prometheus::Counter>& compensations_;
   prometheus::Family<prometheus::Counter>& call_errors_;
   prometheus::Family<prometheus::Gauge>& circuit_state_;
+  prometheus::Family<prometheus::Counter>& circuit_opened_;
   prometheus::Family<prometheus::Gauge>& calls_queued_;
   prometheus::Counter& starts_refused_;
   prometheus::Histogram& commit_duration_;

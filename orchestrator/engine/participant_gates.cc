@@ -1,6 +1,6 @@
 #include "orchestrator/engine/participant_gates.h"
 
-// Boost 1.74 Asio needs <utility> first under C++20 (see TOOLCHAIN.md).
+// Boost 1.74 Asio needs <utility> first under C++20.
 #include <utility>
 //
 #include <spdlog/spdlog.h>
@@ -9,12 +9,14 @@
 #include <chrono>
 
 #include "observability/logging.h"
+#include "orchestrator/engine/participant_client.h"
 
 namespace saga::engine {
 
 namespace {
 
-// The gates' clock: steady, so cool-downs survive wall-clock jumps.
+// The gates' clock: steady, so cool-downs and call durations survive
+// wall-clock jumps.
 int64_t SteadyNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -23,37 +25,57 @@ int64_t SteadyNowMs() {
 
 }  // namespace
 
+CallGateOptions ParticipantGatesOptions::For(
+    const std::string& participant) const {
+  auto own = breakers.find(participant);
+  return {own == breakers.end() ? breaker : own->second, max_in_flight};
+}
+
 struct ParticipantGates::Gate {
   Gate(boost::asio::io_context& io, CallGateOptions options,
        CircuitBreaker::OnTransition on_transition)
-      : calls(options, std::move(on_transition)), probe_timer(io) {}
+      : calls(options, std::move(on_transition)), trial_timer(io) {}
 
   CallGate calls;
-  boost::asio::steady_timer probe_timer;
-  int64_t probe_timer_due_ms = -1;  // -1: not armed
+  boost::asio::steady_timer trial_timer;
+  int64_t trial_timer_due_ms = -1;  // -1: not armed
 };
 
 ParticipantGates::ParticipantGates(boost::asio::io_context& io,
-                                   CallGateOptions options,
+                                   ParticipantGatesOptions options,
                                    OrchestratorMetrics* metrics)
-    : io_(io), options_(options), metrics_(metrics) {}
+    : io_(io), options_(std::move(options)), metrics_(metrics) {}
 
 ParticipantGates::~ParticipantGates() = default;
+
+CallEnd ParticipantGates::EndOf(const CallResult& call) {
+  return {call.outcome == core::CallOutcome::kUnknown ||
+              call.outcome == core::CallOutcome::kRetryableFailure,
+          call.grpc_code == "DEADLINE_EXCEEDED"};
+}
 
 ParticipantGates::Gate& ParticipantGates::Get(const std::string& participant) {
   auto& gate = gates_[participant];
   if (!gate) {
     // Gates live as long as this object, so the callback may keep `this`.
     gate = std::make_unique<Gate>(
-        io_, options_,
-        [this, participant](CircuitState from, CircuitState to, int64_t) {
-          metrics_->SetCircuitState(participant, to);
-          observability::Log(to == CircuitState::kOpen ? spdlog::level::warn
-                                                       : spdlog::level::info,
+        io_, options_.For(participant),
+        [this, participant](const CircuitBreaker::Transition& change) {
+          if (change.to == CircuitState::kOpen) {
+            metrics_->CircuitOpened(participant, change.reason);
+          }
+          metrics_->SetCircuitState(participant, change.to);
+          observability::Log(change.to == CircuitState::kOpen
+                                 ? spdlog::level::warn
+                                 : spdlog::level::info,
                              "participant circuit",
                              {{"participant", participant},
-                              {"from", CircuitStateName(from)},
-                              {"to", CircuitStateName(to)}});
+                              {"from", CircuitStateName(change.from)},
+                              {"to", CircuitStateName(change.to)},
+                              {"reason", change.reason},
+                              {"calls", change.counts.calls},
+                              {"failures", change.counts.failures},
+                              {"slow_calls", change.counts.slow}});
         });
   }
   return *gate;
@@ -68,25 +90,24 @@ bool ParticipantGates::Submit(const std::string& participant,
 }
 
 void ParticipantGates::Finished(const std::string& participant,
-                                CircuitBreaker::Permit permit,
-                                bool breaker_failure) {
+                                CircuitBreaker::Permit permit, CallEnd end) {
   Gate& gate = Get(participant);
-  gate.calls.Finished(permit, breaker_failure, SteadyNowMs());
+  gate.calls.Finished(permit, end, SteadyNowMs());
   Changed(participant, gate);
 }
 
 void ParticipantGates::Changed(const std::string& participant, Gate& gate) {
   metrics_->SetCallsQueued(participant, gate.calls.queued());
   const auto due = gate.calls.WakeAtMs();
-  if (!due || *due == gate.probe_timer_due_ms) return;
-  gate.probe_timer_due_ms = *due;
+  if (!due || *due == gate.trial_timer_due_ms) return;
+  gate.trial_timer_due_ms = *due;
   // Re-arming cancels an earlier wait, whose handler then does nothing.
-  gate.probe_timer.expires_at(
+  gate.trial_timer.expires_at(
       std::chrono::steady_clock::time_point(std::chrono::milliseconds(*due)));
-  gate.probe_timer.async_wait(
+  gate.trial_timer.async_wait(
       [this, participant, &gate](const boost::system::error_code& error) {
         if (error) return;
-        gate.probe_timer_due_ms = -1;
+        gate.trial_timer_due_ms = -1;
         gate.calls.Pump(SteadyNowMs());
         Changed(participant, gate);
       });
