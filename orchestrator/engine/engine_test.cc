@@ -418,13 +418,24 @@ TEST_F(EngineTest, CompletesBookingWithOneCommitPerTransition) {
 // AwaitSaga answers with the engine's own view of the saga, which must be
 // exactly what the store holds, so the API need not read it back.
 TEST_F(EngineTest, AwaitSagaAnswersWithTheCommittedSaga) {
+  // The pivot waits until the second await is registered: a saga that has
+  // already ended is no longer driven, and its await answers kNotActive.
+  participant_.Block("send_notification");
   engine_->Start();
   const std::string id = Start("key-await");
   ASSERT_EQ(Await(id, "reserve_doctor"), AwaitOutcome::kReached);
   ASSERT_TRUE(last_await_.saga.has_value());
   EXPECT_EQ(last_await_.saga->state.steps[1].status,
             core::StepStatus::kSucceeded);
-  ASSERT_EQ(Await(id), AwaitOutcome::kReached);
+  // Registered on the engine thread before the pivot's answer gets there.
+  std::promise<absl::StatusOr<AwaitResult>> awaited;
+  engine_->AwaitSaga(id, "", 20s,
+                     [&](auto result) { awaited.set_value(result); });
+  participant_.Unblock();
+  auto result = awaited.get_future().get();
+  ASSERT_TRUE(result.ok()) << result.status();
+  last_await_ = *std::move(result);
+  ASSERT_EQ(last_await_.outcome, AwaitOutcome::kReached);
   ASSERT_TRUE(last_await_.saga.has_value());
   const SagaView& view = *last_await_.saga;
   const store::SagaRecord record = Record(id);
