@@ -54,15 +54,34 @@ absl::Status AddLatency(const std::string& entry, const std::string& what,
   if (auto status = SplitEntry(entry, what, &action, &value); !status.ok()) {
     return status;
   }
-  char* end = nullptr;
-  long long ms = std::strtoll(value.c_str(), &end, 10);
-  if (end == value.c_str() || *end != '\0' || ms < 0 || ms > 3600 * 1000) {
+  // "MS" or "MIN-MAX", whole milliseconds in [0, 3600000], MIN <= MAX.
+  auto parse = [](const std::string& text, long long* ms) {
+    char* end = nullptr;
+    *ms = std::strtoll(text.c_str(), &end, 10);
+    return end != text.c_str() && *end == '\0' && text[0] != '-' &&
+           *ms <= 3600 * 1000;
+  };
+  const size_t dash = value.find('-');
+  long long min = 0;
+  long long max = 0;
+  const bool ok = dash == std::string::npos
+                      ? parse(value, &min) && parse(value, &max)
+                      : parse(value.substr(0, dash), &min) &&
+                            parse(value.substr(dash + 1), &max) && min <= max;
+  if (!ok) {
     return absl::InvalidArgumentError(
         what + ": \"" + entry +
-        "\": the latency must be whole milliseconds in [0, 3600000]");
+        "\": the latency must be whole milliseconds in [0, 3600000], or a "
+        "range MIN-MAX of them");
   }
-  config->latency[action] = std::chrono::milliseconds(ms);
+  config->latency[action] = {std::chrono::milliseconds(min),
+                             std::chrono::milliseconds(max)};
   return absl::OkStatus();
+}
+
+std::mt19937_64& Generator() {
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  return generator;
 }
 
 template <typename Map>
@@ -120,16 +139,18 @@ FaultInjector::FaultInjector(FaultConfig config) : config_(std::move(config)) {}
 
 std::chrono::milliseconds FaultInjector::LatencyFor(
     const std::string& action) const {
-  const auto* latency = Lookup(config_.latency, action);
-  return latency == nullptr ? std::chrono::milliseconds(0) : *latency;
+  const LatencyRange* latency = Lookup(config_.latency, action);
+  if (latency == nullptr) return std::chrono::milliseconds(0);
+  if (latency->min == latency->max) return latency->min;
+  return std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(
+      latency->min.count(), latency->max.count())(Generator()));
 }
 
 bool FaultInjector::ShouldFail(const std::string& action) const {
   const double* rate = Lookup(config_.fail_rate, action);
   if (rate == nullptr || *rate <= 0.0) return false;
   if (*rate >= 1.0) return true;
-  thread_local std::mt19937_64 generator{std::random_device{}()};
-  return std::uniform_real_distribution<double>(0.0, 1.0)(generator) < *rate;
+  return std::uniform_real_distribution<double>(0.0, 1.0)(Generator()) < *rate;
 }
 
 std::string FaultInjector::Describe() const {
@@ -143,8 +164,11 @@ std::string FaultInjector::Describe() const {
     append("fail " + action + " with p=" + std::to_string(rate));
   }
   for (const auto& [action, latency] : config_.latency) {
-    append("delay " + action + " by " + std::to_string(latency.count()) +
-           " ms");
+    std::string ms = std::to_string(latency.min.count());
+    if (latency.max != latency.min) {
+      ms += "-" + std::to_string(latency.max.count());
+    }
+    append("delay " + action + " by " + ms + " ms");
   }
   return out.empty() ? "none" : out;
 }

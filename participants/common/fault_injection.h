@@ -16,16 +16,24 @@
 
 namespace saga::participants {
 
+// A simulated processing time, drawn uniformly from [min, max] per call.
+struct LatencyRange {
+  std::chrono::milliseconds min{0};
+  std::chrono::milliseconds max{0};
+};
+
 struct FaultConfig {
   // Action -> probability in [0, 1] of an injected retryable failure.
   std::map<std::string, double> fail_rate;
   // Action -> simulated processing time.
-  std::map<std::string, std::chrono::milliseconds> latency;
+  std::map<std::string, LatencyRange> latency;
   bool refuse_all = false;
 };
 
 // Builds the configuration from repeated flag values ("ACTION=P",
-// "ACTION=MS") and then applies the environment variables on top: an action
+// "ACTION=MS", or "ACTION=MIN-MAX" for a time drawn per call, so that a
+// share of the calls outlasts a caller's timeout) and then applies the
+// environment variables on top: an action
 // named in the environment takes the environment's value;
 // SAGA_FAULT_REFUSE_ALL=1|true|0|false replaces the flag. InvalidArgument
 // names the malformed entry.
@@ -39,7 +47,8 @@ class FaultInjector {
   explicit FaultInjector(FaultConfig config);
 
   bool RefuseAll() const { return config_.refuse_all; }
-  // Zero when no latency is configured for `action`.
+  // Zero when no latency is configured for `action`; a draw from its range
+  // otherwise.
   std::chrono::milliseconds LatencyFor(const std::string& action) const;
   // True with the configured probability for `action`.
   bool ShouldFail(const std::string& action) const;

@@ -137,7 +137,9 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
                  "ACTION=P: fail ACTION ('*' = all) with a retryable error "
                  "with probability P (repeatable)");
   app.add_option("--latency-ms", latencies,
-                 "ACTION=MS: delay ACTION ('*' = all) by MS (repeatable)");
+                 "ACTION=MS: delay ACTION ('*' = all) by MS, or "
+                 "ACTION=MIN-MAX: by a time drawn per call from [MIN, MAX] "
+                 "(repeatable)");
   app.add_flag("--refuse-all", refuse_all, "Answer UNAVAILABLE to every call");
   app.add_option("--tls-cert", tls.cert_file,
                  "Server certificate chain (PEM); turns on TLS")
