@@ -1,12 +1,22 @@
-// Chaos soak (DESIGN.md invariants 1-3 under faults). Sagas are started in
-// rounds while everything fails around them: every participant fails 20% of
-// its calls with a retryable error and is slow at times (latency spikes),
-// participants are SIGKILLed and restarted, the orchestrator is SIGKILLed
-// and restarted every round (every few seconds), and PostgreSQL, which
-// holds the orchestrator's and every participant's database, is crash-
-// restarted once. At the end every saga must be terminal, the participants'
-// databases must agree with it and no effect may have happened twice:
-//   sagas=N lost=0 duplicate_effects=0 inconsistent=0
+// Chaos soak (invariants 1-3 of the README, and "no call from an instance
+// that may have lost the lease", under faults). Sagas are started in rounds
+// on two orchestrator instances while everything fails around them:
+//  - every participant fails a share of its calls with a retryable error,
+//    and each restart of one draws its mode: normal (20% failures), slow
+//    (latencies drawn per call, a share of them past the steps' timeout,
+//    whose calls the participant rolls back) or half-failing (50%);
+//  - participants are SIGKILLed and restarted, and once one stays down for
+//    tens of seconds while sagas keep arriving;
+//  - an orchestrator instance is SIGKILLed and restarted every round, and
+//    once an instance is paused (SIGSTOP) until the other has taken all its
+//    sagas over, then woken up: it must send no call for them;
+//  - cancels race every step, the pivot included (most are refused once
+//    the pivot was called);
+//  - PostgreSQL, which holds every database, is crash-restarted once.
+// At the end every saga must be terminal, the participants' databases must
+// agree with it, no effect may have happened twice and no instance may have
+// called a participant for a saga another instance drove:
+//   sagas=N lost=0 duplicate_effects=0 inconsistent=0 zombie_calls=0
 //
 // Environment:
 //   SAGA_CHAOS_SAGAS  sagas to run (default 400, the short form; the long
@@ -20,6 +30,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -27,15 +38,19 @@
 #include <future>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <pqxx/pqxx>
+#include <queue>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "saga/v1/orchestrator.grpc.pb.h"
 #include "tests/integration/cluster.h"
 #include "tests/integration/consistency.h"
+#include "tests/integration/zombie_calls.h"
 #include "tests/support/test_support.h"
 
 namespace saga::testing {
@@ -47,6 +62,14 @@ using Clock = std::chrono::steady_clock;
 constexpr char kSagaType[] = "appointment_booking_chaos";
 constexpr double kFailRate = 0.2;
 constexpr int kDefaultSagas = 400;
+constexpr size_t kInstances = 2;
+constexpr int kLeaseTtlMs = 3000;
+// A share of the sagas gets a cancel, at a random moment within this long
+// after its start: early ones meet the first steps, late ones the pivot.
+constexpr int kCancelPercent = 15;
+constexpr int kCancelWithinMs = 1500;
+// How long the paused instance's sagas may take to move to the other.
+constexpr milliseconds kTakeoverDeadline{30000};
 // How long one StartSaga may keep being retried (orchestrator or database
 // restarting) before the test gives up on it.
 constexpr milliseconds kStartDeadline{60000};
@@ -152,19 +175,123 @@ Booking MakeBooking(int i) {
   return booking;
 }
 
+// Sends the cancels on a thread of its own, each at its due time, to an
+// instance that is not paused, over channels of its own (TestCluster is
+// single-threaded). Counts what the orchestrator answered.
+class Canceller {
+ public:
+  explicit Canceller(TestCluster& cluster) {
+    for (size_t i = 0; i < kInstances; ++i) {
+      stubs_.push_back(saga::v1::SagaOrchestrator::NewStub(grpc::CreateChannel(
+          "127.0.0.1:" + std::to_string(cluster.orchestrator_port(i)),
+          cluster.ClientCredentials())));
+    }
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Canceller() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+  void Schedule(const std::string& saga_id, Clock::time_point due) {
+    {
+      std::lock_guard lock(mu_);
+      due_.push({due, saga_id});
+    }
+    wake_.notify_all();
+  }
+  // Cancels go to the other instance while `instance` is paused (-1: none).
+  void Avoid(int instance) { avoid_ = instance; }
+
+  std::string Counters() {
+    std::lock_guard lock(mu_);
+    return "cancels=" + std::to_string(sent_) +
+           " (accepted=" + std::to_string(accepted_) +
+           " refused=" + std::to_string(refused_) + ")";
+  }
+
+ private:
+  using Due = std::pair<Clock::time_point, std::string>;
+
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      if (due_.empty()) {
+        wake_.wait(lock);
+        continue;
+      }
+      if (Clock::now() < due_.top().first) {
+        wake_.wait_until(lock, due_.top().first);
+        continue;
+      }
+      const std::string saga_id = due_.top().second;
+      due_.pop();
+      lock.unlock();
+      const grpc::StatusCode code = Cancel(saga_id);
+      lock.lock();
+      ++sent_;
+      if (code == grpc::StatusCode::OK) ++accepted_;
+      if (code == grpc::StatusCode::FAILED_PRECONDITION) ++refused_;
+    }
+  }
+
+  grpc::StatusCode Cancel(const std::string& saga_id) {
+    const int avoid = avoid_.load();
+    size_t instance = next_++ % kInstances;
+    if (static_cast<int>(instance) == avoid) {
+      instance = (instance + 1) % kInstances;
+    }
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(5));
+    saga::v1::CancelSagaRequest request;
+    request.set_saga_id(saga_id);
+    request.set_reason("chaos: the patient changed plans");
+    saga::v1::CancelSagaResponse response;
+    return stubs_[instance]
+        ->CancelSaga(&context, request, &response)
+        .error_code();
+  }
+
+  std::vector<std::unique_ptr<saga::v1::SagaOrchestrator::Stub>> stubs_;
+  std::atomic<int> avoid_{-1};
+  size_t next_ = 0;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::priority_queue<Due, std::vector<Due>, std::greater<Due>> due_;
+  bool stopping_ = false;
+  int sent_ = 0;
+  int accepted_ = 0;
+  int refused_ = 0;
+  std::thread thread_;
+};
+
 class ChaosSoak {
  public:
   ChaosSoak(TestCluster& cluster, uint64_t seed)
       : cluster_(cluster), random_(seed) {}
 
-  // Participant flags: 20% retryable failures, and either a little latency
-  // or a spike (still under the steps' 5s timeout).
+  // Participant flags for a restart, in a mode drawn at random: normal (20%
+  // retryable failures, a little latency), slow (each call's latency drawn
+  // from 100ms to 1.6s, so about a third outlast the steps' 1s timeout) or
+  // half-failing (50% retryable failures).
   std::vector<std::string> ParticipantFlags() {
-    const bool spike = Uniform(0, 9) < 3;
-    const int latency = spike ? Uniform(300, 1500) : Uniform(0, 20);
-    spikes_ += spike ? 1 : 0;
+    const int mode = Uniform(0, 9);
+    if (mode < 3) {
+      ++slow_;
+      return {"--fail-rate", "*=" + std::to_string(kFailRate), "--latency-ms",
+              "*=100-1600"};
+    }
+    if (mode < 5) {
+      ++half_failing_;
+      return {"--fail-rate", "*=0.5", "--latency-ms", "*=0-20"};
+    }
     return {"--fail-rate", "*=" + std::to_string(kFailRate), "--latency-ms",
-            "*=" + std::to_string(latency)};
+            "*=0-20"};
   }
 
   // StartSaga with the saga's idempotency key, retried through restarts
@@ -174,8 +301,16 @@ class ChaosSoak {
     std::string id;
     grpc::Status last;
     bool retryable = true;
+    size_t instance = static_cast<size_t>(i) % kInstances;
     PollUntil(
         [&] {
+          // Round-robin over the instances, never to a paused one; a
+          // retry goes to the other instance.
+          if (static_cast<int>(instance) == paused_) {
+            instance = (instance + 1) % kInstances;
+          }
+          cluster_.UseOrchestrator(instance);
+          instance = (instance + 1) % kInstances;
           grpc::ClientContext context;
           context.set_deadline(std::chrono::system_clock::now() +
                                std::chrono::seconds(10));
@@ -238,15 +373,83 @@ class ChaosSoak {
   }
 
   void KillOrchestrator() {
-    cluster_.KillOrchestrator(SIGKILL);
+    const size_t instance = static_cast<size_t>(Uniform(0, kInstances - 1));
+    cluster_.KillOrchestrator(SIGKILL, instance);
     ++kills_;
-    ASSERT_TRUE(cluster_.StartOrchestrator());
+    ASSERT_TRUE(cluster_.StartOrchestrator({}, instance));
   }
 
+  // Restarts a participant other than the one that is down.
   void RestartRandomParticipant() {
     const std::string& name = kParticipants[Uniform(0, 2)];
+    if (name == down_) return;
     ASSERT_TRUE(cluster_.RestartParticipant(name, ParticipantFlags()));
     ++participant_restarts_;
+  }
+
+  // A participant goes down for 10-20s; sagas keep arriving meanwhile.
+  void TakeAParticipantDown() {
+    down_ = kParticipants[Uniform(0, 2)];
+    up_again_ = Clock::now() + milliseconds(Uniform(10000, 20000));
+    std::cout << "[ chaos    ] " << down_ << " down for "
+              << std::chrono::duration_cast<milliseconds>(up_again_ -
+                                                          Clock::now())
+                     .count()
+              << " ms" << std::endl;
+    cluster_.StopParticipant(down_);
+    ++outages_;
+  }
+  // Brings the participant that is down back once its time is up (or now,
+  // with `now`).
+  void MaybeBringItBack(bool now = false) {
+    if (down_.empty() || (!now && Clock::now() < up_again_)) return;
+    ASSERT_TRUE(cluster_.RestartParticipant(down_, ParticipantFlags()));
+    down_.clear();
+  }
+
+  // Pauses an instance until the other has taken every saga it held over,
+  // then wakes it: a zombie whose calls the participants would see.
+  void PauseAnInstancePastItsLeases(Canceller& canceller) {
+    const size_t instance = static_cast<size_t>(Uniform(0, kInstances - 1));
+    const std::string id = TestCluster::InstanceId(instance);
+    paused_ = static_cast<int>(instance);
+    canceller.Avoid(paused_);
+    cluster_.SignalOrchestrator(SIGSTOP, instance);
+    const auto paused_at = Clock::now();
+    const bool taken_over =
+        PollUntil([&] { return LeasedTo(id) == 0; }, kTakeoverDeadline);
+    std::cout << "[ chaos    ] " << id << " paused for "
+              << std::chrono::duration_cast<milliseconds>(Clock::now() -
+                                                          paused_at)
+                     .count()
+              << " ms" << (taken_over ? "; its sagas were taken over" : "")
+              << std::endl;
+    EXPECT_TRUE(taken_over) << id << "'s sagas were not taken over";
+    cluster_.SignalOrchestrator(SIGCONT, instance);
+    paused_ = -1;
+    canceller.Avoid(-1);
+    ++pauses_;
+  }
+
+  // Unfinished sagas leased to `instance`, or -1 while the database is
+  // unreachable.
+  int64_t LeasedTo(const std::string& instance) {
+    try {
+      if (!db_) {
+        db_ = std::make_unique<pqxx::connection>(
+            cluster_.database("orchestrator").dsn());
+      }
+      pqxx::nontransaction tx(*db_);
+      return tx
+          .exec_params1(
+              "SELECT count(*) FROM sagas WHERE lease_owner = $1 AND status "
+              "IN ('RUNNING', 'COMPENSATING')",
+              instance)[0]
+          .as<int64_t>();
+    } catch (const std::exception&) {
+      db_.reset();
+      return -1;
+    }
   }
 
   int Uniform(int low, int high) {
@@ -256,7 +459,10 @@ class ChaosSoak {
   std::string Counters() const {
     return "orchestrator_kills=" + std::to_string(kills_) +
            " participant_restarts=" + std::to_string(participant_restarts_) +
-           " latency_spikes=" + std::to_string(spikes_) +
+           " (slow=" + std::to_string(slow_) +
+           " half_failing=" + std::to_string(half_failing_) +
+           ") participant_outages=" + std::to_string(outages_) +
+           " instance_pauses=" + std::to_string(pauses_) +
            " start_retries=" + std::to_string(start_retries_);
   }
 
@@ -264,9 +470,17 @@ class ChaosSoak {
   TestCluster& cluster_;
   std::mt19937_64 random_;
   std::unique_ptr<pqxx::connection> db_;
+  // The participant that is down until up_again_ ("" when none), and the
+  // paused instance (-1 when none).
+  std::string down_;
+  Clock::time_point up_again_;
+  int paused_ = -1;
   int kills_ = 0;
   int participant_restarts_ = 0;
-  int spikes_ = 0;
+  int slow_ = 0;
+  int half_failing_ = 0;
+  int outages_ = 0;
+  int pauses_ = 0;
   int start_retries_ = 0;
 };
 
@@ -284,6 +498,9 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
   ASSERT_TRUE(postgres.ok());
   ClusterOptions options;
   options.definitions_dir = SourcePath("tests/chaos/sagas");
+  options.orchestrators = kInstances;
+  options.orchestrator_flags = {"--lease-ttl-ms", std::to_string(kLeaseTtlMs),
+                                "--claim-interval-ms", "300"};
   for (const auto& name : kParticipants) {
     options.participant_flags[name] = {
         "--fail-rate", "*=" + std::to_string(kFailRate), "--latency-ms", "*=5"};
@@ -291,10 +508,13 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
   auto cluster = std::make_unique<TestCluster>(options);
   ASSERT_TRUE(cluster->Start());
   ChaosSoak soak(*cluster, seed);
+  auto canceller = std::make_unique<Canceller>(*cluster);
 
   std::vector<std::string> ids;
   std::vector<bool> valid;
   bool postgres_restarted = false;
+  bool outage_done = false;
+  bool pause_done = false;
   while (static_cast<int>(ids.size()) < sagas) {
     // A round: a batch of sagas, a partial drain, then faults. Once, past
     // 40%, PostgreSQL crash-restarts half-way through a batch: with sagas
@@ -324,6 +544,10 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
       const Booking booking = MakeBooking(i);
       std::string id = soak.Start(i, booking.input);
       ASSERT_FALSE(id.empty()) << "saga " << i;
+      if (soak.Uniform(1, 100) <= kCancelPercent) {
+        canceller->Schedule(
+            id, Clock::now() + milliseconds(soak.Uniform(0, kCancelWithinMs)));
+      }
       ids.push_back(std::move(id));
       valid.push_back(booking.valid);
     }
@@ -331,13 +555,32 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
       ASSERT_TRUE(postgres_restart.get());
     }
     soak.DrainTo(soak.Uniform(0, batch / 2));
-    ASSERT_NO_FATAL_FAILURE(soak.RestartRandomParticipant());
-    ASSERT_NO_FATAL_FAILURE(soak.KillOrchestrator());
+    ASSERT_NO_FATAL_FAILURE(soak.MaybeBringItBack());
+    if (!outage_done && ids.size() * 10 >= sagas * 2u) {
+      soak.TakeAParticipantDown();
+      outage_done = true;
+    } else if (!pause_done && ids.size() * 10 >= sagas * 6u) {
+      ASSERT_NO_FATAL_FAILURE(soak.PauseAnInstancePastItsLeases(*canceller));
+      pause_done = true;
+    } else {
+      ASSERT_NO_FATAL_FAILURE(soak.RestartRandomParticipant());
+      ASSERT_NO_FATAL_FAILURE(soak.KillOrchestrator());
+    }
   }
+  ASSERT_NO_FATAL_FAILURE(soak.MaybeBringItBack(/*now=*/true));
   EXPECT_TRUE(postgres_restarted);
+  EXPECT_TRUE(outage_done);
+  EXPECT_TRUE(pause_done);
 
+  cluster->UseOrchestrator(0);
   ConsistencyReport report =
       CheckConsistency(*cluster, ids, kAllTerminalDeadline);
+  const std::string cancels = canceller->Counters();
+  canceller.reset();
+  const std::vector<ParticipantCall> zombies = ZombieCalls(*cluster);
+  for (const auto& call : zombies) {
+    ADD_FAILURE() << "zombie call: " << call.line;
+  }
   for (const auto& problem : report.problems) ADD_FAILURE() << problem;
   for (size_t i = 0; i < ids.size(); ++i) {
     auto it = report.final.find(ids[i]);
@@ -361,9 +604,10 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
   const auto seconds =
       std::chrono::duration<double>(Clock::now() - started).count();
   std::cout << "[ chaos    ] " << report.StatusCounts() << "; "
-            << soak.Counters() << " postgres_restarts=1 seconds=" << seconds
-            << std::endl;
-  std::cout << report.Line() << std::endl;
+            << soak.Counters() << " " << cancels
+            << " postgres_restarts=1 seconds=" << seconds << std::endl;
+  std::cout << report.Line() << " zombie_calls=" << zombies.size()
+            << " seed=" << seed << std::endl;
   EXPECT_EQ(report.sagas, sagas);
   EXPECT_EQ(report.lost, 0);
   EXPECT_EQ(report.duplicate_effects, 0);
