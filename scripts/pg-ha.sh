@@ -99,13 +99,15 @@ port_in_use() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# Prints $1 distinct ports that were free a moment ago, below 50000 (out of
-# the way of the services' usual ports, 50051-50063).
+# Prints $1 distinct ports that were free a moment ago, in 20000-32767: below
+# the kernel's ephemeral range (32768-60999), so that the ports other tests
+# get by binding port 0 do not take them before Patroni binds them, seconds
+# later.
 free_ports() {
   local -A taken=()
   local found=0 port
   while ((found < $1)); do
-    port=$((20000 + (RANDOM * 32768 + RANDOM) % 30000))
+    port=$((20000 + RANDOM % 12768))
     [[ -z ${taken[$port]:-} ]] || continue
     port_in_use "$port" && continue
     taken[$port]=1

@@ -160,12 +160,6 @@ HaPostgres::~HaPostgres() {
   std::filesystem::remove(dir_ + ".pg-ha.sh.log", ignored);
 }
 
-std::vector<std::string> HaPostgres::nodes() const {
-  std::vector<std::string> names;
-  for (const auto& [name, node] : nodes_) names.push_back(name);
-  return names;
-}
-
 std::string HaPostgres::Primary() const {
   for (const auto& [name, node] : nodes_) {
     try {

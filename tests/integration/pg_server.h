@@ -74,8 +74,6 @@ class HaPostgres {
   // node, with target_session_attrs=read-write: libpq connects to whichever
   // node accepts writes.
   const std::string& admin_dsn() const { return admin_dsn_; }
-  // The nodes' names ("node1", "node2").
-  std::vector<std::string> nodes() const;
   // The node whose PostgreSQL accepts writes now (asked over a connection
   // of its own to each node), or "" when none does.
   std::string Primary() const;
@@ -84,7 +82,6 @@ class HaPostgres {
   ::testing::AssertionResult KillPostmaster(const std::string& node) const;
   // `patronictl list`: members, roles, timelines, lag.
   std::string Status() const;
-  const std::string& dir() const { return dir_; }
 
  private:
   struct Node {
