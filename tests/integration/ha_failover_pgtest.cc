@@ -137,12 +137,6 @@ TEST(HaFailoverTest,
       }
     });
   }
-  auto join_clients = [&] {
-    for (std::thread& client : clients) {
-      if (client.joinable()) client.join();
-    }
-  };
-
   const bool reached =
       PollUntil([&] { return acknowledged >= kKillAfter; }, kStartTimeout);
   const auto killed_at = Clock::now();
@@ -157,7 +151,7 @@ TEST(HaFailoverTest,
                     },
                     kPromotionTimeout);
   const auto promoted_at = Clock::now();
-  join_clients();
+  for (std::thread& client : clients) client.join();
   const auto burst_ended = Clock::now();
   ASSERT_TRUE(reached) << "fewer than " << kKillAfter
                        << " sagas acknowledged before the kill";
