@@ -859,6 +859,36 @@ class PgStoreTest : public ::testing::Test {
     return CountRows(db_->dsn(), sql, param);
   }
 
+  void Admin(const std::string& sql) {
+    pqxx::connection admin(AdminDsn());
+    pqxx::nontransaction tx(admin);
+    tx.exec(sql);
+  }
+
+  // Ends every session of the test database and waits until they are gone.
+  void TerminateSessions() {
+    {
+      pqxx::connection admin(AdminDsn());
+      pqxx::nontransaction tx(admin);
+      const pqxx::result killed = tx.exec_params(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+          "WHERE datname = $1 AND pid <> pg_backend_pid()",
+          db_->name());
+      ASSERT_GE(killed.size(), 1u);
+    }
+    ASSERT_TRUE(PollUntil(
+        [&] {
+          pqxx::connection admin(AdminDsn());
+          pqxx::nontransaction tx(admin);
+          return tx.exec_params1(
+                       "SELECT count(*) FROM pg_stat_activity "
+                       "WHERE datname = $1",
+                       db_->name())[0]
+                     .as<int64_t>() == 0;
+        },
+        std::chrono::seconds(10)));
+  }
+
   std::unique_ptr<TestDatabase> db_;
 };
 
@@ -1285,27 +1315,7 @@ TEST_F(PgStoreTest, RecoversAfterItsConnectionsAreKilled) {
   std::unique_ptr<PgStore> store = OpenStore(2);
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->Create(CreateBatch("saga-1")).ok());
-
-  {
-    pqxx::connection admin(AdminDsn());
-    pqxx::nontransaction tx(admin);
-    const pqxx::result killed = tx.exec_params(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE datname = $1 AND pid <> pg_backend_pid()",
-        db_->name());
-    ASSERT_GE(killed.size(), 1u);
-  }
-  ASSERT_TRUE(PollUntil(
-      [&] {
-        pqxx::connection admin(AdminDsn());
-        pqxx::nontransaction tx(admin);
-        return tx.exec_params1(
-                     "SELECT count(*) FROM pg_stat_activity "
-                     "WHERE datname = $1",
-                     db_->name())[0]
-                   .as<int64_t>() == 0;
-      },
-      std::chrono::seconds(10)));
+  ASSERT_NO_FATAL_FAILURE(TerminateSessions());
 
   // The first calls may meet a dead connection; they fail cleanly.
   absl::StatusOr<SagaSummary> first = store->LoadSummary("saga-1");
@@ -1328,6 +1338,49 @@ TEST_F(PgStoreTest, RecoversAfterItsConnectionsAreKilled) {
   ASSERT_TRUE(record.ok()) << record.status();
   EXPECT_EQ(record->summary.status, SagaStatus::kCompleted);
   EXPECT_EQ(record->events.size(), 2u);
+}
+
+// A session on a server that does not accept writes (a standby, or a
+// primary demoted under it; here a database whose sessions start read-only)
+// is dropped and the write answered UNAVAILABLE, so that a later call
+// reconnects, and with a multi-host DSN finds the primary. Kept, the
+// session refused every write until it broke.
+TEST_F(PgStoreTest, DropsASessionThatLandedOnAReadOnlyServer) {
+  std::unique_ptr<PgStore> store = OpenStore(1);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Create(CreateBatch("saga-1")).ok());
+  const std::string database = "\"" + db_->name() + "\"";
+  Admin("ALTER DATABASE " + database +
+        " SET default_transaction_read_only = on");
+  ASSERT_NO_FATAL_FAILURE(TerminateSessions());
+
+  auto complete = [&] {
+    return store->Append(AdvanceBatch("saga-1", 1, 1, SagaStatus::kCompleted));
+  };
+  absl::Status refused;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        refused = complete();
+        return refused.message().find("read-only") != std::string::npos;
+      },
+      std::chrono::seconds(10)))
+      << refused;
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable) << refused;
+
+  // The server accepts writes again: sessions opened from now on may write,
+  // the one that was refused may not.
+  Admin("ALTER DATABASE " + database + " RESET default_transaction_read_only");
+  absl::Status appended;
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        appended = complete();
+        return appended.ok();
+      },
+      std::chrono::seconds(10)))
+      << appended;
+  absl::StatusOr<SagaRecord> record = store->Load("saga-1");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->summary.status, SagaStatus::kCompleted);
 }
 
 }  // namespace

@@ -5,7 +5,10 @@
 #include <optional>
 #include <pqxx/except>
 #include <pqxx/transaction>
+#include <string>
 #include <utility>
+
+#include "orchestrator/store/postgres/sqlstate.h"
 
 namespace saga::participants {
 namespace {
@@ -135,13 +138,27 @@ ActionResult StoredResult(const KeyRow& row, const std::string& key,
   return result;
 }
 
+// The session on `lease` is gone or on a server that does not accept writes
+// (the sessions of the same pool most likely too, after a server restart or
+// a failover): closes them all, so the next attempt connects afresh.
+absl::Status Reconnect(ConnectionPool* pool, ConnectionPool::Lease* lease,
+                       const std::string& key, const std::string& error) {
+  lease->Discard();
+  pool->DiscardIdle();
+  spdlog::warn("database connection lost or not writable during key {}: {}",
+               key, OneLine(error));
+  return absl::UnavailableError("database connection lost or not writable: " +
+                                OneLine(error));
+}
+
 template <typename Body>
 absl::StatusOr<ActionResult> RunTransaction(
     ConnectionPool* pool, std::chrono::system_clock::time_point deadline,
     const std::string& key, Body body) {
-  // A broken connection before COMMIT means nothing was written, so the
-  // whole transaction can run again on a fresh connection. Once: if that
-  // fails too, the orchestrator's retry policy takes over.
+  // A broken connection before COMMIT, or a session on a server that does
+  // not accept writes, means nothing was written, so the whole transaction
+  // can run again on a fresh connection. Once: if that fails too, the
+  // orchestrator's retry policy takes over.
   absl::Status last_error;
   for (int round = 0; round < 2; ++round) {
     absl::StatusOr<ConnectionPool::Lease> lease = pool->Acquire(deadline);
@@ -161,16 +178,15 @@ absl::StatusOr<ActionResult> RunTransaction(
           "commit outcome unknown (a retry reads the recorded result): " +
           OneLine(e.what()));
     } catch (const pqxx::broken_connection& e) {
-      lease->Discard();
-      pool->DiscardIdle();
-      spdlog::warn("database connection lost during key {}: {}", key,
-                   OneLine(e.what()));
-      last_error = absl::UnavailableError("database connection lost: " +
-                                          OneLine(e.what()));
+      last_error = Reconnect(pool, &*lease, key, e.what());
     } catch (const pqxx::transaction_rollback& e) {
       return ActionResult::RetryableFailure("database conflict, rolled back: " +
                                             OneLine(e.what()));
     } catch (const pqxx::sql_error& e) {
+      if (store::MustReconnect(e.sqlstate())) {
+        last_error = Reconnect(pool, &*lease, key, e.what());
+        continue;
+      }
       spdlog::error("database error for key {} (sqlstate {}): {}", key,
                     e.sqlstate(), OneLine(e.what()));
       return ActionResult::RetryableFailure("database error: " +

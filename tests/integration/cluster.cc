@@ -112,7 +112,8 @@ TestCluster::TestCluster(ClusterOptions options)
   }
   orchestrator_dsn_ = options_.orchestrator_dsn;
   if (orchestrator_dsn_.empty()) {
-    orchestrator_db_ = std::make_unique<TestDatabase>("it_orch");
+    orchestrator_db_ = std::make_unique<TestDatabase>(
+        "it_orch", options_.orchestrator_admin_dsn);
     orchestrator_dsn_ = orchestrator_db_->dsn();
   }
   // gRPC servers bind with SO_REUSEPORT, so two of ours given the same

@@ -62,9 +62,12 @@ struct ClusterOptions {
   std::string token;
   // Orchestrator instances sharing the orchestrator database.
   size_t orchestrators = 1;
-  // The orchestrator database's DSN; empty: a fresh database on
-  // SAGA_TEST_ADMIN_DSN's cluster.
+  // The orchestrator database's DSN; empty: a fresh database on the cluster
+  // of orchestrator_admin_dsn.
   std::string orchestrator_dsn;
+  // Superuser DSN of the cluster for a fresh orchestrator database; empty:
+  // SAGA_TEST_ADMIN_DSN.
+  std::string orchestrator_admin_dsn;
   // Superuser DSN of the cluster for the participants' databases; empty:
   // SAGA_TEST_ADMIN_DSN.
   std::string participants_admin_dsn;

@@ -645,6 +645,51 @@ TEST(ParticipantOutageTest, ReconnectsAfterItsDatabaseServerRestarts) {
       << patient.Log();
 }
 
+// A session on a server that does not accept writes (a standby, or a
+// primary demoted under it; here a database whose sessions start read-only)
+// is dropped and the call answered UNAVAILABLE, nothing applied, so that
+// the next call reconnects (with a multi-host DSN, to the primary). Kept,
+// the sessions refused every write until they broke.
+TEST(ParticipantOutageTest, DropsSessionsThatLandedOnAReadOnlyServer) {
+  Participant patient("patient");
+  ASSERT_TRUE(patient.started()) << patient.Log();
+  auto admin_exec = [&](const std::string& sql) {
+    pqxx::connection admin(saga::testing::AdminDsn());
+    pqxx::nontransaction tx(admin);
+    tx.exec(sql);
+  };
+  auto call = [&](const std::string& saga_id) {
+    return patient.Execute(ExecuteRequest(
+        saga_id, "validate", "validate_patient", {{"patient_id", "p-1001"}}));
+  };
+  ASSERT_TRUE(call("s-ro-1").status.ok());
+  const std::string db = "\"" + patient.db_name() + "\"";
+  admin_exec("ALTER DATABASE " + db +
+             " SET default_transaction_read_only = on");
+  admin_exec(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+      "datname = '" +
+      patient.db_name() + "'");
+
+  auto refused = call("s-ro-2");
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << refused.status.error_message() << "; outcome "
+      << saga::v1::StepOutcome_Name(refused.result.outcome());
+  EXPECT_EQ(patient.QueryInt("SELECT count(*) FROM idempotency_keys WHERE "
+                             "saga_id = 's-ro-2'"),
+            0);
+
+  admin_exec("ALTER DATABASE " + db + " RESET default_transaction_read_only");
+  EXPECT_TRUE(saga::testing::PollUntil(
+      [&] {
+        auto up = call("s-ro-3");
+        return up.status.ok() &&
+               up.result.outcome() == saga::v1::STEP_OUTCOME_SUCCEEDED;
+      },
+      std::chrono::seconds(15)))
+      << patient.Log();
+}
+
 // ------------------------------------------------------------------ email
 
 json MailInput() {

@@ -1,12 +1,16 @@
-// PgServer: a private PostgreSQL 15 cluster of the test's own, driven through
-// scripts/pg.sh, for tests that stop, restart, replicate or promote a
-// database server (which the shared SAGA_TEST_ADMIN_DSN cluster must never
-// be). Each lives in a fresh directory under /tmp; the destructor stops it
-// (immediate) and removes the directory.
+// Private PostgreSQL 15 servers of the test's own, for tests that stop,
+// restart, replicate, promote or crash a database server (which the shared
+// SAGA_TEST_ADMIN_DSN cluster must never be):
+//  - PgServer: one cluster, driven through scripts/pg.sh;
+//  - HaPostgres: a primary and its synchronous standby under Patroni (with a
+//    three-member etcd), driven through scripts/pg-ha.sh.
+// Each lives in a fresh directory under /tmp; the destructor stops it and
+// removes the directory.
 //
 // Not thread-safe.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,6 +59,43 @@ class PgServer {
   int port_ = 0;
   std::string admin_dsn_;
   std::string passfile_;
+};
+
+class HaPostgres {
+ public:
+  // Starts etcd and both Patroni nodes; returns once one node is the
+  // primary and the other its synchronous standby (about 15 s).
+  static std::unique_ptr<HaPostgres> Start(std::string* error);
+  ~HaPostgres();
+  HaPostgres(const HaPostgres&) = delete;
+  HaPostgres& operator=(const HaPostgres&) = delete;
+
+  // Superuser connection string for the `postgres` database naming every
+  // node, with target_session_attrs=read-write: libpq connects to whichever
+  // node accepts writes.
+  const std::string& admin_dsn() const { return admin_dsn_; }
+  // The node whose PostgreSQL accepts writes now (asked over a connection
+  // of its own to each node), or "" when none does.
+  std::string Primary() const;
+  // SIGKILLs the postmaster of `node` (the pid in its postmaster.pid), as
+  // when the server crashes; Patroni is left running to fail over.
+  ::testing::AssertionResult KillPostmaster(const std::string& node) const;
+  // `patronictl list`: members, roles, timelines, lag.
+  std::string Status() const;
+
+ private:
+  struct Node {
+    int port = 0;
+    std::string data_dir;
+  };
+  explicit HaPostgres(std::string dir) : dir_(std::move(dir)) {}
+
+  ::testing::AssertionResult ReadEnv();
+
+  std::string dir_;
+  std::string admin_dsn_;
+  std::string passfile_;
+  std::map<std::string, Node> nodes_;
 };
 
 }  // namespace saga::testing

@@ -98,10 +98,10 @@ std::invoke_result_t<Fn, pqxx::connection&> Guarded(
     conn.reset();
     return absl::UnavailableError(what + ": database unreachable: " + e.what());
   } catch (const pqxx::sql_error& e) {
-    if (conn == nullptr || !conn->is_open() || IsConnectionLoss(e.sqlstate())) {
+    if (conn == nullptr || !conn->is_open() || MustReconnect(e.sqlstate())) {
       conn.reset();
-      return absl::UnavailableError(what +
-                                    ": database unreachable: " + e.what());
+      return absl::UnavailableError(
+          what + ": database unreachable or not writable: " + e.what());
     }
     return absl::InternalError(what + ": " + e.what());
   } catch (const std::exception& e) {

@@ -390,10 +390,10 @@ class PgStore::ConnectionPool {
         return absl::AlreadyExistsError(what + ": " + e.what());
       } catch (const pqxx::sql_error& e) {
         if (conn == nullptr || !conn->is_open() ||
-            IsConnectionLoss(e.sqlstate())) {
+            MustReconnect(e.sqlstate())) {
           broken = true;
-          return absl::UnavailableError(what +
-                                        ": database unreachable: " + e.what());
+          return absl::UnavailableError(
+              what + ": database unreachable or not writable: " + e.what());
         }
         return absl::InternalError(what + ": " + e.what());
       } catch (const std::exception& e) {
