@@ -7,6 +7,8 @@
 #include <pqxx/transaction>
 #include <utility>
 
+#include "orchestrator/core/strict_json.h"
+
 namespace saga::participants {
 namespace {
 
@@ -57,17 +59,22 @@ void RecordResult(pqxx::work& tx, const std::string& key,
       key, std::string(OutcomeName(result.outcome)), output, result.error);
 }
 
-// Parses a JSON object; an empty string is an empty object.
+// Parses a JSON object (strictly: a key given twice is refused, as
+// everywhere JSON enters); an empty string is an empty object.
 std::optional<nlohmann::json> ParseObject(const std::string& text,
                                           const std::string& what,
                                           std::string* error) {
   if (text.empty()) return nlohmann::json::object();
-  nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
-  if (value.is_discarded() || !value.is_object()) {
+  absl::StatusOr<nlohmann::json> value = core::ParseStrictJson(text, what);
+  if (!value.ok()) {
+    *error = std::string(value.status().message());
+    return std::nullopt;
+  }
+  if (!value->is_object()) {
     *error = what + " is not a JSON object";
     return std::nullopt;
   }
-  return value;
+  return *std::move(value);
 }
 
 ActionCall MakeActionCall(const StepCall& call, nlohmann::json input) {

@@ -270,7 +270,25 @@ TEST_F(PatientTest, MalformedJsonIsBusinessFailure) {
   auto reply = patient_->Execute(request);
   ASSERT_TRUE(reply.status.ok());
   EXPECT_EQ(reply.result.outcome(), saga::v1::STEP_OUTCOME_BUSINESS_FAILURE);
-  EXPECT_EQ(reply.result.error(), "input_json is not a JSON object");
+  EXPECT_EQ(reply.result.error().rfind("input_json is not valid JSON: ", 0), 0u)
+      << reply.result.error();
+  request.set_input_json("[1]");
+  request.set_idempotency_key("s-pat-6b/validate/execute");
+  EXPECT_EQ(patient_->Execute(request).result.error(),
+            "input_json is not a JSON object");
+}
+
+// Regression: the last value won, so {"patient_id":"p-1003",
+// "patient_id":"p-1001"} validated p-1001 where a reader keeping the first
+// value would see p-1003.
+TEST_F(PatientTest, InputWithAKeyTwiceIsBusinessFailure) {
+  auto request = ExecuteRequest("s-pat-dup", "validate", "validate_patient",
+                                json::object());
+  request.set_input_json(R"({"patient_id":"p-1003","patient_id":"p-1001"})");
+  auto reply = patient_->Execute(request);
+  ASSERT_TRUE(reply.status.ok()) << reply.status.error_message();
+  EXPECT_EQ(reply.result.outcome(), saga::v1::STEP_OUTCOME_BUSINESS_FAILURE);
+  EXPECT_EQ(reply.result.error(), "input_json has the key 'patient_id' twice");
 }
 
 TEST_F(PatientTest, UnknownActionIsBusinessFailure) {
