@@ -40,6 +40,9 @@ using saga::v1::StepResult;
 
 constexpr auto kStartTimeout = std::chrono::seconds(30);
 constexpr auto kCallTimeout = std::chrono::seconds(20);
+// saga-doctor's "today" in these tests (--today): the seed data's days
+// start after it.
+constexpr char kToday[] = "2026-11-20";
 
 int64_t NowUnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -327,7 +330,9 @@ TEST_F(PatientTest, LogsOneLinePerCall) {
 
 class DoctorTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { doctor_ = new Participant("doctor"); }
+  static void SetUpTestSuite() {
+    doctor_ = new Participant("doctor", {"--today", kToday});
+  }
   static void TearDownTestSuite() {
     delete doctor_;
     doctor_ = nullptr;
@@ -464,6 +469,77 @@ TEST_F(DoctorTest, RejectsUnknownSpecialtyAndBadDates) {
   EXPECT_EQ(doctor_->QueryInt("SELECT count(*) FROM reservations "
                               "WHERE saga_id LIKE 's-doc-5%'"),
             0);
+}
+
+// Regression: with the preferred date and the days after it full and the
+// day before free, the booking landed on that day: yesterday.
+TEST_F(DoctorTest, NeverBooksBeforeToday) {
+  AddDoctor("d-test-past", "past-test",
+            {{"2026-11-19", 5}, {"2026-11-20", 0}, {"2026-11-21", 0}});
+  auto full = doctor_->Execute(
+      ExecuteRequest("s-doc-past-1", "reserve", "reserve_doctor",
+                     ReserveInput("past-test", kToday)));
+  ASSERT_TRUE(full.status.ok()) << full.status.error_message();
+  EXPECT_EQ(full.result.outcome(), saga::v1::STEP_OUTCOME_BUSINESS_FAILURE);
+  EXPECT_EQ(full.result.error(),
+            "no past-test doctor has room within 60 days of 2026-11-20");
+
+  auto past = doctor_->Execute(
+      ExecuteRequest("s-doc-past-2", "reserve", "reserve_doctor",
+                     ReserveInput("past-test", "2026-11-19")));
+  EXPECT_EQ(past.result.outcome(), saga::v1::STEP_OUTCOME_BUSINESS_FAILURE);
+  EXPECT_EQ(past.result.error(),
+            "preferred_date 2026-11-19 is in the past (today is 2026-11-20)");
+  EXPECT_EQ(Booked("d-test-past", "2026-11-19"), 0);
+  EXPECT_EQ(doctor_->QueryInt("SELECT count(*) FROM reservations "
+                              "WHERE saga_id LIKE 's-doc-past-%'"),
+            0);
+}
+
+// "The closest possible date" counts from today on: today itself is open.
+TEST_F(DoctorTest, ClosestDateMayBeTodayButNoEarlier) {
+  AddDoctor("d-test-today", "today-test",
+            {{"2026-11-19", 5},
+             {"2026-11-20", 1},
+             {"2026-11-21", 0},
+             {"2026-11-23", 1}});
+  auto first = doctor_->Execute(
+      ExecuteRequest("s-doc-today-1", "reserve", "reserve_doctor",
+                     ReserveInput("today-test", "2026-11-21")));
+  ASSERT_EQ(first.result.outcome(), saga::v1::STEP_OUTCOME_SUCCEEDED)
+      << first.result.error();
+  EXPECT_EQ(first.output["date"], kToday);
+  auto second = doctor_->Execute(
+      ExecuteRequest("s-doc-today-2", "reserve", "reserve_doctor",
+                     ReserveInput("today-test", "2026-11-21")));
+  ASSERT_EQ(second.result.outcome(), saga::v1::STEP_OUTCOME_SUCCEEDED)
+      << second.result.error();
+  EXPECT_EQ(second.output["date"], "2026-11-23");
+}
+
+// Regression: year 0000 passed the date check and then failed PostgreSQL's
+// ::date cast, answered as a retryable database error: five retries, then
+// the raw error. Dates outside 0001..9999 are refused at once.
+TEST_F(DoctorTest, DatesTheDatabaseCannotHoldAreRefusedAtOnce) {
+  for (const std::string date :
+       {"0000-01-01", "0000-02-29", "10000-01-01", "99999-12-31"}) {
+    auto reply = doctor_->Execute(
+        ExecuteRequest("s-doc-range-" + date, "reserve", "reserve_doctor",
+                       ReserveInput("cardiology", date)));
+    ASSERT_TRUE(reply.status.ok()) << reply.status.error_message();
+    EXPECT_EQ(reply.result.outcome(), saga::v1::STEP_OUTCOME_BUSINESS_FAILURE)
+        << date << ": " << reply.result.error();
+    EXPECT_EQ(reply.result.error(),
+              "invalid input: preferred_date \"" + date +
+                  "\" is not a date between 0001-01-01 and 9999-12-31");
+  }
+  // The far end of the range is a date, only with no doctor working then.
+  auto far = doctor_->Execute(
+      ExecuteRequest("s-doc-range-far", "reserve", "reserve_doctor",
+                     ReserveInput("cardiology", "9999-12-31")));
+  EXPECT_EQ(far.result.outcome(), saga::v1::STEP_OUTCOME_BUSINESS_FAILURE);
+  EXPECT_EQ(far.result.error(),
+            "no cardiology doctor has room within 60 days of 9999-12-31");
 }
 
 TEST_F(DoctorTest, CompensateAfterExecuteReleasesOnce) {
