@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <optional>
 #include <pqxx/except>
 #include <pqxx/transaction>
@@ -142,10 +143,31 @@ ActionResult StoredResult(const KeyRow& row, const std::string& key,
   return result;
 }
 
+using Clock = std::chrono::system_clock;
+
+// PostgreSQL's code for a statement cancelled by statement_timeout (or by
+// an administrator).
+constexpr char kQueryCanceled[] = "57014";
+
+absl::Status DeadlinePassed(const std::string& when) {
+  return absl::DeadlineExceededError("the caller's deadline passed " + when +
+                                     "; rolled back, nothing was applied");
+}
+
+// Bounds every statement of the transaction by the time left before the
+// caller's deadline, so a slow statement (a lock wait, a slow dependency)
+// gives up when the caller does instead of holding the connection.
+void LimitStatementsTo(pqxx::work& tx, Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - Clock::now());
+  tx.exec_params("SELECT set_config('statement_timeout', $1, true)",
+                 std::to_string(std::max<int64_t>(1, left.count())));
+}
+
 template <typename Body>
-absl::StatusOr<ActionResult> RunTransaction(
-    ConnectionPool* pool, std::chrono::system_clock::time_point deadline,
-    const std::string& key, Body body) {
+absl::StatusOr<ActionResult> RunTransaction(ConnectionPool* pool,
+                                            Clock::time_point deadline,
+                                            const std::string& key, Body body) {
   // A broken connection before COMMIT means nothing was written, so the
   // whole transaction can run again on a fresh connection. Once: if that
   // fails too, the orchestrator's retry policy takes over.
@@ -155,7 +177,16 @@ absl::StatusOr<ActionResult> RunTransaction(
     if (!lease.ok()) return lease.status();
     try {
       pqxx::work tx(**lease);
+      LimitStatementsTo(tx, deadline);
       TxResult outcome = body(tx);
+      // The last moment to give up: a caller that stopped waiting must not
+      // find the effect applied and its key used when it tries again. (A
+      // deadline passing during COMMIT itself still leaves the caller
+      // unsure; it then retries with the same key and reads the result.)
+      if (outcome.commit && Clock::now() >= deadline) {
+        tx.abort();
+        return DeadlinePassed("before the effect was committed");
+      }
       if (outcome.commit) {
         tx.commit();
       } else {
@@ -178,6 +209,9 @@ absl::StatusOr<ActionResult> RunTransaction(
       return ActionResult::RetryableFailure("database conflict, rolled back: " +
                                             OneLine(e.what()));
     } catch (const pqxx::sql_error& e) {
+      if (e.sqlstate() == kQueryCanceled && Clock::now() >= deadline) {
+        return DeadlinePassed("while the action ran");
+      }
       spdlog::error("database error for key {} (sqlstate {}): {}", key,
                     e.sqlstate(), OneLine(e.what()));
       return ActionResult::RetryableFailure("database error: " +
@@ -200,6 +234,17 @@ IdempotentRunner::IdempotentRunner(ConnectionPool* pool,
 
 bool IdempotentRunner::InjectFailure(const std::string& action) const {
   return faults_ != nullptr && faults_->ShouldFail(action);
+}
+
+void IdempotentRunner::SlowDependency(pqxx::work& tx,
+                                      const std::string& action) const {
+  if (faults_ == nullptr) return;
+  const std::chrono::milliseconds latency = faults_->LatencyFor(action);
+  if (latency.count() <= 0) return;
+  // In the database and in the transaction, where a slow query or a slow
+  // dependency of the action would hold it: the statement timeout cuts it
+  // at the caller's deadline.
+  tx.exec_params("SELECT pg_sleep($1::float8 / 1000)", latency.count());
 }
 
 absl::StatusOr<ActionResult> IdempotentRunner::Execute(
@@ -227,6 +272,7 @@ absl::StatusOr<ActionResult> IdempotentRunner::Execute(
         if (InjectFailure(call.action)) {
           return {ActionResult::RetryableFailure(kInjectedFailure), false};
         }
+        SlowDependency(tx, call.action);
         ActionResult result;
         std::string error;
         std::optional<nlohmann::json> input =
@@ -278,6 +324,7 @@ absl::StatusOr<ActionResult> IdempotentRunner::Compensate(
         if (InjectFailure(call.action)) {
           return {ActionResult::RetryableFailure(kInjectedFailure), false};
         }
+        SlowDependency(tx, call.action);
         ActionResult result;
         const ActionHandler* handler = registry_->FindCompensate(call.action);
         if (handler == nullptr) {

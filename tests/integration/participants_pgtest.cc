@@ -39,7 +39,7 @@ using saga::v1::StepRequest;
 using saga::v1::StepResult;
 
 constexpr auto kStartTimeout = std::chrono::seconds(30);
-constexpr auto kCallTimeout = std::chrono::seconds(20);
+constexpr std::chrono::milliseconds kCallTimeout = std::chrono::seconds(20);
 // saga-doctor's "today" in these tests (--today): the seed data's days
 // start after it.
 constexpr char kToday[] = "2026-11-20";
@@ -109,9 +109,10 @@ class Participant {
     json output;
   };
 
-  Reply Call(bool compensate, const StepRequest& request) {
+  Reply Call(bool compensate, const StepRequest& request,
+             std::chrono::milliseconds timeout = kCallTimeout) {
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+    context.set_deadline(std::chrono::system_clock::now() + timeout);
     Reply reply;
     reply.status = compensate
                        ? stub_->Compensate(&context, request, &reply.result)
@@ -122,7 +123,10 @@ class Participant {
     return reply;
   }
 
-  Reply Execute(const StepRequest& request) { return Call(false, request); }
+  Reply Execute(const StepRequest& request,
+                std::chrono::milliseconds timeout = kCallTimeout) {
+    return Call(false, request, timeout);
+  }
   Reply Compensate(const StepRequest& request) { return Call(true, request); }
 
   int64_t QueryInt(const std::string& sql) const {
@@ -1019,6 +1023,122 @@ TEST(ParticipantFaultTest, LatencyDelaysTheAnswer) {
   auto elapsed = std::chrono::steady_clock::now() - started;
   EXPECT_EQ(reply.result.outcome(), saga::v1::STEP_OUTCOME_SUCCEEDED);
   EXPECT_GE(elapsed, std::chrono::milliseconds(300));
+}
+
+// The participant's log line for the call with this saga id, once it has
+// answered ("" if it never does within 10 s).
+std::string AnsweredLine(Participant& participant, const std::string& saga_id) {
+  std::string line;
+  saga::testing::PollUntil(
+      [&] {
+        std::istringstream log(participant.Log());
+        for (std::string next; std::getline(log, next);) {
+          if (next.find("saga_id=" + saga_id + " ") != std::string::npos &&
+              next.find(" outcome=") != std::string::npos) {
+            line = next;
+            return true;
+          }
+        }
+        return false;
+      },
+      std::chrono::seconds(10));
+  return line;
+}
+
+// Regression: --latency-ms slept before the transaction, so a call slower
+// than its caller's deadline still committed after the caller gave up (and
+// a retry found the key used). The latency now sits in the action's
+// transaction, like a slow dependency, and the deadline is checked before
+// COMMIT: past it nothing applies and the key stays free.
+TEST(ParticipantDeadlineTest, ACallPastItsDeadlineAppliesNothing) {
+  Participant doctor(
+      "doctor", {"--today", kToday, "--latency-ms", "reserve_doctor=1500"});
+  ASSERT_TRUE(doctor.started()) << doctor.Log();
+  auto request = ExecuteRequest("s-late-1", "reserve", "reserve_doctor",
+                                ReserveInput("neurology", "2026-12-03"));
+  const int64_t booked_before = doctor.QueryInt(
+      "SELECT booked FROM doctor_days WHERE doctor_id = 'd-2004' "
+      "AND day = '2026-12-03'");
+  auto late = doctor.Execute(request, std::chrono::milliseconds(300));
+  EXPECT_EQ(late.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // Once the participant has answered, its database shows no effect and
+  // the key is unused.
+  const std::string answered = AnsweredLine(doctor, "s-late-1");
+  EXPECT_NE(answered.find("outcome=DEADLINE_EXCEEDED"), std::string::npos)
+      << doctor.Log();
+  EXPECT_EQ(doctor.QueryInt("SELECT count(*) FROM reservations"), 0);
+  EXPECT_EQ(doctor.QueryInt("SELECT count(*) FROM idempotency_keys"), 0);
+
+  // A retry with time enough applies it, once.
+  request.set_attempt(2);
+  request.set_deadline_unix_ms(NowUnixMs() + 15000);
+  auto retried = doctor.Execute(request);
+  ASSERT_TRUE(retried.status.ok()) << retried.status.error_message();
+  ASSERT_EQ(retried.result.outcome(), saga::v1::STEP_OUTCOME_SUCCEEDED)
+      << retried.result.error();
+  EXPECT_EQ(
+      doctor.QueryInt("SELECT count(*) FROM reservations "
+                      "WHERE idempotency_key = 's-late-1/reserve/execute'"),
+      1);
+  EXPECT_EQ(doctor.QueryInt("SELECT booked FROM doctor_days WHERE doctor_id = "
+                            "'d-2004' AND day = '2026-12-03'"),
+            booked_before + 1);
+}
+
+// The request's own deadline_unix_ms counts as well as the gRPC deadline:
+// the participant answers DEADLINE_EXCEEDED itself, saying nothing applied.
+TEST(ParticipantDeadlineTest, RequestDeadlineIsHonouredUpToTheCommit) {
+  Participant patient("patient", {"--latency-ms", "validate_patient=1000"});
+  ASSERT_TRUE(patient.started()) << patient.Log();
+  auto request = ExecuteRequest("s-late-2", "validate", "validate_patient",
+                                {{"patient_id", "p-1001"}});
+  request.set_deadline_unix_ms(NowUnixMs() + 300);
+  auto reply = patient.Execute(request);
+  EXPECT_EQ(reply.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_NE(reply.status.error_message().find("nothing was applied"),
+            std::string::npos)
+      << reply.status.error_message();
+  EXPECT_EQ(patient.QueryInt("SELECT count(*) FROM idempotency_keys"), 0);
+}
+
+// With the only connection busy until after a call's deadline, the pool
+// must not hand it to that call once it frees up.
+TEST(ParticipantDeadlineTest, PoolHandsOutNoConnectionPastTheDeadline) {
+  Participant doctor("doctor", {"--today", kToday, "--db-pool-size", "1",
+                                "--latency-ms", "reserve_doctor=1500"});
+  ASSERT_TRUE(doctor.started()) << doctor.Log();
+  Participant::Reply slow;
+  std::thread holder([&] {
+    slow = doctor.Execute(
+        ExecuteRequest("s-pool-1", "reserve", "reserve_doctor",
+                       ReserveInput("pediatrics", "2026-12-04")));
+  });
+  ASSERT_TRUE(saga::testing::PollUntil(
+      [&] {
+        return doctor.QueryInt(
+                   "SELECT count(*) FROM pg_stat_activity WHERE "
+                   "query LIKE 'SELECT pg_sleep%'") > 0;
+      },
+      std::chrono::seconds(10)))
+      << doctor.Log();
+  auto waiting = ExecuteRequest("s-pool-2", "reserve", "reserve_doctor",
+                                ReserveInput("pediatrics", "2026-12-04"));
+  waiting.set_deadline_unix_ms(NowUnixMs() + 300);
+  auto refused = doctor.Execute(waiting);
+  holder.join();
+  ASSERT_EQ(slow.result.outcome(), saga::v1::STEP_OUTCOME_SUCCEEDED)
+      << slow.result.error() << slow.status.error_message();
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << refused.status.error_message();
+  EXPECT_EQ(refused.status.error_message(),
+            "the caller's deadline passed before a database connection was "
+            "handed out");
+  EXPECT_EQ(doctor.QueryInt("SELECT count(*) FROM reservations "
+                            "WHERE saga_id = 's-pool-2'"),
+            0);
+  EXPECT_EQ(doctor.QueryInt("SELECT count(*) FROM idempotency_keys "
+                            "WHERE saga_id = 's-pool-2'"),
+            0);
 }
 
 TEST(ParticipantProcessTest, ExitsCleanlyOnSigterm) {
