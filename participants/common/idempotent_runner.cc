@@ -156,10 +156,12 @@ absl::Status DeadlinePassed(const std::string& when) {
 
 // Bounds every statement of the transaction by the time left before the
 // caller's deadline, so a slow statement (a lock wait, a slow dependency)
-// gives up when the caller does instead of holding the connection.
+// gives up when the caller does instead of holding the connection. Each
+// statement's timer starts with the statement, so it never fires before
+// the deadline.
 void LimitStatementsTo(pqxx::work& tx, Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - Clock::now());
+  const auto left =
+      std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
   tx.exec_params("SELECT set_config('statement_timeout', $1, true)",
                  std::to_string(std::max<int64_t>(1, left.count())));
 }

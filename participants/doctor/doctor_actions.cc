@@ -32,8 +32,8 @@ bool YearOutOfRange(std::string_view text) {
          (text.find('-') != 4 || text.substr(0, 4) == "0000");
 }
 
-// The closest day with room from `from` on (today, or the window's start),
-// locked. Under READ COMMITTED a row that another booking filled while we
+// The closest day with room between $3 (the later of today and the
+// window's start) and the window's end, locked. Under READ COMMITTED a row that another booking filled while we
 // waited for its lock is re-checked against `booked < capacity` and
 // dropped, and the next candidate is taken.
 constexpr char kPickDaySql[] =
