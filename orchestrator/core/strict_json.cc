@@ -159,6 +159,13 @@ class StrictSax {
 
 absl::StatusOr<Json> ParseStrictJson(std::string_view text,
                                      std::string_view what) {
+  // nlohmann's lexer takes a NUL byte for the end of the input and would
+  // ignore whatever follows it; JSON text never holds one unescaped.
+  if (const size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        std::string(what) + " is not valid JSON: a NUL byte at offset " +
+        std::to_string(nul) + " (inside a string, write it as \\u0000)");
+  }
   StrictSax sax;
   bool parsed = false;
   try {

@@ -24,7 +24,7 @@ inline constexpr size_t kMaxQuotedBytes = 200;
 // Parses `text` as one JSON value. InvalidArgument, with `what` (e.g.
 // "input", "output of step 'reserve_doctor'") leading the message:
 //   "<what> is not valid JSON: <parser message>" (malformed text, a number
-//     out of range, invalid UTF-8);
+//     out of range, invalid UTF-8, a raw NUL byte);
 //   "<what> has the key 'k' twice (at a.b[2].k)" when an object, at any
 //     depth, repeats a key; the path names the second occurrence.
 // Nesting is bounded only by memory: callers that take untrusted text check

@@ -78,6 +78,11 @@ TEST(StrictJsonTest, MalformedTextGivesTheParserMessage) {
                                    0),
             0u);
   EXPECT_EQ(Refusal("\"\xff\"").rfind("input is not valid JSON: ", 0), 0u);
+  // Regression (found by the fuzzer): nlohmann's lexer ends the input at a
+  // NUL byte, so "1\0<anything>" parsed as 1.
+  EXPECT_EQ(Refusal(std::string("{\"a\":1}\0\xff garbage", 14)),
+            "input is not valid JSON: a NUL byte at offset 7 (inside a "
+            "string, write it as \\u0000)");
   // A duplicate before the syntax error is reported as the duplicate.
   EXPECT_EQ(Refusal(R"({"a":1,"a":2,)"), "input has the key 'a' twice");
 }
