@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
       "Doctor scheduling participant (reserve_doctor, release_reservation)";
   spec.add_flags = [&today](CLI::App& app) {
     app.add_option("--today", today,
-                   "For tests and demos: the date (YYYY-MM-DD) taken as "
+                   "For tests: the date (YYYY-MM-DD) taken as "
                    "today, instead of the system clock's date in UTC; no "
                    "booking lands before it");
   };
