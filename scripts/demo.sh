@@ -156,6 +156,19 @@ show_reservation() {
        FROM reservations WHERE saga_id = '$1'"
 }
 
+# The seed data's calendar (migrations/doctor/0002_seed.sql) is fixed, and
+# saga-doctor never books a day before today: open the next 90 days (UTC)
+# for every doctor, so the bookings below have room whatever the date.
+open_calendar() {
+  PGPASSFILE=$SAGA_PG_PASSFILE "$PG_BIN/psql" -h 127.0.0.1 -p "$SAGA_PG_PORT" \
+    -U saga -d doctor -X -q -v ON_ERROR_STOP=1 -c \
+    "INSERT INTO doctor_days (doctor_id, day, capacity)
+       SELECT d.id, g.day::date, 40 FROM doctors d
+       CROSS JOIN generate_series(current_date, current_date + 90,
+                                  interval '1 day') AS g (day)
+     ON CONFLICT (doctor_id, day) DO NOTHING"
+}
+
 # Prints the status of saga $1's reservation in the doctor's database.
 reservation_status() {
   PGPASSFILE=$SAGA_PG_PASSFILE "$PG_BIN/psql" -h 127.0.0.1 -p "$SAGA_PG_PORT" \
@@ -232,6 +245,7 @@ export SAGACTL_ADDRESS=127.0.0.1:$ORCHESTRATOR_PORT
 
 start_participant patient
 start_participant doctor
+open_calendar
 start_participant email
 start_service orchestrator "$ORCHESTRATOR_PORT" "$BIN/saga-orchestrator" \
   --listen "$SAGACTL_ADDRESS" --db "$(dsn orchestrator)" \
@@ -240,18 +254,22 @@ start_service orchestrator "$ORCHESTRATOR_PORT" "$BIN/saga-orchestrator" \
   --participant "doctor=127.0.0.1:$DOCTOR_PORT" \
   --participant "email=127.0.0.1:$EMAIL_PORT"
 
-headline "1. A normal booking: p-1001, cardiology, 2026-12-01"
+# A week ahead: bookings are never made for a day before today (UTC).
+DAY1=$(date -u -d '+7 days' +%F)
+DAY2=$(date -u -d '+8 days' +%F)
+
+headline "1. A normal booking: p-1001, cardiology, $DAY1"
 note "The orchestrator checks the patient, reserves a doctor's slot, then" \
   "sends the confirmation emails (the pivot). Expect COMPLETED." ""
 book "booking 1" COMPLETED \
-  '{"patient_id":"p-1001","specialty":"cardiology","preferred_date":"2026-12-01"}'
+  "{\"patient_id\":\"p-1001\",\"specialty\":\"cardiology\",\"preferred_date\":\"$DAY1\"}"
 show_reservation "$LAST_SAGA_ID"
 
 headline "2. An inactive patient: p-1003"
 note "The patient service refuses with a business failure: nothing to undo," \
   "the saga rolls back at once. Expect COMPENSATED." ""
 book "booking 2" COMPENSATED \
-  '{"patient_id":"p-1003","specialty":"cardiology","preferred_date":"2026-12-01"}' \
+  "{\"patient_id\":\"p-1003\",\"specialty\":\"cardiology\",\"preferred_date\":\"$DAY1\"}" \
   "only active patients may book"
 
 headline "3. The email service is down: p-1002"
@@ -262,7 +280,7 @@ note "saga-email is stopped, so every send is refused. An email outage only" \
 stop_service email
 note "\$ sagactl start appointment_booking --input '...p-1002...'"
 output=$("$BIN/sagactl" -o json start appointment_booking --input \
-  '{"patient_id":"p-1002","specialty":"cardiology","preferred_date":"2026-12-02"}') ||
+  "{\"patient_id\":\"p-1002\",\"specialty\":\"cardiology\",\"preferred_date\":\"$DAY2\"}") ||
   die "sagactl start failed: $output"
 saga_id=$(json_first saga_id <<<"$output")
 [[ -n $saga_id ]] || die "sagactl start printed no saga id: $output"

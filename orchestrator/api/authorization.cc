@@ -80,16 +80,17 @@ absl::StatusOr<Caller> Authorizer::Authorize(
   return caller;
 }
 
+absl::Status SagaNotFound(std::string_view saga_id) {
+  return absl::NotFoundError("saga " + std::string(saga_id) + " not found");
+}
+
 absl::Status Authorizer::CheckOwner(const Caller& caller,
-                                    std::string_view method,
                                     std::string_view saga_id,
                                     std::string_view started_by) {
   if (caller.role == security::Role::kOperator || caller.name == started_by) {
     return absl::OkStatus();
   }
-  return absl::PermissionDeniedError(
-      Describe(caller) + " may not call " + std::string(method) + " on saga " +
-      std::string(saga_id) + ": another caller started it");
+  return SagaNotFound(saga_id);
 }
 
 }  // namespace saga::api

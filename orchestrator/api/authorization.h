@@ -8,10 +8,10 @@
 //   a role that may not make the call   -> PermissionDenied;
 // in both cases before the call does anything. Submitters may start sagas
 // and read (GetSaga) and await (AwaitSaga) the sagas they started; a saga
-// started by another caller is PermissionDenied too (not NotFound: saga ids
-// are unguessable, and the answer then tells the caller what is wrong).
-// Operators may call everything. Health checking and reflection are other
-// services and stay open (see README "Security").
+// started by another caller is NotFound, word for word as a saga that does
+// not exist, so a submitter learns nothing of other callers' sagas, not
+// even that an id exists. Operators may call everything. Health checking and
+// reflection are other services and stay open (see README "Security").
 //
 // Thread-safety: immutable after construction.
 #pragma once
@@ -36,6 +36,10 @@ enum class Access {
 // refuses, so a new RPC stays closed until it is classified here.
 std::optional<Access> RequiredAccess(std::string_view method);
 
+// The answer for a saga that does not exist, or that the caller may not
+// see: NotFound "saga <id> not found".
+absl::Status SagaNotFound(std::string_view saga_id);
+
 struct Caller {
   // The token's name; empty when authentication is off.
   std::string name;
@@ -57,10 +61,9 @@ class Authorizer {
       std::string_view method,
       const std::vector<std::string_view>& authorization) const;
 
-  // PermissionDenied when `caller` is a submitter and the saga was started
-  // by someone else (`started_by`, recorded with the saga).
-  static absl::Status CheckOwner(const Caller& caller, std::string_view method,
-                                 std::string_view saga_id,
+  // SagaNotFound(saga_id) when `caller` is a submitter and the saga was
+  // started by someone else (`started_by`, recorded with the saga).
+  static absl::Status CheckOwner(const Caller& caller, std::string_view saga_id,
                                  std::string_view started_by);
 
  private:

@@ -120,20 +120,18 @@ TEST(AuthorizerTest, MissingMalformedOrUnknownTokensAreUnauthenticated) {
 TEST(AuthorizerTest, SubmittersOnlyReachTheirOwnSagas) {
   const Caller submitter{"booking-service", Role::kSubmitter};
   const Caller op{"ops", Role::kOperator};
-  EXPECT_TRUE(
-      Authorizer::CheckOwner(submitter, "GetSaga", "s-1", "booking-service")
-          .ok());
+  EXPECT_TRUE(Authorizer::CheckOwner(submitter, "s-1", "booking-service").ok());
+  // Another caller's saga is "not found", word for word as a missing one.
   absl::Status other =
-      Authorizer::CheckOwner(submitter, "GetSaga", "s-1", "billing-service");
-  EXPECT_EQ(other.code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(other.message(),
-            "token 'booking-service' (submitter) may not call GetSaga on saga "
-            "s-1: another caller started it");
+      Authorizer::CheckOwner(submitter, "s-1", "billing-service");
+  EXPECT_EQ(other, SagaNotFound("s-1"));
+  EXPECT_EQ(other.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(other.message(), "saga s-1 not found");
   // Sagas started without authentication belong to no submitter.
-  EXPECT_EQ(Authorizer::CheckOwner(submitter, "AwaitSaga", "s-2", "").code(),
-            absl::StatusCode::kPermissionDenied);
-  EXPECT_TRUE(Authorizer::CheckOwner(op, "GetSaga", "s-1", "anyone").ok());
-  EXPECT_TRUE(Authorizer::CheckOwner(Caller{}, "GetSaga", "s-1", "x").ok());
+  EXPECT_EQ(Authorizer::CheckOwner(submitter, "s-2", "").code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(Authorizer::CheckOwner(op, "s-1", "anyone").ok());
+  EXPECT_TRUE(Authorizer::CheckOwner(Caller{}, "s-1", "x").ok());
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "observability/trace_context.h"
 #include "orchestrator/api/proto_conversion.h"
 #include "orchestrator/api/request_checks.h"
+#include "orchestrator/api/start_saga_wire.h"
 #include "orchestrator/api/status_mapping.h"
 
 namespace saga::api {
@@ -77,6 +78,22 @@ void LogRefusal(const grpc::CallbackServerContext& context,
                       {"reason", std::string(refusal.message())}});
 }
 
+// Who started a saga, read from its SagaStarted event without folding the
+// history (so nothing else of a saga is used before its owner is checked).
+std::string StartedBy(const store::SagaRecord& record) {
+  for (const core::Event& event : record.events) {
+    if (event.type == core::EventType::kSagaStarted) return event.started_by;
+  }
+  return "";
+}
+
+// StartSaga's refusal of an idempotency key held by a saga the caller may
+// not see: the same whether the inputs differ or not, and without the saga.
+absl::Status KeyUsedByAnotherCaller(const std::string& key) {
+  return absl::AlreadyExistsError("idempotency key '" + key +
+                                  "' is already used by another caller");
+}
+
 }  // namespace
 
 struct OrchestratorService::ReadPool {
@@ -99,11 +116,36 @@ absl::StatusOr<v1::Saga> OrchestratorService::LoadSaga(
     const std::string& saga_id) {
   auto record = store_->Load(saga_id);
   if (!record.ok()) return record.status();
-  auto definition = definitions_->Version(record->summary.saga_type,
-                                          record->summary.definition_version);
+  return ToSaga(saga_id, *record);
+}
+
+absl::StatusOr<v1::Saga> OrchestratorService::LoadSaga(
+    const grpc::CallbackServerContext& context, const Caller& caller,
+    std::string_view method, const std::string& saga_id) {
+  auto record = store_->Load(saga_id);
+  if (!record.ok()) {
+    // One wording for "absent" and "not yours", whatever the store says.
+    if (record.status().code() == absl::StatusCode::kNotFound &&
+        caller.role != security::Role::kOperator) {
+      return SagaNotFound(saga_id);
+    }
+    return record.status();
+  }
+  if (absl::Status mine =
+          CheckOwner(context, caller, method, saga_id, StartedBy(*record));
+      !mine.ok()) {
+    return mine;
+  }
+  return ToSaga(saga_id, *record);
+}
+
+absl::StatusOr<v1::Saga> OrchestratorService::ToSaga(
+    const std::string& saga_id, const store::SagaRecord& record) {
+  auto definition = definitions_->Version(record.summary.saga_type,
+                                          record.summary.definition_version);
   if (!definition.ok()) return definition.status();
-  core::SagaState state = core::Fold(**definition, saga_id, record->events);
-  return SagaToProto(**definition, record->summary, state);
+  core::SagaState state = core::Fold(**definition, saga_id, record.events);
+  return SagaToProto(**definition, record.summary, state);
 }
 
 absl::StatusOr<Caller> OrchestratorService::Authorize(
@@ -130,56 +172,98 @@ std::optional<Caller> OrchestratorService::Admit(
 
 absl::Status OrchestratorService::CheckOwner(
     const grpc::CallbackServerContext& context, const Caller& caller,
-    std::string_view method, const v1::Saga& saga) {
-  absl::Status allowed =
-      Authorizer::CheckOwner(caller, method, saga.saga_id(), saga.started_by());
-  if (!allowed.ok()) LogRefusal(context, method, allowed);
+    std::string_view method, const std::string& saga_id,
+    const std::string& started_by) {
+  absl::Status allowed = Authorizer::CheckOwner(caller, saga_id, started_by);
+  if (!allowed.ok()) {
+    // The caller is told "not found"; the log says why.
+    LogRefusal(context, method,
+               absl::Status(allowed.code(),
+                            "token '" + caller.name + "' asked about saga " +
+                                saga_id + ", started by another caller"));
+  }
   return allowed;
 }
 
+void OrchestratorService::AnswerKeyHolder(
+    const grpc::CallbackServerContext& context,
+    grpc::ServerUnaryReactor* reactor, grpc::ByteBuffer* reply,
+    const Caller& caller, const std::string& key, const std::string& holder_id,
+    const absl::StatusOr<v1::StartSagaResponse>& own) {
+  auto record = store_->Load(holder_id);
+  if (!record.ok()) {
+    // Whatever went wrong, the store's words about that saga stay here.
+    observability::Log(spdlog::level::warn,
+                       "cannot read the holder of an idempotency key",
+                       {{"saga_id", holder_id},
+                        {"error", std::string(record.status().message())}});
+    reactor->Finish(grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        "cannot check idempotency key '" + key + "' now; try again"));
+    return;
+  }
+  if (!CheckOwner(context, caller, "StartSaga", holder_id, StartedBy(*record))
+           .ok()) {
+    reactor->Finish(ToGrpcStatus(KeyUsedByAnotherCaller(key)));
+    return;
+  }
+  if (!own.ok()) {
+    reactor->Finish(ToGrpcStatus(own.status()));
+    return;
+  }
+  *reply = EncodeStartSagaResponse(*own);
+  reactor->Finish(grpc::Status::OK);
+}
+
 grpc::ServerUnaryReactor* OrchestratorService::StartSaga(
-    grpc::CallbackServerContext* context, const v1::StartSagaRequest* request,
-    v1::StartSagaResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* wire,
+    grpc::ByteBuffer* reply) {
   auto* reactor = context->DefaultReactor();
   const auto caller = Admit(context, reactor, "StartSaga");
   if (!caller) return reactor;
+  absl::StatusOr<v1::StartSagaRequest> request = DecodeStartSagaRequest(*wire);
   // The input itself is checked against its definition by the engine.
-  if (auto valid = FirstError(
-          {CheckText("saga_type", request->saga_type(), kMaxNameLength,
-                     /*required=*/true),
-           CheckText("idempotency_key", request->idempotency_key(),
-                     kMaxNameLength)});
-      !valid.ok()) {
+  absl::Status valid = request.status();
+  if (valid.ok()) {
+    valid =
+        FirstError({CheckText("saga_type", request->saga_type(), kMaxNameLength,
+                              /*required=*/true),
+                    CheckText("idempotency_key", request->idempotency_key(),
+                              kMaxNameLength)});
+  }
+  if (!valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
   engine_->StartSaga(
       request->saga_type(), request->input_json(), request->idempotency_key(),
       IncomingTrace(*context), caller->name,
-      [this, reactor, response,
-       caller = *caller](absl::StatusOr<store::CreateResult> result) {
-        if (!result.ok()) {
-          reactor->Finish(ToGrpcStatus(result.status()));
+      [this, context, reactor, reply, caller = *caller,
+       key = request->idempotency_key()](
+          absl::StatusOr<store::CreateResult> result) {
+        absl::StatusOr<v1::StartSagaResponse> own;
+        std::optional<std::string> holder;
+        if (result.ok()) {
+          v1::StartSagaResponse response;
+          response.set_saga_id(result->saga_id);
+          response.set_created(result->created);
+          own = std::move(response);
+          if (!result->created) holder = result->saga_id;
+        } else {
+          own = result.status();
+          holder = store::KeyHolder(result.status());
+        }
+        // Operators see every saga.
+        if (!holder || caller.role == security::Role::kOperator) {
+          if (own.ok()) *reply = EncodeStartSagaResponse(*own);
+          reactor->Finish(ToGrpcStatus(own.status()));
           return;
         }
-        response->set_saga_id(result->saga_id);
-        response->set_created(result->created);
-        if (result->created || caller.role == security::Role::kOperator) {
-          reactor->Finish(grpc::Status::OK);
-          return;
-        }
-        // A repeated idempotency key gives a submitter the saga only if it
-        // started it: another caller's key is as good as taken.
-        boost::asio::post(reads_->pool, [this, reactor, response, caller] {
-          auto saga = LoadSaga(response->saga_id());
-          if (saga.ok() && saga->started_by() != caller.name) {
-            response->Clear();
-            reactor->Finish(grpc::Status(
-                grpc::StatusCode::ALREADY_EXISTS,
-                "idempotency_key is already used by another caller"));
-            return;
-          }
-          reactor->Finish(ToGrpcStatus(saga.status()));
+        // The key was used before: by this submitter, or by another caller
+        // whose saga (its id included) this one must not learn of.
+        boost::asio::post(reads_->pool, [this, context, reactor, reply, caller,
+                                         key, holder = *holder, own] {
+          AnswerKeyHolder(*context, reactor, reply, caller, key, holder, own);
         });
       });
   return reactor;
@@ -197,11 +281,9 @@ grpc::ServerUnaryReactor* OrchestratorService::GetSaga(
   }
   boost::asio::post(reads_->pool, [this, context, reactor, request, response,
                                    caller = *caller] {
-    auto saga = LoadSaga(request->saga_id());
-    absl::Status status = saga.status();
-    if (saga.ok()) status = CheckOwner(*context, caller, "GetSaga", *saga);
-    if (status.ok()) *response->mutable_saga() = std::move(*saga);
-    reactor->Finish(ToGrpcStatus(status));
+    auto saga = LoadSaga(*context, caller, "GetSaga", request->saga_id());
+    if (saga.ok()) *response->mutable_saga() = std::move(*saga);
+    reactor->Finish(ToGrpcStatus(saga.status()));
   });
   return reactor;
 }
@@ -312,11 +394,9 @@ grpc::ServerUnaryReactor* OrchestratorService::AwaitSaga(
   // A submitter may await only its own sagas: look before waiting.
   boost::asio::post(reads_->pool, [this, context, reactor, request, response,
                                    deadline, caller = *caller] {
-    auto saga = LoadSaga(request->saga_id());
-    absl::Status status = saga.status();
-    if (saga.ok()) status = CheckOwner(*context, caller, "AwaitSaga", *saga);
-    if (!status.ok()) {
-      reactor->Finish(ToGrpcStatus(status));
+    auto saga = LoadSaga(*context, caller, "AwaitSaga", request->saga_id());
+    if (!saga.ok()) {
+      reactor->Finish(ToGrpcStatus(saga.status()));
       return;
     }
     Await(reactor, request, response, deadline);

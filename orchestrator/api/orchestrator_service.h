@@ -4,7 +4,15 @@
 // until the engine reports.
 //
 // Every handler first authenticates and authorizes its call (see
-// authorization.h) and does nothing else when that fails.
+// authorization.h) and does nothing else when that fails. A submitter learns
+// nothing of another caller's sagas: every path that could answer with a
+// saga (GetSaga, AwaitSaga, StartSaga's replay of an idempotency key and its
+// refusal of a taken one) checks the saga's recorded `started_by` right
+// after reading it and before anything of it (id, type, status, input,
+// store message) reaches the answer.
+//
+// StartSaga is served as a raw method (start_saga_wire.h) so that a field
+// that is not UTF-8 gets INVALID_ARGUMENT naming it.
 #pragma once
 
 #include <chrono>
@@ -34,7 +42,9 @@ struct ServiceOptions {
   Authorizer authorizer;
 };
 
-class OrchestratorService final : public v1::SagaOrchestrator::CallbackService {
+class OrchestratorService final
+    : public v1::SagaOrchestrator::WithRawCallbackMethod_StartSaga<
+          v1::SagaOrchestrator::CallbackService> {
  public:
   OrchestratorService(engine::Engine* engine, store::SagaStore* store,
                       engine::DefinitionRegistry* definitions,
@@ -42,8 +52,8 @@ class OrchestratorService final : public v1::SagaOrchestrator::CallbackService {
   ~OrchestratorService() override;
 
   grpc::ServerUnaryReactor* StartSaga(grpc::CallbackServerContext* context,
-                                      const v1::StartSagaRequest* request,
-                                      v1::StartSagaResponse* response) override;
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetSaga(grpc::CallbackServerContext* context,
                                     const v1::GetSagaRequest* request,
                                     v1::GetSagaResponse* response) override;
@@ -99,10 +109,21 @@ class OrchestratorService final : public v1::SagaOrchestrator::CallbackService {
   std::optional<Caller> Admit(grpc::CallbackServerContext* context,
                               grpc::ServerUnaryReactor* reactor,
                               std::string_view method);
-  // Authorizer::CheckOwner, logging a refusal.
+  // Authorizer::CheckOwner, logging a refusal with its real reason.
   absl::Status CheckOwner(const grpc::CallbackServerContext& context,
                           const Caller& caller, std::string_view method,
-                          const v1::Saga& saga);
+                          const std::string& saga_id,
+                          const std::string& started_by);
+
+  // StartSaga's answer to a submitter whose idempotency key is held by saga
+  // `holder_id`: `own` (the replayed saga, or the store's refusal naming
+  // the holder) if the submitter started that saga, else a refusal that
+  // says only that the key is taken. Runs on the read pool.
+  void AnswerKeyHolder(const grpc::CallbackServerContext& context,
+                       grpc::ServerUnaryReactor* reactor,
+                       grpc::ByteBuffer* reply, const Caller& caller,
+                       const std::string& key, const std::string& holder_id,
+                       const absl::StatusOr<v1::StartSagaResponse>& own);
 
   // Runs an operator repair and answers with the saga as it then is.
   void Repair(grpc::CallbackServerContext* context,
@@ -118,8 +139,17 @@ class OrchestratorService final : public v1::SagaOrchestrator::CallbackService {
              v1::AwaitSagaResponse* response,
              std::chrono::steady_clock::time_point deadline);
 
-  // Loads a saga and folds its history into the API message.
+  // Loads a saga and folds its history into the API message. With
+  // `caller`, a saga the caller may not see is NotFound exactly as a saga
+  // that does not exist (CheckOwner), decided before anything else of the
+  // record is used.
   absl::StatusOr<v1::Saga> LoadSaga(const std::string& saga_id);
+  absl::StatusOr<v1::Saga> LoadSaga(const grpc::CallbackServerContext& context,
+                                    const Caller& caller,
+                                    std::string_view method,
+                                    const std::string& saga_id);
+  absl::StatusOr<v1::Saga> ToSaga(const std::string& saga_id,
+                                  const store::SagaRecord& record);
 
   engine::Engine* engine_;
   store::SagaStore* store_;

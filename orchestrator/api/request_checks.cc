@@ -22,6 +22,44 @@ bool IsSagaId(std::string_view id) {
   return true;
 }
 
+// Offset of the first byte that does not start a well-formed UTF-8
+// sequence (RFC 3629, Table 3-7 of the Unicode standard), or npos.
+size_t InvalidUtf8At(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t length = 0;
+    unsigned char low = 0x80;  // bounds of the second byte
+    unsigned char high = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+      length = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      length = 3;
+      if (c == 0xE0) low = 0xA0;   // overlong
+      if (c == 0xED) high = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+      if (c == 0xF0) low = 0x90;   // overlong
+      if (c == 0xF4) high = 0x8F;  // past U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + length > text.size()) return i;
+    const auto second = static_cast<unsigned char>(text[i + 1]);
+    if (second < low || second > high) return i;
+    for (size_t k = 2; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if (next < 0x80 || next > 0xBF) return i;
+    }
+    i += length;
+  }
+  return std::string_view::npos;
+}
+
 absl::Status Invalid(std::string_view field, const std::string& what) {
   return absl::InvalidArgumentError(std::string(field) + " " + what);
 }
@@ -69,6 +107,13 @@ absl::Status CheckText(std::string_view field, std::string_view value,
                               std::to_string(nul) + ": " + Shown(value));
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckUtf8(std::string_view field, std::string_view value) {
+  const size_t at = InvalidUtf8At(value);
+  if (at == std::string_view::npos) return absl::OkStatus();
+  return Invalid(field, "is not valid UTF-8 (at byte " + std::to_string(at) +
+                            ": " + Shown(value.substr(at)) + ")");
 }
 
 absl::Status CheckNotNegative(std::string_view field, int64_t value,

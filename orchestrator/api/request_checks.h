@@ -33,6 +33,13 @@ absl::Status CheckSagaId(std::string_view field, std::string_view saga_id);
 absl::Status CheckText(std::string_view field, std::string_view value,
                        size_t max_bytes, bool required = false);
 
+// Text of a proto3 `string` field, which must be UTF-8 (RFC 3629: no
+// overlong forms, no surrogates, nothing past U+10FFFF): "<field> is not
+// valid UTF-8 (at byte N: <value>)". gRPC's protobuf runtime would refuse
+// the whole request with a bare code instead; StartSaga reads its fields
+// as bytes and checks them here (see orchestrator_service.h).
+absl::Status CheckUtf8(std::string_view field, std::string_view value);
+
 // A count or time that must be >= 0: "<field> <value> must not be negative"
 // followed by ` (note)` when `note` is given.
 absl::Status CheckNotNegative(std::string_view field, int64_t value,

@@ -15,6 +15,35 @@ std::string MessageOf(const absl::Status& status) {
   return std::string(status.message());
 }
 
+TEST(CheckUtf8Test, AcceptsUtf8) {
+  for (const std::string& good : std::vector<std::string>{
+           "", "plain", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+           "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf", std::string("a\0b", 3)}) {
+    EXPECT_TRUE(CheckUtf8("input_json", good).ok()) << good;
+  }
+}
+
+TEST(CheckUtf8Test, RefusesMalformedSequencesNamingTheFieldAndOffset) {
+  EXPECT_EQ(MessageOf(CheckUtf8("input_json", "{\"a\":\"\xff\"}")),
+            "input_json is not valid UTF-8 (at byte 6: '\\xff\"}')");
+  for (const std::string bad : {
+           "\x80",              // continuation byte first
+           "\xc0\xaf",          // overlong '/'
+           "\xc3",              // truncated
+           "\xe0\x80\xaf",      // overlong
+           "\xed\xa0\x80",      // surrogate U+D800
+           "\xf4\x90\x80\x80",  // past U+10FFFF
+           "\xf5\x80\x80\x80",  // no such lead byte
+           "\xe2\x82",          // truncated euro sign
+           "\xe2\x28\xa1",      // bad continuation
+       }) {
+    EXPECT_FALSE(CheckUtf8("f", "ok " + bad).ok()) << Shown(bad);
+    EXPECT_EQ(MessageOf(CheckUtf8("f", "ok " + bad))
+                  .rfind("f is not valid UTF-8 (at byte 3: ", 0),
+              0u);
+  }
+}
+
 TEST(CheckSagaIdTest, AcceptsCanonicalLowercaseUuids) {
   EXPECT_TRUE(CheckSagaId("saga_id", kId).ok());
 }

@@ -6,6 +6,7 @@
 
 #include "nlohmann/json.hpp"
 #include "orchestrator/core/retry_policy.h"
+#include "orchestrator/core/strict_json.h"
 
 namespace saga::core {
 
@@ -20,13 +21,15 @@ constexpr char kCancelledInFlightError[] =
     "cancelled while the call was in flight";
 
 // Events carry JSON in canonical form so that they round-trip through
-// EncodeEventData/DecodeEvent unchanged; text that is not JSON is kept as
-// is (the event codec preserves it verbatim).
+// EncodeEventData/DecodeEvent unchanged; text that is not strict JSON (not
+// JSON, or an object with a key twice) is kept as is (the event codec
+// preserves it verbatim): the call did take effect, and canonicalising a
+// repeated key would silently pick one of its values.
 std::string CanonicalJson(const std::string& text) {
   if (text.empty()) return text;
-  Json parsed = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) return text;
-  return parsed.dump(-1, ' ', false, Json::error_handler_t::replace);
+  absl::StatusOr<Json> parsed = ParseStrictJson(text, "output");
+  if (!parsed.ok()) return text;
+  return parsed->dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 int PivotIndex(const SagaDefinition& definition) {

@@ -305,6 +305,25 @@ TEST(DeciderTest, HappyPathCompletes) {
   EXPECT_EQ(s.steps[kValidate].output_json, kPatient);
 }
 
+// A participant answered SUCCEEDED with an output that has a key twice.
+// The call took effect, so the step stands and is undone if the saga rolls
+// back; the output is recorded as sent (canonicalising would pick one of
+// the values), and a step that maps a field from it fails (input.h).
+TEST(DeciderTest, OutputWithAKeyTwiceIsKeptAndItsStepIsCompensated) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  const std::string twice = R"({"reservation_id":"r1","reservation_id":"r2"})";
+  Decision d = saga.Succeed(twice);
+  ASSERT_EQ(Labels(d.events),
+            (Labels_{"StepSucceeded 1/1", "StepStarted 2/1"}));
+  EXPECT_EQ(d.events[0].output_json, twice);
+  EXPECT_EQ(saga.state().steps[kReserve].status, StepStatus::kSucceeded);
+  d = saga.FailForGood("input field 'reservation_id' cannot be read");
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 2/1", "CompensationStarted",
+                                       "CompensationStepStarted 1/1"}));
+}
+
 TEST(DeciderTest, ValidateFailureCompensatesNothing) {
   Saga saga(Booking());
   saga.Start();

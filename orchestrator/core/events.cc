@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "nlohmann/json.hpp"
+#include "orchestrator/core/strict_json.h"
 
 namespace saga::core {
 namespace {
@@ -52,11 +53,11 @@ bool IsStepEvent(EventType type) {
 void PutDocument(Json& data, const char* key, const char* raw_key,
                  const std::string& text) {
   if (text.empty()) return;
-  Json parsed = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) {
-    data[raw_key] = text;
+  absl::StatusOr<Json> parsed = ParseStrictJson(text, key);
+  if (parsed.ok()) {
+    data[key] = *std::move(parsed);
   } else {
-    data[key] = std::move(parsed);
+    data[raw_key] = text;
   }
 }
 

@@ -145,6 +145,19 @@ TEST(EventsTest, OutputThatIsNotJsonStillRoundTrips) {
   EXPECT_EQ(back->output_json, "not json {");
 }
 
+// Embedding it as a JSON value would keep one of the two values and
+// rewrite what the participant answered.
+TEST(EventsTest, OutputWithAKeyTwiceIsKeptVerbatim) {
+  Event e = Make(EventType::kStepSucceeded, 0, 1);
+  e.output_json = R"({"id":"r1","id":"r2"})";
+  const Json data = Json::parse(EncodeEventData(e));
+  EXPECT_EQ(data["output_text"], e.output_json);
+  EXPECT_FALSE(data.contains("output"));
+  absl::StatusOr<Event> back = RoundTrip(e);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->output_json, e.output_json);
+}
+
 TEST(EventsTest, EmptyOutputRoundTrips) {
   Event e = Make(EventType::kStepSucceeded, 0, 1);
   absl::StatusOr<Event> back = RoundTrip(e);

@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "nlohmann/json.hpp"
 #include "orchestrator/core/definition_loader.h"
+#include "orchestrator/core/strict_json.h"
 
 namespace saga::core {
 namespace {
@@ -191,8 +192,11 @@ absl::StatusOr<std::string> EncodeHistory(const History& history) {
 absl::StatusOr<History> DecodeHistory(const std::string& json_text,
                                       const std::string& source_name) {
   Reader reader(source_name);
-  Json doc = Json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return reader.Error("not valid JSON");
+  absl::StatusOr<Json> document = ParseStrictJson(json_text, "the file");
+  if (!document.ok()) {
+    return reader.Error(std::string(document.status().message()));
+  }
+  const Json& doc = *document;
   if (!doc.is_object()) return reader.Error("not a JSON object");
 
   std::string format;

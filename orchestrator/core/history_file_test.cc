@@ -231,8 +231,21 @@ TEST(HistoryFileTest, ABadDefinitionIsReportedWithTheFileName) {
       0u)
       << decoded.status();
   EXPECT_FALSE(DecodeHistory("{", "broken.json").ok());
-  EXPECT_EQ(DecodeHistory("{", "broken.json").status().message(),
-            "broken.json: not valid JSON");
+  EXPECT_EQ(DecodeHistory("{", "broken.json")
+                .status()
+                .message()
+                .rfind("broken.json: the file is not valid JSON: ", 0),
+            0u)
+      << DecodeHistory("{", "broken.json").status();
+}
+
+TEST(HistoryFileTest, RefusesAKeyGivenTwice) {
+  // Which of the two formats would a replay check? Neither: refused.
+  absl::StatusOr<History> decoded =
+      DecodeHistory(R"({"format":"a","saga":{},"format":"b"})", "twice.json");
+  EXPECT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(decoded.status().message(),
+            "twice.json: the file has the key 'format' twice");
 }
 
 }  // namespace

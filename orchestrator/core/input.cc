@@ -2,10 +2,12 @@
 
 #include <cmath>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "nlohmann/json.hpp"
+#include "orchestrator/core/strict_json.h"
 
 namespace saga::core {
 namespace {
@@ -56,10 +58,6 @@ const Json* Lookup(const Json& root, const std::vector<std::string>& parts,
   }
   return node;
 }
-
-// Longest parser message passed on: nlohmann quotes the bytes it read, and a
-// bad token can be as long as the input.
-constexpr size_t kMaxParserMessage = 200;
 
 // Offset of the first byte that opens level kMaxInputDepth + 1 of nested
 // objects/arrays (outside strings), or npos. Malformed text is left to the
@@ -117,9 +115,10 @@ std::optional<std::string> NulAt(const Json& value, const std::string& path) {
   return std::nullopt;
 }
 
-Json ParseOrEmpty(const std::string& text) {
+absl::StatusOr<Json> ParseOrEmpty(const std::string& text,
+                                  std::string_view what) {
   if (text.empty()) return Json::object();
-  return Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return ParseStrictJson(text, what);
 }
 
 }  // namespace
@@ -139,17 +138,9 @@ absl::StatusOr<std::string> ValidateSagaInput(const SagaDefinition& definition,
         std::to_string(kMaxInputDepth) + " levels (at byte " +
         std::to_string(at) + ")");
   }
-  Json input;
-  try {
-    input = Json::parse(input_json);
-  } catch (const Json::exception& e) {
-    // Not only parse_error: a number out of double's range is out_of_range.
-    std::string why = e.what();
-    if (why.size() > kMaxParserMessage) {
-      why = why.substr(0, kMaxParserMessage) + "...";
-    }
-    return absl::InvalidArgumentError("input is not valid JSON: " + why);
-  }
+  absl::StatusOr<Json> parsed = ParseStrictJson(input_json, "input");
+  if (!parsed.ok()) return parsed.status();
+  const Json& input = *parsed;
   if (!input.is_object()) {
     return absl::InvalidArgumentError("input must be a JSON object");
   }
@@ -187,17 +178,19 @@ absl::StatusOr<std::string> BuildStepInput(const SagaDefinition& definition,
                                          "': source '" + m.source + "' " + why);
   };
 
-  const Json saga_input = ParseOrEmpty(state.input_json);
+  const absl::StatusOr<Json> saga_input =
+      ParseOrEmpty(state.input_json, "the saga input");
   Json result = Json::object();
   for (const InputMapping& m : def.input) {
     const std::vector<std::string> parts = SplitPath(m.source);
     if (parts[0] == "input") {
-      if (saga_input.is_discarded()) {
-        return missing(m, "cannot be read: the saga input is not JSON");
+      if (!saga_input.ok()) {
+        return missing(
+            m, "cannot be read: " + std::string(saga_input.status().message()));
       }
       // Optional saga input fields may be absent; the field is then left
       // out rather than sent as null.
-      if (const Json* v = Lookup(saga_input, parts, 1)) result[m.target] = *v;
+      if (const Json* v = Lookup(*saga_input, parts, 1)) result[m.target] = *v;
       continue;
     }
     if (parts.size() < 3 || parts[0] != "steps" || parts[2] != "output") {
@@ -212,11 +205,16 @@ absl::StatusOr<std::string> BuildStepInput(const SagaDefinition& definition,
       return missing(m, std::string("is not available: step '") + parts[1] +
                             "' is " + StepStatusName(source_step.status));
     }
-    const Json output = ParseOrEmpty(source_step.output_json);
-    if (output.is_discarded()) {
-      return missing(m, "cannot be read: the step output is not JSON");
+    // A participant's output that repeats a key is kept as it came (see
+    // decider.cc): reading a field of it would have to guess which value
+    // was meant, so the step that needs it fails instead.
+    const absl::StatusOr<Json> output =
+        ParseOrEmpty(source_step.output_json, "the step output");
+    if (!output.ok()) {
+      return missing(
+          m, "cannot be read: " + std::string(output.status().message()));
     }
-    const Json* v = Lookup(output, parts, 3);
+    const Json* v = Lookup(*output, parts, 3);
     if (v == nullptr) return missing(m, "is missing from the step output");
     result[m.target] = *v;
   }

@@ -112,7 +112,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"array is object",
                  R"({"s":"x","n":1,"i":1,"b":true,)"
                  R"("o":{},"a":{}})",
-                 "input field 'a' must be of type array, got object"}),
+                 "input field 'a' must be of type array, got object"},
+        // Regression: the last value won, so a caller could pass one value
+        // to a reader that keeps the first and another to us.
+        BadInput{"key twice", R"({"s":"p-1003","s":"p-1001",)" + kGood + "}",
+                 "input has the key 's' twice"},
+        BadInput{"nested key twice",
+                 R"({"s":"x","n":1,"i":1,"b":true,)"
+                 R"("o":{"l":[{"k":1,"k":2}]},"a":[]})",
+                 "input has the key 'k' twice in o.l[0]"}),
     [](const ::testing::TestParamInfo<BadInput>& info) {
       std::string name;
       for (const char* c = info.param.what; *c; ++c) {
@@ -253,6 +261,27 @@ TEST(BuildStepInputTest, MissingEarlierOutputIsFailedPrecondition) {
             "step 'notify': input field 'date': source "
             "'steps.reserve_doctor.output.date' is missing from the step "
             "output");
+}
+
+// A participant answered SUCCEEDED with an output that has a key twice:
+// the step stands (its effect exists), but a later step that maps a field
+// from that output cannot know which value was meant.
+TEST(BuildStepInputTest, OutputWithAKeyTwiceCannotBeMapped) {
+  const SagaDefinition def = Booking();
+  SagaState state = BookingState(def);
+  state.steps[0].status = StepStatus::kSucceeded;
+  state.steps[0].output_json = R"({"name":"Ann","email":"a@x"})";
+  state.steps[1].status = StepStatus::kSucceeded;
+  state.steps[1].output_json =
+      R"({"date":"2024-05-17","date":"2024-05-18","doctor_email":"b@x",)"
+      R"("doctor_name":"Dr Bob","reservation_id":"r1"})";
+  absl::StatusOr<std::string> in = BuildStepInput(def, state, 2);
+  ASSERT_FALSE(in.ok());
+  EXPECT_EQ(in.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(in.status().message(),
+            "step 'notify': input field 'reservation_id': source "
+            "'steps.reserve_doctor.output.reservation_id' cannot be read: "
+            "the step output has the key 'date' twice");
 }
 
 TEST(BuildStepInputTest, AbsentOptionalInputIsOmittedAndPathsNest) {

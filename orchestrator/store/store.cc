@@ -1,6 +1,28 @@
 #include "orchestrator/store/store.h"
 
 namespace saga::store {
+namespace {
+
+constexpr char kKeyHolderPayload[] =
+    "type.googleapis.com/saga.store.IdempotencyKeyHolder";
+
+}  // namespace
+
+absl::Status KeyTakenError(const std::string& key,
+                           const std::string& holder_id) {
+  absl::Status status = absl::AlreadyExistsError(
+      "idempotency key '" + key + "' was used for saga " + holder_id +
+      " with a different input");
+  status.SetPayload(kKeyHolderPayload, absl::Cord(holder_id));
+  return status;
+}
+
+std::optional<std::string> KeyHolder(const absl::Status& status) {
+  if (status.code() != absl::StatusCode::kAlreadyExists) return std::nullopt;
+  const auto holder = status.GetPayload(kKeyHolderPayload);
+  if (!holder) return std::nullopt;
+  return std::string(*holder);
+}
 
 std::vector<absl::StatusOr<CreateResult>> SagaStore::CreateGroup(
     const std::vector<const AppendBatch*>& batches) {

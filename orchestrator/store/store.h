@@ -105,6 +105,15 @@ struct ListPage {
   bool more = false;  // another page exists after the last row
 };
 
+// Create's answer when `key` is held by saga `holder_id` for another type
+// or input: AlreadyExists naming both, with the holder's id also attached
+// as a payload, so the API can check who started that saga before it lets
+// the message (or the id) reach a caller.
+absl::Status KeyTakenError(const std::string& key,
+                           const std::string& holder_id);
+// The holder's id attached by KeyTakenError; nullopt for any other status.
+std::optional<std::string> KeyHolder(const absl::Status& status);
+
 class SagaStore {
  public:
   virtual ~SagaStore() = default;
@@ -114,7 +123,7 @@ class SagaStore {
   // (expected_last_seq 0), atomically.
   // With a non-empty idempotency key that already exists: returns that saga
   // with created=false if saga_type and input (compared as JSON) are equal,
-  // AlreadyExists otherwise; nothing is written.
+  // KeyTakenError otherwise; nothing is written.
   virtual absl::StatusOr<CreateResult> Create(const AppendBatch& first) = 0;
 
   // Aborted if batch.expected_last_seq is stale or batch.writer does not

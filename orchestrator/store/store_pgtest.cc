@@ -366,9 +366,13 @@ TYPED_TEST(SagaStoreTest, RepeatedIdempotencyKeyReturnsTheFirstSaga) {
                 "different input"),
             std::string::npos)
       << other_input.status();
+  // The holder travels as data too, so the API can check who owns it.
+  EXPECT_EQ(KeyHolder(other_input.status()), "saga-a");
   absl::StatusOr<CreateResult> other_type = this->store().Create(
       CreateBatch("saga-d", "other_type", R"({"a":1,"b":2})", "key"));
   EXPECT_EQ(other_type.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(KeyHolder(other_type.status()), "saga-a");
+  EXPECT_EQ(KeyHolder(absl::AlreadyExistsError("saga saga-a")), std::nullopt);
 
   for (const char* refused : {"saga-b", "saga-c", "saga-d"}) {
     EXPECT_EQ(this->store().Load(refused).status().code(),

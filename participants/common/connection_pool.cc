@@ -20,6 +20,12 @@ std::string WithConnectTimeout(const std::string& dsn) {
   return dsn + " connect_timeout=5";
 }
 
+absl::Status DeadlinePassed() {
+  return absl::DeadlineExceededError(
+      "the caller's deadline passed before a database connection was handed "
+      "out");
+}
+
 }  // namespace
 
 std::string OneLine(std::string text) {
@@ -62,19 +68,17 @@ ConnectionPool::~ConnectionPool() = default;
 absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
     std::chrono::system_clock::time_point deadline) {
   std::unique_lock<std::mutex> lock(mu_);
-  bool timed_out = false;
   while (true) {
+    // No work for a caller that stopped waiting, even with a connection
+    // free; and no wait past its deadline.
+    if (std::chrono::system_clock::now() >= deadline) return DeadlinePassed();
     if (!idle_.empty()) {
       std::unique_ptr<pqxx::connection> connection = std::move(idle_.back());
       idle_.pop_back();
       return Lease(this, std::move(connection));
     }
     if (open_ < options_.size) break;
-    if (timed_out) {
-      return absl::DeadlineExceededError(
-          "no database connection became free before the deadline");
-    }
-    timed_out = released_.wait_until(lock, deadline) == std::cv_status::timeout;
+    released_.wait_until(lock, deadline);
   }
   auto now = std::chrono::steady_clock::now();
   if (now < next_connect_) {
@@ -111,7 +115,11 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
     spdlog::info("database connection restored");
   }
   backoff_ = std::chrono::milliseconds(0);
-  return Lease(this, std::move(connection));
+  lock.unlock();
+  Lease lease(this, std::move(connection));
+  // Connecting took a while: the new connection waits in the pool instead.
+  if (std::chrono::system_clock::now() >= deadline) return DeadlinePassed();
+  return absl::StatusOr<Lease>(std::move(lease));
 }
 
 void ConnectionPool::DiscardIdle() {

@@ -57,10 +57,12 @@ class ConnectionPool {
   // REQUIRES: no Lease outlives the pool.
   ~ConnectionPool();
 
-  // A connection, waiting until one is free or `deadline` passes.
-  // Unavailable: the database cannot be reached (now or at the last connect
-  // attempt, within the backoff). DeadlineExceeded: all connections stayed
-  // busy until the deadline.
+  // A connection, waiting until one is free or `deadline` (the caller's)
+  // passes. Unavailable: the database cannot be reached (now or at the last
+  // connect attempt, within the backoff). DeadlineExceeded: the deadline
+  // has passed, whether before the call, while every connection stayed
+  // busy or while a new one was opened (no work is handed out for a caller
+  // that stopped waiting).
   absl::StatusOr<Lease> Acquire(std::chrono::system_clock::time_point deadline);
 
   // Closes every idle connection: after one connection broke, the others

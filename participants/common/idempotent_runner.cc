@@ -2,12 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <optional>
 #include <pqxx/except>
 #include <pqxx/transaction>
 #include <string>
 #include <utility>
 
+#include "orchestrator/core/strict_json.h"
 #include "orchestrator/store/postgres/sqlstate.h"
 
 namespace saga::participants {
@@ -60,17 +62,22 @@ void RecordResult(pqxx::work& tx, const std::string& key,
       key, std::string(OutcomeName(result.outcome)), output, result.error);
 }
 
-// Parses a JSON object; an empty string is an empty object.
+// Parses a JSON object (strictly: a key given twice is refused, as
+// everywhere JSON enters); an empty string is an empty object.
 std::optional<nlohmann::json> ParseObject(const std::string& text,
                                           const std::string& what,
                                           std::string* error) {
   if (text.empty()) return nlohmann::json::object();
-  nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
-  if (value.is_discarded() || !value.is_object()) {
+  absl::StatusOr<nlohmann::json> value = core::ParseStrictJson(text, what);
+  if (!value.ok()) {
+    *error = std::string(value.status().message());
+    return std::nullopt;
+  }
+  if (!value->is_object()) {
     *error = what + " is not a JSON object";
     return std::nullopt;
   }
-  return value;
+  return *std::move(value);
 }
 
 ActionCall MakeActionCall(const StepCall& call, nlohmann::json input) {
@@ -138,6 +145,29 @@ ActionResult StoredResult(const KeyRow& row, const std::string& key,
   return result;
 }
 
+using Clock = std::chrono::system_clock;
+
+// PostgreSQL's code for a statement cancelled by statement_timeout (or by
+// an administrator).
+constexpr char kQueryCanceled[] = "57014";
+
+absl::Status DeadlinePassed(const std::string& when) {
+  return absl::DeadlineExceededError("the caller's deadline passed " + when +
+                                     "; rolled back, nothing was applied");
+}
+
+// Bounds every statement of the transaction by the time left before the
+// caller's deadline, so a slow statement (a lock wait, a slow dependency)
+// gives up when the caller does instead of holding the connection. Each
+// statement's timer starts with the statement, so it never fires before
+// the deadline.
+void LimitStatementsTo(pqxx::work& tx, Clock::time_point deadline) {
+  const auto left =
+      std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+  tx.exec_params("SELECT set_config('statement_timeout', $1, true)",
+                 std::to_string(std::max<int64_t>(1, left.count())));
+}
+
 // The session on `lease` is gone or on a server that does not accept writes
 // (the sessions of the same pool most likely too, after a server restart or
 // a failover): closes them all, so the next attempt connects afresh.
@@ -152,9 +182,9 @@ absl::Status Reconnect(ConnectionPool* pool, ConnectionPool::Lease* lease,
 }
 
 template <typename Body>
-absl::StatusOr<ActionResult> RunTransaction(
-    ConnectionPool* pool, std::chrono::system_clock::time_point deadline,
-    const std::string& key, Body body) {
+absl::StatusOr<ActionResult> RunTransaction(ConnectionPool* pool,
+                                            Clock::time_point deadline,
+                                            const std::string& key, Body body) {
   // A broken connection before COMMIT, or a session on a server that does
   // not accept writes, means nothing was written, so the whole transaction
   // can run again on a fresh connection. Once: if that fails too, the
@@ -165,7 +195,16 @@ absl::StatusOr<ActionResult> RunTransaction(
     if (!lease.ok()) return lease.status();
     try {
       pqxx::work tx(**lease);
+      LimitStatementsTo(tx, deadline);
       TxResult outcome = body(tx);
+      // The last moment to give up: a caller that stopped waiting must not
+      // find the effect applied and its key used when it tries again. (A
+      // deadline passing during COMMIT itself still leaves the caller
+      // unsure; it then retries with the same key and reads the result.)
+      if (outcome.commit && Clock::now() >= deadline) {
+        tx.abort();
+        return DeadlinePassed("before the effect was committed");
+      }
       if (outcome.commit) {
         tx.commit();
       } else {
@@ -186,6 +225,9 @@ absl::StatusOr<ActionResult> RunTransaction(
       if (store::MustReconnect(e.sqlstate())) {
         last_error = Reconnect(pool, &*lease, key, e.what());
         continue;
+      }
+      if (e.sqlstate() == kQueryCanceled && Clock::now() >= deadline) {
+        return DeadlinePassed("while the action ran");
       }
       spdlog::error("database error for key {} (sqlstate {}): {}", key,
                     e.sqlstate(), OneLine(e.what()));
@@ -209,6 +251,17 @@ IdempotentRunner::IdempotentRunner(ConnectionPool* pool,
 
 bool IdempotentRunner::InjectFailure(const std::string& action) const {
   return faults_ != nullptr && faults_->ShouldFail(action);
+}
+
+void IdempotentRunner::SlowDependency(pqxx::work& tx,
+                                      const std::string& action) const {
+  if (faults_ == nullptr) return;
+  const std::chrono::milliseconds latency = faults_->LatencyFor(action);
+  if (latency.count() <= 0) return;
+  // In the database and in the transaction, where a slow query or a slow
+  // dependency of the action would hold it: the statement timeout cuts it
+  // at the caller's deadline.
+  tx.exec_params("SELECT pg_sleep($1::float8 / 1000)", latency.count());
 }
 
 absl::StatusOr<ActionResult> IdempotentRunner::Execute(
@@ -236,6 +289,7 @@ absl::StatusOr<ActionResult> IdempotentRunner::Execute(
         if (InjectFailure(call.action)) {
           return {ActionResult::RetryableFailure(kInjectedFailure), false};
         }
+        SlowDependency(tx, call.action);
         ActionResult result;
         std::string error;
         std::optional<nlohmann::json> input =
@@ -287,6 +341,7 @@ absl::StatusOr<ActionResult> IdempotentRunner::Compensate(
         if (InjectFailure(call.action)) {
           return {ActionResult::RetryableFailure(kInjectedFailure), false};
         }
+        SlowDependency(tx, call.action);
         ActionResult result;
         const ActionHandler* handler = registry_->FindCompensate(call.action);
         if (handler == nullptr) {

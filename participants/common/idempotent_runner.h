@@ -42,16 +42,21 @@ struct StepCall {
 class IdempotentRunner {
  public:
   // All must outlive the runner. `faults` may be null. Injected failures
-  // only hit calls that would apply their key now: a repeated key still
-  // answers its recorded result, because a retryable failure promises that
-  // nothing was recorded.
+  // and latency only hit calls that would apply their key now: a repeated
+  // key still answers its recorded result, because a retryable failure
+  // promises that nothing was recorded. Latency (--latency-ms) is spent in
+  // the action's transaction, before the action runs, as a slow database or
+  // dependency would spend it: past the caller's deadline nothing applies.
   IdempotentRunner(ConnectionPool* pool, const ActionRegistry* registry,
                    const FaultInjector* faults = nullptr);
 
   // The result to send back. A retryable failure means nothing was
-  // recorded. Errors: Unavailable (database unreachable, or a commit whose
+  // recorded. `deadline` is the caller's: every statement is bounded by the
+  // time left before it, and the transaction commits only if it has not
+  // passed. Errors: Unavailable (database unreachable, or a commit whose
   // outcome is unknown: a retry reads what was recorded) and
-  // DeadlineExceeded (no connection free before `deadline`).
+  // DeadlineExceeded (the deadline passed before a connection was free, or
+  // before the effect committed: rolled back, the key stays unused).
   absl::StatusOr<ActionResult> Execute(
       const StepCall& call, std::chrono::system_clock::time_point deadline);
   absl::StatusOr<ActionResult> Compensate(
@@ -59,6 +64,7 @@ class IdempotentRunner {
 
  private:
   bool InjectFailure(const std::string& action) const;
+  void SlowDependency(pqxx::work& tx, const std::string& action) const;
 
   ConnectionPool* pool_;
   const ActionRegistry* registry_;

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <thread>
 
 #include "observability/logging.h"
 #include "observability/trace_context.h"
@@ -149,10 +148,6 @@ grpc::Status ParticipantService::Handle(Kind kind, grpc::ServerContext* context,
            false);
     return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                         "the deadline passed before the call started");
-  }
-  if (auto latency = faults_->LatencyFor(request.action());
-      latency.count() > 0) {
-    std::this_thread::sleep_for(latency);
   }
 
   StepCall call;

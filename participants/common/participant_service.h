@@ -27,11 +27,13 @@ class ParticipantService final : public saga::v1::Participant::Service {
                      ParticipantMetrics* metrics);
 
   // Order of checks: refuse-all fault (UNAVAILABLE), a deadline that already
-  // passed (DEADLINE_EXCEEDED, nothing done), injected latency (simulated
-  // processing time: the work still happens if the deadline passes during
-  // it, which is how a reply gets lost), then the runner, which injects
-  // failures (RETRYABLE_FAILURE "injected failure") only for keys not yet
-  // applied. Database unreachable -> UNAVAILABLE.
+  // passed (DEADLINE_EXCEEDED, nothing done), then the runner, which honours
+  // the deadline (the earlier of the gRPC deadline and the request's
+  // deadline_unix_ms) up to the commit: past it the call rolls back and
+  // answers DEADLINE_EXCEEDED, nothing applied and the key still unused.
+  // The runner also injects failures (RETRYABLE_FAILURE "injected failure")
+  // and latency (inside the action's transaction) for keys not yet applied.
+  // Database unreachable -> UNAVAILABLE.
   grpc::Status Execute(grpc::ServerContext* context,
                        const saga::v1::StepRequest* request,
                        saga::v1::StepResult* response) override;

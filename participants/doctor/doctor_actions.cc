@@ -1,48 +1,70 @@
 #include "participants/doctor/doctor_actions.h"
 
-#include <chrono>
+#include <algorithm>
+#include <cstdio>
 #include <string>
+#include <utility>
 
 namespace saga::participants {
 namespace {
 
-// True for a real calendar date written exactly as YYYY-MM-DD. Checked here
-// rather than by a ::date cast so a bad value is a business failure, not a
-// database error.
-bool IsIsoDate(const std::string& text) {
-  if (text.size() != 10 || text[4] != '-' || text[7] != '-') return false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (i != 4 && i != 7 && (text[i] < '0' || text[i] > '9')) return false;
+bool AllDigits(std::string_view text) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
   }
-  int year = std::stoi(text.substr(0, 4));
-  unsigned month = static_cast<unsigned>(std::stoi(text.substr(5, 2)));
-  unsigned day = static_cast<unsigned>(std::stoi(text.substr(8, 2)));
-  return std::chrono::year_month_day(std::chrono::year(year),
-                                     std::chrono::month(month),
-                                     std::chrono::day(day))
-      .ok();
+  return true;
 }
 
-// The closest day with room, locked. Under READ COMMITTED a row that
-// another booking filled while we waited for its lock is re-checked against
-// `booked < capacity` and dropped, and the next candidate is taken.
+// Y...-MM-DD with any number of year digits.
+bool LooksLikeADate(std::string_view text) {
+  const size_t dash = text.find('-');
+  return dash != std::string_view::npos && text.size() == dash + 6 &&
+         text[dash + 3] == '-' && AllDigits(text.substr(0, dash)) &&
+         AllDigits(text.substr(dash + 1, 2)) &&
+         AllDigits(text.substr(dash + 4, 2));
+}
+
+// A date in the form, but with a year outside 0001..9999: not a date
+// PostgreSQL takes in this form (year 0 does not exist there).
+bool YearOutOfRange(std::string_view text) {
+  return LooksLikeADate(text) &&
+         (text.find('-') != 4 || text.substr(0, 4) == "0000");
+}
+
+// The closest day with room between $3 (the later of today and the
+// window's start) and the window's end, locked. Under READ COMMITTED a row that another booking filled while we
+// waited for its lock is re-checked against `booked < capacity` and
+// dropped, and the next candidate is taken.
 constexpr char kPickDaySql[] =
     "SELECT dd.doctor_id, to_char(dd.day, 'YYYY-MM-DD') "
     "FROM doctor_days dd JOIN doctors d ON d.id = dd.doctor_id "
     "WHERE d.specialty = $1 "
-    "  AND dd.day BETWEEN $2::date - $3::int AND $2::date + $3::int "
+    "  AND dd.day BETWEEN $3::date AND $2::date + $4::int "
     "  AND dd.booked < dd.capacity "
     "ORDER BY abs(dd.day - $2::date), dd.day, dd.doctor_id "
     "LIMIT 1 "
     "FOR UPDATE OF dd";
 
-ActionResult ReserveDoctor(pqxx::work& tx, const ActionCall& call) {
+ActionResult ReserveDoctor(pqxx::work& tx, const ActionCall& call,
+                           std::chrono::sys_days today) {
   std::string patient_id = RequireString(call.input, "patient_id");
   std::string specialty = RequireString(call.input, "specialty");
   std::string preferred_date = RequireString(call.input, "preferred_date");
-  if (!IsIsoDate(preferred_date)) {
+  const std::optional<std::chrono::sys_days> preferred =
+      ParseIsoDate(preferred_date);
+  if (YearOutOfRange(preferred_date)) {
+    throw InputError("preferred_date \"" + preferred_date +
+                     "\" is not a date between 0001-01-01 and 9999-12-31");
+  }
+  if (!preferred) {
     throw InputError("preferred_date \"" + preferred_date +
                      "\" is not a date in YYYY-MM-DD form");
+  }
+  if (*preferred < today) {
+    return ActionResult::BusinessFailure("preferred_date " + preferred_date +
+                                         " is in the past (today is " +
+                                         FormatIsoDate(today) + ")");
   }
   if (tx.exec_params("SELECT 1 FROM doctors WHERE specialty = $1 LIMIT 1",
                      specialty)
@@ -50,11 +72,14 @@ ActionResult ReserveDoctor(pqxx::work& tx, const ActionCall& call) {
     return ActionResult::BusinessFailure("unknown specialty \"" + specialty +
                                          "\"");
   }
+  const std::chrono::sys_days window_start =
+      std::max(*preferred - std::chrono::days(kSearchWindowDays), today);
   // The UPDATE's own `booked < capacity` makes the slot count safe even if
   // the lock were ever lost; a miss just means picking again.
   for (int round = 0; round < 3; ++round) {
-    pqxx::result picked = tx.exec_params(kPickDaySql, specialty, preferred_date,
-                                         kSearchWindowDays);
+    pqxx::result picked =
+        tx.exec_params(kPickDaySql, specialty, preferred_date,
+                       FormatIsoDate(window_start), kSearchWindowDays);
     if (picked.empty()) {
       return ActionResult::BusinessFailure(
           "no " + specialty + " doctor has room within " +
@@ -129,8 +154,42 @@ ActionResult ReleaseReservation(pqxx::work& tx, const ActionCall& call) {
 
 }  // namespace
 
-void RegisterDoctorActions(ActionRegistry& registry) {
-  registry.AddExecute("reserve_doctor", ReserveDoctor);
+std::chrono::sys_days UtcToday() {
+  // The system clock counts Unix time, so whole days of it are UTC dates.
+  return std::chrono::floor<std::chrono::days>(
+      std::chrono::system_clock::now());
+}
+
+std::optional<std::chrono::sys_days> ParseIsoDate(std::string_view text) {
+  if (text.size() != 10 || !LooksLikeADate(text)) return std::nullopt;
+  const int year = std::stoi(std::string(text.substr(0, 4)));
+  const auto month =
+      static_cast<unsigned>(std::stoi(std::string(text.substr(5, 2))));
+  const auto day =
+      static_cast<unsigned>(std::stoi(std::string(text.substr(8, 2))));
+  const std::chrono::year_month_day date{std::chrono::year(year),
+                                         std::chrono::month(month),
+                                         std::chrono::day(day)};
+  // Year 0 is a valid proleptic Gregorian year but not a PostgreSQL date.
+  if (year < 1 || !date.ok()) return std::nullopt;
+  return std::chrono::sys_days(date);
+}
+
+std::string FormatIsoDate(std::chrono::sys_days day) {
+  const std::chrono::year_month_day date(day);
+  char text[32];
+  std::snprintf(
+      text, sizeof(text), "%04d-%02u-%02u", static_cast<int>(date.year()),
+      static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()));
+  return text;
+}
+
+void RegisterDoctorActions(ActionRegistry& registry, TodayClock today) {
+  registry.AddExecute(
+      "reserve_doctor",
+      [today = std::move(today)](pqxx::work& tx, const ActionCall& call) {
+        return ReserveDoctor(tx, call, today());
+      });
   registry.AddCompensate("release_reservation", ReleaseReservation);
 }
 

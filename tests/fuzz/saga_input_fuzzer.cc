@@ -1,7 +1,8 @@
 // Fuzz target: what a StartSaga caller controls. The bytes are tried as a
-// saga input against a definition using every field type, and as the saga
-// id and page token fields of API requests. Any bytes must give either a
-// canonical result or a bounded InvalidArgument message, and never throw.
+// saga input against a definition using every field type, as the saga id
+// and page token fields of API requests, as a string field's UTF-8, and
+// through the strict JSON parser. Any bytes must give either a canonical
+// result or a bounded InvalidArgument message, and never throw.
 
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include "orchestrator/core/definition_loader.h"
 #include "orchestrator/core/input.h"
 #include "orchestrator/core/state.h"
+#include "orchestrator/core/strict_json.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {
@@ -78,11 +80,45 @@ void FuzzRequestFields(const std::string& text) {
   FUZZ_CHECK(saga::api::EncodePageToken(*cursor) == text, text);
 }
 
+// Strict parsing agrees with the lenient parser on everything it accepts,
+// and refuses only what that parser refuses, a key given twice or a raw
+// NUL byte.
+void FuzzStrictJson(const std::string& text) {
+  // Comparing trees recurses per level: keep the nesting small.
+  if (text.size() > 4096) return;
+  absl::StatusOr<nlohmann::json> strict =
+      saga::core::ParseStrictJson(text, "input");
+  const nlohmann::json lenient =
+      nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (strict.ok()) {
+    FUZZ_CHECK(!lenient.is_discarded() && *strict == lenient, text);
+    return;
+  }
+  CheckRefusal(strict.status());
+  const bool twice =
+      strict.status().message().find("' twice") != std::string::npos;
+  // nlohmann stops at a NUL byte; the strict parser refuses it.
+  const bool nul = text.find('\0') != std::string::npos;
+  FUZZ_CHECK(twice || nul || lenient.is_discarded(),
+             strict.status().ToString());
+}
+
+void FuzzUtf8(const std::string& text) {
+  if (absl::Status utf8 = saga::api::CheckUtf8("input_json", text);
+      !utf8.ok()) {
+    CheckRefusal(utf8);
+    // The JSON parser refuses ill-formed UTF-8 too.
+    FUZZ_CHECK(!saga::core::ParseStrictJson(text, "input").ok(), text);
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   FuzzSagaInput(text);
   FuzzRequestFields(text);
+  FuzzStrictJson(text);
+  FuzzUtf8(text);
   return 0;
 }

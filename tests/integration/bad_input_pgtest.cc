@@ -210,6 +210,28 @@ TEST(BadInputTest, EveryBadRequestGetsAPreciseErrorAndWritesNothing) {
        Start(kBooking, kValidInput, std::string(129, 'k')),
        StatusCode::INVALID_ARGUMENT,
        "idempotency_key is 129 bytes; the limit is 128"},
+      // Regression: protobuf refused these before the handler, answering
+      // UNIMPLEMENTED with no message.
+      {"invalid UTF-8 in the input",
+       Start(kBooking,
+             "{\"patient_id\":\"p-\xff"
+             "1001\",\"preferred_date\":\"2026-12-03\","
+             "\"specialty\":\"cardiology\"}"),
+       StatusCode::INVALID_ARGUMENT,
+       "input_json is not valid UTF-8 (at byte 17: '\\xff1001\"*"},
+      {"invalid UTF-8 in the idempotency key",
+       Start(kBooking, kValidInput, "k\xc0\xafy"), StatusCode::INVALID_ARGUMENT,
+       "idempotency_key is not valid UTF-8 (at byte 1: '\\xc0\\xafy')"},
+      // Regression: the last value won.
+      {"a key twice in the input",
+       Start(kBooking, R"({"patient_id":"p-1003","patient_id":"p-1001",)"
+                       R"("preferred_date":"2026-12-03",)"
+                       R"("specialty":"cardiology"})"),
+       StatusCode::INVALID_ARGUMENT, "input has the key 'patient_id' twice"},
+      {"a key twice deep in the input",
+       Start(kBooking, R"({"patient_id":"p-1001","preferred_date":"d",)"
+                       R"("specialty":"s","notes":[{"a":1},{"a":1,"a":2}]})"),
+       StatusCode::INVALID_ARGUMENT, "input has the key 'a' twice in notes[1]"},
       {"idempotency key reused with another input",
        Start(kBooking, BookingInput("p-1002", "2026-12-04", "neurology"),
              "key-1"),

@@ -277,6 +277,13 @@ std::shared_ptr<grpc::ChannelCredentials> TestCluster::ClientCredentials()
                                    "info"};
   const std::vector<std::string> tls = ServerTlsFlags();
   argv.insert(argv.end(), tls.begin(), tls.end());
+  // Tests book fixed dates: the doctor's "today" is pinned before them,
+  // whatever the machine's clock says.
+  if (name == "doctor" &&
+      std::find(participant.flags.begin(), participant.flags.end(),
+                "--today") == participant.flags.end()) {
+    argv.insert(argv.end(), {"--today", kTestToday});
+  }
   argv.insert(argv.end(), participant.flags.begin(), participant.flags.end());
   std::string log_path = log_dir_ + "/" + name + ".log";
   participant.process = std::make_unique<ChildProcess>(

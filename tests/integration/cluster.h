@@ -44,6 +44,11 @@ enum class Transport {
   kMutualTls,
 };
 
+// The date saga-doctor takes as today in test clusters (unless a test
+// passes its own --today): before every date the tests book, which the
+// seed data (migrations/doctor/0002_seed.sql) covers from 2026-12-01.
+inline constexpr char kTestToday[] = "2026-11-20";
+
 struct ClusterOptions {
   // Extra flags per participant ("patient", "doctor", "email"), e.g.
   // {"--fail-rate", "send_notification=1"}.

@@ -39,7 +39,10 @@ using saga::v1::StepRequest;
 using saga::v1::StepResult;
 
 constexpr auto kStartTimeout = std::chrono::seconds(30);
-constexpr auto kCallTimeout = std::chrono::seconds(20);
+constexpr std::chrono::milliseconds kCallTimeout = std::chrono::seconds(20);
+// saga-doctor's "today" in these tests (--today): the seed data's days
+// start after it.
+constexpr char kToday[] = "2026-11-20";
 
 int64_t NowUnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -106,9 +109,10 @@ class Participant {
     json output;
   };
 
-  Reply Call(bool compensate, const StepRequest& request) {
+  Reply Call(bool compensate, const StepRequest& request,
+             std::chrono::milliseconds timeout = kCallTimeout) {
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+    context.set_deadline(std::chrono::system_clock::now() + timeout);
     Reply reply;
     reply.status = compensate
                        ? stub_->Compensate(&context, request, &reply.result)
@@ -119,7 +123,10 @@ class Participant {
     return reply;
   }
 
-  Reply Execute(const StepRequest& request) { return Call(false, request); }
+  Reply Execute(const StepRequest& request,
+                std::chrono::milliseconds timeout = kCallTimeout) {
+    return Call(false, request, timeout);
+  }
   Reply Compensate(const StepRequest& request) { return Call(true, request); }
 
   int64_t QueryInt(const std::string& sql) const {
@@ -270,7 +277,25 @@ TEST_F(PatientTest, MalformedJsonIsBusinessFailure) {
   auto reply = patient_->Execute(request);
   ASSERT_TRUE(reply.status.ok());
   EXPECT_EQ(reply.result.outcome(), saga::v1::STEP_OUTCOME_BUSINESS_FAILURE);
-  EXPECT_EQ(reply.result.error(), "input_json is not a JSON object");
+  EXPECT_EQ(reply.result.error().rfind("input_json is not valid JSON: ", 0), 0u)
+      << reply.result.error();
+  request.set_input_json("[1]");
+  request.set_idempotency_key("s-pat-6b/validate/execute");
+  EXPECT_EQ(patient_->Execute(request).result.error(),
+            "input_json is not a JSON object");
+}
+
+// Regression: the last value won, so {"patient_id":"p-1003",
+// "patient_id":"p-1001"} validated p-1001 where a reader keeping the first
+// value would see p-1003.
+TEST_F(PatientTest, InputWithAKeyTwiceIsBusinessFailure) {
+  auto request = ExecuteRequest("s-pat-dup", "validate", "validate_patient",
+                                json::object());
+  request.set_input_json(R"({"patient_id":"p-1003","patient_id":"p-1001"})");
+  auto reply = patient_->Execute(request);
+  ASSERT_TRUE(reply.status.ok()) << reply.status.error_message();
+  EXPECT_EQ(reply.result.outcome(), saga::v1::STEP_OUTCOME_BUSINESS_FAILURE);
+  EXPECT_EQ(reply.result.error(), "input_json has the key 'patient_id' twice");
 }
 
 TEST_F(PatientTest, UnknownActionIsBusinessFailure) {
@@ -309,7 +334,9 @@ TEST_F(PatientTest, LogsOneLinePerCall) {
 
 class DoctorTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { doctor_ = new Participant("doctor"); }
+  static void SetUpTestSuite() {
+    doctor_ = new Participant("doctor", {"--today", kToday});
+  }
   static void TearDownTestSuite() {
     delete doctor_;
     doctor_ = nullptr;
@@ -446,6 +473,77 @@ TEST_F(DoctorTest, RejectsUnknownSpecialtyAndBadDates) {
   EXPECT_EQ(doctor_->QueryInt("SELECT count(*) FROM reservations "
                               "WHERE saga_id LIKE 's-doc-5%'"),
             0);
+}
+
+// Regression: with the preferred date and the days after it full and the
+// day before free, the booking landed on that day: yesterday.
+TEST_F(DoctorTest, NeverBooksBeforeToday) {
+  AddDoctor("d-test-past", "past-test",
+            {{"2026-11-19", 5}, {"2026-11-20", 0}, {"2026-11-21", 0}});
+  auto full = doctor_->Execute(
+      ExecuteRequest("s-doc-past-1", "reserve", "reserve_doctor",
+                     ReserveInput("past-test", kToday)));
+  ASSERT_TRUE(full.status.ok()) << full.status.error_message();
+  EXPECT_EQ(full.result.outcome(), saga::v1::STEP_OUTCOME_BUSINESS_FAILURE);
+  EXPECT_EQ(full.result.error(),
+            "no past-test doctor has room within 60 days of 2026-11-20");
+
+  auto past = doctor_->Execute(
+      ExecuteRequest("s-doc-past-2", "reserve", "reserve_doctor",
+                     ReserveInput("past-test", "2026-11-19")));
+  EXPECT_EQ(past.result.outcome(), saga::v1::STEP_OUTCOME_BUSINESS_FAILURE);
+  EXPECT_EQ(past.result.error(),
+            "preferred_date 2026-11-19 is in the past (today is 2026-11-20)");
+  EXPECT_EQ(Booked("d-test-past", "2026-11-19"), 0);
+  EXPECT_EQ(doctor_->QueryInt("SELECT count(*) FROM reservations "
+                              "WHERE saga_id LIKE 's-doc-past-%'"),
+            0);
+}
+
+// "The closest possible date" counts from today on: today itself is open.
+TEST_F(DoctorTest, ClosestDateMayBeTodayButNoEarlier) {
+  AddDoctor("d-test-today", "today-test",
+            {{"2026-11-19", 5},
+             {"2026-11-20", 1},
+             {"2026-11-21", 0},
+             {"2026-11-23", 1}});
+  auto first = doctor_->Execute(
+      ExecuteRequest("s-doc-today-1", "reserve", "reserve_doctor",
+                     ReserveInput("today-test", "2026-11-21")));
+  ASSERT_EQ(first.result.outcome(), saga::v1::STEP_OUTCOME_SUCCEEDED)
+      << first.result.error();
+  EXPECT_EQ(first.output["date"], kToday);
+  auto second = doctor_->Execute(
+      ExecuteRequest("s-doc-today-2", "reserve", "reserve_doctor",
+                     ReserveInput("today-test", "2026-11-21")));
+  ASSERT_EQ(second.result.outcome(), saga::v1::STEP_OUTCOME_SUCCEEDED)
+      << second.result.error();
+  EXPECT_EQ(second.output["date"], "2026-11-23");
+}
+
+// Regression: year 0000 passed the date check and then failed PostgreSQL's
+// ::date cast, answered as a retryable database error: five retries, then
+// the raw error. Dates outside 0001..9999 are refused at once.
+TEST_F(DoctorTest, DatesTheDatabaseCannotHoldAreRefusedAtOnce) {
+  for (const std::string date :
+       {"0000-01-01", "0000-02-29", "10000-01-01", "99999-12-31"}) {
+    auto reply = doctor_->Execute(
+        ExecuteRequest("s-doc-range-" + date, "reserve", "reserve_doctor",
+                       ReserveInput("cardiology", date)));
+    ASSERT_TRUE(reply.status.ok()) << reply.status.error_message();
+    EXPECT_EQ(reply.result.outcome(), saga::v1::STEP_OUTCOME_BUSINESS_FAILURE)
+        << date << ": " << reply.result.error();
+    EXPECT_EQ(reply.result.error(),
+              "invalid input: preferred_date \"" + date +
+                  "\" is not a date between 0001-01-01 and 9999-12-31");
+  }
+  // The far end of the range is a date, only with no doctor working then.
+  auto far = doctor_->Execute(
+      ExecuteRequest("s-doc-range-far", "reserve", "reserve_doctor",
+                     ReserveInput("cardiology", "9999-12-31")));
+  EXPECT_EQ(far.result.outcome(), saga::v1::STEP_OUTCOME_BUSINESS_FAILURE);
+  EXPECT_EQ(far.result.error(),
+            "no cardiology doctor has room within 60 days of 9999-12-31");
 }
 
 TEST_F(DoctorTest, CompensateAfterExecuteReleasesOnce) {
@@ -970,6 +1068,122 @@ TEST(ParticipantFaultTest, LatencyDelaysTheAnswer) {
   auto elapsed = std::chrono::steady_clock::now() - started;
   EXPECT_EQ(reply.result.outcome(), saga::v1::STEP_OUTCOME_SUCCEEDED);
   EXPECT_GE(elapsed, std::chrono::milliseconds(300));
+}
+
+// The participant's log line for the call with this saga id, once it has
+// answered ("" if it never does within 10 s).
+std::string AnsweredLine(Participant& participant, const std::string& saga_id) {
+  std::string line;
+  saga::testing::PollUntil(
+      [&] {
+        std::istringstream log(participant.Log());
+        for (std::string next; std::getline(log, next);) {
+          if (next.find("saga_id=" + saga_id + " ") != std::string::npos &&
+              next.find(" outcome=") != std::string::npos) {
+            line = next;
+            return true;
+          }
+        }
+        return false;
+      },
+      std::chrono::seconds(10));
+  return line;
+}
+
+// Regression: --latency-ms slept before the transaction, so a call slower
+// than its caller's deadline still committed after the caller gave up (and
+// a retry found the key used). The latency now sits in the action's
+// transaction, like a slow dependency, and the deadline is checked before
+// COMMIT: past it nothing applies and the key stays free.
+TEST(ParticipantDeadlineTest, ACallPastItsDeadlineAppliesNothing) {
+  Participant doctor(
+      "doctor", {"--today", kToday, "--latency-ms", "reserve_doctor=1500"});
+  ASSERT_TRUE(doctor.started()) << doctor.Log();
+  auto request = ExecuteRequest("s-late-1", "reserve", "reserve_doctor",
+                                ReserveInput("neurology", "2026-12-03"));
+  const int64_t booked_before = doctor.QueryInt(
+      "SELECT booked FROM doctor_days WHERE doctor_id = 'd-2004' "
+      "AND day = '2026-12-03'");
+  auto late = doctor.Execute(request, std::chrono::milliseconds(300));
+  EXPECT_EQ(late.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // Once the participant has answered, its database shows no effect and
+  // the key is unused.
+  const std::string answered = AnsweredLine(doctor, "s-late-1");
+  EXPECT_NE(answered.find("outcome=DEADLINE_EXCEEDED"), std::string::npos)
+      << doctor.Log();
+  EXPECT_EQ(doctor.QueryInt("SELECT count(*) FROM reservations"), 0);
+  EXPECT_EQ(doctor.QueryInt("SELECT count(*) FROM idempotency_keys"), 0);
+
+  // A retry with time enough applies it, once.
+  request.set_attempt(2);
+  request.set_deadline_unix_ms(NowUnixMs() + 15000);
+  auto retried = doctor.Execute(request);
+  ASSERT_TRUE(retried.status.ok()) << retried.status.error_message();
+  ASSERT_EQ(retried.result.outcome(), saga::v1::STEP_OUTCOME_SUCCEEDED)
+      << retried.result.error();
+  EXPECT_EQ(
+      doctor.QueryInt("SELECT count(*) FROM reservations "
+                      "WHERE idempotency_key = 's-late-1/reserve/execute'"),
+      1);
+  EXPECT_EQ(doctor.QueryInt("SELECT booked FROM doctor_days WHERE doctor_id = "
+                            "'d-2004' AND day = '2026-12-03'"),
+            booked_before + 1);
+}
+
+// The request's own deadline_unix_ms counts as well as the gRPC deadline:
+// the participant answers DEADLINE_EXCEEDED itself, saying nothing applied.
+TEST(ParticipantDeadlineTest, RequestDeadlineIsHonouredUpToTheCommit) {
+  Participant patient("patient", {"--latency-ms", "validate_patient=1000"});
+  ASSERT_TRUE(patient.started()) << patient.Log();
+  auto request = ExecuteRequest("s-late-2", "validate", "validate_patient",
+                                {{"patient_id", "p-1001"}});
+  request.set_deadline_unix_ms(NowUnixMs() + 300);
+  auto reply = patient.Execute(request);
+  EXPECT_EQ(reply.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_NE(reply.status.error_message().find("nothing was applied"),
+            std::string::npos)
+      << reply.status.error_message();
+  EXPECT_EQ(patient.QueryInt("SELECT count(*) FROM idempotency_keys"), 0);
+}
+
+// With the only connection busy until after a call's deadline, the pool
+// must not hand it to that call once it frees up.
+TEST(ParticipantDeadlineTest, PoolHandsOutNoConnectionPastTheDeadline) {
+  Participant doctor("doctor", {"--today", kToday, "--db-pool-size", "1",
+                                "--latency-ms", "reserve_doctor=1500"});
+  ASSERT_TRUE(doctor.started()) << doctor.Log();
+  Participant::Reply slow;
+  std::thread holder([&] {
+    slow = doctor.Execute(
+        ExecuteRequest("s-pool-1", "reserve", "reserve_doctor",
+                       ReserveInput("pediatrics", "2026-12-04")));
+  });
+  ASSERT_TRUE(saga::testing::PollUntil(
+      [&] {
+        return doctor.QueryInt(
+                   "SELECT count(*) FROM pg_stat_activity WHERE "
+                   "query LIKE 'SELECT pg_sleep%'") > 0;
+      },
+      std::chrono::seconds(10)))
+      << doctor.Log();
+  auto waiting = ExecuteRequest("s-pool-2", "reserve", "reserve_doctor",
+                                ReserveInput("pediatrics", "2026-12-04"));
+  waiting.set_deadline_unix_ms(NowUnixMs() + 300);
+  auto refused = doctor.Execute(waiting);
+  holder.join();
+  ASSERT_EQ(slow.result.outcome(), saga::v1::STEP_OUTCOME_SUCCEEDED)
+      << slow.result.error() << slow.status.error_message();
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << refused.status.error_message();
+  EXPECT_EQ(refused.status.error_message(),
+            "the caller's deadline passed before a database connection was "
+            "handed out");
+  EXPECT_EQ(doctor.QueryInt("SELECT count(*) FROM reservations "
+                            "WHERE saga_id = 's-pool-2'"),
+            0);
+  EXPECT_EQ(doctor.QueryInt("SELECT count(*) FROM idempotency_keys "
+                            "WHERE saga_id = 's-pool-2'"),
+            0);
 }
 
 TEST(ParticipantProcessTest, ExitsCleanlyOnSigterm) {

@@ -236,6 +236,9 @@ TEST(TransportSecurityTest, MutualTlsRefusesClientsWithoutTrustedCertificate) {
   EXPECT_EQ(without_cert.exit_code, 4) << without_cert.output;
 }
 
+// A well-formed saga id that no saga has.
+constexpr char kNoSuchSaga[] = "00000000-0000-4000-8000-000000000000";
+
 // Tokens: two submitters (inline in a config file) and an operator (in a
 // tokens file).
 constexpr char kAliceToken[] = "alice-token-6f1d2c";
@@ -484,9 +487,24 @@ TEST_F(AuthorizationTest, EachRoleIsAllowedOrRefusedPerRpc) {
       EXPECT_TRUE(own.ok()) << own.error_message();
     }
     if (call.rpc != "StartSaga") {
+      // Another caller's saga: for the submitter RPCs exactly what a saga
+      // that does not exist gets; for the others the same refusal as on
+      // the caller's own saga. Either way nothing tells it exists.
       const grpc::Status other = Make(call, alice, bobs.saga_id());
-      EXPECT_EQ(other.error_code(), StatusCode::PERMISSION_DENIED)
-          << other.error_message();
+      const grpc::Status none = Make(call, alice, kNoSuchSaga);
+      if (submitter_rpcs.count(call.rpc)) {
+        EXPECT_EQ(other.error_code(), StatusCode::NOT_FOUND)
+            << other.error_message();
+        EXPECT_EQ(other.error_message(),
+                  "saga " + bobs.saga_id() + " not found");
+        EXPECT_EQ(none.error_code(), StatusCode::NOT_FOUND);
+        EXPECT_EQ(none.error_message(),
+                  "saga " + std::string(kNoSuchSaga) + " not found");
+      } else {
+        EXPECT_EQ(other.error_code(), own.error_code());
+        EXPECT_EQ(other.error_message(), own.error_message());
+        EXPECT_EQ(none.error_message(), own.error_message());
+      }
     }
     // The operator: everything (a repair of a COMPLETED saga is then
     // refused by the saga's state, not by authorization).
@@ -533,9 +551,50 @@ TEST_F(AuthorizationTest, IdempotencyKeysBelongToTheirCaller) {
   v1::StartSagaResponse refused;
   grpc::Status status = Start(kBobToken, "2026-12-05", "order-1", &refused);
   EXPECT_EQ(status.error_code(), StatusCode::ALREADY_EXISTS);
-  EXPECT_EQ(status.error_message().find(first.saga_id()), std::string::npos);
+  EXPECT_EQ(status.error_message(),
+            "idempotency key 'order-1' is already used by another caller");
   EXPECT_TRUE(refused.saga_id().empty());
   EXPECT_EQ(Sagas(), sagas);
+}
+
+// Regression: bob reusing alice's key with a different input got the
+// store's "idempotency key 'order-2' was used for saga <alice's saga id>
+// with a different input": the owner check ran only on the replay path.
+// Now the answer is the same whatever the input, and names no saga.
+TEST_F(AuthorizationTest, ARefusedKeyNeverRevealsAnotherCallersSaga) {
+  const v1::Saga alices = Booking(kAliceToken, "2026-12-08", "order-2");
+  ASSERT_EQ(alices.status(), v1::SAGA_STATUS_COMPLETED) << DescribeSaga(alices);
+  const int64_t sagas = Sagas();
+  v1::StartSagaResponse response;
+  const grpc::Status same =
+      Start(kBobToken, "2026-12-08", "order-2", &response);
+  const grpc::Status different =
+      Start(kBobToken, "2026-12-09", "order-2", &response);
+  EXPECT_EQ(different.error_code(), StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(different.error_message(),
+            "idempotency key 'order-2' is already used by another caller");
+  EXPECT_EQ(same.error_code(), different.error_code());
+  EXPECT_EQ(same.error_message(), different.error_message());
+  EXPECT_TRUE(response.saga_id().empty());
+
+  // Alice, whose saga it is, and the operator are told which saga holds
+  // the key.
+  const std::string holder = "idempotency key 'order-2' was used for saga " +
+                             alices.saga_id() + " with a different input";
+  const grpc::Status own =
+      Start(kAliceToken, "2026-12-09", "order-2", &response);
+  EXPECT_EQ(own.error_code(), StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(own.error_message(), holder);
+  const grpc::Status ops =
+      Start(kOperatorToken, "2026-12-09", "order-2", &response);
+  EXPECT_EQ(ops.error_message(), holder);
+  EXPECT_EQ(Sagas(), sagas);
+
+  // The refusal is logged with its real reason, for operators.
+  EXPECT_NE(cluster_->OrchestratorLog().find("token 'bob' asked about saga " +
+                                             alices.saga_id() +
+                                             ", started by another caller"),
+            std::string::npos);
 }
 
 TEST_F(AuthorizationTest, RepairsRecordTheOperatorTokensName) {

@@ -103,6 +103,8 @@ participant() {
     email) port=$EMAIL_PORT ;;
   esac
   stop "$name"
+  # The recorded sagas book fixed dates: pin the doctor's today before them.
+  [[ $name == doctor ]] && set -- --today 2026-11-20 "$@"
   start "$name" "$port" "$BIN/saga-$name" --listen "127.0.0.1:$port" \
     --db "$(dsn "$name")" --migrations "$ROOT/migrations/$name" "$@"
 }

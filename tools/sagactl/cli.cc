@@ -23,6 +23,7 @@
 #include "orchestrator/core/definition_loader.h"
 #include "orchestrator/core/history_file.h"
 #include "orchestrator/core/replay.h"
+#include "orchestrator/core/strict_json.h"
 #include "tools/sagactl/client.h"
 #include "tools/sagactl/duration.h"
 #include "tools/sagactl/exit_codes.h"
@@ -166,15 +167,15 @@ absl::StatusOr<std::string> ReadInput(const std::string& arg,
       origin = "input file " + path;
     }
   }
-  nlohmann::json value =
-      nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) {
-    return UsageError(origin + " is not valid JSON");
-  }
-  if (!value.is_object()) {
+  // Strict: re-serialising an object with a key twice would silently send
+  // only one of its values.
+  absl::StatusOr<nlohmann::json> value =
+      saga::core::ParseStrictJson(text, origin);
+  if (!value.ok()) return UsageError(std::string(value.status().message()));
+  if (!value->is_object()) {
     return UsageError(origin + " must be a JSON object, e.g. '{\"key\": 1}'");
   }
-  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return value->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 absl::StatusOr<std::string> ReadTextFile(const std::string& path) {

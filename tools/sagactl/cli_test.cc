@@ -552,6 +552,19 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
   EXPECT_TRUE(fake_.starts().empty());
 }
 
+// Re-serialising the object would have kept only the last value and sent
+// a saga that the operator did not write.
+TEST_F(CliTest, StartRefusesAnInputWithAKeyTwice) {
+  Result r = Run({"start", "ok", "--input",
+                  R"({"patient_id":"p-1003","patient_id":"p-1001"})"});
+  EXPECT_EQ(r.code, kExitUsage) << r.err;
+  EXPECT_EQ(r.err, "sagactl: --input has the key 'patient_id' twice\n");
+  r = Run({"start", "ok", "--input", "@-"}, R"({"a":{"b":1,"b":2}})");
+  EXPECT_EQ(r.code, kExitUsage) << r.err;
+  EXPECT_EQ(r.err, "sagactl: standard input has the key 'b' twice in a\n");
+  EXPECT_TRUE(fake_.starts().empty());
+}
+
 TEST_F(CliTest, StartPrintsTheIdOrJson) {
   Result table = Run({"start", "ok", "--input", R"({"patient_id": "p1"})"});
   EXPECT_EQ(table.code, kExitOk) << table.err;

@@ -94,9 +94,7 @@ absl::StatusOr<CreateResult> MemoryStore::Create(const AppendBatch& first) {
           JsonEqual(existing.input_json, *input)) {
         return CreateResult{existing.saga_id, false};
       }
-      return absl::AlreadyExistsError(
-          "idempotency key '" + key + "' was used for saga " +
-          existing.saga_id + " with a different input");
+      return KeyTakenError(key, existing.saga_id);
     }
   }
   if (sagas_.count(saga_id) > 0) {

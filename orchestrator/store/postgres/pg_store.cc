@@ -714,9 +714,7 @@ std::vector<absl::StatusOr<CreateResult>> PgStore::CommitCreates(
           }
           const std::string existing_id = existing[0][0].as<std::string>();
           if (!existing[0][1].as<bool>()) {
-            results.push_back(absl::AlreadyExistsError(
-                "idempotency key '" + key + "' was used for saga " +
-                existing_id + " with a different input"));
+            results.push_back(KeyTakenError(key, existing_id));
             continue;
           }
           results.push_back(CreateResult{existing_id, false});
