@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "orchestrator/core/strict_json.h"
+#include "orchestrator/store/postgres/await_standby.h"
 #include "orchestrator/store/postgres/sqlstate.h"
 
 namespace saga::participants {
@@ -206,6 +207,11 @@ absl::StatusOr<ActionResult> RunTransaction(ConnectionPool* pool,
         return DeadlinePassed("before the effect was committed");
       }
       if (outcome.commit) {
+        tx.commit();
+      } else if (outcome.result.replayed) {
+        // Answered from the record: only once the record is durable
+        // (await_standby.h).
+        tx.exec(store::kAwaitStandbySql);
         tx.commit();
       } else {
         tx.abort();

@@ -15,6 +15,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <future>
 #include <iostream>
 #include <map>
 #include <pqxx/pqxx>
@@ -22,6 +23,8 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "orchestrator/store/postgres/migrator.h"
+#include "orchestrator/store/postgres/pg_store.h"
 #include "tests/integration/cluster.h"
 #include "tests/integration/pg_server.h"
 #include "tests/support/test_support.h"
@@ -174,6 +177,81 @@ TEST(FailoverTest, AcknowledgedSagasSurviveThePromotionOfTheStandby) {
       << by_status[saga::v1::SAGA_STATUS_COMPLETED] << " COMPLETED, "
       << by_status[saga::v1::SAGA_STATUS_COMPENSATED] << " COMPENSATED, "
       << by_status[saga::v1::SAGA_STATUS_FAILED] << " FAILED\n";
+}
+
+// A commit waiting for the synchronous standby becomes visible anyway when
+// its wait is cut short (the primary crashes, the session is cancelled). A
+// StartSaga retried with the same key then found that saga and answered OK
+// from a read-only transaction, whose commit waits for nobody: an
+// acknowledgement of a saga the standby may not have, lost if the primary
+// then dies. A replay now commits with a transaction id, so its
+// acknowledgement waits until the standby has everything before it.
+TEST(FailoverTest, AReplayedStartIsAcknowledgedOnlyOnceTheStandbyHasIt) {
+  std::string error;
+  std::unique_ptr<PgServer> primary = PgServer::StartPrimary(&error);
+  ASSERT_NE(primary, nullptr) << error;
+  std::unique_ptr<PgServer> standby = PgServer::StartStandby(*primary, &error);
+  ASSERT_NE(standby, nullptr) << error;
+  TestDatabase db("saga_replay", primary->admin_dsn());
+  ASSERT_TRUE(
+      store::ApplyMigrations(db.dsn(), SourcePath("migrations/orchestrator"))
+          .ok());
+  auto opened = store::PgStore::Open(db.dsn(), 1);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  store::PgStore& pg = **opened;
+
+  store::AppendBatch first;
+  first.saga_id = "5a3e6c0e-0000-4000-8000-000000000001";
+  first.writer = "orch-0";
+  first.lease_ttl = milliseconds(60000);
+  core::Event started;
+  started.type = core::EventType::kSagaStarted;
+  started.seq = 1;
+  started.at_ms = 1700000000000;
+  started.saga_type = "appointment_booking";
+  started.definition_version = 2;
+  started.input_json = R"({"patient_id":"p-1001"})";
+  first.events.push_back(started);
+  first.summary.saga_id = first.saga_id;
+  first.summary.saga_type = started.saga_type;
+  first.summary.definition_version = 2;
+  first.summary.input_json = started.input_json;
+  first.summary.idempotency_key = "replayed-key";
+  first.summary.last_seq = 1;
+  first.summary.created_ms = started.at_ms;
+  first.summary.updated_ms = started.at_ms;
+  auto created = pg.Create(first);
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_TRUE(created->created);
+
+  // Without its standby the primary can acknowledge no commit.
+  ASSERT_TRUE(standby->Stop("fast"));
+  store::AppendBatch retry = first;
+  retry.saga_id = "5a3e6c0e-0000-4000-8000-000000000002";
+  retry.summary.saga_id = retry.saga_id;
+  auto replay =
+      std::async(std::launch::async, [&] { return pg.Create(retry); });
+  pqxx::connection admin(primary->admin_dsn());
+  auto waiting_for_standby = [&] {
+    pqxx::nontransaction tx(admin);
+    return tx.exec1(
+                 "SELECT count(*) FROM pg_stat_activity WHERE "
+                 "wait_event = 'SyncRep' AND datname = " +
+                 tx.quote(db.name()))[0]
+               .as<int>() > 0;
+  };
+  const bool waited = PollUntil(waiting_for_standby, milliseconds(30000));
+  const bool answered_early =
+      replay.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  // Back first, so that no failure below leaves a session waiting for it.
+  ASSERT_TRUE(standby->Restart());
+  EXPECT_TRUE(waited) << "the replay did not wait for the synchronous standby";
+  EXPECT_FALSE(answered_early)
+      << "the replay was acknowledged before the standby had the saga";
+  auto replayed = replay.get();
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  EXPECT_FALSE(replayed->created);
+  EXPECT_EQ(replayed->saga_id, first.saga_id);
 }
 
 }  // namespace

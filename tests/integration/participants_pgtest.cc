@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -741,6 +742,57 @@ TEST(ParticipantOutageTest, ReconnectsAfterItsDatabaseServerRestarts) {
       },
       std::chrono::seconds(30)))
       << patient.Log();
+}
+
+// A call repeated with a used key is answered from the record, writing
+// nothing; such a commit used to wait for no synchronous standby, so the
+// answer could report an effect the standby did not have yet (visible on
+// the primary after a commit whose wait was cut short), lost if the
+// primary then died. The answer now waits until the standby has it.
+TEST(ParticipantOutageTest, AReplayIsAnsweredOnlyOnceTheStandbyHasTheRecord) {
+  std::string error;
+  std::unique_ptr<saga::testing::PgServer> primary =
+      saga::testing::PgServer::StartPrimary(&error);
+  ASSERT_NE(primary, nullptr) << error;
+  std::unique_ptr<saga::testing::PgServer> standby =
+      saga::testing::PgServer::StartStandby(*primary, &error);
+  ASSERT_NE(standby, nullptr) << error;
+  Participant doctor("doctor", {}, {}, primary->admin_dsn());
+  ASSERT_TRUE(doctor.started()) << doctor.Log();
+  const StepRequest request =
+      ExecuteRequest("s-sync-replay", "reserve", "reserve_doctor",
+                     {{"patient_id", "p-1001"},
+                      {"specialty", "cardiology"},
+                      {"preferred_date", "2027-03-10"}});
+  auto first = doctor.Execute(request);
+  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  ASSERT_EQ(first.result.outcome(), saga::v1::STEP_OUTCOME_SUCCEEDED);
+
+  ASSERT_TRUE(standby->Stop("fast"));
+  auto replay =
+      std::async(std::launch::async, [&] { return doctor.Execute(request); });
+  pqxx::connection admin(primary->admin_dsn());
+  const bool waited = saga::testing::PollUntil(
+      [&] {
+        pqxx::nontransaction tx(admin);
+        return tx.exec1(
+                     "SELECT count(*) FROM pg_stat_activity WHERE "
+                     "wait_event = 'SyncRep' AND datname = " +
+                     tx.quote(doctor.db_name()))[0]
+                   .as<int>() > 0;
+      },
+      std::chrono::seconds(15));
+  const bool answered_early =
+      replay.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  // Back first, so that no failure below leaves a session waiting for it.
+  ASSERT_TRUE(standby->Restart());
+  EXPECT_TRUE(waited) << "the replay did not wait for the synchronous standby";
+  EXPECT_FALSE(answered_early)
+      << "the replay was answered before the standby had the record";
+  auto replayed = replay.get();
+  ASSERT_TRUE(replayed.status.ok()) << replayed.status.error_message();
+  EXPECT_EQ(replayed.result.outcome(), saga::v1::STEP_OUTCOME_SUCCEEDED);
+  EXPECT_EQ(replayed.output, first.output);
 }
 
 // A session on a server that does not accept writes (a standby, or a

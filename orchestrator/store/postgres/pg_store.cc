@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "orchestrator/store/batch_checks.h"
+#include "orchestrator/store/postgres/await_standby.h"
 #include "orchestrator/store/postgres/group_rows.h"
 #include "orchestrator/store/postgres/sqlstate.h"
 
@@ -673,6 +674,17 @@ std::vector<Result> PgStore::CommitGroup(
   return std::vector<Result>(group.size(), results.status());
 }
 
+namespace {
+
+bool AnyCreated(const std::vector<absl::StatusOr<CreateResult>>& results) {
+  for (const auto& result : results) {
+    if (result.ok() && result->created) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::vector<absl::StatusOr<CreateResult>> PgStore::CommitCreates(
     const Group& group) {
   GroupRows rows;
@@ -718,6 +730,11 @@ std::vector<absl::StatusOr<CreateResult>> PgStore::CommitCreates(
             continue;
           }
           results.push_back(CreateResult{existing_id, false});
+        }
+        if (written.size() > 0 && !AnyCreated(results)) {
+          // A replay only: acknowledged once the saga it reports is
+          // durable (await_standby.h).
+          tx.exec(kAwaitStandbySql);
         }
         return results;
       },
