@@ -158,11 +158,17 @@ class Builder {
         return;
       }
       case CallOutcome::kRetryableFailure:
+      case CallOutcome::kNotApplied:
       case CallOutcome::kUnknown: {
         Event event = Make(EventType::kStepFailed, k, n);
         event.error = error;
         event.retryable = true;
-        event.outcome_unknown = outcome == CallOutcome::kUnknown;
+        // An answer under the key settles earlier attempts; an attempt that
+        // applied nothing without the participant looking leaves them as
+        // they were.
+        event.outcome_unknown = outcome == CallOutcome::kUnknown ||
+                                (outcome == CallOutcome::kNotApplied &&
+                                 state_.steps[k].outcome_unknown);
         Emit(std::move(event));
         // Where the saga cannot roll back (past the pivot, or the pivot's
         // outcome unknown), giving up is no option: the step is asked

@@ -17,9 +17,15 @@ namespace saga::core {
 
 enum class CallOutcome {
   kSucceeded,
-  kBusinessFailure,   // definite no; never retried
-  kRetryableFailure,  // definite no effect; may retry
-  kUnknown,           // timeout / transport error: may or may not have applied
+  kBusinessFailure,  // definite no; never retried
+  // The participant answered that nothing was applied under the key: this
+  // attempt and every earlier one (they share the key). May retry.
+  kRetryableFailure,
+  // This attempt applied nothing, but the participant never looked at the
+  // key (the call was not sent, or was refused before the handler), so it
+  // settles nothing about an earlier attempt's unknown outcome. May retry.
+  kNotApplied,
+  kUnknown,  // timeout / transport error: may or may not have applied
 };
 
 // What just happened to a saga.

@@ -183,6 +183,11 @@ class Saga {
   Decision FailRetryably(const std::string& error) {
     return Answer(CallOutcome::kRetryableFailure, "", error);
   }
+  // The participant could not be reached: nothing sent.
+  Decision NotSent() {
+    return Answer(CallOutcome::kNotApplied, "",
+                  "not sent: participant unreachable");
+  }
   Decision TimeOut() { return Answer(CallOutcome::kUnknown, "", "deadline"); }
 
   // Fires the pending backoff timer at its due time.
@@ -745,6 +750,42 @@ TEST(DeciderTest, CancelIsAllowedOnceThePivotAnswersThatNothingWasSent) {
                                        "CompensationStepStarted 1/1"}));
 }
 
+// A call that was not sent (or refused before the handler) applied
+// nothing, but the participant never looked at the key: an earlier attempt
+// that went unanswered may still have taken effect.
+TEST(DeciderTest, NotSentAfterAnUnansweredPivotKeepsItsOutcomeUnknown) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  saga.Succeed(kReservation);
+  saga.TimeOut();
+  saga.FireTimer();
+  Decision d = saga.NotSent();
+  EXPECT_TRUE(d.events[0].outcome_unknown);
+  EXPECT_TRUE(saga.state().steps[kNotify].outcome_unknown);
+  EXPECT_EQ(saga.Cancel("changed mind").refusal.code(),
+            absl::StatusCode::kFailedPrecondition);
+  saga.FireTimer();
+  saga.FailRetryably("smtp busy");  // an answer under the key settles it
+  EXPECT_FALSE(saga.state().steps[kNotify].outcome_unknown);
+  EXPECT_TRUE(saga.Cancel("changed mind").refusal.ok());
+}
+
+TEST(DeciderTest, NotSentAttemptsUseTheBudgetAndLeaveNothingToUndo) {
+  Saga saga(Booking());
+  saga.Start();
+  saga.Succeed(kPatient);
+  Decision d;
+  for (int attempt = 1; attempt <= 5; ++attempt) {
+    d = saga.NotSent();
+    EXPECT_FALSE(d.events[0].outcome_unknown) << attempt;
+    if (attempt < 5) saga.FireTimer();
+  }
+  // reserve_doctor (5 attempts) gave up; none of its calls was sent.
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 1/5", "CompensationStarted",
+                                       "SagaCompensated"}));
+}
+
 TEST(MayStartCompensationTest, NamesWhyThePivotForbidsIt) {
   Saga saga(Booking());
   saga.Start();
@@ -793,7 +834,7 @@ TEST(DeciderTest, EmailOutageShorterThanTheBudgetDelaysTheBooking) {
   saga.Succeed(kReservation);
   const int64_t first_send = saga.now;
   while (saga.now < first_send + 50 * 60 * 1000) {
-    saga.FailRetryably("not sent: participant 'email' unreachable");
+    saga.NotSent();
     ASSERT_EQ(saga.state().status, SagaStatus::kRunning);
     saga.FireTimer();
   }

@@ -49,6 +49,9 @@ std::string DescribeSignal(const SagaDefinition& definition,
         case CallOutcome::kRetryableFailure:
           outcome = "retryable failure";
           break;
+        case CallOutcome::kNotApplied:
+          outcome = "failure that applied nothing";
+          break;
         case CallOutcome::kUnknown:
           outcome = "unknown outcome";
           break;

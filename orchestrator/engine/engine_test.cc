@@ -769,7 +769,7 @@ TEST_F(EngineTest, CountsParticipantCallErrorsByCode) {
                    {{"saga_type", "appointment_booking"},
                     {"step", "validate_patient"},
                     {"call", "execute"},
-                    {"outcome", "retryable_failure"}}),
+                    {"outcome", "not_applied"}}),
             5);
   EXPECT_EQ(Metric("saga_step_duration_seconds",
                    {{"saga_type", "appointment_booking"},

@@ -29,6 +29,8 @@ const char* OutcomeLabel(core::CallOutcome outcome) {
       return "business_failure";
     case core::CallOutcome::kRetryableFailure:
       return "retryable_failure";
+    case core::CallOutcome::kNotApplied:
+      return "not_applied";
     case core::CallOutcome::kUnknown:
       return "unknown";
   }

@@ -133,7 +133,7 @@ void ParticipantClients::WaitUntilReady(PendingCall* call,
         gone ? "its connection failed (refused, no address, or lost)"
              : "its channel did not become ready in time";
     CallResult result;
-    result.outcome = core::CallOutcome::kRetryableFailure;
+    result.outcome = core::CallOutcome::kNotApplied;
     result.error = "not sent: participant '" + call->participant + "' at " +
                    call->endpoint->address + " is unreachable: " + why;
     result.grpc_code = "UNAVAILABLE";
@@ -176,8 +176,7 @@ CallResult ToCallResult(const grpc::Status& status,
       case grpc::StatusCode::UNIMPLEMENTED:
       case grpc::StatusCode::UNAUTHENTICATED:
       case grpc::StatusCode::PERMISSION_DENIED:
-        return {core::CallOutcome::kRetryableFailure, "", std::move(error),
-                code};
+        return {core::CallOutcome::kNotApplied, "", std::move(error), code};
       default:
         return {core::CallOutcome::kUnknown, "", std::move(error), code};
     }

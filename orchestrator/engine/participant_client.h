@@ -97,13 +97,13 @@ inline constexpr char kOrchestratorInstanceKey[] = "saga-orchestrator-instance";
 // outcome when the participant answered. A gRPC error is, by its code:
 //   INVALID_ARGUMENT, FAILED_PRECONDITION, UNIMPLEMENTED, UNAUTHENTICATED,
 //   PERMISSION_DENIED: the participant (or its gRPC server) refused the
-//     request before acting on it, so nothing applied: kRetryableFailure.
+//     request before acting on it, so nothing applied: kNotApplied.
 //   everything else (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, UNKNOWN,
 //     INTERNAL, RESOURCE_EXHAUSTED, ABORTED, DATA_LOSS, ...): the request
 //     left and no answer came back, so it may or may not have applied:
 //     kUnknown (the step is asked again with the same key, and compensated
 //     if the saga rolls back).
-// A call that was never sent is a kRetryableFailure built by Call itself.
+// A call that was never sent is a kNotApplied built by Call itself.
 CallResult ToCallResult(const grpc::Status& status,
                         const v1::StepResult& result);
 

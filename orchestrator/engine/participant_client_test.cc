@@ -108,7 +108,7 @@ TEST_F(ParticipantClientTest, AnAnswerIsSentAndDefinite) {
 TEST_F(ParticipantClientTest, AnUnreachableParticipantIsDefinitelyNotSent) {
   CallResult result = Call("down", "ok");
   EXPECT_FALSE(result.sent);
-  EXPECT_EQ(result.outcome, core::CallOutcome::kRetryableFailure);
+  EXPECT_EQ(result.outcome, core::CallOutcome::kNotApplied);
   EXPECT_EQ(result.grpc_code, "UNAVAILABLE");
   EXPECT_EQ(result.error.rfind("not sent: participant 'down' at 127.0.0.1:", 0),
             0u)
@@ -126,7 +126,7 @@ TEST_F(ParticipantClientTest, UnavailableAfterTheRequestArrivedIsUnknown) {
 TEST_F(ParticipantClientTest, ARefusedRequestIsDefinitelyNotApplied) {
   CallResult result = Call("up", "invalid");
   EXPECT_TRUE(result.sent);
-  EXPECT_EQ(result.outcome, core::CallOutcome::kRetryableFailure);
+  EXPECT_EQ(result.outcome, core::CallOutcome::kNotApplied);
   EXPECT_EQ(result.grpc_code, "INVALID_ARGUMENT");
 }
 
@@ -135,11 +135,18 @@ TEST_F(ParticipantClientTest, NothingIsSentPastTheSendByTime) {
   // the call must not go out.
   CallResult result = Call("up", "ok", std::chrono::steady_clock::now() - 1ms);
   EXPECT_FALSE(result.sent);
-  EXPECT_EQ(result.outcome, core::CallOutcome::kRetryableFailure);
+  EXPECT_EQ(result.outcome, core::CallOutcome::kNotApplied);
   EXPECT_EQ(participant_.requests.load(), 0);
 }
 
-TEST(ToCallResultTest, OnlyRefusalsBeforeActingAreDefinite) {
+TEST(ToCallResultTest, ARetryableAnswerSettlesTheKey) {
+  v1::StepResult answered;
+  answered.set_outcome(v1::STEP_OUTCOME_RETRYABLE_FAILURE);
+  EXPECT_EQ(ToCallResult(grpc::Status::OK, answered).outcome,
+            core::CallOutcome::kRetryableFailure);
+}
+
+TEST(ToCallResultTest, OnlyRefusalsBeforeActingAreDefinitelyNotApplied) {
   const v1::StepResult none;
   for (grpc::StatusCode code :
        {grpc::StatusCode::INVALID_ARGUMENT,
@@ -147,7 +154,7 @@ TEST(ToCallResultTest, OnlyRefusalsBeforeActingAreDefinite) {
         grpc::StatusCode::UNAUTHENTICATED,
         grpc::StatusCode::PERMISSION_DENIED}) {
     EXPECT_EQ(ToCallResult(grpc::Status(code, "x"), none).outcome,
-              core::CallOutcome::kRetryableFailure)
+              core::CallOutcome::kNotApplied)
         << code;
   }
   for (grpc::StatusCode code :

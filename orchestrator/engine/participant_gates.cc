@@ -50,7 +50,8 @@ ParticipantGates::~ParticipantGates() = default;
 
 CallEnd ParticipantGates::EndOf(const CallResult& call) {
   return {call.outcome == core::CallOutcome::kUnknown ||
-              call.outcome == core::CallOutcome::kRetryableFailure,
+              call.outcome == core::CallOutcome::kRetryableFailure ||
+              call.outcome == core::CallOutcome::kNotApplied,
           call.grpc_code == "DEADLINE_EXCEEDED"};
 }
 
