@@ -92,6 +92,21 @@ TEST(GoldenReplayTest, EachGoldenHistoryShowsWhatItsNameSays) {
     return e.error == kRestartedWhileInFlightError;
   }));
   EXPECT_EQ(Count(LoadGolden("cancel.json"), EventType::kCancelRequested), 1);
+  // The pivot went unanswered twice, then could not be reached (which
+  // settles nothing), then answered: a cancel in between was refused, so
+  // nothing was rolled back.
+  const History pivot = LoadGolden("pivot_unknown_cancel_refused.json");
+  EXPECT_EQ(Count(pivot, EventType::kCancelRequested), 0);
+  EXPECT_EQ(Count(pivot, EventType::kCompensationStarted), 0);
+  EXPECT_EQ(pivot.saga.status, "COMPLETED");
+  int unknown_pivot_failures = 0;
+  for (const Event& e : pivot.events) {
+    if (e.type == EventType::kStepFailed && e.step == 2) {
+      EXPECT_TRUE(e.outcome_unknown) << e.error;
+      ++unknown_pivot_failures;
+    }
+  }
+  EXPECT_GE(unknown_pivot_failures, 2);
   for (const char* name : {"operator_retry.json", "operator_skip_step.json",
                            "operator_mark_compensated.json"}) {
     const History h = LoadGolden(name);
