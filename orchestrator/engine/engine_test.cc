@@ -6,11 +6,8 @@
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -267,18 +264,6 @@ class FakeParticipant final : public v1::Participant::Service {
 };
 
 // A port on 127.0.0.1 where nothing listens (bound, then closed).
-int ClosedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), length);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 // The value of the series `name{labels}` in `registry` (a histogram's
 // sample count); 0 when the series does not exist.
 double Series(prometheus::Registry& registry, const std::string& name,
@@ -756,7 +741,8 @@ TEST_F(EngineTest, RecordsRetriesAndCompensationsInMetrics) {
 }
 
 TEST_F(EngineTest, CountsParticipantCallErrorsByCode) {
-  NewEngine({{"patient", "127.0.0.1:" + std::to_string(ClosedPort())}});
+  NewEngine(
+      {{"patient", "127.0.0.1:" + std::to_string(saga::testing::FreePort())}});
   engine_->Start();
   const std::string id = Start();
   ASSERT_EQ(Await(id), AwaitOutcome::kReached);

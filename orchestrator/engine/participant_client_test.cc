@@ -5,14 +5,13 @@
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <future>
 #include <memory>
 #include <string>
+
+#include "tests/support/test_support.h"
 
 namespace saga::engine {
 namespace {
@@ -46,18 +45,6 @@ class Participant final : public v1::Participant::Service {
   }
 };
 
-int ClosedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), length);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 class ParticipantClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -70,7 +57,7 @@ class ParticipantClientTest : public ::testing::Test {
     clients_ = std::make_unique<ParticipantClients>(
         std::map<std::string, std::string>{
             {"up", "127.0.0.1:" + std::to_string(port_)},
-            {"down", "127.0.0.1:" + std::to_string(ClosedPort())}},
+            {"down", "127.0.0.1:" + std::to_string(saga::testing::FreePort())}},
         std::map<std::string, std::shared_ptr<grpc::ChannelCredentials>>{},
         "orch-7");
   }

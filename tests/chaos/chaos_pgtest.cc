@@ -343,23 +343,7 @@ class ChaosSoak {
   }
 
   // Sagas recorded but not ended, or -1 while the database is unreachable.
-  int64_t InFlight() {
-    try {
-      if (!db_) {
-        db_ = std::make_unique<pqxx::connection>(
-            cluster_.database("orchestrator").dsn());
-      }
-      pqxx::nontransaction tx(*db_);
-      return tx
-          .exec1(
-              "SELECT count(*) FROM sagas WHERE status IN "
-              "('RUNNING', 'COMPENSATING')")[0]
-          .as<int64_t>();
-    } catch (const std::exception&) {
-      db_.reset();
-      return -1;
-    }
-  }
+  int64_t InFlight() { return CountUnfinished(""); }
 
   // Waits until at most `target` sagas are in flight (or the round's time
   // is up), so the next fault hits sagas mid-way.
@@ -434,6 +418,13 @@ class ChaosSoak {
   // Unfinished sagas leased to `instance`, or -1 while the database is
   // unreachable.
   int64_t LeasedTo(const std::string& instance) {
+    return CountUnfinished(instance);
+  }
+
+  // Unfinished sagas leased to `owner` ("": to anyone, or none), or -1
+  // while the orchestrator's database is unreachable (it restarts during
+  // the soak).
+  int64_t CountUnfinished(const std::string& owner) {
     try {
       if (!db_) {
         db_ = std::make_unique<pqxx::connection>(
@@ -442,9 +433,9 @@ class ChaosSoak {
       pqxx::nontransaction tx(*db_);
       return tx
           .exec_params1(
-              "SELECT count(*) FROM sagas WHERE lease_owner = $1 AND status "
-              "IN ('RUNNING', 'COMPENSATING')",
-              instance)[0]
+              "SELECT count(*) FROM sagas WHERE status IN ('RUNNING', "
+              "'COMPENSATING') AND ($1 = '' OR lease_owner = $1)",
+              owner)[0]
           .as<int64_t>();
     } catch (const std::exception&) {
       db_.reset();

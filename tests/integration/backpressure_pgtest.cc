@@ -34,17 +34,6 @@ using namespace std::chrono_literals;
 constexpr char kFast[] = "appointment_booking_fast";
 constexpr auto kSagaTimeout = 60s;
 
-// Distinct bookings the participants accept (as orchestrator_pgtest's).
-std::string Input(int n) {
-  static const std::vector<std::string> kPatients = {
-      "p-1001", "p-1002", "p-1004", "p-1005", "p-1006"};
-  static const std::vector<std::string> kSpecialties = {
-      "cardiology", "dermatology", "neurology", "pediatrics"};
-  return BookingInput(kPatients[n % kPatients.size()],
-                      "2027-02-" + std::to_string(10 + n % 18),
-                      kSpecialties[n % kSpecialties.size()]);
-}
-
 TEST(BackpressureTest, HalfTheCallsFailingEveryBookingEndsAndTheCircuitStays) {
   TestCluster cluster(FlakyEmail(/*breaker=*/true));
   ASSERT_TRUE(cluster.Start());
@@ -144,8 +133,8 @@ TEST(BackpressureTest, StartPastTheBacklogIsResourceExhaustedAndWritesNothing) {
   options.orchestrator_flags = {"--max-backlog", "2", "--log-format", "json"};
   TestCluster cluster(options);
   ASSERT_TRUE(cluster.Start());
-  const std::string first = cluster.StartSaga(kFast, Input(0));
-  const std::string second = cluster.StartSaga(kFast, Input(1));
+  const std::string first = cluster.StartSaga(kFast, AcceptedBookingInput(0));
+  const std::string second = cluster.StartSaga(kFast, AcceptedBookingInput(1));
   ASSERT_FALSE(first.empty());
   ASSERT_FALSE(second.empty());
 
@@ -153,7 +142,7 @@ TEST(BackpressureTest, StartPastTheBacklogIsResourceExhaustedAndWritesNothing) {
   context.set_deadline(std::chrono::system_clock::now() + 30s);
   saga::v1::StartSagaRequest request;
   request.set_saga_type(kFast);
-  request.set_input_json(Input(2));
+  request.set_input_json(AcceptedBookingInput(2));
   request.set_idempotency_key("refused-start");
   saga::v1::StartSagaResponse response;
   const grpc::Status status =

@@ -25,18 +25,6 @@ ClusterOptions Observable(bool breaker) {
   return options;
 }
 
-// Distinct bookings the participants accept: active patients, dates with
-// free slots.
-std::string Input(int n) {
-  static const std::vector<std::string> kPatients = {
-      "p-1001", "p-1002", "p-1004", "p-1005", "p-1006"};
-  static const std::vector<std::string> kSpecialties = {
-      "cardiology", "dermatology", "neurology", "pediatrics"};
-  return BookingInput(kPatients[n % kPatients.size()],
-                      "2027-02-" + std::to_string(10 + n % 18),
-                      kSpecialties[n % kSpecialties.size()]);
-}
-
 double Seconds(SteadyClock::duration elapsed) {
   return std::chrono::duration<double>(elapsed).count();
 }
@@ -81,7 +69,7 @@ ClusterOptions DownDoctor() {
 std::vector<std::string> StartBookings(TestCluster& cluster, int count) {
   std::vector<std::string> ids;
   for (int i = 0; i < count; ++i) {
-    std::string id = cluster.StartSaga(kBooking, Input(i));
+    std::string id = cluster.StartSaga(kBooking, AcceptedBookingInput(i));
     if (!id.empty()) ids.push_back(std::move(id));
   }
   return ids;

@@ -89,6 +89,16 @@ std::string BookingInput(const std::string& patient_id,
          preferred_date + "\",\"specialty\":\"" + specialty + "\"}";
 }
 
+std::string AcceptedBookingInput(int n) {
+  static const std::vector<std::string> kPatients = {
+      "p-1001", "p-1002", "p-1004", "p-1005", "p-1006"};
+  static const std::vector<std::string> kSpecialties = {
+      "cardiology", "dermatology", "neurology", "pediatrics"};
+  return BookingInput(kPatients[n % kPatients.size()],
+                      "2027-02-" + std::to_string(10 + n % 18),
+                      kSpecialties[n % kSpecialties.size()]);
+}
+
 const saga::v1::Step* FindStep(const Saga& saga, const std::string& name) {
   for (const auto& step : saga.steps()) {
     if (step.name() == name) return &step;

@@ -226,6 +226,10 @@ std::string BookingInput(const std::string& patient_id,
                          const std::string& preferred_date,
                          const std::string& specialty);
 
+// The n-th of a series of distinct bookings the participants accept (active
+// patients, days with free slots, every specialty in turn).
+std::string AcceptedBookingInput(int n);
+
 // One line for failure messages: id, status, error and each step's
 // status/attempts/compensation attempts.
 std::string DescribeSaga(const saga::v1::Saga& saga);

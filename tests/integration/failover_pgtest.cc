@@ -231,16 +231,8 @@ TEST(FailoverTest, AReplayedStartIsAcknowledgedOnlyOnceTheStandbyHasIt) {
   retry.summary.saga_id = retry.saga_id;
   auto replay =
       std::async(std::launch::async, [&] { return pg.Create(retry); });
-  pqxx::connection admin(primary->admin_dsn());
-  auto waiting_for_standby = [&] {
-    pqxx::nontransaction tx(admin);
-    return tx.exec1(
-                 "SELECT count(*) FROM pg_stat_activity WHERE "
-                 "wait_event = 'SyncRep' AND datname = " +
-                 tx.quote(db.name()))[0]
-               .as<int>() > 0;
-  };
-  const bool waited = PollUntil(waiting_for_standby, milliseconds(30000));
+  const bool waited =
+      primary->SessionWaitsForTheStandby(db.name(), milliseconds(30000));
   const bool answered_early =
       replay.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
   // Back first, so that no failure below leaves a session waiting for it.

@@ -771,17 +771,8 @@ TEST(ParticipantOutageTest, AReplayIsAnsweredOnlyOnceTheStandbyHasTheRecord) {
   ASSERT_TRUE(standby->Stop("fast"));
   auto replay =
       std::async(std::launch::async, [&] { return doctor.Execute(request); });
-  pqxx::connection admin(primary->admin_dsn());
-  const bool waited = saga::testing::PollUntil(
-      [&] {
-        pqxx::nontransaction tx(admin);
-        return tx.exec1(
-                     "SELECT count(*) FROM pg_stat_activity WHERE "
-                     "wait_event = 'SyncRep' AND datname = " +
-                     tx.quote(doctor.db_name()))[0]
-                   .as<int>() > 0;
-      },
-      std::chrono::seconds(15));
+  const bool waited = primary->SessionWaitsForTheStandby(
+      doctor.db_name(), std::chrono::seconds(15));
   const bool answered_early =
       replay.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
   // Back first, so that no failure below leaves a session waiting for it.

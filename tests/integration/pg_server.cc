@@ -106,6 +106,21 @@ PgServer::~PgServer() {
   return Script({"promote", dir_});
 }
 
+bool PgServer::SessionWaitsForTheStandby(
+    const std::string& database, std::chrono::milliseconds timeout) const {
+  pqxx::connection admin(admin_dsn_);
+  return PollUntil(
+      [&] {
+        pqxx::nontransaction tx(admin);
+        return tx.exec_params1(
+                     "SELECT count(*) FROM pg_stat_activity WHERE "
+                     "wait_event = 'SyncRep' AND datname = $1",
+                     database)[0]
+                   .as<int>() > 0;
+      },
+      timeout);
+}
+
 ::testing::AssertionResult PgServer::Script(
     const std::vector<std::string>& args) {
   if (dir_.empty()) {

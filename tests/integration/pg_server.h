@@ -10,6 +10,7 @@
 // Not thread-safe.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,6 +41,11 @@ class PgServer {
   ::testing::AssertionResult Restart();
   // Turns this standby into a primary that accepts writes.
   ::testing::AssertionResult Promote();
+  // Polls (up to `timeout`) until a session of `database` on this primary
+  // waits for its synchronous standby to confirm a commit (wait event
+  // SyncRep); whether one did.
+  bool SessionWaitsForTheStandby(const std::string& database,
+                                 std::chrono::milliseconds timeout) const;
 
   int port() const { return port_; }
   // Superuser connection string for the `postgres` database.
