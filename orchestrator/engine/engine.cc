@@ -1010,17 +1010,7 @@ void Engine::ConfirmLease(const std::string& saga_id) {
         Drop(saga_id, std::string(record.status().message()));
         return;
       }
-      runtime.lease_generation = generation;
-      // A commit under way starts the saga's next call itself.
-      if (runtime.busy) return;
-      if (record->summary.last_seq != runtime.state.last_seq) {
-        // Driven elsewhere while this instance could not be sure: resume
-        // from the history as recorded.
-        runtime.state =
-            core::Fold(*runtime.definition, saga_id, record->events);
-        Handle(saga_id, core::Signal{}, nullptr);
-        return;
-      }
+      if (Reclaimed(saga_id, runtime, generation, record->events)) return;
       for (const core::Command& command :
            core::PendingCommands(*runtime.definition, runtime.state)) {
         if (command.kind == core::Command::Kind::kInvokeStep ||
@@ -1030,6 +1020,21 @@ void Engine::ConfirmLease(const std::string& saga_id) {
       }
     });
   });
+}
+
+bool Engine::Reclaimed(const std::string& saga_id, Runtime& runtime,
+                       uint64_t generation,
+                       const std::vector<core::Event>& events) {
+  runtime.lease_generation = generation;
+  // A commit under way is refused if the history moved on, and reloads;
+  // if not, it starts the saga's next call itself.
+  if (runtime.busy) return true;
+  const int64_t recorded_seq = events.empty() ? 0 : events.back().seq;
+  if (recorded_seq == runtime.state.last_seq) return false;
+  // Driven elsewhere while this instance could not be sure of the lease.
+  runtime.state = core::Fold(*runtime.definition, saga_id, events);
+  Handle(saga_id, core::Signal{}, nullptr);
+  return true;
 }
 
 void Engine::Reload(const std::string& saga_id, milliseconds delay) {
@@ -1171,17 +1176,8 @@ void Engine::AdoptClaimed(std::vector<store::SagaRecord> records,
             Handle(saga_id, core::Signal{}, nullptr);
             return;
           }
-          // Already driven here: its lease had lapsed and is ours again. If
-          // another instance wrote to it meanwhile, a commit under way is
-          // refused (stale seq) and reloads; else resume from the record.
-          Runtime& runtime = *it->second;
-          const int64_t recorded_seq = events.empty() ? 0 : events.back().seq;
-          if (runtime.busy) return;
-          runtime.lease_generation = generation;
-          if (recorded_seq != runtime.state.last_seq) {
-            runtime.state = core::Fold(*definition, saga_id, events);
-            Handle(saga_id, core::Signal{}, nullptr);
-          }
+          // Already driven here: its lease had lapsed and is ours again.
+          Reclaimed(saga_id, *it->second, generation, events);
         });
   }
 }

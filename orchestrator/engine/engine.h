@@ -43,6 +43,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -245,6 +246,14 @@ class Engine {
   // record); if another instance holds it, it is let go. REQUIRES: on the
   // engine thread.
   void ConfirmLease(const std::string& saga_id);
+  // A claim just proved this instance holds the lease of a saga it drives
+  // (`generation` was read before the claim, `events` is what it returned).
+  // If another instance wrote to the saga meanwhile, resumes it from that
+  // history. Returns true when nothing more is to be done for the saga now
+  // (it resumed, or a commit under way decides). REQUIRES: on the engine
+  // thread.
+  bool Reclaimed(const std::string& saga_id, Runtime& runtime,
+                 uint64_t generation, const std::vector<core::Event>& events);
   // Logs a failure about a driven saga (a warning, or an error when
   // `severe`) with the fields every saga log line carries. REQUIRES: on the
   // engine thread.
