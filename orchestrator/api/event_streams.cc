@@ -1,6 +1,6 @@
 #include "orchestrator/api/event_streams.h"
 
-// Boost 1.74 Asio needs <utility> first under C++20 (see TOOLCHAIN.md).
+// Boost 1.74 Asio needs <utility> first under C++20.
 #include <utility>
 //
 #include <boost/asio/post.hpp>

@@ -1,6 +1,6 @@
 #include "orchestrator/api/orchestrator_service.h"
 
-// Boost 1.74 Asio needs <utility> first under C++20 (see TOOLCHAIN.md).
+// Boost 1.74 Asio needs <utility> first under C++20.
 #include <utility>
 //
 #include <spdlog/spdlog.h>

@@ -26,7 +26,7 @@
 // StopClaiming may be called from any thread.
 #pragma once
 
-// Boost 1.74 Asio needs <utility> first under C++20 (see TOOLCHAIN.md).
+// Boost 1.74 Asio needs <utility> first under C++20.
 #include <utility>
 //
 #include <atomic>

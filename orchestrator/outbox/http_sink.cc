@@ -1,6 +1,6 @@
 #include "orchestrator/outbox/http_sink.h"
 
-// Boost 1.74 Asio needs <utility> first under C++20 (see TOOLCHAIN.md).
+// Boost 1.74 Asio needs <utility> first under C++20.
 #include <utility>
 //
 #include <boost/asio/connect.hpp>

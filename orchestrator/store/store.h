@@ -12,7 +12,7 @@
 // RenewLeases and gives them up with ReleaseLeases. Append commits only for
 // the lease holder: an instance that lost a lease (paused past its expiry, a
 // "zombie") is refused like a stale sequence number, so no saga ever has two
-// writers at once (DESIGN.md invariant 5).
+// writers at once (README, "Guarantees", 5).
 //
 // Thread-safety: implementations are safe to call from many threads. Calls
 // block; the engine runs them on its database thread pool.

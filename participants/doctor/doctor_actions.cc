@@ -33,9 +33,9 @@ bool YearOutOfRange(std::string_view text) {
 }
 
 // The closest day with room between $3 (the later of today and the
-// window's start) and the window's end, locked. Under READ COMMITTED a row that another booking filled while we
-// waited for its lock is re-checked against `booked < capacity` and
-// dropped, and the next candidate is taken.
+// window's start) and the window's end, locked. Under READ COMMITTED a row that
+// another booking filled while we waited for its lock is re-checked against
+// `booked < capacity` and dropped, and the next candidate is taken.
 constexpr char kPickDaySql[] =
     "SELECT dd.doctor_id, to_char(dd.day, 'YYYY-MM-DD') "
     "FROM doctor_days dd JOIN doctors d ON d.id = dd.doctor_id "

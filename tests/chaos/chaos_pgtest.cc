@@ -1,6 +1,6 @@
-// Chaos soak (invariants 1-3 of the README, and "no call from an instance
-// that may have lost the lease", under faults). Sagas are started in rounds
-// on two orchestrator instances while everything fails around them:
+// Chaos soak (the README's "Guarantees" 1-3 and 5, under faults). Sagas are
+// started in rounds on two orchestrator instances while everything fails
+// around them:
 //  - every participant fails a share of its calls with a retryable error,
 //    and each restart of one draws its mode: normal (20% failures), slow
 //    (latencies drawn per call, a share of them past the steps' timeout,

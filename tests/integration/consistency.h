@@ -1,4 +1,4 @@
-// The end-of-run check of the crash and chaos tests (DESIGN.md invariants
+// The end-of-run check of the crash and chaos tests (README, "Guarantees",
 // 1-3): waits for every acknowledged saga to end, then compares the
 // orchestrator's view with the participants' databases.
 #pragma once

@@ -1,7 +1,7 @@
 // The key acceptance test: the orchestrator is SIGKILLed twice while about a
 // hundred sagas are in flight, restarted on the same database, and every
 // saga must still end with the participants agreeing with its terminal
-// state (DESIGN.md invariants 1-3).
+// state (README, "Guarantees", 1-3).
 
 #include <grpcpp/grpcpp.h>
 

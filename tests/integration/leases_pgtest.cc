@@ -1,8 +1,9 @@
-// Several orchestrator instances on one database (DESIGN.md "Scale" and
-// invariant 5): a killed instance's sagas finish on the others once its
-// leases expire; a paused instance ("zombie") that wakes up after others
-// took its sagas over is refused and lets go; SIGTERM drains, releases the
-// leases and another instance resumes at once.
+// Several orchestrator instances on one database (README, "Running several
+// instances" and guarantee 5): a killed instance's sagas finish on the
+// others once its leases expire; a paused instance ("zombie") that wakes up
+// after others took its sagas over is refused, calls no participant and
+// lets go; SIGTERM drains, releases the leases and another instance resumes
+// at once.
 //
 // How "no saga is ever driven by two instances at once" is proved from the
 // database (ExpectOneDriverAtATime):
