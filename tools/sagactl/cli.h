@@ -1,7 +1,6 @@
 // The sagactl command line: parsing, wiring of commands to the client and the
 // renderers, and exit codes. main.cc only forwards to RunCli.
-#ifndef SAGA_TOOLS_SAGACTL_CLI_H_
-#define SAGA_TOOLS_SAGACTL_CLI_H_
+#pragma once
 
 #include <iosfwd>
 
@@ -14,5 +13,3 @@ int RunCli(int argc, const char* const* argv, std::istream& in,
            std::ostream& out, std::ostream& err);
 
 }  // namespace saga::sagactl
-
-#endif  // SAGA_TOOLS_SAGACTL_CLI_H_

@@ -1,7 +1,6 @@
 // A thin, synchronous client for saga.v1.SagaOrchestrator, the only thing
 // sagactl talks to. gRPC stays inside client.cc.
-#ifndef SAGA_TOOLS_SAGACTL_CLIENT_H_
-#define SAGA_TOOLS_SAGACTL_CLIENT_H_
+#pragma once
 
 #include <chrono>
 #include <functional>
@@ -98,5 +97,3 @@ class OrchestratorClient {
 };
 
 }  // namespace saga::sagactl
-
-#endif  // SAGA_TOOLS_SAGACTL_CLIENT_H_

@@ -1,6 +1,5 @@
 // Durations as operators type and read them: "30s", "2m", "500ms", "1h30m".
-#ifndef SAGA_TOOLS_SAGACTL_DURATION_H_
-#define SAGA_TOOLS_SAGACTL_DURATION_H_
+#pragma once
 
 #include <chrono>
 #include <cstdint>
@@ -31,5 +30,3 @@ std::string FormatTimestamp(int64_t unix_ms);
 std::string FormatTimeOfDay(int64_t unix_ms);
 
 }  // namespace saga::sagactl
-
-#endif  // SAGA_TOOLS_SAGACTL_DURATION_H_

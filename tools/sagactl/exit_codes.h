@@ -1,6 +1,5 @@
 // How sagactl turns an outcome into a process exit code and one error line.
-#ifndef SAGA_TOOLS_SAGACTL_EXIT_CODES_H_
-#define SAGA_TOOLS_SAGACTL_EXIT_CODES_H_
+#pragma once
 
 #include <string>
 #include <string_view>
@@ -57,5 +56,3 @@ int ExitCodeFor(const absl::Status& status);
 std::string ErrorLine(const absl::Status& status);
 
 }  // namespace saga::sagactl
-
-#endif  // SAGA_TOOLS_SAGACTL_EXIT_CODES_H_

@@ -1,7 +1,6 @@
 // `sagactl export`: what the API says about one saga, turned into a
 // self-contained history document (orchestrator/core/history_file.h). Pure.
-#ifndef SAGA_TOOLS_SAGACTL_HISTORY_EXPORT_H_
-#define SAGA_TOOLS_SAGACTL_HISTORY_EXPORT_H_
+#pragma once
 
 #include "absl/status/statusor.h"
 #include "orchestrator/core/history_file.h"
@@ -19,5 +18,3 @@ absl::StatusOr<core::History> HistoryFromApi(
     const v1::GetDefinitionResponse& definition);
 
 }  // namespace saga::sagactl
-
-#endif  // SAGA_TOOLS_SAGACTL_HISTORY_EXPORT_H_

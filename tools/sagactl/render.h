@@ -1,7 +1,6 @@
 // What sagactl prints: tables for people, JSON for scripts. Every function is
 // pure (the current time comes in as an argument) so tests can pin output.
-#ifndef SAGA_TOOLS_SAGACTL_RENDER_H_
-#define SAGA_TOOLS_SAGACTL_RENDER_H_
+#pragma once
 
 #include <cstdint>
 #include <string>
@@ -79,5 +78,3 @@ absl::StatusOr<std::string> RenderJsonLine(
     const google::protobuf::Message& message);
 
 }  // namespace saga::sagactl
-
-#endif  // SAGA_TOOLS_SAGACTL_RENDER_H_

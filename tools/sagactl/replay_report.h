@@ -1,7 +1,6 @@
 // What `sagactl replay` and `sagactl definitions check` print: per history,
 // OK or the first divergence from what the code now decides. Pure.
-#ifndef SAGA_TOOLS_SAGACTL_REPLAY_REPORT_H_
-#define SAGA_TOOLS_SAGACTL_REPLAY_REPORT_H_
+#pragma once
 
 #include <string>
 #include <vector>
@@ -57,5 +56,3 @@ std::string RenderCheckJson(const core::SagaDefinition& candidate,
                             const std::vector<ReplayOutcome>& outcomes);
 
 }  // namespace saga::sagactl
-
-#endif  // SAGA_TOOLS_SAGACTL_REPLAY_REPORT_H_

@@ -1,6 +1,5 @@
 // Plain-text tables with aligned columns, for people reading a terminal.
-#ifndef SAGA_TOOLS_SAGACTL_TABLE_H_
-#define SAGA_TOOLS_SAGACTL_TABLE_H_
+#pragma once
 
 #include <cstddef>
 #include <string>
@@ -41,5 +40,3 @@ std::string Truncate(std::string_view text, size_t max_width);
 std::string OneLine(std::string_view text);
 
 }  // namespace saga::sagactl
-
-#endif  // SAGA_TOOLS_SAGACTL_TABLE_H_
