@@ -1,6 +1,8 @@
 #include "orchestrator/core/events.h"
 
 #include <array>
+#include <string>
+#include <type_traits>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -61,52 +63,41 @@ void PutDocument(Json& data, const char* key, const char* raw_key,
   }
 }
 
+// The JSON type a field of type T must have: its check and its name for the
+// error message.
+template <typename T>
+std::pair<bool, const char*> CheckKind(const Json& value) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    return {value.is_string(), "a string"};
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return {value.is_boolean(), "a boolean"};
+  } else {
+    static_assert(std::is_integral_v<T>);
+    return {value.is_number_integer(), "an integer"};
+  }
+}
+
+// An optional field: absent leaves `out` as it is; present of another type
+// is an error that names the field.
+template <typename T>
+absl::Status Get(const Json& data, const char* key, T& out) {
+  auto it = data.find(key);
+  if (it == data.end()) return absl::OkStatus();
+  if (auto [holds, kind] = CheckKind<T>(*it); !holds) {
+    return absl::InvalidArgumentError(std::string("event field '") + key +
+                                      "' must be " + kind);
+  }
+  out = it->get<T>();
+  return absl::OkStatus();
+}
+
 absl::Status GetDocument(const Json& data, const char* key, const char* raw_key,
                          std::string& out) {
   if (auto it = data.find(key); it != data.end()) {
     out = it->dump(-1, ' ', false, Json::error_handler_t::replace);
-  } else if (auto raw = data.find(raw_key); raw != data.end()) {
-    if (!raw->is_string()) {
-      return absl::InvalidArgumentError(std::string("event field '") + raw_key +
-                                        "' must be a string");
-    }
-    out = raw->get<std::string>();
+    return absl::OkStatus();
   }
-  return absl::OkStatus();
-}
-
-absl::Status GetString(const Json& data, const char* key, std::string& out) {
-  auto it = data.find(key);
-  if (it == data.end()) return absl::OkStatus();
-  if (!it->is_string()) {
-    return absl::InvalidArgumentError(std::string("event field '") + key +
-                                      "' must be a string");
-  }
-  out = it->get<std::string>();
-  return absl::OkStatus();
-}
-
-absl::Status GetBool(const Json& data, const char* key, bool& out) {
-  auto it = data.find(key);
-  if (it == data.end()) return absl::OkStatus();
-  if (!it->is_boolean()) {
-    return absl::InvalidArgumentError(std::string("event field '") + key +
-                                      "' must be a boolean");
-  }
-  out = it->get<bool>();
-  return absl::OkStatus();
-}
-
-template <typename Int>
-absl::Status GetInt(const Json& data, const char* key, Int& out) {
-  auto it = data.find(key);
-  if (it == data.end()) return absl::OkStatus();
-  if (!it->is_number_integer()) {
-    return absl::InvalidArgumentError(std::string("event field '") + key +
-                                      "' must be an integer");
-  }
-  out = it->get<Int>();
-  return absl::OkStatus();
+  return Get(data, raw_key, out);
 }
 
 }  // namespace
@@ -201,40 +192,39 @@ absl::StatusOr<Event> DecodeEvent(const std::string& type_name, int64_t seq,
   absl::Status status;
   switch (event.type) {
     case EventType::kSagaStarted:
-      status.Update(GetString(data, "saga_type", event.saga_type));
-      status.Update(
-          GetInt(data, "definition_version", event.definition_version));
+      status.Update(Get(data, "saga_type", event.saga_type));
+      status.Update(Get(data, "definition_version", event.definition_version));
       status.Update(GetDocument(data, "input", "input_text", event.input_json));
-      status.Update(GetString(data, "traceparent", event.traceparent));
-      status.Update(GetString(data, "tracestate", event.tracestate));
-      status.Update(GetString(data, "started_by", event.started_by));
+      status.Update(Get(data, "traceparent", event.traceparent));
+      status.Update(Get(data, "tracestate", event.tracestate));
+      status.Update(Get(data, "started_by", event.started_by));
       break;
     case EventType::kStepSucceeded:
       status.Update(
           GetDocument(data, "output", "output_text", event.output_json));
       break;
     case EventType::kStepFailed:
-      status.Update(GetString(data, "error", event.error));
-      status.Update(GetBool(data, "retryable", event.retryable));
-      status.Update(GetBool(data, "outcome_unknown", event.outcome_unknown));
+      status.Update(Get(data, "error", event.error));
+      status.Update(Get(data, "retryable", event.retryable));
+      status.Update(Get(data, "outcome_unknown", event.outcome_unknown));
       break;
     case EventType::kRetryScheduled:
     case EventType::kCompensationRetryScheduled:
-      status.Update(GetInt(data, "due_ms", event.due_ms));
+      status.Update(Get(data, "due_ms", event.due_ms));
       break;
     case EventType::kCompensationStepFailed:
-      status.Update(GetString(data, "error", event.error));
+      status.Update(Get(data, "error", event.error));
       break;
     case EventType::kCancelRequested:
     case EventType::kCompensationStarted:
     case EventType::kSagaCompensated:
     case EventType::kSagaFailed:
-      status.Update(GetString(data, "reason", event.error));
+      status.Update(Get(data, "reason", event.error));
       break;
     case EventType::kOperatorAction:
-      status.Update(GetString(data, "action", event.operator_action));
-      status.Update(GetString(data, "operator", event.operator_name));
-      status.Update(GetString(data, "reason", event.error));
+      status.Update(Get(data, "action", event.operator_action));
+      status.Update(Get(data, "operator", event.operator_name));
+      status.Update(Get(data, "reason", event.error));
       break;
     case EventType::kStepStarted:
     case EventType::kCompensationStepStarted:
