@@ -2,7 +2,7 @@
 # The orchestrator benchmark, start to finish, in one command:
 #
 #   bench/run.sh            # about 5 minutes with the defaults
-#   PEERS=1 bench/run.sh    # also DBOS and Restate from ../shared/bench-peers
+#   PEERS=1 bench/run.sh    # also DBOS and Restate (bench/peers/)
 #
 # It builds the binaries it needs, starts its own PostgreSQL 15 (fsync=on,
 # synchronous_commit=on, scripts/pg.sh), one no-op participant process
