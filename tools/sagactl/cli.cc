@@ -1,7 +1,6 @@
 #include "tools/sagactl/cli.h"
 
 #include <cstdlib>
-#include <iostream>
 #include <map>
 #include <memory>
 #include <set>
