@@ -1,5 +1,8 @@
-// The sagactl command line: parsing, wiring of commands to the client and the
-// renderers, and exit codes. main.cc only forwards to RunCli.
+// The sagactl command line: the table of commands (`sagactl NOUN VERB`, and
+// the short forms of earlier releases as aliases), the global flags, the
+// generated help, and the exit codes. The commands themselves live in
+// saga_commands.cc, definition_commands.cc and event_commands.cc; main.cc
+// only forwards to RunCli.
 #pragma once
 
 #include <iosfwd>

@@ -1111,5 +1111,95 @@ TEST_F(CliTest, RefusedCallsExitSeven) {
             "GetSaga\n");
 }
 
+// `sagactl NOUN VERB` and the short forms of earlier releases run the same
+// command: same exit code, same output.
+TEST_F(CliTest, NounVerbSpellingsAndShortFormsRunTheSameCommand) {
+  ASSERT_EQ(Run({"saga", "start", "ok", "--input", "{}"}).out, "saga-1\n");
+  ASSERT_EQ(Run({"start", "doomed", "--input", "{}"}).out, "saga-2\n");
+  const std::string good = WriteTemp("good.yaml", BookingSource());
+  using Args = std::vector<std::string>;
+  const std::vector<std::pair<Args, Args>> same = {
+      {{"saga", "show", "saga-1", "-o", "json"},
+       {"show", "saga-1", "-o", "json"}},
+      {{"-o", "json", "saga", "list"}, {"-o", "json", "list"}},
+      {{"saga", "history", "saga-1", "-o", "json"},
+       {"history", "saga-1", "-o", "json"}},
+      {{"-o", "json", "saga", "await", "saga-2"},
+       {"-o", "json", "await", "saga-2"}},
+      {{"saga", "cancel", "nope", "--reason", "x"},
+       {"cancel", "nope", "--reason", "x"}},
+      {{"saga", "retry", "nope", "--reason", "x"},
+       {"retry", "nope", "--reason", "x"}},
+      {{"saga", "skip-step", "nope", "s", "--reason", "x"},
+       {"skip-step", "nope", "s", "--reason", "x"}},
+      {{"saga", "mark-compensated", "nope", "--reason", "x"},
+       {"mark-compensated", "nope", "--reason", "x"}},
+      {{"saga", "watch", "nope"}, {"watch", "nope"}},
+      {{"saga", "export", "nope"}, {"export", "nope"}},
+      {{"saga", "replay", "/nonexistent/h.json"},
+       {"replay", "/nonexistent/h.json"}},
+      {{"definition", "list"}, {"definitions"}},
+      {{"definitions", "list"}, {"definitions"}},
+      {{"definition", "validate", good}, {"definitions", "validate", good}},
+      {{"definition", "check", "/nonexistent/x.yaml"},
+       {"definitions", "check", "/nonexistent/x.yaml"}},
+      {{"events", "watch", "--from", "5"}, {"events", "--from", "5"}},
+  };
+  for (const auto& [noun_verb, short_form] : same) {
+    Result a = Run(noun_verb);
+    Result b = Run(short_form);
+    EXPECT_EQ(a.code, b.code) << noun_verb[0] << " " << noun_verb[1];
+    EXPECT_EQ(a.out, b.out) << noun_verb[0] << " " << noun_verb[1];
+    EXPECT_EQ(a.err, b.err) << noun_verb[0] << " " << noun_verb[1];
+  }
+  // Codes as the short forms have always had them.
+  EXPECT_EQ(Run({"saga", "await", "saga-2"}).code, kExitSagaEndedBadly);
+  EXPECT_EQ(Run({"saga", "show", "nope"}).code, kExitNotFound);
+  EXPECT_EQ(Run({"definition", "validate", good}).code, kExitOk);
+}
+
+TEST_F(CliTest, ANounWithoutItsVerbIsAUsageError) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"saga"},
+                                             {"definition"},
+                                             {"saga", "frobnicate"},
+                                             {"saga", "show"},
+                                             {"definition", "validate"},
+                                             {"events", "frobnicate"}}) {
+    Result r = Run(args);
+    EXPECT_EQ(r.code, kExitUsage) << args[0] << "\n" << r.err;
+    EXPECT_EQ(r.err.rfind("sagactl: ", 0), 0u) << r.err;
+  }
+}
+
+TEST_F(CliTest, HelpListsTheCommandsByNounAndTheShortForms) {
+  Result r = Run({"--help"});
+  ASSERT_EQ(r.code, kExitOk);
+  for (const char* line :
+       {"\n  saga\n    start ", "\n    skip-step ", "\n    replay ",
+        "\n  definition\n    list ", "\n    validate ", "\n    check ",
+        "\n  events\n    watch ", "\n  show                  saga show\n",
+        "\n  definitions           definition list\n",
+        "\n  definitions validate  definition validate\n",
+        "\n  events                events watch\n"}) {
+    EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
+  }
+  // No line of the command list is wider than a terminal.
+  const size_t list = r.out.find("Commands (");
+  ASSERT_NE(list, std::string::npos);
+  std::istringstream lines(
+      r.out.substr(list, r.out.find("Exit codes:") - list));
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_LE(line.size(), 80u) << line;
+  }
+  // A noun's help lists its verbs; a command's help its arguments.
+  Result saga_help = Run({"saga", "--help"});
+  EXPECT_EQ(saga_help.code, kExitOk);
+  EXPECT_NE(saga_help.out.find("mark-compensated"), std::string::npos);
+  Result start_help = Run({"saga", "start", "--help"});
+  EXPECT_EQ(start_help.code, kExitOk);
+  EXPECT_NE(start_help.out.find("--idempotency-key"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace saga::sagactl

@@ -1,0 +1,454 @@
+// The saga noun: start, inspect, wait for, cancel, repair, watch, export
+// and replay sagas.
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "nlohmann/json.hpp"
+#include "orchestrator/core/replay.h"
+#include "orchestrator/core/strict_json.h"
+#include "tools/sagactl/commands.h"
+#include "tools/sagactl/duration.h"
+#include "tools/sagactl/exit_codes.h"
+#include "tools/sagactl/replay_report.h"
+
+namespace saga::sagactl {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr int kDefaultListLimit = 50;
+
+CLI::Option* Duration(CLI::Option* option) {
+  return option->check(DurationValidator, "DURATION");
+}
+
+// "JSON", "@file" or "@-" (stdin) -> the JSON object on one line.
+absl::StatusOr<std::string> ReadInput(const std::string& arg,
+                                      std::istream& in) {
+  std::string text = arg;
+  std::string origin = "--input";
+  if (!arg.empty() && arg[0] == '@') {
+    std::string path = arg.substr(1);
+    if (path == "-") {
+      text.assign(std::istreambuf_iterator<char>(in),
+                  std::istreambuf_iterator<char>());
+      origin = "standard input";
+    } else {
+      std::ifstream file(path, std::ios::binary);
+      if (!file) {
+        return UsageError("cannot read input file " + path + ": " +
+                          std::strerror(errno));
+      }
+      text.assign(std::istreambuf_iterator<char>(file),
+                  std::istreambuf_iterator<char>());
+      origin = "input file " + path;
+    }
+  }
+  // Strict: re-serialising an object with a key twice would silently send
+  // only one of its values.
+  absl::StatusOr<nlohmann::json> value =
+      saga::core::ParseStrictJson(text, origin);
+  if (!value.ok()) return UsageError(std::string(value.status().message()));
+  if (!value->is_object()) {
+    return UsageError(origin + " must be a JSON object, e.g. '{\"key\": 1}'");
+  }
+  return value->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Who is recorded for an operator repair: $SAGACTL_OPERATOR, else the OS
+// user sagactl runs as.
+std::string OperatorName() {
+  if (const char* name = std::getenv("SAGACTL_OPERATOR");
+      name != nullptr && *name != '\0') {
+    return name;
+  }
+  if (const passwd* pw = getpwuid(geteuid()); pw != nullptr) {
+    return pw->pw_name;
+  }
+  if (const char* user = std::getenv("USER"); user != nullptr) return user;
+  return "uid " + std::to_string(geteuid());
+}
+
+v1::Operator Operator(const std::string& reason) {
+  v1::Operator by;
+  by.set_name(OperatorName());
+  by.set_reason(reason);
+  return by;
+}
+
+// The verdict of `await` and `start --wait` once the saga has been printed.
+absl::Status WaitOutcome(const v1::AwaitSagaResponse& response,
+                         const std::optional<milliseconds>& timeout) {
+  const v1::Saga& saga = response.saga();
+  if (EndedBadly(saga.status())) {
+    return SagaEndedBadlyError(saga.saga_id(), SagaStatusName(saga.status()),
+                               saga.error());
+  }
+  if (!response.reached() && !IsTerminal(saga.status())) {
+    std::string after =
+        timeout.has_value() ? " after " + FormatDuration(*timeout) : "";
+    return absl::DeadlineExceededError("saga " + saga.saga_id() + " is still " +
+                                       SagaStatusName(saga.status()) + after);
+  }
+  return absl::OkStatus();
+}
+
+// Prints the saga the way `show` does: with its steps and its timeline.
+absl::Status PrintSagaDetail(Context& ctx, const v1::Saga& saga) {
+  absl::StatusOr<v1::GetSagaHistoryResponse> history =
+      ctx.client().GetSagaHistory(saga.saga_id());
+  if (absl::IsPermissionDenied(history.status())) {
+    // A submitter's token reads its sagas but not their histories.
+    ctx.err() << "sagactl: note: no timeline: reading a saga's history "
+                 "needs the operator role\n";
+    history = v1::GetSagaHistoryResponse();
+  }
+  if (!history.ok()) return history.status();
+  if (ctx.json()) return ctx.Print(RenderSagaDetailJson(saga, *history));
+  ctx.out() << RenderSagaDetailTable(saga, *history, ctx.NowUnixMs());
+  return absl::OkStatus();
+}
+
+// After a repair: the saga as it now stands.
+absl::Status PrintRepaired(Context& ctx, const absl::StatusOr<v1::Saga>& saga) {
+  if (!saga.ok()) return saga.status();
+  if (ctx.json()) {
+    v1::GetSagaResponse response;
+    *response.mutable_saga() = *saga;
+    return ctx.Print(RenderJson(response));
+  }
+  ctx.out() << RenderSagaTable(*saga, ctx.NowUnixMs());
+  return absl::OkStatus();
+}
+
+// The saga id, the one positional argument of most saga commands.
+std::shared_ptr<std::string> IdArgument(CLI::App& command) {
+  auto id = std::make_shared<std::string>();
+  command.add_option("id", *id, "Saga id")->required();
+  return id;
+}
+
+// The reason every repair records.
+std::shared_ptr<std::string> ReasonArgument(CLI::App& command) {
+  auto reason = std::make_shared<std::string>();
+  command.add_option("--reason", *reason, "Why (recorded)")->required();
+  return reason;
+}
+
+ReplayOutcome ReplayFile(const std::string& path,
+                         const core::SagaDefinition* against) {
+  ReplayOutcome outcome;
+  outcome.name = path;
+  absl::StatusOr<std::string> text = ReadTextFile(path);
+  if (!text.ok()) {
+    outcome.error = text.status();
+    return outcome;
+  }
+  absl::StatusOr<core::History> history = core::DecodeHistory(*text, path);
+  if (!history.ok()) {
+    outcome.error = history.status();
+    return outcome;
+  }
+  outcome.saga_id = history->saga.saga_id;
+  outcome.status = history->saga.status;
+  outcome.events = history->events.size();
+  if (against != nullptr && against->name != history->definition.name) {
+    outcome.error = absl::InvalidArgumentError(
+        path + ": a " + history->definition.name +
+        " saga cannot replay against a definition of " + against->name);
+    return outcome;
+  }
+  outcome.definition = against != nullptr ? *against : history->definition;
+  outcome.report = core::ReplayHistory(*history, against);
+  return outcome;
+}
+
+}  // namespace
+
+Runner DefineStart(CLI::App& command) {
+  struct Args {
+    std::string type;
+    std::string input;
+    std::string idempotency_key;
+    bool wait = false;
+    std::string timeout;
+  };
+  auto args = std::make_shared<Args>();
+  command.add_option("type", args->type, "Saga type")->required();
+  command
+      .add_option("--input", args->input,
+                  "Saga input: a JSON object, @FILE, or @- for stdin")
+      ->required();
+  command.add_option("--idempotency-key", args->idempotency_key,
+                     "Starting again with the same key returns the same "
+                     "saga");
+  command.add_flag("--wait", args->wait,
+                   "Wait for the saga to end and print it as show does");
+  Duration(command.add_option("--timeout", args->timeout,
+                              "With --wait: give up after this long "
+                              "(default: wait until the end)"));
+  return [args](Context& ctx) -> absl::Status {
+    absl::StatusOr<std::string> input = ReadInput(args->input, ctx.in());
+    if (!input.ok()) return input.status();
+    v1::StartSagaRequest request;
+    request.set_saga_type(args->type);
+    request.set_input_json(*input);
+    request.set_idempotency_key(args->idempotency_key);
+    absl::StatusOr<v1::StartSagaResponse> started =
+        ctx.client().StartSaga(request);
+    if (!started.ok()) return started.status();
+    if (!started->created()) {
+      ctx.err() << "sagactl: note: saga " << started->saga_id()
+                << " already existed for this idempotency key\n";
+    }
+    if (!args->wait) {
+      if (ctx.json()) return ctx.Print(RenderJson(*started));
+      ctx.out() << started->saga_id() << "\n";
+      return absl::OkStatus();
+    }
+    std::optional<milliseconds> timeout = TimeoutOption(args->timeout);
+    absl::StatusOr<v1::AwaitSagaResponse> awaited =
+        ctx.client().AwaitSaga(started->saga_id(), timeout, "");
+    if (!awaited.ok()) return awaited.status();
+    absl::Status printed = PrintSagaDetail(ctx, awaited->saga());
+    if (!printed.ok()) return printed;
+    return WaitOutcome(*awaited, timeout);
+  };
+}
+
+Runner DefineShow(CLI::App& command) {
+  auto id = IdArgument(command);
+  return [id](Context& ctx) -> absl::Status {
+    absl::StatusOr<v1::Saga> saga = ctx.client().GetSaga(*id);
+    if (!saga.ok()) return saga.status();
+    return PrintSagaDetail(ctx, *saga);
+  };
+}
+
+Runner DefineList(CLI::App& command) {
+  struct Args {
+    std::string status;
+    std::string type;
+    std::string since;
+    int limit = kDefaultListLimit;
+    bool all = false;
+  };
+  auto args = std::make_shared<Args>();
+  command.add_option("--status", args->status, "Only sagas in this status")
+      ->check(StatusValidator, "STATUS");
+  command.add_option("--type", args->type, "Only sagas of this type");
+  Duration(command.add_option("--since", args->since,
+                              "Only sagas created within this long, e.g. "
+                              "1h"));
+  CLI::Option* limit =
+      command.add_option("--limit", args->limit, "At most N sagas")
+          ->check(CLI::Range(1, 1000000))
+          ->default_val(kDefaultListLimit);
+  command
+      .add_flag("--all", args->all,
+                "Every matching saga, following page tokens")
+      ->excludes(limit);
+  return [args](Context& ctx) -> absl::Status {
+    v1::ListSagasRequest request;
+    request.set_saga_type(args->type);
+    if (!args->status.empty()) {
+      absl::StatusOr<v1::SagaStatus> status = ParseSagaStatus(args->status);
+      if (!status.ok()) {
+        return UsageError(std::string(status.status().message()));
+      }
+      request.set_status(*status);
+    }
+    if (std::optional<milliseconds> since = TimeoutOption(args->since)) {
+      request.set_created_after_unix_ms(ctx.NowUnixMs() - since->count());
+    }
+    absl::StatusOr<v1::ListSagasResponse> listed =
+        CollectSagas(ctx, request, args->limit, args->all);
+    if (!listed.ok()) return listed.status();
+    const v1::ListSagasResponse& collected = *listed;
+    if (ctx.json()) return ctx.Print(RenderJson(collected));
+    ctx.out() << RenderSagaListTable(collected, ctx.NowUnixMs());
+    if (!collected.next_page_token().empty()) {
+      ctx.err() << "sagactl: more sagas match; use --all or a larger --limit\n";
+    }
+    return absl::OkStatus();
+  };
+}
+
+Runner DefineHistory(CLI::App& command) {
+  auto id = IdArgument(command);
+  return [id](Context& ctx) -> absl::Status {
+    absl::StatusOr<v1::GetSagaHistoryResponse> history =
+        ctx.client().GetSagaHistory(*id);
+    if (!history.ok()) return history.status();
+    if (ctx.json()) return ctx.Print(RenderJson(*history));
+    ctx.out() << RenderHistoryTable(*history);
+    return absl::OkStatus();
+  };
+}
+
+Runner DefineAwait(CLI::App& command) {
+  struct Args {
+    std::string timeout;
+    std::string step;
+  };
+  auto id = IdArgument(command);
+  auto args = std::make_shared<Args>();
+  Duration(command.add_option(
+      "--timeout", args->timeout,
+      "Give up after this long (default: wait until the end)"));
+  command.add_option("--step", args->step,
+                     "Return once this step has succeeded");
+  return [id, args](Context& ctx) -> absl::Status {
+    std::optional<milliseconds> timeout = TimeoutOption(args->timeout);
+    absl::StatusOr<v1::AwaitSagaResponse> awaited =
+        ctx.client().AwaitSaga(*id, timeout, args->step);
+    if (!awaited.ok()) return awaited.status();
+    absl::Status printed = ctx.json() ? ctx.Print(RenderJson(*awaited))
+                                      : PrintSagaDetail(ctx, awaited->saga());
+    if (!printed.ok()) return printed;
+    return WaitOutcome(*awaited, timeout);
+  };
+}
+
+Runner DefineCancel(CLI::App& command) {
+  auto id = IdArgument(command);
+  auto reason = std::make_shared<std::string>();
+  command.add_option("--reason", *reason, "Why (kept in the saga)")->required();
+  return [id, reason](Context& ctx) -> absl::Status {
+    absl::StatusOr<v1::Saga> saga = ctx.client().CancelSaga(*id, *reason);
+    if (!saga.ok()) return saga.status();
+    if (ctx.json()) {
+      v1::CancelSagaResponse response;
+      *response.mutable_saga() = std::move(*saga);
+      return ctx.Print(RenderJson(response));
+    }
+    ctx.out() << RenderSagaTable(*saga, ctx.NowUnixMs());
+    return absl::OkStatus();
+  };
+}
+
+Runner DefineRetry(CLI::App& command) {
+  auto id = IdArgument(command);
+  auto reason = ReasonArgument(command);
+  return [id, reason](Context& ctx) {
+    return PrintRepaired(ctx, ctx.client().RetrySaga(*id, Operator(*reason)));
+  };
+}
+
+Runner DefineSkipStep(CLI::App& command) {
+  auto id = IdArgument(command);
+  auto step = std::make_shared<std::string>();
+  command.add_option("step", *step, "Step name")->required();
+  auto reason = ReasonArgument(command);
+  return [id, step, reason](Context& ctx) {
+    return PrintRepaired(ctx,
+                         ctx.client().SkipStep(*id, *step, Operator(*reason)));
+  };
+}
+
+Runner DefineMarkCompensated(CLI::App& command) {
+  auto id = IdArgument(command);
+  auto reason = ReasonArgument(command);
+  return [id, reason](Context& ctx) {
+    return PrintRepaired(ctx,
+                         ctx.client().MarkCompensated(*id, Operator(*reason)));
+  };
+}
+
+Runner DefineWatch(CLI::App& command) {
+  auto id = IdArgument(command);
+  return [id](Context& ctx) -> absl::Status {
+    absl::Status render_error;
+    absl::Status streamed = ctx.client().WatchSaga(
+        *id, 0, LinePrinter(ctx, render_error, RenderWatchLine));
+    if (!streamed.ok()) return streamed;
+    if (!render_error.ok()) return render_error;
+    absl::StatusOr<v1::Saga> saga = ctx.client().GetSaga(*id);
+    if (!saga.ok()) return saga.status();
+    if (!IsTerminal(saga->status())) {
+      return absl::UnavailableError("the server ended the watch while saga " +
+                                    *id + " is still " +
+                                    SagaStatusName(saga->status()));
+    }
+    if (!ctx.json()) {
+      ctx.out() << "Saga " << *id << " ended " << SagaStatusName(saga->status())
+                << ".\n";
+    }
+    if (EndedBadly(saga->status())) {
+      return SagaEndedBadlyError(*id, SagaStatusName(saga->status()),
+                                 saga->error());
+    }
+    return absl::OkStatus();
+  };
+}
+
+Runner DefineExport(CLI::App& command) {
+  auto id = IdArgument(command);
+  return [id](Context& ctx) -> absl::Status {
+    absl::StatusOr<v1::Saga> saga = ctx.client().GetSaga(*id);
+    if (!saga.ok()) return saga.status();
+    absl::StatusOr<core::History> history = FetchHistory(ctx, *saga);
+    if (!history.ok()) return history.status();
+    return ctx.Print(core::EncodeHistory(*history));
+  };
+}
+
+Runner DefineReplay(CLI::App& command) {
+  struct Args {
+    std::vector<std::string> files;
+    std::string definition;
+  };
+  auto args = std::make_shared<Args>();
+  command.add_option("files", args->files, "History files (export)")
+      ->required();
+  command.add_option("--definition", args->definition,
+                     "Replay against this definition file (e.g. a new "
+                     "version) instead of the one in each history");
+  return [args](Context& ctx) -> absl::Status {
+    std::optional<core::SagaDefinition> against;
+    if (!args->definition.empty()) {
+      absl::StatusOr<core::SagaDefinition> loaded =
+          LoadDefinitionArg(args->definition);
+      if (!loaded.ok()) return loaded.status();
+      against = *std::move(loaded);
+    }
+    std::vector<ReplayOutcome> outcomes;
+    int unreadable = 0;
+    int diverged = 0;
+    for (const std::string& file : args->files) {
+      outcomes.push_back(
+          ReplayFile(file, against.has_value() ? &*against : nullptr));
+      if (!outcomes.back().error.ok()) {
+        ++unreadable;
+      } else if (!outcomes.back().report.ok()) {
+        ++diverged;
+      }
+    }
+    ctx.out() << (ctx.json() ? RenderReplayJson(outcomes)
+                             : RenderReplayText(outcomes));
+    const std::string of = " of " + std::to_string(outcomes.size()) +
+                           " histor" + (outcomes.size() == 1 ? "y" : "ies");
+    if (unreadable > 0) {
+      return UsageError(std::to_string(unreadable) + of +
+                        (unreadable == 1 ? " was" : " were") + " not readable");
+    }
+    if (diverged > 0) {
+      return DivergedError(std::to_string(diverged) + of +
+                           (diverged == 1 ? " diverges" : " diverge") +
+                           " from what the code now decides");
+    }
+    return absl::OkStatus();
+  };
+}
+
+}  // namespace saga::sagactl
