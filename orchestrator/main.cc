@@ -32,8 +32,8 @@
 #include "orchestrator/outbox/commit_signal.h"
 #include "orchestrator/outbox/dispatcher.h"
 #include "orchestrator/outbox/sink.h"
-#include "orchestrator/store/postgres/database_probe.h"
-#include "orchestrator/store/postgres/migrator.h"
+#include "orchestrator/pg/database_probe.h"
+#include "orchestrator/pg/migrator.h"
 #include "orchestrator/store/postgres/pg_outbox.h"
 #include "orchestrator/store/postgres/pg_store.h"
 #include "security/tls.h"
@@ -195,7 +195,7 @@ int main(int argc, char** argv) {
   const int startup_timeout_s = config.database.startup_timeout_s;
   absl::Status migrated = RetryWhileUnavailable(
       "applying migrations", startup_timeout_s,
-      [&] { return saga::store::ApplyMigrations(*dsn, config.migrations); });
+      [&] { return saga::pg::ApplyMigrations(*dsn, config.migrations); });
   if (!migrated.ok()) return Fail("migrations", migrated);
   if (command_line->migrate_only) {
     spdlog::info("migrations applied from {}", config.migrations);
@@ -324,7 +324,7 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot listen on {}", config.listen);
     return 1;
   }
-  saga::store::DatabaseProbe database(*dsn);
+  saga::pg::DatabaseProbe database(*dsn);
   saga::observability::HealthMonitor health(
       server.get(), {saga::v1::SagaOrchestrator::service_full_name()},
       [&database] { return database.Check(); }, kHealthProbeInterval);
