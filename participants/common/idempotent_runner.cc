@@ -172,9 +172,7 @@ std::optional<absl::StatusOr<ActionResult>> AnswerTo(const pg::Failure& failure,
                                                      Clock::time_point deadline,
                                                      const std::string& key) {
   switch (failure.fault) {
-    case pg::Fault::kSessionLost:
-      spdlog::warn("database session lost or not writable during key {}: {}",
-                   key, std::string(failure.status.message()));
+    case pg::Fault::kSessionLost:  // the pool logged it
       return std::nullopt;
     case pg::Fault::kRolledBack:
       return ActionResult::RetryableFailure(
