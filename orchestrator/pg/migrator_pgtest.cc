@@ -1,13 +1,14 @@
-// The migrator's sets of migrations and edited files. (Applying, refusing
-// and concurrency are in orchestrator/store/store_pgtest.cc.)
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
+#include <latch>
 #include <pqxx/pqxx>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "orchestrator/pg/migrator.h"
 #include "tests/support/test_support.h"
@@ -20,10 +21,12 @@ using ::saga::testing::TestDatabase;
 
 constexpr char kCommonTable[] = "participant_common_migrations";
 
-int64_t Count(const std::string& dsn, const std::string& sql) {
+int64_t CountRows(const std::string& dsn, const std::string& sql,
+                  const std::string& param = "") {
   pqxx::connection conn(dsn);
   pqxx::nontransaction tx(conn);
-  return tx.exec1(sql)[0].as<int64_t>();
+  if (param.empty()) return tx.exec1(sql)[0].as<int64_t>();
+  return tx.exec_params1(sql, param)[0].as<int64_t>();
 }
 
 std::string ReadFile(const std::string& path) {
@@ -33,6 +36,7 @@ std::string ReadFile(const std::string& path) {
   return content.str();
 }
 
+// A directory of migration files, removed at the end of the test.
 class MigrationDir {
  public:
   MigrationDir() {
@@ -50,6 +54,97 @@ class MigrationDir {
  private:
   std::string path_;
 };
+
+TEST(MigratorTest, AppliesOnceThenDoesNothing) {
+  TestDatabase db("migrator");
+  const std::string dir = SourcePath("migrations/orchestrator");
+  ASSERT_TRUE(ApplyMigrations(db.dsn(), dir).ok());
+  int64_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".sql") ++files;
+  }
+  const char* kCountSql = "SELECT count(*) FROM schema_migrations";
+  const char* kLatestSql =
+      "SELECT (EXTRACT(EPOCH FROM max(applied_at)) * 1000000)::bigint "
+      "FROM schema_migrations";
+  EXPECT_EQ(CountRows(db.dsn(), kCountSql), files);
+  const int64_t applied_at = CountRows(db.dsn(), kLatestSql);
+
+  const absl::Status again = ApplyMigrations(db.dsn(), dir);
+  ASSERT_TRUE(again.ok()) << again;
+  EXPECT_EQ(CountRows(db.dsn(), kCountSql), files);
+  EXPECT_EQ(CountRows(db.dsn(), kLatestSql), applied_at);
+}
+
+TEST(MigratorTest, ConcurrentMigratorsApplyEachFileOnce) {
+  TestDatabase db("migrator");
+  MigrationDir dir;
+  dir.Write("0001_first.sql", "CREATE TABLE first_table (x int);");
+  dir.Write("0002_second.sql", "CREATE TABLE second_table (y int);");
+  constexpr int kMigrators = 4;
+  std::vector<absl::Status> results(kMigrators);
+  std::latch start(kMigrators);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kMigrators; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      results[i] = ApplyMigrations(db.dsn(), dir.path());
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (const absl::Status& result : results) {
+    EXPECT_TRUE(result.ok()) << result;
+  }
+  EXPECT_EQ(CountRows(db.dsn(), "SELECT count(*) FROM schema_migrations"), 2);
+}
+
+TEST(MigratorTest, RefusesAChangedAppliedFile) {
+  TestDatabase db("migrator");
+  MigrationDir dir;
+  dir.Write("0001_first.sql", "CREATE TABLE first_table (x int);");
+  dir.Write("0002_second.sql", "CREATE TABLE second_table (y int);");
+  const absl::Status applied = ApplyMigrations(db.dsn(), dir.path());
+  ASSERT_TRUE(applied.ok()) << applied;
+  EXPECT_EQ(CountRows(db.dsn(), "SELECT count(*) FROM second_table"), 0);
+
+  dir.Write("0001_first.sql", "CREATE TABLE first_table (x bigint);");
+  const absl::Status changed = ApplyMigrations(db.dsn(), dir.path());
+  EXPECT_EQ(changed.code(), absl::StatusCode::kFailedPrecondition) << changed;
+  EXPECT_NE(changed.message().find("0001_first.sql"), std::string::npos)
+      << changed;
+}
+
+TEST(MigratorTest, RollsBackAFailingFile) {
+  TestDatabase db("migrator");
+  MigrationDir dir;
+  dir.Write("0001_first.sql", "CREATE TABLE first_table (x int);");
+  dir.Write("0002_broken.sql",
+            "CREATE TABLE broken_table (y int); SELEC nothing;");
+  const absl::Status applied = ApplyMigrations(db.dsn(), dir.path());
+  EXPECT_FALSE(applied.ok());
+  EXPECT_NE(applied.message().find("0002_broken.sql"), std::string::npos)
+      << applied;
+  EXPECT_EQ(CountRows(db.dsn(),
+                      "SELECT count(*) FROM schema_migrations WHERE name = $1",
+                      "0001_first.sql"),
+            1);
+  EXPECT_EQ(CountRows(db.dsn(),
+                      "SELECT count(*) FROM schema_migrations WHERE name = $1",
+                      "0002_broken.sql"),
+            0);
+  EXPECT_EQ(
+      CountRows(db.dsn(), "SELECT count(*) FROM pg_tables WHERE tablename = $1",
+                "broken_table"),
+      0);
+}
+
+TEST(MigratorTest, RefusesABadFileName) {
+  TestDatabase db("migrator");
+  MigrationDir dir;
+  dir.Write("1_short.sql", "SELECT 1;");
+  EXPECT_EQ(ApplyMigrations(db.dsn(), dir.path()).code(),
+            absl::StatusCode::kInvalidArgument);
+}
 
 TEST(MigratorTest, AFileListingTheAppliedChecksumCountsAsApplied) {
   TestDatabase db("migrator");
@@ -69,9 +164,9 @@ TEST(MigratorTest, AFileListingTheAppliedChecksumCountsAsApplied) {
   dir.Write("0002_second.sql", "CREATE TABLE second_table (y int);");
   const absl::Status again = ApplyMigrations(db.dsn(), dir.path());
   ASSERT_TRUE(again.ok()) << again;
-  EXPECT_EQ(Count(db.dsn(), "SELECT count(*) FROM first_table"),
+  EXPECT_EQ(CountRows(db.dsn(), "SELECT count(*) FROM first_table"),
             1);  // not re-run
-  EXPECT_EQ(Count(db.dsn(), "SELECT count(*) FROM second_table"), 0);
+  EXPECT_EQ(CountRows(db.dsn(), "SELECT count(*) FROM second_table"), 0);
 
   dir.Write("0001_first.sql",
             "-- valid-checksum: 0123456789abcdef\n"
@@ -89,14 +184,14 @@ TEST(MigratorTest, SetsOfMigrationsAreRecordedApart) {
   ASSERT_TRUE(ApplyMigrations(db.dsn(), shared.path(), kCommonTable).ok());
   const absl::Status applied = ApplyMigrations(db.dsn(), own.path());
   ASSERT_TRUE(applied.ok()) << applied;
-  EXPECT_EQ(Count(db.dsn(), "SELECT count(*) FROM own_table"), 0);
-  EXPECT_EQ(Count(db.dsn(),
-                  "SELECT count(*) FROM participant_common_migrations"
-                  " WHERE name = '0001_shared.sql'"),
+  EXPECT_EQ(CountRows(db.dsn(), "SELECT count(*) FROM own_table"), 0);
+  EXPECT_EQ(CountRows(db.dsn(),
+                      "SELECT count(*) FROM participant_common_migrations"
+                      " WHERE name = '0001_shared.sql'"),
             1);
-  EXPECT_EQ(Count(db.dsn(),
-                  "SELECT count(*) FROM schema_migrations"
-                  " WHERE name = '0001_own.sql'"),
+  EXPECT_EQ(CountRows(db.dsn(),
+                      "SELECT count(*) FROM schema_migrations"
+                      " WHERE name = '0001_own.sql'"),
             1);
 }
 
@@ -139,12 +234,12 @@ TEST(MigratorTest, ParticipantDatabasesFromBeforeTheSharedFileMigrate) {
     ASSERT_TRUE(shared.ok()) << shared;
     const absl::Status migrated = ApplyMigrations(db.dsn(), own);
     ASSERT_TRUE(migrated.ok()) << migrated;
-    EXPECT_EQ(Count(db.dsn(), "SELECT count(*) FROM idempotency_keys"), 1);
+    EXPECT_EQ(CountRows(db.dsn(), "SELECT count(*) FROM idempotency_keys"), 1);
     int64_t own_files = 0;
     for (const auto& entry : std::filesystem::directory_iterator(own)) {
       if (entry.path().extension() == ".sql") ++own_files;
     }
-    EXPECT_EQ(Count(db.dsn(), "SELECT count(*) FROM schema_migrations"),
+    EXPECT_EQ(CountRows(db.dsn(), "SELECT count(*) FROM schema_migrations"),
               own_files);
   }
 }

@@ -6,8 +6,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <latch>
 #include <memory>
 #include <mutex>
@@ -896,113 +894,6 @@ class PgStoreTest : public ::testing::Test {
 
   std::unique_ptr<TestDatabase> db_;
 };
-
-// A directory of migration files, removed at the end of the test.
-class MigrationDir {
- public:
-  MigrationDir() {
-    std::string path =
-        std::filesystem::temp_directory_path() / "saga-migrations-XXXXXX";
-    path_ = mkdtemp(path.data());
-  }
-  ~MigrationDir() { std::filesystem::remove_all(path_); }
-
-  void Write(const std::string& name, const std::string& sql) {
-    std::ofstream(path_ + "/" + name, std::ios::trunc) << sql;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-TEST_F(PgStoreTest, MigratorAppliesOnceThenDoesNothing) {
-  const std::string dir = SourcePath("migrations/orchestrator");
-  int64_t files = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.path().extension() == ".sql") ++files;
-  }
-  const char* kCountSql = "SELECT count(*) FROM schema_migrations";
-  const char* kLatestSql =
-      "SELECT (EXTRACT(EPOCH FROM max(applied_at)) * 1000000)::bigint "
-      "FROM schema_migrations";
-  EXPECT_EQ(Count(kCountSql), files);
-  const int64_t applied_at = Count(kLatestSql);
-
-  const absl::Status again = ApplyMigrations(db_->dsn(), dir);
-  ASSERT_TRUE(again.ok()) << again;
-  EXPECT_EQ(Count(kCountSql), files);
-  EXPECT_EQ(Count(kLatestSql), applied_at);
-}
-
-TEST_F(PgStoreTest, ConcurrentMigratorsApplyEachFileOnce) {
-  TestDatabase db("migrator");
-  MigrationDir dir;
-  dir.Write("0001_first.sql", "CREATE TABLE first_table (x int);");
-  dir.Write("0002_second.sql", "CREATE TABLE second_table (y int);");
-  constexpr int kMigrators = 4;
-  std::vector<absl::Status> results(kMigrators);
-  std::latch start(kMigrators);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kMigrators; ++i) {
-    threads.emplace_back([&, i] {
-      start.arrive_and_wait();
-      results[i] = ApplyMigrations(db.dsn(), dir.path());
-    });
-  }
-  for (std::thread& thread : threads) thread.join();
-  for (const absl::Status& result : results) {
-    EXPECT_TRUE(result.ok()) << result;
-  }
-  EXPECT_EQ(CountRows(db.dsn(), "SELECT count(*) FROM schema_migrations"), 2);
-}
-
-TEST_F(PgStoreTest, MigratorRefusesAChangedAppliedFile) {
-  TestDatabase db("migrator");
-  MigrationDir dir;
-  dir.Write("0001_first.sql", "CREATE TABLE first_table (x int);");
-  dir.Write("0002_second.sql", "CREATE TABLE second_table (y int);");
-  const absl::Status applied = ApplyMigrations(db.dsn(), dir.path());
-  ASSERT_TRUE(applied.ok()) << applied;
-  EXPECT_EQ(CountRows(db.dsn(), "SELECT count(*) FROM second_table"), 0);
-
-  dir.Write("0001_first.sql", "CREATE TABLE first_table (x bigint);");
-  const absl::Status changed = ApplyMigrations(db.dsn(), dir.path());
-  EXPECT_EQ(changed.code(), absl::StatusCode::kFailedPrecondition) << changed;
-  EXPECT_NE(changed.message().find("0001_first.sql"), std::string::npos)
-      << changed;
-}
-
-TEST_F(PgStoreTest, MigratorRollsBackAFailingFile) {
-  TestDatabase db("migrator");
-  MigrationDir dir;
-  dir.Write("0001_first.sql", "CREATE TABLE first_table (x int);");
-  dir.Write("0002_broken.sql",
-            "CREATE TABLE broken_table (y int); SELEC nothing;");
-  const absl::Status applied = ApplyMigrations(db.dsn(), dir.path());
-  EXPECT_FALSE(applied.ok());
-  EXPECT_NE(applied.message().find("0002_broken.sql"), std::string::npos)
-      << applied;
-  EXPECT_EQ(CountRows(db.dsn(),
-                      "SELECT count(*) FROM schema_migrations WHERE name = $1",
-                      "0001_first.sql"),
-            1);
-  EXPECT_EQ(CountRows(db.dsn(),
-                      "SELECT count(*) FROM schema_migrations WHERE name = $1",
-                      "0002_broken.sql"),
-            0);
-  EXPECT_EQ(
-      CountRows(db.dsn(), "SELECT count(*) FROM pg_tables WHERE tablename = $1",
-                "broken_table"),
-      0);
-}
-
-TEST_F(PgStoreTest, MigratorRefusesABadFileName) {
-  MigrationDir dir;
-  dir.Write("1_short.sql", "SELECT 1;");
-  EXPECT_EQ(ApplyMigrations(db_->dsn(), dir.path()).code(),
-            absl::StatusCode::kInvalidArgument);
-}
 
 TEST_F(PgStoreTest, UnreachableDatabaseIsUnavailable) {
   const std::string dsn =
