@@ -12,33 +12,34 @@
 //
 // The table (first matching row wins; SQLSTATEs by PostgreSQL's classes):
 //
-//   thrown                              phase      Fault            code
-//   ----------------------------------  ---------  ---------------  ---------
-//   anything                            connect    kUnreachable     Unavailable
+//   thrown                             phase      Fault           code
+//   ---------------------------------  ---------  --------------- -------------
+//   anything                           connect    kUnreachable    Unavailable
 //     nothing was sent: try again after a backoff.
-//   in_doubt_error                      any        kOutcomeUnknown  Unknown
+//   in_doubt_error                     any        kOutcomeUnknown Unknown
 //     the session broke during COMMIT: it may have landed.
-//   broken_connection, SQLSTATE 08xxx   statement  kSessionLost     Unavailable
-//   or 57P0x, another pqxx::failure,    commit     kOutcomeUnknown  Unknown
+//   broken_connection, SQLSTATE 08xxx  statement  kSessionLost    Unavailable
+//   or 57P0x, another pqxx::failure,   commit     kOutcomeUnknown Unknown
 //   any SQL error on a closed session
 //     the session is gone (restart, failover, pg_terminate_backend); before
 //     COMMIT the transaction died with it.
-//   SQLSTATE 25006                      any        kSessionLost     Unavailable
+//   SQLSTATE 25006                     any        kSessionLost    Unavailable
 //     read_only_sql_transaction: the server is a standby (or was demoted);
 //     nothing was written; a new session finds the writable server.
-//   statement_completion_unknown 40003  commit     kOutcomeUnknown  Unknown
-//                                       statement  kRolledBack      Unavailable
-//   transaction_rollback (class 40:     any        kRolledBack      Unavailable
+//   statement_completion_unknown       commit     kOutcomeUnknown Unknown
+//                                      statement  kRolledBack     Unavailable
+//     (40003) the server cannot tell whether the statement completed.
+//   transaction_rollback (class 40:    any        kRolledBack     Unavailable
 //   serialization failure, deadlock)
 //     the server rolled the transaction back: nothing was written and the
 //     whole transaction may be run again. (Unavailable, not Aborted: in the
 //     store's contract Aborted means "fenced".)
-//   unique_violation 23505              any        kDuplicate AlreadyExists
-//   query_canceled 57014                any        kCanceled        Internal
+//   unique_violation 23505             any        kDuplicate      AlreadyExists
+//   query_canceled 57014               any        kCanceled       Internal
 //     statement_timeout or a cancel request; the statement was rolled back.
-//   another sql_error                   any        kRefused         Internal
+//   another sql_error                  any        kRefused        Internal
 //     the server refused the statement (a bug or bad data), definitely.
-//   another exception                   any        kNotDatabase     Internal
+//   another exception                  any        kNotDatabase    Internal
 //     not the database's doing (a conversion, a bug); the session is fine.
 //
 // kSessionLost and kOutcomeUnknown end the session (EndsSession): the pool
