@@ -2,8 +2,8 @@
 
 #include <utility>
 
-#include "orchestrator/store/postgres/database_probe.h"
-#include "orchestrator/store/postgres/migrator.h"
+#include "orchestrator/pg/database_probe.h"
+#include "orchestrator/pg/migrator.h"
 #include "orchestrator/store/postgres/pg_outbox.h"
 #include "orchestrator/store/postgres/pg_store.h"
 
@@ -27,7 +27,7 @@ absl::StatusOr<Backend> OpenPostgres(const BackendOptions& options) {
   if (options.outbox_queue) {
     backend.outbox_queue = std::make_unique<store::PgOutboxQueue>(options.dsn);
   }
-  auto probe = std::make_shared<store::DatabaseProbe>(options.dsn);
+  auto probe = std::make_shared<pg::DatabaseProbe>(options.dsn);
   backend.probe = [probe] { return probe->Check(); };
   return backend;
 }
@@ -48,7 +48,9 @@ const std::vector<BackendKind>& BackendKinds() {
   static const auto* kinds = new std::vector<BackendKind>{
       {"postgres",
        {"", "postgresql", "postgres"},
-       store::ApplyMigrations,
+       [](const std::string& dsn, const std::string& dir) {
+         return pg::ApplyMigrations(dsn, dir);
+       },
        OpenPostgres},
   };
   return *kinds;

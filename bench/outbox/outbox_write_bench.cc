@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "orchestrator/store/postgres/migrator.h"
+#include "orchestrator/pg/migrator.h"
 #include "orchestrator/store/postgres/pg_store.h"
 
 namespace {
@@ -138,7 +138,7 @@ Result RunOnce(const Options& options, const std::string& mode, int round) {
   const std::string migrations = mode == "before"
                                      ? MigrationsUpTo(options.migrations, 6)
                                      : options.migrations;
-  if (absl::Status migrated = saga::store::ApplyMigrations(dsn, migrations);
+  if (absl::Status migrated = saga::pg::ApplyMigrations(dsn, migrations);
       !migrated.ok()) {
     std::fprintf(stderr, "migrations: %s\n", migrated.ToString().c_str());
     std::exit(1);

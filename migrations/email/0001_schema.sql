@@ -1,20 +1,7 @@
--- Idempotency records: identical in every participant database (patient,
--- doctor, email). See participants/common/idempotent_runner.h.
-CREATE TABLE idempotency_keys (
-  key        text PRIMARY KEY,
-  saga_id    text NOT NULL,
-  step       text NOT NULL,
-  action     text NOT NULL,
-  kind       text NOT NULL
-             CHECK (kind IN ('execute', 'compensate', 'tombstone')),
-  outcome    text NOT NULL
-             CHECK (outcome IN ('pending', 'succeeded', 'business_failure', 'none')),
-  output     jsonb,
-  error      text,
-  created_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX idempotency_keys_saga_id ON idempotency_keys (saga_id);
-
+-- The idempotency records are in migrations/participant_common. This file
+-- created them too before they moved there; databases that applied it then
+-- recorded its checksum:
+-- valid-checksum: 7860f5ac337126e76fbaec167c6b7538
 
 -- One row per message. 'logged': recorded only (no SMTP configured);
 -- 'sent': delivered to the SMTP server in the same transaction;

@@ -6,8 +6,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <latch>
 #include <memory>
 #include <mutex>
@@ -18,8 +16,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "orchestrator/pg/migrator.h"
 #include "orchestrator/store/memory/memory_store.h"
-#include "orchestrator/store/postgres/migrator.h"
 #include "orchestrator/store/postgres/pg_store.h"
 #include "orchestrator/store/store.h"
 #include "tests/support/test_support.h"
@@ -31,6 +29,7 @@ using core::Event;
 using core::EventType;
 using core::OutboxMessage;
 using core::SagaStatus;
+using ::saga::pg::ApplyMigrations;
 using ::saga::testing::AdminDsn;
 using ::saga::testing::PollUntil;
 using ::saga::testing::SourcePath;
@@ -896,113 +895,6 @@ class PgStoreTest : public ::testing::Test {
   std::unique_ptr<TestDatabase> db_;
 };
 
-// A directory of migration files, removed at the end of the test.
-class MigrationDir {
- public:
-  MigrationDir() {
-    std::string path =
-        std::filesystem::temp_directory_path() / "saga-migrations-XXXXXX";
-    path_ = mkdtemp(path.data());
-  }
-  ~MigrationDir() { std::filesystem::remove_all(path_); }
-
-  void Write(const std::string& name, const std::string& sql) {
-    std::ofstream(path_ + "/" + name, std::ios::trunc) << sql;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-TEST_F(PgStoreTest, MigratorAppliesOnceThenDoesNothing) {
-  const std::string dir = SourcePath("migrations/orchestrator");
-  int64_t files = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.path().extension() == ".sql") ++files;
-  }
-  const char* kCountSql = "SELECT count(*) FROM schema_migrations";
-  const char* kLatestSql =
-      "SELECT (EXTRACT(EPOCH FROM max(applied_at)) * 1000000)::bigint "
-      "FROM schema_migrations";
-  EXPECT_EQ(Count(kCountSql), files);
-  const int64_t applied_at = Count(kLatestSql);
-
-  const absl::Status again = ApplyMigrations(db_->dsn(), dir);
-  ASSERT_TRUE(again.ok()) << again;
-  EXPECT_EQ(Count(kCountSql), files);
-  EXPECT_EQ(Count(kLatestSql), applied_at);
-}
-
-TEST_F(PgStoreTest, ConcurrentMigratorsApplyEachFileOnce) {
-  TestDatabase db("migrator");
-  MigrationDir dir;
-  dir.Write("0001_first.sql", "CREATE TABLE first_table (x int);");
-  dir.Write("0002_second.sql", "CREATE TABLE second_table (y int);");
-  constexpr int kMigrators = 4;
-  std::vector<absl::Status> results(kMigrators);
-  std::latch start(kMigrators);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kMigrators; ++i) {
-    threads.emplace_back([&, i] {
-      start.arrive_and_wait();
-      results[i] = ApplyMigrations(db.dsn(), dir.path());
-    });
-  }
-  for (std::thread& thread : threads) thread.join();
-  for (const absl::Status& result : results) {
-    EXPECT_TRUE(result.ok()) << result;
-  }
-  EXPECT_EQ(CountRows(db.dsn(), "SELECT count(*) FROM schema_migrations"), 2);
-}
-
-TEST_F(PgStoreTest, MigratorRefusesAChangedAppliedFile) {
-  TestDatabase db("migrator");
-  MigrationDir dir;
-  dir.Write("0001_first.sql", "CREATE TABLE first_table (x int);");
-  dir.Write("0002_second.sql", "CREATE TABLE second_table (y int);");
-  const absl::Status applied = ApplyMigrations(db.dsn(), dir.path());
-  ASSERT_TRUE(applied.ok()) << applied;
-  EXPECT_EQ(CountRows(db.dsn(), "SELECT count(*) FROM second_table"), 0);
-
-  dir.Write("0001_first.sql", "CREATE TABLE first_table (x bigint);");
-  const absl::Status changed = ApplyMigrations(db.dsn(), dir.path());
-  EXPECT_EQ(changed.code(), absl::StatusCode::kFailedPrecondition) << changed;
-  EXPECT_NE(changed.message().find("0001_first.sql"), std::string::npos)
-      << changed;
-}
-
-TEST_F(PgStoreTest, MigratorRollsBackAFailingFile) {
-  TestDatabase db("migrator");
-  MigrationDir dir;
-  dir.Write("0001_first.sql", "CREATE TABLE first_table (x int);");
-  dir.Write("0002_broken.sql",
-            "CREATE TABLE broken_table (y int); SELEC nothing;");
-  const absl::Status applied = ApplyMigrations(db.dsn(), dir.path());
-  EXPECT_FALSE(applied.ok());
-  EXPECT_NE(applied.message().find("0002_broken.sql"), std::string::npos)
-      << applied;
-  EXPECT_EQ(CountRows(db.dsn(),
-                      "SELECT count(*) FROM schema_migrations WHERE name = $1",
-                      "0001_first.sql"),
-            1);
-  EXPECT_EQ(CountRows(db.dsn(),
-                      "SELECT count(*) FROM schema_migrations WHERE name = $1",
-                      "0002_broken.sql"),
-            0);
-  EXPECT_EQ(
-      CountRows(db.dsn(), "SELECT count(*) FROM pg_tables WHERE tablename = $1",
-                "broken_table"),
-      0);
-}
-
-TEST_F(PgStoreTest, MigratorRefusesABadFileName) {
-  MigrationDir dir;
-  dir.Write("1_short.sql", "SELECT 1;");
-  EXPECT_EQ(ApplyMigrations(db_->dsn(), dir.path()).code(),
-            absl::StatusCode::kInvalidArgument);
-}
-
 TEST_F(PgStoreTest, UnreachableDatabaseIsUnavailable) {
   const std::string dsn =
       "host=127.0.0.1 port=" + std::to_string(saga::testing::FreePort()) +
@@ -1054,15 +946,14 @@ TEST_F(PgStoreTest, ConcurrentCreatesWithOneKeyMakeOneSaga) {
   }
 }
 
-// Writes queued behind a commit share the next one, and each keeps its own
-// outcome: a fenced batch and a batch for an unknown saga are refused
-// without refusing the others, and two batches of one saga in the same
-// group apply in the order they were submitted.
-TEST_F(PgStoreTest, GroupCommitKeepsEachBatchsOutcome) {
+// A group is committed together, and each batch keeps its own outcome: a
+// fenced batch and a batch for an unknown saga are refused without refusing
+// the others, and two batches of one saga in the same group apply in the
+// order they were given.
+TEST_F(PgStoreTest, AGroupKeepsEachBatchsOutcome) {
   std::mutex groups_mu;
   std::vector<size_t> groups;
   GroupCommitOptions options;
-  options.max_leaders = 1;
   options.observer = [&](size_t batches, std::chrono::duration<double>) {
     std::lock_guard<std::mutex> lock(groups_mu);
     groups.push_back(batches);
@@ -1074,53 +965,27 @@ TEST_F(PgStoreTest, GroupCommitKeepsEachBatchsOutcome) {
   }
   groups.clear();
 
-  // Holding g-0's row makes the first append (the group's leader) wait in
-  // the database while the others queue behind it.
-  pqxx::connection blocker_conn(db_->dsn());
-  pqxx::work blocker(blocker_conn);
-  blocker.exec("SELECT 1 FROM sagas WHERE saga_id = 'g-0' FOR UPDATE");
+  const std::vector<AppendBatch> writes = {
+      AdvanceBatch("g-0", 1, 1, SagaStatus::kRunning),
+      AdvanceBatch("g-1", 1, 2, SagaStatus::kRunning),
+      AdvanceBatch("g-2", 5, 1, SagaStatus::kRunning),  // stale
+      AdvanceBatch("ghost", 1, 1, SagaStatus::kRunning),
+      AdvanceBatch("g-3", 1, 1, SagaStatus::kRunning),
+      AdvanceBatch("g-3", 2, 1, SagaStatus::kCompleted),
+      AdvanceBatch("g-4", 1, 1, SagaStatus::kCompleted)};
+  std::vector<const AppendBatch*> group;
+  for (const AppendBatch& batch : writes) group.push_back(&batch);
+  const std::vector<absl::Status> statuses = store->AppendGroup(group);
 
-  struct Write {
-    AppendBatch batch;
-    absl::Status status = absl::UnknownError("not run");
-  };
-  std::vector<Write> writes;
-  writes.push_back({AdvanceBatch("g-0", 1, 1, SagaStatus::kRunning)});
-  writes.push_back({AdvanceBatch("g-1", 1, 2, SagaStatus::kRunning)});
-  writes.push_back({AdvanceBatch("g-2", 5, 1, SagaStatus::kRunning)});  // stale
-  writes.push_back({AdvanceBatch("ghost", 1, 1, SagaStatus::kRunning)});
-  writes.push_back({AdvanceBatch("g-3", 1, 1, SagaStatus::kRunning)});
-  writes.push_back({AdvanceBatch("g-3", 2, 1, SagaStatus::kCompleted)});
-  writes.push_back({AdvanceBatch("g-4", 1, 1, SagaStatus::kCompleted)});
-  std::vector<std::thread> threads;
-  threads.emplace_back(
-      [&] { writes[0].status = store->Append(writes[0].batch); });
-  ASSERT_TRUE(PollUntil(
-      [&] {
-        return Count(
-                   "SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                   "current_database() AND wait_event_type = 'Lock'") > 0;
-      },
-      std::chrono::seconds(10)));
-  for (size_t i = 1; i < writes.size(); ++i) {
-    threads.emplace_back(
-        [&, i] { writes[i].status = store->Append(writes[i].batch); });
-    ASSERT_TRUE(PollUntil([&] { return store->QueuedWrites() == i; },
-                          std::chrono::seconds(10)));
-  }
-  blocker.abort();
-  for (std::thread& thread : threads) thread.join();
-
-  EXPECT_EQ(groups, (std::vector<size_t>{1, writes.size() - 1}));
-  EXPECT_TRUE(writes[0].status.ok()) << writes[0].status;
-  EXPECT_TRUE(writes[1].status.ok()) << writes[1].status;
-  EXPECT_EQ(writes[2].status.code(), absl::StatusCode::kAborted)
-      << writes[2].status;
-  EXPECT_EQ(writes[3].status.code(), absl::StatusCode::kNotFound)
-      << writes[3].status;
-  EXPECT_TRUE(writes[4].status.ok()) << writes[4].status;
-  EXPECT_TRUE(writes[5].status.ok()) << writes[5].status;
-  EXPECT_TRUE(writes[6].status.ok()) << writes[6].status;
+  EXPECT_EQ(groups, (std::vector<size_t>{writes.size()}));
+  ASSERT_EQ(statuses.size(), writes.size());
+  EXPECT_TRUE(statuses[0].ok()) << statuses[0];
+  EXPECT_TRUE(statuses[1].ok()) << statuses[1];
+  EXPECT_EQ(statuses[2].code(), absl::StatusCode::kAborted) << statuses[2];
+  EXPECT_EQ(statuses[3].code(), absl::StatusCode::kNotFound) << statuses[3];
+  EXPECT_TRUE(statuses[4].ok()) << statuses[4];
+  EXPECT_TRUE(statuses[5].ok()) << statuses[5];
+  EXPECT_TRUE(statuses[6].ok()) << statuses[6];
 
   const std::vector<std::pair<std::string, int64_t>> last_seqs = {
       {"g-0", 2}, {"g-1", 3}, {"g-2", 1}, {"g-3", 3}, {"g-4", 2}};
@@ -1177,35 +1042,31 @@ TEST_F(PgStoreTest, AGroupIsOneTransaction) {
             1);
 }
 
-// Creates queued together commit together; a reused key inside the group
-// resolves like one across groups.
+// Creates in one group commit together; a reused key inside the group
+// resolves like one across groups, and a key held by an uncommitted
+// transaction is waited for.
 TEST_F(PgStoreTest, GroupedCreatesResolveKeysInsideTheGroup) {
-  GroupCommitOptions options;
-  options.max_leaders = 1;
-  std::unique_ptr<PgStore> store = OpenStore(4, std::move(options));
+  std::unique_ptr<PgStore> store = OpenStore(4);
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->Create(CreateBatch("c-0")).ok());
   pqxx::connection blocker_conn(db_->dsn());
   pqxx::work blocker(blocker_conn);
-  // The first create waits on this uncommitted key.
+  // The group waits on this uncommitted key.
   blocker.exec(
       "INSERT INTO sagas (saga_id, saga_type, definition_version, status, "
       "input, idempotency_key, last_seq, created_at, updated_at) VALUES "
       "('blocker', 't', 1, 'RUNNING', '{}', 'k-blocked', 0, now(), now())");
 
-  struct Write {
-    AppendBatch batch;
-    absl::StatusOr<CreateResult> result = absl::UnknownError("not run");
-  };
-  std::vector<Write> writes;
-  writes.push_back({CreateBatch("c-1", kType, kInput, "k-blocked")});
-  writes.push_back({CreateBatch("c-2", kType, kInput, "k-shared")});
-  writes.push_back({CreateBatch("c-3", kType, kInput, "k-shared")});
-  writes.push_back({CreateBatch("c-4", kType, R"({"other":1})", "k-shared")});
-  writes.push_back({CreateBatch("c-5")});
-  std::vector<std::thread> threads;
-  threads.emplace_back(
-      [&] { writes[0].result = store->Create(writes[0].batch); });
+  const std::vector<AppendBatch> writes = {
+      CreateBatch("c-1", kType, kInput, "k-blocked"),
+      CreateBatch("c-2", kType, kInput, "k-shared"),
+      CreateBatch("c-3", kType, kInput, "k-shared"),
+      CreateBatch("c-4", kType, R"({"other":1})", "k-shared"),
+      CreateBatch("c-5")};
+  std::vector<const AppendBatch*> group;
+  for (const AppendBatch& batch : writes) group.push_back(&batch);
+  std::vector<absl::StatusOr<CreateResult>> results;
+  std::thread creating([&] { results = store->CreateGroup(group); });
   ASSERT_TRUE(PollUntil(
       [&] {
         return Count(
@@ -1213,26 +1074,21 @@ TEST_F(PgStoreTest, GroupedCreatesResolveKeysInsideTheGroup) {
                    "current_database() AND wait_event_type = 'Lock'") > 0;
       },
       std::chrono::seconds(10)));
-  for (size_t i = 1; i < writes.size(); ++i) {
-    threads.emplace_back(
-        [&, i] { writes[i].result = store->Create(writes[i].batch); });
-    ASSERT_TRUE(PollUntil([&] { return store->QueuedWrites() == i; },
-                          std::chrono::seconds(10)));
-  }
   blocker.abort();
-  for (std::thread& thread : threads) thread.join();
+  creating.join();
 
-  ASSERT_TRUE(writes[0].result.ok()) << writes[0].result.status();
-  EXPECT_TRUE(writes[0].result->created);
-  ASSERT_TRUE(writes[1].result.ok()) << writes[1].result.status();
-  EXPECT_TRUE(writes[1].result->created);
-  ASSERT_TRUE(writes[2].result.ok()) << writes[2].result.status();
-  EXPECT_FALSE(writes[2].result->created);
-  EXPECT_EQ(writes[2].result->saga_id, "c-2");
-  EXPECT_EQ(writes[3].result.status().code(), absl::StatusCode::kAlreadyExists)
-      << writes[3].result.status();
-  ASSERT_TRUE(writes[4].result.ok()) << writes[4].result.status();
-  EXPECT_TRUE(writes[4].result->created);
+  ASSERT_EQ(results.size(), writes.size());
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_TRUE(results[0]->created);
+  ASSERT_TRUE(results[1].ok()) << results[1].status();
+  EXPECT_TRUE(results[1]->created);
+  ASSERT_TRUE(results[2].ok()) << results[2].status();
+  EXPECT_FALSE(results[2]->created);
+  EXPECT_EQ(results[2]->saga_id, "c-2");
+  EXPECT_EQ(results[3].status().code(), absl::StatusCode::kAlreadyExists)
+      << results[3].status();
+  ASSERT_TRUE(results[4].ok()) << results[4].status();
+  EXPECT_TRUE(results[4]->created);
   EXPECT_EQ(Count("SELECT count(*) FROM sagas"), 4);  // c-0, c-1, c-2, c-5
   EXPECT_EQ(Count("SELECT count(*) FROM saga_events"), 4);
   EXPECT_EQ(Count("SELECT count(*) FROM outbox"), 4);

@@ -4,14 +4,13 @@
 
 #include <algorithm>
 #include <optional>
-#include <pqxx/except>
 #include <pqxx/transaction>
 #include <string>
 #include <utility>
 
 #include "orchestrator/core/strict_json.h"
-#include "orchestrator/store/postgres/await_standby.h"
-#include "orchestrator/store/postgres/sqlstate.h"
+#include "orchestrator/pg/await_standby.h"
+#include "orchestrator/pg/errors.h"
 
 namespace saga::participants {
 namespace {
@@ -148,10 +147,6 @@ ActionResult StoredResult(const KeyRow& row, const std::string& key,
 
 using Clock = std::chrono::system_clock;
 
-// PostgreSQL's code for a statement cancelled by statement_timeout (or by
-// an administrator).
-constexpr char kQueryCanceled[] = "57014";
-
 absl::Status DeadlinePassed(const std::string& when) {
   return absl::DeadlineExceededError("the caller's deadline passed " + when +
                                      "; rolled back, nothing was applied");
@@ -169,30 +164,56 @@ void LimitStatementsTo(pqxx::work& tx, Clock::time_point deadline) {
                  std::to_string(std::max<int64_t>(1, left.count())));
 }
 
-// The session on `lease` is gone or on a server that does not accept writes
-// (the sessions of the same pool most likely too, after a server restart or
-// a failover): closes them all, so the next attempt connects afresh.
-absl::Status Reconnect(ConnectionPool* pool, ConnectionPool::Lease* lease,
-                       const std::string& key, const std::string& error) {
-  lease->Discard();
-  pool->DiscardIdle();
-  spdlog::warn("database connection lost or not writable during key {}: {}",
-               key, OneLine(error));
-  return absl::UnavailableError("database connection lost or not writable: " +
-                                OneLine(error));
+// What a call answers when its transaction failed (classified by
+// orchestrator/pg/errors.h). Nothing at all for a lost session or a server
+// that does not accept writes: nothing was written, so the caller runs the
+// transaction again on a new session.
+std::optional<absl::StatusOr<ActionResult>> AnswerTo(const pg::Failure& failure,
+                                                     Clock::time_point deadline,
+                                                     const std::string& key) {
+  switch (failure.fault) {
+    case pg::Fault::kSessionLost:  // the pool logged it
+      return std::nullopt;
+    case pg::Fault::kRolledBack:
+      return ActionResult::RetryableFailure(
+          std::string(failure.status.message()));
+    case pg::Fault::kCanceled:
+      if (Clock::now() >= deadline) {
+        return DeadlinePassed("while the action ran");
+      }
+      [[fallthrough]];
+    case pg::Fault::kDuplicate:
+    case pg::Fault::kRefused:
+      // Rolled back: a retryable failure promises that nothing was
+      // recorded.
+      spdlog::error("database error for key {}: {}", key,
+                    std::string(failure.status.message()));
+      return ActionResult::RetryableFailure(
+          std::string(failure.status.message()));
+    case pg::Fault::kOutcomeUnknown:
+      // Never a definite answer: the effect and its record may have
+      // committed. The orchestrator treats the call's outcome as unknown
+      // and asks again with the same key, which reads the record.
+    case pg::Fault::kUnreachable:
+    case pg::Fault::kNotDatabase:
+      spdlog::error("database failure for key {}: {}", key,
+                    std::string(failure.status.message()));
+      return failure.status;
+  }
+  return failure.status;
 }
 
 template <typename Body>
-absl::StatusOr<ActionResult> RunTransaction(ConnectionPool* pool,
+absl::StatusOr<ActionResult> RunTransaction(pg::ConnectionPool* pool,
                                             Clock::time_point deadline,
                                             const std::string& key, Body body) {
-  // A broken connection before COMMIT, or a session on a server that does
-  // not accept writes, means nothing was written, so the whole transaction
-  // can run again on a fresh connection. Once: if that fails too, the
-  // orchestrator's retry policy takes over.
+  // A lost session before COMMIT, or a session on a server that does not
+  // accept writes, means nothing was written, so the whole transaction can
+  // run again on a new session. Once: if that fails too, the orchestrator's
+  // retry policy takes over.
   absl::Status last_error;
   for (int round = 0; round < 2; ++round) {
-    absl::StatusOr<ConnectionPool::Lease> lease = pool->Acquire(deadline);
+    absl::StatusOr<pg::ConnectionPool::Lease> lease = pool->Acquire(deadline);
     if (!lease.ok()) return lease.status();
     try {
       pqxx::work tx(**lease);
@@ -210,39 +231,22 @@ absl::StatusOr<ActionResult> RunTransaction(ConnectionPool* pool,
         tx.commit();
       } else if (outcome.result.replayed) {
         // Answered from the record: only once the record is durable
-        // (await_standby.h).
-        tx.exec(store::kAwaitStandbySql);
+        // (orchestrator/pg/await_standby.h).
+        tx.exec(pg::kAwaitStandbySql);
         tx.commit();
       } else {
         tx.abort();
       }
       return std::move(outcome.result);
-    } catch (const pqxx::in_doubt_error& e) {
-      lease->Discard();
-      return absl::UnavailableError(
-          "commit outcome unknown (a retry reads the recorded result): " +
-          OneLine(e.what()));
-    } catch (const pqxx::broken_connection& e) {
-      last_error = Reconnect(pool, &*lease, key, e.what());
-    } catch (const pqxx::transaction_rollback& e) {
-      return ActionResult::RetryableFailure("database conflict, rolled back: " +
-                                            OneLine(e.what()));
-    } catch (const pqxx::sql_error& e) {
-      if (store::MustReconnect(e.sqlstate())) {
-        last_error = Reconnect(pool, &*lease, key, e.what());
-        continue;
-      }
-      if (e.sqlstate() == kQueryCanceled && Clock::now() >= deadline) {
-        return DeadlinePassed("while the action ran");
-      }
-      spdlog::error("database error for key {} (sqlstate {}): {}", key,
-                    e.sqlstate(), OneLine(e.what()));
-      return ActionResult::RetryableFailure("database error: " +
-                                            OneLine(e.what()));
-    } catch (const pqxx::failure& e) {
-      lease->Discard();
-      spdlog::error("database failure for key {}: {}", key, OneLine(e.what()));
-      return absl::UnavailableError("database failure: " + OneLine(e.what()));
+    } catch (...) {
+      // pqxx reports a COMMIT cut off as in_doubt_error: the transaction's
+      // statements and its commit are classified alike.
+      const pg::Failure failure = lease->Fail(
+          std::current_exception(), pg::Phase::kStatement, "key " + key);
+      std::optional<absl::StatusOr<ActionResult>> answer =
+          AnswerTo(failure, deadline, key);
+      if (answer.has_value()) return *std::move(answer);
+      last_error = failure.status;
     }
   }
   return last_error;
@@ -250,7 +254,7 @@ absl::StatusOr<ActionResult> RunTransaction(ConnectionPool* pool,
 
 }  // namespace
 
-IdempotentRunner::IdempotentRunner(ConnectionPool* pool,
+IdempotentRunner::IdempotentRunner(pg::ConnectionPool* pool,
                                    const ActionRegistry* registry,
                                    const FaultInjector* faults)
     : pool_(pool), registry_(registry), faults_(faults) {}

@@ -5,7 +5,8 @@
 // result; a Compensate whose Execute never ran leaves a tombstone under the
 // Execute's key so a late Execute does nothing.
 //
-// The table (same DDL in every participant's 0001 migration):
+// The table (migrations/participant_common, applied to every participant
+// database):
 //   idempotency_keys(key PK, saga_id, step, action,
 //                    kind 'execute'|'compensate'|'tombstone',
 //                    outcome 'pending'|'succeeded'|'business_failure'|'none',
@@ -21,8 +22,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "orchestrator/pg/connection_pool.h"
 #include "participants/common/action.h"
-#include "participants/common/connection_pool.h"
 #include "participants/common/fault_injection.h"
 
 namespace saga::participants {
@@ -47,16 +48,18 @@ class IdempotentRunner {
   // promises that nothing was recorded. Latency (--latency-ms) is spent in
   // the action's transaction, before the action runs, as a slow database or
   // dependency would spend it: past the caller's deadline nothing applies.
-  IdempotentRunner(ConnectionPool* pool, const ActionRegistry* registry,
+  IdempotentRunner(pg::ConnectionPool* pool, const ActionRegistry* registry,
                    const FaultInjector* faults = nullptr);
 
   // The result to send back. A retryable failure means nothing was
   // recorded. `deadline` is the caller's: every statement is bounded by the
   // time left before it, and the transaction commits only if it has not
-  // passed. Errors: Unavailable (database unreachable, or a commit whose
-  // outcome is unknown: a retry reads what was recorded) and
-  // DeadlineExceeded (the deadline passed before a connection was free, or
-  // before the effect committed: rolled back, the key stays unused).
+  // passed. Errors: Unavailable (database unreachable: nothing was
+  // recorded), Unknown (a commit whose outcome is unknown: a retry with the
+  // same key reads what was recorded), DeadlineExceeded (the deadline
+  // passed before a connection was free, or before the effect committed:
+  // rolled back, the key stays unused) and Internal (a failure that is not
+  // the database's: rolled back).
   absl::StatusOr<ActionResult> Execute(
       const StepCall& call, std::chrono::system_clock::time_point deadline);
   absl::StatusOr<ActionResult> Compensate(
@@ -66,7 +69,7 @@ class IdempotentRunner {
   bool InjectFailure(const std::string& action) const;
   void SlowDependency(pqxx::work& tx, const std::string& action) const;
 
-  ConnectionPool* pool_;
+  pg::ConnectionPool* pool_;
   const ActionRegistry* registry_;
   const FaultInjector* faults_;
 };

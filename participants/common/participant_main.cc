@@ -7,17 +7,19 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "observability/health.h"
 #include "observability/logging.h"
 #include "observability/metrics_endpoint.h"
-#include "orchestrator/store/postgres/database_probe.h"
-#include "orchestrator/store/postgres/migrator.h"
-#include "participants/common/connection_pool.h"
+#include "orchestrator/pg/connection_pool.h"
+#include "orchestrator/pg/database_probe.h"
+#include "orchestrator/pg/migrator.h"
 #include "participants/common/fault_injection.h"
 #include "participants/common/idempotent_runner.h"
 #include "participants/common/participant_metrics.h"
@@ -31,6 +33,22 @@ constexpr std::chrono::seconds kStartupTimeout{30};
 constexpr std::chrono::seconds kShutdownGrace{10};
 // How often the health status is checked against the database.
 constexpr std::chrono::seconds kHealthProbeInterval{1};
+// A connect to a host that drops packets gives up after this long.
+constexpr int kConnectTimeoutSeconds = 5;
+
+// The migrations every participant database shares (the idempotency
+// records), recorded apart from the service's own: both are numbered from
+// 0001.
+constexpr char kCommonMigrations[] = "participant_common";
+constexpr char kCommonMigrationsTable[] = "participant_common_migrations";
+
+// <dir>/../participant_common, the shared migrations' place beside the
+// service's own folder.
+std::string CommonMigrationsBeside(const std::string& dir) {
+  std::filesystem::path path = std::filesystem::path(dir).lexically_normal();
+  if (path.filename().empty()) path = path.parent_path();
+  return (path.parent_path() / kCommonMigrations).string();
+}
 
 sigset_t ShutdownSignals() {
   sigset_t set;
@@ -64,15 +82,22 @@ bool Retryable(const absl::Status& status) {
   }
 }
 
-// Applies migrations, retrying with backoff while the database is not up
-// yet. nullopt: ready; otherwise the exit code to return.
+// Applies the shared migrations, then the service's own, retrying with
+// backoff while the database is not up yet. nullopt: ready; otherwise the
+// exit code to return.
 std::optional<int> PrepareDatabase(const std::string& dsn,
+                                   const std::string& common_migrations,
                                    const std::string& migrations) {
   auto give_up = std::chrono::steady_clock::now() + kStartupTimeout;
   std::chrono::milliseconds backoff{100};
+  saga::pg::DatabaseProbe probe(dsn);
   while (true) {
-    absl::Status status = ProbeDatabase(dsn);
-    if (status.ok()) status = saga::store::ApplyMigrations(dsn, migrations);
+    absl::Status status = probe.Check();
+    if (status.ok()) {
+      status = saga::pg::ApplyMigrations(dsn, common_migrations,
+                                         kCommonMigrationsTable);
+    }
+    if (status.ok()) status = saga::pg::ApplyMigrations(dsn, migrations);
     if (status.ok()) return std::nullopt;
     if (!Retryable(status)) {
       spdlog::critical("migrations from {} failed: {}", migrations,
@@ -104,6 +129,7 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
   std::string listen;
   std::string dsn;
   std::string migrations;
+  std::string common_migrations;
   bool migrate_only = false;
   std::string log_level = "info";
   std::string log_format = "text";
@@ -118,6 +144,11 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
   app.add_option("--migrations", migrations,
                  "Directory of this service's NNNN_<what>.sql migrations")
       ->required()
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--common-migrations", common_migrations,
+                 "Directory of the migrations every participant database "
+                 "shares, applied first (default: participant_common beside "
+                 "--migrations)")
       ->check(CLI::ExistingDirectory);
   app.add_flag("--migrate-only", migrate_only, "Apply migrations and exit");
   app.add_option("--log-level", log_level,
@@ -188,14 +219,24 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
     }
   }
 
-  if (std::optional<int> exit_code = PrepareDatabase(dsn, migrations)) {
+  if (common_migrations.empty()) {
+    common_migrations = CommonMigrationsBeside(migrations);
+  }
+  if (std::optional<int> exit_code =
+          PrepareDatabase(dsn, common_migrations, migrations)) {
     return *exit_code;
   }
-  spdlog::info("migrations from {} applied", migrations);
+  spdlog::info("migrations from {} and {} applied", common_migrations,
+               migrations);
   if (migrate_only) return 0;
 
   FaultInjector faults(*std::move(fault_config));
-  ConnectionPool pool(ConnectionPool::Options{.dsn = dsn, .size = pool_size});
+  saga::pg::ConnectionPool::Options pool_options;
+  pool_options.dsn = dsn;
+  pool_options.size = pool_size;
+  pool_options.connect_timeout_s = kConnectTimeoutSeconds;
+  pool_options.first_backoff = std::chrono::milliseconds(100);
+  saga::pg::ConnectionPool pool(std::move(pool_options));
   IdempotentRunner runner(&pool, &registry, &faults);
   ParticipantMetrics metrics(std::make_shared<prometheus::Registry>());
   ParticipantService service(&runner, &faults, &registry, &metrics);
@@ -225,7 +266,7 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
   }
   std::string address =
       listen.substr(0, listen.rfind(':')) + ":" + std::to_string(bound_port);
-  saga::store::DatabaseProbe database(dsn);
+  saga::pg::DatabaseProbe database(dsn);
   saga::observability::HealthMonitor health(
       server.get(), {saga::v1::Participant::service_full_name()},
       [&database] { return database.Check(); }, kHealthProbeInterval);

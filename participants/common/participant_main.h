@@ -3,7 +3,8 @@
 // logging, metrics and graceful shutdown.
 //
 // Common flags: --listen HOST:PORT --db DSN --migrations DIR
-//   [--migrate-only] [--log-level LEVEL] [--log-format text|json]
+//   [--common-migrations DIR] [--migrate-only] [--log-level LEVEL]
+//   [--log-format text|json]
 //   [--metrics-listen HOST:PORT] [--db-pool-size N]
 //   [--fail-rate ACTION=P]... [--latency-ms ACTION=MS]... [--refuse-all]
 //   [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]

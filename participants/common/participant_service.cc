@@ -46,6 +46,8 @@ grpc::StatusCode ToGrpcCode(absl::StatusCode code) {
       return grpc::StatusCode::DEADLINE_EXCEEDED;
     case absl::StatusCode::kUnavailable:
       return grpc::StatusCode::UNAVAILABLE;
+    case absl::StatusCode::kUnknown:
+      return grpc::StatusCode::UNKNOWN;
     case absl::StatusCode::kInvalidArgument:
       return grpc::StatusCode::INVALID_ARGUMENT;
     default:

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "orchestrator/store/postgres/migrator.h"
+#include "orchestrator/pg/migrator.h"
 #include "orchestrator/store/postgres/pg_store.h"
 #include "tests/integration/cluster.h"
 #include "tests/integration/pg_server.h"
@@ -194,7 +194,7 @@ TEST(FailoverTest, AReplayedStartIsAcknowledgedOnlyOnceTheStandbyHasIt) {
   ASSERT_NE(standby, nullptr) << error;
   TestDatabase db("saga_replay", primary->admin_dsn());
   ASSERT_TRUE(
-      store::ApplyMigrations(db.dsn(), SourcePath("migrations/orchestrator"))
+      pg::ApplyMigrations(db.dsn(), SourcePath("migrations/orchestrator"))
           .ok());
   auto opened = store::PgStore::Open(db.dsn(), 1);
   ASSERT_TRUE(opened.ok()) << opened.status();

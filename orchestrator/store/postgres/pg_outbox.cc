@@ -1,13 +1,13 @@
 #include "orchestrator/store/postgres/pg_outbox.h"
 
+#include <algorithm>
 #include <charconv>
-#include <condition_variable>
-#include <mutex>
 #include <pqxx/pqxx>
 #include <type_traits>
 #include <utility>
 
-#include "orchestrator/store/postgres/sqlstate.h"
+#include "orchestrator/pg/connection_pool.h"
+#include "orchestrator/pg/errors.h"
 
 namespace saga::store {
 namespace {
@@ -84,70 +84,22 @@ absl::StatusOr<OutboxEntry> EntryFromRow(const pqxx::row& row, int first) {
   return entry;
 }
 
-// Runs `fn(*conn)`, connecting first when `conn` is null, and turns
-// libpqxx's exceptions into a status. A session that broke is dropped
-// (`conn` reset) so the next call reconnects.
-template <typename Fn>
-std::invoke_result_t<Fn, pqxx::connection&> Guarded(
-    const std::string& dsn, const std::string& what,
-    std::unique_ptr<pqxx::connection>& conn, Fn&& fn) {
-  try {
-    if (conn == nullptr) conn = std::make_unique<pqxx::connection>(dsn);
-    return fn(*conn);
-  } catch (const pqxx::broken_connection& e) {
-    conn.reset();
-    return absl::UnavailableError(what + ": database unreachable: " + e.what());
-  } catch (const pqxx::sql_error& e) {
-    if (conn == nullptr || !conn->is_open() || MustReconnect(e.sqlstate())) {
-      conn.reset();
-      return absl::UnavailableError(
-          what + ": database unreachable or not writable: " + e.what());
-    }
-    return absl::InternalError(what + ": " + e.what());
-  } catch (const std::exception& e) {
-    // in_doubt_error and the like: the session's state is unknown.
-    conn.reset();
-    return absl::UnavailableError(what + ": " + e.what());
-  }
+}  // namespace
+
+namespace {
+
+pg::ConnectionPool::Options LogPoolOptions(std::string dsn, int connections) {
+  pg::ConnectionPool::Options options;
+  options.dsn = std::move(dsn);
+  options.size = std::max(1, connections);
+  return options;
 }
 
 }  // namespace
 
-class PgOutboxLog::Pool {
- public:
-  Pool(std::string dsn, int size) : dsn_(std::move(dsn)) {
-    idle_.resize(std::max(1, size));
-  }
-
-  template <typename Fn>
-  std::invoke_result_t<Fn, pqxx::connection&> Run(const std::string& what,
-                                                  Fn&& fn) {
-    std::unique_ptr<pqxx::connection> conn;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      available_.wait(lock, [this] { return !idle_.empty(); });
-      conn = std::move(idle_.back());
-      idle_.pop_back();
-    }
-    auto result = Guarded(dsn_, what, conn, std::forward<Fn>(fn));
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      idle_.push_back(std::move(conn));
-    }
-    available_.notify_one();
-    return result;
-  }
-
- private:
-  const std::string dsn_;
-  std::mutex mu_;
-  std::condition_variable available_;
-  // Free slots; a null one connects when taken.
-  std::vector<std::unique_ptr<pqxx::connection>> idle_;
-};
-
 PgOutboxLog::PgOutboxLog(std::string dsn, int connections)
-    : pool_(std::make_unique<Pool>(std::move(dsn), connections)) {}
+    : pool_(std::make_unique<pg::ConnectionPool>(
+          LogPoolOptions(std::move(dsn), connections))) {}
 
 PgOutboxLog::~PgOutboxLog() = default;
 
@@ -205,20 +157,38 @@ absl::StatusOr<StreamPage> PgOutboxLog::Read(const StreamCursor& after,
 }
 
 struct PgOutboxQueue::Session {
-  // Null until connected, and again after the session broke.
+  // Null until connected, and again after the session ended.
   std::unique_ptr<pqxx::connection> conn;
   // This session holds the dispatcher lock.
   bool leading = false;
 
-  // Runs `fn` on the session (connecting first if there is none); a session
-  // that broke is dropped and, with it, the lead: a new one holds no lock.
+  // Runs `fn` on the session (connecting first if there is none) and
+  // classifies what it throws (orchestrator/pg/errors.h). A session that
+  // ended is dropped and, with it, the lead: a new one holds no lock. Not
+  // a pool's session, which could be replaced unnoticed.
   template <typename Fn>
   std::invoke_result_t<Fn, pqxx::connection&> Run(const std::string& dsn,
                                                   const std::string& what,
-                                                  Fn&& fn) {
-    auto result = Guarded(dsn, what, conn, std::forward<Fn>(fn));
-    if (conn == nullptr) leading = false;
-    return result;
+                                                  pg::Phase phase, Fn&& fn) {
+    if (conn == nullptr) {
+      try {
+        conn = std::make_unique<pqxx::connection>(dsn);
+      } catch (...) {
+        return pg::Classify(std::current_exception(), pg::Phase::kConnect, what)
+            .status;
+      }
+    }
+    try {
+      return fn(*conn);
+    } catch (...) {
+      pg::Failure failure =
+          pg::Classify(std::current_exception(), phase, what, conn->is_open());
+      if (failure.EndsSession()) {
+        conn.reset();
+        leading = false;
+      }
+      return failure.status;
+    }
   }
 };
 
@@ -230,7 +200,7 @@ PgOutboxQueue::~PgOutboxQueue() = default;
 absl::StatusOr<bool> PgOutboxQueue::Lead() {
   if (session_->leading) return true;
   absl::StatusOr<bool> locked = session_->Run(
-      dsn_, "taking the outbox dispatcher lock",
+      dsn_, "taking the outbox dispatcher lock", pg::Phase::kStatement,
       [&](pqxx::connection& conn) -> absl::StatusOr<bool> {
         pqxx::nontransaction tx(conn);
         return tx.exec_params(kTryLockSql, kDispatcherLockKey)[0][0].as<bool>();
@@ -248,7 +218,7 @@ absl::StatusOr<std::vector<OutboxEntry>> PgOutboxQueue::Pending(int limit) {
         "reading pending outbox messages without the dispatcher lock");
   }
   return session_->Run(
-      dsn_, "reading pending outbox messages",
+      dsn_, "reading pending outbox messages", pg::Phase::kStatement,
       [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<OutboxEntry>> {
         pqxx::nontransaction tx(conn);
         std::vector<OutboxEntry> entries;
@@ -270,7 +240,10 @@ absl::Status PgOutboxQueue::MarkDispatched(
     array += std::to_string(positions[i]);
   }
   array += "}";
+  // Autocommitted: a session lost while it ran leaves it in doubt (marking
+  // again is harmless).
   return session_->Run(dsn_, "marking outbox messages dispatched",
+                       pg::Phase::kCommit,
                        [&](pqxx::connection& conn) -> absl::Status {
                          pqxx::nontransaction tx(conn);
                          tx.exec_params0(kMarkDispatchedSql, array);

@@ -11,11 +11,16 @@
 #include "absl/status/statusor.h"
 #include "orchestrator/store/outbox_store.h"
 
+namespace saga::pg {
+class ConnectionPool;
+}  // namespace saga::pg
+
 namespace saga::store {
 
 // The stream for WatchEvents. Thread-safe: up to `connections` reads run
 // at once, the others wait for a connection. Connections open lazily; a
-// broken one is dropped and reopened by a later read.
+// broken one is dropped and reopened by a later read (after a backoff when
+// the database is unreachable: orchestrator/pg/connection_pool.h).
 class PgOutboxLog final : public OutboxLog {
  public:
   // `dsn`: a libpq connection string; `connections` >= 1.
@@ -29,8 +34,7 @@ class PgOutboxLog final : public OutboxLog {
                                   int limit) override;
 
  private:
-  class Pool;
-  std::unique_ptr<Pool> pool_;
+  std::unique_ptr<pg::ConnectionPool> pool_;
 };
 
 // The dispatcher's queue. Leads while its session holds a PostgreSQL

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "orchestrator/store/postgres/migrator.h"
+#include "orchestrator/pg/migrator.h"
 #include "orchestrator/store/postgres/pg_outbox.h"
 #include "orchestrator/store/postgres/pg_store.h"
 #include "tests/support/test_support.h"
@@ -21,6 +21,7 @@
 namespace saga::store {
 namespace {
 
+using ::saga::pg::ApplyMigrations;
 using ::saga::testing::PollUntil;
 using ::saga::testing::SourcePath;
 using ::saga::testing::TestDatabase;

@@ -1,25 +1,18 @@
 #include "orchestrator/store/postgres/pg_store.h"
 
-#include <poll.h>
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
-#include <cctype>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <pqxx/pqxx>
-#include <type_traits>
 #include <unordered_map>
 #include <utility>
 
+#include "orchestrator/pg/await_standby.h"
+#include "orchestrator/pg/connection_pool.h"
 #include "orchestrator/store/batch_checks.h"
-#include "orchestrator/store/postgres/await_standby.h"
 #include "orchestrator/store/postgres/group_rows.h"
-#include "orchestrator/store/postgres/sqlstate.h"
 
 namespace saga::store {
 namespace {
@@ -333,202 +326,36 @@ std::optional<std::string> NullIfEmpty(const std::string& value) {
 
 }  // namespace
 
-class PgStore::ConnectionPool {
- public:
-  ConnectionPool(std::string dsn, int size) : dsn_(std::move(dsn)) {
-    idle_.resize(size);
-  }
+namespace {
 
-  // Opens every connection now; Unavailable if one cannot be opened.
-  absl::Status Fill() {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (std::unique_ptr<pqxx::connection>& conn : idle_) {
-      try {
-        conn = Connect();
-      } catch (const std::exception& e) {
-        return absl::UnavailableError(
-            std::string("cannot connect to PostgreSQL: ") + e.what());
-      }
-    }
-    return absl::OkStatus();
+// Sessions are set up for this store's statements.
+void PrepareSession(pqxx::connection& conn) {
+  // This store never leaves a transaction idle; one that idles belongs
+  // to a paused or hung process, whose row locks would hold up the
+  // takeover of its sagas by other instances.
+  pqxx::nontransaction(conn).exec(
+      "SET idle_in_transaction_session_timeout = '10s'");
+  // Every statement here reaches rows by key (a saga, an idempotency key,
+  // a range of saga ids) or joins a small group to them by key, so the
+  // plan wanted is nested loops of index probes. The group statements'
+  // generic plans are made at their sixth run, often on a young database
+  // where a sequential scan with a hash join, or a merge join over a
+  // whole index, looks cheaper; the cached plan then kept reading every
+  // saga row per statement as the table grew (C=256 in bench/run.sh
+  // after a C=64 phase: 7.7 million sagas_pkey entries read by 2,250
+  // statements, and ~650 sagas/s against ~900).
+  pqxx::nontransaction(conn).exec(
+      "SET enable_seqscan = off; SET enable_hashjoin = off;"
+      " SET enable_mergejoin = off");
+  // Prepared now rather than on first use: libpqxx 6.4 leaks a result
+  // when a lazy PREPARE meets a connection that died in the meantime.
+  for (const Statement& statement : kStatements) {
+    conn.prepare(statement.name, statement.sql);
+    conn.prepare_now(statement.name);
   }
+}
 
-  // Runs `fn(connection)` on a pooled connection and turns libpqxx's
-  // exceptions into a status. A connection that broke is dropped, and its
-  // slot reconnects on a later call. After a failed connect, calls fail
-  // fast with Unavailable until a backoff (doubling up to kMaxBackoff)
-  // has passed, so an unreachable or read-only database (during a
-  // failover) is not hammered by every waiting thread.
-  template <typename Fn>
-  std::invoke_result_t<Fn, pqxx::connection&> Run(const std::string& what,
-                                                  Fn&& fn) {
-    using Result = std::invoke_result_t<Fn, pqxx::connection&>;
-    std::unique_ptr<pqxx::connection> conn = Take();
-    bool broken = false;
-    Result result = [&]() -> Result {
-      try {
-        if (conn != nullptr && !LooksAlive(*conn)) conn.reset();
-        if (conn == nullptr) {
-          if (absl::Status wait = BackingOff(what); !wait.ok()) return wait;
-          conn = ConnectNotingOutcome();
-        }
-        return fn(*conn);
-      } catch (const pqxx::in_doubt_error& e) {
-        broken = true;
-        return absl::UnknownError(what +
-                                  ": commit outcome unknown: " + e.what());
-      } catch (const pqxx::statement_completion_unknown& e) {
-        broken = true;
-        return absl::UnknownError(what + ": outcome unknown: " + e.what());
-      } catch (const pqxx::broken_connection& e) {
-        broken = true;
-        return absl::UnavailableError(what +
-                                      ": database unreachable: " + e.what());
-      } catch (const pqxx::transaction_rollback& e) {
-        return absl::UnavailableError(
-            what + ": rolled back by the database, retry: " + e.what());
-      } catch (const pqxx::unique_violation& e) {
-        return absl::AlreadyExistsError(what + ": " + e.what());
-      } catch (const pqxx::sql_error& e) {
-        if (conn == nullptr || !conn->is_open() ||
-            MustReconnect(e.sqlstate())) {
-          broken = true;
-          return absl::UnavailableError(
-              what + ": database unreachable or not writable: " + e.what());
-        }
-        return absl::InternalError(what + ": " + e.what());
-      } catch (const std::exception& e) {
-        return absl::InternalError(what + ": " + e.what());
-      }
-    }();
-    if (broken) {
-      spdlog::warn("dropping a PostgreSQL connection: {}",
-                   std::string(StatusOf(result).message()));
-      conn.reset();
-    }
-    Give(std::move(conn));
-    return result;
-  }
-
- private:
-  static const absl::Status& StatusOf(const absl::Status& status) {
-    return status;
-  }
-  template <typename T>
-  static const absl::Status& StatusOf(const absl::StatusOr<T>& status_or) {
-    return status_or.status();
-  }
-
-  // An idle session has nothing to read: the server talks only when asked
-  // (this store uses no LISTEN). A readable socket means the server ended
-  // the session (restart, pg_terminate_backend) and sent its goodbye, so the
-  // call reconnects at once instead of failing. libpqxx 6.4 would also leak
-  // a result if a query met the dead session.
-  static bool LooksAlive(const pqxx::connection& conn) {
-    if (!conn.is_open() || conn.sock() < 0) return false;
-    pollfd pending{conn.sock(), POLLIN, 0};
-    return ::poll(&pending, 1, 0) == 0;
-  }
-
-  static constexpr std::chrono::milliseconds kFirstBackoff{50};
-  static constexpr std::chrono::milliseconds kMaxBackoff{2000};
-
-  // Unavailable while a backoff after a failed connect runs.
-  absl::Status BackingOff(const std::string& what) {
-    std::lock_guard<std::mutex> lock(mu_);
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= next_connect_) return absl::OkStatus();
-    return absl::UnavailableError(
-        what + ": database unreachable (" + last_connect_error_ +
-        "); next attempt in " +
-        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                           next_connect_ - now)
-                           .count()) +
-        " ms");
-  }
-
-  std::unique_ptr<pqxx::connection> ConnectNotingOutcome() {
-    try {
-      std::unique_ptr<pqxx::connection> conn = Connect();
-      std::lock_guard<std::mutex> lock(mu_);
-      if (backoff_.count() != 0) spdlog::info("PostgreSQL reachable again");
-      backoff_ = std::chrono::milliseconds(0);
-      return conn;
-    } catch (const std::exception& e) {
-      std::lock_guard<std::mutex> lock(mu_);
-      backoff_ = std::min(kMaxBackoff, std::max(kFirstBackoff, backoff_ * 2));
-      next_connect_ = std::chrono::steady_clock::now() + backoff_;
-      last_connect_error_ = e.what();
-      while (!last_connect_error_.empty() &&
-             std::isspace(
-                 static_cast<unsigned char>(last_connect_error_.back()))) {
-        last_connect_error_.pop_back();
-      }
-      throw;
-    }
-  }
-
-  // Throws what libpqxx throws when the server cannot be reached.
-  std::unique_ptr<pqxx::connection> Connect() const {
-    auto conn = std::make_unique<pqxx::connection>(dsn_);
-    // This store never leaves a transaction idle; one that idles belongs
-    // to a paused or hung process, whose row locks would hold up the
-    // takeover of its sagas by other instances.
-    pqxx::nontransaction(*conn).exec(
-        "SET idle_in_transaction_session_timeout = '10s'");
-    // Every statement here reaches rows by key (a saga, an idempotency key,
-    // a range of saga ids) or joins a small group to them by key, so the
-    // plan wanted is nested loops of index probes. The group statements'
-    // generic plans are made at their sixth run, often on a young database
-    // where a sequential scan with a hash join, or a merge join over a
-    // whole index, looks cheaper; the cached plan then kept reading every
-    // saga row per statement as the table grew (C=256 in bench/run.sh
-    // after a C=64 phase: 7.7 million sagas_pkey entries read by 2,250
-    // statements, and ~650 sagas/s against ~900).
-    pqxx::nontransaction(*conn).exec(
-        "SET enable_seqscan = off; SET enable_hashjoin = off;"
-        " SET enable_mergejoin = off");
-    // Prepared now rather than on first use: libpqxx 6.4 leaks a result
-    // when a lazy PREPARE meets a connection that died in the meantime.
-    for (const Statement& statement : kStatements) {
-      conn->prepare(statement.name, statement.sql);
-      conn->prepare_now(statement.name);
-    }
-    return conn;
-  }
-
-  // Waits for a free slot; the connection may be null (to be reopened).
-  std::unique_ptr<pqxx::connection> Take() {
-    std::unique_lock<std::mutex> lock(mu_);
-    available_.wait(lock, [this] { return !idle_.empty(); });
-    std::unique_ptr<pqxx::connection> conn = std::move(idle_.back());
-    idle_.pop_back();
-    return conn;
-  }
-
-  void Give(std::unique_ptr<pqxx::connection> conn) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      // Live connections go to the back, where Take looks first.
-      if (conn == nullptr) {
-        idle_.insert(idle_.begin(), nullptr);
-      } else {
-        idle_.push_back(std::move(conn));
-      }
-    }
-    available_.notify_one();
-  }
-
-  const std::string dsn_;
-  std::mutex mu_;
-  std::condition_variable available_;
-  // Free slots; a null one reconnects when taken.
-  std::vector<std::unique_ptr<pqxx::connection>> idle_;
-  // After a failed connect: how long to wait, until when, and why.
-  std::chrono::milliseconds backoff_{0};                // GUARDED_BY(mu_)
-  std::chrono::steady_clock::time_point next_connect_;  // GUARDED_BY(mu_)
-  std::string last_connect_error_;                      // GUARDED_BY(mu_)
-};
+}  // namespace
 
 namespace {
 
@@ -548,18 +375,9 @@ std::vector<std::vector<size_t>> RoundsOfDistinctSagas(
 
 }  // namespace
 
-PgStore::PgStore(std::unique_ptr<ConnectionPool> pool,
+PgStore::PgStore(std::unique_ptr<pg::ConnectionPool> pool,
                  GroupCommitOptions options)
-    : pool_(std::move(pool)),
-      observer_(std::move(options.observer)),
-      creates_(options.max_group, options.max_leaders,
-               [this](const std::vector<const AppendBatch*>& group) {
-                 return CommitCreates(group);
-               }),
-      appends_(options.max_group, options.max_leaders,
-               [this](const std::vector<const AppendBatch*>& group) {
-                 return CommitAppends(group);
-               }) {}
+    : pool_(std::move(pool)), observer_(std::move(options.observer)) {}
 
 PgStore::~PgStore() = default;
 
@@ -569,7 +387,11 @@ absl::StatusOr<std::unique_ptr<PgStore>> PgStore::Open(
     return absl::InvalidArgumentError("pool size must be at least 1, got " +
                                       std::to_string(pool_size));
   }
-  auto pool = std::make_unique<ConnectionPool>(dsn, pool_size);
+  pg::ConnectionPool::Options pool_options;
+  pool_options.dsn = dsn;
+  pool_options.size = pool_size;
+  pool_options.prepare = PrepareSession;
+  auto pool = std::make_unique<pg::ConnectionPool>(std::move(pool_options));
   if (absl::Status status = pool->Fill(); !status.ok()) return status;
   return std::unique_ptr<PgStore>(
       new PgStore(std::move(pool), std::move(options)));
@@ -580,7 +402,7 @@ absl::StatusOr<CreateResult> PgStore::Create(const AppendBatch& first) {
       !status.ok()) {
     return status;
   }
-  return creates_.Submit(first);
+  return CommitCreates({&first})[0];
 }
 
 absl::Status PgStore::Append(const AppendBatch& batch) {
@@ -588,7 +410,7 @@ absl::Status PgStore::Append(const AppendBatch& batch) {
       !status.ok()) {
     return status;
   }
-  return appends_.Submit(batch);
+  return CommitAppends({&batch})[0];
 }
 
 template <typename Result>
@@ -634,24 +456,23 @@ std::vector<Result> PgStore::CommitGroup(
     std::vector<Result> (PgStore::*commit_alone)(const Group&)) {
   const auto started = std::chrono::steady_clock::now();
   absl::StatusOr<std::vector<Result>> results = pool_->Run(
-      what, [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<Result>> {
+      what,
+      [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<Result>> {
         if (commit == Commit::kOneStatement) {
           // Autocommitted: no BEGIN and COMMIT round trips (a tenth of a
-          // commit's latency at low load). A connection lost while the
-          // statement ran leaves its outcome unknown, as a lost COMMIT does.
+          // commit's latency at low load).
           pqxx::nontransaction tx(conn);
-          try {
-            return write(tx);
-          } catch (const pqxx::broken_connection& e) {
-            throw pqxx::in_doubt_error(
-                std::string("connection lost during the write: ") + e.what());
-          }
+          return write(tx);
         }
         pqxx::work tx(conn);
         absl::StatusOr<std::vector<Result>> written = write(tx);
         if (written.ok()) tx.commit();
         return written;
-      });
+      },
+      // A session lost while the one statement ran leaves its outcome
+      // unknown, as a lost COMMIT does.
+      commit == Commit::kOneStatement ? pg::Phase::kCommit
+                                      : pg::Phase::kStatement);
   if (results.ok()) {
     if (observer_) {
       observer_(group.size(), std::chrono::duration<double>(
@@ -734,7 +555,7 @@ std::vector<absl::StatusOr<CreateResult>> PgStore::CommitCreates(
         if (written.size() > 0 && !AnyCreated(results)) {
           // A replay only: acknowledged once the saga it reports is
           // durable (await_standby.h).
-          tx.exec(kAwaitStandbySql);
+          tx.exec(pg::kAwaitStandbySql);
         }
         return results;
       },

@@ -1,15 +1,16 @@
 // The PostgreSQL SagaStore over the schema in migrations/orchestrator (run
 // ApplyMigrations first; Open does not migrate).
 //
-// Holds a fixed pool of connections. A connection that breaks is dropped
-// and re-opened by a later call, so the store outlives a database restart:
-// calls made while the database is unreachable fail with Unavailable, and
-// a call whose commit was cut off fails with Unknown.
+// Holds a fixed pool of connections (orchestrator/pg/connection_pool.h). A
+// connection that breaks is dropped and re-opened by a later call, so the
+// store outlives a database restart: calls made while the database is
+// unreachable fail with Unavailable, and a call whose commit was cut off
+// fails with Unknown (orchestrator/pg/errors.h has the whole table).
 //
-// Writes are group-committed (group_commit.h): Create and Append calls made
-// at the same time from several threads share one transaction and one
-// statement, and each still gets its own result (a fenced batch does not
-// refuse the others in its group).
+// CreateGroup and AppendGroup commit a group of batches (formed by the
+// engine's Committer) in one transaction and one statement, and each batch
+// still gets its own result (a fenced batch does not refuse the others in
+// its group). Create and Append commit one batch each.
 //
 // Thread-safety: every method may be called from any thread; at most
 // pool_size calls use the database at once, the others wait for a
@@ -23,16 +24,15 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "orchestrator/store/postgres/group_commit.h"
 #include "orchestrator/store/store.h"
+
+namespace saga::pg {
+class ConnectionPool;
+}  // namespace saga::pg
 
 namespace saga::store {
 
 struct GroupCommitOptions {
-  // Most batches one transaction carries.
-  size_t max_group = 256;
-  // Groups committing at once (each on its own connection).
-  size_t max_leaders = 2;
   // Called after each committed group with its size and commit latency
   // (metrics); may be empty. Runs on the committing thread.
   std::function<void(size_t batches, std::chrono::duration<double> latency)>
@@ -78,17 +78,10 @@ class PgStore final : public SagaStore {
   absl::StatusOr<std::string> GetDefinition(const std::string& name,
                                             int version) override;
 
-  // Writes waiting for their group to form (a gauge for metrics and tests).
-  size_t QueuedWrites() const {
-    return creates_.Waiting() + appends_.Waiting();
-  }
-
  private:
-  class ConnectionPool;
-
   using Group = std::vector<const AppendBatch*>;
 
-  PgStore(std::unique_ptr<ConnectionPool> pool, GroupCommitOptions options);
+  PgStore(std::unique_ptr<pg::ConnectionPool> pool, GroupCommitOptions options);
 
   // Checks each batch, commits the valid ones with `commit` and merges the
   // results back in order.
@@ -111,10 +104,8 @@ class PgStore final : public SagaStore {
       const Group& group, const std::string& what, Commit commit, WriteFn write,
       std::vector<Result> (PgStore::*commit_alone)(const Group&));
 
-  std::unique_ptr<ConnectionPool> pool_;
+  std::unique_ptr<pg::ConnectionPool> pool_;
   const std::function<void(size_t, std::chrono::duration<double>)> observer_;
-  GroupCommitQueue<AppendBatch, absl::StatusOr<CreateResult>> creates_;
-  GroupCommitQueue<AppendBatch, absl::Status> appends_;
 };
 
 }  // namespace saga::store

@@ -1,4 +1,4 @@
-#include "orchestrator/store/postgres/migrator.h"
+#include "orchestrator/pg/migrator.h"
 
 #include <spdlog/spdlog.h>
 
@@ -7,14 +7,16 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <pqxx/pqxx>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "orchestrator/pg/errors.h"
 
-namespace saga::store {
+namespace saga::pg {
 namespace {
 
 // Any fixed number will do: every service migrates its own database, so
@@ -24,24 +26,44 @@ constexpr int64_t kMigrationLockKey = 0x5a6a0001;
 constexpr char kQuietNoticesSql[] = "SET client_min_messages TO warning";
 constexpr char kLockSql[] = "SELECT pg_advisory_lock($1)";
 constexpr char kUnlockSql[] = "SELECT pg_advisory_unlock($1)";
+// The migrations' table ({} is its quoted name).
 constexpr char kCreateTableSql[] = R"sql(
-CREATE TABLE IF NOT EXISTS schema_migrations (
+CREATE TABLE IF NOT EXISTS {} (
   version int PRIMARY KEY,
   name text NOT NULL,
   checksum text NOT NULL,
   applied_at timestamptz NOT NULL DEFAULT now()
 ))sql";
-constexpr char kSelectAppliedSql[] =
-    "SELECT version, name, checksum FROM schema_migrations";
+constexpr char kSelectAppliedSql[] = "SELECT version, name, checksum FROM {}";
 constexpr char kChecksumSql[] = "SELECT md5($1)";
 constexpr char kRecordSql[] =
-    "INSERT INTO schema_migrations (version, name, checksum) "
-    "VALUES ($1, $2, $3)";
+    "INSERT INTO {} (version, name, checksum) VALUES ($1, $2, $3)";
+
+constexpr char kValidChecksumPrefix[] = "-- valid-checksum:";
+
+// `sql` with the table's quoted name in place of {}.
+std::string ForTable(const std::string& sql, const std::string& table) {
+  const size_t at = sql.find("{}");
+  return sql.substr(0, at) + table + sql.substr(at + 2);
+}
 
 struct MigrationFile {
   int version = 0;
   std::string name;  // file name, e.g. 0001_init.sql
   std::string sql;
+
+  // The file lists `checksum` as one of an earlier content.
+  bool Accepts(const std::string& checksum) const {
+    std::istringstream lines(sql);
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (line.rfind(kValidChecksumPrefix, 0) != 0) continue;
+      std::istringstream rest(line.substr(sizeof(kValidChecksumPrefix) - 1));
+      std::string listed;
+      if (rest >> listed && listed == checksum) return true;
+    }
+    return false;
+  }
 };
 
 struct AppliedMigration {
@@ -112,15 +134,16 @@ absl::StatusOr<std::vector<MigrationFile>> ReadMigrationFiles(
   return files;
 }
 
-// REQUIRES: the migration lock is held on `conn`.
+// REQUIRES: the migration lock is held on `conn`. Throws what libpqxx
+// throws outside a file's own transaction.
 absl::Status ApplyLocked(pqxx::connection& conn,
                          const std::vector<MigrationFile>& files,
-                         const std::string& dir) {
+                         const std::string& dir, const std::string& table) {
   std::map<int, AppliedMigration> applied;
   {
     pqxx::nontransaction tx(conn);
-    tx.exec(kCreateTableSql);
-    for (const pqxx::row& row : tx.exec(kSelectAppliedSql)) {
+    tx.exec(ForTable(kCreateTableSql, table));
+    for (const pqxx::row& row : tx.exec(ForTable(kSelectAppliedSql, table))) {
       applied[row[0].as<int>()] = {row[1].as<std::string>(),
                                    row[2].as<std::string>()};
     }
@@ -133,7 +156,9 @@ absl::Status ApplyLocked(pqxx::connection& conn,
     }
     auto it = applied.find(file.version);
     if (it != applied.end()) {
-      if (it->second.checksum != checksum || it->second.name != file.name) {
+      if (it->second.name != file.name ||
+          (it->second.checksum != checksum &&
+           !file.Accepts(it->second.checksum))) {
         return absl::FailedPreconditionError(
             "migration '" + file.name + "' in '" + dir +
             "' changed after it was applied (as '" + it->second.name +
@@ -141,14 +166,17 @@ absl::Status ApplyLocked(pqxx::connection& conn,
       }
       continue;
     }
+    const std::string what = "migration '" + file.name + "' in '" + dir + "'";
     try {
       pqxx::work tx(conn, "migration");
       tx.exec(file.sql);
-      tx.exec_params0(kRecordSql, file.version, file.name, checksum);
+      tx.exec_params0(ForTable(kRecordSql, table), file.version, file.name,
+                      checksum);
       tx.commit();
-    } catch (const pqxx::sql_error& e) {
-      return absl::InternalError("migration '" + file.name + "' in '" + dir +
-                                 "' failed: " + e.what());
+    } catch (...) {
+      return Classify(std::current_exception(), Phase::kStatement, what,
+                      conn.is_open())
+          .status;
     }
     spdlog::info("applied migration {} from {}", file.name, dir);
   }
@@ -157,32 +185,35 @@ absl::Status ApplyLocked(pqxx::connection& conn,
 
 }  // namespace
 
-absl::Status ApplyMigrations(const std::string& dsn, const std::string& dir) {
+absl::Status ApplyMigrations(const std::string& dsn, const std::string& dir,
+                             const std::string& table) {
   absl::StatusOr<std::vector<MigrationFile>> files = ReadMigrationFiles(dir);
   if (!files.ok()) return files.status();
+  const std::string what = "migrating '" + dir + "'";
+  std::unique_ptr<pqxx::connection> conn;
   try {
-    pqxx::connection conn(dsn);
+    conn = std::make_unique<pqxx::connection>(dsn);
+  } catch (...) {
+    return Classify(std::current_exception(), Phase::kConnect, what).status;
+  }
+  try {
     {
-      pqxx::nontransaction tx(conn);
+      pqxx::nontransaction tx(*conn);
       tx.exec(kQuietNoticesSql);
       tx.exec_params(kLockSql, kMigrationLockKey);
     }
-    absl::Status status = ApplyLocked(conn, *files, dir);
+    absl::Status status =
+        ApplyLocked(*conn, *files, dir, conn->quote_name(table));
     // Closing the session would release the lock too; unlocking explicitly
     // keeps the lock's scope obvious.
-    pqxx::nontransaction tx(conn);
+    pqxx::nontransaction tx(*conn);
     tx.exec_params(kUnlockSql, kMigrationLockKey);
     return status;
-  } catch (const pqxx::in_doubt_error& e) {
-    return absl::UnknownError(
-        std::string("migrating: commit outcome unknown: ") + e.what());
-  } catch (const pqxx::broken_connection& e) {
-    return absl::UnavailableError(
-        std::string("migrating: cannot reach the database: ") + e.what());
-  } catch (const std::exception& e) {
-    return absl::InternalError(std::string("migrating '") + dir +
-                               "': " + e.what());
+  } catch (...) {
+    return Classify(std::current_exception(), Phase::kStatement, what,
+                    conn->is_open())
+        .status;
   }
 }
 
-}  // namespace saga::store
+}  // namespace saga::pg

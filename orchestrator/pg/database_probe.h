@@ -13,7 +13,7 @@
 
 #include "absl/status/status.h"
 
-namespace saga::store {
+namespace saga::pg {
 
 class DatabaseProbe {
  public:
@@ -35,4 +35,4 @@ class DatabaseProbe {
   std::unique_ptr<Connection> connection_;
 };
 
-}  // namespace saga::store
+}  // namespace saga::pg

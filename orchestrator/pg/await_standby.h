@@ -12,9 +12,9 @@
 // prefix "saga-replay".
 #pragma once
 
-namespace saga::store {
+namespace saga::pg {
 
 inline constexpr char kAwaitStandbySql[] =
     "SELECT pg_logical_emit_message(true, 'saga-replay', '')";
 
-}  // namespace saga::store
+}  // namespace saga::pg
