@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "orchestrator/core/duration.h"
+#include "orchestrator/core/input_path.h"
 #include "yaml-cpp/yaml.h"
 
 namespace saga::core {
@@ -42,18 +43,6 @@ bool IsInputType(const std::string& s) {
   static const std::set<std::string> kTypes = {"string",  "number", "integer",
                                                "boolean", "object", "array"};
   return kTypes.count(s) > 0;
-}
-
-std::vector<std::string> Split(const std::string& path) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    size_t dot = path.find('.', start);
-    parts.push_back(path.substr(start, dot - start));
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  return parts;
 }
 
 class Parser {
@@ -438,29 +427,20 @@ class Parser {
     step_ = "step '" + step.name + "'";
     for (const InputMapping& m : step.input) {
       const std::string field = "input." + m.target;
-      const std::vector<std::string> parts = Split(m.source);
-      if (std::any_of(parts.begin(), parts.end(),
-                      [](const std::string& p) { return p.empty(); })) {
-        return Error(field, "source '" + m.source + "' has an empty segment");
+      absl::StatusOr<InputPath> path = ParseInputPath(m.source);
+      if (!path.ok()) return Error(field, std::string(path.status().message()));
+      if (path->root == InputPath::Root::kSagaInput) continue;
+      const int from = def.StepIndex(path->step);
+      if (from < 0) {
+        return Error(field, "source '" + m.source + "' names unknown step '" +
+                                path->step + "'");
       }
-      if (parts[0] == "input") continue;
-      if (parts[0] == "steps" && parts.size() >= 3 && parts[2] == "output") {
-        const int from = def.StepIndex(parts[1]);
-        if (from < 0) {
-          return Error(field, "source '" + m.source + "' names unknown step '" +
-                                  parts[1] + "'");
-        }
-        if (static_cast<size_t>(from) >= index) {
-          return Error(field, "source '" + m.source +
-                                  "' must name an earlier step, and '" +
-                                  parts[1] + "' does not come before '" +
-                                  step.name + "'");
-        }
-        continue;
+      if (static_cast<size_t>(from) >= index) {
+        return Error(field, "source '" + m.source +
+                                "' must name an earlier step, and '" +
+                                path->step + "' does not come before '" +
+                                step.name + "'");
       }
-      return Error(field, "source '" + m.source +
-                              "' must be input, input.<field> or "
-                              "steps.<earlier step>.output[.<field>]");
     }
     return absl::OkStatus();
   }
