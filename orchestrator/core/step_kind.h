@@ -2,13 +2,12 @@
 // the loader and the decider consult, so that a new kind is a new enum value,
 // one row of kStepKindRules and its tests. Pure.
 //
-// What follows from where a saga stands rather than from a step's kind is
-// not in the table: whether a saga may still roll back is
-// MayStartCompensation (decider.h), which looks at the pivot's state. It
-// decides a definite failure's fate (roll back, or FAILED past the point of
-// no return) and whether a failing step is retried past its budget (where
-// the saga cannot roll back, it must be); the placement rules below are what
-// make that hold for every step after the pivot.
+// Not in the table, because it depends on the saga's state rather than on a
+// step's kind: whether the saga may still roll back (MayStartCompensation in
+// decider.h, which looks at the pivot's state). It decides whether a definite
+// failure rolls the saga back or fails it, and whether a failing step is
+// retried past its budget. Steps after the pivot run once it has succeeded,
+// so they always are; the pivot itself only while its outcome is unknown.
 #pragma once
 
 #include <optional>
@@ -50,11 +49,12 @@ struct StepKindRules {
 // at compile time), which is also the order in which messages list kinds.
 // clang-format off
 inline constexpr StepKindRules kStepKindRules[] = {
-  // kind                     name             has_compensation  is_pivot  may_precede_pivot  may_follow_pivot
-  {StepKind::kCompensatable,  "compensatable", true,             false,    true,              false},
-  {StepKind::kReadOnly,       "read_only",     false,            false,    true,              false},
-  {StepKind::kPivot,          "pivot",         false,            true,     false,             false},
-  {StepKind::kRetriable,      "retriable",     false,            false,    false,             true},
+  // {kind, name, has_compensation, is_pivot, may_precede_pivot,
+  //  may_follow_pivot}
+  {StepKind::kCompensatable, "compensatable", true,  false, true,  false},
+  {StepKind::kReadOnly,      "read_only",     false, false, true,  false},
+  {StepKind::kPivot,         "pivot",         false, true,  false, false},
+  {StepKind::kRetriable,     "retriable",     false, false, false, true},
 };
 // clang-format on
 

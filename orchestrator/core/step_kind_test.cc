@@ -1,6 +1,7 @@
 #include "orchestrator/core/step_kind.h"
 
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -19,33 +20,32 @@ TEST(StepKindTest, NamesRoundTrip) {
   }
 }
 
-// The rules as the README and the decider's tests describe them, row by row.
-TEST(StepKindTest, RowsSayWhatEachKindMayDo) {
-  const StepKindRules& compensatable = RulesFor(StepKind::kCompensatable);
-  EXPECT_STREQ(compensatable.name, "compensatable");
-  EXPECT_TRUE(compensatable.has_compensation);
-  EXPECT_FALSE(compensatable.is_pivot);
-  EXPECT_TRUE(compensatable.may_precede_pivot);
-  EXPECT_FALSE(compensatable.may_follow_pivot);
+std::vector<StepKind> KindsWhere(bool StepKindRules::*rule) {
+  std::vector<StepKind> kinds;
+  for (const StepKindRules& rules : kStepKindRules) {
+    if (rules.*rule) kinds.push_back(rules.kind);
+  }
+  return kinds;
+}
 
-  const StepKindRules& read_only = RulesFor(StepKind::kReadOnly);
-  EXPECT_STREQ(read_only.name, "read_only");
-  EXPECT_FALSE(read_only.has_compensation);
-  EXPECT_FALSE(read_only.is_pivot);
-  EXPECT_TRUE(read_only.may_precede_pivot);
-  EXPECT_FALSE(read_only.may_follow_pivot);
+// The spellings are part of the definition format and of sagactl's output.
+TEST(StepKindTest, NamesAreTheDefinitionSpellings) {
+  std::vector<std::string> names;
+  for (const StepKindRules& rules : kStepKindRules) names.push_back(rules.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"compensatable", "read_only",
+                                             "pivot", "retriable"}));
+}
 
-  const StepKindRules& pivot = RulesFor(StepKind::kPivot);
-  EXPECT_STREQ(pivot.name, "pivot");
-  EXPECT_FALSE(pivot.has_compensation);
-  EXPECT_TRUE(pivot.is_pivot);
-
-  const StepKindRules& retriable = RulesFor(StepKind::kRetriable);
-  EXPECT_STREQ(retriable.name, "retriable");
-  EXPECT_FALSE(retriable.has_compensation);
-  EXPECT_FALSE(retriable.is_pivot);
-  EXPECT_FALSE(retriable.may_precede_pivot);
-  EXPECT_TRUE(retriable.may_follow_pivot);
+// The rules as the README states them, column by column.
+TEST(StepKindTest, ColumnsSayWhatEachKindMayDo) {
+  using K = StepKind;
+  EXPECT_EQ(KindsWhere(&StepKindRules::has_compensation),
+            std::vector<K>{K::kCompensatable});
+  EXPECT_EQ(KindsWhere(&StepKindRules::is_pivot), std::vector<K>{K::kPivot});
+  EXPECT_EQ(KindsWhere(&StepKindRules::may_precede_pivot),
+            (std::vector<K>{K::kCompensatable, K::kReadOnly}));
+  EXPECT_EQ(KindsWhere(&StepKindRules::may_follow_pivot),
+            std::vector<K>{K::kRetriable});
 }
 
 // Invariants any new row must keep, so that a saga can always either roll
