@@ -6,6 +6,7 @@
 
 #include "nlohmann/json.hpp"
 #include "orchestrator/core/retry_policy.h"
+#include "orchestrator/core/step_kind.h"
 #include "orchestrator/core/strict_json.h"
 
 namespace saga::core {
@@ -34,8 +35,9 @@ std::string CanonicalJson(const std::string& text) {
 
 int PivotIndex(const SagaDefinition& definition) {
   for (size_t i = 0; i < definition.steps.size(); ++i) {
-    if (definition.steps[i].kind == StepKind::kPivot)
+    if (RulesFor(definition.steps[i].kind).is_pivot) {
       return static_cast<int>(i);
+    }
   }
   return -1;
 }
@@ -98,10 +100,11 @@ class Builder {
     NextCompensation();
   }
 
-  // A step is undone if its effect may exist: it succeeded, its outcome is
-  // unknown, or a compensation of it was started and not finished.
+  // A step with a compensation is undone if its effect may exist: it
+  // succeeded, its outcome is unknown, or a compensation of it was started
+  // and not finished.
   bool NeedsCompensation(int k) const {
-    if (def_.steps[k].kind != StepKind::kCompensatable) return false;
+    if (!RulesFor(def_.steps[k].kind).has_compensation) return false;
     const StepState& step = state_.steps[k];
     if (step.status == StepStatus::kCompensated) return false;
     return step.status == StepStatus::kSucceeded ||

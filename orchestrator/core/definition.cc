@@ -2,20 +2,6 @@
 
 namespace saga::core {
 
-const char* StepKindName(StepKind kind) {
-  switch (kind) {
-    case StepKind::kCompensatable:
-      return "compensatable";
-    case StepKind::kReadOnly:
-      return "read_only";
-    case StepKind::kPivot:
-      return "pivot";
-    case StepKind::kRetriable:
-      return "retriable";
-  }
-  return "unknown";
-}
-
 int SagaDefinition::StepIndex(const std::string& step_name) const {
   for (size_t i = 0; i < steps.size(); ++i) {
     if (steps[i].name == step_name) return static_cast<int>(i);

@@ -7,14 +7,9 @@
 #include <utility>
 #include <vector>
 
+#include "orchestrator/core/step_kind.h"
+
 namespace saga::core {
-
-// Where a step stands relative to the point of no return. The loader only
-// accepts compensatable/read-only steps before the pivot and retriable ones
-// after it, so a saga can always either roll back or finish.
-enum class StepKind { kCompensatable, kReadOnly, kPivot, kRetriable };
-
-const char* StepKindName(StepKind kind);
 
 // A retry budget: attempts, time, or both (whichever runs out first; see
 // MayRetry). Retriable steps, and a pivot whose outcome is unknown, ignore
@@ -36,7 +31,8 @@ struct RetryPolicy {
 // One entry of a step's input mapping: the step's input field `target`
 // takes the value found at `source`, a dotted path rooted at either
 // "input" (the saga input) or "steps.<step>.output" (an earlier step's
-// output), e.g. "steps.reserve_doctor.output.reservation_id".
+// output), e.g. "steps.reserve_doctor.output.reservation_id"; parsed by
+// ParseInputPath (input_path.h).
 struct InputMapping {
   std::string target;
   std::string source;

@@ -15,6 +15,8 @@
 
 #include "absl/status/status.h"
 #include "orchestrator/core/duration.h"
+#include "orchestrator/core/input_path.h"
+#include "orchestrator/core/step_kind.h"
 #include "yaml-cpp/yaml.h"
 
 namespace saga::core {
@@ -44,16 +46,22 @@ bool IsInputType(const std::string& s) {
   return kTypes.count(s) > 0;
 }
 
-std::vector<std::string> Split(const std::string& path) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    size_t dot = path.find('.', start);
-    parts.push_back(path.substr(start, dot - start));
-    if (dot == std::string::npos) break;
-    start = dot + 1;
+// The names of the step kinds whose `rule` holds (every kind if `rule` is
+// null), in table order.
+std::string KindNames(bool StepKindRules::*rule, const std::string& separator) {
+  std::string names;
+  for (const StepKindRules& rules : kStepKindRules) {
+    if (rule != nullptr && !(rules.*rule)) continue;
+    if (!names.empty()) names += separator;
+    names += rules.name;
   }
-  return parts;
+  return names;
+}
+
+// Why a step of kind `kind` may not have a compensation.
+std::string OnlyCompensatable(const std::string& kind) {
+  return "only " + KindNames(&StepKindRules::has_compensation, " or ") +
+         " steps have one (this step is " + kind + ")";
 }
 
 class Parser {
@@ -326,34 +334,25 @@ class Parser {
     std::string kind;
     s = GetString(node, "kind", "kind", true, kind);
     if (!s.ok()) return s;
-    if (kind == "compensatable") {
-      step.kind = StepKind::kCompensatable;
-    } else if (kind == "read_only") {
-      step.kind = StepKind::kReadOnly;
-    } else if (kind == "pivot") {
-      step.kind = StepKind::kPivot;
-    } else if (kind == "retriable") {
-      step.kind = StepKind::kRetriable;
-    } else {
-      return Error("kind", "'" + kind +
-                               "' must be one of compensatable, read_only, "
-                               "pivot, retriable");
+    const std::optional<StepKind> parsed_kind = StepKindFromName(kind);
+    if (!parsed_kind) {
+      return Error("kind",
+                   "'" + kind + "' must be one of " + KindNames(nullptr, ", "));
     }
+    step.kind = *parsed_kind;
+    const StepKindRules& rules = RulesFor(step.kind);
 
     s = GetString(node, "participant", "participant", true, step.participant);
     if (!s.ok()) return s;
     s = GetString(node, "action", "action", true, step.action);
     if (!s.ok()) return s;
 
-    const bool compensatable = step.kind == StepKind::kCompensatable;
-    if (compensatable) {
+    if (rules.has_compensation) {
       s = GetString(node, "compensation", "compensation", true,
                     step.compensation);
       if (!s.ok()) return s;
     } else if (node["compensation"]) {
-      return Error("compensation", std::string("only compensatable steps "
-                                               "have one (this step is ") +
-                                       kind + ")");
+      return Error("compensation", OnlyCompensatable(kind));
     }
 
     if (const YAML::Node timeout = node["timeout"]; timeout) {
@@ -368,11 +367,8 @@ class Parser {
     }
     step.compensation_retry = RetryPolicy{10, 100, 5000, 2.0, 0.2};
     if (const YAML::Node retry = node["compensation_retry"]; retry) {
-      if (!compensatable) {
-        return Error("compensation_retry",
-                     std::string("only compensatable steps have one (this "
-                                 "step is ") +
-                         kind + ")");
+      if (!rules.has_compensation) {
+        return Error("compensation_retry", OnlyCompensatable(kind));
       }
       s = ParseRetry(retry, "compensation_retry", step.compensation_retry);
       if (!s.ok()) return s;
@@ -399,35 +395,29 @@ class Parser {
     return absl::OkStatus();
   }
 
+  // Where each kind may stand relative to the pivot (see step_kind.h).
   absl::Status CheckStepOrder(const SagaDefinition& def) {
     int pivot = -1;
     for (size_t i = 0; i < def.steps.size(); ++i) {
       const StepDefinition& step = def.steps[i];
+      const StepKindRules& rules = RulesFor(step.kind);
       step_ = "step '" + step.name + "'";
-      switch (step.kind) {
-        case StepKind::kPivot:
-          if (pivot >= 0) {
-            return Error("kind", "a saga has at most one pivot, and '" +
-                                     def.steps[pivot].name + "' is one");
-          }
-          pivot = static_cast<int>(i);
-          break;
-        case StepKind::kRetriable:
-          if (pivot < 0) {
-            return Error("kind",
-                         "a retriable step must come after the pivot (it "
-                         "cannot be undone)");
-          }
-          break;
-        case StepKind::kCompensatable:
-        case StepKind::kReadOnly:
-          if (pivot >= 0) {
-            return Error("kind", std::string("only retriable steps may follow "
-                                             "the pivot '") +
-                                     def.steps[pivot].name + "', not " +
-                                     StepKindName(step.kind) + " ones");
-          }
-          break;
+      if (rules.is_pivot) {
+        if (pivot >= 0) {
+          return Error("kind", "a saga has at most one pivot, and '" +
+                                   def.steps[pivot].name + "' is one");
+        }
+        pivot = static_cast<int>(i);
+      } else if (pivot < 0 && !rules.may_precede_pivot) {
+        return Error("kind", std::string("a ") + rules.name +
+                                 " step must come after the pivot (it "
+                                 "cannot be undone)");
+      } else if (pivot >= 0 && !rules.may_follow_pivot) {
+        return Error(
+            "kind",
+            "only " + KindNames(&StepKindRules::may_follow_pivot, " or ") +
+                " steps may follow the pivot '" + def.steps[pivot].name +
+                "', not " + rules.name + " ones");
       }
     }
     return absl::OkStatus();
@@ -438,29 +428,20 @@ class Parser {
     step_ = "step '" + step.name + "'";
     for (const InputMapping& m : step.input) {
       const std::string field = "input." + m.target;
-      const std::vector<std::string> parts = Split(m.source);
-      if (std::any_of(parts.begin(), parts.end(),
-                      [](const std::string& p) { return p.empty(); })) {
-        return Error(field, "source '" + m.source + "' has an empty segment");
+      absl::StatusOr<InputPath> path = ParseInputPath(m.source);
+      if (!path.ok()) return Error(field, std::string(path.status().message()));
+      if (path->root == InputPath::Root::kSagaInput) continue;
+      const int from = def.StepIndex(path->step);
+      if (from < 0) {
+        return Error(field, "source '" + m.source + "' names unknown step '" +
+                                path->step + "'");
       }
-      if (parts[0] == "input") continue;
-      if (parts[0] == "steps" && parts.size() >= 3 && parts[2] == "output") {
-        const int from = def.StepIndex(parts[1]);
-        if (from < 0) {
-          return Error(field, "source '" + m.source + "' names unknown step '" +
-                                  parts[1] + "'");
-        }
-        if (static_cast<size_t>(from) >= index) {
-          return Error(field, "source '" + m.source +
-                                  "' must name an earlier step, and '" +
-                                  parts[1] + "' does not come before '" +
-                                  step.name + "'");
-        }
-        continue;
+      if (static_cast<size_t>(from) >= index) {
+        return Error(field, "source '" + m.source +
+                                "' must name an earlier step, and '" +
+                                path->step + "' does not come before '" +
+                                step.name + "'");
       }
-      return Error(field, "source '" + m.source +
-                              "' must be input, input.<field> or "
-                              "steps.<earlier step>.output[.<field>]");
     }
     return absl::OkStatus();
   }

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "nlohmann/json.hpp"
+#include "orchestrator/core/input_path.h"
 #include "orchestrator/core/strict_json.h"
 
 namespace saga::core {
@@ -33,26 +34,12 @@ bool HasType(const Json& value, const std::string& type) {
   return false;
 }
 
-// Splits "a.b.c" into its segments.
-std::vector<std::string> SplitPath(const std::string& path) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    size_t dot = path.find('.', start);
-    parts.push_back(path.substr(start, dot - start));
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  return parts;
-}
-
-// Follows `parts[from..]` through nested objects; nullptr if any is absent.
-const Json* Lookup(const Json& root, const std::vector<std::string>& parts,
-                   size_t from) {
+// Follows `fields` through nested objects; nullptr if any is absent.
+const Json* Lookup(const Json& root, const std::vector<std::string>& fields) {
   const Json* node = &root;
-  for (size_t i = from; i < parts.size(); ++i) {
+  for (const std::string& field : fields) {
     if (!node->is_object()) return nullptr;
-    auto it = node->find(parts[i]);
+    auto it = node->find(field);
     if (it == node->end()) return nullptr;
     node = &*it;
   }
@@ -182,27 +169,27 @@ absl::StatusOr<std::string> BuildStepInput(const SagaDefinition& definition,
       ParseOrEmpty(state.input_json, "the saga input");
   Json result = Json::object();
   for (const InputMapping& m : def.input) {
-    const std::vector<std::string> parts = SplitPath(m.source);
-    if (parts[0] == "input") {
+    const absl::StatusOr<InputPath> path = ParseInputPath(m.source);
+    if (!path.ok()) return missing(m, "is not a valid source path");
+    if (path->root == InputPath::Root::kSagaInput) {
       if (!saga_input.ok()) {
         return missing(
             m, "cannot be read: " + std::string(saga_input.status().message()));
       }
       // Optional saga input fields may be absent; the field is then left
       // out rather than sent as null.
-      if (const Json* v = Lookup(*saga_input, parts, 1)) result[m.target] = *v;
+      if (const Json* v = Lookup(*saga_input, path->fields)) {
+        result[m.target] = *v;
+      }
       continue;
     }
-    if (parts.size() < 3 || parts[0] != "steps" || parts[2] != "output") {
-      return missing(m, "is not a valid source path");
-    }
-    const int from = definition.StepIndex(parts[1]);
+    const int from = definition.StepIndex(path->step);
     if (from < 0 || static_cast<size_t>(from) >= state.steps.size()) {
       return missing(m, "names an unknown step");
     }
     const StepState& source_step = state.steps[from];
     if (source_step.status != StepStatus::kSucceeded) {
-      return missing(m, std::string("is not available: step '") + parts[1] +
+      return missing(m, std::string("is not available: step '") + path->step +
                             "' is " + StepStatusName(source_step.status));
     }
     // A participant's output that repeats a key is kept as it came (see
@@ -214,7 +201,7 @@ absl::StatusOr<std::string> BuildStepInput(const SagaDefinition& definition,
       return missing(
           m, "cannot be read: " + std::string(output.status().message()));
     }
-    const Json* v = Lookup(*output, parts, 3);
+    const Json* v = Lookup(*output, path->fields);
     if (v == nullptr) return missing(m, "is missing from the step output");
     result[m.target] = *v;
   }

@@ -319,5 +319,28 @@ TEST(BuildStepInputTest, StepWithoutMappingGetsAnEmptyObject) {
   EXPECT_FALSE(BuildStepInput(*def, state, 1).ok());
 }
 
+// Definitions built in code skip the loader's checks: a source path it
+// would refuse is refused here too, by the same parser, rather than followed.
+TEST(BuildStepInputTest, SourcePathTheLoaderRefusesIsNotFollowed) {
+  SagaDefinition def;
+  def.name = "hand_built";
+  def.steps.emplace_back();
+  def.steps[0].name = "a";
+  def.steps[0].kind = StepKind::kReadOnly;
+  def.steps[0].participant = "p";
+  def.steps[0].action = "a";
+  SagaState state = NewSagaState(def, "s1");
+  state.input_json = R"({"":{"id":"x"},"id":"y"})";
+  for (const std::string source : {"input..id", "env.id", "steps.a"}) {
+    def.steps[0].input = {{"id", source}};
+    absl::StatusOr<std::string> in = BuildStepInput(def, state, 0);
+    ASSERT_FALSE(in.ok()) << source;
+    EXPECT_EQ(in.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(in.status().message(), "step 'a': input field 'id': source '" +
+                                         source +
+                                         "' is not a valid source path");
+  }
+}
+
 }  // namespace
 }  // namespace saga::core
