@@ -84,6 +84,16 @@ absl::Status SagaNotFound(std::string_view saga_id) {
   return absl::NotFoundError("saga " + std::string(saga_id) + " not found");
 }
 
+std::string OperatorName(const Caller& caller, std::string_view given,
+                         std::string_view peer) {
+  if (caller.name.empty()) {
+    return given.empty() ? "unnamed operator at " + std::string(peer)
+                         : std::string(given);
+  }
+  if (given.empty() || given == caller.name) return caller.name;
+  return caller.name + " (" + std::string(given) + ")";
+}
+
 absl::Status Authorizer::CheckOwner(const Caller& caller,
                                     std::string_view saga_id,
                                     std::string_view started_by) {

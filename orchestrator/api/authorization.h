@@ -46,6 +46,14 @@ struct Caller {
   security::Role role = security::Role::kOperator;
 };
 
+// The operator recorded with a repair. With authentication, the token's
+// name, followed by the name the caller gives when that differs (several
+// people may share an operator token): "ops (ann)". Without, the name the
+// caller gives, or "unnamed operator at <peer>" (the peer address backs it
+// up in the logs).
+std::string OperatorName(const Caller& caller, std::string_view given,
+                         std::string_view peer);
+
 class Authorizer {
  public:
   // Authentication off: every call is allowed, as an unnamed operator.

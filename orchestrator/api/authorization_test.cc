@@ -134,5 +134,19 @@ TEST(AuthorizerTest, SubmittersOnlyReachTheirOwnSagas) {
   EXPECT_TRUE(Authorizer::CheckOwner(Caller{}, "s-1", "x").ok());
 }
 
+TEST(OperatorNameTest, TheTokenNameComesFirstAndTheGivenNameAfterIt) {
+  const Caller ops{"ops", Role::kOperator};
+  EXPECT_EQ(OperatorName(ops, "", "ipv4:10.0.0.1:5000"), "ops");
+  EXPECT_EQ(OperatorName(ops, "ops", "ipv4:10.0.0.1:5000"), "ops");
+  EXPECT_EQ(OperatorName(ops, "ann", "ipv4:10.0.0.1:5000"), "ops (ann)");
+}
+
+TEST(OperatorNameTest, WithoutAuthenticationTheGivenNameOrThePeer) {
+  const Caller unnamed;
+  EXPECT_EQ(OperatorName(unnamed, "ann", "ipv4:10.0.0.1:5000"), "ann");
+  EXPECT_EQ(OperatorName(unnamed, "", "ipv4:10.0.0.1:5000"),
+            "unnamed operator at ipv4:10.0.0.1:5000");
+}
+
 }  // namespace
 }  // namespace saga::api

@@ -7,8 +7,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <deque>
-#include <mutex>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "orchestrator/api/status_mapping.h"
 
 namespace saga::api {
@@ -63,7 +64,7 @@ class EventStreams::Stream final
   void OnCancel() override {
     std::shared_ptr<Wake> waiting;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       cancelled_ = true;
       waiting = waiting_;
     }
@@ -83,15 +84,15 @@ class EventStreams::Stream final
     void Fire() {
       Stream* stream = nullptr;
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        absl::MutexLock lock(&mu_);
         std::swap(stream, stream_);
       }
       if (stream != nullptr) stream->Post([stream] { stream->Read(); });
     }
 
    private:
-    std::mutex mu_;
-    Stream* stream_;  // GUARDED_BY(mu_); null once fired
+    absl::Mutex mu_;
+    Stream* stream_ ABSL_GUARDED_BY(mu_);  // null once fired
   };
 
   template <typename Fn>
@@ -120,7 +121,7 @@ class EventStreams::Stream final
   void Read() {
     bool cancelled = false;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       cancelled = cancelled_;
     }
     if (cancelled) {
@@ -166,7 +167,7 @@ class EventStreams::Stream final
     const uint64_t seen = seen_;
     auto wake = std::make_shared<Wake>(this);
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       waiting_ = wake;
       if (cancelled_) {
         // OnCancel came before this wait existed: nobody else will fire it.
@@ -194,9 +195,9 @@ class EventStreams::Stream final
   bool caught_up_ = false;
   std::deque<v1::OutboxEvent> pending_;
 
-  std::mutex mu_;
-  bool cancelled_ = false;         // GUARDED_BY(mu_)
-  std::shared_ptr<Wake> waiting_;  // GUARDED_BY(mu_)
+  absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  std::shared_ptr<Wake> waiting_ ABSL_GUARDED_BY(mu_);
 };
 
 EventStreams::EventStreams(store::OutboxLog* log, outbox::CommitSignal* commits,

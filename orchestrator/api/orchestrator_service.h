@@ -1,21 +1,30 @@
 // saga.v1.SagaOrchestrator over the engine (writes, waits) and the store
-// (reads). Uses gRPC's callback API: no handler blocks a gRPC thread; store
-// reads run on the service's own small thread pool and AwaitSaga parks
-// until the engine reports.
+// (reads). Every handler does four things: authorize the call (see
+// authorization.h; nothing else happens when that fails), check the request
+// (request_checks.h), call the engine, the awaiter or the store, and convert
+// the answer (proto_conversion.h, status_mapping.h). Decisions about sagas
+// live below: in the engine, engine/saga_awaiter.h (whether an awaited saga
+// got there, wherever it is driven) and core.
 //
-// Every handler first authenticates and authorizes its call (see
-// authorization.h) and does nothing else when that fails. A submitter learns
-// nothing of another caller's sagas: every path that could answer with a
-// saga (GetSaga, AwaitSaga, StartSaga's replay of an idempotency key and its
-// refusal of a taken one) checks the saga's recorded `started_by` right
-// after reading it and before anything of it (id, type, status, input,
-// store message) reaches the answer.
+// Uses gRPC's callback API: no handler blocks a gRPC thread; store reads run
+// on the service's own small thread pool (read_pool.h) and AwaitSaga parks
+// until the engine or the awaiter reports.
+//
+// A submitter learns nothing of another caller's sagas: every path that
+// could answer with a saga (GetSaga, AwaitSaga, StartSaga's replay of an
+// idempotency key and its refusal of a taken one) checks the saga's recorded
+// `started_by` right after reading it and before anything of it (id, type,
+// status, input, store message) reaches the answer. That check is
+// authorization, so it stays here.
+//
+// The handlers are defined by purpose: orchestrator_service.cc (start and
+// await, and what they share), read_handlers.cc, operator_handlers.cc
+// (cancel and repairs) and watch_handlers.cc (the streams).
 //
 // StartSaga is served as a raw method (start_saga_wire.h) so that a field
 // that is not UTF-8 gets INVALID_ARGUMENT naming it.
 #pragma once
 
-#include <chrono>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -24,6 +33,7 @@
 #include "orchestrator/api/event_streams.h"
 #include "orchestrator/engine/definition_registry.h"
 #include "orchestrator/engine/engine.h"
+#include "orchestrator/engine/saga_awaiter.h"
 #include "orchestrator/store/store.h"
 #include "saga/v1/orchestrator.grpc.pb.h"
 
@@ -40,7 +50,11 @@ struct ServiceOptions {
   EventStreams* events = nullptr;
   // Bearer tokens and roles; the default has none (authentication off).
   Authorizer authorizer;
+  // How AwaitSaga follows a saga that another instance drives.
+  engine::SagaAwaiterOptions await;
 };
+
+class ReadPool;
 
 class OrchestratorService final
     : public v1::SagaOrchestrator::WithRawCallbackMethod_StartSaga<
@@ -97,7 +111,6 @@ class OrchestratorService final
       v1::GetDefinitionResponse* response) override;
 
  private:
-  struct ReadPool;
   class WatchReactor;
 
   // Authenticates and authorizes a call to `method`, logging a refusal
@@ -132,30 +145,22 @@ class OrchestratorService final
               const std::string& step, const v1::Operator& by,
               v1::Saga* saga_out);
 
-  // AwaitSaga until `deadline`; polls the store while another orchestrator
-  // instance drives the saga.
-  void Await(grpc::ServerUnaryReactor* reactor,
-             const v1::AwaitSagaRequest* request,
-             v1::AwaitSagaResponse* response,
-             std::chrono::steady_clock::time_point deadline);
-
-  // Loads a saga and folds its history into the API message. With
-  // `caller`, a saga the caller may not see is NotFound exactly as a saga
-  // that does not exist (CheckOwner), decided before anything else of the
-  // record is used.
+  // Loads a saga as recorded, as the API message. With `caller`, a saga the
+  // caller may not see is NotFound exactly as a saga that does not exist
+  // (CheckOwner), decided before anything else of the record is used. Run
+  // on the read pool.
   absl::StatusOr<v1::Saga> LoadSaga(const std::string& saga_id);
   absl::StatusOr<v1::Saga> LoadSaga(const grpc::CallbackServerContext& context,
                                     const Caller& caller,
                                     std::string_view method,
                                     const std::string& saga_id);
-  absl::StatusOr<v1::Saga> ToSaga(const std::string& saga_id,
-                                  const store::SagaRecord& record);
 
   engine::Engine* engine_;
   store::SagaStore* store_;
   engine::DefinitionRegistry* definitions_;
   ServiceOptions options_;
   std::unique_ptr<ReadPool> reads_;
+  std::unique_ptr<engine::SagaAwaiter> awaiter_;
 };
 
 }  // namespace saga::api

@@ -161,4 +161,11 @@ absl::StatusOr<int> PageLimit(int64_t page_size, int default_size,
   return page_size == 0 ? default_size : static_cast<int>(page_size);
 }
 
+absl::Status FirstError(std::initializer_list<absl::Status> checks) {
+  for (const absl::Status& check : checks) {
+    if (!check.ok()) return check;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace saga::api

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,9 @@
 #include "absl/status/statusor.h"
 
 namespace saga::api {
+
+// The first failed check of a request, or OK.
+absl::Status FirstError(std::initializer_list<absl::Status> checks);
 
 // Longest saga type, step name, idempotency key or operator name.
 inline constexpr size_t kMaxNameLength = 128;

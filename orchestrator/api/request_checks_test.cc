@@ -137,5 +137,12 @@ TEST(PageLimitTest, DefaultsRefusesNegativeAndOversizedPages) {
   EXPECT_FALSE(PageLimit(INT32_MIN, 50, 1000).ok());
 }
 
+TEST(FirstErrorTest, TheFirstFailedCheckWins) {
+  EXPECT_TRUE(FirstError({absl::OkStatus(), absl::OkStatus()}).ok());
+  EXPECT_EQ(FirstError({absl::OkStatus(), absl::InvalidArgumentError("a"),
+                        absl::NotFoundError("b")}),
+            absl::InvalidArgumentError("a"));
+}
+
 }  // namespace
 }  // namespace saga::api

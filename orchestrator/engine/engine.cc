@@ -16,6 +16,7 @@
 #include "observability/trace_context.h"
 #include "orchestrator/core/input.h"
 #include "orchestrator/core/outbox.h"
+#include "orchestrator/core/wait_goal.h"
 #include "orchestrator/engine/crash_points.h"
 #include "orchestrator/engine/lease_keeper.h"
 #include "orchestrator/engine/participant_gates.h"
@@ -164,9 +165,7 @@ const char* RepairName(core::Signal::Kind kind) {
 // What a waiter waits for: the end, a step's success (step >= 0) or any
 // event after a sequence number (after_seq >= 0).
 bool Satisfied(const core::SagaState& state, int step, int64_t after_seq) {
-  if (core::IsTerminal(state.status)) return true;
-  if (after_seq >= 0 && state.last_seq > after_seq) return true;
-  return step >= 0 && state.steps[step].status == core::StepStatus::kSucceeded;
+  return core::Reached(state, {step, after_seq});
 }
 
 // Backoff for re-reading a saga while the database is unreachable.

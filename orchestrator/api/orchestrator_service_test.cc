@@ -1,0 +1,360 @@
+// The orchestrator service in process (service_test_fixture.h): each RPC's
+// answer, the refusals of each role, and AwaitSaga wherever the saga runs.
+#include "orchestrator/api/orchestrator_service.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <set>
+
+#include "orchestrator/api/service_test_fixture.h"
+
+namespace saga::api::testing {
+namespace {
+
+using grpc::StatusCode;
+using namespace std::chrono_literals;
+
+constexpr char kBooking[] = "appointment_booking";
+
+struct Started {
+  grpc::Status status;
+  v1::StartSagaResponse response;
+};
+
+Started Start(ServiceHarness& harness, const std::string& key = "",
+              const std::string& token = "", const std::string& type = kBooking,
+              const std::string& input = kBookingInput) {
+  v1::StartSagaRequest request;
+  request.set_saga_type(type);
+  request.set_input_json(input);
+  request.set_idempotency_key(key);
+  Started started;
+  started.status = harness.Stub().StartSaga(Context(token).get(), request,
+                                            &started.response);
+  return started;
+}
+
+struct Awaited {
+  grpc::Status status;
+  v1::AwaitSagaResponse response;
+};
+
+Awaited Await(ServiceHarness& harness, const std::string& saga_id,
+              const std::string& step = "", int64_t timeout_ms = 30000,
+              const std::string& token = "") {
+  v1::AwaitSagaRequest request;
+  request.set_saga_id(saga_id);
+  request.set_step(step);
+  request.set_timeout_ms(timeout_ms);
+  Awaited awaited;
+  awaited.status = harness.Stub().AwaitSaga(Context(token).get(), request,
+                                            &awaited.response);
+  return awaited;
+}
+
+// Starts a saga and waits for its end; the saga's id.
+std::string Finished(ServiceHarness& harness, v1::SagaStatus expected,
+                     const std::string& type = kBooking,
+                     const std::string& input = kBookingInput) {
+  Started started = Start(harness, "", "", type, input);
+  EXPECT_TRUE(started.status.ok()) << started.status.error_message();
+  Awaited awaited = Await(harness, started.response.saga_id());
+  EXPECT_TRUE(awaited.status.ok()) << awaited.status.error_message();
+  EXPECT_TRUE(awaited.response.reached());
+  EXPECT_EQ(awaited.response.saga().status(), expected);
+  return started.response.saga_id();
+}
+
+TEST(OrchestratorServiceTest, StartsASagaAndReplaysItsIdempotencyKey) {
+  ServiceHarness harness;
+  Started first = Start(harness, "key-1");
+  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  EXPECT_TRUE(first.response.created());
+  Awaited awaited = Await(harness, first.response.saga_id());
+  ASSERT_TRUE(awaited.status.ok()) << awaited.status.error_message();
+  EXPECT_TRUE(awaited.response.reached());
+  EXPECT_EQ(awaited.response.saga().status(), v1::SAGA_STATUS_COMPLETED);
+
+  Started again = Start(harness, "key-1");
+  ASSERT_TRUE(again.status.ok()) << again.status.error_message();
+  EXPECT_FALSE(again.response.created());
+  EXPECT_EQ(again.response.saga_id(), first.response.saga_id());
+}
+
+TEST(OrchestratorServiceTest, ReadsASagaItsHistoryAndTheList) {
+  ServiceHarness harness;
+  const std::string first = Finished(harness, v1::SAGA_STATUS_COMPLETED);
+  const std::string second = Finished(harness, v1::SAGA_STATUS_COMPLETED);
+
+  v1::GetSagaRequest get;
+  get.set_saga_id(first);
+  v1::GetSagaResponse saga;
+  ASSERT_TRUE(harness.Stub().GetSaga(Context().get(), get, &saga).ok());
+  EXPECT_EQ(saga.saga().saga_id(), first);
+  EXPECT_EQ(saga.saga().saga_type(), kBooking);
+  ASSERT_EQ(saga.saga().steps_size(), 3);
+  for (const auto& step : saga.saga().steps()) {
+    EXPECT_EQ(step.status(), v1::STEP_STATUS_SUCCEEDED) << step.name();
+  }
+
+  v1::GetSagaHistoryRequest history_request;
+  history_request.set_saga_id(first);
+  v1::GetSagaHistoryResponse history;
+  ASSERT_TRUE(harness.Stub()
+                  .GetSagaHistory(Context().get(), history_request, &history)
+                  .ok());
+  EXPECT_EQ(history.saga_id(), first);
+  ASSERT_FALSE(history.events().empty());
+  EXPECT_EQ(history.events(0).seq(), 1);
+  EXPECT_EQ(history.events(history.events_size() - 1).seq(),
+            history.events_size());
+
+  // Newest first, one a page.
+  v1::ListSagasRequest list;
+  list.set_page_size(1);
+  v1::ListSagasResponse page;
+  ASSERT_TRUE(harness.Stub().ListSagas(Context().get(), list, &page).ok());
+  ASSERT_EQ(page.sagas_size(), 1);
+  ASSERT_FALSE(page.next_page_token().empty());
+  std::set<std::string> listed = {page.sagas(0).saga_id()};
+  list.set_page_token(page.next_page_token());
+  page.Clear();
+  ASSERT_TRUE(harness.Stub().ListSagas(Context().get(), list, &page).ok());
+  ASSERT_EQ(page.sagas_size(), 1);
+  EXPECT_TRUE(page.next_page_token().empty());
+  listed.insert(page.sagas(0).saga_id());
+  EXPECT_EQ(listed, (std::set<std::string>{first, second}));
+}
+
+TEST(OrchestratorServiceTest, AwaitsAStepThenTheEnd) {
+  ServiceHarness harness;
+  harness.participant().Block("send_notification");
+  Started started = Start(harness);
+  ASSERT_TRUE(started.status.ok()) << started.status.error_message();
+  const std::string id = started.response.saga_id();
+
+  Awaited step = Await(harness, id, "reserve_doctor");
+  ASSERT_TRUE(step.status.ok()) << step.status.error_message();
+  EXPECT_TRUE(step.response.reached());
+  EXPECT_EQ(step.response.saga().status(), v1::SAGA_STATUS_RUNNING);
+
+  Awaited timed_out = Await(harness, id, "", /*timeout_ms=*/50);
+  ASSERT_TRUE(timed_out.status.ok()) << timed_out.status.error_message();
+  EXPECT_FALSE(timed_out.response.reached());
+  EXPECT_EQ(timed_out.response.saga().status(), v1::SAGA_STATUS_RUNNING);
+
+  harness.participant().Unblock();
+  Awaited end = Await(harness, id);
+  ASSERT_TRUE(end.status.ok()) << end.status.error_message();
+  EXPECT_TRUE(end.response.reached());
+  EXPECT_EQ(end.response.saga().status(), v1::SAGA_STATUS_COMPLETED);
+}
+
+TEST(OrchestratorServiceTest, AwaitsASagaAnotherInstanceDrives) {
+  ServiceHarness harness;
+  std::unique_ptr<engine::Engine> other = harness.OtherInstance("other");
+  harness.participant().Block("send_notification");
+  std::promise<absl::StatusOr<store::CreateResult>> created;
+  other->StartSaga(kBooking, kBookingInput, "", {}, "",
+                   [&](auto result) { created.set_value(result); });
+  const auto result = created.get_future().get();
+  ASSERT_TRUE(result.ok()) << result.status();
+  const std::string id = result->saga_id;
+  ASSERT_TRUE(harness.participant().WaitForCall("send_notification", 30s));
+
+  // Judged by what the store recorded: a step that succeeded there...
+  Awaited step = Await(harness, id, "reserve_doctor");
+  ASSERT_TRUE(step.status.ok()) << step.status.error_message();
+  EXPECT_TRUE(step.response.reached());
+  EXPECT_EQ(step.response.saga().status(), v1::SAGA_STATUS_RUNNING);
+  // ...an end that has not come by the deadline...
+  Awaited timed_out = Await(harness, id, "", /*timeout_ms=*/200);
+  ASSERT_TRUE(timed_out.status.ok()) << timed_out.status.error_message();
+  EXPECT_FALSE(timed_out.response.reached());
+  EXPECT_EQ(timed_out.response.saga().status(), v1::SAGA_STATUS_RUNNING);
+  // ...and a step its type does not have.
+  Awaited unknown = Await(harness, id, "nope");
+  EXPECT_EQ(unknown.status.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(unknown.status.error_message(),
+            "saga type 'appointment_booking' has no step 'nope'");
+
+  // The awaiter reads again until the other instance has finished it.
+  auto end = std::async(std::launch::async, [&] { return Await(harness, id); });
+  harness.participant().Unblock();
+  Awaited ended = end.get();
+  ASSERT_TRUE(ended.status.ok()) << ended.status.error_message();
+  EXPECT_TRUE(ended.response.reached());
+  EXPECT_EQ(ended.response.saga().status(), v1::SAGA_STATUS_COMPLETED);
+  other->Stop();
+}
+
+TEST(OrchestratorServiceTest, CancelsARunningSagaAndRefusesAnEndedOne) {
+  ServiceHarness harness;
+  harness.participant().Block("reserve_doctor");
+  Started started = Start(harness);
+  ASSERT_TRUE(started.status.ok()) << started.status.error_message();
+  const std::string id = started.response.saga_id();
+  ASSERT_TRUE(harness.participant().WaitForCall("reserve_doctor", 30s));
+
+  v1::CancelSagaRequest cancel;
+  cancel.set_saga_id(id);
+  cancel.set_reason("changed my mind");
+  v1::CancelSagaResponse cancelled;
+  grpc::Status status =
+      harness.Stub().CancelSaga(Context().get(), cancel, &cancelled);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(cancelled.saga().saga_id(), id);
+
+  harness.participant().Unblock();
+  Awaited end = Await(harness, id);
+  ASSERT_TRUE(end.status.ok()) << end.status.error_message();
+  EXPECT_EQ(end.response.saga().status(), v1::SAGA_STATUS_COMPENSATED);
+
+  status = harness.Stub().CancelSaga(Context().get(), cancel, &cancelled);
+  EXPECT_EQ(status.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(status.error_message(), "saga already ended as COMPENSATED");
+}
+
+// Two steps whose rollback gives up at once, so a saga ends FAILED quickly.
+constexpr char kRepairable[] = R"(name: repairable
+version: 1
+input:
+  required:
+    order_id: string
+steps:
+  - name: reserve
+    kind: compensatable
+    participant: doctor
+    action: reserve
+    compensation: release
+    compensation_retry: {max_attempts: 1}
+    input:
+      order_id: input.order_id
+  - name: confirm
+    kind: pivot
+    participant: email
+    action: confirm
+    retry: {max_attempts: 1}
+    input:
+      order_id: input.order_id
+)";
+
+TEST(OrchestratorServiceTest, RepairsFailedSagas) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      ("repairable-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "repairable.yaml") << kRepairable;
+  ServiceHarnessOptions options;
+  options.definition_dirs = {dir.string()};
+  ServiceHarness harness(std::move(options));
+  std::filesystem::remove_all(dir);
+
+  harness.participant().SetOutcome("confirm",
+                                   v1::STEP_OUTCOME_BUSINESS_FAILURE);
+  harness.participant().SetOutcome("release",
+                                   v1::STEP_OUTCOME_BUSINESS_FAILURE);
+  constexpr char kOrder[] = R"({"order_id":"o-1"})";
+  const std::string marked =
+      Finished(harness, v1::SAGA_STATUS_FAILED, "repairable", kOrder);
+  const std::string skipped =
+      Finished(harness, v1::SAGA_STATUS_FAILED, "repairable", kOrder);
+  const std::string retried =
+      Finished(harness, v1::SAGA_STATUS_FAILED, "repairable", kOrder);
+  harness.participant().SetOutcome("release", v1::STEP_OUTCOME_SUCCEEDED);
+
+  v1::MarkCompensatedRequest mark;
+  mark.set_saga_id(marked);
+  mark.mutable_operator_()->set_reason("released by hand");
+  mark.mutable_operator_()->set_name("ann");
+  v1::MarkCompensatedResponse mark_response;
+  grpc::Status status =
+      harness.Stub().MarkCompensated(Context().get(), mark, &mark_response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(mark_response.saga().status(), v1::SAGA_STATUS_COMPENSATED);
+
+  v1::SkipStepRequest skip;
+  skip.set_saga_id(skipped);
+  skip.set_step("reserve");
+  skip.mutable_operator_()->set_reason("nothing to release");
+  v1::SkipStepResponse skip_response;
+  status = harness.Stub().SkipStep(Context().get(), skip, &skip_response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(skip_response.saga().saga_id(), skipped);
+
+  v1::RetrySagaRequest retry;
+  retry.set_saga_id(retried);
+  retry.mutable_operator_()->set_reason("the doctor service is back");
+  v1::RetrySagaResponse retry_response;
+  status = harness.Stub().RetrySaga(Context().get(), retry, &retry_response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(retry_response.saga().saga_id(), retried);
+
+  for (const std::string& id : {skipped, retried}) {
+    Awaited end = Await(harness, id);
+    ASSERT_TRUE(end.status.ok()) << end.status.error_message();
+    EXPECT_EQ(end.response.saga().status(), v1::SAGA_STATUS_COMPENSATED) << id;
+  }
+}
+
+TEST(OrchestratorServiceTest, StreamsASagaAndTheOutbox) {
+  ServiceHarness harness;
+  const std::string id = Finished(harness, v1::SAGA_STATUS_COMPLETED);
+
+  v1::WatchSagaRequest watch;
+  watch.set_saga_id(id);
+  auto context = Context();
+  auto saga_events = harness.Stub().WatchSaga(context.get(), watch);
+  std::vector<v1::SagaEvent> events;
+  for (v1::SagaEvent event; saga_events->Read(&event);) events.push_back(event);
+  grpc::Status status = saga_events->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.front().seq(), 1);
+  EXPECT_EQ(events.back().seq(), static_cast<int64_t>(events.size()));
+
+  v1::WatchEventsRequest outbox;
+  auto outbox_context = Context();
+  auto outbox_events = harness.Stub().WatchEvents(outbox_context.get(), outbox);
+  size_t count = 0;
+  for (v1::OutboxEvent event; outbox_events->Read(&event);) {
+    EXPECT_EQ(event.position(), static_cast<int64_t>(++count));
+    EXPECT_EQ(event.saga_id(), id);
+  }
+  status = outbox_events->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(count, harness.store().Outbox().size());
+  EXPECT_GT(count, 0u);
+}
+
+TEST(OrchestratorServiceTest, ListsAndShowsDefinitions) {
+  ServiceHarness harness;
+  v1::ListDefinitionsResponse list;
+  ASSERT_TRUE(
+      harness.Stub()
+          .ListDefinitions(Context().get(), v1::ListDefinitionsRequest(), &list)
+          .ok());
+  ASSERT_EQ(list.definitions_size(), 1);
+  EXPECT_EQ(list.definitions(0).saga_type(), kBooking);
+  EXPECT_TRUE(list.definitions(0).current());
+  EXPECT_EQ(list.definitions(0).steps_size(), 3);
+
+  v1::GetDefinitionRequest get;
+  get.set_saga_type(kBooking);
+  v1::GetDefinitionResponse definition;
+  grpc::Status status =
+      harness.Stub().GetDefinition(Context().get(), get, &definition);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(definition.info().version(), list.definitions(0).version());
+  EXPECT_TRUE(definition.info().current());
+  EXPECT_NE(definition.source_yaml().find("name: appointment_booking"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace saga::api::testing
