@@ -1,6 +1,7 @@
 // The engine's private types and the helpers its .cc files share
-// (engine.cc, engine_invoke.cc, engine_recovery.cc, engine_waiters.cc).
-// Not part of the engine's interface: include it from those files only.
+// (engine.cc, engine_invoke.cc, engine_recovery.cc, engine_waiters.cc; the
+// helpers are defined in engine_internal.cc). Not part of the engine's
+// interface: include it from those files only.
 #pragma once
 
 // Boost 1.74 Asio needs <utility> first under C++20.
