@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds, runs the fuzz targets briefly
+# Installs dependencies, builds, checks the lock annotations with clang
+# (scripts/thread-safety.sh; a finding stops the run like a build error),
+# runs the fuzz targets briefly
 # (scripts/fuzz.sh), starts a private PostgreSQL cluster and runs every test
 # with ctest against it. Extra arguments go to ctest, e.g.
 # `scripts/test.sh -L unit` or `scripts/test.sh -R Decider`. Exits with
@@ -11,6 +13,7 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 
 "$ROOT/scripts/install-deps.sh"
 "$ROOT/scripts/build.sh"
+"$ROOT/scripts/thread-safety.sh"
 
 # A short libFuzzer run of each fuzz target (clang, ASan + UBSan, its own
 # build dir); FUZZ_SECONDS=0 skips it. Its failure fails the run, after ctest.

@@ -37,10 +37,10 @@ void Committer::Start() {
 
 void Committer::Stop() {
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  ready_.notify_all();
+  ready_.SignalAll();
   for (std::thread& writer : writers_) writer.join();
   writers_.clear();
 }
@@ -48,10 +48,10 @@ void Committer::Stop() {
 void Committer::Create(std::shared_ptr<const store::AppendBatch> batch,
                        CreateDone done) {
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     if (!stopping_) {
       creates_.push_back({std::move(batch), std::move(done)});
-      ready_.notify_one();
+      ready_.Signal();
       return;
     }
   }
@@ -61,10 +61,10 @@ void Committer::Create(std::shared_ptr<const store::AppendBatch> batch,
 void Committer::Append(std::shared_ptr<const store::AppendBatch> batch,
                        AppendDone done) {
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     if (!stopping_) {
       appends_.push_back({std::move(batch), std::move(done)});
-      ready_.notify_one();
+      ready_.Signal();
       return;
     }
   }
@@ -79,29 +79,30 @@ void Committer::Refuse(Done done) {
 }
 
 void Committer::Run() {
-  std::unique_lock lock(mu_);
+  mu_.Lock();
   while (true) {
-    ready_.wait(lock, [this] {
-      return stopping_ || !creates_.empty() || !appends_.empty();
-    });
-    if (creates_.empty() && appends_.empty()) return;  // stopping, drained
+    while (!stopping_ && creates_.empty() && appends_.empty()) {
+      ready_.Wait(&mu_);
+    }
+    if (creates_.empty() && appends_.empty()) break;  // stopping, drained
     // Alternate between the queues so that neither starves the other.
     const bool take_creates =
         !creates_.empty() && (prefer_creates_ || appends_.empty());
     prefer_creates_ = !take_creates;
     if (take_creates) {
       auto group = TakeFront(creates_, options_.max_group);
-      lock.unlock();
+      mu_.Unlock();
       CommitGroup(std::move(group),
                   [this](const auto& b) { return store_->CreateGroup(b); });
     } else {
       auto group = TakeFront(appends_, options_.max_group);
-      lock.unlock();
+      mu_.Unlock();
       CommitGroup(std::move(group),
                   [this](const auto& b) { return store_->AppendGroup(b); });
     }
-    lock.lock();
+    mu_.Lock();
   }
+  mu_.Unlock();
 }
 
 template <typename Done, typename Commit>

@@ -15,17 +15,17 @@
 // the results of one group arrive in one delivery, in submission order.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "orchestrator/store/store.h"
+#include "orchestrator/sync/mutex.h"
 
 namespace saga::engine {
 
@@ -76,12 +76,12 @@ class Committer {
   const Deliver deliver_;
   const CommitterOptions options_;
 
-  std::mutex mu_;
-  std::condition_variable ready_;
-  std::vector<Pending<CreateDone>> creates_;  // guarded by mu_
-  std::vector<Pending<AppendDone>> appends_;  // guarded by mu_
-  bool prefer_creates_ = true;                // guarded by mu_
-  bool stopping_ = false;                     // guarded by mu_
+  sync::Mutex mu_;
+  sync::CondVar ready_;
+  std::vector<Pending<CreateDone>> creates_ ABSL_GUARDED_BY(mu_);
+  std::vector<Pending<AppendDone>> appends_ ABSL_GUARDED_BY(mu_);
+  bool prefer_creates_ ABSL_GUARDED_BY(mu_) = true;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> writers_;
 };
 

@@ -67,7 +67,7 @@ absl::Status DefinitionRegistry::LoadDirectory(const std::string& dir) {
         std::make_shared<const core::SagaDefinition>(std::move(*definition));
   }
 
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(&mutex_);
   for (const auto& [name, definition] : loaded) {
     current_[name] = definition;
     versions_[{name, definition->version}] = definition;
@@ -77,7 +77,7 @@ absl::Status DefinitionRegistry::LoadDirectory(const std::string& dir) {
 
 absl::StatusOr<std::shared_ptr<const core::SagaDefinition>>
 DefinitionRegistry::Current(const std::string& saga_type) const {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(&mutex_);
   auto it = current_.find(saga_type);
   if (it == current_.end()) {
     std::string known;
@@ -93,7 +93,7 @@ DefinitionRegistry::Current(const std::string& saga_type) const {
 absl::StatusOr<std::shared_ptr<const core::SagaDefinition>>
 DefinitionRegistry::Version(const std::string& saga_type, int version) {
   {
-    std::lock_guard lock(mutex_);
+    sync::MutexLock lock(&mutex_);
     auto it = versions_.find({saga_type, version});
     if (it != versions_.end()) return it->second;
   }
@@ -105,21 +105,21 @@ DefinitionRegistry::Version(const std::string& saga_type, int version) {
   if (!definition.ok()) return definition.status();
   auto shared =
       std::make_shared<const core::SagaDefinition>(std::move(*definition));
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(&mutex_);
   versions_[{saga_type, version}] = shared;
   return shared;
 }
 
 std::vector<std::shared_ptr<const core::SagaDefinition>>
 DefinitionRegistry::Known() const {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(&mutex_);
   std::vector<std::shared_ptr<const core::SagaDefinition>> known;
   for (const auto& [key, definition] : versions_) known.push_back(definition);
   return known;
 }
 
 std::vector<std::string> DefinitionRegistry::Participants() const {
-  std::lock_guard lock(mutex_);
+  sync::MutexLock lock(&mutex_);
   std::set<std::string> names;
   for (const auto& [type, definition] : current_) {
     for (const auto& step : definition->steps) names.insert(step.participant);

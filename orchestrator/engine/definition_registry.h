@@ -7,13 +7,14 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "orchestrator/core/definition.h"
 #include "orchestrator/store/store.h"
+#include "orchestrator/sync/mutex.h"
 
 namespace saga::engine {
 
@@ -44,12 +45,12 @@ class DefinitionRegistry {
 
  private:
   store::SagaStore* store_;
-  mutable std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<const core::SagaDefinition>>
-      current_;  // GUARDED_BY(mutex_)
+  mutable sync::Mutex mutex_;
+  std::map<std::string, std::shared_ptr<const core::SagaDefinition>> current_
+      ABSL_GUARDED_BY(mutex_);
   std::map<std::pair<std::string, int>,
            std::shared_ptr<const core::SagaDefinition>>
-      versions_;  // GUARDED_BY(mutex_)
+      versions_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace saga::engine

@@ -33,10 +33,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -45,6 +43,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "orchestrator/core/decider.h"
@@ -55,6 +54,7 @@
 #include "orchestrator/engine/participant_client.h"
 #include "orchestrator/engine/participant_gates.h"
 #include "orchestrator/store/store.h"
+#include "orchestrator/sync/mutex.h"
 
 namespace saga::engine {
 
@@ -191,10 +191,15 @@ class Engine {
   size_t ActiveSagas() const { return active_sagas_.load(); }
 
  private:
+  // Defined in engine_internal.h, except OutgoingCall (engine_invoke.cc).
   struct Runtime;
   struct Waiter;
   struct Queued;
+  struct Threads;
+  struct OutgoingCall;
 
+  // engine.cc: decide -> commit -> act. Every method below REQUIRES the
+  // engine thread, except where it says otherwise.
   core::DecideContext Context();
   void Handle(const std::string& saga_id, core::Signal signal,
               std::function<void(absl::Status)> done);
@@ -206,63 +211,80 @@ class Engine {
                    std::function<void(absl::Status)> done);
   void RunCommands(const std::string& saga_id, Runtime& runtime,
                    const std::vector<core::Command>& commands);
-  void Invoke(const std::string& saga_id, Runtime& runtime,
-              const core::Command& command);
   void Arm(const std::string& saga_id, Runtime& runtime, int64_t due_ms);
-  void NotifyWaiters(Runtime& runtime);
-  void AddWaiter(const std::string& saga_id, int step_index, int64_t after_seq,
-                 std::chrono::milliseconds timeout,
-                 std::function<void(AwaitOutcome, const Runtime*)> done);
   void DrainQueued(const std::string& saga_id);
   void RetireIfEnded(const std::string& saga_id);
-  void Reload(const std::string& saga_id, std::chrono::milliseconds delay);
-  void Drop(const std::string& saga_id, const std::string& why);
-  void Adopt(const std::string& saga_id, std::chrono::milliseconds delay);
-  void AdoptClaimed(std::vector<store::SagaRecord> records,
-                    uint64_t generation);
-  void TakeOver(const std::string& saga_id,
-                std::function<void(absl::Status)> then);
   void Insert(const std::string& saga_id,
               std::shared_ptr<const core::SagaDefinition> definition,
               core::SagaState state, const std::string& idempotency_key,
               uint64_t lease_generation);
+  // Stops driving a saga.
+  void Erase(
+      std::unordered_map<std::string, std::unique_ptr<Runtime>>::iterator it);
+  // Any thread.
   store::AppendBatch MakeBatch(const core::SagaDefinition& definition,
                                int64_t expected_last_seq,
                                const core::SagaState& next,
                                const std::vector<core::Event>& events) const;
+  // Logs a failure about a driven saga (a warning, or an error when
+  // `severe`) with the fields every saga log line carries.
+  void LogFailure(const std::string& saga_id, const Runtime& runtime,
+                  const char* message, const std::string& error,
+                  bool severe = false) const;
+  // What Drain waits for: counted up when a participant call is sent or a
+  // commit starts, down once its result is handled. Any thread.
+  void CallStarted();
   void CallLanded();
-  bool Drained() const;
+  void CommitStarted();
+  void CommitLanded();
+  bool Drained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(drain_mutex_);
+
+  // engine_invoke.cc: participant calls, gate -> send -> result.
+  void Invoke(const std::string& saga_id, Runtime& runtime,
+              const core::Command& command);
+  // Asked by the gate when the call's turn comes: whether it is still its
+  // saga's latest and may go.
+  bool CallWanted(const OutgoingCall& call);
+  void Send(std::shared_ptr<const OutgoingCall> call,
+            CircuitBreaker::Permit permit);
+  void CallEnded(const OutgoingCall& call, CircuitBreaker::Permit permit,
+                 CallResult result);
+
+  // engine_waiters.cc.
+  void NotifyWaiters(Runtime& runtime);
+  // REQUIRES: the saga is driven here.
+  void AddWaiter(const std::string& saga_id, int step_index, int64_t after_seq,
+                 std::chrono::milliseconds timeout,
+                 std::function<void(AwaitOutcome, const Runtime*)> done);
+
+  // engine_recovery.cc: reloads, adoption, leases.
+  void Reload(const std::string& saga_id, std::chrono::milliseconds delay);
+  void Drop(const std::string& saga_id, const std::string& why);
+  void Adopt(const std::string& saga_id, std::chrono::milliseconds delay);
+  // On a database thread (or before Start).
+  void AdoptClaimed(std::vector<store::SagaRecord> records,
+                    uint64_t generation);
+  void TakeOver(const std::string& saga_id,
+                std::function<void(absl::Status)> then);
   // Whether the saga's lease is surely still this instance's (see
   // lease_keeper.h): no participant call is sent otherwise.
   bool LeaseSurelyHeld(const Runtime& runtime) const;
   // Records that the saga's call was not sent for want of a sure lease.
-  // REQUIRES: on the engine thread.
   void Withhold(const std::string& saga_id);
   // Once the instance's leases are surely live again (after a renewal):
-  // confirms the lease of each withheld saga. REQUIRES: on the engine thread.
+  // confirms the lease of each withheld saga.
   void ConfirmWithheldLeases();
   // Claims the saga: if the lease is (still or again) ours, its call goes
   // (or, if another instance drove it meanwhile, it resumes from the
-  // record); if another instance holds it, it is let go. REQUIRES: on the
-  // engine thread.
+  // record); if another instance holds it, it is let go.
   void ConfirmLease(const std::string& saga_id);
   // A claim just proved this instance holds the lease of a saga it drives
   // (`generation` was read before the claim, `events` is what it returned).
   // If another instance wrote to the saga meanwhile, resumes it from that
   // history. Returns true when nothing more is to be done for the saga now
-  // (it resumed, or a commit under way decides). REQUIRES: on the engine
-  // thread.
+  // (it resumed, or a commit under way decides).
   bool Reclaimed(const std::string& saga_id, Runtime& runtime,
                  uint64_t generation, const std::vector<core::Event>& events);
-  // Logs a failure about a driven saga (a warning, or an error when
-  // `severe`) with the fields every saga log line carries. REQUIRES: on the
-  // engine thread.
-  void LogFailure(const std::string& saga_id, const Runtime& runtime,
-                  const char* message, const std::string& error,
-                  bool severe = false) const;
-  // Stops driving a saga. REQUIRES: on the engine thread.
-  void Erase(
-      std::unordered_map<std::string, std::unique_ptr<Runtime>>::iterator it);
 
   store::SagaStore* store_;
   DefinitionRegistry* definitions_;
@@ -271,7 +293,6 @@ class Engine {
   std::unique_ptr<OrchestratorMetrics> own_metrics_;
   OrchestratorMetrics* metrics_;
 
-  struct Threads;
   std::unique_ptr<Threads> threads_;
   // Engine-thread only; declared after threads_ so that its timers go
   // before the io_context.
@@ -287,12 +308,12 @@ class Engine {
   uint64_t last_call_token_ = 0;
 
   std::atomic<bool> stopping_{false};
-  std::mutex drain_mutex_;
-  std::condition_variable drained_;
+  sync::Mutex drain_mutex_;
+  sync::CondVar drained_;
   // Participant calls whose result has not been handled yet, and commits
-  // of decisions not answered yet; counted down under drain_mutex_.
-  std::atomic<size_t> calls_in_flight_{0};
-  std::atomic<size_t> commits_in_flight_{0};
+  // of decisions not answered yet.
+  size_t calls_in_flight_ ABSL_GUARDED_BY(drain_mutex_) = 0;
+  size_t commits_in_flight_ ABSL_GUARDED_BY(drain_mutex_) = 0;
   std::atomic<size_t> active_sagas_{0};
   // StartSaga calls admitted under the backlog bound and not yet driven.
   std::atomic<size_t> starting_sagas_{0};

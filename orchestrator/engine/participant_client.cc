@@ -162,6 +162,20 @@ void ParticipantClients::WatchChannels() {
   }
 }
 
+v1::StepRequest ToProto(const core::StepRequest& request) {
+  v1::StepRequest proto;
+  proto.set_saga_id(request.saga_id);
+  proto.set_step(request.step);
+  proto.set_action(request.action);
+  proto.set_idempotency_key(request.idempotency_key);
+  proto.set_attempt(request.attempt);
+  proto.set_deadline_unix_ms(request.deadline_ms);
+  proto.set_input_json(request.input_json);
+  proto.set_original_idempotency_key(request.original_idempotency_key);
+  proto.set_original_output_json(request.original_output_json);
+  return proto;
+}
+
 CallResult ToCallResult(const grpc::Status& status,
                         const v1::StepResult& result) {
   if (!status.ok()) {

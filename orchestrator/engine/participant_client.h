@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "orchestrator/core/decider.h"
+#include "orchestrator/core/step_request.h"
 #include "saga/v1/participant.grpc.pb.h"
 
 namespace saga::engine {
@@ -89,6 +90,9 @@ class ParticipantClients {
   grpc::CompletionQueue state_changes_;
   std::thread watcher_;
 };
+
+// The wire form of `request` (its deadline as it stands).
+v1::StepRequest ToProto(const core::StepRequest& request);
 
 // The metadata key naming the calling orchestrator instance.
 inline constexpr char kOrchestratorInstanceKey[] = "saga-orchestrator-instance";

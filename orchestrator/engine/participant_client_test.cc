@@ -164,5 +164,30 @@ TEST(ToCallResultTest, OnlyRefusalsBeforeActingAreDefinitelyNotApplied) {
   EXPECT_TRUE(business.sent);
 }
 
+TEST(ToProtoTest, CarriesEveryFieldOfTheStepRequest) {
+  core::StepRequest request;
+  request.participant = "doctor";
+  request.compensation = true;
+  request.saga_id = "s-1";
+  request.step = "reserve_doctor";
+  request.action = "release_reservation";
+  request.idempotency_key = "s-1/reserve_doctor/compensate";
+  request.attempt = 2;
+  request.deadline_ms = 1700000000123;
+  request.input_json = R"({"patient_id":"p"})";
+  request.original_idempotency_key = "s-1/reserve_doctor/execute";
+  request.original_output_json = R"({"reservation_id":"r"})";
+  const v1::StepRequest proto = ToProto(request);
+  EXPECT_EQ(proto.saga_id(), "s-1");
+  EXPECT_EQ(proto.step(), "reserve_doctor");
+  EXPECT_EQ(proto.action(), "release_reservation");
+  EXPECT_EQ(proto.idempotency_key(), "s-1/reserve_doctor/compensate");
+  EXPECT_EQ(proto.attempt(), 2);
+  EXPECT_EQ(proto.deadline_unix_ms(), 1700000000123);
+  EXPECT_EQ(proto.input_json(), R"({"patient_id":"p"})");
+  EXPECT_EQ(proto.original_idempotency_key(), "s-1/reserve_doctor/execute");
+  EXPECT_EQ(proto.original_output_json(), R"({"reservation_id":"r"})");
+}
+
 }  // namespace
 }  // namespace saga::engine

@@ -7,7 +7,7 @@ namespace saga::outbox {
 void CommitSignal::Notify() {
   std::vector<std::weak_ptr<Listener>> waiting;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    sync::MutexLock lock(&mu_);
     ++generation_;
     waiting.swap(waiting_);
   }
@@ -17,13 +17,13 @@ void CommitSignal::Notify() {
 }
 
 uint64_t CommitSignal::Generation() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  sync::MutexLock lock(&mu_);
   return generation_;
 }
 
 void CommitSignal::NotifyOnce(uint64_t seen, std::weak_ptr<Listener> listener) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    sync::MutexLock lock(&mu_);
     if (generation_ == seen) {
       // Listeners woken some other way (a timer, a cancelled stream) leave
       // expired entries behind; drop them so a quiet database does not

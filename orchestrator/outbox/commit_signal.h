@@ -14,8 +14,10 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "orchestrator/sync/mutex.h"
 
 namespace saga::outbox {
 
@@ -40,9 +42,9 @@ class CommitSignal {
   void NotifyOnce(uint64_t seen, std::weak_ptr<Listener> listener);
 
  private:
-  mutable std::mutex mu_;
-  uint64_t generation_ = 0;                       // GUARDED_BY(mu_)
-  std::vector<std::weak_ptr<Listener>> waiting_;  // GUARDED_BY(mu_)
+  mutable sync::Mutex mu_;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::weak_ptr<Listener>> waiting_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace saga::outbox

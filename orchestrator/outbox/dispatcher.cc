@@ -50,10 +50,10 @@ class Dispatcher::Wakeup final : public CommitSignal::Listener {
 
   void OnCommit() override {
     {
-      std::lock_guard<std::mutex> lock(signals_->mu);
+      sync::MutexLock lock(&signals_->mu);
       signals_->committed = true;
     }
-    signals_->changed.notify_all();
+    signals_->changed.SignalAll();
   }
 
  private:
@@ -77,10 +77,10 @@ void Dispatcher::Start() {
 
 void Dispatcher::Stop() {
   {
-    std::lock_guard<std::mutex> lock(signals_->mu);
+    sync::MutexLock lock(&signals_->mu);
     signals_->stopping = true;
   }
-  signals_->changed.notify_all();
+  signals_->changed.SignalAll();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -88,7 +88,7 @@ void Dispatcher::Run() {
   int failures = 0;
   while (true) {
     {
-      std::lock_guard<std::mutex> lock(signals_->mu);
+      sync::MutexLock lock(&signals_->mu);
       if (signals_->stopping) return;
     }
     // Taken before reading, so a commit during the round is not missed.
@@ -166,19 +166,22 @@ bool Dispatcher::Round(bool& idle) {
 }
 
 void Dispatcher::Wait(milliseconds delay, bool on_commit, uint64_t seen) {
+  Signals& signals = *signals_;
+  {
+    sync::MutexLock lock(&signals.mu);
+    signals.committed = false;
+  }
   std::shared_ptr<Wakeup> wakeup;
-  std::unique_lock<std::mutex> lock(signals_->mu);
-  signals_->committed = false;
   if (on_commit) {
     wakeup = std::make_shared<Wakeup>(signals_);
-    lock.unlock();
     // May call OnCommit at once, which takes the lock.
     commits_->NotifyOnce(seen, wakeup);
-    lock.lock();
   }
-  signals_->changed.wait_for(lock, delay, [&] {
-    return signals_->stopping || (on_commit && signals_->committed);
-  });
+  const auto deadline = std::chrono::steady_clock::now() + delay;
+  sync::MutexLock lock(&signals.mu);
+  while (!signals.stopping && !(on_commit && signals.committed)) {
+    if (!signals.changed.WaitUntil(&signals.mu, deadline)) return;
+  }
 }
 
 }  // namespace saga::outbox

@@ -24,15 +24,15 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "orchestrator/outbox/commit_signal.h"
 #include "orchestrator/outbox/sink.h"
 #include "orchestrator/store/outbox_store.h"
+#include "orchestrator/sync/mutex.h"
 
 namespace prometheus {
 class Registry;
@@ -93,10 +93,10 @@ class Dispatcher {
   // Shared with the commit listeners, which may outlive a Wait (and, for a
   // moment, the dispatcher).
   struct Signals {
-    std::mutex mu;
-    std::condition_variable changed;
-    bool stopping = false;   // GUARDED_BY(mu)
-    bool committed = false;  // GUARDED_BY(mu): a commit since Wait began
+    sync::Mutex mu;
+    sync::CondVar changed;
+    bool stopping ABSL_GUARDED_BY(mu) = false;
+    bool committed ABSL_GUARDED_BY(mu) = false;  // a commit since Wait began
   };
   const std::shared_ptr<Signals> signals_ = std::make_shared<Signals>();
   bool leading_ = false;  // dispatcher thread only
