@@ -9,8 +9,8 @@
 #include <deque>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "orchestrator/api/status_mapping.h"
+#include "orchestrator/sync/mutex.h"
 
 namespace saga::api {
 namespace {
@@ -64,7 +64,7 @@ class EventStreams::Stream final
   void OnCancel() override {
     std::shared_ptr<Wake> waiting;
     {
-      absl::MutexLock lock(&mu_);
+      sync::MutexLock lock(&mu_);
       cancelled_ = true;
       waiting = waiting_;
     }
@@ -84,14 +84,14 @@ class EventStreams::Stream final
     void Fire() {
       Stream* stream = nullptr;
       {
-        absl::MutexLock lock(&mu_);
+        sync::MutexLock lock(&mu_);
         std::swap(stream, stream_);
       }
       if (stream != nullptr) stream->Post([stream] { stream->Read(); });
     }
 
    private:
-    absl::Mutex mu_;
+    sync::Mutex mu_;
     Stream* stream_ ABSL_GUARDED_BY(mu_);  // null once fired
   };
 
@@ -121,7 +121,7 @@ class EventStreams::Stream final
   void Read() {
     bool cancelled = false;
     {
-      absl::MutexLock lock(&mu_);
+      sync::MutexLock lock(&mu_);
       cancelled = cancelled_;
     }
     if (cancelled) {
@@ -167,7 +167,7 @@ class EventStreams::Stream final
     const uint64_t seen = seen_;
     auto wake = std::make_shared<Wake>(this);
     {
-      absl::MutexLock lock(&mu_);
+      sync::MutexLock lock(&mu_);
       waiting_ = wake;
       if (cancelled_) {
         // OnCancel came before this wait existed: nobody else will fire it.
@@ -195,7 +195,7 @@ class EventStreams::Stream final
   bool caught_up_ = false;
   std::deque<v1::OutboxEvent> pending_;
 
-  absl::Mutex mu_;
+  sync::Mutex mu_;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   std::shared_ptr<Wake> waiting_ ABSL_GUARDED_BY(mu_);
 };

@@ -98,7 +98,7 @@ void ConnectionPool::ConnectSucceeded() {
 }
 
 absl::Status ConnectionPool::Fill() {
-  absl::MutexLock lock(&mu_);
+  sync::MutexLock lock(&mu_);
   while (open_ < options_.size) {
     try {
       idle_.push_back(Connect());
@@ -137,7 +137,7 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
     if (deadline == kNoDeadline) {
       released_.Wait(&mu_);
     } else {
-      released_.WaitWithDeadline(&mu_, absl::FromChrono(deadline));
+      released_.WaitUntil(&mu_, deadline);
     }
   }
   const auto now = std::chrono::steady_clock::now();
@@ -161,7 +161,7 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
     error = std::current_exception();
   }
   {
-    absl::MutexLock lock(&mu_);
+    sync::MutexLock lock(&mu_);
     if (connection == nullptr) {
       --open_;
       released_.Signal();
@@ -178,7 +178,7 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
 void ConnectionPool::DiscardIdle() {
   std::vector<std::unique_ptr<pqxx::connection>> closing;
   {
-    absl::MutexLock lock(&mu_);
+    sync::MutexLock lock(&mu_);
     closing.swap(idle_);
     open_ -= static_cast<int>(closing.size());
   }
@@ -190,7 +190,7 @@ void ConnectionPool::Return(std::unique_ptr<pqxx::connection> connection,
   const bool keep = !discard && connection->is_open();
   std::unique_ptr<pqxx::connection> closing;
   {
-    absl::MutexLock lock(&mu_);
+    sync::MutexLock lock(&mu_);
     if (keep) {
       // Taken last-in first-out: the sessions used most stay warm.
       idle_.push_back(std::move(connection));

@@ -27,8 +27,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "orchestrator/pg/errors.h"
+#include "orchestrator/sync/mutex.h"
 
 namespace saga::pg {
 
@@ -132,8 +132,8 @@ class ConnectionPool {
 
   const Options options_;
   const std::string dsn_;
-  absl::Mutex mu_;
-  absl::CondVar released_;
+  sync::Mutex mu_;
+  sync::CondVar released_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
   // Idle + leased + being opened.
   int open_ ABSL_GUARDED_BY(mu_) = 0;
