@@ -28,13 +28,20 @@ function(saga_add_test target)
                         "_test (unit), _pgtest (pg) or _itest (integration)")
   endif()
   list(APPEND labels ${ARG_LABELS})
+  set(properties "LABELS [==[${labels}]==]")
+  if(ARG_TIMEOUT)
+    string(APPEND properties " TIMEOUT ${ARG_TIMEOUT}")
+  endif()
   # Listing the tests of a big binary can take a while under a sanitizer on
   # a busy machine: 60 s rather than the default 5 s.
-  if(ARG_TIMEOUT)
-    gtest_discover_tests(${target} DISCOVERY_TIMEOUT 60
-      PROPERTIES LABELS "${labels}" TIMEOUT ${ARG_TIMEOUT})
-  else()
-    gtest_discover_tests(${target} DISCOVERY_TIMEOUT 60
-      PROPERTIES LABELS "${labels}")
-  endif()
+  gtest_discover_tests(${target} DISCOVERY_TIMEOUT 60 TEST_LIST ${target}_TESTS)
+  # The properties are set by a script ctest runs after the discovered
+  # tests' own, since gtest_discover_tests(PROPERTIES) flattens a list value
+  # (LABELS "integration;ha" became LABELS integration).
+  set(script "${CMAKE_CURRENT_BINARY_DIR}/${target}_properties.cmake")
+  file(WRITE "${script}"
+    "if(${target}_TESTS)\n"
+    "  set_tests_properties(\${${target}_TESTS} PROPERTIES ${properties})\n"
+    "endif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${script}")
 endfunction()
