@@ -30,7 +30,7 @@ PACKAGES=(
   openssl
   # PostgreSQL 15 server and client, for tests and the demo.
   postgresql
-  # Automatic failover (scripts/pg-ha.sh, ha_failover_pgtest): Patroni 3.0
+  # Automatic failover (scripts/pg-ha.sh, ha_failover_itest): Patroni 3.0
   # and a three-member etcd 3.4 for its leader lock.
   patroni etcd-server
 )

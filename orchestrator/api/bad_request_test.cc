@@ -1,7 +1,7 @@
 // Bad input that the service refuses before anything reaches the store:
 // every malformed request gets a precise gRPC status and message and writes
 // nothing. The refusals that need PostgreSQL (the store's own answers, the
-// server's receive limit) stay in tests/integration/bad_input_pgtest.cc.
+// server's receive limit) stay in tests/integration/bad_input_itest.cc.
 #include <gtest/gtest.h>
 
 #include <cctype>

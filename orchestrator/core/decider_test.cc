@@ -1,6 +1,5 @@
 #include "orchestrator/core/decider.h"
 
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -8,6 +7,8 @@
 #include "orchestrator/core/definition_loader.h"
 #include "orchestrator/core/duration.h"
 #include "orchestrator/core/retry_policy.h"
+#include "tests/support/definitions.h"
+#include "tests/support/saga_driver.h"
 
 namespace saga::core {
 namespace {
@@ -33,15 +34,13 @@ SagaDefinition MustParse(const std::string& yaml) {
   return *def;
 }
 
-SagaDefinition Booking() {
-  absl::StatusOr<SagaDefinition> def = LoadDefinitionFile(
-      std::string(SAGA_SOURCE_DIR) + "/sagas/appointment_booking.yaml");
-  if (!def.ok()) {
-    ADD_FAILURE() << def.status();
-    return SagaDefinition{};
-  }
-  return *def;
-}
+using testing::Booking;
+using testing::Describe;
+using testing::Label;
+using testing::Labels;
+// Drives the saga under test (decide, commit, apply), checking the decider's
+// contract on every decision.
+using Saga = testing::SagaDriver;
 
 // The booking saga with its pivot on a budget of attempts (notify: 4
 // attempts, backoff 100ms..1s), as version 1 of the definition had it; the
@@ -82,41 +81,6 @@ steps:
 )");
 }
 
-std::string Describe(const SagaState& s) {
-  std::ostringstream out;
-  out << "id=" << s.saga_id << " type=" << s.saga_type << " v"
-      << s.definition_version << " input=" << s.input_json
-      << " status=" << SagaStatusName(s.status) << " last_seq=" << s.last_seq
-      << " created=" << s.created_ms << " updated=" << s.updated_ms
-      << " current=" << s.current_step << " in_flight=" << s.call_in_flight
-      << "/" << s.in_flight_attempt << "/" << s.in_flight_deadline_ms
-      << " retry=" << s.retry_due_ms << "/" << s.retry_attempt
-      << " cancel=" << s.cancel_requested << " reason=" << s.reason << "\n";
-  for (const StepState& st : s.steps) {
-    out << "  " << StepStatusName(st.status) << " attempts=" << st.attempts
-        << " comp=" << st.compensation_attempts
-        << " unknown=" << st.outcome_unknown << " out=" << st.output_json
-        << " err=" << st.error << " t=" << st.started_ms << ".." << st.ended_ms
-        << "\n";
-  }
-  return out.str();
-}
-
-// "StepStarted 1/2" (step/attempt) for step events, the bare name otherwise.
-std::string Label(const Event& e) {
-  std::string label = EventTypeName(e.type);
-  if (e.step >= 0) {
-    label += " " + std::to_string(e.step) + "/" + std::to_string(e.attempt);
-  }
-  return label;
-}
-
-std::vector<std::string> Labels(const std::vector<Event>& events) {
-  std::vector<std::string> labels;
-  for (const Event& e : events) labels.push_back(Label(e));
-  return labels;
-}
-
 Command Invoke(int step, int attempt, int64_t deadline) {
   return Command{Command::Kind::kInvokeStep, step, attempt, deadline, 0};
 }
@@ -135,126 +99,6 @@ Command Finished() {
   c.kind = Command::Kind::kFinished;
   return c;
 }
-
-// Drives one saga the way the engine does: decide, number and commit the
-// events, apply them. Every decision is checked against the decider's
-// contract: events are unnumbered and stamped with the decision time, they
-// round-trip through the codec, commands match the resulting state, and
-// folding the whole history from scratch gives the incrementally applied
-// state.
-class Saga {
- public:
-  explicit Saga(SagaDefinition def) : def_(std::move(def)) {}
-
-  const SagaDefinition& def() const { return def_; }
-  const SagaState& state() const { return state_; }
-  const std::vector<Event>& history() const { return history_; }
-  int64_t now = 1000;
-  double random = 0.0;
-
-  Decision Start(const std::string& input = kInput) {
-    state_ = NewSagaState(def_, "s1");
-    return Commit(DecideStart(def_, input, Ctx()));
-  }
-
-  Decision Send(const Signal& signal) {
-    return Commit(Decide(def_, state_, signal, Ctx()));
-  }
-
-  // Answers the call in flight.
-  Decision Answer(CallOutcome outcome, const std::string& output = "",
-                  const std::string& error = "") {
-    Signal s;
-    s.kind = Signal::Kind::kCallResult;
-    s.step = state_.current_step;
-    s.attempt = state_.in_flight_attempt;
-    s.compensation = state_.status == SagaStatus::kCompensating;
-    s.outcome = outcome;
-    s.output_json = output;
-    s.error = error;
-    return Send(s);
-  }
-  Decision Succeed(const std::string& output = "{}") {
-    return Answer(CallOutcome::kSucceeded, output);
-  }
-  Decision FailForGood(const std::string& error) {
-    return Answer(CallOutcome::kBusinessFailure, "", error);
-  }
-  Decision FailRetryably(const std::string& error) {
-    return Answer(CallOutcome::kRetryableFailure, "", error);
-  }
-  // The participant could not be reached: nothing sent.
-  Decision NotSent() {
-    return Answer(CallOutcome::kNotApplied, "",
-                  "not sent: participant unreachable");
-  }
-  Decision TimeOut() { return Answer(CallOutcome::kUnknown, "", "deadline"); }
-
-  // Fires the pending backoff timer at its due time.
-  Decision FireTimer() {
-    if (state_.retry_due_ms > now) now = state_.retry_due_ms;
-    return Send(Timer());
-  }
-  static Signal Timer() {
-    Signal s;
-    s.kind = Signal::Kind::kTimerFired;
-    return s;
-  }
-  Decision Cancel(const std::string& reason) {
-    Signal s;
-    s.kind = Signal::Kind::kCancel;
-    s.error = reason;
-    return Send(s);
-  }
-  Decision Resume() {
-    Signal s;
-    s.kind = Signal::Kind::kResume;
-    return Send(s);
-  }
-  Decision Operate(Signal::Kind kind, int step = -1) {
-    Signal s;
-    s.kind = kind;
-    s.step = step;
-    s.operator_name = "alice";
-    s.error = "fixed by hand";
-    return Send(s);
-  }
-
- private:
-  DecideContext Ctx() const { return DecideContext{now, random}; }
-
-  Decision Commit(Decision d) {
-    if (!d.refusal.ok()) {
-      EXPECT_TRUE(d.events.empty());
-      EXPECT_TRUE(d.commands.empty());
-      return d;
-    }
-    for (const Event& e : d.events) {
-      EXPECT_EQ(e.seq, 0) << Label(e);
-      EXPECT_EQ(e.at_ms, now) << Label(e);
-      Event numbered = e;
-      numbered.seq = state_.last_seq + 1;
-      absl::StatusOr<Event> decoded = DecodeEvent(
-          EventTypeName(numbered.type), numbered.seq, numbered.at_ms,
-          numbered.step, numbered.attempt, EncodeEventData(numbered));
-      EXPECT_TRUE(decoded.ok()) << decoded.status();
-      if (decoded.ok()) {
-        EXPECT_EQ(*decoded, numbered) << Label(e);
-      }
-      Apply(def_, state_, numbered);
-      history_.push_back(numbered);
-    }
-    if (!d.events.empty() || !d.commands.empty()) {
-      EXPECT_EQ(d.commands, PendingCommands(def_, state_));
-    }
-    EXPECT_EQ(Describe(Fold(def_, "s1", history_)), Describe(state_));
-    return d;
-  }
-
-  SagaDefinition def_;
-  SagaState state_;
-  std::vector<Event> history_;
-};
 
 using Labels_ = std::vector<std::string>;
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/support/definitions.h"
 
 namespace saga::core {
 namespace {
@@ -31,7 +32,7 @@ const char kReserve[] =
 
 TEST(DefinitionLoaderTest, LoadsTheBookingSaga) {
   absl::StatusOr<SagaDefinition> def =
-      LoadDefinitionFile(SourceDir() + "/sagas/appointment_booking.yaml");
+      LoadDefinitionFile(testing::TestDefinitionPath("booking"));
   ASSERT_TRUE(def.ok()) << def.status();
   EXPECT_EQ(def->name, "appointment_booking");
   EXPECT_EQ(def->version, 2);
@@ -520,6 +521,8 @@ TEST(DefinitionLoaderTest, MissingDirectoryIsNotFound) {
   EXPECT_EQ(defs.status().code(), absl::StatusCode::kNotFound);
 }
 
+// The one test that reads the demo's sagas/ (every other test loads the
+// frozen copies in tests/testdata): what ships must load.
 TEST(DefinitionLoaderTest, TheRepositorySagasDirectoryLoads) {
   absl::StatusOr<std::vector<SagaDefinition>> defs =
       LoadDefinitionDir(SourceDir() + "/sagas");

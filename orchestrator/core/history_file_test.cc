@@ -9,6 +9,7 @@
 #include "nlohmann/json.hpp"
 #include "orchestrator/core/definition_loader.h"
 #include "orchestrator/core/state.h"
+#include "tests/support/definitions.h"
 
 namespace saga::core {
 namespace {
@@ -18,8 +19,7 @@ using Json = nlohmann::json;
 constexpr int64_t kT0 = 1714564800000;
 
 std::string BookingSource() {
-  std::ifstream in(std::string(SAGA_SOURCE_DIR) +
-                   "/tests/testdata/appointment_booking_v1.yaml");
+  std::ifstream in(testing::TestDefinitionPath("booking_v1"));
   std::stringstream text;
   text << in.rdbuf();
   return text.str();

@@ -4,20 +4,12 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "orchestrator/core/definition_loader.h"
+#include "tests/support/definitions.h"
 
 namespace saga::core {
 namespace {
 
-SagaDefinition Booking() {
-  absl::StatusOr<SagaDefinition> def = LoadDefinitionFile(
-      std::string(SAGA_SOURCE_DIR) + "/sagas/appointment_booking.yaml");
-  if (!def.ok()) {
-    ADD_FAILURE() << def.status();
-    return SagaDefinition{};
-  }
-  return *def;
-}
+using testing::Booking;
 
 Event Numbered(EventType type, int64_t seq, int step = -1, int attempt = 0) {
   Event e;

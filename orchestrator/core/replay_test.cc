@@ -12,6 +12,8 @@
 #include "nlohmann/json.hpp"
 #include "orchestrator/core/definition_loader.h"
 #include "orchestrator/core/history_file.h"
+#include "tests/support/definitions.h"
+#include "tests/support/saga_driver.h"
 
 namespace saga::core {
 namespace {
@@ -30,13 +32,9 @@ const char kReservation[] =
     R"({"date":"2024-05-17","doctor_email":"bob@example.com",)"
     R"("doctor_id":"d1","doctor_name":"Dr Bob","reservation_id":"r1"})";
 
-SagaDefinition Booking() {
-  absl::StatusOr<SagaDefinition> def =
-      LoadDefinitionFile(std::string(SAGA_SOURCE_DIR) +
-                         "/tests/testdata/appointment_booking_v1.yaml");
-  EXPECT_TRUE(def.ok()) << def.status();
-  return def.ok() ? *def : SagaDefinition{};
-}
+// The histories here are of version 1 of the booking saga, as the golden
+// ones are.
+constexpr auto Booking = &testing::BookingV1;
 
 // A pivot followed by a retriable step.
 SagaDefinition PivotThenRetriable() {
@@ -54,93 +52,14 @@ steps:
   return def.ok() ? *def : SagaDefinition{};
 }
 
-// Records a history the way the engine does: decide, number, apply. Time
-// advances by a few ms per signal and jitter draws vary, as in a real run.
-class Recorder {
+// Records a history the way a real run goes (SagaDriver::Recording()): time
+// moves between signals, jitter draws vary, every signal is accepted.
+class Recorder : public testing::SagaDriver {
  public:
-  explicit Recorder(SagaDefinition def) : def_(std::move(def)) {
-    state_ = NewSagaState(def_, "s1");
-    Commit(DecideStart(def_, kInput, Ctx()));
+  explicit Recorder(SagaDefinition def)
+      : SagaDriver(std::move(def), Recording()) {
+    Start(kInput);
   }
-
-  const SagaDefinition& def() const { return def_; }
-  const SagaState& state() const { return state_; }
-  const std::vector<Event>& history() const { return history_; }
-
-  void Send(Signal signal) {
-    now_ += 7;
-    Decision d = Decide(def_, state_, signal, Ctx());
-    ASSERT_TRUE(d.refusal.ok()) << d.refusal;
-    Commit(std::move(d));
-  }
-  void Answer(CallOutcome outcome, const std::string& output = "",
-              const std::string& error = "") {
-    Signal s;
-    s.kind = Signal::Kind::kCallResult;
-    s.step = state_.current_step;
-    s.attempt = state_.in_flight_attempt;
-    s.compensation = state_.status == SagaStatus::kCompensating;
-    s.outcome = outcome;
-    s.output_json = output;
-    s.error = error;
-    Send(s);
-  }
-  void Succeed(const std::string& output = "{}") {
-    Answer(CallOutcome::kSucceeded, output);
-  }
-  void FailForGood(const std::string& error) {
-    Answer(CallOutcome::kBusinessFailure, "", error);
-  }
-  void FailRetryably(const std::string& error = "busy") {
-    Answer(CallOutcome::kRetryableFailure, "", error);
-  }
-  void TimeOut() { Answer(CallOutcome::kUnknown, "", "deadline exceeded"); }
-  void FireTimer() {
-    if (state_.retry_due_ms > now_) now_ = state_.retry_due_ms;
-    Signal s;
-    s.kind = Signal::Kind::kTimerFired;
-    Send(s);
-  }
-  void Cancel(const std::string& reason) {
-    Signal s;
-    s.kind = Signal::Kind::kCancel;
-    s.error = reason;
-    Send(s);
-  }
-  void Resume() {
-    now_ += 5000;
-    Signal s;
-    s.kind = Signal::Kind::kResume;
-    Send(s);
-  }
-  void Operate(Signal::Kind kind, int step = -1) {
-    Signal s;
-    s.kind = kind;
-    s.step = step;
-    s.operator_name = "alice";
-    s.error = "fixed by hand";
-    Send(s);
-  }
-
- private:
-  DecideContext Ctx() {
-    draw_ = draw_ + 0.37 - static_cast<int>(draw_ + 0.37);
-    return DecideContext{now_, draw_};
-  }
-
-  void Commit(Decision d) {
-    for (Event e : d.events) {
-      e.seq = state_.last_seq + 1;
-      Apply(def_, state_, e);
-      history_.push_back(e);
-    }
-  }
-
-  SagaDefinition def_;
-  SagaState state_;
-  std::vector<Event> history_;
-  int64_t now_ = 1714564800000;
-  double draw_ = 0.0;
 };
 
 struct Scenario {
@@ -704,8 +623,7 @@ TEST(ReplayTest, ReplaysADecodedHistoryFile) {
   absl::StatusOr<std::string> text = EncodeHistory(h);
   ASSERT_TRUE(text.ok()) << text.status();
   Json doc = Json::parse(*text);
-  std::ifstream in(std::string(SAGA_SOURCE_DIR) +
-                   "/tests/testdata/appointment_booking_v1.yaml");
+  std::ifstream in(testing::TestDefinitionPath("booking_v1"));
   std::stringstream yaml;
   yaml << in.rdbuf();
   doc["definition"]["source_yaml"] = yaml.str();

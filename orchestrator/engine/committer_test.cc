@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "orchestrator/store/memory/memory_store.h"
+#include "tests/support/forwarding_store.h"
 
 namespace saga::engine {
 namespace {
@@ -58,8 +59,10 @@ std::shared_ptr<store::AppendBatch> AppendBatch(const std::string& saga_id,
 
 // Records the size of every group; can hold the next group's commit until
 // released, so that writes queue up behind it.
-class GroupRecordingStore final : public store::SagaStore {
+class GroupRecordingStore final : public testing::ForwardingStore {
  public:
+  GroupRecordingStore() : ForwardingStore(&inner_) {}
+
   std::vector<absl::Status> AppendGroup(
       const std::vector<const store::AppendBatch*>& batches) override {
     std::unique_lock lock(mu_);
@@ -68,52 +71,6 @@ class GroupRecordingStore final : public store::SagaStore {
     changed_.wait(lock, [&] { return !hold_; });
     lock.unlock();
     return SagaStore::AppendGroup(batches);  // one Append per batch
-  }
-  absl::StatusOr<store::CreateResult> Create(
-      const store::AppendBatch& first) override {
-    return inner_.Create(first);
-  }
-  absl::Status Append(const store::AppendBatch& batch) override {
-    return inner_.Append(batch);
-  }
-  absl::StatusOr<store::SagaRecord> Load(const std::string& id) override {
-    return inner_.Load(id);
-  }
-  absl::StatusOr<store::SagaSummary> LoadSummary(
-      const std::string& id) override {
-    return inner_.LoadSummary(id);
-  }
-  absl::StatusOr<std::vector<store::SagaRecord>> Claim(
-      const std::string& owner, std::chrono::milliseconds ttl, int limit,
-      const std::string& after) override {
-    return inner_.Claim(owner, ttl, limit, after);
-  }
-  absl::StatusOr<store::SagaRecord> ClaimSaga(
-      const std::string& id, const std::string& owner,
-      std::chrono::milliseconds ttl) override {
-    return inner_.ClaimSaga(id, owner, ttl);
-  }
-  absl::StatusOr<int64_t> RenewLeases(const std::string& owner,
-                                      std::chrono::milliseconds ttl) override {
-    return inner_.RenewLeases(owner, ttl);
-  }
-  absl::StatusOr<int64_t> ReleaseLeases(const std::string& owner) override {
-    return inner_.ReleaseLeases(owner);
-  }
-  absl::Status ReleaseLease(const std::string& id,
-                            const std::string& owner) override {
-    return inner_.ReleaseLease(id, owner);
-  }
-  absl::StatusOr<store::ListPage> List(const store::ListQuery& q) override {
-    return inner_.List(q);
-  }
-  absl::Status PutDefinition(const std::string& name, int version,
-                             const std::string& source) override {
-    return inner_.PutDefinition(name, version, source);
-  }
-  absl::StatusOr<std::string> GetDefinition(const std::string& name,
-                                            int version) override {
-    return inner_.GetDefinition(name, version);
   }
 
   void Hold() {

@@ -20,6 +20,8 @@
 #include "orchestrator/core/decider.h"
 #include "orchestrator/engine/metrics.h"
 #include "orchestrator/store/memory/memory_store.h"
+#include "tests/support/definitions.h"
+#include "tests/support/forwarding_store.h"
 #include "tests/support/test_support.h"
 
 namespace saga::engine {
@@ -30,13 +32,15 @@ using namespace std::chrono_literals;
 // Forwards to a MemoryStore; can fail the next appends before writing
 // (Unavailable) or after writing (Unknown: the commit is in doubt). Records
 // the writer of every append it passes on, and whether it committed.
-class FaultInjectingStore final : public store::SagaStore {
+class FaultInjectingStore final : public testing::ForwardingStore {
  public:
   struct Write {
     std::string saga_id;
     std::string writer;
     bool committed;
   };
+
+  FaultInjectingStore() : ForwardingStore(&inner) {}
 
   std::atomic<int> fail_appends_before_write{0};
   std::atomic<int> fail_appends_after_write{0};
@@ -47,10 +51,6 @@ class FaultInjectingStore final : public store::SagaStore {
     return writes_;
   }
 
-  absl::StatusOr<store::CreateResult> Create(
-      const store::AppendBatch& first) override {
-    return inner.Create(first);
-  }
   absl::Status Append(const store::AppendBatch& batch) override {
     if (TakeOne(fail_appends_before_write)) {
       return absl::UnavailableError("injected: database unreachable");
@@ -64,45 +64,6 @@ class FaultInjectingStore final : public store::SagaStore {
       return absl::UnknownError("injected: commit outcome in doubt");
     }
     return status;
-  }
-  absl::StatusOr<store::SagaRecord> Load(const std::string& id) override {
-    return inner.Load(id);
-  }
-  absl::StatusOr<store::SagaSummary> LoadSummary(
-      const std::string& id) override {
-    return inner.LoadSummary(id);
-  }
-  absl::StatusOr<std::vector<store::SagaRecord>> Claim(
-      const std::string& owner, std::chrono::milliseconds ttl, int limit,
-      const std::string& after) override {
-    return inner.Claim(owner, ttl, limit, after);
-  }
-  absl::StatusOr<store::SagaRecord> ClaimSaga(
-      const std::string& saga_id, const std::string& owner,
-      std::chrono::milliseconds ttl) override {
-    return inner.ClaimSaga(saga_id, owner, ttl);
-  }
-  absl::StatusOr<int64_t> RenewLeases(const std::string& owner,
-                                      std::chrono::milliseconds ttl) override {
-    return inner.RenewLeases(owner, ttl);
-  }
-  absl::StatusOr<int64_t> ReleaseLeases(const std::string& owner) override {
-    return inner.ReleaseLeases(owner);
-  }
-  absl::Status ReleaseLease(const std::string& saga_id,
-                            const std::string& owner) override {
-    return inner.ReleaseLease(saga_id, owner);
-  }
-  absl::StatusOr<store::ListPage> List(const store::ListQuery& q) override {
-    return inner.List(q);
-  }
-  absl::Status PutDefinition(const std::string& name, int version,
-                             const std::string& source) override {
-    return inner.PutDefinition(name, version, source);
-  }
-  absl::StatusOr<std::string> GetDefinition(const std::string& name,
-                                            int version) override {
-    return inner.GetDefinition(name, version);
   }
 
  private:
@@ -298,7 +259,7 @@ class EngineTest : public ::testing::Test {
     // Version 1 of the booking saga, whose pivot gives up after 4
     // attempts, keeps the tests of giving up short.
     absl::Status loaded =
-        registry_.LoadDirectory(SAGA_SOURCE_DIR "/tests/testdata");
+        registry_.LoadDirectory(testing::TestDefinitionDir("booking_v1"));
     ASSERT_TRUE(loaded.ok()) << loaded;
     NewEngine();
   }

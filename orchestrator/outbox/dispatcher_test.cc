@@ -1,6 +1,6 @@
 // The dispatcher's rules against an in-memory queue and a sink that fails
 // on demand: what is marked, what is delivered again, and in which order.
-// (tests/integration/outbox_pgtest.cc runs it for real: PostgreSQL, a
+// (tests/integration/outbox_itest.cc runs it for real: PostgreSQL, a
 // webhook, a restart.)
 #include "orchestrator/outbox/dispatcher.h"
 

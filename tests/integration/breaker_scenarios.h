@@ -1,7 +1,7 @@
 // The circuit breaker's targets as scenarios on a whole deployment
 // (TestCluster, with the booking saga of sagas/appointment_booking.yaml and
 // its production timeouts and retry policies), shared by
-// backpressure_pgtest, which asserts their outcomes, and bench/breaker.sh,
+// backpressure_itest, which asserts their outcomes, and bench/breaker.sh,
 // which prints their times:
 //   - saga-email fails half of its sends with a retryable error;
 //   - reserve_doctor answers after 3 s, past its 2 s timeout, so every

@@ -28,10 +28,6 @@ constexpr size_t kLogTailLines = 60;
 
 std::string Address(int port) { return "127.0.0.1:" + std::to_string(port); }
 
-std::string BinaryFor(const std::string& participant) {
-  return BinaryPath("saga-" + participant);
-}
-
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   return std::string(std::istreambuf_iterator<char>(in),
@@ -75,6 +71,18 @@ struct TestCluster::Connections {
     return *connection;
   }
 };
+
+std::vector<ParticipantSpec> BookingParticipants() {
+  std::vector<ParticipantSpec> specs;
+  for (const std::string& name : kParticipants) {
+    ParticipantSpec spec{name, "saga-" + name, "migrations/" + name, {}};
+    // Tests book fixed dates: the doctor's "today" is pinned before them,
+    // whatever the machine's clock says.
+    if (name == "doctor") spec.default_flags = {{"--today", kTestToday}};
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
 
 bool IsTerminal(SagaStatus status) {
   return status == saga::v1::SAGA_STATUS_COMPLETED ||
@@ -138,8 +146,11 @@ TestCluster::TestCluster(ClusterOptions options)
   for (Orchestrator& orchestrator : orchestrators_) {
     orchestrator.port = distinct_port();
   }
-  for (const auto& name : kParticipants) {
+  for (const ParticipantSpec& spec : options_.participants) {
+    const std::string& name = spec.name;
+    participant_order_.push_back(name);
     Participant& participant = participants_[name];
+    participant.spec = spec;
     participant.db = std::make_unique<TestDatabase>(
         "it_" + name, options_.participants_admin_dsn);
     participant.port = distinct_port();
@@ -196,7 +207,7 @@ void TestCluster::DumpLogs() const {
   for (size_t i = 0; i < orchestrators_.size(); ++i) {
     paths.push_back(OrchestratorLogPath(i));
   }
-  for (const auto& name : kParticipants) {
+  for (const auto& name : participant_order_) {
     paths.push_back(log_dir_ + "/" + name + ".log");
   }
   for (const auto& path : paths) {
@@ -276,34 +287,33 @@ std::shared_ptr<grpc::ChannelCredentials> TestCluster::ClientCredentials()
 ::testing::AssertionResult TestCluster::StartParticipant(
     const std::string& name) {
   Participant& participant = participants_.at(name);
-  std::vector<std::string> argv = {BinaryFor(name),
+  std::vector<std::string> argv = {BinaryPath(participant.spec.binary),
                                    "--listen",
                                    Address(participant.port),
                                    "--db",
                                    participant.db->dsn(),
                                    "--migrations",
-                                   SourcePath("migrations/" + name),
+                                   SourcePath(participant.spec.migrations),
                                    "--log-level",
                                    "info"};
   const std::vector<std::string> tls = ServerTlsFlags();
   argv.insert(argv.end(), tls.begin(), tls.end());
-  // Tests book fixed dates: the doctor's "today" is pinned before them,
-  // whatever the machine's clock says.
-  if (name == "doctor" &&
-      std::find(participant.flags.begin(), participant.flags.end(),
-                "--today") == participant.flags.end()) {
-    argv.insert(argv.end(), {"--today", kTestToday});
+  for (const auto& [flag, value] : participant.spec.default_flags) {
+    if (std::find(participant.flags.begin(), participant.flags.end(), flag) ==
+        participant.flags.end()) {
+      argv.insert(argv.end(), {flag, value});
+    }
   }
   argv.insert(argv.end(), participant.flags.begin(), participant.flags.end());
   std::string log_path = log_dir_ + "/" + name + ".log";
   participant.process = std::make_unique<ChildProcess>(
       argv, std::vector<std::string>{}, log_path);
-  return AwaitListening(*participant.process, participant.port, "saga-" + name,
-                        log_path);
+  return AwaitListening(*participant.process, participant.port,
+                        participant.spec.binary, log_path);
 }
 
 ::testing::AssertionResult TestCluster::Start() {
-  for (const auto& name : kParticipants) {
+  for (const auto& name : participant_order_) {
     auto started = StartParticipant(name);
     if (!started) return started;
   }

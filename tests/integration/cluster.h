@@ -1,8 +1,10 @@
 // TestCluster: a whole deployment for end-to-end tests. Fresh databases for
-// the orchestrator and the three participants, the participant binaries
-// (saga-patient, saga-doctor, saga-email) and one or more saga-orchestrator
+// the orchestrator and each participant, the participant processes (by
+// default the booking saga's: saga-patient, saga-doctor, saga-email; any set
+// through ClusterOptions::participants) and one or more saga-orchestrator
 // instances on the one orchestrator database (instance i has the id
-// "orch-<i>"), each on a free port with its log in a temporary directory.
+// "orch-<i>") loading the definitions of ClusterOptions::definitions_dir,
+// each on a free port with its log in a temporary directory.
 // The directory is printed
 // and the logs' tails are dumped when the test fails; otherwise it is
 // removed (kept if the environment variable SAGA_TEST_KEEP_LOGS is set).
@@ -20,6 +22,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -49,14 +52,33 @@ enum class Transport {
 // seed data (migrations/doctor/0002_seed.sql) covers from 2026-12-01.
 inline constexpr char kTestToday[] = "2026-11-20";
 
+// A participant process of a cluster: BinaryPath(binary) started with
+// --listen, --db (a fresh database of its own), --migrations, --log-level
+// info, TLS flags per the transport, then its default flags, then the test's.
+struct ParticipantSpec {
+  std::string name;        // as definitions name it (`participant: doctor`)
+  std::string binary;      // e.g. "saga-doctor"
+  std::string migrations;  // its migrations folder, relative to the sources
+  // Flags with a value, each added unless the test's flags for this
+  // participant name that flag, e.g. {"--today", kTestToday}.
+  std::vector<std::pair<std::string, std::string>> default_flags;
+};
+
+// The participants of the booking saga, in start order (kParticipants):
+// saga-patient, saga-doctor (its today pinned to kTestToday) and saga-email.
+std::vector<ParticipantSpec> BookingParticipants();
+
 struct ClusterOptions {
-  // Extra flags per participant ("patient", "doctor", "email"), e.g.
-  // {"--fail-rate", "send_notification=1"}.
+  // The participant processes, started in this order.
+  std::vector<ParticipantSpec> participants = BookingParticipants();
+  // Extra flags per participant name, e.g. {"email", {"--fail-rate",
+  // "send_notification=1"}}.
   std::map<std::string, std::vector<std::string>> participant_flags;
   // Extra flags for saga-orchestrator.
   std::vector<std::string> orchestrator_flags;
-  // Where the orchestrator loads saga definitions from; empty means
-  // SourcePath("sagas").
+  // Where the orchestrator loads saga definitions from (every *.yaml file),
+  // e.g. TestDefinitionDir("booking") or SourcePath("tests/integration/sagas");
+  // empty means the demo's SourcePath("sagas").
   std::string definitions_dir;
   // Not kPlaintext: `certificates` (owned by the test, outliving the
   // cluster) provides the CA, the servers' and the clients' certificates.
@@ -144,7 +166,7 @@ class TestCluster {
   saga::v1::Saga AwaitTerminal(const std::string& saga_id,
                                std::chrono::milliseconds timeout);
 
-  // Participant database probes.
+  // Participant database probes (of the booking participants).
   int ActiveReservations(const std::string& saga_id);
   int AllReservations(const std::string& saga_id);
   int Mails(const std::string& saga_id);
@@ -180,6 +202,7 @@ class TestCluster {
 
  private:
   struct Participant {
+    ParticipantSpec spec;
     std::unique_ptr<TestDatabase> db;
     int port = 0;
     std::vector<std::string> flags;
@@ -212,6 +235,7 @@ class TestCluster {
   std::vector<Orchestrator> orchestrators_;
   size_t client_instance_ = 0;
   std::map<std::string, Participant> participants_;
+  std::vector<std::string> participant_order_;  // names, in start order
   // Lazily opened libpqxx connections to the participants' databases
   // (defined in cluster.cc to keep libpqxx out of this header).
   struct Connections;

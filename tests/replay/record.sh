@@ -24,9 +24,9 @@ EMAIL_PORT=${EMAIL_PORT:-55474}
 ALL_SCENARIOS=(healthy notify_fails operator retries timeout crash_cancel
   unknown_outcome pivot_unknown)
 # Most goldens are of version 1 of the booking saga, whose pivot gave up
-# after 4 attempts (tests/testdata); scenarios of the current version switch
-# to sagas/ with use_definitions.
-DEFINITIONS=$ROOT/tests/testdata
+# after 4 attempts (tests/testdata/booking_v1); scenarios of the current
+# version switch to sagas/ with use_definitions.
+DEFINITIONS=$ROOT/tests/testdata/booking_v1
 
 die() {
   echo "record: $*" >&2
@@ -302,7 +302,7 @@ scenario_pivot_unknown() {
   participant email
   finish "$id" COMPLETED
   save "$id" pivot_unknown_cancel_refused
-  use_definitions "$ROOT/tests/testdata"
+  use_definitions "$ROOT/tests/testdata/booking_v1"
 }
 
 main() {

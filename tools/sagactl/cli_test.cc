@@ -34,7 +34,7 @@ constexpr char kDeniedSaga[] = "s-denied";
 
 std::string BookingSource() {
   std::ifstream in(std::string(SAGA_SOURCE_DIR) +
-                   "/tests/testdata/appointment_booking_v1.yaml");
+                   "/tests/testdata/booking_v1/appointment_booking.yaml");
   std::stringstream text;
   text << in.rdbuf();
   return text.str();

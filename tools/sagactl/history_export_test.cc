@@ -18,7 +18,7 @@ constexpr int64_t kT0 = 1714564800000;
 
 std::string BookingSource() {
   std::ifstream in(std::string(SAGA_SOURCE_DIR) +
-                   "/tests/testdata/appointment_booking_v1.yaml");
+                   "/tests/testdata/booking_v1/appointment_booking.yaml");
   std::stringstream text;
   text << in.rdbuf();
   return text.str();

@@ -1,0 +1,175 @@
+#include "tests/support/saga_driver.h"
+
+#include <sstream>
+#include <utility>
+
+#include "gtest/gtest.h"
+
+namespace saga::testing {
+
+using core::CallOutcome;
+using core::Decision;
+using core::Event;
+using core::Signal;
+
+namespace {
+
+void ExpectAccepted(const Decision& d) {
+  ASSERT_TRUE(d.refusal.ok()) << d.refusal;
+}
+
+}  // namespace
+
+SagaDriver::SagaDriver(core::SagaDefinition def, Pace pace)
+    : now(pace.start_ms), def_(std::move(def)), pace_(pace) {}
+
+Decision SagaDriver::Start(const std::string& input) {
+  state_ = core::NewSagaState(def_, "s1");
+  return Commit(core::DecideStart(def_, input, NextContext(false)));
+}
+
+Decision SagaDriver::Send(const Signal& signal) {
+  return Commit(core::Decide(def_, state_, signal, NextContext(true)));
+}
+
+Decision SagaDriver::Answer(CallOutcome outcome, const std::string& output,
+                            const std::string& error) {
+  Signal s;
+  s.kind = Signal::Kind::kCallResult;
+  s.step = state_.current_step;
+  s.attempt = state_.in_flight_attempt;
+  s.compensation = state_.status == core::SagaStatus::kCompensating;
+  s.outcome = outcome;
+  s.output_json = output;
+  s.error = error;
+  return Send(s);
+}
+
+Decision SagaDriver::Succeed(const std::string& output) {
+  return Answer(CallOutcome::kSucceeded, output);
+}
+
+Decision SagaDriver::FailForGood(const std::string& error) {
+  return Answer(CallOutcome::kBusinessFailure, "", error);
+}
+
+Decision SagaDriver::FailRetryably(const std::string& error) {
+  return Answer(CallOutcome::kRetryableFailure, "", error);
+}
+
+Decision SagaDriver::NotSent() {
+  return Answer(CallOutcome::kNotApplied, "",
+                "not sent: participant unreachable");
+}
+
+Decision SagaDriver::TimeOut() {
+  return Answer(CallOutcome::kUnknown, "", "deadline");
+}
+
+Decision SagaDriver::FireTimer() {
+  if (state_.retry_due_ms > now) now = state_.retry_due_ms;
+  return Send(Timer());
+}
+
+Signal SagaDriver::Timer() {
+  Signal s;
+  s.kind = Signal::Kind::kTimerFired;
+  return s;
+}
+
+Decision SagaDriver::Cancel(const std::string& reason) {
+  Signal s;
+  s.kind = Signal::Kind::kCancel;
+  s.error = reason;
+  return Send(s);
+}
+
+Decision SagaDriver::Resume() {
+  now += pace_.restart_ms;
+  Signal s;
+  s.kind = Signal::Kind::kResume;
+  return Send(s);
+}
+
+Decision SagaDriver::Operate(Signal::Kind kind, int step) {
+  Signal s;
+  s.kind = kind;
+  s.step = step;
+  s.operator_name = "alice";
+  s.error = "fixed by hand";
+  return Send(s);
+}
+
+core::DecideContext SagaDriver::NextContext(bool tick) {
+  if (tick) now += pace_.tick_ms;
+  if (pace_.vary_random) {
+    random = random + 0.37 - static_cast<int>(random + 0.37);
+  }
+  return core::DecideContext{now, random};
+}
+
+Decision SagaDriver::Commit(Decision d) {
+  if (!d.refusal.ok()) {
+    if (pace_.refusal_fails) ExpectAccepted(d);
+    EXPECT_TRUE(d.events.empty());
+    EXPECT_TRUE(d.commands.empty());
+    return d;
+  }
+  for (const Event& e : d.events) {
+    EXPECT_EQ(e.seq, 0) << Label(e);
+    EXPECT_EQ(e.at_ms, now) << Label(e);
+    Event numbered = e;
+    numbered.seq = state_.last_seq + 1;
+    absl::StatusOr<Event> decoded = core::DecodeEvent(
+        core::EventTypeName(numbered.type), numbered.seq, numbered.at_ms,
+        numbered.step, numbered.attempt, core::EncodeEventData(numbered));
+    EXPECT_TRUE(decoded.ok()) << decoded.status();
+    if (decoded.ok()) {
+      EXPECT_EQ(*decoded, numbered) << Label(e);
+    }
+    core::Apply(def_, state_, numbered);
+    history_.push_back(numbered);
+  }
+  if (!d.events.empty() || !d.commands.empty()) {
+    EXPECT_EQ(d.commands, core::PendingCommands(def_, state_));
+  }
+  EXPECT_EQ(Describe(core::Fold(def_, "s1", history_)), Describe(state_));
+  return d;
+}
+
+std::string Describe(const core::SagaState& s) {
+  std::ostringstream out;
+  out << "id=" << s.saga_id << " type=" << s.saga_type << " v"
+      << s.definition_version << " input=" << s.input_json
+      << " status=" << core::SagaStatusName(s.status)
+      << " last_seq=" << s.last_seq << " created=" << s.created_ms
+      << " updated=" << s.updated_ms << " current=" << s.current_step
+      << " in_flight=" << s.call_in_flight << "/" << s.in_flight_attempt << "/"
+      << s.in_flight_deadline_ms << " retry=" << s.retry_due_ms << "/"
+      << s.retry_attempt << " cancel=" << s.cancel_requested
+      << " reason=" << s.reason << "\n";
+  for (const core::StepState& st : s.steps) {
+    out << "  " << core::StepStatusName(st.status)
+        << " attempts=" << st.attempts << " comp=" << st.compensation_attempts
+        << " unknown=" << st.outcome_unknown << " out=" << st.output_json
+        << " err=" << st.error << " t=" << st.started_ms << ".." << st.ended_ms
+        << "\n";
+  }
+  return out.str();
+}
+
+std::string Label(const Event& e) {
+  std::string label = core::EventTypeName(e.type);
+  if (e.step >= 0) {
+    label += " " + std::to_string(e.step) + "/" + std::to_string(e.attempt);
+  }
+  return label;
+}
+
+std::vector<std::string> Labels(const std::vector<Event>& events) {
+  std::vector<std::string> labels;
+  for (const Event& e : events) labels.push_back(Label(e));
+  return labels;
+}
+
+}  // namespace saga::testing
