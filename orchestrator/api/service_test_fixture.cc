@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/definitions.h"
+
 namespace saga::api::testing {
 
 using namespace std::chrono_literals;
@@ -123,8 +125,9 @@ ServiceHarness::ServiceHarness(ServiceHarnessOptions options)
           {"patient", participant_.Address()},
           {"doctor", participant_.Address()},
           {"email", participant_.Address()}}) {
-  options.definition_dirs.insert(options.definition_dirs.begin(),
-                                 SAGA_SOURCE_DIR "/tests/testdata");
+  options.definition_dirs.insert(
+      options.definition_dirs.begin(),
+      saga::testing::TestDefinitionDir("booking_v1"));
   for (const std::string& dir : options.definition_dirs) {
     absl::Status loaded = definitions_.LoadDirectory(dir);
     EXPECT_TRUE(loaded.ok()) << loaded;

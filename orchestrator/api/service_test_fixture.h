@@ -78,7 +78,7 @@ class MemoryOutboxLog final : public store::OutboxLog {
 struct ServiceHarnessOptions {
   // Authentication off when empty.
   security::TokenTable tokens;
-  // Extra definition directories, besides tests/testdata.
+  // Extra definition directories, besides tests/testdata/booking_v1.
   std::vector<std::string> definition_dirs;
 };
 
