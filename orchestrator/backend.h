@@ -2,7 +2,8 @@
 // connection string: the saga store, the outbox read as a stream and as the
 // dispatcher's queue, the health probe and the schema migrator. The
 // connection string's URI scheme selects the backend (a keyword/value
-// string is PostgreSQL's); adding a backend is one entry in BackendKinds().
+// string is PostgreSQL's). Adding a backend is one entry in BackendKinds()
+// plus its library, CMake lines and tests: docs/extending.md lists them.
 #pragma once
 
 #include <chrono>
