@@ -1,5 +1,6 @@
 #include "orchestrator/server.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -121,9 +122,11 @@ TEST(BackendForTest, AnUnknownSchemeNamesTheKnownOnes) {
   auto kind = BackendFor("mysql://saga:secret@db/saga");
   ASSERT_FALSE(kind.ok());
   EXPECT_EQ(kind.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(kind.status().message(),
-            "database.dsn: no store backend for mysql:// (known: "
-            "postgresql://, postgres://)");
+  EXPECT_THAT(std::string(kind.status().message()),
+              ::testing::StartsWith(
+                  "database.dsn: no store backend for mysql:// (known: "));
+  EXPECT_THAT(std::string(kind.status().message()),
+              ::testing::HasSubstr("postgresql://"));
 }
 
 }  // namespace

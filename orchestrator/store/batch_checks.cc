@@ -89,6 +89,16 @@ absl::Status CheckLease(const std::string& owner,
   return absl::OkStatus();
 }
 
+absl::Status CheckClaim(const std::string& owner, std::chrono::milliseconds ttl,
+                        int limit) {
+  if (absl::Status status = CheckLease(owner, ttl); !status.ok()) return status;
+  if (limit <= 0) {
+    return absl::InvalidArgumentError("claim limit must be positive, got " +
+                                      std::to_string(limit));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> CanonicalJson(const std::string& json) {
   nlohmann::json value = nlohmann::json::parse(json, nullptr, false);
   if (value.is_discarded()) {

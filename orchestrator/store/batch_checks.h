@@ -28,6 +28,11 @@ absl::Status CheckBatch(const AppendBatch& batch, bool creating);
 absl::Status CheckLease(const std::string& owner,
                         std::chrono::milliseconds ttl);
 
+// CheckLease, and InvalidArgument unless `limit` is positive: Claim's
+// arguments.
+absl::Status CheckClaim(const std::string& owner, std::chrono::milliseconds ttl,
+                        int limit);
+
 // `json` re-serialised compactly with sorted keys; InvalidArgument if it is
 // not JSON. Both backends return inputs in this form.
 absl::StatusOr<std::string> CanonicalJson(const std::string& json);

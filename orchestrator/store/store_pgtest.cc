@@ -184,6 +184,7 @@ int64_t CountRows(const std::string& dsn, const std::string& sql) {
 
 class MemoryBackend {
  public:
+  static constexpr const char* kName = "Memory";
   void SetUp() { store_ = std::make_unique<MemoryStore>(); }
   SagaStore& store() { return *store_; }
   int64_t OutboxCount(const std::string& saga_id) {
@@ -200,6 +201,7 @@ class MemoryBackend {
 
 class PostgresBackend {
  public:
+  static constexpr const char* kName = "Postgres";
   void SetUp() {
     db_ = std::make_unique<TestDatabase>("store");
     const absl::Status migrated =
@@ -248,11 +250,11 @@ class SagaStoreTest : public ::testing::Test {
   Backend backend_;
 };
 
+// Each backend names its tests (kName).
 struct BackendNames {
   template <typename T>
   static std::string GetName(int) {
-    if (std::is_same_v<T, PostgresBackend>) return "Postgres";
-    return "Memory";
+    return T::kName;
   }
 };
 

@@ -12,6 +12,8 @@
 #include <pqxx/pqxx>
 #include <sstream>
 
+#include "tests/support/definitions.h"
+
 namespace saga::testing {
 namespace {
 
@@ -72,10 +74,10 @@ struct TestCluster::Connections {
   }
 };
 
-std::vector<ParticipantSpec> BookingParticipants() {
-  std::vector<ParticipantSpec> specs;
+std::vector<ClusterParticipant> BookingParticipants() {
+  std::vector<ClusterParticipant> specs;
   for (const std::string& name : kParticipants) {
-    ParticipantSpec spec{name, "saga-" + name, "migrations/" + name, {}};
+    ClusterParticipant spec{name, "saga-" + name, "migrations/" + name, {}};
     // Tests book fixed dates: the doctor's "today" is pinned before them,
     // whatever the machine's clock says.
     if (name == "doctor") spec.default_flags = {{"--today", kTestToday}};
@@ -118,7 +120,7 @@ TestCluster::TestCluster(ClusterOptions options)
     : options_(std::move(options)) {
   connections_ = std::make_unique<Connections>();
   if (options_.definitions_dir.empty()) {
-    options_.definitions_dir = SourcePath("sagas");
+    options_.definitions_dir = TestDefinitionDir("booking");
   }
   char dir_template[] = "/tmp/saga-it-XXXXXX";
   const char* dir = mkdtemp(dir_template);
@@ -146,7 +148,7 @@ TestCluster::TestCluster(ClusterOptions options)
   for (Orchestrator& orchestrator : orchestrators_) {
     orchestrator.port = distinct_port();
   }
-  for (const ParticipantSpec& spec : options_.participants) {
+  for (const ClusterParticipant& spec : options_.participants) {
     const std::string& name = spec.name;
     participant_order_.push_back(name);
     Participant& participant = participants_[name];

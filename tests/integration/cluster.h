@@ -55,7 +55,7 @@ inline constexpr char kTestToday[] = "2026-11-20";
 // A participant process of a cluster: BinaryPath(binary) started with
 // --listen, --db (a fresh database of its own), --migrations, --log-level
 // info, TLS flags per the transport, then its default flags, then the test's.
-struct ParticipantSpec {
+struct ClusterParticipant {
   std::string name;        // as definitions name it (`participant: doctor`)
   std::string binary;      // e.g. "saga-doctor"
   std::string migrations;  // its migrations folder, relative to the sources
@@ -66,11 +66,11 @@ struct ParticipantSpec {
 
 // The participants of the booking saga, in start order (kParticipants):
 // saga-patient, saga-doctor (its today pinned to kTestToday) and saga-email.
-std::vector<ParticipantSpec> BookingParticipants();
+std::vector<ClusterParticipant> BookingParticipants();
 
 struct ClusterOptions {
   // The participant processes, started in this order.
-  std::vector<ParticipantSpec> participants = BookingParticipants();
+  std::vector<ClusterParticipant> participants = BookingParticipants();
   // Extra flags per participant name, e.g. {"email", {"--fail-rate",
   // "send_notification=1"}}.
   std::map<std::string, std::vector<std::string>> participant_flags;
@@ -78,7 +78,8 @@ struct ClusterOptions {
   std::vector<std::string> orchestrator_flags;
   // Where the orchestrator loads saga definitions from (every *.yaml file),
   // e.g. TestDefinitionDir("booking") or SourcePath("tests/integration/sagas");
-  // empty means the demo's SourcePath("sagas").
+  // empty means TestDefinitionDir("booking"), a frozen copy of the demo's
+  // booking saga, so editing sagas/ never changes what these tests run.
   std::string definitions_dir;
   // Not kPlaintext: `certificates` (owned by the test, outliving the
   // cluster) provides the CA, the servers' and the clients' certificates.
@@ -202,7 +203,7 @@ class TestCluster {
 
  private:
   struct Participant {
-    ParticipantSpec spec;
+    ClusterParticipant spec;
     std::unique_ptr<TestDatabase> db;
     int port = 0;
     std::vector<std::string> flags;

@@ -16,7 +16,7 @@ namespace {
 
 TEST(TestClusterTest, RunsTheParticipantsAndDefinitionsItIsGiven) {
   ClusterOptions options;
-  for (const ParticipantSpec& spec : BookingParticipants()) {
+  for (const ClusterParticipant& spec : BookingParticipants()) {
     if (spec.name == "patient") options.participants = {spec};
   }
   options.definitions_dir = TestDefinitionDir("patient_check");

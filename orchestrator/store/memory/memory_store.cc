@@ -175,10 +175,8 @@ absl::StatusOr<SagaSummary> MemoryStore::LoadSummary(
 absl::StatusOr<std::vector<SagaRecord>> MemoryStore::Claim(
     const std::string& owner, std::chrono::milliseconds ttl, int limit,
     const std::string& after) {
-  if (absl::Status status = CheckLease(owner, ttl); !status.ok()) return status;
-  if (limit <= 0) {
-    return absl::InvalidArgumentError("claim limit must be positive, got " +
-                                      std::to_string(limit));
+  if (absl::Status status = CheckClaim(owner, ttl, limit); !status.ok()) {
+    return status;
   }
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<SagaRecord> out;

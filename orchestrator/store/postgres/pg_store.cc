@@ -639,10 +639,8 @@ absl::StatusOr<SagaSummary> PgStore::LoadSummary(const std::string& saga_id) {
 absl::StatusOr<std::vector<SagaRecord>> PgStore::Claim(
     const std::string& owner, std::chrono::milliseconds ttl, int limit,
     const std::string& after) {
-  if (absl::Status status = CheckLease(owner, ttl); !status.ok()) return status;
-  if (limit <= 0) {
-    return absl::InvalidArgumentError("claim limit must be positive, got " +
-                                      std::to_string(limit));
+  if (absl::Status status = CheckClaim(owner, ttl, limit); !status.ok()) {
+    return status;
   }
   return pool_->Run(
       "claiming sagas",
