@@ -5,6 +5,8 @@
 #include <utility>
 
 #include "nlohmann/json.hpp"
+#include "orchestrator/core/delay_due.h"
+#include "orchestrator/core/duration.h"
 #include "orchestrator/core/retry_policy.h"
 #include "orchestrator/core/step_kind.h"
 #include "orchestrator/core/strict_json.h"
@@ -20,6 +22,7 @@ using Json = nlohmann::json;
 
 constexpr char kCancelledInFlightError[] =
     "cancelled while the call was in flight";
+constexpr char kDeadlinePassedReason[] = "deadline passed";
 
 // Events carry JSON in canonical form so that they round-trip through
 // EncodeEventData/DecodeEvent unchanged; text that is not strict JSON (not
@@ -69,8 +72,137 @@ class Builder {
     events_.push_back(std::move(event));
   }
 
+  // Starts attempt `attempt` of step k: a call step's intent to call, or a
+  // wait or delay step's wait, which may end at once (its signal came
+  // already, its time has passed) or fail (its time cannot be read).
   void StartStep(int k, int attempt) {
-    Emit(Make(EventType::kStepStarted, k, attempt));
+    const StepDefinition& step = def_.steps[k];
+    Event started = Make(EventType::kStepStarted, k, attempt);
+    switch (step.kind) {
+      case StepKind::kWait: {
+        if (step.timeout_ms > 0) started.due_ms = ctx_.now_ms + step.timeout_ms;
+        Emit(std::move(started));
+        for (const ReceivedSignal& signal : state_.signals) {
+          if (signal.consumed_by < 0 && signal.name == step.signal) {
+            Succeed(k, attempt, signal.payload_json, signal.key);
+            return;
+          }
+        }
+        return;
+      }
+      case StepKind::kDelay: {
+        absl::StatusOr<int64_t> due = DelayDueMs(def_, state_, k, ctx_.now_ms);
+        started.due_ms = due.ok() ? *due : 0;
+        Emit(std::move(started));
+        if (!due.ok()) {
+          FailForGood(k, attempt, std::string(due.status().message()));
+        } else if (*due <= ctx_.now_ms) {
+          Succeed(k, attempt, DelayOutput(*due), "");
+        }
+        return;
+      }
+      default:
+        Emit(std::move(started));
+        return;
+    }
+  }
+
+  static std::string DelayOutput(int64_t due_ms) {
+    return "{\"due_unix_ms\":" + std::to_string(due_ms) + "}";
+  }
+
+  void Succeed(int k, int n, const std::string& output_json,
+               const std::string& signal_key) {
+    Event event = Make(EventType::kStepSucceeded, k, n);
+    event.output_json = CanonicalJson(output_json);
+    event.signal_key = signal_key;
+    Emit(std::move(event));
+    Advance(k);
+  }
+
+  // A definite failure of step k: roll back while the saga may, else end
+  // FAILED for an operator.
+  void FailForGood(int k, int n, const std::string& error) {
+    Event event = Make(EventType::kStepFailed, k, n);
+    event.error = error;
+    event.retryable = false;
+    Emit(std::move(event));
+    const std::string& name = def_.steps[k].name;
+    if (MayStartCompensation(def_, state_).ok()) {
+      BeginCompensation("step '" + name + "' failed: " + error);
+    } else {
+      Fail("step '" + name + "' failed after the point of no return: " + error);
+    }
+  }
+
+  // Before a rollback that does not come from the step itself (a cancel,
+  // the deadline): a call in flight may still take effect, so its outcome
+  // becomes unknown (it gets compensated, and its late result no longer
+  // matches a call in flight); a waiting step stops waiting.
+  void StopCurrentStep(const std::string& why) {
+    const int k = state_.current_step;
+    if (state_.call_in_flight) {
+      Event failed = Make(EventType::kStepFailed, k, state_.in_flight_attempt);
+      failed.error = why;
+      failed.retryable = true;
+      failed.outcome_unknown = true;
+      Emit(std::move(failed));
+    } else if (k >= 0 && state_.steps[k].status == StepStatus::kWaiting) {
+      Event failed = Make(EventType::kStepFailed, k, state_.steps[k].attempts);
+      failed.error = why;
+      Emit(std::move(failed));
+    }
+  }
+
+  // The deadline passed while the saga runs: recorded; rolled back unless
+  // the saga is past the point of no return.
+  void OnDeadline() {
+    Event passed = Make(EventType::kDeadlinePassed);
+    absl::Status may = MayStartCompensation(def_, state_);
+    passed.error = may.ok()
+                       ? "the saga rolls back"
+                       : "nothing is undone: " + std::string(may.message());
+    Emit(std::move(passed));
+    if (!may.ok()) return;
+    StopCurrentStep("stopped: the saga's deadline passed");
+    BeginCompensation(kDeadlinePassedReason);
+  }
+
+  // What a timer finds due now, first the deadline.
+  void OnTimer() {
+    const SagaState& s = state_;
+    const int64_t now = ctx_.now_ms;
+    if (s.status == SagaStatus::kRunning && s.deadline_ms != 0 &&
+        !s.deadline_passed && now >= s.deadline_ms) {
+      OnDeadline();
+      return;
+    }
+    if (s.start_due_ms != 0) {
+      if (now >= s.start_due_ms) StartStep(0, 1);
+      return;
+    }
+    if (s.retry_due_ms != 0) {
+      if (now >= s.retry_due_ms) {
+        const EventType type = s.status == SagaStatus::kCompensating
+                                   ? EventType::kCompensationStepStarted
+                                   : EventType::kStepStarted;
+        Emit(Make(type, s.current_step, s.retry_attempt));
+      }
+      return;
+    }
+    const int k = s.current_step;
+    if (k < 0 || s.steps[k].status != StepStatus::kWaiting ||
+        s.wait_due_ms == 0 || now < s.wait_due_ms) {
+      return;
+    }
+    const StepDefinition& step = def_.steps[k];
+    if (step.kind == StepKind::kDelay) {
+      Succeed(k, s.steps[k].attempts, DelayOutput(s.wait_due_ms), "");
+    } else {
+      FailForGood(k, s.steps[k].attempts,
+                  "no signal '" + step.signal + "' within " +
+                      FormatDurationMs(step.timeout_ms));
+    }
   }
 
   // After step k succeeded: the next step, or the end.
@@ -140,26 +272,12 @@ class Builder {
       return;
     }
     switch (outcome) {
-      case CallOutcome::kSucceeded: {
-        Event event = Make(EventType::kStepSucceeded, k, n);
-        event.output_json = CanonicalJson(output_json);
-        Emit(std::move(event));
-        Advance(k);
+      case CallOutcome::kSucceeded:
+        Succeed(k, n, output_json, "");
         return;
-      }
-      case CallOutcome::kBusinessFailure: {
-        Event event = Make(EventType::kStepFailed, k, n);
-        event.error = error;
-        event.retryable = false;
-        Emit(std::move(event));
-        if (MayStartCompensation(def_, state_).ok()) {
-          BeginCompensation("step '" + step.name + "' failed: " + error);
-        } else {
-          Fail("step '" + step.name +
-               "' failed after the point of no return: " + error);
-        }
+      case CallOutcome::kBusinessFailure:
+        FailForGood(k, n, error);
         return;
-      }
       case CallOutcome::kRetryableFailure:
       case CallOutcome::kNotApplied:
       case CallOutcome::kUnknown: {
@@ -222,6 +340,13 @@ class Builder {
   Decision Finish() && {
     Decision decision;
     decision.commands = PendingCommands(def_, state_);
+    if (events_.empty()) {
+      // Nothing happened: a call in flight is already under way.
+      std::erase_if(decision.commands, [](const Command& command) {
+        return command.kind == Command::Kind::kInvokeStep ||
+               command.kind == Command::Kind::kInvokeCompensation;
+      });
+    }
     decision.events = std::move(events_);
     return decision;
   }
@@ -250,16 +375,7 @@ Decision DecideCancel(const SagaDefinition& definition, const SagaState& state,
   Event cancel = b.Make(EventType::kCancelRequested);
   cancel.error = signal.error;
   b.Emit(std::move(cancel));
-  if (state.call_in_flight) {
-    // The call may still take effect; marking its outcome unknown gets it
-    // compensated, and its late result no longer matches the call in flight.
-    Event failed = b.Make(EventType::kStepFailed, state.current_step,
-                          state.in_flight_attempt);
-    failed.error = kCancelledInFlightError;
-    failed.retryable = true;
-    failed.outcome_unknown = true;
-    b.Emit(std::move(failed));
-  }
+  b.StopCurrentStep(kCancelledInFlightError);
   b.BeginCompensation(signal.error.empty() ? "cancelled"
                                            : "cancelled: " + signal.error);
   return std::move(b).Finish();
@@ -268,9 +384,12 @@ Decision DecideCancel(const SagaDefinition& definition, const SagaState& state,
 Decision DecideResume(const SagaDefinition& definition, const SagaState& state,
                       const DecideContext& ctx) {
   Builder b(definition, state, ctx);
+  const bool waiting =
+      state.current_step >= 0 &&
+      state.steps[state.current_step].status == StepStatus::kWaiting;
   if (state.call_in_flight) {
     b.OnCallResult(CallOutcome::kUnknown, "", kRestartedWhileInFlightError);
-  } else if (state.retry_due_ms != 0) {
+  } else if (state.retry_due_ms != 0 || state.start_due_ms != 0 || waiting) {
     // Nothing new: the pending timer is re-armed by the commands.
   } else if (state.status == SagaStatus::kRunning) {
     int next = -1;
@@ -303,8 +422,12 @@ Event OperatorEvent(const Builder& b, const Signal& signal, const char* action,
 std::string Describe(const SagaDefinition& definition, const SagaState& state) {
   std::string text = std::string("the saga is ") + SagaStatusName(state.status);
   if (state.current_step >= 0) {
+    const bool waiting =
+        state.steps[state.current_step].status == StepStatus::kWaiting;
     text += ", step '" + definition.steps[state.current_step].name + "' " +
-            (state.call_in_flight ? "has a call in flight" : "is idle");
+            (state.call_in_flight ? "has a call in flight"
+             : waiting            ? "is waiting"
+                                  : "is idle");
   }
   return text;
 }
@@ -320,10 +443,11 @@ Decision DecideOperatorRetry(const SagaDefinition& definition,
           "nothing to retry: no step of the FAILED saga gave up"));
     }
     b.Emit(OperatorEvent(b, signal, kOperatorRetry, k));
-    const EventType type = b.state().status == SagaStatus::kCompensating
-                               ? EventType::kCompensationStepStarted
-                               : EventType::kStepStarted;
-    b.Emit(b.Make(type, k, 1));
+    if (b.state().status == SagaStatus::kCompensating) {
+      b.Emit(b.Make(EventType::kCompensationStepStarted, k, 1));
+    } else {
+      b.StartStep(k, 1);
+    }
     return std::move(b).Finish();
   }
   if (!IsTerminal(state.status) && state.retry_due_ms != 0) {
@@ -388,6 +512,68 @@ Decision DecideOperatorMarkCompensated(const SagaDefinition& definition,
   return std::move(b).Finish();
 }
 
+bool SomeStepWaitsFor(const SagaDefinition& definition,
+                      const std::string& name) {
+  for (const StepDefinition& step : definition.steps) {
+    if (step.kind == StepKind::kWait && step.signal == name) return true;
+  }
+  return false;
+}
+
+Decision DecideSagaSignal(const SagaDefinition& definition,
+                          const SagaState& state, const Signal& signal,
+                          const DecideContext& ctx) {
+  const std::string payload =
+      signal.output_json.empty() ? "{}" : CanonicalJson(signal.output_json);
+  for (const ReceivedSignal& received : state.signals) {
+    if (received.key != signal.signal_key) continue;
+    if (received.name == signal.signal_name &&
+        received.payload_json == payload) {
+      return Decision{};  // delivered before: that delivery stands
+    }
+    return Refuse(absl::AlreadyExistsError(
+        "idempotency key '" + signal.signal_key + "' was used for signal '" +
+        received.name + "' with another name or payload"));
+  }
+  if (IsTerminal(state.status)) {
+    return Refuse(absl::FailedPreconditionError(
+        std::string("saga already ended as ") + SagaStatusName(state.status)));
+  }
+  if (state.status == SagaStatus::kCompensating) {
+    return Refuse(absl::FailedPreconditionError(
+        "the saga is rolling back, so no step will wait for signal '" +
+        signal.signal_name + "'"));
+  }
+  if (!SomeStepWaitsFor(definition, signal.signal_name)) {
+    return Refuse(absl::InvalidArgumentError(
+        "saga type '" + definition.name + "' v" +
+        std::to_string(definition.version) + " has no wait step for signal '" +
+        signal.signal_name + "'"));
+  }
+  size_t pending = 0;
+  for (const ReceivedSignal& received : state.signals) {
+    if (received.consumed_by < 0) ++pending;
+  }
+  if (pending >= kMaxPendingSignals) {
+    return Refuse(absl::ResourceExhaustedError(
+        "the saga already keeps " + std::to_string(pending) +
+        " signals that no step has consumed"));
+  }
+  Builder b(definition, state, ctx);
+  Event received = b.Make(EventType::kSignalReceived);
+  received.signal_name = signal.signal_name;
+  received.signal_key = signal.signal_key;
+  received.output_json = payload;
+  b.Emit(std::move(received));
+  const int k = state.current_step;
+  if (k >= 0 && state.steps[k].status == StepStatus::kWaiting &&
+      definition.steps[k].kind == StepKind::kWait &&
+      definition.steps[k].signal == signal.signal_name) {
+    b.Succeed(k, state.steps[k].attempts, payload, signal.signal_key);
+  }
+  return std::move(b).Finish();
+}
+
 }  // namespace
 
 absl::Status MayStartCompensation(const SagaDefinition& definition,
@@ -418,7 +604,8 @@ absl::Status MayStartCompensation(const SagaDefinition& definition,
 
 Decision DecideStart(const SagaDefinition& definition,
                      const std::string& input_json, const DecideContext& ctx,
-                     const TraceContext& trace, const std::string& started_by) {
+                     const TraceContext& trace, const std::string& started_by,
+                     int64_t start_at_ms) {
   Builder b(definition, NewSagaState(definition, ""), ctx);
   Event started = b.Make(EventType::kSagaStarted);
   started.saga_type = definition.name;
@@ -427,8 +614,10 @@ Decision DecideStart(const SagaDefinition& definition,
   started.traceparent = trace.traceparent;
   started.tracestate = trace.tracestate;
   started.started_by = started_by;
+  const bool scheduled = start_at_ms > ctx.now_ms;
+  if (scheduled) started.due_ms = start_at_ms;
   b.Emit(std::move(started));
-  b.StartStep(0, 1);
+  if (!scheduled) b.StartStep(0, 1);
   return std::move(b).Finish();
 }
 
@@ -442,6 +631,9 @@ Decision Decide(const SagaDefinition& definition, const SagaState& state,
       return DecideOperatorSkip(definition, state, signal, ctx);
     case Signal::Kind::kOperatorMarkCompensated:
       return DecideOperatorMarkCompensated(definition, state, signal, ctx);
+    case Signal::Kind::kSagaSignal:
+      // A repeated delivery is answered even after the saga ended.
+      return DecideSagaSignal(definition, state, signal, ctx);
     default:
       break;
   }
@@ -472,14 +664,8 @@ Decision Decide(const SagaDefinition& definition, const SagaState& state,
     }
 
     case Signal::Kind::kTimerFired: {
-      if (state.retry_due_ms == 0) return Decision{};
       Builder b(definition, state, ctx);
-      if (ctx.now_ms >= state.retry_due_ms) {
-        const EventType type = state.status == SagaStatus::kCompensating
-                                   ? EventType::kCompensationStepStarted
-                                   : EventType::kStepStarted;
-        b.Emit(b.Make(type, state.current_step, state.retry_attempt));
-      }
+      b.OnTimer();
       return std::move(b).Finish();
     }
 
@@ -492,6 +678,7 @@ Decision Decide(const SagaDefinition& definition, const SagaState& state,
     case Signal::Kind::kOperatorRetry:
     case Signal::Kind::kOperatorSkipStep:
     case Signal::Kind::kOperatorMarkCompensated:
+    case Signal::Kind::kSagaSignal:
       break;  // decided above
   }
   return Decision{};
@@ -499,26 +686,39 @@ Decision Decide(const SagaDefinition& definition, const SagaState& state,
 
 std::vector<Command> PendingCommands(const SagaDefinition& /*definition*/,
                                      const SagaState& state) {
-  Command command;
   if (IsTerminal(state.status)) {
-    command.kind = Command::Kind::kFinished;
-    return {command};
+    Command finished;
+    finished.kind = Command::Kind::kFinished;
+    return {finished};
   }
+  std::vector<Command> commands;
   if (state.call_in_flight) {
-    command.kind = state.status == SagaStatus::kCompensating
-                       ? Command::Kind::kInvokeCompensation
-                       : Command::Kind::kInvokeStep;
-    command.step = state.current_step;
-    command.attempt = state.in_flight_attempt;
-    command.deadline_ms = state.in_flight_deadline_ms;
-    return {command};
+    Command call;
+    call.kind = state.status == SagaStatus::kCompensating
+                    ? Command::Kind::kInvokeCompensation
+                    : Command::Kind::kInvokeStep;
+    call.step = state.current_step;
+    call.attempt = state.in_flight_attempt;
+    call.deadline_ms = state.in_flight_deadline_ms;
+    commands.push_back(call);
   }
-  if (state.retry_due_ms != 0) {
-    command.kind = Command::Kind::kWaitUntil;
-    command.due_ms = state.retry_due_ms;
-    return {command};
+  int64_t due = 0;
+  auto earliest = [&due](int64_t at) {
+    if (at != 0 && (due == 0 || at < due)) due = at;
+  };
+  earliest(state.retry_due_ms);
+  earliest(state.wait_due_ms);
+  earliest(state.start_due_ms);
+  if (state.status == SagaStatus::kRunning && !state.deadline_passed) {
+    earliest(state.deadline_ms);
   }
-  return {};
+  if (due != 0) {
+    Command wait;
+    wait.kind = Command::Kind::kWaitUntil;
+    wait.due_ms = due;
+    commands.push_back(wait);
+  }
+  return commands;
 }
 
 }  // namespace saga::core

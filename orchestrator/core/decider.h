@@ -48,6 +48,12 @@ struct Signal {
     kOperatorSkipStep,
     // A FAILED saga ends COMPENSATED: the operator undid what was left.
     kOperatorMarkCompensated,
+    // SignalSaga: `signal_name` with payload `output_json` under the
+    // sender's idempotency key `signal_key`. Recorded, and consumed by a
+    // wait step for that name now or once the saga gets there. The same key
+    // again (same name and payload) changes nothing: the first delivery
+    // stands; with another name or payload it is refused (AlreadyExists).
+    kSagaSignal,
   };
   Kind kind = Kind::kResume;
   // kCallResult: which call. Stale results (not the call in flight) are
@@ -59,7 +65,13 @@ struct Signal {
   std::string output_json;
   std::string error;  // kCallResult failure text, or kCancel/operator reason
   std::string operator_name;  // operator signals
+  std::string signal_name;    // kSagaSignal
+  std::string signal_key;     // kSagaSignal
 };
+
+// Most signals a saga keeps unconsumed; past it SignalSaga is refused
+// (ResourceExhausted), so a sender in a loop cannot grow a history forever.
+inline constexpr size_t kMaxPendingSignals = 64;
 
 // The error recorded for a call whose result was lost because the
 // orchestrator stopped (StepFailed / CompensationStepFailed on kResume).
@@ -89,6 +101,8 @@ struct Decision {
   // Record these (in order, in one transaction), apply them, then run the
   // commands. Empty events and commands: nothing to do (e.g. stale result).
   // Always: commands == PendingCommands(definition, state + events).
+  // With no events (nothing new happened) the commands leave out the call
+  // in flight: it is already under way.
   std::vector<Event> events;
   std::vector<Command> commands;
   // Non-OK when the signal was refused (e.g. FailedPrecondition: cancel
@@ -104,11 +118,14 @@ struct TraceContext {
 
 // The first events of a new saga (SagaStarted, then StepStarted for the
 // first step) and the command to call it. `started_by` names the
-// authenticated caller (empty: none), recorded in SagaStarted.
+// authenticated caller (empty: none), recorded in SagaStarted. A
+// `start_at_ms` later than ctx.now_ms schedules the start: SagaStarted
+// records it and the first step starts when the timer fires.
 Decision DecideStart(const SagaDefinition& definition,
                      const std::string& input_json, const DecideContext& ctx,
                      const TraceContext& trace = {},
-                     const std::string& started_by = "");
+                     const std::string& started_by = "",
+                     int64_t start_at_ms = 0);
 
 Decision Decide(const SagaDefinition& definition, const SagaState& state,
                 const Signal& signal, const DecideContext& ctx);
@@ -124,8 +141,16 @@ absl::Status MayStartCompensation(const SagaDefinition& definition,
                                   const SagaState& state);
 
 // The commands implied by a state with nothing new happening: used after
-// applying a decision's events, and by replay to compare. For a state with a
-// call in flight this is the call; waiting: the timer; ended: kFinished.
+// applying a decision's events, and by replay to compare. A call in flight
+// is its call; a running saga with anything timed (a backoff, a waiting
+// step's due time, a scheduled start, the deadline) gets one kWaitUntil at
+// the earliest of them; ended: kFinished.
+//
+// Deadlines (SagaDefinition::deadline_ms): when the timer finds the
+// deadline passed while the saga runs, DeadlinePassed is recorded; if the
+// saga may still roll back (MayStartCompensation) it compensates with the
+// reason "deadline passed" (a call in flight is settled as unknown, as a
+// cancel does); past the pivot nothing is undone and the saga runs on.
 std::vector<Command> PendingCommands(const SagaDefinition& definition,
                                      const SagaState& state);
 

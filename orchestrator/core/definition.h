@@ -41,13 +41,22 @@ struct InputMapping {
 struct StepDefinition {
   std::string name;
   StepKind kind = StepKind::kCompensatable;
-  std::string participant;    // logical participant name, e.g. "doctor"
-  std::string action;         // e.g. "reserve_doctor"
-  std::string compensation;   // compensating action; empty unless compensatable
-  int64_t timeout_ms = 5000;  // deadline of one call
+  std::string participant;   // logical participant name, e.g. "doctor"
+  std::string action;        // e.g. "reserve_doctor"
+  std::string compensation;  // compensating action; empty unless compensatable
+  // A call step: the deadline of one call. A wait step: how long it waits
+  // for its signal (0: no bound).
+  int64_t timeout_ms = 5000;
   RetryPolicy retry;
   RetryPolicy compensation_retry;
   std::vector<InputMapping> input;
+  // kWait: the name of the signal it waits for (SignalSaga).
+  std::string signal;
+  // kDelay: how long it waits once started, or (when `until` is set) the
+  // source path of the time it waits until: an RFC 3339 string or Unix
+  // milliseconds (see delay_due.h).
+  int64_t delay_ms = 0;
+  std::string until;
 };
 
 // A required field of the saga input and its JSON type: one of "string",
@@ -63,6 +72,9 @@ struct SagaDefinition {
   std::string description;
   std::vector<InputField> required_input;
   std::vector<StepDefinition> steps;
+  // How long the saga may run from its start (the scheduled start for a
+  // saga started with start_at); 0: no bound. See decider.h.
+  int64_t deadline_ms = 0;
 
   // Index of the named step, or -1.
   int StepIndex(const std::string& step_name) const;

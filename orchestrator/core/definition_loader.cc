@@ -228,7 +228,8 @@ class Parser {
       return Error("", "a saga definition must be a YAML map");
     }
     absl::Status s = CheckKeys(
-        root, "", {"name", "version", "description", "input", "steps"});
+        root, "",
+        {"name", "version", "description", "input", "deadline", "steps"});
     if (!s.ok()) return s;
 
     s = GetString(root, "name", "name", true, def.name);
@@ -244,6 +245,10 @@ class Parser {
     if (def.version < 1) return Error("version", "must be >= 1");
     s = GetString(root, "description", "description", false, def.description);
     if (!s.ok()) return s;
+    if (const YAML::Node deadline = root["deadline"]; deadline) {
+      s = GetDuration(deadline, "deadline", def.deadline_ms);
+      if (!s.ok()) return s;
+    }
 
     if (const YAML::Node input = root["input"]; input && !input.IsNull()) {
       s = ParseSagaInput(input, def);
@@ -319,7 +324,8 @@ class Parser {
     absl::Status s =
         CheckKeys(node, "",
                   {"name", "kind", "participant", "action", "compensation",
-                   "timeout", "retry", "compensation_retry", "input"});
+                   "timeout", "retry", "compensation_retry", "input", "signal",
+                   "duration", "until"});
     if (!s.ok()) return s;
 
     s = GetString(node, "name", "name", true, step.name);
@@ -340,6 +346,16 @@ class Parser {
                    "'" + kind + "' must be one of " + KindNames(nullptr, ", "));
     }
     step.kind = *parsed_kind;
+    if (!RulesFor(step.kind).calls_participant) {
+      return ParseWaitingStep(node, kind, step);
+    }
+    for (const char* field : {"signal", "duration", "until"}) {
+      if (node[field]) {
+        return Error(
+            field,
+            "only wait and delay steps have one (this step is " + kind + ")");
+      }
+    }
     const StepKindRules& rules = RulesFor(step.kind);
 
     s = GetString(node, "participant", "participant", true, step.participant);
@@ -395,6 +411,56 @@ class Parser {
     return absl::OkStatus();
   }
 
+  // A step that waits in the orchestrator instead of calling anyone: `wait`
+  // for a signal (`signal`, default its own name; `timeout`, default none)
+  // or `delay` for a `duration` or `until` a time found at a source path.
+  absl::Status ParseWaitingStep(const YAML::Node& node, const std::string& kind,
+                                StepDefinition& step) {
+    for (const char* field : {"participant", "action", "compensation", "retry",
+                              "compensation_retry", "input"}) {
+      if (node[field]) {
+        return Error(
+            field, "a " + kind + " step calls no participant, so it has none");
+      }
+    }
+    absl::Status s;
+    if (step.kind == StepKind::kWait) {
+      for (const char* field : {"duration", "until"}) {
+        if (node[field]) {
+          return Error(field, "only delay steps have one (this step is wait)");
+        }
+      }
+      step.signal = step.name;
+      s = GetString(node, "signal", "signal", false, step.signal);
+      if (!s.ok()) return s;
+      if (!IsName(step.signal)) {
+        return Error("signal",
+                     "'" + step.signal + "' must match [a-z][a-z0-9_]*");
+      }
+      step.timeout_ms = 0;
+      if (const YAML::Node timeout = node["timeout"]; timeout) {
+        s = GetDuration(timeout, "timeout", step.timeout_ms);
+      }
+      return s;
+    }
+    for (const char* field : {"signal", "timeout"}) {
+      if (node[field]) {
+        return Error(field,
+                     "a delay step has none (it waits for its "
+                     "duration, or until its time)");
+      }
+    }
+    if (node["duration"].IsDefined() == node["until"].IsDefined()) {
+      return Error("duration",
+                   "a delay step needs exactly one of duration (e.g. 10m) and "
+                   "until (a source path such as input.start_at)");
+    }
+    if (const YAML::Node duration = node["duration"]; duration) {
+      return GetDuration(duration, "duration", step.delay_ms);
+    }
+    return GetString(node, "until", "until", true, step.until);
+  }
+
   // Where each kind may stand relative to the pivot (see step_kind.h).
   absl::Status CheckStepOrder(const SagaDefinition& def) {
     int pivot = -1;
@@ -426,8 +492,11 @@ class Parser {
   absl::Status CheckSources(const SagaDefinition& def, size_t index) {
     const StepDefinition& step = def.steps[index];
     step_ = "step '" + step.name + "'";
-    for (const InputMapping& m : step.input) {
-      const std::string field = "input." + m.target;
+    std::vector<InputMapping> sources = step.input;
+    if (!step.until.empty()) sources.push_back({"", step.until});
+    for (const InputMapping& m : sources) {
+      const std::string field =
+          m.target.empty() ? "until" : "input." + m.target;
       absl::StatusOr<InputPath> path = ParseInputPath(m.source);
       if (!path.ok()) return Error(field, std::string(path.status().message()));
       if (path->root == InputPath::Root::kSagaInput) continue;

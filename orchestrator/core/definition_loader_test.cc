@@ -161,6 +161,26 @@ TEST(DefinitionLoaderTest, ParsesDurations) {
   }
 }
 
+TEST(DefinitionLoaderTest, ReadsWaitAndDelayStepsAndTheDeadline) {
+  absl::StatusOr<SagaDefinition> def = ParseDefinition(
+      "name: x\nversion: 1\ndeadline: 2h\nsteps:\n"
+      "  - {name: approval, kind: wait}\n"
+      "  - {name: consent, kind: wait, signal: patient_ok, timeout: 24h}\n"
+      "  - {name: cool_off, kind: delay, duration: 10m}\n"
+      "  - {name: until_slot, kind: delay, until: input.slot_at}\n",
+      kSource);
+  ASSERT_TRUE(def.ok()) << def.status();
+  EXPECT_EQ(def->deadline_ms, 2 * 3600 * 1000);
+  EXPECT_EQ(def->steps[0].kind, StepKind::kWait);
+  EXPECT_EQ(def->steps[0].signal, "approval");  // defaults to the step name
+  EXPECT_EQ(def->steps[0].timeout_ms, 0);       // waits without bound
+  EXPECT_EQ(def->steps[1].signal, "patient_ok");
+  EXPECT_EQ(def->steps[1].timeout_ms, 24 * 3600 * 1000);
+  EXPECT_EQ(def->steps[2].kind, StepKind::kDelay);
+  EXPECT_EQ(def->steps[2].delay_ms, 600000);
+  EXPECT_EQ(def->steps[3].until, "input.slot_at");
+}
+
 TEST(DefinitionLoaderTest, AcceptsPivotFollowedByRetriableSteps) {
   absl::StatusOr<SagaDefinition> def = ParseDefinition(
       Saga(std::string(kReserve) +
@@ -212,7 +232,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"unknown top-level key",
                 "name: x\nversion: 1\nowner: me\nsteps:\n" + R,
                 "sagas/x.yaml: field 'owner': unknown field (known: "
-                "description, input, name, steps, version)"},
+                "deadline, description, input, name, steps, version)"},
         BadCase{"no steps", "name: x\nversion: 1\nsteps: []\n",
                 "sagas/x.yaml: field 'steps': must have at least one step"},
         BadCase{"missing steps", "name: x\nversion: 1\n",
@@ -230,8 +250,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"unknown step key", Saga(R + "    owner: me\n"),
                 kStepPrefix +
                     "field 'owner': unknown field (known: action, "
-                    "compensation, compensation_retry, input, kind, name, "
-                    "participant, retry, timeout)"},
+                    "compensation, compensation_retry, duration, input, kind, "
+                    "name, participant, retry, signal, timeout, until)"},
         BadCase{"step without name",
                 Saga("  - {kind: read_only, participant: p, action: a}\n"),
                 "sagas/x.yaml: step #1: field 'name': is required"},
@@ -247,7 +267,7 @@ INSTANTIATE_TEST_SUITE_P(
                 Saga("  - {name: a, kind: undoable, participant: p, action: "
                      "a}\n"),
                 "sagas/x.yaml: step 'a': field 'kind': 'undoable' must be one "
-                "of compensatable, read_only, pivot, retriable"},
+                "of compensatable, read_only, pivot, retriable, wait, delay"},
         BadCase{"missing participant",
                 Saga("  - {name: a, kind: read_only, action: a}\n"),
                 "sagas/x.yaml: step 'a': field 'participant': is required"},
@@ -276,14 +296,69 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{
             "compensatable after pivot",
             Saga("  - {name: a, kind: pivot, participant: p, action: a}\n" + R),
-            kStepPrefix + "field 'kind': only retriable steps may follow "
-                          "the pivot 'a', not compensatable ones"},
+            kStepPrefix + "field 'kind': only retriable or wait or delay steps "
+                          "may follow the pivot 'a', not compensatable ones"},
         BadCase{"read-only after pivot",
                 Saga("  - {name: a, kind: pivot, participant: p, action: a}\n"
                      "  - {name: b, kind: read_only, participant: p, action: "
                      "b}\n"),
-                "sagas/x.yaml: step 'b': field 'kind': only retriable steps "
-                "may follow the pivot 'a', not read_only ones"},
+                "sagas/x.yaml: step 'b': field 'kind': only retriable or wait "
+                "or delay steps may follow the pivot 'a', not read_only ones"},
+        BadCase{"wait with a participant",
+                Saga("  - {name: a, kind: wait, participant: p}\n"),
+                "sagas/x.yaml: step 'a': field 'participant': a wait step "
+                "calls no participant, so it has none"},
+        BadCase{"delay with input",
+                Saga("  - {name: a, kind: delay, duration: 1s, input: {x: "
+                     "input.x}}\n"),
+                "sagas/x.yaml: step 'a': field 'input': a delay step calls no "
+                "participant, so it has none"},
+        BadCase{"call step with a signal", Saga(R + "    signal: approval\n"),
+                kStepPrefix + "field 'signal': only wait and delay steps have "
+                              "one (this step is compensatable)"},
+        BadCase{"wait with a duration",
+                Saga("  - {name: a, kind: wait, duration: 1s}\n"),
+                "sagas/x.yaml: step 'a': field 'duration': only delay steps "
+                "have one (this step is wait)"},
+        BadCase{"bad signal name",
+                Saga("  - {name: a, kind: wait, signal: Approve-It}\n"),
+                "sagas/x.yaml: step 'a': field 'signal': 'Approve-It' must "
+                "match [a-z][a-z0-9_]*"},
+        BadCase{"wait with a bad timeout",
+                Saga("  - {name: a, kind: wait, timeout: soon}\n"),
+                "sagas/x.yaml: step 'a': field 'timeout': must be a duration "
+                "such as 250ms, 2s, 5m or 1h (a bare number means "
+                "milliseconds)"},
+        BadCase{"delay without duration or until",
+                Saga("  - {name: a, kind: delay}\n"),
+                "sagas/x.yaml: step 'a': field 'duration': a delay step needs "
+                "exactly one of duration (e.g. 10m) and until (a source path "
+                "such as input.start_at)"},
+        BadCase{"delay with both",
+                Saga("  - {name: a, kind: delay, duration: 1s, until: "
+                     "input.at}\n"),
+                "sagas/x.yaml: step 'a': field 'duration': a delay step needs "
+                "exactly one of duration (e.g. 10m) and until (a source path "
+                "such as input.start_at)"},
+        BadCase{"delay with a timeout",
+                Saga("  - {name: a, kind: delay, duration: 1s, timeout: 2s}\n"),
+                "sagas/x.yaml: step 'a': field 'timeout': a delay step has "
+                "none (it waits for its duration, or until its time)"},
+        BadCase{"delay until a later step",
+                Saga("  - {name: a, kind: delay, until: steps.b.output.at}\n"
+                     "  - {name: b, kind: read_only, participant: p, action: "
+                     "b}\n"),
+                "sagas/x.yaml: step 'a': field 'until': source "
+                "'steps.b.output.at' must name an earlier step, and 'b' does "
+                "not come before 'a'"},
+        BadCase{
+            "delay until a bad path",
+            Saga("  - {name: a, kind: delay, until: at}\n"),
+            "sagas/x.yaml: step 'a': field 'until': source 'at' must be "
+            "input, input.<field> or steps.<earlier step>.output[.<field>]"},
+        BadCase{"zero deadline",
+                "name: x\nversion: 1\ndeadline: 0\nsteps:\n" + R,
+                "sagas/x.yaml: field 'deadline': must be > 0"},
         BadCase{"retriable before pivot",
                 Saga("  - {name: a, kind: retriable, participant: p, action: "
                      "a}\n"

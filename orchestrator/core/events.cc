@@ -14,7 +14,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr std::array<std::pair<EventType, const char*>, 15> kEventNames = {{
+constexpr std::array<std::pair<EventType, const char*>, 17> kEventNames = {{
     {EventType::kSagaStarted, "SagaStarted"},
     {EventType::kStepStarted, "StepStarted"},
     {EventType::kStepSucceeded, "StepSucceeded"},
@@ -30,6 +30,8 @@ constexpr std::array<std::pair<EventType, const char*>, 15> kEventNames = {{
     {EventType::kSagaCompensated, "SagaCompensated"},
     {EventType::kSagaFailed, "SagaFailed"},
     {EventType::kOperatorAction, "OperatorAction"},
+    {EventType::kSignalReceived, "SignalReceived"},
+    {EventType::kDeadlinePassed, "DeadlinePassed"},
 }};
 
 bool IsStepEvent(EventType type) {
@@ -127,9 +129,22 @@ std::string EncodeEventData(const Event& event) {
       if (!event.traceparent.empty()) data["traceparent"] = event.traceparent;
       if (!event.tracestate.empty()) data["tracestate"] = event.tracestate;
       if (!event.started_by.empty()) data["started_by"] = event.started_by;
+      if (event.due_ms != 0) data["start_at_ms"] = event.due_ms;
+      break;
+    case EventType::kStepStarted:
+      if (event.due_ms != 0) data["due_ms"] = event.due_ms;
       break;
     case EventType::kStepSucceeded:
       PutDocument(data, "output", "output_text", event.output_json);
+      if (!event.signal_key.empty()) data["signal_key"] = event.signal_key;
+      break;
+    case EventType::kSignalReceived:
+      data["signal"] = event.signal_name;
+      data["key"] = event.signal_key;
+      PutDocument(data, "payload", "payload_text", event.output_json);
+      break;
+    case EventType::kDeadlinePassed:
+      data["reason"] = event.error;
       break;
     case EventType::kStepFailed:
       data["error"] = event.error;
@@ -154,7 +169,6 @@ std::string EncodeEventData(const Event& event) {
       data["operator"] = event.operator_name;
       data["reason"] = event.error;
       break;
-    case EventType::kStepStarted:
     case EventType::kCompensationStepStarted:
     case EventType::kCompensationStepSucceeded:
     case EventType::kSagaCompleted:
@@ -198,10 +212,24 @@ absl::StatusOr<Event> DecodeEvent(const std::string& type_name, int64_t seq,
       status.Update(Get(data, "traceparent", event.traceparent));
       status.Update(Get(data, "tracestate", event.tracestate));
       status.Update(Get(data, "started_by", event.started_by));
+      status.Update(Get(data, "start_at_ms", event.due_ms));
+      break;
+    case EventType::kStepStarted:
+      status.Update(Get(data, "due_ms", event.due_ms));
       break;
     case EventType::kStepSucceeded:
       status.Update(
           GetDocument(data, "output", "output_text", event.output_json));
+      status.Update(Get(data, "signal_key", event.signal_key));
+      break;
+    case EventType::kSignalReceived:
+      status.Update(Get(data, "signal", event.signal_name));
+      status.Update(Get(data, "key", event.signal_key));
+      status.Update(
+          GetDocument(data, "payload", "payload_text", event.output_json));
+      break;
+    case EventType::kDeadlinePassed:
+      status.Update(Get(data, "reason", event.error));
       break;
     case EventType::kStepFailed:
       status.Update(Get(data, "error", event.error));
@@ -226,7 +254,6 @@ absl::StatusOr<Event> DecodeEvent(const std::string& type_name, int64_t seq,
       status.Update(Get(data, "operator", event.operator_name));
       status.Update(Get(data, "reason", event.error));
       break;
-    case EventType::kStepStarted:
     case EventType::kCompensationStepStarted:
     case EventType::kCompensationStepSucceeded:
     case EventType::kSagaCompleted:

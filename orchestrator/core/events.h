@@ -14,10 +14,15 @@ namespace saga::core {
 
 enum class EventType {
   // saga_type, definition_version, input_json, traceparent, tracestate,
-  // started_by
+  // started_by, due_ms (a scheduled start: when the first step starts; 0:
+  // at once)
   kSagaStarted,
-  kStepStarted,              // step, attempt: intent to call Execute
-  kStepSucceeded,            // step, attempt, output_json
+  // step, attempt: intent to call Execute; for a wait or delay step: it
+  // starts waiting, until due_ms (0: no bound)
+  kStepStarted,
+  // step, attempt, output_json; for a wait step: signal_key (the signal
+  // whose payload is the output)
+  kStepSucceeded,
   kStepFailed,               // step, attempt, error, retryable, outcome_unknown
   kRetryScheduled,           // step, attempt (the next one), due_ms
   kCancelRequested,          // error (the reason)
@@ -32,6 +37,13 @@ enum class EventType {
   // An operator's repair (see decider.h): operator_action, operator_name,
   // error (the reason), step (the step it concerns, or -1).
   kOperatorAction,
+  // A signal sent to the saga (SignalSaga): signal_name, signal_key (the
+  // sender's idempotency key), output_json (the payload). Kept until a wait
+  // step for that name consumes it.
+  kSignalReceived,
+  // The saga's deadline passed while it ran (error: what was done about
+  // it). Before the pivot a rollback follows in the same decision.
+  kDeadlinePassed,
 };
 
 // Stable names used in storage and the API, e.g. "StepStarted".
@@ -66,6 +78,9 @@ struct Event {
   // The authenticated caller (token name) that started the saga; empty when
   // authentication was off, and in histories recorded before it was kept.
   std::string started_by;
+  // Signals (see kSignalReceived); empty otherwise.
+  std::string signal_name;
+  std::string signal_key;
 
   bool operator==(const Event&) const = default;
 };

@@ -32,10 +32,12 @@ std::vector<Event> OneOfEach() {
   e.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   e.tracestate = "congo=t61rcWkgMzE";
   e.started_by = "booking-service";
+  e.due_ms = 1700000000123;  // a scheduled start
   events.push_back(e);
   events.push_back(Make(EventType::kStepStarted, 0, 1));
   e = Make(EventType::kStepSucceeded, 0, 2);
   e.output_json = R"({"email":"ann@example.com","name":"Ann \"A\" Ño"})";
+  e.signal_key = "approval-1";
   events.push_back(e);
   e = Make(EventType::kStepFailed, 1, 3);
   e.error = "doctor unavailable";
@@ -69,6 +71,19 @@ std::vector<Event> OneOfEach() {
   e = Make(EventType::kSagaFailed, -1, 0);
   e.error = "compensation of step 'reserve_doctor' gave up";
   events.push_back(e);
+  e = Make(EventType::kOperatorAction, 1, 0);
+  e.operator_action = "skip_step";
+  e.operator_name = "ops";
+  e.error = "released by hand";
+  events.push_back(e);
+  e = Make(EventType::kSignalReceived, -1, 0);
+  e.signal_name = "approval";
+  e.signal_key = "approval-1";
+  e.output_json = R"({"approved":true,"by":"dr. who"})";
+  events.push_back(e);
+  e = Make(EventType::kDeadlinePassed, -1, 0);
+  e.error = "the saga rolls back";
+  events.push_back(e);
   return events;
 }
 
@@ -79,7 +94,7 @@ absl::StatusOr<Event> RoundTrip(const Event& e) {
 
 TEST(EventsTest, EveryTypeRoundTrips) {
   std::vector<Event> events = OneOfEach();
-  ASSERT_EQ(events.size(), 15u);
+  ASSERT_EQ(events.size(), 18u);
   for (const Event& e : events) {
     absl::StatusOr<Event> back = RoundTrip(e);
     ASSERT_TRUE(back.ok()) << EventTypeName(e.type) << ": " << back.status();
@@ -88,7 +103,7 @@ TEST(EventsTest, EveryTypeRoundTrips) {
 }
 
 TEST(EventsTest, EveryTypeIsCovered) {
-  std::vector<bool> seen(14, false);
+  std::vector<bool> seen(17, false);
   for (const Event& e : OneOfEach()) seen[static_cast<int>(e.type)] = true;
   for (size_t i = 0; i < seen.size(); ++i) EXPECT_TRUE(seen[i]) << i;
 }
@@ -114,8 +129,9 @@ TEST(EventsTest, DocumentsAreEmbeddedAsJsonValues) {
 TEST(EventsTest, OnlyMeaningfulFieldsAreEncoded) {
   Event e = Make(EventType::kStepStarted, 0, 1);
   e.error = "ignored";
-  e.due_ms = 5;
   EXPECT_EQ(EncodeEventData(e), "{}");
+  e.due_ms = 5;  // a wait or delay step's due time
+  EXPECT_EQ(EncodeEventData(e), R"({"due_ms":5})");
   Event f = Make(EventType::kStepFailed, 0, 1);
   f.error = "boom";
   EXPECT_EQ(EncodeEventData(f),

@@ -151,24 +151,25 @@ absl::StatusOr<std::string> ValidateSagaInput(const SagaDefinition& definition,
   return Dump(input);
 }
 
-absl::StatusOr<std::string> BuildStepInput(const SagaDefinition& definition,
-                                           const SagaState& state, int step) {
-  if (step < 0 || static_cast<size_t>(step) >= definition.steps.size()) {
-    return absl::InvalidArgumentError("no step " + std::to_string(step) +
-                                      " in definition '" + definition.name +
-                                      "'");
-  }
+namespace {
+
+// The object whose field m.target takes the value at m.source, for every
+// mapping; `what` names the mapping in errors ("input field 'x'").
+absl::StatusOr<Json> MapSources(const SagaDefinition& definition,
+                                const SagaState& state, int step,
+                                const std::vector<InputMapping>& mappings,
+                                const char* what) {
   const StepDefinition& def = definition.steps[step];
   auto missing = [&](const InputMapping& m, const std::string& why) {
-    return absl::FailedPreconditionError("step '" + def.name +
-                                         "': input field '" + m.target +
-                                         "': source '" + m.source + "' " + why);
+    return absl::FailedPreconditionError("step '" + def.name + "': " + what +
+                                         " '" + m.target + "': source '" +
+                                         m.source + "' " + why);
   };
 
   const absl::StatusOr<Json> saga_input =
       ParseOrEmpty(state.input_json, "the saga input");
   Json result = Json::object();
-  for (const InputMapping& m : def.input) {
+  for (const InputMapping& m : mappings) {
     const absl::StatusOr<InputPath> path = ParseInputPath(m.source);
     if (!path.ok()) return missing(m, "is not a valid source path");
     if (path->root == InputPath::Root::kSagaInput) {
@@ -205,7 +206,43 @@ absl::StatusOr<std::string> BuildStepInput(const SagaDefinition& definition,
     if (v == nullptr) return missing(m, "is missing from the step output");
     result[m.target] = *v;
   }
-  return Dump(result);
+  return result;
+}
+
+absl::Status CheckStepIndex(const SagaDefinition& definition, int step) {
+  if (step < 0 || static_cast<size_t>(step) >= definition.steps.size()) {
+    return absl::InvalidArgumentError("no step " + std::to_string(step) +
+                                      " in definition '" + definition.name +
+                                      "'");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> BuildStepInput(const SagaDefinition& definition,
+                                           const SagaState& state, int step) {
+  if (absl::Status s = CheckStepIndex(definition, step); !s.ok()) return s;
+  absl::StatusOr<Json> mapped = MapSources(
+      definition, state, step, definition.steps[step].input, "input field");
+  if (!mapped.ok()) return mapped.status();
+  return Dump(*mapped);
+}
+
+absl::StatusOr<std::string> ResolveSource(const SagaDefinition& definition,
+                                          const SagaState& state, int step,
+                                          const std::string& field,
+                                          const std::string& source) {
+  if (absl::Status s = CheckStepIndex(definition, step); !s.ok()) return s;
+  absl::StatusOr<Json> mapped =
+      MapSources(definition, state, step, {{field, source}}, "field");
+  if (!mapped.ok()) return mapped.status();
+  if (!mapped->contains(field)) {
+    return absl::FailedPreconditionError(
+        "step '" + definition.steps[step].name + "': field '" + field +
+        "': source '" + source + "' is missing");
+  }
+  return Dump((*mapped)[field]);
 }
 
 }  // namespace saga::core

@@ -30,4 +30,12 @@ absl::StatusOr<std::string> ValidateSagaInput(const SagaDefinition& definition,
 absl::StatusOr<std::string> BuildStepInput(const SagaDefinition& definition,
                                            const SagaState& state, int step);
 
+// The value (as JSON text) at `source`, a source path like an input
+// mapping's, read for step `step`; `field` names it in errors (e.g.
+// "until"). FailedPrecondition if it is missing.
+absl::StatusOr<std::string> ResolveSource(const SagaDefinition& definition,
+                                          const SagaState& state, int step,
+                                          const std::string& field,
+                                          const std::string& source);
+
 }  // namespace saga::core

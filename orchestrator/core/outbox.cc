@@ -34,6 +34,11 @@ const char* MessageType(const Event& event) {
     case EventType::kOperatorAction:
       // Repairs by hand are worth an audit trail outside the orchestrator.
       return "saga.operator_action";
+    case EventType::kSignalReceived:
+      return "saga.signal.received";
+    case EventType::kDeadlinePassed:
+      // After the pivot nothing is undone: someone outside must know.
+      return "saga.deadline_passed";
     default:
       return nullptr;
   }

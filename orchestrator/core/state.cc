@@ -1,5 +1,6 @@
 #include "orchestrator/core/state.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -57,6 +58,8 @@ const char* StepStatusName(StepStatus status) {
       return "COMPENSATED";
     case StepStatus::kCompensationFailed:
       return "COMPENSATION_FAILED";
+    case StepStatus::kWaiting:
+      return "WAITING";
   }
   return "UNKNOWN";
 }
@@ -97,6 +100,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
 
   StepState* step = nullptr;
   int64_t step_timeout_ms = 0;
+  bool step_calls_participant = true;
   switch (event.type) {
     case EventType::kSagaStarted:
     case EventType::kCancelRequested:
@@ -104,6 +108,8 @@ void Apply(const SagaDefinition& definition, SagaState& state,
     case EventType::kSagaCompleted:
     case EventType::kSagaCompensated:
     case EventType::kSagaFailed:
+    case EventType::kSignalReceived:
+    case EventType::kDeadlinePassed:
       break;
     default:
       // An operator action may concern the saga as a whole.
@@ -122,6 +128,8 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       }
       step = &state.steps[event.step];
       step_timeout_ms = definition.steps[event.step].timeout_ms;
+      step_calls_participant =
+          RulesFor(definition.steps[event.step].kind).calls_participant;
       break;
   }
 
@@ -139,18 +147,29 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       state.created_ms = event.at_ms;
       state.status = SagaStatus::kRunning;
       state.steps.assign(definition.steps.size(), StepState{});
+      state.start_due_ms = event.due_ms;
+      if (definition.deadline_ms > 0) {
+        state.deadline_ms =
+            std::max(event.at_ms, event.due_ms) + definition.deadline_ms;
+      }
       break;
 
     case EventType::kStepStarted:
       state.current_step = event.step;
-      step->status = StepStatus::kRunning;
       step->attempts = event.attempt;
       if (step->started_ms == 0) step->started_ms = event.at_ms;
       if (event.attempt == 1) step->round_started_ms = event.at_ms;
+      state.retry_due_ms = 0;
+      state.start_due_ms = 0;
+      if (!step_calls_participant) {
+        step->status = StepStatus::kWaiting;
+        state.wait_due_ms = event.due_ms;
+        break;
+      }
+      step->status = StepStatus::kRunning;
       state.call_in_flight = true;
       state.in_flight_attempt = event.attempt;
       state.in_flight_deadline_ms = event.at_ms + step_timeout_ms;
-      state.retry_due_ms = 0;
       break;
 
     case EventType::kStepSucceeded:
@@ -159,6 +178,26 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       step->outcome_unknown = false;
       step->ended_ms = event.at_ms;
       state.call_in_flight = false;
+      state.wait_due_ms = 0;
+      if (!event.signal_key.empty()) {
+        for (ReceivedSignal& signal : state.signals) {
+          if (signal.key == event.signal_key) signal.consumed_by = event.step;
+        }
+      }
+      break;
+
+    case EventType::kSignalReceived: {
+      ReceivedSignal signal;
+      signal.name = event.signal_name;
+      signal.key = event.signal_key;
+      signal.payload_json = event.output_json;
+      signal.received_ms = event.at_ms;
+      state.signals.push_back(std::move(signal));
+      break;
+    }
+
+    case EventType::kDeadlinePassed:
+      state.deadline_passed = true;
       break;
 
     case EventType::kStepFailed:
@@ -169,6 +208,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       step->outcome_unknown = event.outcome_unknown;
       step->ended_ms = event.at_ms;
       state.call_in_flight = false;
+      state.wait_due_ms = 0;
       break;
 
     case EventType::kRetryScheduled:
@@ -190,6 +230,8 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       state.current_step = -1;
       state.call_in_flight = false;
       state.retry_due_ms = 0;
+      state.wait_due_ms = 0;
+      state.start_due_ms = 0;
       break;
 
     case EventType::kCompensationStepStarted:
@@ -242,6 +284,8 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       state.current_step = -1;
       state.call_in_flight = false;
       state.retry_due_ms = 0;
+      state.wait_due_ms = 0;
+      state.start_due_ms = 0;
       break;
 
     case EventType::kOperatorAction:

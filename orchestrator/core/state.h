@@ -29,6 +29,8 @@ enum class StepStatus {
   kCompensating,
   kCompensated,
   kCompensationFailed,
+  // A wait or delay step waiting for its signal or its time.
+  kWaiting,
 };
 
 const char* SagaStatusName(SagaStatus status);  // "RUNNING", "COMPLETED", ...
@@ -51,6 +53,16 @@ struct StepState {
   // once compensating; an operator retry starts a new round) started: the
   // start of the retry policy's give_up_after budget.
   int64_t round_started_ms = 0;
+};
+
+// A signal sent to the saga (SignalReceived), kept until a wait step for
+// its name consumes it.
+struct ReceivedSignal {
+  std::string name;
+  std::string key;  // the sender's idempotency key
+  std::string payload_json;
+  int64_t received_ms = 0;
+  int consumed_by = -1;  // the wait step whose output it became; -1: none yet
 };
 
 struct SagaState {
@@ -81,6 +93,18 @@ struct SagaState {
   // Set while waiting for a backoff timer.
   int64_t retry_due_ms = 0;
   int retry_attempt = 0;
+  // current_step is a wait or delay step that waits (kWaiting) until this
+  // time: its timeout or its delay; 0: no bound (a wait without timeout).
+  int64_t wait_due_ms = 0;
+  // A scheduled start (StartSaga's start_at) not reached yet: the first
+  // step starts then.
+  int64_t start_due_ms = 0;
+  // When the saga's deadline passes (its start + the definition's
+  // deadline); 0: none. deadline_passed once DeadlinePassed is recorded.
+  int64_t deadline_ms = 0;
+  bool deadline_passed = false;
+  // Every signal received, in order.
+  std::vector<ReceivedSignal> signals;
 
   bool cancel_requested = false;
   // Why the saga compensated or failed.

@@ -16,7 +16,14 @@
 namespace saga::core {
 
 // Where a step stands relative to the point of no return (see the rules).
-enum class StepKind { kCompensatable, kReadOnly, kPivot, kRetriable };
+enum class StepKind {
+  kCompensatable,
+  kReadOnly,
+  kPivot,
+  kRetriable,
+  kWait,
+  kDelay
+};
 
 struct StepKindRules {
   StepKind kind;
@@ -43,6 +50,10 @@ struct StepKindRules {
   // are retried past their budget until they succeed, and a definite
   // failure ends the saga FAILED for an operator instead of rolling it back.
   bool may_follow_pivot;
+  // Calls `action` on `participant`. The kinds that do not wait in the
+  // orchestrator instead (wait: for a named signal, delay: for a time) and
+  // have no effect to undo, so they may stand anywhere.
+  bool calls_participant;
 };
 
 // One row per kind, in the order of the enum (RulesFor indexes it; checked
@@ -50,11 +61,13 @@ struct StepKindRules {
 // clang-format off
 inline constexpr StepKindRules kStepKindRules[] = {
   // {kind, name, has_compensation, is_pivot, may_precede_pivot,
-  //  may_follow_pivot}
-  {StepKind::kCompensatable, "compensatable", true,  false, true,  false},
-  {StepKind::kReadOnly,      "read_only",     false, false, true,  false},
-  {StepKind::kPivot,         "pivot",         false, true,  false, false},
-  {StepKind::kRetriable,     "retriable",     false, false, false, true},
+  //  may_follow_pivot, calls_participant}
+  {StepKind::kCompensatable, "compensatable", true,  false, true,  false, true},
+  {StepKind::kReadOnly,      "read_only",     false, false, true,  false, true},
+  {StepKind::kPivot,         "pivot",         false, true,  false, false, true},
+  {StepKind::kRetriable,     "retriable",     false, false, false, true,  true},
+  {StepKind::kWait,          "wait",          false, false, true,  true,  false},
+  {StepKind::kDelay,         "delay",         false, false, true,  true,  false},
 };
 // clang-format on
 

@@ -32,8 +32,9 @@ std::vector<StepKind> KindsWhere(bool StepKindRules::*rule) {
 TEST(StepKindTest, NamesAreTheDefinitionSpellings) {
   std::vector<std::string> names;
   for (const StepKindRules& rules : kStepKindRules) names.push_back(rules.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"compensatable", "read_only",
-                                             "pivot", "retriable"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"compensatable", "read_only", "pivot",
+                                      "retriable", "wait", "delay"}));
 }
 
 // The rules as the README states them, column by column.
@@ -42,10 +43,14 @@ TEST(StepKindTest, ColumnsSayWhatEachKindMayDo) {
   EXPECT_EQ(KindsWhere(&StepKindRules::has_compensation),
             std::vector<K>{K::kCompensatable});
   EXPECT_EQ(KindsWhere(&StepKindRules::is_pivot), std::vector<K>{K::kPivot});
-  EXPECT_EQ(KindsWhere(&StepKindRules::may_precede_pivot),
-            (std::vector<K>{K::kCompensatable, K::kReadOnly}));
+  EXPECT_EQ(
+      KindsWhere(&StepKindRules::may_precede_pivot),
+      (std::vector<K>{K::kCompensatable, K::kReadOnly, K::kWait, K::kDelay}));
   EXPECT_EQ(KindsWhere(&StepKindRules::may_follow_pivot),
-            std::vector<K>{K::kRetriable});
+            (std::vector<K>{K::kRetriable, K::kWait, K::kDelay}));
+  EXPECT_EQ(KindsWhere(&StepKindRules::calls_participant),
+            (std::vector<K>{K::kCompensatable, K::kReadOnly, K::kPivot,
+                            K::kRetriable}));
 }
 
 // Invariants any new row must keep, so that a saga can always either roll
@@ -65,6 +70,11 @@ TEST(StepKindTest, EveryRowKeepsTheSagaAbleToRollBackOrFinish) {
     }
     EXPECT_TRUE(rules.may_precede_pivot || rules.may_follow_pivot)
         << "a kind no definition could use";
+    if (!rules.calls_participant) {
+      // Nothing was done outside, so nothing can be undone or be the point
+      // of no return.
+      EXPECT_FALSE(rules.has_compensation);
+    }
     if (rules.has_compensation) {
       // Compensations run only in a rollback, which only happens before
       // the pivot.

@@ -61,8 +61,12 @@ class SagaDriver {
   int64_t now;
   double random = 0.0;
 
-  // Starts saga "s1".
-  core::Decision Start(const std::string& input = kBookingInput);
+  // Starts saga "s1" (scheduled, with a start_at_ms later than `now`).
+  core::Decision Start(const std::string& input = kBookingInput,
+                       int64_t start_at_ms = 0);
+  // SignalSaga: signal `name` under idempotency key `key`.
+  core::Decision SignalSaga(const std::string& name, const std::string& key,
+                            const std::string& payload = "{}");
   core::Decision Send(const core::Signal& signal);
 
   // Answers the call in flight.
@@ -77,7 +81,8 @@ class SagaDriver {
   // No answer before the deadline: the outcome is unknown.
   core::Decision TimeOut();
 
-  // Fires the pending backoff timer at its due time (or now, if later).
+  // Fires the pending timer (a backoff, a waiting step's due time, a
+  // scheduled start, the deadline) at its due time (or now, if later).
   core::Decision FireTimer();
   static core::Signal Timer();
   core::Decision Cancel(const std::string& reason);
