@@ -6,10 +6,13 @@
 namespace saga::api {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, Access>, 13> kAccess = {{
+constexpr std::array<std::pair<std::string_view, Access>, 14> kAccess = {{
     {"StartSaga", Access::kSubmitter},
     {"GetSaga", Access::kSubmitter},
     {"AwaitSaga", Access::kSubmitter},
+    // A service signals the sagas it started; an operator any saga (a
+    // person approving through sagactl).
+    {"SignalSaga", Access::kSubmitter},
     {"ListSagas", Access::kOperator},
     {"GetSagaHistory", Access::kOperator},
     {"WatchSaga", Access::kOperator},

@@ -1,12 +1,13 @@
-// The operators' writes: CancelSaga and the repairs (RetrySaga, SkipStep,
-// MarkCompensated). Each answers with the saga as it stands after the
-// engine committed the change.
+// The writes to a running saga: CancelSaga, SignalSaga and the repairs
+// (RetrySaga, SkipStep, MarkCompensated). Each answers with the saga as it
+// stands after the engine committed the change.
 #include <spdlog/spdlog.h>
 
 #include "orchestrator/api/orchestrator_service.h"
 #include "orchestrator/api/read_pool.h"
 #include "orchestrator/api/request_checks.h"
 #include "orchestrator/api/status_mapping.h"
+#include "orchestrator/core/input.h"
 
 namespace saga::api {
 
@@ -53,6 +54,58 @@ grpc::ServerUnaryReactor* OrchestratorService::CancelSaga(
           reactor->Finish(grpc::Status::OK);
         });
       });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OrchestratorService::SignalSaga(
+    grpc::CallbackServerContext* context, const v1::SignalSagaRequest* request,
+    v1::SignalSagaResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  const auto caller = Admit(context, reactor, "SignalSaga");
+  if (!caller) return reactor;
+  const std::string payload_text =
+      request->payload_json().empty() ? "{}" : request->payload_json();
+  absl::StatusOr<std::string> payload = core::ValidateJsonObject(
+      "payload_json", payload_text, options_.max_payload_bytes);
+  if (auto valid =
+          FirstError({CheckSagaId("saga_id", request->saga_id()),
+                      CheckText("name", request->name(), kMaxNameLength,
+                                /*required=*/true),
+                      CheckText("idempotency_key", request->idempotency_key(),
+                                kMaxNameLength, /*required=*/true),
+                      payload.status()});
+      !valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
+    return reactor;
+  }
+  core::Signal signal;
+  signal.kind = core::Signal::Kind::kSagaSignal;
+  signal.signal_name = request->name();
+  signal.signal_key = request->idempotency_key();
+  signal.output_json = *std::move(payload);
+  reads_->Post([this, context, reactor, response, caller = *caller,
+                saga_id = request->saga_id(), signal = std::move(signal)] {
+    // Whether the caller may signal it is decided before anything is
+    // written: a submitter's own sagas only.
+    if (auto visible = LoadSaga(*context, caller, "SignalSaga", saga_id);
+        !visible.ok()) {
+      reactor->Finish(ToGrpcStatus(visible.status()));
+      return;
+    }
+    engine_->Operate(
+        saga_id, signal, "",
+        [this, reactor, response, saga_id](absl::Status delivered) {
+          if (!delivered.ok()) {
+            reactor->Finish(ToGrpcStatus(delivered));
+            return;
+          }
+          reads_->Post([this, reactor, response, saga_id] {
+            auto saga = LoadSaga(saga_id);
+            if (saga.ok()) *response->mutable_saga() = std::move(*saga);
+            reactor->Finish(ToGrpcStatus(saga.status()));
+          });
+        });
+  });
   return reactor;
 }
 

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "observability/logging.h"
 #include "orchestrator/api/call_metadata.h"
 #include "orchestrator/api/proto_conversion.h"
@@ -12,6 +14,12 @@
 
 namespace saga::api {
 namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 // Who started a saga, read from its SagaStarted event without folding the
 // history (so nothing else of a saga is used before its owner is checked).
@@ -155,7 +163,8 @@ grpc::ServerUnaryReactor* OrchestratorService::StartSaga(
         FirstError({CheckText("saga_type", request->saga_type(), kMaxNameLength,
                               /*required=*/true),
                     CheckText("idempotency_key", request->idempotency_key(),
-                              kMaxNameLength)});
+                              kMaxNameLength),
+                    CheckStartAt(request->start_at_unix_ms(), NowMs())});
   }
   if (!valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
@@ -163,7 +172,7 @@ grpc::ServerUnaryReactor* OrchestratorService::StartSaga(
   }
   engine_->StartSaga(
       request->saga_type(), request->input_json(), request->idempotency_key(),
-      IncomingTrace(*context), caller->name,
+      IncomingTrace(*context), caller->name, request->start_at_unix_ms(),
       [this, context, reactor, reply, caller = *caller,
        key = request->idempotency_key()](
           absl::StatusOr<store::CreateResult> result) {

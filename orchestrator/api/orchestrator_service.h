@@ -45,6 +45,8 @@ struct ServiceOptions {
   int64_t max_await_ms = 10 * 60 * 1000;
   int max_page_size = 1000;
   int default_page_size = 50;
+  // Largest signal payload (SignalSaga), as the saga input's limit.
+  size_t max_payload_bytes = 256 * 1024;
   // Serves WatchEvents (not owned; must outlive the service). Null: the
   // RPC answers UNIMPLEMENTED.
   EventStreams* events = nullptr;
@@ -85,6 +87,10 @@ class OrchestratorService final
       grpc::CallbackServerContext* context,
       const v1::CancelSagaRequest* request,
       v1::CancelSagaResponse* response) override;
+  grpc::ServerUnaryReactor* SignalSaga(
+      grpc::CallbackServerContext* context,
+      const v1::SignalSagaRequest* request,
+      v1::SignalSagaResponse* response) override;
   grpc::ServerUnaryReactor* RetrySaga(grpc::CallbackServerContext* context,
                                       const v1::RetrySagaRequest* request,
                                       v1::RetrySagaResponse* response) override;

@@ -36,6 +36,8 @@ v1::StepStatus ToProto(core::StepStatus status) {
       return v1::STEP_STATUS_COMPENSATED;
     case core::StepStatus::kCompensationFailed:
       return v1::STEP_STATUS_COMPENSATION_FAILED;
+    case core::StepStatus::kWaiting:
+      return v1::STEP_STATUS_WAITING;
   }
   return v1::STEP_STATUS_UNSPECIFIED;
 }
@@ -94,7 +96,26 @@ v1::Saga SagaToProto(const core::SagaDefinition& definition,
     out->set_started_unix_ms(step.started_ms);
     out->set_ended_unix_ms(step.ended_ms);
     out->set_outcome_unknown(step.outcome_unknown);
+    out->set_waits_for_signal(definition.steps[i].signal);
+    if (step.status == core::StepStatus::kWaiting &&
+        static_cast<int>(i) == state.current_step) {
+      out->set_waiting_until_unix_ms(state.wait_due_ms);
+    }
   }
+  for (const core::ReceivedSignal& signal : state.signals) {
+    v1::ReceivedSignal* out = saga.add_signals();
+    out->set_name(signal.name);
+    out->set_idempotency_key(signal.key);
+    out->set_payload_json(signal.payload_json);
+    out->set_received_unix_ms(signal.received_ms);
+    if (signal.consumed_by >= 0 &&
+        static_cast<size_t>(signal.consumed_by) < definition.steps.size()) {
+      out->set_consumed_by_step(definition.steps[signal.consumed_by].name);
+    }
+  }
+  saga.set_deadline_unix_ms(state.deadline_ms);
+  saga.set_deadline_passed(state.deadline_passed);
+  saga.set_start_at_unix_ms(state.start_due_ms);
   return saga;
 }
 

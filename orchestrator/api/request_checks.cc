@@ -124,6 +124,28 @@ absl::Status CheckNotNegative(std::string_view field, int64_t value,
   return Invalid(field, what);
 }
 
+namespace {
+constexpr int64_t kYear2001Ms = 978307200000;
+}  // namespace
+
+absl::Status CheckStartAt(int64_t start_at_ms, int64_t now_ms) {
+  if (absl::Status s = CheckNotNegative("start_at_unix_ms", start_at_ms);
+      !s.ok()) {
+    return s;
+  }
+  if (start_at_ms > 0 && start_at_ms < kYear2001Ms) {
+    return Invalid("start_at_unix_ms",
+                   std::to_string(start_at_ms) +
+                       " is before 2001: Unix milliseconds are expected, "
+                       "not seconds");
+  }
+  if (start_at_ms > now_ms + kMaxScheduleAheadMs) {
+    return Invalid("start_at_unix_ms",
+                   std::to_string(start_at_ms) + " is more than a year ahead");
+  }
+  return absl::OkStatus();
+}
+
 std::string EncodePageToken(const PageCursor& last) {
   return std::to_string(last.created_ms) + "." + last.saga_id;
 }

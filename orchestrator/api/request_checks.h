@@ -49,6 +49,14 @@ absl::Status CheckUtf8(std::string_view field, std::string_view value);
 absl::Status CheckNotNegative(std::string_view field, int64_t value,
                               std::string_view note = "");
 
+// Furthest ahead StartSaga may schedule a saga: a year.
+inline constexpr int64_t kMaxScheduleAheadMs = int64_t{366} * 24 * 3600 * 1000;
+
+// StartSaga's start_at_unix_ms: 0 (at once), a time already past (at once)
+// or one at most kMaxScheduleAheadMs after `now_ms`. A value before 2001
+// is refused: it is seconds, not milliseconds.
+absl::Status CheckStartAt(int64_t start_at_ms, int64_t now_ms);
+
 // ListSagas paging. A page token is "<created_ms>.<saga_id>" of the last
 // saga of the previous page; clients pass it back unchanged.
 struct PageCursor {

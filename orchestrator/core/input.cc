@@ -108,34 +108,51 @@ absl::StatusOr<Json> ParseOrEmpty(const std::string& text,
   return ParseStrictJson(text, what);
 }
 
+// A JSON object as ValidateJsonObject checks it; `what` names it in errors.
+absl::StatusOr<Json> ParseJsonObject(const std::string& what,
+                                     const std::string& text,
+                                     size_t max_bytes) {
+  // Checked before parsing so an oversized request costs nothing to refuse.
+  if (text.size() > max_bytes) {
+    return absl::InvalidArgumentError(
+        what + " is " + std::to_string(text.size()) + " bytes; the limit is " +
+        std::to_string(max_bytes));
+  }
+  if (const size_t at = TooDeepAt(text); at != std::string::npos) {
+    return absl::InvalidArgumentError(
+        what + " nests objects/arrays deeper than " +
+        std::to_string(kMaxInputDepth) + " levels (at byte " +
+        std::to_string(at) + ")");
+  }
+  absl::StatusOr<Json> parsed = ParseStrictJson(text, what);
+  if (!parsed.ok()) return parsed.status();
+  if (!parsed->is_object()) {
+    return absl::InvalidArgumentError(what + " must be a JSON object");
+  }
+  if (std::optional<std::string> at = NulAt(*parsed, ""); at.has_value()) {
+    return absl::InvalidArgumentError(
+        what + " field '" + *at +
+        "' contains a NUL character (\\u0000), which cannot be stored");
+  }
+  return parsed;
+}
+
 }  // namespace
+
+absl::StatusOr<std::string> ValidateJsonObject(const std::string& what,
+                                               const std::string& text,
+                                               size_t max_bytes) {
+  absl::StatusOr<Json> parsed = ParseJsonObject(what, text, max_bytes);
+  if (!parsed.ok()) return parsed.status();
+  return Dump(*parsed);
+}
 
 absl::StatusOr<std::string> ValidateSagaInput(const SagaDefinition& definition,
                                               const std::string& input_json,
                                               size_t max_bytes) {
-  // Checked before parsing so an oversized request costs nothing to refuse.
-  if (input_json.size() > max_bytes) {
-    return absl::InvalidArgumentError(
-        "input is " + std::to_string(input_json.size()) +
-        " bytes; the limit is " + std::to_string(max_bytes));
-  }
-  if (const size_t at = TooDeepAt(input_json); at != std::string::npos) {
-    return absl::InvalidArgumentError(
-        "input nests objects/arrays deeper than " +
-        std::to_string(kMaxInputDepth) + " levels (at byte " +
-        std::to_string(at) + ")");
-  }
-  absl::StatusOr<Json> parsed = ParseStrictJson(input_json, "input");
+  absl::StatusOr<Json> parsed = ParseJsonObject("input", input_json, max_bytes);
   if (!parsed.ok()) return parsed.status();
   const Json& input = *parsed;
-  if (!input.is_object()) {
-    return absl::InvalidArgumentError("input must be a JSON object");
-  }
-  if (std::optional<std::string> at = NulAt(input, ""); at.has_value()) {
-    return absl::InvalidArgumentError(
-        "input field '" + *at +
-        "' contains a NUL character (\\u0000), which cannot be stored");
-  }
   for (const InputField& field : definition.required_input) {
     auto it = input.find(field.name);
     if (it == input.end()) {

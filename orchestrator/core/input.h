@@ -24,6 +24,12 @@ absl::StatusOr<std::string> ValidateSagaInput(const SagaDefinition& definition,
                                               const std::string& input_json,
                                               size_t max_bytes);
 
+// The checks ValidateSagaInput makes of any JSON object the API stores (a
+// signal's payload): `what` names it in the messages.
+absl::StatusOr<std::string> ValidateJsonObject(const std::string& what,
+                                               const std::string& text,
+                                               size_t max_bytes);
+
 // Builds the JSON object sent to step `step` from its input mapping, the
 // saga input and earlier steps' outputs. FailedPrecondition if a mapped
 // source is missing (e.g. an earlier step's output lacks the field).

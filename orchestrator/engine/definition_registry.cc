@@ -122,7 +122,12 @@ std::vector<std::string> DefinitionRegistry::Participants() const {
   sync::MutexLock lock(&mutex_);
   std::set<std::string> names;
   for (const auto& [type, definition] : current_) {
-    for (const auto& step : definition->steps) names.insert(step.participant);
+    for (const auto& step : definition->steps) {
+      // Wait and delay steps call nobody.
+      if (core::RulesFor(step.kind).calls_participant) {
+        names.insert(step.participant);
+      }
+    }
   }
   return {names.begin(), names.end()};
 }

@@ -40,7 +40,8 @@ class DefinitionRegistry {
   // version read back for running sagas, ordered by type and version.
   std::vector<std::shared_ptr<const core::SagaDefinition>> Known() const;
 
-  // Names of participants referenced by the current definitions.
+  // Names of the participants the current definitions call (wait and
+  // delay steps call none).
   std::vector<std::string> Participants() const;
 
  private:

@@ -254,6 +254,15 @@ void Engine::StartSaga(
     const std::string& idempotency_key, core::TraceContext trace,
     const std::string& started_by,
     std::function<void(absl::StatusOr<store::CreateResult>)> done) {
+  StartSaga(saga_type, input_json, idempotency_key, std::move(trace),
+            started_by, 0, std::move(done));
+}
+
+void Engine::StartSaga(
+    const std::string& saga_type, const std::string& input_json,
+    const std::string& idempotency_key, core::TraceContext trace,
+    const std::string& started_by, int64_t start_at_ms,
+    std::function<void(absl::StatusOr<store::CreateResult>)> done) {
   auto definition = definitions_->Current(saga_type);
   if (!definition.ok()) {
     done(definition.status());
@@ -290,9 +299,9 @@ void Engine::StartSaga(
   if (trace.traceparent.empty()) {
     trace = {observability::NewTrace().ToString(), ""};
   }
-  auto decision = std::make_shared<core::Decision>(
-      core::DecideStart(**definition, *canonical,
-                        {NowMs(), ThreadLocalUnitRandom()}, trace, started_by));
+  auto decision = std::make_shared<core::Decision>(core::DecideStart(
+      **definition, *canonical, {NowMs(), ThreadLocalUnitRandom()}, trace,
+      started_by, start_at_ms));
   auto state = std::make_shared<core::SagaState>(
       ApplyNumbered(**definition, core::NewSagaState(**definition, saga_id),
                     decision->events));
@@ -386,10 +395,16 @@ void Engine::Operate(const std::string& saga_id, core::Signal signal,
     }
     std::vector<LogField> fields = SagaFields(
         saga_id, *runtime.definition, runtime.trace_id(), signal.step, 0);
-    fields.emplace_back("operator", signal.operator_name);
-    fields.emplace_back("repair", RepairName(signal.kind));
-    fields.emplace_back("reason", signal.error);
-    Log(spdlog::level::info, "operator repair", fields);
+    if (signal.kind == core::Signal::Kind::kSagaSignal) {
+      fields.emplace_back("signal", signal.signal_name);
+      fields.emplace_back("signal_key", signal.signal_key);
+      Log(spdlog::level::info, "signal received", fields);
+    } else {
+      fields.emplace_back("operator", signal.operator_name);
+      fields.emplace_back("repair", RepairName(signal.kind));
+      fields.emplace_back("reason", signal.error);
+      Log(spdlog::level::info, "operator repair", fields);
+    }
     Handle(saga_id, signal, *reply);
   };
   asio::post(threads_->io, [this, saga_id, run, reply] {

@@ -152,6 +152,12 @@ class Engine {
                  const std::string& idempotency_key, core::TraceContext trace,
                  const std::string& started_by,
                  std::function<void(absl::StatusOr<store::CreateResult>)> done);
+  // The same, scheduled: the saga is committed now and its first step
+  // starts at `start_at_ms` (Unix ms; a time already past: at once).
+  void StartSaga(const std::string& saga_type, const std::string& input_json,
+                 const std::string& idempotency_key, core::TraceContext trace,
+                 const std::string& started_by, int64_t start_at_ms,
+                 std::function<void(absl::StatusOr<store::CreateResult>)> done);
 
   // Asks a running saga to roll back. `done` gets OK once the decision is
   // committed, FailedPrecondition if the saga is past its pivot or another
@@ -170,9 +176,11 @@ class Engine {
 
   // An operator repair: `signal` is kOperatorRetry, kOperatorSkipStep (with
   // `step_name`) or kOperatorMarkCompensated, carrying operator_name and the
-  // reason in `error`. Works on ended sagas too (a FAILED saga is brought
-  // back to be repaired, here). `done` gets OK once the repair is
-  // committed, FailedPrecondition if it does not apply to the saga as it
+  // reason in `error`; or a saga signal (kSagaSignal, see decider.h), which
+  // takes the same way to the saga, so that a repeated delivery to an ended
+  // saga is answered as the first one was. Works on ended sagas too (a FAILED
+  // saga is brought back to be repaired, here). `done` gets OK once the repair
+  // is committed, FailedPrecondition if it does not apply to the saga as it
   // stands or another instance holds its lease, NotFound / InvalidArgument
   // for an unknown saga or step.
   void Operate(const std::string& saga_id, core::Signal signal,

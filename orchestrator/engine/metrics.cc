@@ -115,6 +115,17 @@ OrchestratorMetrics::OrchestratorMetrics(
                                 "because the backlog bound was reached")
                           .Register(*registry_)
                           .Add({})),
+      deadlines_passed_(prometheus::BuildCounter()
+                            .Name("saga_deadlines_passed_total")
+                            .Help("Sagas whose deadline passed while they ran, "
+                                  "by type and whether they rolled back "
+                                  "(false: past the pivot, nothing undone)")
+                            .Register(*registry_)),
+      signals_received_(prometheus::BuildCounter()
+                            .Name("saga_signals_received_total")
+                            .Help("Signals recorded (SignalSaga), by saga "
+                                  "type and signal name")
+                            .Register(*registry_)),
       commit_duration_(prometheus::BuildHistogram()
                            .Name("saga_store_commit_duration_seconds")
                            .Help("Duration of each store transaction that "
@@ -161,8 +172,30 @@ void OrchestratorMetrics::RecordCommitted(
       case core::EventType::kCompensationStarted:
         compensations_.Add({{"saga_type", type}}).Increment();
         break;
+      case core::EventType::kDeadlinePassed: {
+        // The same decision records the rollback, if there is one.
+        bool rolled_back = false;
+        for (const core::Event& later : events) {
+          rolled_back |= later.type == core::EventType::kCompensationStarted;
+        }
+        deadlines_passed_
+            .Add({{"saga_type", type},
+                  {"rolled_back", rolled_back ? "true" : "false"}})
+            .Increment();
+        break;
+      }
+      case core::EventType::kSignalReceived:
+        signals_received_
+            .Add({{"saga_type", type}, {"signal", event.signal_name}})
+            .Increment();
+        break;
       case core::EventType::kStepStarted:
       case core::EventType::kCompensationStepStarted: {
+        // Wait and delay steps make no call.
+        if (!core::RulesFor(definition.steps[event.step].kind)
+                 .calls_participant) {
+          break;
+        }
         const prometheus::Labels labels = {
             {"saga_type", type},
             {"step", StepName(definition, event.step)},

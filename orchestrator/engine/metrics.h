@@ -47,7 +47,7 @@ class OrchestratorMetrics {
   }
 
   // Counts what committed events say: sagas started and ended, attempts and
-  // retries, compensations begun.
+  // retries, compensations begun, deadlines passed, signals received.
   void RecordCommitted(const core::SagaDefinition& definition,
                        const std::vector<core::Event>& events);
 
@@ -92,6 +92,8 @@ class OrchestratorMetrics {
   prometheus::Family<prometheus::Counter>& circuit_opened_;
   prometheus::Family<prometheus::Gauge>& calls_queued_;
   prometheus::Counter& starts_refused_;
+  prometheus::Family<prometheus::Counter>& deadlines_passed_;
+  prometheus::Family<prometheus::Counter>& signals_received_;
   prometheus::Histogram& commit_duration_;
   prometheus::Histogram& commit_batches_;
 };

@@ -1,6 +1,7 @@
 // The crash-point matrix: for every saga path (success, a business failure
 // at each step, retries exhausted at the pivot with one and with two steps to
-// compensate, a timeout, a cancel) and
+// compensate, a timeout, a cancel, a wait for a signal and a delay, a
+// deadline passing while the saga waits) and
 // every durable boundary of orchestrator/engine/crash_points.h, the
 // orchestrator kills itself at that boundary, is restarted, and the saga
 // must still end as the path says with the participants agreeing with it:
@@ -24,6 +25,8 @@ using std::chrono::milliseconds;
 constexpr char kFast[] = "appointment_booking_fast";
 constexpr char kTimeout[] = "appointment_booking_timeout";
 constexpr char kTwoHolds[] = "appointment_booking_two_holds";
+constexpr char kApproval[] = "appointment_booking_approval";
+constexpr char kDeadline[] = "appointment_booking_deadline";
 constexpr milliseconds kSagaTimeout{60000};
 
 struct SagaPath {
@@ -41,6 +44,9 @@ struct SagaPath {
   // Which hit of a crash point the path crashes at, where not the first
   // (SAGA_CRASH_POINT=NAME:N), to land on a later step's boundary.
   std::map<std::string, int> crash_hits = {};
+  // Sent once reserve_doctor has succeeded (and again, same key, after a
+  // crash), for the path's wait step; empty: none.
+  std::string signal = "";
 };
 
 std::vector<SagaPath> Paths() {
@@ -105,6 +111,26 @@ std::vector<SagaPath> Paths() {
        1,
        "reserve_doctor",
        {{"after_step_started_commit", 2}, {"after_reply_before_commit", 3}}},
+      // A wait for a signal, then a delay, then the pivot; the signal may
+      // come before or after the saga waits, and again after a crash.
+      {"signal and delay",
+       kApproval,
+       BookingInput("p-1002", "2026-12-17", "cardiology"),
+       {},
+       false,
+       SAGA_STATUS_COMPLETED,
+       1,
+       "validate_patient",
+       {},
+       "clinic_approval"},
+      // Nobody approves: the deadline passes before the pivot and the
+      // reservation is released.
+      {"deadline while waiting",
+       kDeadline,
+       BookingInput("p-1004", "2026-12-18", "neurology"),
+       {},
+       false,
+       SAGA_STATUS_COMPENSATED},
   };
 }
 
@@ -146,6 +172,33 @@ void TryCancel(TestCluster& cluster, const SagaPath& path,
   request.set_reason("the patient changed plans");
   saga::v1::CancelSagaResponse response;
   cluster.Stub().CancelSaga(&context, request, &response);
+}
+
+// Sends the path's signal once reserve_doctor has succeeded; the same key
+// every time, so a resend after a crash changes nothing.
+void TrySignal(TestCluster& cluster, const SagaPath& path,
+               const std::string& id) {
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    saga::v1::AwaitSagaRequest request;
+    request.set_saga_id(id);
+    request.set_step("reserve_doctor");
+    request.set_timeout_ms(10000);
+    saga::v1::AwaitSagaResponse response;
+    if (!cluster.Stub().AwaitSaga(&context, request, &response).ok()) return;
+  }
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  saga::v1::SignalSagaRequest request;
+  request.set_saga_id(id);
+  request.set_name(path.signal);
+  request.set_payload_json(R"({"approved_by":"matrix"})");
+  request.set_idempotency_key("approval-" + id);
+  saga::v1::SignalSagaResponse response;
+  cluster.Stub().SignalSaga(&context, request, &response);
 }
 
 // Whether the saga has ended; false also when the orchestrator is gone.
@@ -205,6 +258,7 @@ TEST(CrashMatrixTest, EveryPathSurvivesACrashAtEveryDurableBoundary) {
       const std::string key = "matrix-" + std::to_string(cells);
       std::string id = TryStart(cluster, path, key);
       if (!id.empty() && path.cancel) TryCancel(cluster, path, id);
+      if (!id.empty() && !path.signal.empty()) TrySignal(cluster, path, id);
 
       // Either the orchestrator dies at the point, or the path never
       // reaches it and the saga ends on its own.
@@ -231,6 +285,7 @@ TEST(CrashMatrixTest, EveryPathSurvivesACrashAtEveryDurableBoundary) {
         if (path.cancel && !Cancelled(cluster, id)) {
           TryCancel(cluster, path, id);
         }
+        if (!path.signal.empty()) TrySignal(cluster, path, id);
       }
 
       saga::v1::Saga saga = cluster.AwaitTerminal(id, kSagaTimeout);

@@ -73,6 +73,12 @@ const std::vector<Command>& Commands() {
        DefineCancel,
        {"cancel"}},
       {"saga",
+       "signal",
+       "Send a named signal to a saga: a wait step for it takes the payload "
+       "as its output",
+       DefineSignal,
+       {"signal"}},
+      {"saga",
        "retry",
        "Resume now: a FAILED saga's compensation, or a saga waiting out a "
        "backoff",

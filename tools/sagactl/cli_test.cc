@@ -277,6 +277,24 @@ class FakeOrchestrator final : public v1::SagaOrchestrator::Service {
     return grpc::Status::OK;
   }
 
+  // Records the signal in the saga (consumed by no step) and answers with
+  // it.
+  grpc::Status SignalSaga(grpc::ServerContext*,
+                          const v1::SignalSagaRequest* request,
+                          v1::SignalSagaResponse* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = sagas_.find(request->saga_id());
+    if (it == sagas_.end()) return NotFound(request->saga_id());
+    signals_.push_back(*request);
+    v1::ReceivedSignal* signal = it->second.add_signals();
+    signal->set_name(request->name());
+    signal->set_idempotency_key(request->idempotency_key());
+    signal->set_payload_json(request->payload_json());
+    signal->set_received_unix_ms(1714564800000);
+    *response->mutable_saga() = it->second;
+    return grpc::Status::OK;
+  }
+
   // Operator repairs answer with the saga, marked so tests can tell which
   // repair ran.
   grpc::Status RetrySaga(grpc::ServerContext*,
@@ -400,6 +418,10 @@ class FakeOrchestrator final : public v1::SagaOrchestrator::Service {
     std::lock_guard<std::mutex> lock(mu_);
     return awaits_;
   }
+  std::vector<v1::SignalSagaRequest> signals() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return signals_;
+  }
   // The `authorization` metadata of the last GetSaga ("" when absent).
   std::string last_authorization() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -450,6 +472,7 @@ class FakeOrchestrator final : public v1::SagaOrchestrator::Service {
   std::vector<v1::StartSagaRequest> starts_;
   std::vector<v1::ListSagasRequest> list_requests_;
   std::vector<v1::AwaitSagaRequest> awaits_;
+  std::vector<v1::SignalSagaRequest> signals_;
   v1::WatchEventsRequest last_events_request_;
   std::string last_authorization_;
 };
@@ -507,8 +530,8 @@ TEST_F(CliTest, HelpDocumentsExitCodesAndExitsZero) {
   EXPECT_NE(r.out.find("Exit codes:"), std::string::npos);
   EXPECT_NE(r.out.find("SAGACTL_ADDRESS"), std::string::npos);
   for (const char* command :
-       {"start", "show", "list", "history", "await", "cancel", "retry",
-        "skip-step", "mark-compensated", "watch", "export", "replay",
+       {"start", "show", "list", "history", "await", "cancel", "signal",
+        "retry", "skip-step", "mark-compensated", "watch", "export", "replay",
         "definitions"}) {
     EXPECT_NE(r.out.find(std::string("  ") + command + " "), std::string::npos)
         << command;
@@ -541,6 +564,11 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
       {"definitions", "validate"},
       {"definitions", "validate", "/nonexistent/x.yaml"},
       {"definitions", "check", "/nonexistent/x.yaml"},
+      // A directory used to abort sagactl with an uncaught exception.
+      {"definitions", "validate", ::testing::TempDir()},
+      {"signal", "saga-1"},
+      {"signal", "saga-1", "approval", "--payload", "[1]"},
+      {"start", "ok", "--input", "{}", "--start-at", "tomorrow"},
   };
   for (const auto& args : cases) {
     Result r = Run(args);
@@ -741,6 +769,42 @@ TEST_F(CliTest, CancelSendsTheReason) {
   json value = json::parse(json_out.out);
   EXPECT_EQ(value["saga"]["status"], "SAGA_STATUS_COMPENSATING");
   EXPECT_EQ(value["saga"]["error"], "cancelled: x");
+}
+
+TEST_F(CliTest, SignalSendsTheNameThePayloadAndAStableKey) {
+  Run({"start", "slow", "--input", "{}"});
+  Result r = Run({"signal", "saga-1", "approval", "--payload",
+                  R"({"approved_by": "dr. who"})"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_NE(r.out.find("Signals:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(kept)"), std::string::npos) << r.out;
+  Run({"signal", "saga-1", "approval", "--payload",
+       R"({"approved_by":"dr. who"})"});
+  Run({"signal", "saga-1", "approval", "--key", "mine"});
+  std::vector<v1::SignalSagaRequest> sent = fake_.signals();
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[0].name(), "approval");
+  EXPECT_EQ(sent[0].payload_json(), R"({"approved_by":"dr. who"})");
+  // The same signal again gets the same key, so a resend is harmless.
+  EXPECT_EQ(sent[0].idempotency_key(), sent[1].idempotency_key());
+  EXPECT_EQ(sent[0].idempotency_key().rfind("sagactl-approval-", 0), 0u);
+  EXPECT_EQ(sent[2].idempotency_key(), "mine");
+  EXPECT_EQ(sent[2].payload_json(), "{}");
+  EXPECT_EQ(Run({"signal", "nope", "approval"}).code, kExitNotFound);
+}
+
+TEST_F(CliTest, StartAtSchedulesFromADurationOrATime) {
+  Run({"start", "ok", "--input", "{}", "--start-at", "2026-12-24T09:00:00Z"});
+  const int64_t before =
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  Run({"start", "ok", "--input", "{}", "--start-at", "10m"});
+  std::vector<v1::StartSagaRequest> starts = fake_.starts();
+  ASSERT_EQ(starts.size(), 2u);
+  EXPECT_EQ(starts[0].start_at_unix_ms(), 1798102800000);
+  EXPECT_GE(starts[1].start_at_unix_ms(), before + 600000);
+  EXPECT_LT(starts[1].start_at_unix_ms(), before + 660000);
 }
 
 TEST_F(CliTest, CancelAfterTheEndIsAnOrdinaryError) {

@@ -144,6 +144,17 @@ absl::StatusOr<v1::Saga> OrchestratorClient::CancelSaga(
   return std::move(*response.mutable_saga());
 }
 
+absl::StatusOr<v1::Saga> OrchestratorClient::SignalSaga(
+    const v1::SignalSagaRequest& request) {
+  grpc::ClientContext context;
+  impl_->Prepare(context, Clock::now() + call_timeout_);
+  v1::SignalSagaResponse response;
+  absl::Status status = impl_->ToStatus(
+      impl_->stub->SignalSaga(&context, request, &response), address_);
+  if (!status.ok()) return status;
+  return std::move(*response.mutable_saga());
+}
+
 absl::StatusOr<v1::Saga> OrchestratorClient::RetrySaga(std::string_view saga_id,
                                                        const v1::Operator& by) {
   grpc::ClientContext context;

@@ -50,6 +50,7 @@ class OrchestratorClient {
       std::string_view saga_id);
   absl::StatusOr<v1::Saga> CancelSaga(std::string_view saga_id,
                                       std::string_view reason);
+  absl::StatusOr<v1::Saga> SignalSaga(const v1::SignalSagaRequest& request);
 
   // Operator repairs; each answers with the saga as it then is.
   absl::StatusOr<v1::Saga> RetrySaga(std::string_view saga_id,

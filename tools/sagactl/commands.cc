@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <utility>
@@ -51,6 +52,12 @@ std::optional<milliseconds> TimeoutOption(const std::string& text) {
 }
 
 absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
+  // A directory opens, and libstdc++ then throws from the first read.
+  if (std::error_code ec; std::filesystem::is_directory(path, ec)) {
+    return UsageError("cannot read " + path +
+                      ": it is a directory; name the files (e.g. " + path +
+                      "/*.yaml)");
+  }
   std::ifstream file(path, std::ios::binary);
   if (!file) {
     return UsageError("cannot read " + path + ": " + std::strerror(errno));

@@ -67,6 +67,7 @@ Runner DefineList(CLI::App& command);
 Runner DefineHistory(CLI::App& command);
 Runner DefineAwait(CLI::App& command);
 Runner DefineCancel(CLI::App& command);
+Runner DefineSignal(CLI::App& command);
 Runner DefineRetry(CLI::App& command);
 Runner DefineSkipStep(CLI::App& command);
 Runner DefineMarkCompensated(CLI::App& command);

@@ -93,6 +93,7 @@ std::string StepDuration(const v1::Step& step, int64_t now_unix_ms) {
   switch (step.status()) {
     case v1::STEP_STATUS_RUNNING:
     case v1::STEP_STATUS_WAITING_RETRY:
+    case v1::STEP_STATUS_WAITING:
     case v1::STEP_STATUS_COMPENSATING:
       return FormatDuration(
                  milliseconds(now_unix_ms - step.started_unix_ms())) +
@@ -103,6 +104,17 @@ std::string StepDuration(const v1::Step& step, int64_t now_unix_ms) {
 }
 
 std::string StepResult(const v1::Step& step) {
+  if (step.status() == v1::STEP_STATUS_WAITING) {
+    std::string waiting =
+        step.waits_for_signal().empty()
+            ? "waiting"
+            : "waiting for signal '" + step.waits_for_signal() + "'";
+    if (step.waiting_until_unix_ms() != 0) {
+      waiting += (step.waits_for_signal().empty() ? " until " : " until ") +
+                 FormatTimestamp(step.waiting_until_unix_ms());
+    }
+    return waiting;
+  }
   std::string result =
       step.error().empty() ? CompactJson(step.output_json()) : step.error();
   if (step.outcome_unknown()) {
@@ -208,7 +220,7 @@ std::string RenderSagaTable(const v1::Saga& saga, int64_t now_unix_ms) {
                " ago)";
   }
   std::string updated = FormatTimestamp(saga.updated_unix_ms());
-  std::string out = KeyValueBlock({
+  std::vector<std::pair<std::string, std::string>> rows = {
       {"ID", Dash(saga.saga_id())},
       {"Type", Dash(type)},
       {"Status", SagaStatusName(saga.status())},
@@ -219,8 +231,18 @@ std::string RenderSagaTable(const v1::Saga& saga, int64_t now_unix_ms) {
       {"Started by", Dash(saga.started_by())},
       {"Created", created},
       {"Updated", updated},
-      {"Input", Dash(CompactJson(saga.input_json()))},
-  });
+  };
+  if (saga.start_at_unix_ms() != 0) {
+    rows.push_back(
+        {"Scheduled start", FormatTimestamp(saga.start_at_unix_ms())});
+  }
+  if (saga.deadline_unix_ms() != 0) {
+    rows.push_back(
+        {"Deadline", FormatTimestamp(saga.deadline_unix_ms()) +
+                         (saga.deadline_passed() ? " (passed)" : "")});
+  }
+  rows.push_back({"Input", Dash(CompactJson(saga.input_json()))});
+  std::string out = KeyValueBlock(rows);
   out += "\nSteps:\n";
   if (saga.steps().empty()) {
     out += "  (none)\n";
@@ -235,6 +257,20 @@ std::string RenderSagaTable(const v1::Saga& saga, int64_t now_unix_ms) {
                   StepDuration(step, now_unix_ms), StepResult(step)});
   }
   out += table.Render();
+  if (!saga.signals().empty()) {
+    out += "\nSignals:\n";
+    Table signals({"NAME", "KEY", "RECEIVED", "CONSUMED BY", "PAYLOAD"});
+    for (const v1::ReceivedSignal& signal : saga.signals()) {
+      signals.AddRow({signal.name(), signal.idempotency_key(),
+                      FormatTimestamp(signal.received_unix_ms()),
+                      signal.consumed_by_step().empty()
+                          ? "(kept)"
+                          : signal.consumed_by_step(),
+                      Truncate(OneLine(CompactJson(signal.payload_json())),
+                               kResultWidth)});
+    }
+    out += signals.Render();
+  }
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "orchestrator/core/replay.h"
 #include "orchestrator/core/strict_json.h"
@@ -63,6 +65,21 @@ absl::StatusOr<std::string> ReadInput(const std::string& arg,
     return UsageError(origin + " must be a JSON object, e.g. '{\"key\": 1}'");
   }
   return value->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// --start-at: an RFC 3339 time, or a duration from `now_ms`.
+absl::StatusOr<int64_t> ParseStartAt(const std::string& text, int64_t now_ms) {
+  if (absl::StatusOr<milliseconds> after = ParseDuration(text); after.ok()) {
+    return now_ms + after->count();
+  }
+  absl::Time time;
+  std::string error;
+  if (absl::ParseTime(absl::RFC3339_full, text, &time, &error)) {
+    return absl::ToUnixMillis(time);
+  }
+  return UsageError("--start-at '" + text +
+                    "' is neither an RFC 3339 time (2026-12-24T09:00:00Z) "
+                    "nor a duration (10m)");
 }
 
 // Who is recorded for an operator repair: $SAGACTL_OPERATOR, else the OS
@@ -182,9 +199,13 @@ Runner DefineStart(CLI::App& command) {
     std::string idempotency_key;
     bool wait = false;
     std::string timeout;
+    std::string start_at;
   };
   auto args = std::make_shared<Args>();
   command.add_option("type", args->type, "Saga type")->required();
+  command.add_option("--start-at", args->start_at,
+                     "Schedule the first step: an RFC 3339 time "
+                     "(2026-12-24T09:00:00Z) or a duration from now (10m)");
   command
       .add_option("--input", args->input,
                   "Saga input: a JSON object, @FILE, or @- for stdin")
@@ -204,6 +225,12 @@ Runner DefineStart(CLI::App& command) {
     request.set_saga_type(args->type);
     request.set_input_json(*input);
     request.set_idempotency_key(args->idempotency_key);
+    if (!args->start_at.empty()) {
+      absl::StatusOr<int64_t> start_at =
+          ParseStartAt(args->start_at, ctx.NowUnixMs());
+      if (!start_at.ok()) return start_at.status();
+      request.set_start_at_unix_ms(*start_at);
+    }
     absl::StatusOr<v1::StartSagaResponse> started =
         ctx.client().StartSaga(request);
     if (!started.ok()) return started.status();
@@ -329,6 +356,59 @@ Runner DefineCancel(CLI::App& command) {
     if (!saga.ok()) return saga.status();
     if (ctx.json()) {
       v1::CancelSagaResponse response;
+      *response.mutable_saga() = std::move(*saga);
+      return ctx.Print(RenderJson(response));
+    }
+    ctx.out() << RenderSagaTable(*saga, ctx.NowUnixMs());
+    return absl::OkStatus();
+  };
+}
+
+// sagactl's key for a signal sent without --key: the same signal (name and
+// payload) to the same saga gets the same key, so sending it again, e.g.
+// after a timeout, is harmless. FNV-1a, stable across builds.
+std::string DefaultSignalKey(const std::string& name,
+                             const std::string& payload) {
+  uint64_t hash = 14695981039346656037ull;
+  for (char c : name + '\0' + payload) {
+    hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx",
+                static_cast<unsigned long long>(hash));
+  return "sagactl-" + name + "-" + hex;
+}
+
+Runner DefineSignal(CLI::App& command) {
+  struct Args {
+    std::string id;
+    std::string name;
+    std::string payload = "{}";
+    std::string key;
+  };
+  auto args = std::make_shared<Args>();
+  command.add_option("id", args->id, "Saga id")->required();
+  command.add_option("name", args->name, "Signal name, e.g. approval")
+      ->required();
+  command.add_option("--payload", args->payload,
+                     "The signal's payload: a JSON object, @FILE, or @- for "
+                     "stdin (default {})");
+  command.add_option("--key", args->key,
+                     "Idempotency key (default: derived from the name and "
+                     "payload, so a resend is harmless)");
+  return [args](Context& ctx) -> absl::Status {
+    absl::StatusOr<std::string> payload = ReadInput(args->payload, ctx.in());
+    if (!payload.ok()) return payload.status();
+    v1::SignalSagaRequest request;
+    request.set_saga_id(args->id);
+    request.set_name(args->name);
+    request.set_payload_json(*payload);
+    request.set_idempotency_key(
+        args->key.empty() ? DefaultSignalKey(args->name, *payload) : args->key);
+    absl::StatusOr<v1::Saga> saga = ctx.client().SignalSaga(request);
+    if (!saga.ok()) return saga.status();
+    if (ctx.json()) {
+      v1::SignalSagaResponse response;
       *response.mutable_saga() = std::move(*saga);
       return ctx.Print(RenderJson(response));
     }
