@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The end-to-end demo: builds everything, starts a private PostgreSQL, the
 # three participants (patient, doctor, email) and the orchestrator, then
-# books three appointments with sagactl and shows how each saga ended:
+# books four appointments with sagactl and shows how each saga ended:
 #   1. a normal booking                         -> COMPLETED
 #   2. an inactive patient                      -> COMPENSATED (refused)
 #   3. the email service is down for a while    -> COMPLETED once it is back
+#   4. a scheduled booking the clinic approves  -> COMPLETED once approved
+#      (sagas/approved_booking.yaml: a wait for a signal, a delay, a deadline)
 # Everything it started is stopped at the end or on error. KEEP_RUNNING=1
 # leaves the services running (and prints how to stop them).
 #
@@ -317,10 +319,44 @@ else
   printf '\n  => COMPLETED after the outage, both emails sent, as expected.\n'
 fi
 
+headline "4. A booking the clinic approves: p-1004, scheduled 2s ahead"
+note "approved_booking holds the slot, then waits for the clinic's approval" \
+  "(a signal), then a short grace period (a delay) before the emails. It is" \
+  "started with --start-at, so its first step runs two seconds later; its" \
+  "deadline releases the slot if nobody approves within a day." ""
+input4="{\"patient_id\":\"p-1004\",\"specialty\":\"neurology\",\"preferred_date\":\"$DAY2\"}"
+note "\$ sagactl start approved_booking --start-at 2s --input '$input4'"
+saga_id=$("$BIN/sagactl" start approved_booking --start-at 2s --input "$input4") ||
+  die "sagactl start failed: $saga_id"
+for _ in $(seq 1 300); do
+  "$BIN/sagactl" -o json history "$saga_id" |
+    grep -q '"step": *"approval"' && break
+  sleep 0.1
+done
+note "\$ sagactl show $saga_id   # waiting for the approval"
+"$BIN/sagactl" show "$saga_id"
+note "" "\$ sagactl signal $saga_id clinic_approval --payload '{\"approved_by\": \"dr. grey\"}'"
+"$BIN/sagactl" signal "$saga_id" clinic_approval \
+  --payload '{"approved_by": "dr. grey"}' >/dev/null ||
+  die "sagactl signal failed"
+"$BIN/sagactl" await "$saga_id" --timeout 1m >/dev/null || true
+note "\$ sagactl show $saga_id"
+"$BIN/sagactl" show "$saga_id"
+detail=$("$BIN/sagactl" -o json show "$saga_id")
+final=$(json_first status <<<"$detail")
+final=${final#SAGA_STATUS_}
+if [[ $final != COMPLETED ]]; then
+  FAILURES+=("booking 4: expected COMPLETED, got ${final:-nothing}")
+elif [[ $detail != *"dr. grey"* ]]; then
+  FAILURES+=("booking 4: COMPLETED without the approval's payload")
+else
+  printf '\n  => COMPLETED once approved, as expected.\n'
+fi
+
 headline "Summary"
 if [[ ${#FAILURES[@]} -gt 0 ]]; then
   printf '  UNEXPECTED: %s\n' "${FAILURES[@]}"
   exit 1
 fi
-note "All three sagas ended as expected. Each 'sagactl show' above lists" \
+note "All four sagas ended as expected. Each 'sagactl show' above lists" \
   "the steps and, under Timeline, the saga's recorded events."

@@ -51,6 +51,24 @@ RpcCall List(int page_size, const std::string& token = "", int status = 0,
   return Call(&Stub::ListSagas, request);
 }
 
+RpcCall Signal(const std::string& saga_id, const std::string& name,
+               const std::string& payload, const std::string& key) {
+  v1::SignalSagaRequest request;
+  request.set_saga_id(saga_id);
+  request.set_name(name);
+  request.set_payload_json(payload);
+  request.set_idempotency_key(key);
+  return Call(&Stub::SignalSaga, request);
+}
+
+RpcCall StartAt(int64_t start_at_ms) {
+  v1::StartSagaRequest request;
+  request.set_saga_type(kBooking);
+  request.set_input_json(kBookingInput);
+  request.set_start_at_unix_ms(start_at_ms);
+  return Call(&Stub::StartSaga, request);
+}
+
 std::string NotASagaId(const std::string& shown) {
   return "saga_id " + shown +
          " is not a saga id (expected a lowercase UUID such as "
@@ -198,6 +216,45 @@ TEST(BadRequestTest, EveryBadRequestGetsAPreciseErrorAndWritesNothing) {
        Start(kBooking, R"({"patient_id":"p-1001","preferred_date":"d",)"
                        R"("specialty":"s","notes":[{"a":1},{"a":1,"a":2}]})"),
        StatusCode::INVALID_ARGUMENT, "input has the key 'a' twice in notes[1]"},
+      {"scheduled start in seconds", StartAt(1798102800),
+       StatusCode::INVALID_ARGUMENT,
+       "start_at_unix_ms 1798102800 is before 2001: Unix milliseconds are "
+       "expected, not seconds"},
+      {"scheduled start beyond a year", StartAt(int64_t{1} << 50),
+       StatusCode::INVALID_ARGUMENT,
+       "start_at_unix_ms 1125899906842624 is more than a year ahead"},
+      {"negative scheduled start", StartAt(-1), StatusCode::INVALID_ARGUMENT,
+       "start_at_unix_ms -1 must not be negative"},
+      // SignalSaga.
+      {"SignalSaga malformed id", Signal("x", "approval", "{}", "k"),
+       StatusCode::INVALID_ARGUMENT, NotASagaId("'x'")},
+      {"SignalSaga without name", Signal(id, "", "{}", "k"),
+       StatusCode::INVALID_ARGUMENT, "name is required"},
+      {"SignalSaga without key", Signal(id, "approval", "{}", ""),
+       StatusCode::INVALID_ARGUMENT, "idempotency_key is required"},
+      {"SignalSaga NUL in the name",
+       Signal(id, std::string("a\0b", 3), "{}", "k"),
+       StatusCode::INVALID_ARGUMENT,
+       "name contains a NUL byte at offset 1: 'a\\x00b'"},
+      {"SignalSaga invalid JSON payload", Signal(id, "approval", "{", "k"),
+       StatusCode::INVALID_ARGUMENT, "payload_json is not valid JSON: *"},
+      {"SignalSaga non-object payload", Signal(id, "approval", "[1]", "k"),
+       StatusCode::INVALID_ARGUMENT, "payload_json must be a JSON object"},
+      {"SignalSaga NUL in the payload",
+       Signal(id, "approval", R"({"by":"a\u0000"})", "k"),
+       StatusCode::INVALID_ARGUMENT,
+       "payload_json field 'by' contains a NUL character (\\u0000), which "
+       "cannot be stored"},
+      {"SignalSaga oversized payload",
+       Signal(id, "approval", R"({"pad":")" + padding + R"("})", "k"),
+       StatusCode::INVALID_ARGUMENT,
+       "payload_json is " + std::to_string(padding.size() + 10) +
+           " bytes; the limit is 262144"},
+      {"SignalSaga a key twice in the payload",
+       Signal(id, "approval", R"({"a":1,"a":2})", "k"),
+       StatusCode::INVALID_ARGUMENT, "payload_json has the key 'a' twice"},
+      {"SignalSaga to an ended saga", Signal(id, "approval", "{}", "k"),
+       StatusCode::FAILED_PRECONDITION, "saga already ended as COMPLETED"},
       // Saga ids.
       {"GetSaga without id",
        Call(&Stub::GetSaga, WithId<v1::GetSagaRequest>("")),

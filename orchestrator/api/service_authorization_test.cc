@@ -61,6 +61,13 @@ std::map<std::string, RpcCall> OperatorCalls() {
   };
 }
 
+v1::SignalSagaRequest SignalOf(const std::string& saga_id) {
+  v1::SignalSagaRequest signal = WithId<v1::SignalSagaRequest>(saga_id);
+  signal.set_name("approval");
+  signal.set_idempotency_key("k-1");
+  return signal;
+}
+
 // ...and of the RPCs open to submitters.
 std::map<std::string, RpcCall> SubmitterCalls() {
   v1::StartSagaRequest start;
@@ -71,6 +78,7 @@ std::map<std::string, RpcCall> SubmitterCalls() {
       {"GetSaga", Call(&Stub::GetSaga, WithId<v1::GetSagaRequest>(kSomeId))},
       {"AwaitSaga",
        Call(&Stub::AwaitSaga, WithId<v1::AwaitSagaRequest>(kSomeId))},
+      {"SignalSaga", Call(&Stub::SignalSaga, SignalOf(kSomeId))},
   };
 }
 
@@ -78,7 +86,7 @@ TEST(ServiceAuthorizationTest, EveryCallWithoutATokenIsUnauthenticated) {
   ServiceHarness harness(WithTokens());
   auto calls = OperatorCalls();
   calls.merge(SubmitterCalls());
-  ASSERT_EQ(calls.size(), 13u);
+  ASSERT_EQ(calls.size(), 14u);
   for (const auto& [method, call] : calls) {
     SCOPED_TRACE(method);
     const grpc::Status status = call(harness.Stub(), *Context());
@@ -143,16 +151,19 @@ TEST(ServiceAuthorizationTest, SubmittersReachOnlyTheirOwnSagas) {
 
   // Another submitter learns nothing, not even that the saga exists.
   const std::string not_found = "saga " + id + " not found";
-  for (const char* method : {"GetSaga", "AwaitSaga"}) {
+  // A signal, too, is refused before anything is written.
+  const size_t outbox = harness.store().Outbox().size();
+  for (const auto& [method, call] : std::map<std::string, RpcCall>{
+           {"GetSaga", Call(&Stub::GetSaga, WithId<v1::GetSagaRequest>(id))},
+           {"AwaitSaga",
+            Call(&Stub::AwaitSaga, WithId<v1::AwaitSagaRequest>(id))},
+           {"SignalSaga", Call(&Stub::SignalSaga, SignalOf(id))}}) {
     SCOPED_TRACE(method);
-    const RpcCall call =
-        std::string(method) == "GetSaga"
-            ? Call(&Stub::GetSaga, WithId<v1::GetSagaRequest>(id))
-            : Call(&Stub::AwaitSaga, WithId<v1::AwaitSagaRequest>(id));
     status = call(harness.Stub(), *Context(kOtherSubmitterToken));
     EXPECT_EQ(status.error_code(), StatusCode::NOT_FOUND);
     EXPECT_EQ(status.error_message(), not_found);
   }
+  EXPECT_EQ(harness.store().Outbox().size(), outbox);
   status = harness.Stub().StartSaga(Context(kOtherSubmitterToken).get(), start,
                                     &replayed);
   EXPECT_EQ(status.error_code(), StatusCode::ALREADY_EXISTS);

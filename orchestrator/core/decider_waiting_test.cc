@@ -7,6 +7,7 @@
 #include "orchestrator/core/decider.h"
 #include "orchestrator/core/definition_loader.h"
 #include "orchestrator/core/input.h"
+#include "orchestrator/core/replay.h"
 #include "tests/support/saga_driver.h"
 
 namespace saga::core {
@@ -305,6 +306,37 @@ TEST(DeciderWaitingTest, CancellingAScheduledSagaEndsItWithNothingToUndo) {
   EXPECT_EQ(Labels(d.events), (Labels_{"CancelRequested", "CompensationStarted",
                                        "SagaCompensated"}));
   EXPECT_EQ(saga.state().start_due_ms, 0);
+}
+
+// What `sagactl definition check` relies on: a saga waiting for a signal
+// replays against its own definition, and a new version without the wait
+// would strand it.
+TEST(DeciderWaitingTest, ReplayFollowsSignalsAndTimersAndCatchesAStrandedWait) {
+  Saga saga(Approval());
+  saga.Start("{}");
+  saga.SignalSaga("approval", "early", R"({"by":"a"})");
+  saga.Succeed();    // hold; the kept signal is consumed at once
+  saga.FireTimer();  // cool_off
+  History history;
+  history.saga.saga_id = "s1";
+  history.saga.saga_type = "approval";
+  history.saga.status = "RUNNING";
+  history.definition = saga.def();
+  history.events = saga.history();
+  ReplayReport same = ReplayHistory(history);
+  EXPECT_TRUE(same.ok()) << same.divergence->reason;
+  EXPECT_EQ(same.matched, history.events.size());
+
+  SagaDefinition without_wait = MustParse(R"(
+name: approval
+version: 2
+steps:
+  - {name: hold, kind: compensatable, participant: p, action: hold, compensation: release, timeout: 1s}
+  - {name: cool_off, kind: delay, duration: 10m}
+  - {name: charge, kind: pivot, participant: p, action: charge, timeout: 1s}
+)");
+  ReplayReport stranded = ReplayHistory(history, &without_wait);
+  EXPECT_FALSE(stranded.ok());
 }
 
 }  // namespace

@@ -62,7 +62,7 @@ std::string DescribeSignal(const SagaDefinition& definition,
              std::to_string(signal.attempt);
     }
     case Signal::Kind::kTimerFired:
-      return "the backoff timer";
+      return "a timer (backoff, wait, delay, scheduled start or deadline)";
     case Signal::Kind::kResume:
       return "a resume after a restart";
     case Signal::Kind::kCancel:
@@ -74,6 +74,9 @@ std::string DescribeSignal(const SagaDefinition& definition,
              StepName(definition, signal.step) + "'";
     case Signal::Kind::kOperatorMarkCompensated:
       return "an operator's mark-compensated";
+    case Signal::Kind::kSagaSignal:
+      return "signal '" + signal.signal_name + "' (key '" + signal.signal_key +
+             "')";
     default:
       return "a signal of kind " +
              std::to_string(static_cast<int>(signal.kind));
@@ -96,10 +99,23 @@ std::optional<Signal> InferSignal(const SagaState& state, const Event& event,
     return signal;
   };
   const bool restarted = event.error == kRestartedWhileInFlightError;
+  // A wait or delay step ends on its own only when its time comes (a
+  // signal's consumption follows the SignalReceived of its decision).
+  const bool waiting_step_ends =
+      event.step >= 0 && static_cast<size_t>(event.step) < state.steps.size() &&
+      state.steps[event.step].status == StepStatus::kWaiting;
   switch (event.type) {
     case EventType::kStepSucceeded:
+      if (waiting_step_ends) {
+        signal.kind = Signal::Kind::kTimerFired;
+        return signal;
+      }
       return call_result(false, CallOutcome::kSucceeded);
     case EventType::kStepFailed:
+      if (waiting_step_ends) {
+        signal.kind = Signal::Kind::kTimerFired;
+        return signal;
+      }
       if (!event.retryable) {
         return call_result(false, CallOutcome::kBusinessFailure);
       }
@@ -121,8 +137,18 @@ std::optional<Signal> InferSignal(const SagaState& state, const Event& event,
       return call_result(true, CallOutcome::kRetryableFailure);
     case EventType::kStepStarted:
     case EventType::kCompensationStepStarted:
-      signal.kind = state.retry_due_ms != 0 ? Signal::Kind::kTimerFired
-                                            : Signal::Kind::kResume;
+      signal.kind = state.retry_due_ms != 0 || state.start_due_ms != 0
+                        ? Signal::Kind::kTimerFired
+                        : Signal::Kind::kResume;
+      return signal;
+    case EventType::kDeadlinePassed:
+      signal.kind = Signal::Kind::kTimerFired;
+      return signal;
+    case EventType::kSignalReceived:
+      signal.kind = Signal::Kind::kSagaSignal;
+      signal.signal_name = event.signal_name;
+      signal.signal_key = event.signal_key;
+      signal.output_json = event.output_json;
       return signal;
     case EventType::kSagaCompleted:
     case EventType::kSagaCompensated:
@@ -304,10 +330,12 @@ class Replayer {
       Diverge(0, first, std::nullopt, "a history begins with SagaStarted");
       return false;
     }
-    // The trace context and the caller are inputs, like the saga input.
+    // The trace context, the caller and a scheduled start are inputs, like
+    // the saga input.
     Decision start = DecideStart(
         def_, first.input_json, DecideContext{first.at_ms, kNoJitterDraw},
-        TraceContext{first.traceparent, first.tracestate}, first.started_by);
+        TraceContext{first.traceparent, first.tracestate}, first.started_by,
+        first.due_ms);
     if (first.saga_type == def_.name &&
         first.definition_version != def_.version && !start.events.empty()) {
       report_.recorded_definition_version = first.definition_version;

@@ -396,7 +396,8 @@ TEST(ReplayTest, ADeciderThatDecidesNothingIsCaught) {
   EXPECT_EQ(report.divergence->index, 6u);
   EXPECT_FALSE(report.divergence->decided.has_value());
   EXPECT_EQ(report.divergence->reason,
-            "the code decides nothing for the backoff timer");
+            "the code decides nothing for a timer (backoff, wait, delay, "
+            "scheduled start or deadline)");
 }
 
 TEST(ReplayTest, ARefusalIsCaught) {

@@ -60,6 +60,9 @@ using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
 constexpr char kSagaType[] = "appointment_booking_chaos";
+// One saga in five waits for a signal, then a delay, before the pivot.
+constexpr char kApprovalSagaType[] = "appointment_booking_chaos_approval";
+constexpr int kApprovalEvery = 5;
 constexpr double kFailRate = 0.2;
 constexpr int kDefaultSagas = 400;
 constexpr size_t kInstances = 2;
@@ -68,6 +71,13 @@ constexpr int kLeaseTtlMs = 3000;
 // after its start: early ones meet the first steps, late ones the pivot.
 constexpr int kCancelPercent = 15;
 constexpr int kCancelWithinMs = 1500;
+// An approval saga gets its signal at a random moment within this long after
+// its start: before it waits (kept), or while it waits.
+constexpr int kSignalWithinMs = 1500;
+// A signal refused for a passing reason (an instance down or restarting,
+// or driving the saga) is sent again this many times, this far apart.
+constexpr int kSignalTries = 40;
+constexpr milliseconds kSignalRetryDelay{300};
 // How long the paused instance's sagas may take to move to the other.
 constexpr milliseconds kTakeoverDeadline{30000};
 // How long one StartSaga may keep being retried (orchestrator or database
@@ -143,6 +153,7 @@ class PrivatePostgres {
 // inactive patient, an unknown specialty), over 90 days and every doctor
 // so no doctor's day fills up.
 struct Booking {
+  std::string type = kSagaType;
   std::string input;
   bool valid = true;
 };
@@ -172,12 +183,14 @@ Booking MakeBooking(int i) {
     std::snprintf(date, sizeof(date), "2027-02-%02d", day - 61);
   }
   booking.input = BookingInput(patient, date, specialty);
+  if (i % kApprovalEvery == 2) booking.type = kApprovalSagaType;
   return booking;
 }
 
-// Sends the cancels on a thread of its own, each at its due time, to an
-// instance that is not paused, over channels of its own (TestCluster is
-// single-threaded). Counts what the orchestrator answered.
+// Sends the cancels and the approval signals on a thread of its own, each
+// at its due time, to an instance that is not paused, over channels of its
+// own (TestCluster is single-threaded). Counts what the orchestrator
+// answered.
 class Canceller {
  public:
   explicit Canceller(TestCluster& cluster) {
@@ -198,11 +211,11 @@ class Canceller {
   }
 
   void Schedule(const std::string& saga_id, Clock::time_point due) {
-    {
-      std::lock_guard lock(mu_);
-      due_.push({due, saga_id});
-    }
-    wake_.notify_all();
+    Add({due, saga_id, 0});
+  }
+  // The approval signal of an approval saga.
+  void ScheduleSignal(const std::string& saga_id, Clock::time_point due) {
+    Add({due, saga_id, kSignalTries});
   }
   // Cancels go to the other instance while `instance` is paused (-1: none).
   void Avoid(int instance) { avoid_ = instance; }
@@ -211,11 +224,27 @@ class Canceller {
     std::lock_guard lock(mu_);
     return "cancels=" + std::to_string(sent_) +
            " (accepted=" + std::to_string(accepted_) +
-           " refused=" + std::to_string(refused_) + ")";
+           " refused=" + std::to_string(refused_) +
+           ") signals=" + std::to_string(signals_) +
+           " (accepted=" + std::to_string(signals_accepted_) +
+           " given_up=" + std::to_string(signals_given_up_) + ")";
   }
 
  private:
-  using Due = std::pair<Clock::time_point, std::string>;
+  struct Due {
+    Clock::time_point at;
+    std::string saga_id;
+    int signal_tries_left = 0;  // 0: a cancel
+    bool operator>(const Due& other) const { return at > other.at; }
+  };
+
+  void Add(Due due) {
+    {
+      std::lock_guard lock(mu_);
+      due_.push(std::move(due));
+    }
+    wake_.notify_all();
+  }
 
   void Run() {
     std::unique_lock lock(mu_);
@@ -224,27 +253,47 @@ class Canceller {
         wake_.wait(lock);
         continue;
       }
-      if (Clock::now() < due_.top().first) {
-        wake_.wait_until(lock, due_.top().first);
+      if (Clock::now() < due_.top().at) {
+        wake_.wait_until(lock, due_.top().at);
         continue;
       }
-      const std::string saga_id = due_.top().second;
+      Due due = due_.top();
       due_.pop();
       lock.unlock();
-      const grpc::StatusCode code = Cancel(saga_id);
+      const bool signal = due.signal_tries_left > 0;
+      const grpc::StatusCode code =
+          signal ? Signal(due.saga_id) : Cancel(due.saga_id);
       lock.lock();
-      ++sent_;
-      if (code == grpc::StatusCode::OK) ++accepted_;
-      if (code == grpc::StatusCode::FAILED_PRECONDITION) ++refused_;
+      if (!signal) {
+        ++sent_;
+        if (code == grpc::StatusCode::OK) ++accepted_;
+        if (code == grpc::StatusCode::FAILED_PRECONDITION) ++refused_;
+        continue;
+      }
+      ++signals_;
+      if (code == grpc::StatusCode::OK) {
+        ++signals_accepted_;
+      } else if (--due.signal_tries_left == 0) {
+        // The saga was cancelled or ended meanwhile, or the instances
+        // stayed away: its wait times out and it rolls back.
+        ++signals_given_up_;
+      } else {
+        due.at = Clock::now() + kSignalRetryDelay;
+        due_.push(std::move(due));
+      }
     }
   }
 
-  grpc::StatusCode Cancel(const std::string& saga_id) {
+  size_t NextInstance() {
     const int avoid = avoid_.load();
     size_t instance = next_++ % kInstances;
     if (static_cast<int>(instance) == avoid) {
       instance = (instance + 1) % kInstances;
     }
+    return instance;
+  }
+
+  grpc::StatusCode Cancel(const std::string& saga_id) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::seconds(5));
@@ -252,8 +301,24 @@ class Canceller {
     request.set_saga_id(saga_id);
     request.set_reason("chaos: the patient changed plans");
     saga::v1::CancelSagaResponse response;
-    return stubs_[instance]
+    return stubs_[NextInstance()]
         ->CancelSaga(&context, request, &response)
+        .error_code();
+  }
+
+  // The same key every time: a resend after an unknown outcome is harmless.
+  grpc::StatusCode Signal(const std::string& saga_id) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(5));
+    saga::v1::SignalSagaRequest request;
+    request.set_saga_id(saga_id);
+    request.set_name("approval");
+    request.set_payload_json(R"({"approved_by":"chaos"})");
+    request.set_idempotency_key("chaos-approval-" + saga_id);
+    saga::v1::SignalSagaResponse response;
+    return stubs_[NextInstance()]
+        ->SignalSaga(&context, request, &response)
         .error_code();
   }
 
@@ -267,6 +332,9 @@ class Canceller {
   int sent_ = 0;
   int accepted_ = 0;
   int refused_ = 0;
+  int signals_ = 0;
+  int signals_accepted_ = 0;
+  int signals_given_up_ = 0;
   std::thread thread_;
 };
 
@@ -297,7 +365,7 @@ class ChaosSoak {
   // StartSaga with the saga's idempotency key, retried through restarts
   // until acknowledged: a retry after an unknown outcome gets the same saga.
   // "" (and a test failure) if it never is.
-  std::string Start(int i, const std::string& input) {
+  std::string Start(int i, const Booking& booking) {
     std::string id;
     grpc::Status last;
     bool retryable = true;
@@ -316,8 +384,8 @@ class ChaosSoak {
                                std::chrono::seconds(10));
           context.set_wait_for_ready(true);
           saga::v1::StartSagaRequest request;
-          request.set_saga_type(kSagaType);
-          request.set_input_json(input);
+          request.set_saga_type(booking.type);
+          request.set_input_json(booking.input);
           request.set_idempotency_key("chaos-" + std::to_string(i));
           saga::v1::StartSagaResponse response;
           last = cluster_.Stub().StartSaga(&context, request, &response);
@@ -533,8 +601,12 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
       }
       const int i = static_cast<int>(ids.size());
       const Booking booking = MakeBooking(i);
-      std::string id = soak.Start(i, booking.input);
+      std::string id = soak.Start(i, booking);
       ASSERT_FALSE(id.empty()) << "saga " << i;
+      if (booking.type == kApprovalSagaType) {
+        canceller->ScheduleSignal(
+            id, Clock::now() + milliseconds(soak.Uniform(0, kSignalWithinMs)));
+      }
       if (soak.Uniform(1, 100) <= kCancelPercent) {
         canceller->Schedule(
             id, Clock::now() + milliseconds(soak.Uniform(0, kCancelWithinMs)));
@@ -585,8 +657,8 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
   // same saga and creates nothing.
   int replayed_differently = 0;
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (soak.Start(static_cast<int>(i),
-                   MakeBooking(static_cast<int>(i)).input) != ids[i]) {
+    if (soak.Start(static_cast<int>(i), MakeBooking(static_cast<int>(i))) !=
+        ids[i]) {
       ++replayed_differently;
     }
   }

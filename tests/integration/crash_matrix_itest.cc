@@ -121,7 +121,9 @@ std::vector<SagaPath> Paths() {
        SAGA_STATUS_COMPLETED,
        1,
        "validate_patient",
-       {},
+       // The second commit with a step's intent (after the first one,
+       // StartSaga's) is the wait's: crash as it starts waiting.
+       {{"after_step_started_commit", 2}},
        "clinic_approval"},
       // Nobody approves: the deadline passes before the pivot and the
       // reservation is released.
@@ -130,7 +132,10 @@ std::vector<SagaPath> Paths() {
        BookingInput("p-1004", "2026-12-18", "neurology"),
        {},
        false,
-       SAGA_STATUS_COMPENSATED},
+       SAGA_STATUS_COMPENSATED,
+       1,
+       "validate_patient",
+       {{"after_step_started_commit", 2}}},
   };
 }
 

@@ -115,6 +115,42 @@ TEST(GoldenReplayTest, EachGoldenHistoryShowsWhatItsNameSays) {
   }
 }
 
+// The waiting steps: each history shows its signal, delay, deadline or
+// scheduled start, and replays through the same events.
+TEST(GoldenReplayTest, TheSagaModelHistoriesShowTheirWaits) {
+  for (const char* name :
+       {"signal_kept_then_delay.json", "signal_after_restart.json"}) {
+    const History h = LoadGolden(name);
+    EXPECT_EQ(Count(h, EventType::kSignalReceived), 1) << name;
+    EXPECT_TRUE(Any(h, [](const Event& e) {
+      return e.type == EventType::kStepSucceeded && !e.signal_key.empty();
+    })) << name;
+    EXPECT_EQ(h.saga.status, "COMPLETED") << name;
+  }
+  // Kept: received before the wait step started; after the restart: the
+  // step had been waiting.
+  const History kept = LoadGolden("signal_kept_then_delay.json");
+  const History late = LoadGolden("signal_after_restart.json");
+  auto seq_of = [](const History& h, EventType type, int step) {
+    for (const Event& e : h.events) {
+      if (e.type == type && (step < 0 || e.step == step)) return e.seq;
+    }
+    return int64_t{-1};
+  };
+  EXPECT_LT(seq_of(kept, EventType::kSignalReceived, -1),
+            seq_of(kept, EventType::kStepStarted, 2));
+  EXPECT_GT(seq_of(late, EventType::kSignalReceived, -1),
+            seq_of(late, EventType::kStepStarted, 2));
+  const History deadline = LoadGolden("deadline_passed.json");
+  EXPECT_EQ(Count(deadline, EventType::kDeadlinePassed), 1);
+  EXPECT_EQ(deadline.saga.status, "COMPENSATED");
+  EXPECT_EQ(Count(deadline, EventType::kCompensationStepSucceeded), 1);
+  const History scheduled = LoadGolden("scheduled_start.json");
+  ASSERT_FALSE(scheduled.events.empty());
+  EXPECT_GT(scheduled.events[0].due_ms, scheduled.events[0].at_ms);
+  EXPECT_GE(scheduled.events[1].at_ms, scheduled.events[0].due_ms);
+}
+
 TEST(GoldenReplayTest, ADeciderThatRetriesBusinessFailuresIsCaught) {
   DecideFn retries_everything = [](const SagaDefinition& def,
                                    const SagaState& state, const Signal& signal,

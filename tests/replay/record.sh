@@ -22,7 +22,7 @@ PATIENT_PORT=${PATIENT_PORT:-55472}
 DOCTOR_PORT=${DOCTOR_PORT:-55473}
 EMAIL_PORT=${EMAIL_PORT:-55474}
 ALL_SCENARIOS=(healthy notify_fails operator retries timeout crash_cancel
-  unknown_outcome pivot_unknown)
+  unknown_outcome pivot_unknown saga_model)
 # Most goldens are of version 1 of the booking saga, whose pivot gave up
 # after 4 attempts (tests/testdata/booking_v1); scenarios of the current
 # version switch to sagas/ with use_definitions.
@@ -132,10 +132,13 @@ ctl() {
   "$BIN/sagactl" --address "127.0.0.1:$ORCH_PORT" "$@"
 }
 
-# book PATIENT SPECIALTY: starts a booking and prints its id.
+# book PATIENT SPECIALTY [TYPE [START FLAGS...]]: starts a booking (by
+# default of appointment_booking) and prints its id.
 book() {
-  ctl start appointment_booking --input \
-    "{\"patient_id\": \"$1\", \"specialty\": \"$2\", \"preferred_date\": \"2026-12-15\"}"
+  local patient=$1 specialty=$2 type=${3:-appointment_booking}
+  shift $(($# < 3 ? $# : 3))
+  ctl start "$type" "$@" --input \
+    "{\"patient_id\": \"$patient\", \"specialty\": \"$specialty\", \"preferred_date\": \"2026-12-15\"}"
 }
 
 # finish ID EXPECTED_STATUS: waits for the end and checks the status.
@@ -302,6 +305,39 @@ scenario_pivot_unknown() {
   participant email
   finish "$id" COMPLETED
   save "$id" pivot_unknown_cancel_refused
+  use_definitions "$ROOT/tests/testdata/booking_v1"
+}
+
+# The saga model's waiting steps, on the test definitions of
+# tests/integration/sagas: a signal kept until the wait step, then a delay;
+# a signal that comes while the saga waits, across a restart; a deadline
+# that passes while nobody approves; a scheduled start.
+scenario_saga_model() {
+  use_definitions "$ROOT/tests/integration/sagas"
+  healthy_participants
+  local kept waited deadline scheduled
+  kept=$(book p-1001 cardiology appointment_booking_approval)
+  ctl signal "$kept" clinic_approval --payload '{"approved_by": "dr. grey"}' \
+    >/dev/null
+  finish "$kept" COMPLETED
+  save "$kept" signal_kept_then_delay
+
+  waited=$(book p-1002 neurology appointment_booking_approval)
+  wait_for "$waited" '.type == "StepStarted" and .step == "approval"'
+  stop orchestrator KILL
+  orchestrator
+  ctl signal "$waited" clinic_approval --payload '{"approved_by": "dr. house"}' \
+    >/dev/null
+  finish "$waited" COMPLETED
+  save "$waited" signal_after_restart
+
+  deadline=$(book p-1004 pediatrics appointment_booking_deadline)
+  finish "$deadline" COMPENSATED
+  save "$deadline" deadline_passed
+
+  scheduled=$(book p-1005 dermatology appointment_booking_fast --start-at 1s)
+  finish "$scheduled" COMPLETED
+  save "$scheduled" scheduled_start
   use_definitions "$ROOT/tests/testdata/booking_v1"
 }
 
