@@ -187,6 +187,63 @@ TEST(RenderSagaTableTest, RunningStepShowsTimeSoFar) {
   EXPECT_NE(text.find("Current step:     reserve_slot\n"), std::string::npos);
 }
 
+TEST(RenderSagaTableTest, WaitingStepsSignalsDeadlineAndScheduledStart) {
+  v1::Saga saga;
+  saga.set_saga_id("s4");
+  saga.set_status(v1::SAGA_STATUS_RUNNING);
+  saga.set_current_step("approval");
+  saga.set_start_at_unix_ms(kT0);
+  saga.set_deadline_unix_ms(kT0 + 3600 * 1000);
+  v1::Step* approval = saga.add_steps();
+  approval->set_name("approval");
+  approval->set_status(v1::STEP_STATUS_WAITING);
+  approval->set_attempts(1);
+  approval->set_started_unix_ms(kT0);
+  approval->set_waits_for_signal("clinic_approval");
+  approval->set_waiting_until_unix_ms(kT0 + 60000);
+  v1::Step* delay = saga.add_steps();
+  delay->set_name("grace");
+  delay->set_status(v1::STEP_STATUS_WAITING);
+  v1::ReceivedSignal* kept = saga.add_signals();
+  kept->set_name("receipt");
+  kept->set_idempotency_key("r-1");
+  kept->set_payload_json(R"({"id": 7})");
+  kept->set_received_unix_ms(kT0 + 1000);
+  v1::ReceivedSignal* used = saga.add_signals();
+  used->set_name("clinic_approval");
+  used->set_idempotency_key("a-1");
+  used->set_payload_json("{}");
+  used->set_received_unix_ms(kT0 + 2000);
+  used->set_consumed_by_step("approval");
+
+  const std::string text = RenderSagaTable(saga, kT0 + 12000);
+  EXPECT_NE(text.find("Scheduled start:  2024-05-01 12:00:00.000Z\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("Deadline:         2024-05-01 13:00:00.000Z\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("WAITING  1         0              12s so far  waiting "
+                      "for signal 'clinic_approval' until 2024-05-01 "
+                      "12:01:00.000Z"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("Signals:\nNAME             KEY  RECEIVED"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("receipt          r-1  2024-05-01 12:00:01.000Z  (kept)"
+                      "       {\"id\":7}"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("clinic_approval  a-1  2024-05-01 12:00:02.000Z  "
+                      "approval"),
+            std::string::npos)
+      << text;
+  saga.set_deadline_passed(true);
+  EXPECT_NE(RenderSagaTable(saga, kT0).find("13:00:00.000Z (passed)\n"),
+            std::string::npos);
+}
+
 TEST(RenderSagaTableTest, SagaWithoutStepsSaysSo) {
   v1::Saga saga;
   saga.set_saga_id("s3");
