@@ -261,9 +261,16 @@ TEST(CrashMatrixTest, EveryPathSurvivesACrashAtEveryDurableBoundary) {
       ASSERT_TRUE(
           cluster.StartOrchestrator({"SAGA_CRASH_POINT=" + crash_point}));
       const std::string key = "matrix-" + std::to_string(cells);
-      std::string id = TryStart(cluster, path, key);
-      if (!id.empty() && path.cancel) TryCancel(cluster, path, id);
-      if (!id.empty() && !path.signal.empty()) TrySignal(cluster, path, id);
+      std::string id;
+      // Starts the saga (again with its key, after a StartSaga that got no
+      // answer: on a loaded machine the first may time out), then cancels
+      // or signals it as the path says.
+      auto start = [&] {
+        id = TryStart(cluster, path, key);
+        if (!id.empty() && path.cancel) TryCancel(cluster, path, id);
+        if (!id.empty() && !path.signal.empty()) TrySignal(cluster, path, id);
+      };
+      start();
 
       // Either the orchestrator dies at the point, or the path never
       // reaches it and the saga ends on its own.
@@ -274,6 +281,7 @@ TEST(CrashMatrixTest, EveryPathSurvivesACrashAtEveryDurableBoundary) {
               died = true;
               return true;
             }
+            if (id.empty()) start();
             return !id.empty() && Ended(cluster, id);
           },
           kSagaTimeout));

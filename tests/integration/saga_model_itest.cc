@@ -83,22 +83,48 @@ class SagaModelTest : public ::testing::Test {
   std::unique_ptr<TestCluster> cluster_;
 };
 
-TEST_F(SagaModelTest, SignalsAreKeptConsumedOnceAndSurviveAKillWhileWaiting) {
-  // Sent before the saga reaches its wait step: kept, then consumed.
+// One cluster, one SIGKILL while every kind of wait is under way: a signal
+// kept before its wait step, a wait step waiting for its signal, a deadline
+// running down, a scheduled start not reached yet. (One test: each cluster
+// costs seconds of CI.)
+TEST_F(SagaModelTest, EveryKindOfWaitSurvivesAKillAndEndsAsItShould) {
+  // A scheduled start, two seconds ahead.
+  const int64_t start_at = NowUnixMs() + 2000;
+  std::string scheduled;
+  {
+    grpc::ClientContext context;
+    saga::v1::StartSagaRequest request;
+    request.set_saga_type(kFast);
+    request.set_input_json(BookingInput("p-1005", "2026-12-13", "pediatrics"));
+    request.set_start_at_unix_ms(start_at);
+    saga::v1::StartSagaResponse response;
+    ASSERT_TRUE(cluster_->Stub().StartSaga(&context, request, &response).ok());
+    scheduled = response.saga_id();
+  }
+  // A signal sent before the saga reaches its wait step: kept.
   const std::string early = cluster_->StartSaga(
       kApproval, BookingInput("p-1001", "2026-12-10", "cardiology"));
-  ASSERT_TRUE(
-      Signal(early, "clinic_approval", R"({"approved_by":"ann"})", "early-1")
-          .ok());
-
-  // Reached first, then the orchestrator is killed while it waits, and the
-  // signal comes through sagactl after the restart.
+  ASSERT_TRUE(Signal(early, "clinic_approval", R"({"approved_by":"ann"})",
+                     "early-1")
+                  .ok());
+  // Waiting for a signal that comes after the restart, through sagactl.
   const std::string late = cluster_->StartSaga(
       kApproval, BookingInput("p-1002", "2026-12-11", "neurology"));
+  // Waiting for an approval nobody sends, within a 2s deadline.
+  const std::string deadline = cluster_->StartSaga(
+      kDeadline, BookingInput("p-1004", "2026-12-12", "dermatology"));
+
+  saga::v1::Saga before = cluster_->GetSaga(scheduled);
+  EXPECT_EQ(before.status(), saga::v1::SAGA_STATUS_RUNNING);
+  EXPECT_EQ(before.start_at_unix_ms(), start_at);
+  EXPECT_EQ(before.steps(0).status(), saga::v1::STEP_STATUS_PENDING);
   ASSERT_TRUE(AwaitWaiting(late, "approval"));
   saga::v1::Saga waiting = cluster_->GetSaga(late);
   EXPECT_EQ(waiting.steps(2).waits_for_signal(), "clinic_approval");
   EXPECT_GT(waiting.steps(2).waiting_until_unix_ms(), NowUnixMs());
+
+  // Every wait is a due time in the history: the restart resumes each at
+  // its time, not from zero.
   cluster_->KillOrchestrator(SIGKILL);
   ASSERT_TRUE(cluster_->StartOrchestrator());
   ASSERT_TRUE(AwaitWaiting(late, "approval"));
@@ -110,8 +136,9 @@ TEST_F(SagaModelTest, SignalsAreKeptConsumedOnceAndSurviveAKillWhileWaiting) {
       {}, log);
   ASSERT_EQ(sagactl.Wait(), 0) << log;
 
-  for (const auto& [id, by] : std::vector<std::pair<std::string, std::string>>{
-           {early, "ann"}, {late, "bob"}}) {
+  for (const auto& [id, by] :
+       std::vector<std::pair<std::string, std::string>>{{early, "ann"},
+                                                         {late, "bob"}}) {
     saga::v1::Saga saga = cluster_->AwaitTerminal(id, kSagaTimeout);
     ASSERT_EQ(saga.status(), saga::v1::SAGA_STATUS_COMPLETED)
         << DescribeSaga(saga);
@@ -121,7 +148,6 @@ TEST_F(SagaModelTest, SignalsAreKeptConsumedOnceAndSurviveAKillWhileWaiting) {
     EXPECT_EQ(saga.signals(0).consumed_by_step(), "approval");
     EXPECT_EQ(saga.steps(3).status(), saga::v1::STEP_STATUS_SUCCEEDED);
   }
-
   // A resend with the same key after the end is answered as the first
   // delivery and records nothing; a new key is refused.
   saga::v1::Saga answered;
@@ -132,49 +158,21 @@ TEST_F(SagaModelTest, SignalsAreKeptConsumedOnceAndSurviveAKillWhileWaiting) {
   EXPECT_EQ(Count(early, "SignalReceived"), 1);
   EXPECT_EQ(Signal(early, "clinic_approval", "{}", "early-2").error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
-}
 
-TEST_F(SagaModelTest, TheDeadlineReleasesTheSlotEvenAcrossARestart) {
-  const std::string id = cluster_->StartSaga(
-      kDeadline, BookingInput("p-1004", "2026-12-12", "dermatology"));
-  ASSERT_TRUE(AwaitWaiting(id, "approval"));
-  EXPECT_EQ(cluster_->ActiveReservations(id), 1);
-  // The deadline's timer is durable: a restart resumes it, not from zero.
-  cluster_->KillOrchestrator(SIGKILL);
-  ASSERT_TRUE(cluster_->StartOrchestrator());
-  saga::v1::Saga saga = cluster_->AwaitTerminal(id, kSagaTimeout);
-  ASSERT_EQ(saga.status(), saga::v1::SAGA_STATUS_COMPENSATED)
-      << DescribeSaga(saga);
-  EXPECT_EQ(saga.error(), "deadline passed");
-  EXPECT_TRUE(saga.deadline_passed());
-  EXPECT_EQ(Count(id, "DeadlinePassed"), 1);
-  cluster_->ExpectParticipantsAgree(saga);
-  EXPECT_EQ(cluster_->AllReservations(id), 1);  // made once, released
-}
+  saga::v1::Saga expired = cluster_->AwaitTerminal(deadline, kSagaTimeout);
+  ASSERT_EQ(expired.status(), saga::v1::SAGA_STATUS_COMPENSATED)
+      << DescribeSaga(expired);
+  EXPECT_EQ(expired.error(), "deadline passed");
+  EXPECT_TRUE(expired.deadline_passed());
+  EXPECT_EQ(Count(deadline, "DeadlinePassed"), 1);
+  cluster_->ExpectParticipantsAgree(expired);
+  EXPECT_EQ(cluster_->AllReservations(deadline), 1);  // made once, released
 
-TEST_F(SagaModelTest, AScheduledSagaStartsAtItsTimeAcrossARestart) {
-  const int64_t start_at = NowUnixMs() + 2000;
-  grpc::ClientContext context;
-  saga::v1::StartSagaRequest request;
-  request.set_saga_type(kFast);
-  request.set_input_json(BookingInput("p-1005", "2026-12-13", "pediatrics"));
-  request.set_start_at_unix_ms(start_at);
-  saga::v1::StartSagaResponse response;
-  ASSERT_TRUE(cluster_->Stub().StartSaga(&context, request, &response).ok());
-  const std::string id = response.saga_id();
-
-  saga::v1::Saga scheduled = cluster_->GetSaga(id);
-  EXPECT_EQ(scheduled.status(), saga::v1::SAGA_STATUS_RUNNING);
-  EXPECT_EQ(scheduled.start_at_unix_ms(), start_at);
-  EXPECT_EQ(scheduled.steps(0).status(), saga::v1::STEP_STATUS_PENDING);
-  cluster_->KillOrchestrator(SIGKILL);
-  ASSERT_TRUE(cluster_->StartOrchestrator());
-
-  saga::v1::Saga saga = cluster_->AwaitTerminal(id, kSagaTimeout);
-  ASSERT_EQ(saga.status(), saga::v1::SAGA_STATUS_COMPLETED)
-      << DescribeSaga(saga);
-  cluster_->ExpectParticipantsAgree(saga);
-  for (const saga::v1::SagaEvent& event : cluster_->History(id)) {
+  saga::v1::Saga started = cluster_->AwaitTerminal(scheduled, kSagaTimeout);
+  ASSERT_EQ(started.status(), saga::v1::SAGA_STATUS_COMPLETED)
+      << DescribeSaga(started);
+  cluster_->ExpectParticipantsAgree(started);
+  for (const saga::v1::SagaEvent& event : cluster_->History(scheduled)) {
     if (event.type() == "StepStarted") {
       EXPECT_GE(event.recorded_unix_ms(), start_at);
       break;
