@@ -20,6 +20,20 @@ using Json = nlohmann::json;
 
 constexpr char kCancelledInFlightError[] =
     "cancelled while the call was in flight";
+constexpr char kAcceptedSynchronousError[] =
+    "the participant answered ACCEPTED, but the step does not complete "
+    "asynchronously";
+
+// Compares secrets without an early exit, so the time taken does not tell
+// how much of a guess was right.
+bool SameSecret(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  }
+  return diff == 0;
+}
 
 // Events carry JSON in canonical form so that they round-trip through
 // EncodeEventData/DecodeEvent unchanged; text that is not strict JSON (not
@@ -69,8 +83,18 @@ class Builder {
     events_.push_back(std::move(event));
   }
 
+  // StepStarted or CompensationStepStarted; an attempt of an asynchronous
+  // step gets the decision's completion token.
+  Event MakeStarted(EventType type, int k, int attempt) const {
+    Event event = Make(type, k, attempt);
+    if (type == EventType::kStepStarted && def_.steps[k].async_completion) {
+      event.completion_token = ctx_.completion_token;
+    }
+    return event;
+  }
+
   void StartStep(int k, int attempt) {
-    Emit(Make(EventType::kStepStarted, k, attempt));
+    Emit(MakeStarted(EventType::kStepStarted, k, attempt));
   }
 
   // After step k succeeded: the next step, or the end.
@@ -136,7 +160,18 @@ class Builder {
     const int n = state_.in_flight_attempt;
     const StepDefinition& step = def_.steps[k];
     if (state_.status == SagaStatus::kCompensating) {
-      OnCompensationResult(k, n, outcome, error);
+      OnCompensationResult(k, n, outcome,
+                           outcome == CallOutcome::kAccepted
+                               ? kAcceptedSynchronousError
+                               : error);
+      return;
+    }
+    if (outcome == CallOutcome::kAccepted) {
+      if (step.async_completion) {
+        Emit(Make(EventType::kStepAccepted, k, n));
+        return;
+      }
+      OnCallResult(CallOutcome::kUnknown, "", kAcceptedSynchronousError);
       return;
     }
     switch (outcome) {
@@ -160,6 +195,7 @@ class Builder {
         }
         return;
       }
+      case CallOutcome::kAccepted:  // handled above
       case CallOutcome::kRetryableFailure:
       case CallOutcome::kNotApplied:
       case CallOutcome::kUnknown: {
@@ -250,9 +286,10 @@ Decision DecideCancel(const SagaDefinition& definition, const SagaState& state,
   Event cancel = b.Make(EventType::kCancelRequested);
   cancel.error = signal.error;
   b.Emit(std::move(cancel));
-  if (state.call_in_flight) {
-    // The call may still take effect; marking its outcome unknown gets it
-    // compensated, and its late result no longer matches the call in flight.
+  if (state.call_in_flight || state.awaiting_completion) {
+    // The call may still take effect (an accepted one, later); marking its
+    // outcome unknown gets it compensated, and its late result (or
+    // completion) no longer matches the current attempt.
     Event failed = b.Make(EventType::kStepFailed, state.current_step,
                           state.in_flight_attempt);
     failed.error = kCancelledInFlightError;
@@ -270,8 +307,9 @@ Decision DecideResume(const SagaDefinition& definition, const SagaState& state,
   Builder b(definition, state, ctx);
   if (state.call_in_flight) {
     b.OnCallResult(CallOutcome::kUnknown, "", kRestartedWhileInFlightError);
-  } else if (state.retry_due_ms != 0) {
-    // Nothing new: the pending timer is re-armed by the commands.
+  } else if (state.retry_due_ms != 0 || state.awaiting_completion) {
+    // Nothing new: the pending timer (a backoff, or the end of the wait for
+    // a completion) is re-armed by the commands.
   } else if (state.status == SagaStatus::kRunning) {
     int next = -1;
     for (size_t i = 0; i < state.steps.size(); ++i) {
@@ -304,7 +342,9 @@ std::string Describe(const SagaDefinition& definition, const SagaState& state) {
   std::string text = std::string("the saga is ") + SagaStatusName(state.status);
   if (state.current_step >= 0) {
     text += ", step '" + definition.steps[state.current_step].name + "' " +
-            (state.call_in_flight ? "has a call in flight" : "is idle");
+            (state.call_in_flight        ? "has a call in flight"
+             : state.awaiting_completion ? "waits for its completion"
+                                         : "is idle");
   }
   return text;
 }
@@ -323,7 +363,7 @@ Decision DecideOperatorRetry(const SagaDefinition& definition,
     const EventType type = b.state().status == SagaStatus::kCompensating
                                ? EventType::kCompensationStepStarted
                                : EventType::kStepStarted;
-    b.Emit(b.Make(type, k, 1));
+    b.Emit(b.MakeStarted(type, k, 1));
     return std::move(b).Finish();
   }
   if (!IsTerminal(state.status) && state.retry_due_ms != 0) {
@@ -331,7 +371,7 @@ Decision DecideOperatorRetry(const SagaDefinition& definition,
     const EventType type = state.status == SagaStatus::kCompensating
                                ? EventType::kCompensationStepStarted
                                : EventType::kStepStarted;
-    b.Emit(b.Make(type, state.current_step, state.retry_attempt));
+    b.Emit(b.MakeStarted(type, state.current_step, state.retry_attempt));
     return std::move(b).Finish();
   }
   return Refuse(absl::FailedPreconditionError(
@@ -388,6 +428,43 @@ Decision DecideOperatorMarkCompensated(const SagaDefinition& definition,
   return std::move(b).Finish();
 }
 
+Decision DecideCompletion(const SagaDefinition& definition,
+                          const SagaState& state, const Signal& signal,
+                          const DecideContext& ctx) {
+  auto refuse = [](const std::string& why) {
+    return Refuse(absl::FailedPreconditionError(
+        "completion token not accepted: " + why));
+  };
+  if (signal.outcome != CallOutcome::kSucceeded &&
+      signal.outcome != CallOutcome::kBusinessFailure) {
+    return Refuse(absl::InvalidArgumentError(
+        "a completion is a success or a business failure"));
+  }
+  if (signal.step < 0 ||
+      static_cast<size_t>(signal.step) >= definition.steps.size()) {
+    return Refuse(absl::InvalidArgumentError("no such step"));
+  }
+  const std::string name = "step '" + definition.steps[signal.step].name + "'";
+  if (!definition.steps[signal.step].async_completion) {
+    return refuse(name + " does not complete asynchronously");
+  }
+  if (state.status != SagaStatus::kRunning ||
+      state.current_step != signal.step ||
+      !(state.call_in_flight || state.awaiting_completion)) {
+    return refuse(name + " has no attempt waiting for a completion (" +
+                  Describe(definition, state) + ")");
+  }
+  if (signal.completion_token.empty() ||
+      !SameSecret(signal.completion_token, state.completion_token)) {
+    return refuse("it is not the token of the current attempt of " + name);
+  }
+  // A completion that overtakes the ACCEPTED answer is the call's result
+  // all the same; the answer then finds no call in flight and is ignored.
+  Builder b(definition, state, ctx);
+  b.OnCallResult(signal.outcome, signal.output_json, signal.error);
+  return std::move(b).Finish();
+}
+
 }  // namespace
 
 absl::Status MayStartCompensation(const SagaDefinition& definition,
@@ -400,7 +477,8 @@ absl::Status MayStartCompensation(const SagaDefinition& definition,
     return absl::FailedPreconditionError(
         name + "' has succeeded, so the saga is past the point of no return");
   }
-  if (state.call_in_flight && state.current_step == pivot) {
+  if ((state.call_in_flight || state.awaiting_completion) &&
+      state.current_step == pivot) {
     return absl::FailedPreconditionError(
         name +
         "' has been called and has not answered, so the saga may be past the "
@@ -446,6 +524,9 @@ Decision Decide(const SagaDefinition& definition, const SagaState& state,
       break;
   }
   if (IsTerminal(state.status)) {
+    if (signal.kind == Signal::Kind::kStepCompletion) {
+      return DecideCompletion(definition, state, signal, ctx);
+    }
     if (signal.kind == Signal::Kind::kCancel) {
       return Refuse(
           absl::FailedPreconditionError(std::string("saga already ended as ") +
@@ -472,13 +553,25 @@ Decision Decide(const SagaDefinition& definition, const SagaState& state,
     }
 
     case Signal::Kind::kTimerFired: {
+      if (state.awaiting_completion) {
+        Builder b(definition, state, ctx);
+        if (ctx.now_ms >= state.completion_due_ms) {
+          b.OnCallResult(
+              CallOutcome::kUnknown, "",
+              "no completion within the step's timeout (" +
+                  std::to_string(
+                      definition.steps[state.current_step].timeout_ms) +
+                  "ms) after the participant accepted the call");
+        }
+        return std::move(b).Finish();
+      }
       if (state.retry_due_ms == 0) return Decision{};
       Builder b(definition, state, ctx);
       if (ctx.now_ms >= state.retry_due_ms) {
         const EventType type = state.status == SagaStatus::kCompensating
                                    ? EventType::kCompensationStepStarted
                                    : EventType::kStepStarted;
-        b.Emit(b.Make(type, state.current_step, state.retry_attempt));
+        b.Emit(b.MakeStarted(type, state.current_step, state.retry_attempt));
       }
       return std::move(b).Finish();
     }
@@ -488,6 +581,9 @@ Decision Decide(const SagaDefinition& definition, const SagaState& state,
 
     case Signal::Kind::kResume:
       return DecideResume(definition, state, ctx);
+
+    case Signal::Kind::kStepCompletion:
+      return DecideCompletion(definition, state, signal, ctx);
 
     case Signal::Kind::kOperatorRetry:
     case Signal::Kind::kOperatorSkipStep:
@@ -511,6 +607,11 @@ std::vector<Command> PendingCommands(const SagaDefinition& /*definition*/,
     command.step = state.current_step;
     command.attempt = state.in_flight_attempt;
     command.deadline_ms = state.in_flight_deadline_ms;
+    return {command};
+  }
+  if (state.awaiting_completion) {
+    command.kind = Command::Kind::kWaitUntil;
+    command.due_ms = state.completion_due_ms;
     return {command};
   }
   if (state.retry_due_ms != 0) {

@@ -44,10 +44,18 @@ struct StepDefinition {
   std::string participant;    // logical participant name, e.g. "doctor"
   std::string action;         // e.g. "reserve_doctor"
   std::string compensation;   // compensating action; empty unless compensatable
-  int64_t timeout_ms = 5000;  // deadline of one call
+  // Deadline of one call; for an asynchronous step, of the wait for the
+  // completion, counted from the attempt's start.
+  int64_t timeout_ms = 5000;
   RetryPolicy retry;
   RetryPolicy compensation_retry;
   std::vector<InputMapping> input;
+  // `completion: async`: the participant may answer Execute with ACCEPTED
+  // and report the result later through CompleteStep (see decider.h).
+  bool async_completion = false;
+  // Asynchronous steps: deadline of the Execute call itself (`call_timeout`,
+  // default 5s, at most `timeout`); unused otherwise.
+  int64_t call_timeout_ms = 5000;
 };
 
 // A required field of the saga input and its JSON type: one of "string",

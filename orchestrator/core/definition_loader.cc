@@ -319,7 +319,8 @@ class Parser {
     absl::Status s =
         CheckKeys(node, "",
                   {"name", "kind", "participant", "action", "compensation",
-                   "timeout", "retry", "compensation_retry", "input"});
+                   "timeout", "retry", "compensation_retry", "input",
+                   "completion", "call_timeout"});
     if (!s.ok()) return s;
 
     s = GetString(node, "name", "name", true, step.name);
@@ -360,6 +361,9 @@ class Parser {
       if (!s.ok()) return s;
     }
 
+    s = ParseCompletion(node, step);
+    if (!s.ok()) return s;
+
     step.retry = RetryPolicy{3, 100, 5000, 2.0, 0.2};
     if (const YAML::Node retry = node["retry"]; retry) {
       s = ParseRetry(retry, "retry", step.retry);
@@ -391,6 +395,40 @@ class Parser {
         }
         step.input.push_back({target, entry.second.Scalar()});
       }
+    }
+    return absl::OkStatus();
+  }
+
+  // `completion` (sync, the default, or async) and `call_timeout`, which
+  // only an asynchronous step has: its `timeout` bounds the wait for the
+  // completion, so the call needs a deadline of its own.
+  absl::Status ParseCompletion(const YAML::Node& node, StepDefinition& step) {
+    std::string completion = "sync";
+    absl::Status s = GetString(node, "completion", "completion", false,
+                               completion);
+    if (!s.ok()) return s;
+    if (completion != "sync" && completion != "async") {
+      return Error("completion",
+                   "'" + completion + "' must be one of sync, async");
+    }
+    step.async_completion = completion == "async";
+    const YAML::Node call_timeout = node["call_timeout"];
+    if (!call_timeout) {
+      step.call_timeout_ms = std::min(step.call_timeout_ms, step.timeout_ms);
+      return absl::OkStatus();
+    }
+    if (!step.async_completion) {
+      return Error("call_timeout",
+                   "only steps with 'completion: async' have one (the "
+                   "timeout of a synchronous step is its call's deadline)");
+    }
+    s = GetDuration(call_timeout, "call_timeout", step.call_timeout_ms);
+    if (!s.ok()) return s;
+    if (step.call_timeout_ms > step.timeout_ms) {
+      return Error("call_timeout",
+                   "must not be longer than timeout (" +
+                       std::to_string(step.timeout_ms) +
+                       "ms), the bound of the whole wait for the completion");
     }
     return absl::OkStatus();
   }

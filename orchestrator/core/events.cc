@@ -14,7 +14,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr std::array<std::pair<EventType, const char*>, 15> kEventNames = {{
+constexpr std::array<std::pair<EventType, const char*>, 16> kEventNames = {{
     {EventType::kSagaStarted, "SagaStarted"},
     {EventType::kStepStarted, "StepStarted"},
     {EventType::kStepSucceeded, "StepSucceeded"},
@@ -30,6 +30,7 @@ constexpr std::array<std::pair<EventType, const char*>, 15> kEventNames = {{
     {EventType::kSagaCompensated, "SagaCompensated"},
     {EventType::kSagaFailed, "SagaFailed"},
     {EventType::kOperatorAction, "OperatorAction"},
+    {EventType::kStepAccepted, "StepAccepted"},
 }};
 
 bool IsStepEvent(EventType type) {
@@ -42,6 +43,7 @@ bool IsStepEvent(EventType type) {
     case EventType::kCompensationStepSucceeded:
     case EventType::kCompensationStepFailed:
     case EventType::kCompensationRetryScheduled:
+    case EventType::kStepAccepted:
       return true;
     default:
       return false;
@@ -155,12 +157,23 @@ std::string EncodeEventData(const Event& event) {
       data["reason"] = event.error;
       break;
     case EventType::kStepStarted:
+      // Only for asynchronous steps, so other histories encode as before.
+      if (!event.completion_token.empty()) {
+        data["completion_token"] = event.completion_token;
+      }
+      break;
     case EventType::kCompensationStepStarted:
     case EventType::kCompensationStepSucceeded:
     case EventType::kSagaCompleted:
+    case EventType::kStepAccepted:
       break;
   }
   return data.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+Event WithoutSecrets(Event event) {
+  if (!event.completion_token.empty()) event.completion_token = kRedacted;
+  return event;
 }
 
 absl::StatusOr<Event> DecodeEvent(const std::string& type_name, int64_t seq,
@@ -227,9 +240,12 @@ absl::StatusOr<Event> DecodeEvent(const std::string& type_name, int64_t seq,
       status.Update(Get(data, "reason", event.error));
       break;
     case EventType::kStepStarted:
+      status.Update(Get(data, "completion_token", event.completion_token));
+      break;
     case EventType::kCompensationStepStarted:
     case EventType::kCompensationStepSucceeded:
     case EventType::kSagaCompleted:
+    case EventType::kStepAccepted:
       break;
   }
   if (!status.ok()) {

@@ -16,7 +16,9 @@ enum class EventType {
   // saga_type, definition_version, input_json, traceparent, tracestate,
   // started_by
   kSagaStarted,
-  kStepStarted,              // step, attempt: intent to call Execute
+  // step, attempt, completion_token (asynchronous steps): intent to call
+  // Execute
+  kStepStarted,
   kStepSucceeded,            // step, attempt, output_json
   kStepFailed,               // step, attempt, error, retryable, outcome_unknown
   kRetryScheduled,           // step, attempt (the next one), due_ms
@@ -32,6 +34,9 @@ enum class EventType {
   // An operator's repair (see decider.h): operator_action, operator_name,
   // error (the reason), step (the step it concerns, or -1).
   kOperatorAction,
+  // step, attempt: the participant accepted an asynchronous step's call;
+  // its result comes later through CompleteStep (or the wait times out).
+  kStepAccepted,
 };
 
 // Stable names used in storage and the API, e.g. "StepStarted".
@@ -66,6 +71,11 @@ struct Event {
   // The authenticated caller (token name) that started the saga; empty when
   // authentication was off, and in histories recorded before it was kept.
   std::string started_by;
+  // StepStarted of an asynchronous step: the secret the participant must
+  // present to CompleteStep for this attempt (drawn by the engine, given to
+  // the decider as DecideContext::completion_token). Never shown to API
+  // clients: see WithoutSecrets.
+  std::string completion_token;
 
   bool operator==(const Event&) const = default;
 };
@@ -73,6 +83,12 @@ struct Event {
 // The payload fields of `event` (everything except type, seq, at_ms, step
 // and attempt, which are stored in their own columns) as a JSON object.
 std::string EncodeEventData(const Event& event);
+
+// What clients may see of `event` (GetSagaHistory, WatchSaga, exports): a
+// completion token is replaced by kRedacted, so an exported history still
+// replays (the decider takes the token as an input) but completes nothing.
+inline constexpr char kRedacted[] = "[redacted]";
+Event WithoutSecrets(Event event);
 
 absl::StatusOr<Event> DecodeEvent(const std::string& type_name, int64_t seq,
                                   int64_t at_ms, int step, int attempt,

@@ -55,6 +55,9 @@ std::string DescribeSignal(const SagaDefinition& definition,
         case CallOutcome::kUnknown:
           outcome = "unknown outcome";
           break;
+        case CallOutcome::kAccepted:
+          outcome = "acceptance";
+          break;
       }
       return "the " + outcome + " of the " +
              (signal.compensation ? "compensation" : "call") + " of step '" +
@@ -74,6 +77,9 @@ std::string DescribeSignal(const SagaDefinition& definition,
              StepName(definition, signal.step) + "'";
     case Signal::Kind::kOperatorMarkCompensated:
       return "an operator's mark-compensated";
+    case Signal::Kind::kStepCompletion:
+      return "the completion of step '" + StepName(definition, signal.step) +
+             "'";
     default:
       return "a signal of kind " +
              std::to_string(static_cast<int>(signal.kind));
@@ -95,13 +101,33 @@ std::optional<Signal> InferSignal(const SagaState& state, const Event& event,
     signal.error = event.error;
     return signal;
   };
+  // An accepted attempt ends by its completion (the recorded token stands
+  // in for the participant's) or by the timer at the end of the wait.
+  auto completion = [&](CallOutcome outcome) {
+    signal = call_result(false, outcome);
+    signal.kind = Signal::Kind::kStepCompletion;
+    signal.completion_token = state.completion_token;
+    return signal;
+  };
   const bool restarted = event.error == kRestartedWhileInFlightError;
   switch (event.type) {
     case EventType::kStepSucceeded:
+      if (state.awaiting_completion) {
+        return completion(CallOutcome::kSucceeded);
+      }
       return call_result(false, CallOutcome::kSucceeded);
+    case EventType::kStepAccepted:
+      return call_result(false, CallOutcome::kAccepted);
     case EventType::kStepFailed:
       if (!event.retryable) {
+        if (state.awaiting_completion) {
+          return completion(CallOutcome::kBusinessFailure);
+        }
         return call_result(false, CallOutcome::kBusinessFailure);
+      }
+      if (state.awaiting_completion) {
+        signal.kind = Signal::Kind::kTimerFired;
+        return signal;
       }
       if (!event.outcome_unknown) {
         return call_result(false, CallOutcome::kRetryableFailure);
@@ -306,7 +332,8 @@ class Replayer {
     }
     // The trace context and the caller are inputs, like the saga input.
     Decision start = DecideStart(
-        def_, first.input_json, DecideContext{first.at_ms, kNoJitterDraw},
+        def_, first.input_json,
+        DecideContext{first.at_ms, kNoJitterDraw, NextToken(0)},
         TraceContext{first.traceparent, first.tracestate}, first.started_by);
     if (first.saga_type == def_.name &&
         first.definition_version != def_.version && !start.events.empty()) {
@@ -325,8 +352,9 @@ class Replayer {
       Diverge(i, event, std::nullopt, why_not);
       return false;
     }
-    Decision decision = decide(def_, report_.state, *signal,
-                               DecideContext{event.at_ms, kNoJitterDraw});
+    Decision decision =
+        decide(def_, report_.state, *signal,
+               DecideContext{event.at_ms, kNoJitterDraw, NextToken(i)});
     if (!decision.refusal.ok()) {
       Diverge(i, event, std::nullopt,
               "the code refuses " + DescribeSignal(def_, *signal) + ": " +
@@ -339,6 +367,18 @@ class Replayer {
       return false;
     }
     return Match(decision.events);
+  }
+
+  // The completion token recorded by the next StepStarted from `i` on: the
+  // one the decision at `i` drew, if it starts an attempt (a decision
+  // starts at most one).
+  std::string NextToken(size_t i) const {
+    for (; i < recorded_.size(); ++i) {
+      if (recorded_[i].type == EventType::kStepStarted) {
+        return recorded_[i].completion_token;
+      }
+    }
+    return "";
   }
 
   // Compares `decided` with the recorded events from report_.matched on and

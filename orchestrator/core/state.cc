@@ -21,6 +21,13 @@ namespace {
   std::abort();
 }
 
+// The current attempt of an asynchronous step ends: its token is spent.
+void EndCompletionWait(SagaState& state) {
+  state.completion_token.clear();
+  state.awaiting_completion = false;
+  state.completion_due_ms = 0;
+}
+
 }  // namespace
 
 const char* SagaStatusName(SagaStatus status) {
@@ -96,6 +103,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
   }
 
   StepState* step = nullptr;
+  const StepDefinition* step_def = nullptr;
   int64_t step_timeout_ms = 0;
   switch (event.type) {
     case EventType::kSagaStarted:
@@ -121,7 +129,8 @@ void Apply(const SagaDefinition& definition, SagaState& state,
                             " steps (no SagaStarted applied?)");
       }
       step = &state.steps[event.step];
-      step_timeout_ms = definition.steps[event.step].timeout_ms;
+      step_def = &definition.steps[event.step];
+      step_timeout_ms = step_def->timeout_ms;
       break;
   }
 
@@ -149,8 +158,22 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       if (event.attempt == 1) step->round_started_ms = event.at_ms;
       state.call_in_flight = true;
       state.in_flight_attempt = event.attempt;
-      state.in_flight_deadline_ms = event.at_ms + step_timeout_ms;
       state.retry_due_ms = 0;
+      EndCompletionWait(state);
+      if (step_def->async_completion) {
+        // The call has a short deadline of its own; the timeout bounds the
+        // wait for the completion.
+        state.in_flight_deadline_ms = event.at_ms + step_def->call_timeout_ms;
+        state.completion_token = event.completion_token;
+        state.completion_due_ms = event.at_ms + step_timeout_ms;
+      } else {
+        state.in_flight_deadline_ms = event.at_ms + step_timeout_ms;
+      }
+      break;
+
+    case EventType::kStepAccepted:
+      state.call_in_flight = false;
+      state.awaiting_completion = true;
       break;
 
     case EventType::kStepSucceeded:
@@ -159,6 +182,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       step->outcome_unknown = false;
       step->ended_ms = event.at_ms;
       state.call_in_flight = false;
+      EndCompletionWait(state);
       break;
 
     case EventType::kStepFailed:
@@ -169,6 +193,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       step->outcome_unknown = event.outcome_unknown;
       step->ended_ms = event.at_ms;
       state.call_in_flight = false;
+      EndCompletionWait(state);
       break;
 
     case EventType::kRetryScheduled:
@@ -190,6 +215,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       state.current_step = -1;
       state.call_in_flight = false;
       state.retry_due_ms = 0;
+      EndCompletionWait(state);
       break;
 
     case EventType::kCompensationStepStarted:
@@ -242,6 +268,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       state.current_step = -1;
       state.call_in_flight = false;
       state.retry_due_ms = 0;
+      EndCompletionWait(state);
       break;
 
     case EventType::kOperatorAction:

@@ -66,8 +66,28 @@ Decision SagaDriver::TimeOut() {
   return Answer(CallOutcome::kUnknown, "", "deadline");
 }
 
+Decision SagaDriver::Accept() {
+  return Answer(CallOutcome::kAccepted);
+}
+
+Decision SagaDriver::Complete(CallOutcome outcome, const std::string& output,
+                              const std::string& error,
+                              const std::string* token) {
+  Signal s;
+  s.kind = Signal::Kind::kStepCompletion;
+  s.step = state_.current_step;
+  s.completion_token = token != nullptr ? *token : state_.completion_token;
+  s.outcome = outcome;
+  s.output_json = output;
+  s.error = error;
+  return Send(s);
+}
+
 Decision SagaDriver::FireTimer() {
   if (state_.retry_due_ms > now) now = state_.retry_due_ms;
+  if (state_.awaiting_completion && state_.completion_due_ms > now) {
+    now = state_.completion_due_ms;
+  }
   return Send(Timer());
 }
 
@@ -105,7 +125,8 @@ core::DecideContext SagaDriver::NextContext(bool tick) {
   if (pace_.vary_random) {
     random = random + 0.37 - static_cast<int>(random + 0.37);
   }
-  return core::DecideContext{now, random};
+  return core::DecideContext{now, random,
+                             "token-" + std::to_string(++tokens_drawn)};
 }
 
 Decision SagaDriver::Commit(Decision d) {
@@ -146,7 +167,9 @@ std::string Describe(const core::SagaState& s) {
       << " updated=" << s.updated_ms << " current=" << s.current_step
       << " in_flight=" << s.call_in_flight << "/" << s.in_flight_attempt << "/"
       << s.in_flight_deadline_ms << " retry=" << s.retry_due_ms << "/"
-      << s.retry_attempt << " cancel=" << s.cancel_requested
+      << s.retry_attempt << " completion=" << s.completion_token << "/"
+      << s.awaiting_completion << "/" << s.completion_due_ms
+      << " cancel=" << s.cancel_requested
       << " reason=" << s.reason << "\n";
   for (const core::StepState& st : s.steps) {
     out << "  " << core::StepStatusName(st.status)
