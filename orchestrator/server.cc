@@ -329,6 +329,7 @@ int RunServer(config::Config config, const RunOptions& run) {
   }
 
   api::ServiceOptions service_options;
+  service_options.max_output_bytes = config.limits.max_input_bytes;
   service_options.events = &event_streams;
   service_options.authorizer = api::Authorizer(std::move(secrets->tokens));
   api::OrchestratorService service(&engine, store, &definitions,

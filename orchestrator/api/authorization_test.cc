@@ -39,13 +39,13 @@ TEST(RequiredAccessTest, EveryOrchestratorMethodIsClassified) {
   EXPECT_FALSE(RequiredAccess("NoSuchMethod").has_value());
 }
 
-TEST(RequiredAccessTest, SubmittersStartReadAndAwaitOnly) {
+TEST(RequiredAccessTest, SubmittersStartReadAwaitAndCompleteOnly) {
   const auto* service = Service();
   ASSERT_NE(service, nullptr);
   for (int i = 0; i < service->method_count(); ++i) {
     const std::string& name = service->method(i)->name();
-    const bool submitter =
-        name == "StartSaga" || name == "GetSaga" || name == "AwaitSaga";
+    const bool submitter = name == "StartSaga" || name == "GetSaga" ||
+                           name == "AwaitSaga" || name == "CompleteStep";
     EXPECT_EQ(RequiredAccess(name),
               submitter ? Access::kSubmitter : Access::kOperator)
         << name;

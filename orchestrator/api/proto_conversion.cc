@@ -94,6 +94,10 @@ v1::Saga SagaToProto(const core::SagaDefinition& definition,
     out->set_started_unix_ms(step.started_ms);
     out->set_ended_unix_ms(step.ended_ms);
     out->set_outcome_unknown(step.outcome_unknown);
+    if (state.awaiting_completion &&
+        state.current_step == static_cast<int>(i)) {
+      out->set_completion_due_unix_ms(state.completion_due_ms);
+    }
   }
   return saga;
 }
@@ -108,7 +112,7 @@ v1::SagaEvent EventToProto(const core::SagaDefinition& definition,
     out.set_step(definition.steps[event.step].name);
   }
   out.set_attempt(event.attempt);
-  out.set_data_json(core::EncodeEventData(event));
+  out.set_data_json(core::EncodeEventData(core::WithoutSecrets(event)));
   out.set_recorded_unix_ms(event.at_ms);
   return out;
 }

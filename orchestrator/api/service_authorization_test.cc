@@ -71,6 +71,8 @@ std::map<std::string, RpcCall> SubmitterCalls() {
       {"GetSaga", Call(&Stub::GetSaga, WithId<v1::GetSagaRequest>(kSomeId))},
       {"AwaitSaga",
        Call(&Stub::AwaitSaga, WithId<v1::AwaitSagaRequest>(kSomeId))},
+      {"CompleteStep",
+       Call(&Stub::CompleteStep, WithId<v1::CompleteStepRequest>(kSomeId))},
   };
 }
 
@@ -78,7 +80,7 @@ TEST(ServiceAuthorizationTest, EveryCallWithoutATokenIsUnauthenticated) {
   ServiceHarness harness(WithTokens());
   auto calls = OperatorCalls();
   calls.merge(SubmitterCalls());
-  ASSERT_EQ(calls.size(), 13u);
+  ASSERT_EQ(calls.size(), 14u);
   for (const auto& [method, call] : calls) {
     SCOPED_TRACE(method);
     const grpc::Status status = call(harness.Stub(), *Context());

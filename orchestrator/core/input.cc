@@ -110,32 +110,48 @@ absl::StatusOr<Json> ParseOrEmpty(const std::string& text,
 
 }  // namespace
 
-absl::StatusOr<std::string> ValidateSagaInput(const SagaDefinition& definition,
-                                              const std::string& input_json,
-                                              size_t max_bytes) {
+static absl::StatusOr<Json> ParseJsonObject(const std::string& text,
+                                     const std::string& what,
+                                     size_t max_bytes) {
   // Checked before parsing so an oversized request costs nothing to refuse.
-  if (input_json.size() > max_bytes) {
+  if (text.size() > max_bytes) {
     return absl::InvalidArgumentError(
-        "input is " + std::to_string(input_json.size()) +
+        what + " is " + std::to_string(text.size()) +
         " bytes; the limit is " + std::to_string(max_bytes));
   }
-  if (const size_t at = TooDeepAt(input_json); at != std::string::npos) {
+  if (const size_t at = TooDeepAt(text); at != std::string::npos) {
     return absl::InvalidArgumentError(
-        "input nests objects/arrays deeper than " +
+        what + " nests objects/arrays deeper than " +
         std::to_string(kMaxInputDepth) + " levels (at byte " +
         std::to_string(at) + ")");
   }
-  absl::StatusOr<Json> parsed = ParseStrictJson(input_json, "input");
+  absl::StatusOr<Json> parsed = ParseStrictJson(text, what);
   if (!parsed.ok()) return parsed.status();
-  const Json& input = *parsed;
-  if (!input.is_object()) {
-    return absl::InvalidArgumentError("input must be a JSON object");
+  if (!parsed->is_object()) {
+    return absl::InvalidArgumentError(what + " must be a JSON object");
   }
-  if (std::optional<std::string> at = NulAt(input, ""); at.has_value()) {
+  if (std::optional<std::string> at = NulAt(*parsed, ""); at.has_value()) {
     return absl::InvalidArgumentError(
-        "input field '" + *at +
+        what + " field '" + *at +
         "' contains a NUL character (\\u0000), which cannot be stored");
   }
+  return parsed;
+}
+
+absl::StatusOr<std::string> ValidateJsonObject(const std::string& text,
+                                               const std::string& what,
+                                               size_t max_bytes) {
+  absl::StatusOr<Json> parsed = ParseJsonObject(text, what, max_bytes);
+  if (!parsed.ok()) return parsed.status();
+  return Dump(*parsed);
+}
+
+absl::StatusOr<std::string> ValidateSagaInput(const SagaDefinition& definition,
+                                              const std::string& input_json,
+                                              size_t max_bytes) {
+  absl::StatusOr<Json> parsed = ParseJsonObject(input_json, "input", max_bytes);
+  if (!parsed.ok()) return parsed.status();
+  const Json& input = *parsed;
   for (const InputField& field : definition.required_input) {
     auto it = input.find(field.name);
     if (it == input.end()) {

@@ -24,6 +24,13 @@ absl::StatusOr<std::string> ValidateSagaInput(const SagaDefinition& definition,
                                               const std::string& input_json,
                                               size_t max_bytes);
 
+// The checks of ValidateSagaInput that need no definition, for any JSON
+// object taken from outside (e.g. a step's output reported through
+// CompleteStep); `what` leads the messages ("result.output_json is ...").
+absl::StatusOr<std::string> ValidateJsonObject(const std::string& text,
+                                               const std::string& what,
+                                               size_t max_bytes);
+
 // Builds the JSON object sent to step `step` from its input mapping, the
 // saga input and earlier steps' outputs. FailedPrecondition if a mapped
 // source is missing (e.g. an earlier step's output lacks the field).
