@@ -21,6 +21,16 @@ struct CompletionReporter::Settled {
 
 namespace {
 
+// Reconnects within a second once the orchestrator is back (gRPC's default
+// backoff grows to two minutes while it is away).
+std::shared_ptr<grpc::Channel> OrchestratorChannel(const std::string& target) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
+                                   args);
+}
+
 constexpr char kSettleSql[] =
     "UPDATE charges SET settled_at = now(), status = CASE "
     "  WHEN amount_cents > $2 THEN 'declined' ELSE 'settled' END "
@@ -46,8 +56,8 @@ CompletionReporter::CompletionReporter(pg::ConnectionPool* pool,
                                        CompletionReporterOptions options)
     : pool_(pool),
       options_(std::move(options)),
-      stub_(v1::SagaOrchestrator::NewStub(grpc::CreateChannel(
-          options_.orchestrator, grpc::InsecureChannelCredentials()))),
+      stub_(v1::SagaOrchestrator::NewStub(
+          OrchestratorChannel(options_.orchestrator))),
       thread_([this] { Run(); }) {}
 
 CompletionReporter::~CompletionReporter() { Stop(); }
