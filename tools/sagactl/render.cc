@@ -102,7 +102,21 @@ std::string StepDuration(const v1::Step& step, int64_t now_unix_ms) {
   }
 }
 
+// An asynchronous step accepted by its participant is RUNNING with no call
+// in flight: it waits for CompleteStep until its due time.
+bool AwaitsCompletion(const v1::Step& step) {
+  return step.completion_due_unix_ms() != 0;
+}
+
+std::string StepStatusColumn(const v1::Step& step) {
+  return AwaitsCompletion(step) ? "ACCEPTED" : StepStatusName(step.status());
+}
+
 std::string StepResult(const v1::Step& step) {
+  if (AwaitsCompletion(step)) {
+    return "waiting for completion until " +
+           FormatTimestamp(step.completion_due_unix_ms());
+  }
   std::string result =
       step.error().empty() ? CompactJson(step.output_json()) : step.error();
   if (step.outcome_unknown()) {
@@ -229,7 +243,7 @@ std::string RenderSagaTable(const v1::Saga& saga, int64_t now_unix_ms) {
   Table table({"NAME", "STATUS", "ATTEMPTS", "COMP_ATTEMPTS", "DURATION",
                "OUTPUT/ERROR"});
   for (const v1::Step& step : saga.steps()) {
-    table.AddRow({step.name(), StepStatusName(step.status()),
+    table.AddRow({step.name(), StepStatusColumn(step),
                   std::to_string(step.attempts()),
                   std::to_string(step.compensation_attempts()),
                   StepDuration(step, now_unix_ms), StepResult(step)});
