@@ -20,11 +20,10 @@ constexpr size_t kMaxTokenLength = 128;
 // (unknown saga or step, wrong, spent or expired token), so a caller
 // learns nothing about sagas it holds no token for.
 grpc::Status NotAccepted(const v1::CompleteStepRequest& request) {
-  return grpc::Status(
-      grpc::StatusCode::FAILED_PRECONDITION,
-      "completion token not accepted for saga " + request.saga_id() +
-          " step '" + request.step() +
-          "': unknown, already used, or its attempt has ended");
+  return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                      "completion token not accepted for saga " +
+                          request.saga_id() + " step '" + request.step() +
+                          "': unknown, already used, or its attempt has ended");
 }
 
 // The result as the engine takes it: outcome, canonical output, error.
@@ -81,12 +80,12 @@ grpc::ServerUnaryReactor* OrchestratorService::CompleteStep(
     v1::CompleteStepResponse* /*response*/) {
   auto* reactor = context->DefaultReactor();
   if (!Admit(context, reactor, "CompleteStep")) return reactor;
-  if (auto valid = FirstError(
-          {CheckSagaId("saga_id", request->saga_id()),
-           CheckText("step", request->step(), kMaxNameLength,
-                     /*required=*/true),
-           CheckText("completion_token", request->completion_token(),
-                     kMaxTokenLength, /*required=*/true)});
+  if (auto valid =
+          FirstError({CheckSagaId("saga_id", request->saga_id()),
+                      CheckText("step", request->step(), kMaxNameLength,
+                                /*required=*/true),
+                      CheckText("completion_token", request->completion_token(),
+                                kMaxTokenLength, /*required=*/true)});
       !valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
@@ -100,8 +99,7 @@ grpc::ServerUnaryReactor* OrchestratorService::CompleteStep(
   engine_->CompleteStep(
       request->saga_id(), request->step(), request->completion_token(),
       completion->outcome, std::move(completion->output_json),
-      std::move(completion->error),
-      [reactor, request](absl::Status completed) {
+      std::move(completion->error), [reactor, request](absl::Status completed) {
         if (absl::IsFailedPrecondition(completed)) {
           // The real reason, for the operators; never the token.
           spdlog::info("CompleteStep refused for saga {} step '{}': {}",

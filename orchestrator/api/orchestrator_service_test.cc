@@ -365,7 +365,8 @@ ServiceHarnessOptions WithCheckout() {
   return options;
 }
 
-constexpr char kCheckoutInput[] = R"({"customer_id":"c-1","amount_cents":2500})";
+constexpr char kCheckoutInput[] =
+    R"({"customer_id":"c-1","amount_cents":2500})";
 
 v1::CompleteStepRequest Completion(const std::string& saga_id,
                                    const std::string& token,
@@ -505,18 +506,15 @@ TEST(OrchestratorServiceTest, CompleteStepRefusesBadRequestsAndWritesNothing) {
       {"token too long",
        with([](R& r) { r.set_completion_token(std::string(129, 'a')); }),
        "completion_token"},
-      {"no outcome",
-       with([](R& r) {
+      {"no outcome", with([](R& r) {
          r.mutable_result()->set_outcome(v1::STEP_OUTCOME_UNSPECIFIED);
        }),
        "result.outcome must be"},
-      {"retryable outcome",
-       with([](R& r) {
+      {"retryable outcome", with([](R& r) {
          r.mutable_result()->set_outcome(v1::STEP_OUTCOME_RETRYABLE_FAILURE);
        }),
        "result.outcome must be"},
-      {"accepted again",
-       with([](R& r) {
+      {"accepted again", with([](R& r) {
          r.mutable_result()->set_outcome(v1::STEP_OUTCOME_ACCEPTED);
        }),
        "result.outcome must be"},
@@ -526,18 +524,15 @@ TEST(OrchestratorServiceTest, CompleteStepRefusesBadRequestsAndWritesNothing) {
       {"output not an object",
        with([](R& r) { r.mutable_result()->set_output_json("[1]"); }),
        "result.output_json must be a JSON object"},
-      {"output with a key twice",
-       with([](R& r) {
+      {"output with a key twice", with([](R& r) {
          r.mutable_result()->set_output_json(R"({"a":1,"a":2})");
        }),
        "result.output_json has the key"},
-      {"output with a NUL",
-       with([](R& r) {
+      {"output with a NUL", with([](R& r) {
          r.mutable_result()->set_output_json(R"({"a":"x\u0000y"})");
        }),
        "result.output_json field 'a' contains a NUL"},
-      {"output too large",
-       with([](R& r) {
+      {"output too large", with([](R& r) {
          r.mutable_result()->set_output_json(
              R"({"a":")" + std::string(300 * 1024, 'x') + R"("})");
        }),
@@ -545,14 +540,12 @@ TEST(OrchestratorServiceTest, CompleteStepRefusesBadRequestsAndWritesNothing) {
       {"error on success",
        with([](R& r) { r.mutable_result()->set_error("but"); }),
        "result.error must be empty"},
-      {"business failure without error",
-       with([](R& r) {
+      {"business failure without error", with([](R& r) {
          r.mutable_result()->set_outcome(v1::STEP_OUTCOME_BUSINESS_FAILURE);
          r.mutable_result()->clear_output_json();
        }),
        "result.error"},
-      {"business failure with output",
-       with([](R& r) {
+      {"business failure with output", with([](R& r) {
          r.mutable_result()->set_outcome(v1::STEP_OUTCOME_BUSINESS_FAILURE);
          r.mutable_result()->set_error("declined");
        }),

@@ -432,8 +432,8 @@ Decision DecideCompletion(const SagaDefinition& definition,
                           const SagaState& state, const Signal& signal,
                           const DecideContext& ctx) {
   auto refuse = [](const std::string& why) {
-    return Refuse(absl::FailedPreconditionError(
-        "completion token not accepted: " + why));
+    return Refuse(
+        absl::FailedPreconditionError("completion token not accepted: " + why));
   };
   if (signal.outcome != CallOutcome::kSucceeded &&
       signal.outcome != CallOutcome::kBusinessFailure) {

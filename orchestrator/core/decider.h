@@ -72,7 +72,7 @@ struct Signal {
   CallOutcome outcome = CallOutcome::kSucceeded;
   std::string output_json;
   std::string error;  // kCallResult failure text, or kCancel/operator reason
-  std::string operator_name;  // operator signals
+  std::string operator_name;     // operator signals
   std::string completion_token;  // kStepCompletion
 };
 
@@ -103,7 +103,7 @@ struct Command {
     // signal kTimerFired at due_ms (a backoff, or the end of the wait for an
     // asynchronous step's completion)
     kWaitUntil,
-    kFinished,            // the saga reached a terminal state
+    kFinished,  // the saga reached a terminal state
   };
   Kind kind = Kind::kInvokeStep;
   int step = -1;

@@ -1163,14 +1163,17 @@ TEST(DeciderOperatorTest, MarkCompensatedIsRefusedUnlessFailed) {
 // Asynchronous completion: `charge` is accepted by its participant and
 // completed later through CompleteStep, within an hour of its start.
 SagaDefinition WithAsyncCharge(int max_attempts = 2) {
-  return MustParse(R"(
+  return MustParse(
+      R"(
 name: pay
 version: 1
 steps:
   - {name: hold, kind: compensatable, participant: p, action: hold, compensation: release, timeout: 1s}
   - {name: charge, kind: compensatable, participant: payment, action: charge, compensation: refund,
      completion: async, timeout: 1h, call_timeout: 2s,
-     retry: {max_attempts: )" + std::to_string(max_attempts) + R"(, initial_backoff: 1s, max_backoff: 1s, multiplier: 1, jitter: 0}}
+     retry: {max_attempts: )" +
+      std::to_string(max_attempts) +
+      R"(, initial_backoff: 1s, max_backoff: 1s, multiplier: 1, jitter: 0}}
   - {name: confirm, kind: pivot, participant: p, action: confirm, timeout: 1s}
 )");
 }
@@ -1189,7 +1192,8 @@ Saga AcceptedCharge(int max_attempts = 2) {
   return saga;
 }
 
-TEST(DeciderAsyncTest, AnAsyncAttemptRecordsItsTokenAndCallsWithItsCallTimeout) {
+TEST(DeciderAsyncTest,
+     AnAsyncAttemptRecordsItsTokenAndCallsWithItsCallTimeout) {
   Saga saga(WithAsyncCharge());
   Decision d = saga.Start("{}");
   EXPECT_EQ(d.events[1].completion_token, "");  // hold is synchronous
@@ -1238,9 +1242,8 @@ TEST(DeciderAsyncTest, BusinessFailureCompletionCompensatesTheEarlierSteps) {
   Saga saga = AcceptedCharge();
   Decision d =
       saga.Complete(CallOutcome::kBusinessFailure, "", "card declined");
-  EXPECT_EQ(Labels(d.events),
-            (Labels_{"StepFailed 1/1", "CompensationStarted",
-                     "CompensationStepStarted 0/1"}));
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 1/1", "CompensationStarted",
+                                       "CompensationStepStarted 0/1"}));
   EXPECT_EQ(saga.state().reason, "step 'charge' failed: card declined");
 }
 
@@ -1314,7 +1317,8 @@ TEST(DeciderAsyncTest, ExpiredWaitIsAnUnknownOutcomeRetriedWithANewToken) {
   const std::string first = saga.state().completion_token;
   Decision d = saga.FireTimer();
   EXPECT_EQ(saga.now, 1000 + kHour);
-  EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 1/1", "RetryScheduled 1/2"}));
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"StepFailed 1/1", "RetryScheduled 1/2"}));
   EXPECT_TRUE(d.events[0].retryable);
   EXPECT_TRUE(d.events[0].outcome_unknown);
   EXPECT_EQ(d.events[0].error,
@@ -1342,12 +1346,11 @@ TEST(DeciderAsyncTest, ExpiredWaitIsAnUnknownOutcomeRetriedWithANewToken) {
 TEST(DeciderAsyncTest, ExpiredWaitThatGivesUpCompensatesTheStepWithItsKey) {
   Saga saga = AcceptedCharge(/*max_attempts=*/1);
   Decision d = saga.FireTimer();
-  EXPECT_EQ(Labels(d.events),
-            (Labels_{"StepFailed 1/1", "CompensationStarted",
-                     "CompensationStepStarted 1/1"}));
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 1/1", "CompensationStarted",
+                                       "CompensationStepStarted 1/1"}));
   EXPECT_TRUE(saga.state().steps[kCharge].outcome_unknown);
-  EXPECT_EQ(d.commands,
-            std::vector<Command>{InvokeCompensation(kCharge, 1, saga.now + kHour)});
+  EXPECT_EQ(d.commands, std::vector<Command>{
+                            InvokeCompensation(kCharge, 1, saga.now + kHour)});
   saga.Succeed();
   d = saga.Succeed();
   EXPECT_EQ(Labels(d.events),
@@ -1368,8 +1371,8 @@ TEST(DeciderAsyncTest, CancelWhileWaitingCompensatesTheAcceptedStep) {
   const std::string token = saga.state().completion_token;
   Decision d = saga.Cancel("customer left");
   EXPECT_EQ(Labels(d.events),
-            (Labels_{"CancelRequested", "StepFailed 1/1",
-                     "CompensationStarted", "CompensationStepStarted 1/1"}));
+            (Labels_{"CancelRequested", "StepFailed 1/1", "CompensationStarted",
+                     "CompensationStepStarted 1/1"}));
   EXPECT_TRUE(saga.state().steps[kCharge].outcome_unknown);
   EXPECT_EQ(
       saga.Complete(CallOutcome::kSucceeded, "{}", "", &token).refusal.code(),

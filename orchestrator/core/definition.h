@@ -41,9 +41,9 @@ struct InputMapping {
 struct StepDefinition {
   std::string name;
   StepKind kind = StepKind::kCompensatable;
-  std::string participant;    // logical participant name, e.g. "doctor"
-  std::string action;         // e.g. "reserve_doctor"
-  std::string compensation;   // compensating action; empty unless compensatable
+  std::string participant;   // logical participant name, e.g. "doctor"
+  std::string action;        // e.g. "reserve_doctor"
+  std::string compensation;  // compensating action; empty unless compensatable
   // Deadline of one call; for an asynchronous step, of the wait for the
   // completion, counted from the attempt's start.
   int64_t timeout_ms = 5000;

@@ -316,11 +316,10 @@ class Parser {
     if (const YAML::Node name = node["name"]; name && name.IsScalar()) {
       step_ = "step '" + name.Scalar() + "'";
     }
-    absl::Status s =
-        CheckKeys(node, "",
-                  {"name", "kind", "participant", "action", "compensation",
-                   "timeout", "retry", "compensation_retry", "input",
-                   "completion", "call_timeout"});
+    absl::Status s = CheckKeys(
+        node, "",
+        {"name", "kind", "participant", "action", "compensation", "timeout",
+         "retry", "compensation_retry", "input", "completion", "call_timeout"});
     if (!s.ok()) return s;
 
     s = GetString(node, "name", "name", true, step.name);
@@ -404,8 +403,8 @@ class Parser {
   // completion, so the call needs a deadline of its own.
   absl::Status ParseCompletion(const YAML::Node& node, StepDefinition& step) {
     std::string completion = "sync";
-    absl::Status s = GetString(node, "completion", "completion", false,
-                               completion);
+    absl::Status s =
+        GetString(node, "completion", "completion", false, completion);
     if (!s.ok()) return s;
     if (completion != "sync" && completion != "async") {
       return Error("completion",

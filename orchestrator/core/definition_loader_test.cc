@@ -441,8 +441,7 @@ INSTANTIATE_TEST_SUITE_P(
 INSTANTIATE_TEST_SUITE_P(
     AsyncCompletion, BadDefinitionTest,
     ::testing::Values(
-        BadCase{"unknown completion mode",
-                Saga(R + "    completion: later\n"),
+        BadCase{"unknown completion mode", Saga(R + "    completion: later\n"),
                 kStepPrefix +
                     "field 'completion': 'later' must be one of sync, async"},
         BadCase{"completion not a string",
@@ -479,10 +478,10 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST(DefinitionLoaderTest, AsyncStepWaitsUpToItsTimeoutAndCallsWithItsOwn) {
-  absl::StatusOr<SagaDefinition> def = ParseDefinition(
-      Saga(R + "    completion: async\n    timeout: 48h\n"
-               "    call_timeout: 3s\n"),
-      kSource);
+  absl::StatusOr<SagaDefinition> def =
+      ParseDefinition(Saga(R + "    completion: async\n    timeout: 48h\n"
+                               "    call_timeout: 3s\n"),
+                      kSource);
   ASSERT_TRUE(def.ok()) << def.status();
   EXPECT_TRUE(def->steps[0].async_completion);
   EXPECT_EQ(def->steps[0].timeout_ms, 48 * 3600 * 1000LL);
@@ -490,14 +489,12 @@ TEST(DefinitionLoaderTest, AsyncStepWaitsUpToItsTimeoutAndCallsWithItsOwn) {
 }
 
 TEST(DefinitionLoaderTest, AsyncCallTimeoutDefaultsToFiveSecondsAtMostTimeout) {
-  absl::StatusOr<SagaDefinition> long_wait =
-      ParseDefinition(Saga(R + "    completion: async\n    timeout: 1h\n"),
-                      kSource);
+  absl::StatusOr<SagaDefinition> long_wait = ParseDefinition(
+      Saga(R + "    completion: async\n    timeout: 1h\n"), kSource);
   ASSERT_TRUE(long_wait.ok()) << long_wait.status();
   EXPECT_EQ(long_wait->steps[0].call_timeout_ms, 5000);
-  absl::StatusOr<SagaDefinition> short_wait =
-      ParseDefinition(Saga(R + "    completion: async\n    timeout: 2s\n"),
-                      kSource);
+  absl::StatusOr<SagaDefinition> short_wait = ParseDefinition(
+      Saga(R + "    completion: async\n    timeout: 2s\n"), kSource);
   ASSERT_TRUE(short_wait.ok()) << short_wait.status();
   EXPECT_EQ(short_wait->steps[0].call_timeout_ms, 2000);
 }

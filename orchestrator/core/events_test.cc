@@ -109,8 +109,9 @@ TEST(EventsTest, ClientsSeeACompletionTokenRedacted) {
   EXPECT_EQ(shown, R"({"completion_token":"[redacted]"})");
   EXPECT_EQ(shown.find(started.completion_token), std::string::npos);
   // A synchronous step's StepStarted has none, and shows none.
-  EXPECT_EQ(EncodeEventData(WithoutSecrets(Make(EventType::kStepStarted, 0, 1))),
-            "{}");
+  EXPECT_EQ(
+      EncodeEventData(WithoutSecrets(Make(EventType::kStepStarted, 0, 1))),
+      "{}");
 }
 
 TEST(EventsTest, DocumentsAreEmbeddedAsJsonValues) {

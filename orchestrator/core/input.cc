@@ -111,13 +111,13 @@ absl::StatusOr<Json> ParseOrEmpty(const std::string& text,
 }  // namespace
 
 static absl::StatusOr<Json> ParseJsonObject(const std::string& text,
-                                     const std::string& what,
-                                     size_t max_bytes) {
+                                            const std::string& what,
+                                            size_t max_bytes) {
   // Checked before parsing so an oversized request costs nothing to refuse.
   if (text.size() > max_bytes) {
     return absl::InvalidArgumentError(
-        what + " is " + std::to_string(text.size()) +
-        " bytes; the limit is " + std::to_string(max_bytes));
+        what + " is " + std::to_string(text.size()) + " bytes; the limit is " +
+        std::to_string(max_bytes));
   }
   if (const size_t at = TooDeepAt(text); at != std::string::npos) {
     return absl::InvalidArgumentError(

@@ -378,8 +378,7 @@ TEST(ReplayTest, ScenariosCoverTheInterestingEvents) {
   for (const char* type :
        {"StepFailed", "RetryScheduled", "CancelRequested",
         "CompensationStepFailed", "CompensationRetryScheduled", "SagaFailed",
-        "OperatorAction", "SagaCompensated", "SagaCompleted",
-        "StepAccepted"}) {
+        "OperatorAction", "SagaCompensated", "SagaCompleted", "StepAccepted"}) {
     EXPECT_NE(std::find(seen.begin(), seen.end(), type), seen.end()) << type;
   }
 }

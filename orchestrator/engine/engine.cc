@@ -300,11 +300,10 @@ void Engine::StartSaga(
   if (trace.traceparent.empty()) {
     trace = {observability::NewTrace().ToString(), ""};
   }
-  auto decision = std::make_shared<core::Decision>(
-      core::DecideStart(**definition, *canonical,
-                        {NowMs(), ThreadLocalUnitRandom(),
-                         CompletionTokenFor(**definition)},
-                        trace, started_by));
+  auto decision = std::make_shared<core::Decision>(core::DecideStart(
+      **definition, *canonical,
+      {NowMs(), ThreadLocalUnitRandom(), CompletionTokenFor(**definition)},
+      trace, started_by));
   auto state = std::make_shared<core::SagaState>(
       ApplyNumbered(**definition, core::NewSagaState(**definition, saga_id),
                     decision->events));
@@ -495,9 +494,8 @@ void Engine::Handle(const std::string& saga_id, core::Signal signal,
     runtime.queued.push_back({std::move(signal), std::move(done)});
     return;
   }
-  core::Decision decision =
-      core::Decide(*runtime.definition, runtime.state, signal,
-                   Context(*runtime.definition));
+  core::Decision decision = core::Decide(*runtime.definition, runtime.state,
+                                         signal, Context(*runtime.definition));
   if (!decision.refusal.ok()) {
     if (done) done(decision.refusal);
   } else if (decision.events.empty()) {

@@ -296,8 +296,7 @@ absl::StatusOr<ActionResult> IdempotentRunner::Execute(
             return {std::move(skipped), false};
           }
           if (row->kind != "execute" || row->outcome != "accepted") {
-            return {StoredResult(*row, call.idempotency_key, "execute"),
-                    false};
+            return {StoredResult(*row, call.idempotency_key, "execute"), false};
           }
           // Accepted, not final: the handler takes the call again below.
         }

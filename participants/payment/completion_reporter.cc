@@ -92,10 +92,8 @@ void CompletionReporter::Round() {
                        options_.decline_above_cents);
         std::vector<Settled> charges;
         for (const auto& row : tx.exec(kUnreportedSql)) {
-          charges.push_back({row[0].as<std::string>(),
-                             row[1].as<std::string>(),
-                             row[2].as<std::string>(),
-                             row[3].as<std::string>(),
+          charges.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
+                             row[2].as<std::string>(), row[3].as<std::string>(),
                              row[4].as<std::string>(), row[5].as<int64_t>()});
         }
         tx.commit();
@@ -109,21 +107,22 @@ void CompletionReporter::Round() {
     const grpc::Status status = Report(charge);
     if (!status.ok() &&
         status.error_code() != grpc::StatusCode::FAILED_PRECONDITION) {
-      spdlog::warn("charge {} of saga {}: CompleteStep failed ({}: {}); "
-                   "trying again",
-                   charge.charge_id, charge.saga_id,
-                   static_cast<int>(status.error_code()),
-                   status.error_message());
+      spdlog::warn(
+          "charge {} of saga {}: CompleteStep failed ({}: {}); "
+          "trying again",
+          charge.charge_id, charge.saga_id,
+          static_cast<int>(status.error_code()), status.error_message());
       continue;
     }
     if (status.ok()) {
       spdlog::info("charge {} of saga {} reported {}", charge.charge_id,
                    charge.saga_id, charge.status);
     } else {
-      spdlog::info("charge {} of saga {}: the orchestrator refused the "
-                   "completion ({}); a retry of the step will bring a new "
-                   "token",
-                   charge.charge_id, charge.saga_id, status.error_message());
+      spdlog::info(
+          "charge {} of saga {}: the orchestrator refused the "
+          "completion ({}); a retry of the step will bring a new "
+          "token",
+          charge.charge_id, charge.saga_id, status.error_message());
     }
     absl::Status marked = pool_->Run(
         "marking a charge reported",
@@ -149,14 +148,15 @@ grpc::Status CompletionReporter::Report(const Settled& charge) {
   v1::StepResult* result = request.mutable_result();
   if (charge.status == "settled") {
     result->set_outcome(v1::STEP_OUTCOME_SUCCEEDED);
-    result->set_output_json(nlohmann::json{{"charge_id", charge.charge_id},
-                                           {"amount_cents", charge.amount_cents},
-                                           {"status", charge.status}}
-                                .dump());
+    result->set_output_json(nlohmann::json{
+        {"charge_id", charge.charge_id},
+        {"amount_cents", charge.amount_cents},
+        {"status",
+         charge.status}}.dump());
   } else {
     result->set_outcome(v1::STEP_OUTCOME_BUSINESS_FAILURE);
-    result->set_error("charge " + charge.charge_id + " declined: " +
-                      std::to_string(charge.amount_cents) +
+    result->set_error("charge " + charge.charge_id +
+                      " declined: " + std::to_string(charge.amount_cents) +
                       " cents is above the limit");
   }
   grpc::ClientContext context;

@@ -42,9 +42,8 @@ int main(int argc, char** argv) {
   };
   spec.start_worker = [&](saga::pg::ConnectionPool& pool) {
     options.settle_after = std::chrono::milliseconds(settle_after_ms);
-    auto reporter =
-        std::make_shared<saga::participants::CompletionReporter>(&pool,
-                                                                 options);
+    auto reporter = std::make_shared<saga::participants::CompletionReporter>(
+        &pool, options);
     return [reporter] { reporter->Stop(); };
   };
   return saga::participants::RunParticipant(argc, argv, spec);

@@ -18,7 +18,8 @@ int64_t RequirePositiveInteger(const nlohmann::json& input,
 
 ActionResult Charge(pqxx::work& tx, const ActionCall& call) {
   const std::string customer_id = RequireString(call.input, "customer_id");
-  const int64_t amount_cents = RequirePositiveInteger(call.input, "amount_cents");
+  const int64_t amount_cents =
+      RequirePositiveInteger(call.input, "amount_cents");
   if (call.completion_token.empty()) {
     return ActionResult::BusinessFailure(
         "charge completes asynchronously: its step must say "
@@ -50,10 +51,9 @@ ActionResult RefundCharge(pqxx::work& tx, const ActionCall& call) {
         {{"compensated", false},
          {"reason", "no charge under the original key"}});
   }
-  return ActionResult::Succeeded(
-      {{"compensated", true},
-       {"charge_id", rows[0][0].as<std::string>()},
-       {"status", rows[0][1].as<std::string>()}});
+  return ActionResult::Succeeded({{"compensated", true},
+                                  {"charge_id", rows[0][0].as<std::string>()},
+                                  {"status", rows[0][1].as<std::string>()}});
 }
 
 ActionResult GetCharge(pqxx::work& tx, const ActionCall& call) {

@@ -67,7 +67,8 @@ grpc::StatusCode Complete(TestCluster& cluster, const std::string& saga_id,
   return cluster.Stub().CompleteStep(&context, request, &response).error_code();
 }
 
-TEST(AsyncCompletionItest, CompletesThroughCompleteStepAcrossAnOrchestratorCrash) {
+TEST(AsyncCompletionItest,
+     CompletesThroughCompleteStepAcrossAnOrchestratorCrash) {
   TestCluster cluster(CheckoutCluster());
   ASSERT_TRUE(cluster.Start());
   const std::string id = cluster.StartSaga(
@@ -94,7 +95,8 @@ TEST(AsyncCompletionItest, CompletesThroughCompleteStepAcrossAnOrchestratorCrash
   // settles the charge and keeps reporting it until the orchestrator is
   // back, which resumes the wait (no new attempt) and takes the result.
   cluster.KillOrchestrator(SIGKILL);
-  ASSERT_TRUE(cluster.RestartParticipant("payment", {"--settle-after-ms", "0"}));
+  ASSERT_TRUE(
+      cluster.RestartParticipant("payment", {"--settle-after-ms", "0"}));
   ASSERT_TRUE(cluster.StartOrchestrator());
   const v1::Saga done = cluster.AwaitTerminal(id, seconds(10));
   ASSERT_EQ(done.status(), v1::SAGA_STATUS_COMPLETED) << DescribeSaga(done);

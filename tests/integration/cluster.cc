@@ -310,10 +310,9 @@ std::shared_ptr<grpc::ChannelCredentials> TestCluster::ClientCredentials()
   for (const auto& [flag, value] : participant.spec.default_flags) {
     if (std::find(participant.flags.begin(), participant.flags.end(), flag) ==
         participant.flags.end()) {
-      argv.insert(argv.end(),
-                  {flag, value == kOrchestratorAddress
-                             ? Address(orchestrators_.at(0).port)
-                             : value});
+      argv.insert(argv.end(), {flag, value == kOrchestratorAddress
+                                         ? Address(orchestrators_.at(0).port)
+                                         : value});
     }
   }
   argv.insert(argv.end(), participant.flags.begin(), participant.flags.end());

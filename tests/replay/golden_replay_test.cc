@@ -118,19 +118,17 @@ TEST(GoldenReplayTest, EachGoldenHistoryShowsWhatItsNameSays) {
   const History async = LoadGolden("async_completion.json");
   EXPECT_EQ(Count(async, EventType::kStepAccepted), 1);
   EXPECT_TRUE(Any(async, [](const Event& e) {
-    return e.type == EventType::kStepStarted &&
-           e.completion_token == kRedacted;
+    return e.type == EventType::kStepStarted && e.completion_token == kRedacted;
   }));
 }
 
 TEST(GoldenReplayTest, ADeciderThatIgnoresCompletionsIsCaught) {
-  DecideFn ignores_completions = [](const SagaDefinition& def,
-                                    const SagaState& state,
-                                    const Signal& signal,
-                                    const DecideContext& ctx) {
-    if (signal.kind == Signal::Kind::kStepCompletion) return Decision{};
-    return Decide(def, state, signal, ctx);
-  };
+  DecideFn ignores_completions =
+      [](const SagaDefinition& def, const SagaState& state,
+         const Signal& signal, const DecideContext& ctx) {
+        if (signal.kind == Signal::Kind::kStepCompletion) return Decision{};
+        return Decide(def, state, signal, ctx);
+      };
   const History h = LoadGolden("async_completion.json");
   ReplayReport report = ReplayHistory(h, nullptr, ignores_completions);
   ASSERT_FALSE(report.ok());

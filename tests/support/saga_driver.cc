@@ -66,9 +66,7 @@ Decision SagaDriver::TimeOut() {
   return Answer(CallOutcome::kUnknown, "", "deadline");
 }
 
-Decision SagaDriver::Accept() {
-  return Answer(CallOutcome::kAccepted);
-}
+Decision SagaDriver::Accept() { return Answer(CallOutcome::kAccepted); }
 
 Decision SagaDriver::Complete(CallOutcome outcome, const std::string& output,
                               const std::string& error,
@@ -169,8 +167,7 @@ std::string Describe(const core::SagaState& s) {
       << s.in_flight_deadline_ms << " retry=" << s.retry_due_ms << "/"
       << s.retry_attempt << " completion=" << s.completion_token << "/"
       << s.awaiting_completion << "/" << s.completion_due_ms
-      << " cancel=" << s.cancel_requested
-      << " reason=" << s.reason << "\n";
+      << " cancel=" << s.cancel_requested << " reason=" << s.reason << "\n";
   for (const core::StepState& st : s.steps) {
     out << "  " << core::StepStatusName(st.status)
         << " attempts=" << st.attempts << " comp=" << st.compensation_attempts
