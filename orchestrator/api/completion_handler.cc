@@ -100,7 +100,9 @@ grpc::ServerUnaryReactor* OrchestratorService::CompleteStep(
       request->saga_id(), request->step(), request->completion_token(),
       completion->outcome, std::move(completion->output_json),
       std::move(completion->error), [reactor, request](absl::Status completed) {
-        if (absl::IsFailedPrecondition(completed)) {
+        // NotFound: the saga ended here while the completion queued.
+        if (absl::IsFailedPrecondition(completed) ||
+            absl::IsNotFound(completed)) {
           // The real reason, for the operators; never the token.
           spdlog::info("CompleteStep refused for saga {} step '{}': {}",
                        request->saga_id(), request->step(),
