@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "saga/v1/participant.grpc.pb.h"
 #include "tests/integration/cluster.h"
 #include "tests/support/definitions.h"
 
@@ -123,6 +124,51 @@ TEST(AsyncCompletionItest,
         << event.type() << " " << event.data_json();
   }
   EXPECT_EQ(cluster.OrchestratorLog().find(token), std::string::npos);
+}
+
+// The participant's side of the protocol: a repeated Execute with the key
+// answers ACCEPTED again and leaves the charge holding the latest token,
+// the one its result is reported with.
+TEST(AsyncCompletionItest, ARepeatedChargeTakesTheNewToken) {
+  TestCluster cluster(CheckoutCluster());
+  ASSERT_TRUE(cluster.Start());
+  auto participant = v1::Participant::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(cluster.participant_port("payment")),
+      grpc::InsecureChannelCredentials()));
+  auto charge = [&](const std::string& token) {
+    v1::StepRequest request;
+    request.set_saga_id("s-1");
+    request.set_step("charge");
+    request.set_action("charge");
+    request.set_idempotency_key("s-1/charge/execute");
+    request.set_attempt(token == "token-a" ? 1 : 2);
+    request.set_input_json(R"({"customer_id":"c-1","amount_cents":700})");
+    request.set_completion_token(token);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + seconds(10));
+    v1::StepResult result;
+    const grpc::Status status =
+        participant->Execute(&context, request, &result);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return result.outcome();
+  };
+  EXPECT_EQ(charge("token-a"), v1::STEP_OUTCOME_ACCEPTED);
+  EXPECT_EQ(charge("token-b"), v1::STEP_OUTCOME_ACCEPTED);
+  EXPECT_EQ(cluster.QueryInt("payment",
+                             "SELECT count(*) FROM charges WHERE saga_id = $1 "
+                             "AND completion_token = 'token-b' AND status = "
+                             "'pending'",
+                             "s-1"),
+            1);
+  EXPECT_EQ(
+      cluster.QueryInt(
+          "payment", "SELECT count(*) FROM charges WHERE saga_id = $1", "s-1"),
+      1);
+  EXPECT_EQ(cluster.QueryInt("payment",
+                             "SELECT count(*) FROM idempotency_keys "
+                             "WHERE saga_id = $1 AND outcome = 'accepted'",
+                             "s-1"),
+            1);
 }
 
 }  // namespace
