@@ -329,8 +329,8 @@ int RunServer(config::Config config, const RunOptions& run) {
   }
 
   api::ServiceOptions service_options;
+  service_options.max_json_bytes = config.limits.max_input_bytes;
   service_options.events = &event_streams;
-  service_options.max_payload_bytes = config.limits.max_input_bytes;
   service_options.authorizer = api::Authorizer(std::move(secrets->tokens));
   api::OrchestratorService service(&engine, store, &definitions,
                                    service_options);

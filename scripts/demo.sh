@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # The end-to-end demo: builds everything, starts a private PostgreSQL, the
-# three participants (patient, doctor, email) and the orchestrator, then
-# books four appointments with sagactl and shows how each saga ended:
+# participants (patient, doctor, email, payment) and the orchestrator, then
+# runs five sagas with sagactl and shows how each ended:
 #   1. a normal booking                         -> COMPLETED
 #   2. an inactive patient                      -> COMPENSATED (refused)
 #   3. the email service is down for a while    -> COMPLETED once it is back
 #   4. a scheduled booking the clinic approves  -> COMPLETED once approved
 #      (sagas/approved_booking.yaml: a wait for a signal, a delay, a deadline)
+#   5. a payment (sagas/patient_payment.yaml)   -> COMPLETED once reported
+#      (saga-payment accepts the charge at once and completes it a moment
+#      later with CompleteStep: asynchronous completion)
 # Everything it started is stopped at the end or on error. KEEP_RUNNING=1
 # leaves the services running (and prints how to stop them).
 #
-# Ports: 50051 for the orchestrator (sagactl's default) and 50061-50063 for
+# Ports: 50051 for the orchestrator (sagactl's default) and 50061-50064 for
 # the participants; a port that is taken is replaced by a free one. Override
 # with SAGA_DEMO_ORCHESTRATOR_PORT, SAGA_DEMO_PATIENT_PORT,
-# SAGA_DEMO_DOCTOR_PORT and SAGA_DEMO_EMAIL_PORT.
+# SAGA_DEMO_DOCTOR_PORT, SAGA_DEMO_EMAIL_PORT and SAGA_DEMO_PAYMENT_PORT.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -85,7 +88,7 @@ cleanup() {
   fi
   [[ $status -eq 0 ]] || echo "demo: failed; stopping what it started" >&2
   local name
-  for name in orchestrator email doctor patient; do
+  for name in orchestrator payment email doctor patient; do
     stop_service "$name"
   done
   if [[ -n $PG_DIR ]]; then
@@ -134,6 +137,7 @@ start_participant() {
     patient) port=$PATIENT_PORT ;;
     doctor) port=$DOCTOR_PORT ;;
     email) port=$EMAIL_PORT ;;
+    payment) port=$PAYMENT_PORT ;;
   esac
   start_service "$name" "$port" "$BIN/saga-$name" \
     --listen "127.0.0.1:$port" --db "$(dsn "$name")" \
@@ -216,7 +220,8 @@ book() {
 headline "Installing dependencies and building"
 "$ROOT/scripts/install-deps.sh"
 "$ROOT/scripts/build.sh"
-for binary in saga-orchestrator saga-patient saga-doctor saga-email sagactl; do
+for binary in saga-orchestrator saga-patient saga-doctor saga-email \
+  saga-payment sagactl; do
   [[ -x $BIN/$binary ]] || die "$BIN/$binary was not built"
 done
 
@@ -233,28 +238,34 @@ note "Run directory (logs): $RUN_DIR"
 source "$PG_DIR/env"
 # Each service owns its database; the orchestrator keeps saga state, the
 # event history and the outbox in its own.
-for db in orchestrator patient doctor email; do
+for db in orchestrator patient doctor email payment; do
   "$ROOT/scripts/pg.sh" createdb "$PG_DIR" "$db"
 done
-note "databases: orchestrator, patient, doctor, email (port $SAGA_PG_PORT)"
+note "databases: orchestrator, patient, doctor, email, payment (port $SAGA_PG_PORT)"
 
 # Chosen after PostgreSQL took its port, so they cannot collide.
 ORCHESTRATOR_PORT=$(pick_port "${SAGA_DEMO_ORCHESTRATOR_PORT:-50051}")
 PATIENT_PORT=$(pick_port "${SAGA_DEMO_PATIENT_PORT:-50061}")
 DOCTOR_PORT=$(pick_port "${SAGA_DEMO_DOCTOR_PORT:-50062}")
 EMAIL_PORT=$(pick_port "${SAGA_DEMO_EMAIL_PORT:-50063}")
+PAYMENT_PORT=$(pick_port "${SAGA_DEMO_PAYMENT_PORT:-50064}")
 export SAGACTL_ADDRESS=127.0.0.1:$ORCHESTRATOR_PORT
 
 start_participant patient
 start_participant doctor
 open_calendar
 start_participant email
+# The payment provider settles a charge 2 s after accepting it, then reports
+# it to the orchestrator (CompleteStep).
+start_participant payment --orchestrator "$SAGACTL_ADDRESS" \
+  --settle-after-ms 2000
 start_service orchestrator "$ORCHESTRATOR_PORT" "$BIN/saga-orchestrator" \
   --listen "$SAGACTL_ADDRESS" --db "$(dsn orchestrator)" \
   --definitions "$ROOT/sagas" --migrations "$ROOT/migrations/orchestrator" \
   --participant "patient=127.0.0.1:$PATIENT_PORT" \
   --participant "doctor=127.0.0.1:$DOCTOR_PORT" \
-  --participant "email=127.0.0.1:$EMAIL_PORT"
+  --participant "email=127.0.0.1:$EMAIL_PORT" \
+  --participant "payment=127.0.0.1:$PAYMENT_PORT"
 
 # A week ahead: bookings are never made for a day before today (UTC).
 DAY1=$(date -u -d '+7 days' +%F)
@@ -353,10 +364,44 @@ else
   printf '\n  => COMPLETED once approved, as expected.\n'
 fi
 
+headline "5. A payment that completes asynchronously: p-1001 pays 45.00"
+note "saga-payment answers the charge with ACCEPTED at once; the step then" \
+  "waits (no call in flight) until the provider reports the settled charge" \
+  "with CompleteStep and the completion token of the attempt. Expect" \
+  "ACCEPTED while it waits, then COMPLETED." ""
+note "\$ sagactl start patient_payment --input '{\"patient_id\":\"p-1001\",\"amount_cents\":4500}'"
+output=$("$BIN/sagactl" -o json start patient_payment --input \
+  '{"patient_id":"p-1001","amount_cents":4500}') ||
+  die "sagactl start failed: $output"
+saga_id=$(json_first saga_id <<<"$output")
+[[ -n $saga_id ]] || die "sagactl start printed no saga id: $output"
+for _ in $(seq 1 100); do
+  "$BIN/sagactl" -o json history "$saga_id" | grep -q StepAccepted && break
+  sleep 0.1
+done
+note "\$ sagactl show $saga_id   # while the provider settles the charge"
+"$BIN/sagactl" show "$saga_id"
+note "\$ sagactl await $saga_id"
+"$BIN/sagactl" await "$saga_id" --timeout 1m >/dev/null || true
+note "\$ sagactl show $saga_id"
+"$BIN/sagactl" show "$saga_id"
+note "" "In the payment service's database (table charges):"
+PGPASSFILE=$SAGA_PG_PASSFILE "$PG_BIN/psql" -h 127.0.0.1 -p "$SAGA_PG_PORT" \
+  -U saga -d payment -X -P pager=off -c \
+  "SELECT charge_id, customer_id, amount_cents, status, reported
+     FROM charges WHERE saga_id = '$saga_id'"
+# (The steps' outputs have a "status" of their own: match the saga's.)
+detail=$("$BIN/sagactl" -o json show "$saga_id")
+if [[ $detail != *'"SAGA_STATUS_COMPLETED"'* ]]; then
+  FAILURES+=("payment: expected COMPLETED: $("$BIN/sagactl" show "$saga_id" | sed -n 3p)")
+else
+  printf '\n  => COMPLETED once the provider reported the charge, as expected.\n'
+fi
+
 headline "Summary"
 if [[ ${#FAILURES[@]} -gt 0 ]]; then
   printf '  UNEXPECTED: %s\n' "${FAILURES[@]}"
   exit 1
 fi
-note "All four sagas ended as expected. Each 'sagactl show' above lists" \
+note "All five sagas ended as expected. Each 'sagactl show' above lists" \
   "the steps and, under Timeline, the saga's recorded events."

@@ -6,7 +6,7 @@
 namespace saga::api {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, Access>, 14> kAccess = {{
+constexpr std::array<std::pair<std::string_view, Access>, 15> kAccess = {{
     {"StartSaga", Access::kSubmitter},
     {"GetSaga", Access::kSubmitter},
     {"AwaitSaga", Access::kSubmitter},
@@ -23,6 +23,9 @@ constexpr std::array<std::pair<std::string_view, Access>, 14> kAccess = {{
     {"MarkCompensated", Access::kOperator},
     {"ListDefinitions", Access::kOperator},
     {"GetDefinition", Access::kOperator},
+    // A participant's callback: its completion token, not the role, says
+    // which step it may complete, so it needs no more than a submitter.
+    {"CompleteStep", Access::kSubmitter},
 }};
 
 std::string Describe(const Caller& caller) {

@@ -10,7 +10,10 @@
 // and read (GetSaga) and await (AwaitSaga) the sagas they started; a saga
 // started by another caller is NotFound, word for word as a saga that does
 // not exist, so a submitter learns nothing of other callers' sagas, not
-// even that an id exists. Operators may call everything. Health checking and
+// even that an id exists. Submitters may also call CompleteStep (the
+// callback of a participant, which holds a submitter token): the completion
+// token authorizes the one step, whoever started the saga, and every
+// refusal reads the same. Operators may call everything. Health checking and
 // reflection are other services and stay open (see README "Security").
 //
 // Thread-safety: immutable after construction.

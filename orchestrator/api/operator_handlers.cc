@@ -66,7 +66,7 @@ grpc::ServerUnaryReactor* OrchestratorService::SignalSaga(
   const std::string payload_text =
       request->payload_json().empty() ? "{}" : request->payload_json();
   absl::StatusOr<std::string> payload = core::ValidateJsonObject(
-      "payload_json", payload_text, options_.max_payload_bytes);
+      "payload_json", payload_text, options_.max_json_bytes);
   if (auto valid =
           FirstError({CheckSagaId("saga_id", request->saga_id()),
                       CheckText("name", request->name(), kMaxNameLength,

@@ -19,7 +19,8 @@
 //
 // The handlers are defined by purpose: orchestrator_service.cc (start and
 // await, and what they share), read_handlers.cc, operator_handlers.cc
-// (cancel and repairs) and watch_handlers.cc (the streams).
+// (cancel and repairs), completion_handler.cc (CompleteStep, the
+// participants' callback) and watch_handlers.cc (the streams).
 //
 // StartSaga is served as a raw method (start_saga_wire.h) so that a field
 // that is not UTF-8 gets INVALID_ARGUMENT naming it.
@@ -45,8 +46,10 @@ struct ServiceOptions {
   int64_t max_await_ms = 10 * 60 * 1000;
   int max_page_size = 1000;
   int default_page_size = 50;
-  // Largest signal payload (SignalSaga), as the saga input's limit.
-  size_t max_payload_bytes = 256 * 1024;
+  // Largest JSON object taken from a request other than StartSaga's input
+  // (a signal's payload, a step output reported through CompleteStep), in
+  // bytes: the orchestrator's --max-input-bytes.
+  size_t max_json_bytes = 256 * 1024;
   // Serves WatchEvents (not owned; must outlive the service). Null: the
   // RPC answers UNIMPLEMENTED.
   EventStreams* events = nullptr;
@@ -101,6 +104,10 @@ class OrchestratorService final
       grpc::CallbackServerContext* context,
       const v1::MarkCompensatedRequest* request,
       v1::MarkCompensatedResponse* response) override;
+  grpc::ServerUnaryReactor* CompleteStep(
+      grpc::CallbackServerContext* context,
+      const v1::CompleteStepRequest* request,
+      v1::CompleteStepResponse* response) override;
   grpc::ServerWriteReactor<v1::SagaEvent>* WatchSaga(
       grpc::CallbackServerContext* context,
       const v1::WatchSagaRequest* request) override;

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "orchestrator/api/service_test_fixture.h"
+#include "tests/support/definitions.h"
 
 namespace saga::api::testing {
 namespace {
@@ -354,6 +355,213 @@ TEST(OrchestratorServiceTest, ListsAndShowsDefinitions) {
   EXPECT_TRUE(definition.info().current());
   EXPECT_NE(definition.source_yaml().find("name: appointment_booking"),
             std::string::npos);
+}
+
+// Asynchronous completion (tests/testdata/checkout): `charge` is answered
+// ACCEPTED by the fake participant and completed through CompleteStep.
+ServiceHarnessOptions WithCheckout() {
+  ServiceHarnessOptions options;
+  options.definition_dirs = {saga::testing::TestDefinitionDir("checkout")};
+  return options;
+}
+
+constexpr char kCheckoutInput[] =
+    R"({"customer_id":"c-1","amount_cents":2500})";
+
+v1::CompleteStepRequest Completion(const std::string& saga_id,
+                                   const std::string& token,
+                                   const std::string& output = "{}") {
+  v1::CompleteStepRequest request;
+  request.set_saga_id(saga_id);
+  request.set_step("charge");
+  request.set_completion_token(token);
+  request.mutable_result()->set_outcome(v1::STEP_OUTCOME_SUCCEEDED);
+  request.mutable_result()->set_output_json(output);
+  return request;
+}
+
+grpc::Status Complete(ServiceHarness& harness,
+                      const v1::CompleteStepRequest& request) {
+  v1::CompleteStepResponse response;
+  return harness.Stub().CompleteStep(Context().get(), request, &response);
+}
+
+// The saga once its charge waits for its completion.
+v1::Saga AwaitAccepted(ServiceHarness& harness, const std::string& saga_id) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  v1::GetSagaRequest get;
+  get.set_saga_id(saga_id);
+  v1::GetSagaResponse saga;
+  while (std::chrono::steady_clock::now() < deadline) {
+    saga.Clear();
+    EXPECT_TRUE(harness.Stub().GetSaga(Context().get(), get, &saga).ok());
+    if (saga.saga().steps_size() > 0 &&
+        saga.saga().steps(0).completion_due_unix_ms() > 0) {
+      break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  return saga.saga();
+}
+
+std::vector<v1::SagaEvent> HistoryOf(ServiceHarness& harness,
+                                     const std::string& saga_id) {
+  v1::GetSagaHistoryRequest request;
+  request.set_saga_id(saga_id);
+  v1::GetSagaHistoryResponse history;
+  EXPECT_TRUE(
+      harness.Stub().GetSagaHistory(Context().get(), request, &history).ok());
+  return {history.events().begin(), history.events().end()};
+}
+
+TEST(OrchestratorServiceTest, CompletesAnAcceptedStepOnceWithItsToken) {
+  ServiceHarness harness(WithCheckout());
+  harness.participant().SetOutcome("charge", v1::STEP_OUTCOME_ACCEPTED);
+  Started started = Start(harness, "", "", "checkout", kCheckoutInput);
+  ASSERT_TRUE(started.status.ok()) << started.status.error_message();
+  const std::string id = started.response.saga_id();
+  const v1::Saga waiting = AwaitAccepted(harness, id);
+  ASSERT_GT(waiting.steps(0).completion_due_unix_ms(), 0)
+      << waiting.DebugString();
+  const std::string token = harness.participant().CompletionToken("charge");
+  ASSERT_EQ(token.size(), 32u);
+  const size_t events = HistoryOf(harness, id).size();
+
+  const grpc::Status wrong =
+      Complete(harness, Completion(id, std::string(32, 'f')));
+  EXPECT_EQ(wrong.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(wrong.error_message(),
+            "completion token not accepted for saga " + id +
+                " step 'charge': unknown, already used, or its attempt has "
+                "ended");
+  EXPECT_EQ(HistoryOf(harness, id).size(), events);
+
+  const grpc::Status completed =
+      Complete(harness, Completion(id, token, R"({"charge_id":"ch-1"})"));
+  ASSERT_TRUE(completed.ok()) << completed.error_message();
+  Awaited done = Await(harness, id);
+  ASSERT_TRUE(done.status.ok()) << done.status.error_message();
+  EXPECT_EQ(done.response.saga().status(), v1::SAGA_STATUS_COMPLETED);
+  EXPECT_EQ(done.response.saga().steps(0).output_json(),
+            R"({"charge_id":"ch-1"})");
+
+  // Spent.
+  const size_t ended = HistoryOf(harness, id).size();
+  EXPECT_EQ(Complete(harness, Completion(id, token)).error_code(),
+            StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(HistoryOf(harness, id).size(), ended);
+
+  // The history shows that a token was given, never the token.
+  bool redacted = false;
+  for (const v1::SagaEvent& event : HistoryOf(harness, id)) {
+    EXPECT_EQ(event.data_json().find(token), std::string::npos)
+        << event.data_json();
+    if (event.type() == "StepStarted" && event.step() == "charge") {
+      redacted = event.data_json() == R"({"completion_token":"[redacted]"})";
+    }
+  }
+  EXPECT_TRUE(redacted);
+}
+
+TEST(OrchestratorServiceTest, CompletionOfAnUnknownSagaIsRefusedAlike) {
+  ServiceHarness harness(WithCheckout());
+  const std::string id = "00000000-0000-4000-8000-000000000000";
+  const grpc::Status status = Complete(harness, Completion(id, "t"));
+  EXPECT_EQ(status.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(status.error_message(),
+            "completion token not accepted for saga " + id +
+                " step 'charge': unknown, already used, or its attempt has "
+                "ended");
+  EXPECT_TRUE(harness.store().Outbox().empty());
+}
+
+TEST(OrchestratorServiceTest, CompleteStepRefusesBadRequestsAndWritesNothing) {
+  ServiceHarness harness(WithCheckout());
+  harness.participant().SetOutcome("charge", v1::STEP_OUTCOME_ACCEPTED);
+  Started started = Start(harness, "", "", "checkout", kCheckoutInput);
+  ASSERT_TRUE(started.status.ok()) << started.status.error_message();
+  const std::string id = started.response.saga_id();
+  AwaitAccepted(harness, id);
+  const std::string token = harness.participant().CompletionToken("charge");
+  const size_t events = HistoryOf(harness, id).size();
+
+  struct Bad {
+    const char* what;
+    v1::CompleteStepRequest request;
+    const char* message_start;
+  };
+  auto with = [&](auto change) {
+    v1::CompleteStepRequest request = Completion(id, token);
+    change(request);
+    return request;
+  };
+  using R = v1::CompleteStepRequest;
+  const std::vector<Bad> cases = {
+      {"bad saga id", with([](R& r) { r.set_saga_id("nope"); }), "saga_id"},
+      {"no step", with([](R& r) { r.set_step(""); }), "step"},
+      {"NUL in step",
+       with([](R& r) { r.set_step(std::string("char\0ge", 7)); }), "step"},
+      {"no token", with([](R& r) { r.set_completion_token(""); }),
+       "completion_token"},
+      {"token too long",
+       with([](R& r) { r.set_completion_token(std::string(129, 'a')); }),
+       "completion_token"},
+      {"no outcome", with([](R& r) {
+         r.mutable_result()->set_outcome(v1::STEP_OUTCOME_UNSPECIFIED);
+       }),
+       "result.outcome must be"},
+      {"retryable outcome", with([](R& r) {
+         r.mutable_result()->set_outcome(v1::STEP_OUTCOME_RETRYABLE_FAILURE);
+       }),
+       "result.outcome must be"},
+      {"accepted again", with([](R& r) {
+         r.mutable_result()->set_outcome(v1::STEP_OUTCOME_ACCEPTED);
+       }),
+       "result.outcome must be"},
+      {"output not JSON",
+       with([](R& r) { r.mutable_result()->set_output_json("{nope"); }),
+       "result.output_json is not valid JSON"},
+      {"output not an object",
+       with([](R& r) { r.mutable_result()->set_output_json("[1]"); }),
+       "result.output_json must be a JSON object"},
+      {"output with a key twice", with([](R& r) {
+         r.mutable_result()->set_output_json(R"({"a":1,"a":2})");
+       }),
+       "result.output_json has the key"},
+      {"output with a NUL", with([](R& r) {
+         r.mutable_result()->set_output_json(R"({"a":"x\u0000y"})");
+       }),
+       "result.output_json field 'a' contains a NUL"},
+      {"output too large", with([](R& r) {
+         r.mutable_result()->set_output_json(
+             R"({"a":")" + std::string(300 * 1024, 'x') + R"("})");
+       }),
+       "result.output_json is "},
+      {"error on success",
+       with([](R& r) { r.mutable_result()->set_error("but"); }),
+       "result.error must be empty"},
+      {"business failure without error", with([](R& r) {
+         r.mutable_result()->set_outcome(v1::STEP_OUTCOME_BUSINESS_FAILURE);
+         r.mutable_result()->clear_output_json();
+       }),
+       "result.error"},
+      {"business failure with output", with([](R& r) {
+         r.mutable_result()->set_outcome(v1::STEP_OUTCOME_BUSINESS_FAILURE);
+         r.mutable_result()->set_error("declined");
+       }),
+       "result.output_json must be empty"},
+  };
+  for (const Bad& bad : cases) {
+    SCOPED_TRACE(bad.what);
+    const grpc::Status status = Complete(harness, bad.request);
+    EXPECT_EQ(status.error_code(), StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(status.error_message().rfind(bad.message_start, 0), 0u)
+        << status.error_message();
+    EXPECT_EQ(status.error_message().find(token), std::string::npos);
+  }
+  EXPECT_EQ(HistoryOf(harness, id).size(), events);
+  // The valid token still completes the step.
+  EXPECT_TRUE(Complete(harness, Completion(id, token)).ok());
 }
 
 }  // namespace

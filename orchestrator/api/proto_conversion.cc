@@ -101,6 +101,10 @@ v1::Saga SagaToProto(const core::SagaDefinition& definition,
         static_cast<int>(i) == state.current_step) {
       out->set_waiting_until_unix_ms(state.wait_due_ms);
     }
+    if (state.awaiting_completion &&
+        state.current_step == static_cast<int>(i)) {
+      out->set_completion_due_unix_ms(state.completion_due_ms);
+    }
   }
   for (const core::ReceivedSignal& signal : state.signals) {
     v1::ReceivedSignal* out = saga.add_signals();
@@ -129,7 +133,7 @@ v1::SagaEvent EventToProto(const core::SagaDefinition& definition,
     out.set_step(definition.steps[event.step].name);
   }
   out.set_attempt(event.attempt);
-  out.set_data_json(core::EncodeEventData(event));
+  out.set_data_json(core::EncodeEventData(core::WithoutSecrets(event)));
   out.set_recorded_unix_ms(event.at_ms);
   return out;
 }

@@ -79,6 +79,8 @@ std::map<std::string, RpcCall> SubmitterCalls() {
       {"AwaitSaga",
        Call(&Stub::AwaitSaga, WithId<v1::AwaitSagaRequest>(kSomeId))},
       {"SignalSaga", Call(&Stub::SignalSaga, SignalOf(kSomeId))},
+      {"CompleteStep",
+       Call(&Stub::CompleteStep, WithId<v1::CompleteStepRequest>(kSomeId))},
   };
 }
 
@@ -86,7 +88,7 @@ TEST(ServiceAuthorizationTest, EveryCallWithoutATokenIsUnauthenticated) {
   ServiceHarness harness(WithTokens());
   auto calls = OperatorCalls();
   calls.merge(SubmitterCalls());
-  ASSERT_EQ(calls.size(), 14u);
+  ASSERT_EQ(calls.size(), 15u);
   for (const auto& [method, call] : calls) {
     SCOPED_TRACE(method);
     const grpc::Status status = call(harness.Stub(), *Context());

@@ -42,6 +42,12 @@ void FakeParticipant::Unblock() {
   changed_.notify_all();
 }
 
+std::string FakeParticipant::CompletionToken(const std::string& action) {
+  std::lock_guard lock(mu_);
+  auto it = tokens_.find(action);
+  return it == tokens_.end() ? "" : it->second;
+}
+
 bool FakeParticipant::WaitForCall(const std::string& action,
                                   std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
@@ -55,6 +61,7 @@ grpc::Status FakeParticipant::Execute(grpc::ServerContext* /*context*/,
   {
     std::unique_lock lock(mu_);
     called_.insert(request->action());
+    tokens_[request->action()] = request->completion_token();
     changed_.notify_all();
     changed_.wait(lock, [&] { return blocked_ != request->action(); });
   }
@@ -124,7 +131,8 @@ ServiceHarness::ServiceHarness(ServiceHarnessOptions options)
     : clients_(std::map<std::string, std::string>{
           {"patient", participant_.Address()},
           {"doctor", participant_.Address()},
-          {"email", participant_.Address()}}) {
+          {"email", participant_.Address()},
+          {"payment", participant_.Address()}}) {
   options.definition_dirs.insert(
       options.definition_dirs.begin(),
       saga::testing::TestDefinitionDir("booking_v1"));

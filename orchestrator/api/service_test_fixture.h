@@ -27,8 +27,9 @@
 
 namespace saga::api::testing {
 
-// Serves every action: SUCCEEDED (with the outputs the booking saga maps
-// onward) unless told otherwise; an Execute of a blocked action waits.
+// Serves every action (of the participants patient, doctor, email and
+// payment): SUCCEEDED (with the outputs the booking saga maps onward)
+// unless told otherwise; an Execute of a blocked action waits.
 class FakeParticipant final : public v1::Participant::Service {
  public:
   FakeParticipant();
@@ -40,6 +41,8 @@ class FakeParticipant final : public v1::Participant::Service {
   // An Execute of `action` waits until Unblock().
   void Block(const std::string& action);
   void Unblock();
+  // The completion token of the last Execute of `action` ("" if none).
+  std::string CompletionToken(const std::string& action);
   // Waits until an Execute of `action` has arrived.
   bool WaitForCall(const std::string& action,
                    std::chrono::milliseconds timeout);
@@ -61,6 +64,7 @@ class FakeParticipant final : public v1::Participant::Service {
   std::string blocked_;                              // GUARDED_BY(mu_)
   std::map<std::string, v1::StepOutcome> outcomes_;  // GUARDED_BY(mu_)
   std::set<std::string> called_;                     // GUARDED_BY(mu_)
+  std::map<std::string, std::string> tokens_;        // GUARDED_BY(mu_)
 };
 
 // An OutboxLog over MemoryStore::Outbox(): position n is the n-th message.

@@ -23,6 +23,20 @@ using Json = nlohmann::json;
 constexpr char kCancelledInFlightError[] =
     "cancelled while the call was in flight";
 constexpr char kDeadlinePassedReason[] = "deadline passed";
+constexpr char kAcceptedSynchronousError[] =
+    "the participant answered ACCEPTED, but the step does not complete "
+    "asynchronously";
+
+// Compares secrets without an early exit, so the time taken does not tell
+// how much of a guess was right.
+bool SameSecret(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  }
+  return diff == 0;
+}
 
 // Events carry JSON in canonical form so that they round-trip through
 // EncodeEventData/DecodeEvent unchanged; text that is not strict JSON (not
@@ -72,12 +86,22 @@ class Builder {
     events_.push_back(std::move(event));
   }
 
+  // StepStarted or CompensationStepStarted; an attempt of an asynchronous
+  // step gets the decision's completion token.
+  Event MakeStarted(EventType type, int k, int attempt) const {
+    Event event = Make(type, k, attempt);
+    if (type == EventType::kStepStarted && def_.steps[k].async_completion) {
+      event.completion_token = ctx_.completion_token;
+    }
+    return event;
+  }
+
   // Starts attempt `attempt` of step k: a call step's intent to call, or a
   // wait or delay step's wait, which may end at once (its signal came
   // already, its time has passed) or fail (its time cannot be read).
   void StartStep(int k, int attempt) {
     const StepDefinition& step = def_.steps[k];
-    Event started = Make(EventType::kStepStarted, k, attempt);
+    Event started = MakeStarted(EventType::kStepStarted, k, attempt);
     switch (step.kind) {
       case StepKind::kWait: {
         if (step.timeout_ms > 0) started.due_ms = ctx_.now_ms + step.timeout_ms;
@@ -141,7 +165,7 @@ class Builder {
   // matches a call in flight); a waiting step stops waiting.
   void StopCurrentStep(const std::string& why) {
     const int k = state_.current_step;
-    if (state_.call_in_flight) {
+    if (state_.call_in_flight || state_.awaiting_completion) {
       Event failed = Make(EventType::kStepFailed, k, state_.in_flight_attempt);
       failed.error = why;
       failed.retryable = true;
@@ -181,12 +205,21 @@ class Builder {
       if (now >= s.start_due_ms) StartStep(0, 1);
       return;
     }
+    if (s.awaiting_completion) {
+      if (now >= s.completion_due_ms) {
+        OnCallResult(CallOutcome::kUnknown, "",
+                     "no completion within the step's timeout (" +
+                         std::to_string(def_.steps[s.current_step].timeout_ms) +
+                         "ms) after the participant accepted the call");
+      }
+      return;
+    }
     if (s.retry_due_ms != 0) {
       if (now >= s.retry_due_ms) {
         const EventType type = s.status == SagaStatus::kCompensating
                                    ? EventType::kCompensationStepStarted
                                    : EventType::kStepStarted;
-        Emit(Make(type, s.current_step, s.retry_attempt));
+        Emit(MakeStarted(type, s.current_step, s.retry_attempt));
       }
       return;
     }
@@ -268,7 +301,18 @@ class Builder {
     const int n = state_.in_flight_attempt;
     const StepDefinition& step = def_.steps[k];
     if (state_.status == SagaStatus::kCompensating) {
-      OnCompensationResult(k, n, outcome, error);
+      OnCompensationResult(k, n, outcome,
+                           outcome == CallOutcome::kAccepted
+                               ? kAcceptedSynchronousError
+                               : error);
+      return;
+    }
+    if (outcome == CallOutcome::kAccepted) {
+      if (step.async_completion) {
+        Emit(Make(EventType::kStepAccepted, k, n));
+        return;
+      }
+      OnCallResult(CallOutcome::kUnknown, "", kAcceptedSynchronousError);
       return;
     }
     switch (outcome) {
@@ -278,6 +322,7 @@ class Builder {
       case CallOutcome::kBusinessFailure:
         FailForGood(k, n, error);
         return;
+      case CallOutcome::kAccepted:  // handled above
       case CallOutcome::kRetryableFailure:
       case CallOutcome::kNotApplied:
       case CallOutcome::kUnknown: {
@@ -389,8 +434,10 @@ Decision DecideResume(const SagaDefinition& definition, const SagaState& state,
       state.steps[state.current_step].status == StepStatus::kWaiting;
   if (state.call_in_flight) {
     b.OnCallResult(CallOutcome::kUnknown, "", kRestartedWhileInFlightError);
-  } else if (state.retry_due_ms != 0 || state.start_due_ms != 0 || waiting) {
-    // Nothing new: the pending timer is re-armed by the commands.
+  } else if (state.retry_due_ms != 0 || state.start_due_ms != 0 || waiting ||
+             state.awaiting_completion) {
+    // Nothing new: the pending timer (a backoff, a wait, a scheduled start,
+    // the end of the wait for a completion) is re-armed by the commands.
   } else if (state.status == SagaStatus::kRunning) {
     int next = -1;
     for (size_t i = 0; i < state.steps.size(); ++i) {
@@ -425,9 +472,10 @@ std::string Describe(const SagaDefinition& definition, const SagaState& state) {
     const bool waiting =
         state.steps[state.current_step].status == StepStatus::kWaiting;
     text += ", step '" + definition.steps[state.current_step].name + "' " +
-            (state.call_in_flight ? "has a call in flight"
-             : waiting            ? "is waiting"
-                                  : "is idle");
+            (state.call_in_flight        ? "has a call in flight"
+             : state.awaiting_completion ? "waits for its completion"
+             : waiting                   ? "is waiting"
+                                         : "is idle");
   }
   return text;
 }
@@ -455,7 +503,7 @@ Decision DecideOperatorRetry(const SagaDefinition& definition,
     const EventType type = state.status == SagaStatus::kCompensating
                                ? EventType::kCompensationStepStarted
                                : EventType::kStepStarted;
-    b.Emit(b.Make(type, state.current_step, state.retry_attempt));
+    b.Emit(b.MakeStarted(type, state.current_step, state.retry_attempt));
     return std::move(b).Finish();
   }
   return Refuse(absl::FailedPreconditionError(
@@ -574,6 +622,43 @@ Decision DecideSagaSignal(const SagaDefinition& definition,
   return std::move(b).Finish();
 }
 
+Decision DecideCompletion(const SagaDefinition& definition,
+                          const SagaState& state, const Signal& signal,
+                          const DecideContext& ctx) {
+  auto refuse = [](const std::string& why) {
+    return Refuse(
+        absl::FailedPreconditionError("completion token not accepted: " + why));
+  };
+  if (signal.outcome != CallOutcome::kSucceeded &&
+      signal.outcome != CallOutcome::kBusinessFailure) {
+    return Refuse(absl::InvalidArgumentError(
+        "a completion is a success or a business failure"));
+  }
+  if (signal.step < 0 ||
+      static_cast<size_t>(signal.step) >= definition.steps.size()) {
+    return Refuse(absl::InvalidArgumentError("no such step"));
+  }
+  const std::string name = "step '" + definition.steps[signal.step].name + "'";
+  if (!definition.steps[signal.step].async_completion) {
+    return refuse(name + " does not complete asynchronously");
+  }
+  if (state.status != SagaStatus::kRunning ||
+      state.current_step != signal.step ||
+      !(state.call_in_flight || state.awaiting_completion)) {
+    return refuse(name + " has no attempt waiting for a completion (" +
+                  Describe(definition, state) + ")");
+  }
+  if (signal.completion_token.empty() ||
+      !SameSecret(signal.completion_token, state.completion_token)) {
+    return refuse("it is not the token of the current attempt of " + name);
+  }
+  // A completion that overtakes the ACCEPTED answer is the call's result
+  // all the same; the answer then finds no call in flight and is ignored.
+  Builder b(definition, state, ctx);
+  b.OnCallResult(signal.outcome, signal.output_json, signal.error);
+  return std::move(b).Finish();
+}
+
 }  // namespace
 
 absl::Status MayStartCompensation(const SagaDefinition& definition,
@@ -586,7 +671,8 @@ absl::Status MayStartCompensation(const SagaDefinition& definition,
     return absl::FailedPreconditionError(
         name + "' has succeeded, so the saga is past the point of no return");
   }
-  if (state.call_in_flight && state.current_step == pivot) {
+  if ((state.call_in_flight || state.awaiting_completion) &&
+      state.current_step == pivot) {
     return absl::FailedPreconditionError(
         name +
         "' has been called and has not answered, so the saga may be past the "
@@ -638,6 +724,9 @@ Decision Decide(const SagaDefinition& definition, const SagaState& state,
       break;
   }
   if (IsTerminal(state.status)) {
+    if (signal.kind == Signal::Kind::kStepCompletion) {
+      return DecideCompletion(definition, state, signal, ctx);
+    }
     if (signal.kind == Signal::Kind::kCancel) {
       return Refuse(
           absl::FailedPreconditionError(std::string("saga already ended as ") +
@@ -675,6 +764,9 @@ Decision Decide(const SagaDefinition& definition, const SagaState& state,
     case Signal::Kind::kResume:
       return DecideResume(definition, state, ctx);
 
+    case Signal::Kind::kStepCompletion:
+      return DecideCompletion(definition, state, signal, ctx);
+
     case Signal::Kind::kOperatorRetry:
     case Signal::Kind::kOperatorSkipStep:
     case Signal::Kind::kOperatorMarkCompensated:
@@ -709,6 +801,7 @@ std::vector<Command> PendingCommands(const SagaDefinition& /*definition*/,
   earliest(state.retry_due_ms);
   earliest(state.wait_due_ms);
   earliest(state.start_due_ms);
+  if (state.awaiting_completion) earliest(state.completion_due_ms);
   if (state.status == SagaStatus::kRunning && !state.deadline_passed) {
     earliest(state.deadline_ms);
   }

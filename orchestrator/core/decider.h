@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -26,6 +27,11 @@ enum class CallOutcome {
   // settles nothing about an earlier attempt's unknown outcome. May retry.
   kNotApplied,
   kUnknown,  // timeout / transport error: may or may not have applied
+  // An asynchronous step's participant took the call on: the result comes
+  // later through CompleteStep (a kStepCompletion signal). From any other
+  // call it is taken as an unknown outcome (a participant that breaks the
+  // protocol may still have applied something).
+  kAccepted,
 };
 
 // What just happened to a saga.
@@ -54,6 +60,14 @@ struct Signal {
     // again (same name and payload) changes nothing: the first delivery
     // stands; with another name or payload it is refused (AlreadyExists).
     kSagaSignal,
+    // CompleteStep: the result of an asynchronous step's current attempt,
+    // reported by its participant with the attempt's completion token.
+    // `step`, `completion_token`, `outcome` (kSucceeded or
+    // kBusinessFailure), `output_json`, `error`. Refused (FailedPrecondition)
+    // unless the step's current attempt is waiting (accepted, or its call
+    // still in flight) and the token is that attempt's; a token is spent by
+    // the result it brings, and dies with its attempt.
+    kStepCompletion,
   };
   Kind kind = Kind::kResume;
   // kCallResult: which call. Stale results (not the call in flight) are
@@ -64,9 +78,10 @@ struct Signal {
   CallOutcome outcome = CallOutcome::kSucceeded;
   std::string output_json;
   std::string error;  // kCallResult failure text, or kCancel/operator reason
-  std::string operator_name;  // operator signals
-  std::string signal_name;    // kSagaSignal
-  std::string signal_key;     // kSagaSignal
+  std::string operator_name;     // operator signals
+  std::string signal_name;       // kSagaSignal
+  std::string signal_key;        // kSagaSignal
+  std::string completion_token;  // kStepCompletion
 };
 
 // Most signals a saga keeps unconsumed; past it SignalSaga is refused
@@ -78,16 +93,29 @@ inline constexpr size_t kMaxPendingSignals = 64;
 extern const char kRestartedWhileInFlightError[];
 
 struct DecideContext {
+  // A constructor, not an aggregate, so the callers that have no token to
+  // give keep writing {now, random}.
+  DecideContext() = default;
+  DecideContext(int64_t now, double random, std::string token = "")
+      : now_ms(now), unit_random(random), completion_token(std::move(token)) {}
+
   int64_t now_ms = 0;
   double unit_random = 0.0;  // in [0, 1); used for backoff jitter
+  // An unguessable secret (the engine draws 128 random bits) given to the
+  // attempt this decision starts, if it starts one of an asynchronous step:
+  // recorded in its StepStarted, so a replay uses the recorded one. Unused
+  // otherwise (may then be empty).
+  std::string completion_token;
 };
 
 struct Command {
   enum class Kind {
     kInvokeStep,          // call Execute(step, attempt) with deadline_ms
     kInvokeCompensation,  // call Compensate(step, attempt) with deadline_ms
-    kWaitUntil,           // signal kTimerFired at due_ms
-    kFinished,            // the saga reached a terminal state
+    // signal kTimerFired at due_ms (a backoff, or the end of the wait for an
+    // asynchronous step's completion)
+    kWaitUntil,
+    kFinished,  // the saga reached a terminal state
   };
   Kind kind = Kind::kInvokeStep;
   int step = -1;

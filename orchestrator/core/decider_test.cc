@@ -1160,5 +1160,247 @@ TEST(DeciderOperatorTest, MarkCompensatedIsRefusedUnlessFailed) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+// Asynchronous completion: `charge` is accepted by its participant and
+// completed later through CompleteStep, within an hour of its start.
+SagaDefinition WithAsyncCharge(int max_attempts = 2) {
+  return MustParse(
+      R"(
+name: pay
+version: 1
+steps:
+  - {name: hold, kind: compensatable, participant: p, action: hold, compensation: release, timeout: 1s}
+  - {name: charge, kind: compensatable, participant: payment, action: charge, compensation: refund,
+     completion: async, timeout: 1h, call_timeout: 2s,
+     retry: {max_attempts: )" +
+      std::to_string(max_attempts) +
+      R"(, initial_backoff: 1s, max_backoff: 1s, multiplier: 1, jitter: 0}}
+  - {name: confirm, kind: pivot, participant: p, action: confirm, timeout: 1s}
+)");
+}
+
+constexpr int kHold = 0;
+constexpr int kCharge = 1;
+constexpr int kConfirm = 2;
+constexpr int64_t kHour = 3600 * 1000;
+
+// A saga whose `charge` (attempt 1, started at 1000) has been accepted.
+Saga AcceptedCharge(int max_attempts = 2) {
+  Saga saga(WithAsyncCharge(max_attempts));
+  saga.Start("{}");
+  saga.Succeed("{}");
+  saga.Accept();
+  return saga;
+}
+
+TEST(DeciderAsyncTest,
+     AnAsyncAttemptRecordsItsTokenAndCallsWithItsCallTimeout) {
+  Saga saga(WithAsyncCharge());
+  Decision d = saga.Start("{}");
+  EXPECT_EQ(d.events[1].completion_token, "");  // hold is synchronous
+  d = saga.Succeed("{}");
+  ASSERT_EQ(Labels(d.events),
+            (Labels_{"StepSucceeded 0/1", "StepStarted 1/1"}));
+  EXPECT_EQ(d.events[1].completion_token, "token-2");
+  EXPECT_EQ(d.commands, std::vector<Command>{Invoke(kCharge, 1, 1000 + 2000)});
+  EXPECT_EQ(saga.state().completion_token, "token-2");
+  EXPECT_EQ(saga.state().completion_due_ms, 1000 + kHour);
+  EXPECT_FALSE(saga.state().awaiting_completion);
+}
+
+TEST(DeciderAsyncTest, AcceptedStepWaitsWithNoCallUntilItsDeadline) {
+  Saga saga(WithAsyncCharge());
+  saga.Start("{}");
+  saga.Succeed("{}");
+  saga.now = 1500;
+  Decision d = saga.Accept();
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepAccepted 1/1"}));
+  EXPECT_EQ(d.commands, std::vector<Command>{WaitUntil(1000 + kHour)});
+  EXPECT_TRUE(saga.state().awaiting_completion);
+  EXPECT_FALSE(saga.state().call_in_flight);
+  EXPECT_EQ(saga.state().steps[kCharge].status, StepStatus::kRunning);
+  // A timer that fires early (e.g. re-armed after a restart) decides nothing.
+  saga.now = 2000;
+  d = saga.Send(Saga::Timer());
+  EXPECT_TRUE(d.events.empty());
+  EXPECT_EQ(d.commands, std::vector<Command>{WaitUntil(1000 + kHour)});
+}
+
+TEST(DeciderAsyncTest, CompletionIsTheStepsResult) {
+  Saga saga = AcceptedCharge();
+  saga.now = 9000;
+  Decision d = saga.Complete(CallOutcome::kSucceeded, R"({"charge_id":"c1"})");
+  ASSERT_TRUE(d.refusal.ok()) << d.refusal;
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"StepSucceeded 1/1", "StepStarted 2/1"}));
+  EXPECT_EQ(saga.state().steps[kCharge].output_json, R"({"charge_id":"c1"})");
+  EXPECT_EQ(d.commands, std::vector<Command>{Invoke(kConfirm, 1, 10000)});
+  EXPECT_FALSE(saga.state().awaiting_completion);
+  EXPECT_EQ(saga.state().completion_token, "");
+}
+
+TEST(DeciderAsyncTest, BusinessFailureCompletionCompensatesTheEarlierSteps) {
+  Saga saga = AcceptedCharge();
+  Decision d =
+      saga.Complete(CallOutcome::kBusinessFailure, "", "card declined");
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 1/1", "CompensationStarted",
+                                       "CompensationStepStarted 0/1"}));
+  EXPECT_EQ(saga.state().reason, "step 'charge' failed: card declined");
+}
+
+TEST(DeciderAsyncTest, WrongUsedOrLateTokensAreRefusedAndRecordNothing) {
+  Saga saga = AcceptedCharge();
+  const std::string wrong = "token-99";
+  const std::string empty;
+  for (const std::string* token : {&wrong, &empty}) {
+    Decision d = saga.Complete(CallOutcome::kSucceeded, "{}", "", token);
+    EXPECT_EQ(d.refusal.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_TRUE(d.events.empty());
+  }
+  const std::string token = saga.state().completion_token;
+  ASSERT_TRUE(saga.Complete(CallOutcome::kSucceeded).refusal.ok());
+  // Spent: the step has its result and the saga has moved on.
+  Signal again;
+  again.kind = Signal::Kind::kStepCompletion;
+  again.step = kCharge;
+  again.completion_token = token;
+  again.outcome = CallOutcome::kSucceeded;
+  Decision d = saga.Send(again);
+  EXPECT_EQ(d.refusal.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(d.events.empty());
+  // Once the saga has ended, too.
+  saga.Succeed("{}");
+  ASSERT_EQ(saga.state().status, SagaStatus::kCompleted);
+  EXPECT_EQ(saga.Send(again).refusal.code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(DeciderAsyncTest, ACompletionIsNeitherRetryableNorUnknown) {
+  Saga saga = AcceptedCharge();
+  EXPECT_EQ(saga.Complete(CallOutcome::kUnknown).refusal.code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(saga.state().awaiting_completion);
+}
+
+TEST(DeciderAsyncTest, CompletionOfASynchronousStepIsRefused) {
+  Saga saga(WithAsyncCharge());
+  saga.Start("{}");
+  const std::string token = "token-1";
+  Decision d = saga.Complete(CallOutcome::kSucceeded, "{}", "", &token);
+  EXPECT_EQ(d.refusal.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(d.refusal.message(),
+            "completion token not accepted: step 'hold' does not complete "
+            "asynchronously");
+}
+
+TEST(DeciderAsyncTest, CompletionThatOvertakesTheAcceptedAnswerIsTheResult) {
+  Saga saga(WithAsyncCharge());
+  saga.Start("{}");
+  saga.Succeed("{}");
+  ASSERT_TRUE(saga.state().call_in_flight);
+  Decision d = saga.Complete(CallOutcome::kSucceeded);
+  ASSERT_TRUE(d.refusal.ok()) << d.refusal;
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"StepSucceeded 1/1", "StepStarted 2/1"}));
+  // The ACCEPTED answer then lands: no longer the call in flight.
+  Signal late;
+  late.kind = Signal::Kind::kCallResult;
+  late.step = kCharge;
+  late.attempt = 1;
+  late.outcome = CallOutcome::kAccepted;
+  d = saga.Send(late);
+  EXPECT_TRUE(d.events.empty());
+  EXPECT_EQ(saga.state().current_step, kConfirm);
+}
+
+TEST(DeciderAsyncTest, ExpiredWaitIsAnUnknownOutcomeRetriedWithANewToken) {
+  Saga saga = AcceptedCharge();
+  const std::string first = saga.state().completion_token;
+  Decision d = saga.FireTimer();
+  EXPECT_EQ(saga.now, 1000 + kHour);
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"StepFailed 1/1", "RetryScheduled 1/2"}));
+  EXPECT_TRUE(d.events[0].retryable);
+  EXPECT_TRUE(d.events[0].outcome_unknown);
+  EXPECT_EQ(d.events[0].error,
+            "no completion within the step's timeout (3600000ms) after the "
+            "participant accepted the call");
+  // The attempt has ended: its token completes nothing.
+  EXPECT_EQ(
+      saga.Complete(CallOutcome::kSucceeded, "{}", "", &first).refusal.code(),
+      absl::StatusCode::kFailedPrecondition);
+  d = saga.FireTimer();
+  ASSERT_EQ(Labels(d.events), (Labels_{"StepStarted 1/2"}));
+  const std::string second = d.events[0].completion_token;
+  EXPECT_FALSE(second.empty());
+  EXPECT_NE(second, first);
+  EXPECT_EQ(
+      saga.Complete(CallOutcome::kSucceeded, "{}", "", &first).refusal.code(),
+      absl::StatusCode::kFailedPrecondition);
+  saga.Accept();
+  d = saga.Complete(CallOutcome::kSucceeded, "{}", "", &second);
+  ASSERT_TRUE(d.refusal.ok()) << d.refusal;
+  EXPECT_EQ(saga.state().steps[kCharge].status, StepStatus::kSucceeded);
+  EXPECT_FALSE(saga.state().steps[kCharge].outcome_unknown);
+}
+
+TEST(DeciderAsyncTest, ExpiredWaitThatGivesUpCompensatesTheStepWithItsKey) {
+  Saga saga = AcceptedCharge(/*max_attempts=*/1);
+  Decision d = saga.FireTimer();
+  EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 1/1", "CompensationStarted",
+                                       "CompensationStepStarted 1/1"}));
+  EXPECT_TRUE(saga.state().steps[kCharge].outcome_unknown);
+  EXPECT_EQ(d.commands, std::vector<Command>{
+                            InvokeCompensation(kCharge, 1, saga.now + kHour)});
+  saga.Succeed();
+  d = saga.Succeed();
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"CompensationStepSucceeded 0/1", "SagaCompensated"}));
+}
+
+TEST(DeciderAsyncTest, ResumeWhileWaitingKeepsWaitingUntilTheSameDeadline) {
+  Saga saga = AcceptedCharge();
+  saga.now = 50000;
+  Decision d = saga.Resume();
+  EXPECT_TRUE(d.events.empty());
+  EXPECT_EQ(d.commands, std::vector<Command>{WaitUntil(1000 + kHour)});
+  EXPECT_TRUE(saga.Complete(CallOutcome::kSucceeded).refusal.ok());
+}
+
+TEST(DeciderAsyncTest, CancelWhileWaitingCompensatesTheAcceptedStep) {
+  Saga saga = AcceptedCharge();
+  const std::string token = saga.state().completion_token;
+  Decision d = saga.Cancel("customer left");
+  EXPECT_EQ(Labels(d.events),
+            (Labels_{"CancelRequested", "StepFailed 1/1", "CompensationStarted",
+                     "CompensationStepStarted 1/1"}));
+  EXPECT_TRUE(saga.state().steps[kCharge].outcome_unknown);
+  EXPECT_EQ(
+      saga.Complete(CallOutcome::kSucceeded, "{}", "", &token).refusal.code(),
+      absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(DeciderAsyncTest, AcceptedFromASynchronousStepIsAnUnknownOutcome) {
+  Saga saga(Booking());
+  saga.Start();
+  Decision d = saga.Accept();
+  ASSERT_EQ(Labels(d.events),
+            (Labels_{"StepFailed 0/1", "RetryScheduled 0/2"}));
+  EXPECT_TRUE(d.events[0].outcome_unknown);
+  EXPECT_FALSE(saga.state().awaiting_completion);
+}
+
+TEST(DeciderAsyncTest, AnAcceptedAsyncPivotCannotBeCancelled) {
+  SagaDefinition def = WithAsyncCharge();
+  def.steps[kCharge].kind = StepKind::kPivot;
+  def.steps[kCharge].compensation.clear();
+  def.steps[kConfirm].kind = StepKind::kRetriable;
+  Saga saga(def);
+  saga.Start("{}");
+  saga.Succeed("{}");
+  saga.Accept();
+  EXPECT_EQ(saga.Cancel("too late?").refusal.code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace saga::core

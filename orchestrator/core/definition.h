@@ -44,8 +44,9 @@ struct StepDefinition {
   std::string participant;   // logical participant name, e.g. "doctor"
   std::string action;        // e.g. "reserve_doctor"
   std::string compensation;  // compensating action; empty unless compensatable
-  // A call step: the deadline of one call. A wait step: how long it waits
-  // for its signal (0: no bound).
+  // A call step: the deadline of one call; for an asynchronous step, of
+  // the wait for the completion, counted from the attempt's start. A wait
+  // step: how long it waits for its signal (0: no bound).
   int64_t timeout_ms = 5000;
   RetryPolicy retry;
   RetryPolicy compensation_retry;
@@ -57,6 +58,12 @@ struct StepDefinition {
   // milliseconds (see delay_due.h).
   int64_t delay_ms = 0;
   std::string until;
+  // `completion: async`: the participant may answer Execute with ACCEPTED
+  // and report the result later through CompleteStep (see decider.h).
+  bool async_completion = false;
+  // Asynchronous steps: deadline of the Execute call itself (`call_timeout`,
+  // default 5s, at most `timeout`); unused otherwise.
+  int64_t call_timeout_ms = 5000;
 };
 
 // A required field of the saga input and its JSON type: one of "string",

@@ -321,11 +321,11 @@ class Parser {
     if (const YAML::Node name = node["name"]; name && name.IsScalar()) {
       step_ = "step '" + name.Scalar() + "'";
     }
-    absl::Status s =
-        CheckKeys(node, "",
-                  {"name", "kind", "participant", "action", "compensation",
-                   "timeout", "retry", "compensation_retry", "input", "signal",
-                   "duration", "until"});
+    absl::Status s = CheckKeys(
+        node, "",
+        {"name", "kind", "participant", "action", "compensation", "timeout",
+         "retry", "compensation_retry", "input", "completion", "call_timeout",
+         "signal", "duration", "until"});
     if (!s.ok()) return s;
 
     s = GetString(node, "name", "name", true, step.name);
@@ -376,6 +376,9 @@ class Parser {
       if (!s.ok()) return s;
     }
 
+    s = ParseCompletion(node, step);
+    if (!s.ok()) return s;
+
     step.retry = RetryPolicy{3, 100, 5000, 2.0, 0.2};
     if (const YAML::Node retry = node["retry"]; retry) {
       s = ParseRetry(retry, "retry", step.retry);
@@ -416,8 +419,9 @@ class Parser {
   // or `delay` for a `duration` or `until` a time found at a source path.
   absl::Status ParseWaitingStep(const YAML::Node& node, const std::string& kind,
                                 StepDefinition& step) {
-    for (const char* field : {"participant", "action", "compensation", "retry",
-                              "compensation_retry", "input"}) {
+    for (const char* field :
+         {"participant", "action", "compensation", "retry",
+          "compensation_retry", "input", "completion", "call_timeout"}) {
       if (node[field]) {
         return Error(
             field, "a " + kind + " step calls no participant, so it has none");
@@ -459,6 +463,40 @@ class Parser {
       return GetDuration(duration, "duration", step.delay_ms);
     }
     return GetString(node, "until", "until", true, step.until);
+  }
+
+  // `completion` (sync, the default, or async) and `call_timeout`, which
+  // only an asynchronous step has: its `timeout` bounds the wait for the
+  // completion, so the call needs a deadline of its own.
+  absl::Status ParseCompletion(const YAML::Node& node, StepDefinition& step) {
+    std::string completion = "sync";
+    absl::Status s =
+        GetString(node, "completion", "completion", false, completion);
+    if (!s.ok()) return s;
+    if (completion != "sync" && completion != "async") {
+      return Error("completion",
+                   "'" + completion + "' must be one of sync, async");
+    }
+    step.async_completion = completion == "async";
+    const YAML::Node call_timeout = node["call_timeout"];
+    if (!call_timeout) {
+      step.call_timeout_ms = std::min(step.call_timeout_ms, step.timeout_ms);
+      return absl::OkStatus();
+    }
+    if (!step.async_completion) {
+      return Error("call_timeout",
+                   "only steps with 'completion: async' have one (the "
+                   "timeout of a synchronous step is its call's deadline)");
+    }
+    s = GetDuration(call_timeout, "call_timeout", step.call_timeout_ms);
+    if (!s.ok()) return s;
+    if (step.call_timeout_ms > step.timeout_ms) {
+      return Error("call_timeout",
+                   "must not be longer than timeout (" +
+                       std::to_string(step.timeout_ms) +
+                       "ms), the bound of the whole wait for the completion");
+    }
+    return absl::OkStatus();
   }
 
   // Where each kind may stand relative to the pivot (see step_kind.h).

@@ -250,8 +250,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"unknown step key", Saga(R + "    owner: me\n"),
                 kStepPrefix +
                     "field 'owner': unknown field (known: action, "
-                    "compensation, compensation_retry, duration, input, kind, "
-                    "name, participant, retry, signal, timeout, until)"},
+                    "call_timeout, compensation, compensation_retry, "
+                    "completion, duration, input, kind, name, participant, "
+                    "retry, signal, timeout, until)"},
         BadCase{"step without name",
                 Saga("  - {kind: read_only, participant: p, action: a}\n"),
                 "sagas/x.yaml: step #1: field 'name': is required"},
@@ -511,6 +512,77 @@ INSTANTIATE_TEST_SUITE_P(
       }
       return name;
     });
+
+INSTANTIATE_TEST_SUITE_P(
+    AsyncCompletion, BadDefinitionTest,
+    ::testing::Values(
+        BadCase{"unknown completion mode", Saga(R + "    completion: later\n"),
+                kStepPrefix +
+                    "field 'completion': 'later' must be one of sync, async"},
+        BadCase{"completion not a string",
+                Saga(R + "    completion: [async]\n"),
+                kStepPrefix + "field 'completion': must be a string"},
+        BadCase{"call_timeout on a synchronous step",
+                Saga(R + "    call_timeout: 1s\n"),
+                kStepPrefix +
+                    "field 'call_timeout': only steps with 'completion: "
+                    "async' have one (the timeout of a synchronous step is "
+                    "its call's deadline)"},
+        BadCase{"call_timeout on an explicitly synchronous step",
+                Saga(R + "    completion: sync\n    call_timeout: 1s\n"),
+                kStepPrefix +
+                    "field 'call_timeout': only steps with 'completion: "
+                    "async' have one (the timeout of a synchronous step is "
+                    "its call's deadline)"},
+        BadCase{"call_timeout longer than timeout",
+                Saga(R + "    completion: async\n    timeout: 2s\n"
+                         "    call_timeout: 3s\n"),
+                kStepPrefix +
+                    "field 'call_timeout': must not be longer than timeout "
+                    "(2000ms), the bound of the whole wait for the "
+                    "completion"},
+        BadCase{"zero call_timeout",
+                Saga(R + "    completion: async\n    call_timeout: 0s\n"),
+                kStepPrefix + "field 'call_timeout': must be > 0"}),
+    [](const ::testing::TestParamInfo<BadCase>& info) {
+      std::string name;
+      for (const char* c = info.param.what; *c; ++c) {
+        name += std::isalnum(static_cast<unsigned char>(*c)) ? *c : '_';
+      }
+      return name;
+    });
+
+TEST(DefinitionLoaderTest, AsyncStepWaitsUpToItsTimeoutAndCallsWithItsOwn) {
+  absl::StatusOr<SagaDefinition> def =
+      ParseDefinition(Saga(R + "    completion: async\n    timeout: 48h\n"
+                               "    call_timeout: 3s\n"),
+                      kSource);
+  ASSERT_TRUE(def.ok()) << def.status();
+  EXPECT_TRUE(def->steps[0].async_completion);
+  EXPECT_EQ(def->steps[0].timeout_ms, 48 * 3600 * 1000LL);
+  EXPECT_EQ(def->steps[0].call_timeout_ms, 3000);
+}
+
+TEST(DefinitionLoaderTest, AsyncCallTimeoutDefaultsToFiveSecondsAtMostTimeout) {
+  absl::StatusOr<SagaDefinition> long_wait = ParseDefinition(
+      Saga(R + "    completion: async\n    timeout: 1h\n"), kSource);
+  ASSERT_TRUE(long_wait.ok()) << long_wait.status();
+  EXPECT_EQ(long_wait->steps[0].call_timeout_ms, 5000);
+  absl::StatusOr<SagaDefinition> short_wait = ParseDefinition(
+      Saga(R + "    completion: async\n    timeout: 2s\n"), kSource);
+  ASSERT_TRUE(short_wait.ok()) << short_wait.status();
+  EXPECT_EQ(short_wait->steps[0].call_timeout_ms, 2000);
+}
+
+TEST(DefinitionLoaderTest, StepsAreSynchronousUnlessTheySayAsync) {
+  absl::StatusOr<SagaDefinition> def = ParseDefinition(Saga(R), kSource);
+  ASSERT_TRUE(def.ok()) << def.status();
+  EXPECT_FALSE(def->steps[0].async_completion);
+  absl::StatusOr<SagaDefinition> sync =
+      ParseDefinition(Saga(R + "    completion: sync\n"), kSource);
+  ASSERT_TRUE(sync.ok()) << sync.status();
+  EXPECT_FALSE(sync->steps[0].async_completion);
+}
 
 TEST(DefinitionLoaderTest, ReportsInvalidYamlWithItsLine) {
   absl::StatusOr<SagaDefinition> def =

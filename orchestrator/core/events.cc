@@ -14,7 +14,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr std::array<std::pair<EventType, const char*>, 17> kEventNames = {{
+constexpr std::array<std::pair<EventType, const char*>, 18> kEventNames = {{
     {EventType::kSagaStarted, "SagaStarted"},
     {EventType::kStepStarted, "StepStarted"},
     {EventType::kStepSucceeded, "StepSucceeded"},
@@ -32,6 +32,7 @@ constexpr std::array<std::pair<EventType, const char*>, 17> kEventNames = {{
     {EventType::kOperatorAction, "OperatorAction"},
     {EventType::kSignalReceived, "SignalReceived"},
     {EventType::kDeadlinePassed, "DeadlinePassed"},
+    {EventType::kStepAccepted, "StepAccepted"},
 }};
 
 bool IsStepEvent(EventType type) {
@@ -44,6 +45,7 @@ bool IsStepEvent(EventType type) {
     case EventType::kCompensationStepSucceeded:
     case EventType::kCompensationStepFailed:
     case EventType::kCompensationRetryScheduled:
+    case EventType::kStepAccepted:
       return true;
     default:
       return false;
@@ -132,7 +134,11 @@ std::string EncodeEventData(const Event& event) {
       if (event.due_ms != 0) data["start_at_ms"] = event.due_ms;
       break;
     case EventType::kStepStarted:
+      // Only when set, so other histories encode as before.
       if (event.due_ms != 0) data["due_ms"] = event.due_ms;
+      if (!event.completion_token.empty()) {
+        data["completion_token"] = event.completion_token;
+      }
       break;
     case EventType::kStepSucceeded:
       PutDocument(data, "output", "output_text", event.output_json);
@@ -172,9 +178,15 @@ std::string EncodeEventData(const Event& event) {
     case EventType::kCompensationStepStarted:
     case EventType::kCompensationStepSucceeded:
     case EventType::kSagaCompleted:
+    case EventType::kStepAccepted:
       break;
   }
   return data.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+Event WithoutSecrets(Event event) {
+  if (!event.completion_token.empty()) event.completion_token = kRedacted;
+  return event;
 }
 
 absl::StatusOr<Event> DecodeEvent(const std::string& type_name, int64_t seq,
@@ -216,6 +228,7 @@ absl::StatusOr<Event> DecodeEvent(const std::string& type_name, int64_t seq,
       break;
     case EventType::kStepStarted:
       status.Update(Get(data, "due_ms", event.due_ms));
+      status.Update(Get(data, "completion_token", event.completion_token));
       break;
     case EventType::kStepSucceeded:
       status.Update(
@@ -257,6 +270,7 @@ absl::StatusOr<Event> DecodeEvent(const std::string& type_name, int64_t seq,
     case EventType::kCompensationStepStarted:
     case EventType::kCompensationStepSucceeded:
     case EventType::kSagaCompleted:
+    case EventType::kStepAccepted:
       break;
   }
   if (!status.ok()) {

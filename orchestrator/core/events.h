@@ -17,8 +17,9 @@ enum class EventType {
   // started_by, due_ms (a scheduled start: when the first step starts; 0:
   // at once)
   kSagaStarted,
-  // step, attempt: intent to call Execute; for a wait or delay step: it
-  // starts waiting, until due_ms (0: no bound)
+  // step, attempt: intent to call Execute (with completion_token for an
+  // asynchronous step); for a wait or delay step: it starts waiting, until
+  // due_ms (0: no bound)
   kStepStarted,
   // step, attempt, output_json; for a wait step: signal_key (the signal
   // whose payload is the output)
@@ -44,6 +45,9 @@ enum class EventType {
   // The saga's deadline passed while it ran (error: what was done about
   // it). Before the pivot a rollback follows in the same decision.
   kDeadlinePassed,
+  // step, attempt: the participant accepted an asynchronous step's call;
+  // its result comes later through CompleteStep (or the wait times out).
+  kStepAccepted,
 };
 
 // Stable names used in storage and the API, e.g. "StepStarted".
@@ -81,6 +85,11 @@ struct Event {
   // Signals (see kSignalReceived); empty otherwise.
   std::string signal_name;
   std::string signal_key;
+  // StepStarted of an asynchronous step: the secret the participant must
+  // present to CompleteStep for this attempt (drawn by the engine, given to
+  // the decider as DecideContext::completion_token). Never shown to API
+  // clients: see WithoutSecrets.
+  std::string completion_token;
 
   bool operator==(const Event&) const = default;
 };
@@ -88,6 +97,12 @@ struct Event {
 // The payload fields of `event` (everything except type, seq, at_ms, step
 // and attempt, which are stored in their own columns) as a JSON object.
 std::string EncodeEventData(const Event& event);
+
+// What clients may see of `event` (GetSagaHistory, WatchSaga, exports): a
+// completion token is replaced by kRedacted, so an exported history still
+// replays (the decider takes the token as an input) but completes nothing.
+inline constexpr char kRedacted[] = "[redacted]";
+Event WithoutSecrets(Event event);
 
 absl::StatusOr<Event> DecodeEvent(const std::string& type_name, int64_t seq,
                                   int64_t at_ms, int step, int attempt,

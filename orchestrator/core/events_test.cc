@@ -35,6 +35,15 @@ std::vector<Event> OneOfEach() {
   e.due_ms = 1700000000123;  // a scheduled start
   events.push_back(e);
   events.push_back(Make(EventType::kStepStarted, 0, 1));
+  e = Make(EventType::kStepStarted, 1, 2);
+  e.completion_token = "3f1c0a9e5b7d4c2e8a6f1b3d5c7e9a0b";
+  events.push_back(e);
+  events.push_back(Make(EventType::kStepAccepted, 1, 2));
+  e = Make(EventType::kOperatorAction, 1, 0);
+  e.operator_action = "skip_step";
+  e.operator_name = "alice";
+  e.error = "released by hand";
+  events.push_back(e);
   e = Make(EventType::kStepSucceeded, 0, 2);
   e.output_json = R"({"email":"ann@example.com","name":"Ann \"A\" Ño"})";
   e.signal_key = "approval-1";
@@ -71,11 +80,6 @@ std::vector<Event> OneOfEach() {
   e = Make(EventType::kSagaFailed, -1, 0);
   e.error = "compensation of step 'reserve_doctor' gave up";
   events.push_back(e);
-  e = Make(EventType::kOperatorAction, 1, 0);
-  e.operator_action = "skip_step";
-  e.operator_name = "ops";
-  e.error = "released by hand";
-  events.push_back(e);
   e = Make(EventType::kSignalReceived, -1, 0);
   e.signal_name = "approval";
   e.signal_key = "approval-1";
@@ -94,7 +98,7 @@ absl::StatusOr<Event> RoundTrip(const Event& e) {
 
 TEST(EventsTest, EveryTypeRoundTrips) {
   std::vector<Event> events = OneOfEach();
-  ASSERT_EQ(events.size(), 18u);
+  ASSERT_EQ(events.size(), 20u);
   for (const Event& e : events) {
     absl::StatusOr<Event> back = RoundTrip(e);
     ASSERT_TRUE(back.ok()) << EventTypeName(e.type) << ": " << back.status();
@@ -103,9 +107,21 @@ TEST(EventsTest, EveryTypeRoundTrips) {
 }
 
 TEST(EventsTest, EveryTypeIsCovered) {
-  std::vector<bool> seen(17, false);
+  std::vector<bool> seen(18, false);
   for (const Event& e : OneOfEach()) seen[static_cast<int>(e.type)] = true;
   for (size_t i = 0; i < seen.size(); ++i) EXPECT_TRUE(seen[i]) << i;
+}
+
+TEST(EventsTest, ClientsSeeACompletionTokenRedacted) {
+  Event started = Make(EventType::kStepStarted, 1, 2);
+  started.completion_token = "3f1c0a9e5b7d4c2e8a6f1b3d5c7e9a0b";
+  const std::string shown = EncodeEventData(WithoutSecrets(started));
+  EXPECT_EQ(shown, R"({"completion_token":"[redacted]"})");
+  EXPECT_EQ(shown.find(started.completion_token), std::string::npos);
+  // A synchronous step's StepStarted has none, and shows none.
+  EXPECT_EQ(
+      EncodeEventData(WithoutSecrets(Make(EventType::kStepStarted, 0, 1))),
+      "{}");
 }
 
 TEST(EventsTest, DocumentsAreEmbeddedAsJsonValues) {

@@ -55,6 +55,9 @@ std::string DescribeSignal(const SagaDefinition& definition,
         case CallOutcome::kUnknown:
           outcome = "unknown outcome";
           break;
+        case CallOutcome::kAccepted:
+          outcome = "acceptance";
+          break;
       }
       return "the " + outcome + " of the " +
              (signal.compensation ? "compensation" : "call") + " of step '" +
@@ -77,6 +80,9 @@ std::string DescribeSignal(const SagaDefinition& definition,
     case Signal::Kind::kSagaSignal:
       return "signal '" + signal.signal_name + "' (key '" + signal.signal_key +
              "')";
+    case Signal::Kind::kStepCompletion:
+      return "the completion of step '" + StepName(definition, signal.step) +
+             "'";
     default:
       return "a signal of kind " +
              std::to_string(static_cast<int>(signal.kind));
@@ -98,6 +104,14 @@ std::optional<Signal> InferSignal(const SagaState& state, const Event& event,
     signal.error = event.error;
     return signal;
   };
+  // An accepted attempt ends by its completion (the recorded token stands
+  // in for the participant's) or by the timer at the end of the wait.
+  auto completion = [&](CallOutcome outcome) {
+    signal = call_result(false, outcome);
+    signal.kind = Signal::Kind::kStepCompletion;
+    signal.completion_token = state.completion_token;
+    return signal;
+  };
   const bool restarted = event.error == kRestartedWhileInFlightError;
   // A wait or delay step ends on its own only when its time comes (a
   // signal's consumption follows the SignalReceived of its decision).
@@ -110,14 +124,26 @@ std::optional<Signal> InferSignal(const SagaState& state, const Event& event,
         signal.kind = Signal::Kind::kTimerFired;
         return signal;
       }
+      if (state.awaiting_completion) {
+        return completion(CallOutcome::kSucceeded);
+      }
       return call_result(false, CallOutcome::kSucceeded);
+    case EventType::kStepAccepted:
+      return call_result(false, CallOutcome::kAccepted);
     case EventType::kStepFailed:
       if (waiting_step_ends) {
         signal.kind = Signal::Kind::kTimerFired;
         return signal;
       }
       if (!event.retryable) {
+        if (state.awaiting_completion) {
+          return completion(CallOutcome::kBusinessFailure);
+        }
         return call_result(false, CallOutcome::kBusinessFailure);
+      }
+      if (state.awaiting_completion) {
+        signal.kind = Signal::Kind::kTimerFired;
+        return signal;
       }
       if (!event.outcome_unknown) {
         return call_result(false, CallOutcome::kRetryableFailure);
@@ -332,10 +358,11 @@ class Replayer {
     }
     // The trace context, the caller and a scheduled start are inputs, like
     // the saga input.
-    Decision start = DecideStart(
-        def_, first.input_json, DecideContext{first.at_ms, kNoJitterDraw},
-        TraceContext{first.traceparent, first.tracestate}, first.started_by,
-        first.due_ms);
+    Decision start =
+        DecideStart(def_, first.input_json,
+                    DecideContext{first.at_ms, kNoJitterDraw, NextToken(0)},
+                    TraceContext{first.traceparent, first.tracestate},
+                    first.started_by, first.due_ms);
     if (first.saga_type == def_.name &&
         first.definition_version != def_.version && !start.events.empty()) {
       report_.recorded_definition_version = first.definition_version;
@@ -353,8 +380,9 @@ class Replayer {
       Diverge(i, event, std::nullopt, why_not);
       return false;
     }
-    Decision decision = decide(def_, report_.state, *signal,
-                               DecideContext{event.at_ms, kNoJitterDraw});
+    Decision decision =
+        decide(def_, report_.state, *signal,
+               DecideContext{event.at_ms, kNoJitterDraw, NextToken(i)});
     if (!decision.refusal.ok()) {
       Diverge(i, event, std::nullopt,
               "the code refuses " + DescribeSignal(def_, *signal) + ": " +
@@ -367,6 +395,18 @@ class Replayer {
       return false;
     }
     return Match(decision.events);
+  }
+
+  // The completion token recorded by the next StepStarted from `i` on: the
+  // one the decision at `i` drew, if it starts an attempt (a decision
+  // starts at most one).
+  std::string NextToken(size_t i) const {
+    for (; i < recorded_.size(); ++i) {
+      if (recorded_[i].type == EventType::kStepStarted) {
+        return recorded_[i].completion_token;
+      }
+    }
+    return "";
   }
 
   // Compares `decided` with the recorded events from report_.matched on and

@@ -12,13 +12,19 @@
 //                                        outcome when outcome_unknown (a
 //                                        resume when its error is
 //                                        kRestartedWhileInFlightError)
+//   StepAccepted                      -> the call's answer ACCEPTED
+//   StepSucceeded, StepFailed (not retryable) while an asynchronous step
+//   waits for its completion          -> CompleteStep, with the token its
+//                                        StepStarted recorded
+//   StepFailed, retryable, while it waits -> the end of the wait (timer)
 //   CompensationStep{Succeeded,Failed} likewise, for the compensation call
 //   StepStarted, CompensationStepStarted,
 //   SagaCompleted, SagaCompensated    -> the backoff timer when a retry is
 //                                        pending, else a resume
 //   CancelRequested                   -> a cancel with the recorded reason
 //   OperatorAction                    -> the operator's signal
-// The decider runs with now = that event's at_ms and a zero jitter draw, and
+// The decider runs with now = that event's at_ms, a zero jitter draw and the
+// completion token of the next recorded StepStarted, and
 // its events are compared field by field with the recorded ones (seq aside;
 // a RetryScheduled / CompensationRetryScheduled due_ms matches anywhere in
 // the step policy's jitter window, see BackoffMs). The RECORDED events are

@@ -52,6 +52,24 @@ steps:
   return def.ok() ? *def : SagaDefinition{};
 }
 
+// An asynchronous step (completed through CompleteStep) between two
+// synchronous ones.
+SagaDefinition AsyncCharge() {
+  absl::StatusOr<SagaDefinition> def = ParseDefinition(R"(
+name: pay
+version: 1
+steps:
+  - {name: hold, kind: compensatable, participant: p, action: hold, compensation: release}
+  - {name: charge, kind: compensatable, participant: payment, action: charge, compensation: refund,
+     completion: async, timeout: 1h, call_timeout: 2s,
+     retry: {max_attempts: 2, initial_backoff: 1s, max_backoff: 1s, multiplier: 1, jitter: 0.5}}
+  - {name: confirm, kind: pivot, participant: p, action: confirm}
+)",
+                                                       "pay.yaml");
+  EXPECT_TRUE(def.ok()) << def.status();
+  return def.ok() ? *def : SagaDefinition{};
+}
+
 // Records a history the way a real run goes (SagaDriver::Recording()): time
 // moves between signals, jitter draws vary, every signal is accepted.
 class Recorder : public testing::SagaDriver {
@@ -237,6 +255,55 @@ std::vector<Scenario> Scenarios() {
          r.Succeed();
          r.FailForGood("no such address");
        }},
+      {"async step completed", AsyncCharge,
+       [](Recorder& r) {
+         r.Succeed();
+         r.Accept();
+         r.Complete(CallOutcome::kSucceeded, R"({"charge_id":"c1"})");
+         r.Succeed();
+       }},
+      {"async step completed before its acceptance landed", AsyncCharge,
+       [](Recorder& r) {
+         r.Succeed();
+         r.Complete(CallOutcome::kSucceeded, R"({"charge_id":"c1"})");
+         r.Succeed();
+       }},
+      {"async step declined", AsyncCharge,
+       [](Recorder& r) {
+         r.Succeed();
+         r.Accept();
+         r.Complete(CallOutcome::kBusinessFailure, "", "card declined");
+         r.Succeed();
+       }},
+      {"async wait expired, retried, completed", AsyncCharge,
+       [](Recorder& r) {
+         r.Succeed();
+         r.Accept();
+         r.FireTimer();
+         r.FireTimer();
+         r.Accept();
+         r.Resume();
+         r.Complete(CallOutcome::kSucceeded, "{}");
+         r.Succeed();
+       }},
+      {"async wait expired for good, compensated", AsyncCharge,
+       [](Recorder& r) {
+         r.Succeed();
+         for (int i = 0; i < 2; ++i) {
+           r.Accept();
+           r.FireTimer();
+         }
+         r.Succeed();
+         r.Succeed();
+       }},
+      {"async step cancelled while waiting", AsyncCharge,
+       [](Recorder& r) {
+         r.Succeed();
+         r.Accept();
+         r.Cancel("customer left");
+         r.Succeed();
+         r.Succeed();
+       }},
       {"still running", Booking,
        [](Recorder& r) {
          r.Succeed(kPatient);
@@ -311,7 +378,7 @@ TEST(ReplayTest, ScenariosCoverTheInterestingEvents) {
   for (const char* type :
        {"StepFailed", "RetryScheduled", "CancelRequested",
         "CompensationStepFailed", "CompensationRetryScheduled", "SagaFailed",
-        "OperatorAction", "SagaCompensated", "SagaCompleted"}) {
+        "OperatorAction", "SagaCompensated", "SagaCompleted", "StepAccepted"}) {
     EXPECT_NE(std::find(seen.begin(), seen.end(), type), seen.end()) << type;
   }
 }

@@ -22,6 +22,13 @@ namespace {
   std::abort();
 }
 
+// The current attempt of an asynchronous step ends: its token is spent.
+void EndCompletionWait(SagaState& state) {
+  state.completion_token.clear();
+  state.awaiting_completion = false;
+  state.completion_due_ms = 0;
+}
+
 }  // namespace
 
 const char* SagaStatusName(SagaStatus status) {
@@ -99,6 +106,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
   }
 
   StepState* step = nullptr;
+  const StepDefinition* step_def = nullptr;
   int64_t step_timeout_ms = 0;
   bool step_calls_participant = true;
   switch (event.type) {
@@ -127,9 +135,9 @@ void Apply(const SagaDefinition& definition, SagaState& state,
                             " steps (no SagaStarted applied?)");
       }
       step = &state.steps[event.step];
-      step_timeout_ms = definition.steps[event.step].timeout_ms;
-      step_calls_participant =
-          RulesFor(definition.steps[event.step].kind).calls_participant;
+      step_def = &definition.steps[event.step];
+      step_timeout_ms = step_def->timeout_ms;
+      step_calls_participant = RulesFor(step_def->kind).calls_participant;
       break;
   }
 
@@ -169,7 +177,21 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       step->status = StepStatus::kRunning;
       state.call_in_flight = true;
       state.in_flight_attempt = event.attempt;
-      state.in_flight_deadline_ms = event.at_ms + step_timeout_ms;
+      EndCompletionWait(state);
+      if (step_def->async_completion) {
+        // The call has a short deadline of its own; the timeout bounds the
+        // wait for the completion.
+        state.in_flight_deadline_ms = event.at_ms + step_def->call_timeout_ms;
+        state.completion_token = event.completion_token;
+        state.completion_due_ms = event.at_ms + step_timeout_ms;
+      } else {
+        state.in_flight_deadline_ms = event.at_ms + step_timeout_ms;
+      }
+      break;
+
+    case EventType::kStepAccepted:
+      state.call_in_flight = false;
+      state.awaiting_completion = true;
       break;
 
     case EventType::kStepSucceeded:
@@ -179,6 +201,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       step->ended_ms = event.at_ms;
       state.call_in_flight = false;
       state.wait_due_ms = 0;
+      EndCompletionWait(state);
       if (!event.signal_key.empty()) {
         for (ReceivedSignal& signal : state.signals) {
           if (signal.key == event.signal_key) signal.consumed_by = event.step;
@@ -209,6 +232,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       step->ended_ms = event.at_ms;
       state.call_in_flight = false;
       state.wait_due_ms = 0;
+      EndCompletionWait(state);
       break;
 
     case EventType::kRetryScheduled:
@@ -232,6 +256,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       state.retry_due_ms = 0;
       state.wait_due_ms = 0;
       state.start_due_ms = 0;
+      EndCompletionWait(state);
       break;
 
     case EventType::kCompensationStepStarted:
@@ -286,6 +311,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       state.retry_due_ms = 0;
       state.wait_due_ms = 0;
       state.start_due_ms = 0;
+      EndCompletionWait(state);
       break;
 
     case EventType::kOperatorAction:

@@ -90,6 +90,14 @@ struct SagaState {
   bool call_in_flight = false;
   int in_flight_attempt = 0;
   int64_t in_flight_deadline_ms = 0;  // started at + the step's timeout
+  // Asynchronous steps (StepDefinition::async_completion): the current
+  // attempt's completion token (from its StepStarted), whether the
+  // participant has accepted the call and the saga waits for CompleteStep
+  // (no call in flight), and until when (the attempt's start + the step's
+  // timeout; then the outcome is unknown).
+  std::string completion_token;
+  bool awaiting_completion = false;
+  int64_t completion_due_ms = 0;
   // Set while waiting for a backoff timer.
   int64_t retry_due_ms = 0;
   int retry_attempt = 0;

@@ -35,6 +35,8 @@ absl::StatusOr<StepRequest> StepRequestFor(const SagaDefinition& definition,
     request.original_idempotency_key =
         IdempotencyKey(state.saga_id, step.name, false);
     request.original_output_json = state.steps[command.step].output_json;
+  } else if (step.async_completion) {
+    request.completion_token = state.completion_token;
   }
   return request;
 }

@@ -41,6 +41,8 @@ struct StepRequest {
   // (empty when the Execute's outcome is unknown).
   std::string original_idempotency_key;
   std::string original_output_json;
+  // Execute of an asynchronous step: the attempt's completion token.
+  std::string completion_token;
 
   bool operator==(const StepRequest&) const = default;
 };

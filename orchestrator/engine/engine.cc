@@ -81,6 +81,15 @@ void LogEvents(const core::SagaDefinition& definition,
   }
 }
 
+// A fresh token for each decision that may start an attempt of an
+// asynchronous step; the others need none (and skip the system call).
+std::string CompletionTokenFor(const core::SagaDefinition& definition) {
+  for (const auto& step : definition.steps) {
+    if (step.async_completion) return NewCompletionToken();
+  }
+  return "";
+}
+
 const char* RepairName(core::Signal::Kind kind) {
   switch (kind) {
     case core::Signal::Kind::kOperatorRetry:
@@ -215,8 +224,9 @@ void Engine::Stop() {
   }
 }
 
-core::DecideContext Engine::Context() {
-  return {NowMs(), std::uniform_real_distribution<double>(0.0, 1.0)(random_)};
+core::DecideContext Engine::Context(const core::SagaDefinition& definition) {
+  return {NowMs(), std::uniform_real_distribution<double>(0.0, 1.0)(random_),
+          CompletionTokenFor(definition)};
 }
 
 void Engine::Insert(const std::string& saga_id,
@@ -300,8 +310,9 @@ void Engine::StartSaga(
     trace = {observability::NewTrace().ToString(), ""};
   }
   auto decision = std::make_shared<core::Decision>(core::DecideStart(
-      **definition, *canonical, {NowMs(), ThreadLocalUnitRandom()}, trace,
-      started_by, start_at_ms));
+      **definition, *canonical,
+      {NowMs(), ThreadLocalUnitRandom(), CompletionTokenFor(**definition)},
+      trace, started_by, start_at_ms));
   auto state = std::make_shared<core::SagaState>(
       ApplyNumbered(**definition, core::NewSagaState(**definition, saga_id),
                     decision->events));
@@ -425,6 +436,66 @@ void Engine::Operate(const std::string& saga_id, core::Signal signal,
   });
 }
 
+void Engine::CompleteStep(const std::string& saga_id,
+                          const std::string& step_name, std::string token,
+                          core::CallOutcome outcome, std::string output_json,
+                          std::string error,
+                          std::function<void(absl::Status)> done) {
+  auto signal = std::make_shared<core::Signal>();
+  signal->kind = core::Signal::Kind::kStepCompletion;
+  signal->completion_token = std::move(token);
+  signal->outcome = outcome;
+  signal->output_json = std::move(output_json);
+  signal->error = std::move(error);
+  // REQUIRES: on the engine thread.
+  auto complete = [this, saga_id, step_name, signal, done] {
+    auto it = sagas_.find(saga_id);
+    if (it == sagas_.end()) {
+      done(absl::FailedPreconditionError(
+          "completion token not accepted: the saga is not running"));
+      return;
+    }
+    Runtime& runtime = *it->second;
+    signal->step = runtime.definition->StepIndex(step_name);
+    if (signal->step < 0) {
+      done(absl::FailedPreconditionError(
+          "completion token not accepted: saga type '" +
+          runtime.definition->name + "' has no step '" + step_name + "'"));
+      RetireIfEnded(saga_id);
+      return;
+    }
+    Handle(saga_id, *signal, done);
+  };
+  asio::post(threads_->io, [this, saga_id, complete, done] {
+    if (sagas_.count(saga_id)) {
+      complete();
+      return;
+    }
+    // Not driven here: take it over unless another instance drives it. A
+    // resume first, so that a saga taken over this way waits (its timer
+    // armed) like any other even if the completion is refused.
+    TakeOver(saga_id, [this, saga_id, complete, done](absl::Status taken) {
+      if (absl::IsFailedPrecondition(taken)) {
+        // Another instance drives it: the participant may try again, and
+        // reach that one.
+        done(absl::UnavailableError(
+            "another orchestrator instance drives this saga; try again"));
+      } else if (absl::IsNotFound(taken)) {
+        done(absl::FailedPreconditionError(
+            "completion token not accepted: no such saga"));
+      } else if (!taken.ok()) {
+        done(taken);
+      } else {
+        auto it = sagas_.find(saga_id);
+        if (it != sagas_.end() && !core::IsTerminal(it->second->state.status)) {
+          Handle(saga_id, core::Signal{}, nullptr);
+        }
+        complete();
+      }
+    });
+  });
+}
+
 void Engine::Handle(const std::string& saga_id, core::Signal signal,
                     std::function<void(absl::Status)> done) {
   auto it = sagas_.find(saga_id);
@@ -438,8 +509,8 @@ void Engine::Handle(const std::string& saga_id, core::Signal signal,
     runtime.queued.push_back({std::move(signal), std::move(done)});
     return;
   }
-  core::Decision decision =
-      core::Decide(*runtime.definition, runtime.state, signal, Context());
+  core::Decision decision = core::Decide(*runtime.definition, runtime.state,
+                                         signal, Context(*runtime.definition));
   if (!decision.refusal.ok()) {
     if (done) done(decision.refusal);
   } else if (decision.events.empty()) {

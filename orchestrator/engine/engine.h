@@ -187,6 +187,19 @@ class Engine {
                const std::string& step_name,
                std::function<void(absl::Status)> done);
 
+  // CompleteStep: the result (`outcome` kSucceeded or kBusinessFailure,
+  // `output_json`, `error`) of the current attempt of the asynchronous step
+  // `step_name`, authorized by the attempt's completion `token`. `done` gets
+  // OK once it is committed; FailedPrecondition (nothing recorded) when the
+  // saga has ended or is unknown, has no such step, the step does not wait
+  // for a completion, or the token is not its current attempt's; also when
+  // another instance holds the saga's lease. A saga nobody holds is taken
+  // over, as for a cancel.
+  void CompleteStep(const std::string& saga_id, const std::string& step_name,
+                    std::string token, core::CallOutcome outcome,
+                    std::string output_json, std::string error,
+                    std::function<void(absl::Status)> done);
+
   // Calls `done` once the saga has recorded an event after `after_seq` or
   // has ended, or when `timeout` passes (for streaming a saga's events).
   void AwaitProgress(const std::string& saga_id, int64_t after_seq,
@@ -208,7 +221,7 @@ class Engine {
 
   // engine.cc: decide -> commit -> act. Every method below REQUIRES the
   // engine thread, except where it says otherwise.
-  core::DecideContext Context();
+  core::DecideContext Context(const core::SagaDefinition& definition);
   void Handle(const std::string& saga_id, core::Signal signal,
               std::function<void(absl::Status)> done);
   void Commit(const std::string& saga_id, Runtime& runtime,

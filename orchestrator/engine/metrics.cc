@@ -33,6 +33,8 @@ const char* OutcomeLabel(core::CallOutcome outcome) {
       return "not_applied";
     case core::CallOutcome::kUnknown:
       return "unknown";
+    case core::CallOutcome::kAccepted:
+      return "accepted";
   }
   return "unknown";
 }

@@ -173,6 +173,7 @@ v1::StepRequest ToProto(const core::StepRequest& request) {
   proto.set_input_json(request.input_json);
   proto.set_original_idempotency_key(request.original_idempotency_key);
   proto.set_original_output_json(request.original_output_json);
+  proto.set_completion_token(request.completion_token);
   return proto;
 }
 
@@ -204,6 +205,8 @@ CallResult ToCallResult(const grpc::Status& status,
       return {core::CallOutcome::kBusinessFailure, "", result.error(), ""};
     case v1::STEP_OUTCOME_RETRYABLE_FAILURE:
       return {core::CallOutcome::kRetryableFailure, "", result.error(), ""};
+    case v1::STEP_OUTCOME_ACCEPTED:
+      return {core::CallOutcome::kAccepted, "", "", ""};
     default:
       return {core::CallOutcome::kUnknown, "",
               "participant answered without an outcome", ""};

@@ -30,6 +30,15 @@ std::string NewSagaId() {
   return text;
 }
 
+std::string NewCompletionToken() {
+  thread_local std::random_device source;
+  char text[33];
+  for (int i = 0; i < 4; ++i) {
+    std::snprintf(text + 8 * i, 9, "%08x", static_cast<unsigned>(source()));
+  }
+  return std::string(text, 32);
+}
+
 double ThreadLocalUnitRandom() {
   return std::uniform_real_distribution<double>(0.0, 1.0)(Generator());
 }

@@ -12,6 +12,8 @@ const char* OutcomeName(Outcome outcome) {
       return "business_failure";
     case Outcome::kRetryableFailure:
       return "retryable_failure";
+    case Outcome::kAccepted:
+      return "accepted";
   }
   return "unknown";
 }
@@ -28,6 +30,10 @@ ActionResult ActionResult::BusinessFailure(std::string error) {
 ActionResult ActionResult::RetryableFailure(std::string error) {
   return ActionResult{Outcome::kRetryableFailure, nlohmann::json::object(),
                       std::move(error), false};
+}
+
+ActionResult ActionResult::Accepted() {
+  return ActionResult{Outcome::kAccepted, nlohmann::json::object(), "", false};
 }
 
 std::string RequireString(const nlohmann::json& input,

@@ -12,7 +12,16 @@
 
 namespace saga::participants {
 
-enum class Outcome { kSucceeded, kBusinessFailure, kRetryableFailure };
+enum class Outcome {
+  kSucceeded,
+  kBusinessFailure,
+  kRetryableFailure,
+  // Execute of an asynchronous step: taken on, the result follows through
+  // the orchestrator's CompleteStep (see participant.proto). Not final: a
+  // repeated call with the key runs the handler again (with the new
+  // completion token) and records its answer.
+  kAccepted,
+};
 
 // Lower-case name for logs and the idempotency_keys.outcome column.
 const char* OutcomeName(Outcome outcome);
@@ -29,6 +38,9 @@ struct ActionCall {
   nlohmann::json input = nlohmann::json::object();
   // Compensate only: the output the undone Execute recorded.
   nlohmann::json original_output = nlohmann::json::object();
+  // Execute of an asynchronous step: the token its CompleteStep must carry
+  // (a secret: never log it).
+  std::string completion_token;
 };
 
 struct ActionResult {
@@ -44,6 +56,7 @@ struct ActionResult {
   static ActionResult Succeeded(nlohmann::json output);
   static ActionResult BusinessFailure(std::string error);
   static ActionResult RetryableFailure(std::string error);
+  static ActionResult Accepted();
 };
 
 // A handler runs inside the transaction that also records the idempotency

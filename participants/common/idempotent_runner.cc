@@ -89,6 +89,7 @@ ActionCall MakeActionCall(const StepCall& call, nlohmann::json input) {
   action_call.original_idempotency_key = call.original_idempotency_key;
   action_call.attempt = call.attempt;
   action_call.input = std::move(input);
+  action_call.completion_token = call.completion_token;
   return action_call;
 }
 
@@ -294,7 +295,10 @@ absl::StatusOr<ActionResult> IdempotentRunner::Execute(
             skipped.replayed = true;
             return {std::move(skipped), false};
           }
-          return {StoredResult(*row, call.idempotency_key, "execute"), false};
+          if (row->kind != "execute" || row->outcome != "accepted") {
+            return {StoredResult(*row, call.idempotency_key, "execute"), false};
+          }
+          // Accepted, not final: the handler takes the call again below.
         }
         if (InjectFailure(call.action)) {
           return {ActionResult::RetryableFailure(kInjectedFailure), false};

@@ -9,10 +9,15 @@
 // database):
 //   idempotency_keys(key PK, saga_id, step, action,
 //                    kind 'execute'|'compensate'|'tombstone',
-//                    outcome 'pending'|'succeeded'|'business_failure'|'none',
+//                    outcome 'pending'|'succeeded'|'business_failure'|
+//                            'accepted'|'none',
 //                    output jsonb, error, created_at)
 // 'pending' only exists inside an uncommitted transaction: a committed row
 // always carries its final outcome. Tombstones have outcome 'none'.
+//
+// An Execute answered ACCEPTED (outcome 'accepted', an asynchronous step)
+// is not final: a repeated Execute with its key runs the handler again, so
+// it can take the new attempt's completion token, and records its answer.
 //
 // Thread-safe; concurrent calls with one key serialize on the key's unique
 // index (the second waits until the first commits, then reads its result).
@@ -38,6 +43,7 @@ struct StepCall {
   int attempt = 0;
   std::string input_json;
   std::string original_output_json;
+  std::string completion_token;
 };
 
 class IdempotentRunner {

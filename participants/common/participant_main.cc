@@ -275,6 +275,8 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
   }
   spdlog::info("gRPC server: {}", saga::security::Describe(tls));
   spdlog::info("listening on {}", address);
+  std::function<void()> stop_worker;
+  if (spec.start_worker) stop_worker = spec.start_worker(pool);
 
   int signal = 0;
   while (signal <= 0) signal = sigwaitinfo(&signals, nullptr);
@@ -285,6 +287,7 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
   health.Drain();
   server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
   server->Wait();
+  if (stop_worker) stop_worker();
   spdlog::info("stopped");
   return 0;
 }

@@ -24,6 +24,10 @@ namespace CLI {
 class App;
 }
 
+namespace saga::pg {
+class ConnectionPool;
+}
+
 namespace saga::participants {
 
 struct ParticipantSpec {
@@ -36,6 +40,11 @@ struct ParticipantSpec {
   // it can read the values bound in add_flags. An error aborts start-up
   // (exit code 2).
   std::function<absl::Status(ActionRegistry&)> register_actions;
+  // Optional background work beside the server (e.g. reporting completions
+  // of asynchronous steps), over the service's connection pool: started
+  // once the server listens; the function it returns stops it, and is
+  // called once the server has stopped.
+  std::function<std::function<void()>(pg::ConnectionPool&)> start_worker;
 };
 
 // Runs the participant until SIGTERM or SIGINT and returns the process exit

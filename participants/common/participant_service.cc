@@ -36,6 +36,8 @@ saga::v1::StepOutcome ToProto(Outcome outcome) {
       return saga::v1::STEP_OUTCOME_BUSINESS_FAILURE;
     case Outcome::kRetryableFailure:
       return saga::v1::STEP_OUTCOME_RETRYABLE_FAILURE;
+    case Outcome::kAccepted:
+      return saga::v1::STEP_OUTCOME_ACCEPTED;
   }
   return saga::v1::STEP_OUTCOME_UNSPECIFIED;
 }
@@ -161,6 +163,7 @@ grpc::Status ParticipantService::Handle(Kind kind, grpc::ServerContext* context,
   call.attempt = request.attempt();
   call.input_json = request.input_json();
   call.original_output_json = request.original_output_json();
+  call.completion_token = request.completion_token();
   absl::StatusOr<ActionResult> result =
       kind == Kind::kExecute ? runner_->Execute(call, deadline)
                              : runner_->Compensate(call, deadline);

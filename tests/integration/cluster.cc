@@ -86,6 +86,13 @@ std::vector<ClusterParticipant> BookingParticipants() {
   return specs;
 }
 
+ClusterParticipant PaymentParticipant() {
+  return {"payment",
+          "saga-payment",
+          "migrations/payment",
+          {{"--orchestrator", kOrchestratorAddress}}};
+}
+
 bool IsTerminal(SagaStatus status) {
   return status == saga::v1::SAGA_STATUS_COMPLETED ||
          status == saga::v1::SAGA_STATUS_COMPENSATED ||
@@ -303,7 +310,9 @@ std::shared_ptr<grpc::ChannelCredentials> TestCluster::ClientCredentials()
   for (const auto& [flag, value] : participant.spec.default_flags) {
     if (std::find(participant.flags.begin(), participant.flags.end(), flag) ==
         participant.flags.end()) {
-      argv.insert(argv.end(), {flag, value});
+      argv.insert(argv.end(), {flag, value == kOrchestratorAddress
+                                         ? Address(orchestrators_.at(0).port)
+                                         : value});
     }
   }
   argv.insert(argv.end(), participant.flags.begin(), participant.flags.end());

@@ -64,6 +64,15 @@ struct ClusterParticipant {
   std::vector<std::pair<std::string, std::string>> default_flags;
 };
 
+// A default flag value that the cluster replaces with the address
+// (HOST:PORT) of orchestrator instance 0, for participants that call the
+// orchestrator back.
+inline constexpr char kOrchestratorAddress[] = "{orchestrator}";
+
+// saga-payment (the asynchronous payment provider), reporting to
+// orchestrator instance 0.
+ClusterParticipant PaymentParticipant();
+
 // The participants of the booking saga, in start order (kParticipants):
 // saga-patient, saga-doctor (its today pinned to kTestToday) and saga-email.
 std::vector<ClusterParticipant> BookingParticipants();

@@ -113,6 +113,27 @@ TEST(GoldenReplayTest, EachGoldenHistoryShowsWhatItsNameSays) {
     EXPECT_EQ(Count(h, EventType::kSagaFailed), 1) << name;
     EXPECT_EQ(Count(h, EventType::kOperatorAction), 1) << name;
   }
+  // Accepted, then completed through CompleteStep; the export shows that a
+  // completion token was given, never the token.
+  const History async = LoadGolden("async_completion.json");
+  EXPECT_EQ(Count(async, EventType::kStepAccepted), 1);
+  EXPECT_TRUE(Any(async, [](const Event& e) {
+    return e.type == EventType::kStepStarted && e.completion_token == kRedacted;
+  }));
+}
+
+TEST(GoldenReplayTest, ADeciderThatIgnoresCompletionsIsCaught) {
+  DecideFn ignores_completions =
+      [](const SagaDefinition& def, const SagaState& state,
+         const Signal& signal, const DecideContext& ctx) {
+        if (signal.kind == Signal::Kind::kStepCompletion) return Decision{};
+        return Decide(def, state, signal, ctx);
+      };
+  const History h = LoadGolden("async_completion.json");
+  ReplayReport report = ReplayHistory(h, nullptr, ignores_completions);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.divergence->recorded->type, EventType::kStepSucceeded);
+  EXPECT_EQ(report.divergence->seq, 4);
 }
 
 // The waiting steps: each history shows its signal, delay, deadline or

@@ -7,9 +7,10 @@
 #   tests/replay/record.sh [SCENARIO...]   (default: all of them)
 #
 # Environment: BUILD_DIR (default build; needs sagactl, saga-orchestrator,
-# saga-patient, saga-doctor, saga-email), OUT (default tests/replay),
-# PG_PORT, ORCH_PORT, PATIENT_PORT, DOCTOR_PORT, EMAIL_PORT (defaults
-# 55407, 55471-55474). Needs jq. Stops everything it started on exit.
+# saga-patient, saga-doctor, saga-email, saga-payment), OUT (default
+# tests/replay), PG_PORT, ORCH_PORT, PATIENT_PORT, DOCTOR_PORT, EMAIL_PORT,
+# PAYMENT_PORT (defaults 55407, 55471-55475). Needs jq. Stops everything it
+# started on exit.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -21,8 +22,9 @@ ORCH_PORT=${ORCH_PORT:-55471}
 PATIENT_PORT=${PATIENT_PORT:-55472}
 DOCTOR_PORT=${DOCTOR_PORT:-55473}
 EMAIL_PORT=${EMAIL_PORT:-55474}
+PAYMENT_PORT=${PAYMENT_PORT:-55475}
 ALL_SCENARIOS=(healthy notify_fails operator retries timeout crash_cancel
-  unknown_outcome pivot_unknown saga_model)
+  unknown_outcome pivot_unknown saga_model async)
 # Most goldens are of version 1 of the booking saga, whose pivot gave up
 # after 4 attempts (tests/testdata/booking_v1); scenarios of the current
 # version switch to sagas/ with use_definitions.
@@ -38,7 +40,8 @@ log() {
 }
 
 command -v jq >/dev/null || die "needs jq"
-for bin in sagactl saga-orchestrator saga-patient saga-doctor saga-email; do
+for bin in sagactl saga-orchestrator saga-patient saga-doctor saga-email \
+  saga-payment; do
   [[ -x $BIN/$bin ]] || die "missing $BIN/$bin (set BUILD_DIR)"
 done
 
@@ -101,10 +104,13 @@ participant() {
     patient) port=$PATIENT_PORT ;;
     doctor) port=$DOCTOR_PORT ;;
     email) port=$EMAIL_PORT ;;
+    payment) port=$PAYMENT_PORT ;;
   esac
   stop "$name"
   # The recorded sagas book fixed dates: pin the doctor's today before them.
   [[ $name == doctor ]] && set -- --today 2026-11-20 "$@"
+  # The payment provider reports its charges back to the orchestrator.
+  [[ $name == payment ]] && set -- --orchestrator "127.0.0.1:$ORCH_PORT" "$@"
   start "$name" "$port" "$BIN/saga-$name" --listen "127.0.0.1:$port" \
     --db "$(dsn "$name")" --migrations "$ROOT/migrations/$name" "$@"
 }
@@ -118,7 +124,8 @@ orchestrator() {
     --definitions "$DEFINITIONS" --migrations "$ROOT/migrations/orchestrator" \
     --participant "patient=127.0.0.1:$PATIENT_PORT" \
     --participant "doctor=127.0.0.1:$DOCTOR_PORT" \
-    --participant "email=127.0.0.1:$EMAIL_PORT"
+    --participant "email=127.0.0.1:$EMAIL_PORT" \
+    --participant "payment=127.0.0.1:$PAYMENT_PORT"
 }
 
 # use_definitions DIR: restarts the orchestrator with the definitions in DIR.
@@ -341,18 +348,31 @@ scenario_saga_model() {
   use_definitions "$ROOT/tests/testdata/booking_v1"
 }
 
+# A charge through the asynchronous payment provider: accepted, settled a
+# moment later and reported with CompleteStep, then checked.
+scenario_async() {
+  use_definitions "$ROOT/tests/testdata/checkout"
+  participant payment --settle-after-ms 300
+  local id
+  id=$(ctl start checkout --input '{"customer_id": "c-1", "amount_cents": 2500}')
+  finish "$id" COMPLETED
+  save "$id" async_completion
+  stop payment
+  use_definitions "$ROOT/tests/testdata/booking_v1"
+}
+
 main() {
   local scenarios=("$@")
   [[ ${#scenarios[@]} -gt 0 ]] || scenarios=("${ALL_SCENARIOS[@]}")
   for port in "$PG_PORT" "$ORCH_PORT" "$PATIENT_PORT" "$DOCTOR_PORT" \
-    "$EMAIL_PORT"; do
+    "$EMAIL_PORT" "$PAYMENT_PORT"; do
     port_in_use "$port" && die "port $port is in use"
   done
   "$ROOT/scripts/pg.sh" start "$WORK/pg" "$PG_PORT" >/dev/null
   # shellcheck source=/dev/null
   source "$WORK/pg/env"
   local db
-  for db in orchestrator patient doctor email; do
+  for db in orchestrator patient doctor email payment; do
     "$ROOT/scripts/pg.sh" createdb "$WORK/pg" "$db"
   done
   healthy_participants

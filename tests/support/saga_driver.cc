@@ -77,6 +77,21 @@ Decision SagaDriver::TimeOut() {
   return Answer(CallOutcome::kUnknown, "", "deadline");
 }
 
+Decision SagaDriver::Accept() { return Answer(CallOutcome::kAccepted); }
+
+Decision SagaDriver::Complete(CallOutcome outcome, const std::string& output,
+                              const std::string& error,
+                              const std::string* token) {
+  Signal s;
+  s.kind = Signal::Kind::kStepCompletion;
+  s.step = state_.current_step;
+  s.completion_token = token != nullptr ? *token : state_.completion_token;
+  s.outcome = outcome;
+  s.output_json = output;
+  s.error = error;
+  return Send(s);
+}
+
 Decision SagaDriver::FireTimer() {
   for (const core::Command& c : core::PendingCommands(def_, state_)) {
     if (c.kind == core::Command::Kind::kWaitUntil && c.due_ms > now) {
@@ -120,7 +135,8 @@ core::DecideContext SagaDriver::NextContext(bool tick) {
   if (pace_.vary_random) {
     random = random + 0.37 - static_cast<int>(random + 0.37);
   }
-  return core::DecideContext{now, random};
+  return core::DecideContext{now, random,
+                             "token-" + std::to_string(++tokens_drawn)};
 }
 
 Decision SagaDriver::Commit(Decision d) {
@@ -171,8 +187,9 @@ std::string Describe(const core::SagaState& s) {
       << s.in_flight_deadline_ms << " retry=" << s.retry_due_ms << "/"
       << s.retry_attempt << " wait=" << s.wait_due_ms
       << " start=" << s.start_due_ms << " deadline=" << s.deadline_ms << "/"
-      << s.deadline_passed << " cancel=" << s.cancel_requested
-      << " reason=" << s.reason << "\n";
+      << s.deadline_passed << " completion=" << s.completion_token << "/"
+      << s.awaiting_completion << "/" << s.completion_due_ms
+      << " cancel=" << s.cancel_requested << " reason=" << s.reason << "\n";
   for (const core::ReceivedSignal& signal : s.signals) {
     out << "  signal " << signal.name << " key=" << signal.key
         << " payload=" << signal.payload_json << " at=" << signal.received_ms

@@ -60,6 +60,8 @@ class SagaDriver {
   // The time and jitter draw the next decision sees; tests may set them.
   int64_t now;
   double random = 0.0;
+  // Decisions draw completion tokens "token-1", "token-2", ... in turn.
+  int tokens_drawn = 0;
 
   // Starts saga "s1" (scheduled, with a start_at_ms later than `now`).
   core::Decision Start(const std::string& input = kBookingInput,
@@ -81,8 +83,18 @@ class SagaDriver {
   // No answer before the deadline: the outcome is unknown.
   core::Decision TimeOut();
 
+  // The participant of an asynchronous step accepted the call in flight.
+  core::Decision Accept();
+  // CompleteStep for the current step with `token` (by default, the current
+  // attempt's).
+  core::Decision Complete(core::CallOutcome outcome,
+                          const std::string& output = "{}",
+                          const std::string& error = "",
+                          const std::string* token = nullptr);
+
   // Fires the pending timer (a backoff, a waiting step's due time, a
-  // scheduled start, the deadline) at its due time (or now, if later).
+  // scheduled start, the deadline, the end of a wait for a completion) at
+  // its due time (or now, if later).
   core::Decision FireTimer();
   static core::Signal Timer();
   core::Decision Cancel(const std::string& reason);

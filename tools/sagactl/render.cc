@@ -103,6 +103,16 @@ std::string StepDuration(const v1::Step& step, int64_t now_unix_ms) {
   }
 }
 
+// An asynchronous step accepted by its participant is RUNNING with no call
+// in flight: it waits for CompleteStep until its due time.
+bool AwaitsCompletion(const v1::Step& step) {
+  return step.completion_due_unix_ms() != 0;
+}
+
+std::string StepStatusColumn(const v1::Step& step) {
+  return AwaitsCompletion(step) ? "ACCEPTED" : StepStatusName(step.status());
+}
+
 std::string StepResult(const v1::Step& step) {
   if (step.status() == v1::STEP_STATUS_WAITING) {
     std::string waiting =
@@ -110,10 +120,13 @@ std::string StepResult(const v1::Step& step) {
             ? "waiting"
             : "waiting for signal '" + step.waits_for_signal() + "'";
     if (step.waiting_until_unix_ms() != 0) {
-      waiting += (step.waits_for_signal().empty() ? " until " : " until ") +
-                 FormatTimestamp(step.waiting_until_unix_ms());
+      waiting += " until " + FormatTimestamp(step.waiting_until_unix_ms());
     }
     return waiting;
+  }
+  if (AwaitsCompletion(step)) {
+    return "waiting for completion until " +
+           FormatTimestamp(step.completion_due_unix_ms());
   }
   std::string result =
       step.error().empty() ? CompactJson(step.output_json()) : step.error();
@@ -251,7 +264,7 @@ std::string RenderSagaTable(const v1::Saga& saga, int64_t now_unix_ms) {
   Table table({"NAME", "STATUS", "ATTEMPTS", "COMP_ATTEMPTS", "DURATION",
                "OUTPUT/ERROR"});
   for (const v1::Step& step : saga.steps()) {
-    table.AddRow({step.name(), StepStatusName(step.status()),
+    table.AddRow({step.name(), StepStatusColumn(step),
                   std::to_string(step.attempts()),
                   std::to_string(step.compensation_attempts()),
                   StepDuration(step, now_unix_ms), StepResult(step)});

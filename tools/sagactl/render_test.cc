@@ -244,6 +244,24 @@ TEST(RenderSagaTableTest, WaitingStepsSignalsDeadlineAndScheduledStart) {
             std::string::npos);
 }
 
+TEST(RenderSagaTableTest, AcceptedStepShowsUntilWhenItWaitsForItsCompletion) {
+  v1::Saga saga;
+  saga.set_saga_id("s4");
+  saga.set_status(v1::SAGA_STATUS_RUNNING);
+  saga.set_current_step("charge");
+  v1::Step* step = saga.add_steps();
+  step->set_name("charge");
+  step->set_status(v1::STEP_STATUS_RUNNING);
+  step->set_attempts(1);
+  step->set_started_unix_ms(kT0);
+  step->set_completion_due_unix_ms(kT0 + 3600 * 1000);
+  std::string text = RenderSagaTable(saga, kT0 + 12000);
+  EXPECT_NE(text.find("charge  ACCEPTED  1         0              12s so far  "
+                      "waiting for completion until 2024-05-01 13:00:00.000Z"),
+            std::string::npos)
+      << text;
+}
+
 TEST(RenderSagaTableTest, SagaWithoutStepsSaysSo) {
   v1::Saga saga;
   saga.set_saga_id("s3");
