@@ -452,7 +452,9 @@ TEST_F(EngineTest, CancelWhileCallInFlightCompensatesIt) {
     cancelled.set_value(status);
   });
   ASSERT_TRUE(cancelled.get_future().get().ok());
-  ASSERT_EQ(Await(id), AwaitOutcome::kReached);
+  // The release is not blocked: the saga may end, and leave the engine,
+  // before the await begins (then it is no longer active here).
+  ASSERT_NE(Await(id), AwaitOutcome::kTimedOut);
   participant_.Unblock();
   store::SagaRecord record = Record(id);
   EXPECT_EQ(record.summary.status, core::SagaStatus::kCompensated);

@@ -154,21 +154,26 @@ std::string TryStart(TestCluster& cluster, const SagaPath& path,
   return rpc.ok() ? response.saga_id() : "";
 }
 
+// Waits (up to 10s) until step `step` of the saga has succeeded; false when
+// it did not, or the orchestrator did not answer.
+bool AwaitStep(TestCluster& cluster, const std::string& id,
+               const std::string& step) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  saga::v1::AwaitSagaRequest request;
+  request.set_saga_id(id);
+  request.set_step(step);
+  request.set_timeout_ms(10000);
+  saga::v1::AwaitSagaResponse response;
+  return cluster.Stub().AwaitSaga(&context, request, &response).ok();
+}
+
 // Cancels once the path's cancel_after step is done (the next step is then
 // in flight).
 void TryCancel(TestCluster& cluster, const SagaPath& path,
                const std::string& id) {
-  {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(10));
-    saga::v1::AwaitSagaRequest request;
-    request.set_saga_id(id);
-    request.set_step(path.cancel_after);
-    request.set_timeout_ms(10000);
-    saga::v1::AwaitSagaResponse response;
-    if (!cluster.Stub().AwaitSaga(&context, request, &response).ok()) return;
-  }
+  if (!AwaitStep(cluster, id, path.cancel_after)) return;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(10));
@@ -183,17 +188,7 @@ void TryCancel(TestCluster& cluster, const SagaPath& path,
 // every time, so a resend after a crash changes nothing.
 void TrySignal(TestCluster& cluster, const SagaPath& path,
                const std::string& id) {
-  {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(10));
-    saga::v1::AwaitSagaRequest request;
-    request.set_saga_id(id);
-    request.set_step("reserve_doctor");
-    request.set_timeout_ms(10000);
-    saga::v1::AwaitSagaResponse response;
-    if (!cluster.Stub().AwaitSaga(&context, request, &response).ok()) return;
-  }
+  if (!AwaitStep(cluster, id, "reserve_doctor")) return;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(10));
