@@ -339,6 +339,8 @@ input4="{\"patient_id\":\"p-1004\",\"specialty\":\"neurology\",\"preferred_date\
 note "\$ sagactl start approved_booking --start-at 2s --input '$input4'"
 saga_id=$("$BIN/sagactl" start approved_booking --start-at 2s --input "$input4") ||
   die "sagactl start failed: $saga_id"
+note "\$ sagactl show $saga_id   # recorded, its first step not started yet"
+"$BIN/sagactl" show "$saga_id" | sed -n '1,/^Input:/p'
 for _ in $(seq 1 300); do
   "$BIN/sagactl" -o json history "$saga_id" |
     grep -q '"step": *"approval"' && break
