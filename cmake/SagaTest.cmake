@@ -1,4 +1,4 @@
-# saga_add_test(<target> [TIMEOUT <seconds>] [LABELS <label>...])
+# saga_add_test(<target> [TIMEOUT <seconds>] [COST <n>] [LABELS <label>...])
 #
 # Registers the GoogleTest executable <target> with ctest (one ctest test per
 # TEST), labelled by the suffix of its name, which says what it needs:
@@ -7,18 +7,23 @@
 #   *_itest   integration  real processes (TestCluster) on PostgreSQL
 # so `ctest -L unit` runs everything that needs nothing. Any other name is a
 # configure error. LABELS adds labels (e.g. `ha`); TIMEOUT bounds each test.
+# COST (default: 10 for integration tests, 0 otherwise) orders a run that has
+# no timings of an earlier one (a fresh checkout, CI): ctest starts the
+# costliest first, so the long suites do not run alone at the end.
 # To register a new test, replace
 #   gtest_discover_tests(foo_test PROPERTIES LABELS unit)
 # with
 #   saga_add_test(foo_test)
 function(saga_add_test target)
-  cmake_parse_arguments(PARSE_ARGV 1 ARG "" "TIMEOUT" "LABELS")
+  cmake_parse_arguments(PARSE_ARGV 1 ARG "" "TIMEOUT;COST" "LABELS")
   if(ARG_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "saga_add_test(${target}): unknown arguments "
                         "${ARG_UNPARSED_ARGUMENTS}")
   endif()
+  set(cost 0)
   if(target MATCHES "_itest$")
     set(labels integration)
+    set(cost 10)
   elseif(target MATCHES "_pgtest$")
     set(labels pg)
   elseif(target MATCHES "_test$")
@@ -32,6 +37,10 @@ function(saga_add_test target)
   if(ARG_TIMEOUT)
     string(APPEND properties " TIMEOUT ${ARG_TIMEOUT}")
   endif()
+  if(ARG_COST)
+    set(cost ${ARG_COST})
+  endif()
+  string(APPEND properties " COST ${cost}")
   # Listing the tests of a big binary can take a while under a sanitizer on
   # a busy machine: 60 s rather than the default 5 s.
   gtest_discover_tests(${target} DISCOVERY_TIMEOUT 60 TEST_LIST ${target}_TESTS)

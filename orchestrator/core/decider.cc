@@ -160,9 +160,10 @@ class Builder {
   }
 
   // Before a rollback that does not come from the step itself (a cancel,
-  // the deadline): a call in flight may still take effect, so its outcome
-  // becomes unknown (it gets compensated, and its late result no longer
-  // matches a call in flight); a waiting step stops waiting.
+  // the deadline): a call in flight, or an accepted one whose completion is
+  // awaited, may still take effect, so its outcome becomes unknown (it gets
+  // compensated, and its late result or completion no longer matches the
+  // current attempt); a wait or delay step stops waiting.
   void StopCurrentStep(const std::string& why) {
     const int k = state_.current_step;
     if (state_.call_in_flight || state_.awaiting_completion) {
