@@ -12,6 +12,8 @@
 //    sagas over, then woken up: it must send no call for them;
 //  - cancels race every step, the pivot included (most are refused once
 //    the pivot was called);
+//  - one saga in five waits for a signal (then a delay) before the pivot;
+//    the signal races the saga's start, its wait and its cancel;
 //  - PostgreSQL, which holds every database, is crash-restarted once.
 // At the end every saga must be terminal, the participants' databases must
 // agree with it, no effect may have happened twice and no instance may have
