@@ -13,6 +13,7 @@
 
 #include "orchestrator/api/service_test_fixture.h"
 #include "tests/support/definitions.h"
+#include "tests/support/test_support.h"
 
 namespace saga::api::testing {
 namespace {
@@ -388,19 +389,17 @@ grpc::Status Complete(ServiceHarness& harness,
 
 // The saga once its charge waits for its completion.
 v1::Saga AwaitAccepted(ServiceHarness& harness, const std::string& saga_id) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
   v1::GetSagaRequest get;
   get.set_saga_id(saga_id);
   v1::GetSagaResponse saga;
-  while (std::chrono::steady_clock::now() < deadline) {
-    saga.Clear();
-    EXPECT_TRUE(harness.Stub().GetSaga(Context().get(), get, &saga).ok());
-    if (saga.saga().steps_size() > 0 &&
-        saga.saga().steps(0).completion_due_unix_ms() > 0) {
-      break;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
+  saga::testing::PollUntil(
+      [&] {
+        saga.Clear();
+        EXPECT_TRUE(harness.Stub().GetSaga(Context().get(), get, &saga).ok());
+        return saga.saga().steps_size() > 0 &&
+               saga.saga().steps(0).completion_due_unix_ms() > 0;
+      },
+      10s);
   return saga.saga();
 }
 

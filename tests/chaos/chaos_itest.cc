@@ -193,9 +193,9 @@ Booking MakeBooking(int i) {
 // at its due time, to an instance that is not paused, over channels of its
 // own (TestCluster is single-threaded). Counts what the orchestrator
 // answered.
-class Canceller {
+class RacingCalls {
  public:
-  explicit Canceller(TestCluster& cluster) {
+  explicit RacingCalls(TestCluster& cluster) {
     for (size_t i = 0; i < kInstances; ++i) {
       stubs_.push_back(saga::v1::SagaOrchestrator::NewStub(grpc::CreateChannel(
           "127.0.0.1:" + std::to_string(cluster.orchestrator_port(i)),
@@ -203,7 +203,7 @@ class Canceller {
     }
     thread_ = std::thread([this] { Run(); });
   }
-  ~Canceller() {
+  ~RacingCalls() {
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
@@ -463,11 +463,11 @@ class ChaosSoak {
 
   // Pauses an instance until the other has taken every saga it held over,
   // then wakes it: a zombie whose calls the participants would see.
-  void PauseAnInstancePastItsLeases(Canceller& canceller) {
+  void PauseAnInstancePastItsLeases(RacingCalls& racing_calls) {
     const size_t instance = static_cast<size_t>(Uniform(0, kInstances - 1));
     const std::string id = TestCluster::InstanceId(instance);
     paused_ = static_cast<int>(instance);
-    canceller.Avoid(paused_);
+    racing_calls.Avoid(paused_);
     cluster_.SignalOrchestrator(SIGSTOP, instance);
     const auto paused_at = Clock::now();
     const bool taken_over =
@@ -481,7 +481,7 @@ class ChaosSoak {
     EXPECT_TRUE(taken_over) << id << "'s sagas were not taken over";
     cluster_.SignalOrchestrator(SIGCONT, instance);
     paused_ = -1;
-    canceller.Avoid(-1);
+    racing_calls.Avoid(-1);
     ++pauses_;
   }
 
@@ -569,7 +569,7 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
   auto cluster = std::make_unique<TestCluster>(options);
   ASSERT_TRUE(cluster->Start());
   ChaosSoak soak(*cluster, seed);
-  auto canceller = std::make_unique<Canceller>(*cluster);
+  auto racing_calls = std::make_unique<RacingCalls>(*cluster);
 
   std::vector<std::string> ids;
   std::vector<bool> valid;
@@ -606,11 +606,11 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
       std::string id = soak.Start(i, booking);
       ASSERT_FALSE(id.empty()) << "saga " << i;
       if (booking.type == kApprovalSagaType) {
-        canceller->ScheduleSignal(
+        racing_calls->ScheduleSignal(
             id, Clock::now() + milliseconds(soak.Uniform(0, kSignalWithinMs)));
       }
       if (soak.Uniform(1, 100) <= kCancelPercent) {
-        canceller->Schedule(
+        racing_calls->Schedule(
             id, Clock::now() + milliseconds(soak.Uniform(0, kCancelWithinMs)));
       }
       ids.push_back(std::move(id));
@@ -625,7 +625,7 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
       soak.TakeAParticipantDown();
       outage_done = true;
     } else if (!pause_done && ids.size() * 10 >= sagas * 6u) {
-      ASSERT_NO_FATAL_FAILURE(soak.PauseAnInstancePastItsLeases(*canceller));
+      ASSERT_NO_FATAL_FAILURE(soak.PauseAnInstancePastItsLeases(*racing_calls));
       pause_done = true;
     } else {
       ASSERT_NO_FATAL_FAILURE(soak.RestartRandomParticipant());
@@ -640,8 +640,8 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
   cluster->UseOrchestrator(0);
   ConsistencyReport report =
       CheckConsistency(*cluster, ids, kAllTerminalDeadline);
-  const std::string cancels = canceller->Counters();
-  canceller.reset();
+  const std::string cancels = racing_calls->Counters();
+  racing_calls.reset();
   const std::vector<ParticipantCall> zombies = ZombieCalls(*cluster);
   for (const auto& call : zombies) {
     ADD_FAILURE() << "zombie call: " << call.line;

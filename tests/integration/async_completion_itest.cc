@@ -14,6 +14,7 @@
 #include "saga/v1/participant.grpc.pb.h"
 #include "tests/integration/cluster.h"
 #include "tests/support/definitions.h"
+#include "tests/support/test_support.h"
 
 namespace saga::testing {
 namespace {
@@ -32,16 +33,16 @@ ClusterOptions CheckoutCluster() {
 
 // The saga once its charge step waits for its completion.
 v1::Saga AwaitAccepted(TestCluster& cluster, const std::string& saga_id) {
-  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
   v1::Saga saga;
-  while (std::chrono::steady_clock::now() < deadline) {
-    saga = cluster.GetSaga(saga_id);
-    if (saga.steps_size() > 0 && saga.steps(0).completion_due_unix_ms() > 0) {
-      return saga;
-    }
-    std::this_thread::sleep_for(milliseconds(20));
+  if (!PollUntil(
+          [&] {
+            saga = cluster.GetSaga(saga_id);
+            return saga.steps_size() > 0 &&
+                   saga.steps(0).completion_due_unix_ms() > 0;
+          },
+          seconds(10))) {
+    ADD_FAILURE() << "the charge was never accepted: " << DescribeSaga(saga);
   }
-  ADD_FAILURE() << "the charge was never accepted: " << DescribeSaga(saga);
   return saga;
 }
 

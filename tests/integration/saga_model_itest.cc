@@ -104,9 +104,9 @@ TEST_F(SagaModelTest, EveryKindOfWaitSurvivesAKillAndEndsAsItShould) {
   // A signal sent before the saga reaches its wait step: kept.
   const std::string early = cluster_->StartSaga(
       kApproval, BookingInput("p-1001", "2026-12-10", "cardiology"));
-  ASSERT_TRUE(Signal(early, "clinic_approval", R"({"approved_by":"ann"})",
-                     "early-1")
-                  .ok());
+  ASSERT_TRUE(
+      Signal(early, "clinic_approval", R"({"approved_by":"ann"})", "early-1")
+          .ok());
   // Waiting for a signal that comes after the restart, through sagactl.
   const std::string late = cluster_->StartSaga(
       kApproval, BookingInput("p-1002", "2026-12-11", "neurology"));
@@ -136,9 +136,8 @@ TEST_F(SagaModelTest, EveryKindOfWaitSurvivesAKillAndEndsAsItShould) {
       {}, log);
   ASSERT_EQ(sagactl.Wait(), 0) << log;
 
-  for (const auto& [id, by] :
-       std::vector<std::pair<std::string, std::string>>{{early, "ann"},
-                                                         {late, "bob"}}) {
+  for (const auto& [id, by] : std::vector<std::pair<std::string, std::string>>{
+           {early, "ann"}, {late, "bob"}}) {
     saga::v1::Saga saga = cluster_->AwaitTerminal(id, kSagaTimeout);
     ASSERT_EQ(saga.status(), saga::v1::SAGA_STATUS_COMPLETED)
         << DescribeSaga(saga);
