@@ -97,13 +97,14 @@ v1::Saga SagaToProto(const core::SagaDefinition& definition,
     out->set_ended_unix_ms(step.ended_ms);
     out->set_outcome_unknown(step.outcome_unknown);
     out->set_waits_for_signal(definition.steps[i].signal);
-    if (step.status == core::StepStatus::kWaiting &&
-        static_cast<int>(i) == state.current_step) {
-      out->set_waiting_until_unix_ms(state.wait_due_ms);
-    }
-    if (state.awaiting_completion &&
-        state.current_step == static_cast<int>(i)) {
-      out->set_completion_due_unix_ms(state.completion_due_ms);
+    if (const core::ActiveStep* active =
+            core::ActiveOf(state, static_cast<int>(i))) {
+      if (step.status == core::StepStatus::kWaiting) {
+        out->set_waiting_until_unix_ms(active->wait_due_ms);
+      }
+      if (active->awaiting_completion) {
+        out->set_completion_due_unix_ms(active->completion_due_ms);
+      }
     }
   }
   for (const core::ReceivedSignal& signal : state.signals) {

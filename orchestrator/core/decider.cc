@@ -67,7 +67,7 @@ class Builder {
  public:
   Builder(const SagaDefinition& definition, const SagaState& state,
           const DecideContext& ctx)
-      : def_(definition), state_(state), ctx_(ctx) {}
+      : def_(definition), before_(state), state_(state), ctx_(ctx) {}
 
   const SagaState& state() const { return state_; }
   const StepDefinition& step_def(int k) const { return def_.steps[k]; }
@@ -141,7 +141,7 @@ class Builder {
     event.output_json = CanonicalJson(output_json);
     event.signal_key = signal_key;
     Emit(std::move(event));
-    Advance(k);
+    StartReadySteps();
   }
 
   // A definite failure of step k: roll back while the saga may, else end
@@ -152,30 +152,38 @@ class Builder {
     event.retryable = false;
     Emit(std::move(event));
     const std::string& name = def_.steps[k].name;
+    const std::string stop_why = "stopped: step '" + name + "' failed";
     if (MayStartCompensation(def_, state_).ok()) {
-      BeginCompensation("step '" + name + "' failed: " + error);
+      BeginCompensation("step '" + name + "' failed: " + error, stop_why);
     } else {
-      Fail("step '" + name + "' failed after the point of no return: " + error);
+      Fail("step '" + name + "' failed after the point of no return: " + error,
+           stop_why);
     }
   }
 
-  // Before a rollback that does not come from the step itself (a cancel,
-  // the deadline): a call in flight, or an accepted one whose completion is
-  // awaited, may still take effect, so its outcome becomes unknown (it gets
-  // compensated, and its late result or completion no longer matches the
-  // current attempt); a wait or delay step stops waiting.
-  void StopCurrentStep(const std::string& why) {
-    const int k = state_.current_step;
-    if (state_.call_in_flight || state_.awaiting_completion) {
-      Event failed = Make(EventType::kStepFailed, k, state_.in_flight_attempt);
-      failed.error = why;
-      failed.retryable = true;
-      failed.outcome_unknown = true;
-      Emit(std::move(failed));
-    } else if (k >= 0 && state_.steps[k].status == StepStatus::kWaiting) {
-      Event failed = Make(EventType::kStepFailed, k, state_.steps[k].attempts);
-      failed.error = why;
-      Emit(std::move(failed));
+  // Before the saga rolls back or fails while other steps are under way (a
+  // cancel, the deadline, a parallel branch that failed): a call in flight,
+  // or an accepted one whose completion is awaited, may still take effect,
+  // so its outcome becomes unknown (it gets compensated, and its late result
+  // or completion no longer matches the current attempt); a wait or delay
+  // step stops waiting. A step waiting out a backoff keeps what it had.
+  void StopActiveSteps(const std::string& why) {
+    if (state_.status != SagaStatus::kRunning) return;
+    const std::vector<ActiveStep> active = state_.active;
+    for (const ActiveStep& a : active) {
+      const int k = a.step;
+      if (a.call_in_flight || a.awaiting_completion) {
+        Event failed = Make(EventType::kStepFailed, k, a.in_flight_attempt);
+        failed.error = why;
+        failed.retryable = true;
+        failed.outcome_unknown = true;
+        Emit(std::move(failed));
+      } else if (state_.steps[k].status == StepStatus::kWaiting) {
+        Event failed =
+            Make(EventType::kStepFailed, k, state_.steps[k].attempts);
+        failed.error = why;
+        Emit(std::move(failed));
+      }
     }
   }
 
@@ -189,69 +197,102 @@ class Builder {
                        : "nothing is undone: " + std::string(may.message());
     Emit(std::move(passed));
     if (!may.ok()) return;
-    StopCurrentStep("stopped: the saga's deadline passed");
-    BeginCompensation(kDeadlinePassedReason);
+    BeginCompensation(kDeadlinePassedReason,
+                      "stopped: the saga's deadline passed");
   }
 
-  // What a timer finds due now, first the deadline.
+  // What a timer finds due now: first the deadline, then a scheduled
+  // start, then each step under way, in the order they started, for as long
+  // as the saga runs in the same direction.
   void OnTimer() {
-    const SagaState& s = state_;
     const int64_t now = ctx_.now_ms;
-    if (s.status == SagaStatus::kRunning && s.deadline_ms != 0 &&
-        !s.deadline_passed && now >= s.deadline_ms) {
+    if (state_.status == SagaStatus::kRunning && state_.deadline_ms != 0 &&
+        !state_.deadline_passed && now >= state_.deadline_ms) {
       OnDeadline();
       return;
     }
-    if (s.start_due_ms != 0) {
-      if (now >= s.start_due_ms) StartStep(0, 1);
+    if (state_.start_due_ms != 0) {
+      if (now >= state_.start_due_ms) StartReadySteps();
       return;
     }
-    if (s.awaiting_completion) {
-      if (now >= s.completion_due_ms) {
-        OnCallResult(CallOutcome::kUnknown, "",
-                     "no completion within the step's timeout (" +
-                         std::to_string(def_.steps[s.current_step].timeout_ms) +
-                         "ms) after the participant accepted the call");
-      }
-      return;
-    }
-    if (s.retry_due_ms != 0) {
-      if (now >= s.retry_due_ms) {
-        const EventType type = s.status == SagaStatus::kCompensating
-                                   ? EventType::kCompensationStepStarted
-                                   : EventType::kStepStarted;
-        Emit(MakeStarted(type, s.current_step, s.retry_attempt));
-      }
-      return;
-    }
-    const int k = s.current_step;
-    if (k < 0 || s.steps[k].status != StepStatus::kWaiting ||
-        s.wait_due_ms == 0 || now < s.wait_due_ms) {
-      return;
-    }
-    const StepDefinition& step = def_.steps[k];
-    if (step.kind == StepKind::kDelay) {
-      Succeed(k, s.steps[k].attempts, DelayOutput(s.wait_due_ms), "");
-    } else {
-      FailForGood(k, s.steps[k].attempts,
-                  "no signal '" + step.signal + "' within " +
-                      FormatDurationMs(step.timeout_ms));
+    const SagaStatus direction = state_.status;
+    const std::vector<ActiveStep> active = state_.active;
+    for (const ActiveStep& a : active) {
+      const ActiveStep* live = ActiveOf(state_, a.step);
+      if (state_.status != direction || live == nullptr) continue;
+      OnStepTimer(ActiveStep(*live), now);
     }
   }
 
-  // After step k succeeded: the next step, or the end.
-  void Advance(int k) {
-    if (static_cast<size_t>(k) + 1 >= def_.steps.size()) {
-      Emit(Make(EventType::kSagaCompleted));
-    } else {
-      StartStep(k + 1, 1);
+  void OnStepTimer(const ActiveStep& a, int64_t now) {
+    const int k = a.step;
+    const StepDefinition& step = def_.steps[k];
+    if (a.awaiting_completion) {
+      if (now >= a.completion_due_ms) {
+        OnCallResult(k, CallOutcome::kUnknown, "",
+                     "no completion within the step's timeout (" +
+                         std::to_string(step.timeout_ms) +
+                         "ms) after the participant accepted the call");
+      }
+    } else if (a.retry_due_ms != 0) {
+      if (now >= a.retry_due_ms) {
+        const EventType type = state_.status == SagaStatus::kCompensating
+                                   ? EventType::kCompensationStepStarted
+                                   : EventType::kStepStarted;
+        Emit(MakeStarted(type, k, a.retry_attempt));
+      }
+    } else if (state_.steps[k].status == StepStatus::kWaiting &&
+               a.wait_due_ms != 0 && now >= a.wait_due_ms) {
+      if (step.kind == StepKind::kDelay) {
+        Succeed(k, state_.steps[k].attempts, DelayOutput(a.wait_due_ms), "");
+      } else {
+        FailForGood(k, state_.steps[k].attempts,
+                    "no signal '" + step.signal + "' within " +
+                        FormatDurationMs(step.timeout_ms));
+      }
     }
+  }
+
+  // Whether step k may start now: it has not succeeded and nothing is
+  // pending for it, and every step that runs before it succeeded.
+  bool IsReady(int k) const {
+    const StepStatus status = state_.steps[k].status;
+    if (status != StepStatus::kPending && status != StepStatus::kFailed) {
+      return false;
+    }
+    if (ActiveOf(state_, k) != nullptr) return false;
+    for (int j = 0; j < k; ++j) {
+      if (RunsBefore(def_, j, k) &&
+          state_.steps[j].status != StepStatus::kSucceeded) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Starts every step whose turn has come (the next one in a straight line;
+  // each branch's next one in a parallel group), or ends the saga once
+  // every step succeeded. A step that ends at once (a delay already due)
+  // starts what follows it before this returns.
+  void StartReadySteps() {
+    bool all_succeeded = true;
+    for (size_t i = 0; i < def_.steps.size(); ++i) {
+      if (state_.status != SagaStatus::kRunning) return;
+      const int k = static_cast<int>(i);
+      if (state_.steps[k].status == StepStatus::kSucceeded) continue;
+      all_succeeded = false;
+      if (IsReady(k)) StartStep(k, state_.steps[k].attempts + 1);
+    }
+    if (all_succeeded) Emit(Make(EventType::kSagaCompleted));
   }
 
   // REQUIRES: MayStartCompensation(def_, state()) is OK; every caller asks
   // it first, so a breach is a bug and stops the process before it records
   // a rollback past the point of no return.
-  void BeginCompensation(const std::string& reason) {
+  //
+  // Steps still under way are stopped first (see StopActiveSteps: `why`
+  // says why), so nothing runs forward once the rollback begins.
+  void BeginCompensation(const std::string& reason, const std::string& why) {
     if (absl::Status may = MayStartCompensation(def_, state_); !may.ok()) {
       std::fprintf(stderr,
                    "saga %s: broken invariant: compensation started although "
@@ -260,6 +301,7 @@ class Builder {
       std::fflush(stderr);
       std::abort();
     }
+    StopActiveSteps(why);
     Event event = Make(EventType::kCompensationStarted);
     event.error = reason;
     Emit(std::move(event));
@@ -277,29 +319,41 @@ class Builder {
            step.status == StepStatus::kCompensating || step.outcome_unknown;
   }
 
+  // Undoes the step that ended last among those that need it (steps end in
+  // order in a straight line; a parallel group's in the order they
+  // completed), or ends the rollback.
   void NextCompensation() {
+    int next = -1;
     for (int k = static_cast<int>(def_.steps.size()) - 1; k >= 0; --k) {
-      if (NeedsCompensation(k)) {
-        Emit(Make(EventType::kCompensationStepStarted, k, 1));
-        return;
+      if (NeedsCompensation(k) &&
+          (next < 0 ||
+           state_.steps[k].ended_seq > state_.steps[next].ended_seq)) {
+        next = k;
       }
+    }
+    if (next >= 0) {
+      Emit(Make(EventType::kCompensationStepStarted, next, 1));
+      return;
     }
     Event event = Make(EventType::kSagaCompensated);
     event.error = state_.rollback_reason;
     Emit(std::move(event));
   }
 
-  void Fail(const std::string& reason) {
+  // Ends the saga FAILED for an operator; forward steps still under way
+  // are stopped first (`why`, see StopActiveSteps).
+  void Fail(const std::string& reason, const std::string& why = "") {
+    StopActiveSteps(why);
     Event event = Make(EventType::kSagaFailed);
     event.error = reason;
     Emit(std::move(event));
   }
 
-  // The result of the call in flight (already checked not to be stale).
-  void OnCallResult(CallOutcome outcome, const std::string& output_json,
+  // The result of step k's call in flight (already checked not to be
+  // stale), or of its accepted call's completion.
+  void OnCallResult(int k, CallOutcome outcome, const std::string& output_json,
                     const std::string& error) {
-    const int k = state_.current_step;
-    const int n = state_.in_flight_attempt;
+    const int n = ActiveOf(state_, k)->in_flight_attempt;
     const StepDefinition& step = def_.steps[k];
     if (state_.status == SagaStatus::kCompensating) {
       OnCompensationResult(k, n, outcome,
@@ -313,7 +367,7 @@ class Builder {
         Emit(Make(EventType::kStepAccepted, k, n));
         return;
       }
-      OnCallResult(CallOutcome::kUnknown, "", kAcceptedSynchronousError);
+      OnCallResult(k, CallOutcome::kUnknown, "", kAcceptedSynchronousError);
       return;
     }
     switch (outcome) {
@@ -350,8 +404,9 @@ class Builder {
           Emit(std::move(retry));
         } else {
           BeginCompensation("step '" + step.name + "' gave up " +
-                            DescribeGiveUp(step.retry, n, elapsed) + ": " +
-                            error);
+                                DescribeGiveUp(step.retry, n, elapsed) + ": " +
+                                error,
+                            "stopped: step '" + step.name + "' gave up");
         }
         return;
       }
@@ -385,20 +440,14 @@ class Builder {
 
   Decision Finish() && {
     Decision decision;
-    decision.commands = PendingCommands(def_, state_);
-    if (events_.empty()) {
-      // Nothing happened: a call in flight is already under way.
-      std::erase_if(decision.commands, [](const Command& command) {
-        return command.kind == Command::Kind::kInvokeStep ||
-               command.kind == Command::Kind::kInvokeCompensation;
-      });
-    }
+    decision.commands = CommandsAfter(def_, before_, state_);
     decision.events = std::move(events_);
     return decision;
   }
 
  private:
   const SagaDefinition& def_;
+  const SagaState& before_;
   SagaState state_;
   const DecideContext& ctx_;
   std::vector<Event> events_;
@@ -421,37 +470,33 @@ Decision DecideCancel(const SagaDefinition& definition, const SagaState& state,
   Event cancel = b.Make(EventType::kCancelRequested);
   cancel.error = signal.error;
   b.Emit(std::move(cancel));
-  b.StopCurrentStep(kCancelledInFlightError);
-  b.BeginCompensation(signal.error.empty() ? "cancelled"
-                                           : "cancelled: " + signal.error);
+  b.BeginCompensation(
+      signal.error.empty() ? "cancelled" : "cancelled: " + signal.error,
+      kCancelledInFlightError);
   return std::move(b).Finish();
 }
 
 Decision DecideResume(const SagaDefinition& definition, const SagaState& state,
                       const DecideContext& ctx) {
   Builder b(definition, state, ctx);
-  const bool waiting =
-      state.current_step >= 0 &&
-      state.steps[state.current_step].status == StepStatus::kWaiting;
-  if (state.call_in_flight) {
-    b.OnCallResult(CallOutcome::kUnknown, "", kRestartedWhileInFlightError);
-  } else if (state.retry_due_ms != 0 || state.start_due_ms != 0 || waiting ||
-             state.awaiting_completion) {
-    // Nothing new: the pending timer (a backoff, a wait, a scheduled start,
-    // the end of the wait for a completion) is re-armed by the commands.
+  // Calls that were in flight have lost their result; anything else
+  // pending (a backoff, a wait, a scheduled start, the wait for a
+  // completion) keeps its timer, which the commands re-arm.
+  bool lost_calls = false;
+  for (const ActiveStep& a : state.active) {
+    if (!a.call_in_flight) continue;
+    lost_calls = true;
+    const ActiveStep* now = ActiveOf(b.state(), a.step);
+    if (b.state().status == state.status && now != nullptr &&
+        now->call_in_flight) {
+      b.OnCallResult(a.step, CallOutcome::kUnknown, "",
+                     kRestartedWhileInFlightError);
+    }
+  }
+  if (lost_calls || !state.active.empty() || state.start_due_ms != 0) {
+    // Handled above, or nothing new.
   } else if (state.status == SagaStatus::kRunning) {
-    int next = -1;
-    for (size_t i = 0; i < state.steps.size(); ++i) {
-      if (state.steps[i].status != StepStatus::kSucceeded) {
-        next = static_cast<int>(i);
-        break;
-      }
-    }
-    if (next < 0) {
-      b.Emit(b.Make(EventType::kSagaCompleted));
-    } else {
-      b.StartStep(next, state.steps[next].attempts + 1);
-    }
+    b.StartReadySteps();
   } else {
     b.NextCompensation();
   }
@@ -469,14 +514,13 @@ Event OperatorEvent(const Builder& b, const Signal& signal, const char* action,
 
 std::string Describe(const SagaDefinition& definition, const SagaState& state) {
   std::string text = std::string("the saga is ") + SagaStatusName(state.status);
-  if (state.current_step >= 0) {
-    const bool waiting =
-        state.steps[state.current_step].status == StepStatus::kWaiting;
-    text += ", step '" + definition.steps[state.current_step].name + "' " +
-            (state.call_in_flight        ? "has a call in flight"
-             : state.awaiting_completion ? "waits for its completion"
-             : waiting                   ? "is waiting"
-                                         : "is idle");
+  for (const ActiveStep& a : state.active) {
+    const bool waiting = state.steps[a.step].status == StepStatus::kWaiting;
+    text += ", step '" + definition.steps[a.step].name + "' " +
+            (a.call_in_flight        ? "has a call in flight"
+             : a.awaiting_completion ? "waits for its completion"
+             : waiting               ? "is waiting"
+                                     : "waits out a backoff");
   }
   return text;
 }
@@ -495,16 +539,24 @@ Decision DecideOperatorRetry(const SagaDefinition& definition,
     if (b.state().status == SagaStatus::kCompensating) {
       b.Emit(b.Make(EventType::kCompensationStepStarted, k, 1));
     } else {
-      b.StartStep(k, 1);
+      // The step that gave up starts a fresh round (its attempts were
+      // reset); parallel steps stopped with it go on where they were.
+      b.StartReadySteps();
     }
     return std::move(b).Finish();
   }
-  if (!IsTerminal(state.status) && state.retry_due_ms != 0) {
-    b.Emit(OperatorEvent(b, signal, kOperatorRetry, state.current_step));
+  std::vector<ActiveStep> backing_off;
+  for (const ActiveStep& a : state.active) {
+    if (a.retry_due_ms != 0) backing_off.push_back(a);
+  }
+  if (!IsTerminal(state.status) && !backing_off.empty()) {
+    b.Emit(OperatorEvent(b, signal, kOperatorRetry, backing_off[0].step));
     const EventType type = state.status == SagaStatus::kCompensating
                                ? EventType::kCompensationStepStarted
                                : EventType::kStepStarted;
-    b.Emit(b.MakeStarted(type, state.current_step, state.retry_attempt));
+    for (const ActiveStep& a : backing_off) {
+      b.Emit(b.MakeStarted(type, a.step, a.retry_attempt));
+    }
     return std::move(b).Finish();
   }
   return Refuse(absl::FailedPreconditionError(
@@ -521,7 +573,8 @@ Decision DecideOperatorSkip(const SagaDefinition& definition,
   }
   const std::string name = definition.steps[k].name;
   const bool compensating_k =
-      state.status == SagaStatus::kCompensating && state.current_step == k;
+      state.status == SagaStatus::kCompensating &&
+      state.steps[k].status == StepStatus::kCompensating;
   const bool failed_at_k =
       state.status == SagaStatus::kFailed && StuckStep(state) == k &&
       state.steps[k].status == StepStatus::kCompensationFailed;
@@ -531,7 +584,7 @@ Decision DecideOperatorSkip(const SagaDefinition& definition,
         "': only the step being compensated can be skipped, and " +
         Describe(definition, state)));
   }
-  if (state.call_in_flight) {
+  if (const ActiveStep* a = ActiveOf(state, k); a && a->call_in_flight) {
     return Refuse(absl::FailedPreconditionError(
         "cannot skip step '" + name +
         "' while its compensation call is in flight; try again once it "
@@ -614,11 +667,14 @@ Decision DecideSagaSignal(const SagaDefinition& definition,
   received.signal_key = signal.signal_key;
   received.output_json = payload;
   b.Emit(std::move(received));
-  const int k = state.current_step;
-  if (k >= 0 && state.steps[k].status == StepStatus::kWaiting &&
-      definition.steps[k].kind == StepKind::kWait &&
-      definition.steps[k].signal == signal.signal_name) {
-    b.Succeed(k, state.steps[k].attempts, payload, signal.signal_key);
+  for (const ActiveStep& a : state.active) {
+    const int k = a.step;
+    if (state.steps[k].status == StepStatus::kWaiting &&
+        definition.steps[k].kind == StepKind::kWait &&
+        definition.steps[k].signal == signal.signal_name) {
+      b.Succeed(k, state.steps[k].attempts, payload, signal.signal_key);
+      break;  // one signal is one step's output
+    }
   }
   return std::move(b).Finish();
 }
@@ -643,20 +699,20 @@ Decision DecideCompletion(const SagaDefinition& definition,
   if (!definition.steps[signal.step].async_completion) {
     return refuse(name + " does not complete asynchronously");
   }
-  if (state.status != SagaStatus::kRunning ||
-      state.current_step != signal.step ||
-      !(state.call_in_flight || state.awaiting_completion)) {
+  const ActiveStep* attempt = ActiveOf(state, signal.step);
+  if (state.status != SagaStatus::kRunning || attempt == nullptr ||
+      !(attempt->call_in_flight || attempt->awaiting_completion)) {
     return refuse(name + " has no attempt waiting for a completion (" +
                   Describe(definition, state) + ")");
   }
   if (signal.completion_token.empty() ||
-      !SameSecret(signal.completion_token, state.completion_token)) {
+      !SameSecret(signal.completion_token, attempt->completion_token)) {
     return refuse("it is not the token of the current attempt of " + name);
   }
   // A completion that overtakes the ACCEPTED answer is the call's result
   // all the same; the answer then finds no call in flight and is ignored.
   Builder b(definition, state, ctx);
-  b.OnCallResult(signal.outcome, signal.output_json, signal.error);
+  b.OnCallResult(signal.step, signal.outcome, signal.output_json, signal.error);
   return std::move(b).Finish();
 }
 
@@ -672,8 +728,8 @@ absl::Status MayStartCompensation(const SagaDefinition& definition,
     return absl::FailedPreconditionError(
         name + "' has succeeded, so the saga is past the point of no return");
   }
-  if ((state.call_in_flight || state.awaiting_completion) &&
-      state.current_step == pivot) {
+  if (const ActiveStep* a = ActiveOf(state, pivot);
+      a != nullptr && (a->call_in_flight || a->awaiting_completion)) {
     return absl::FailedPreconditionError(
         name +
         "' has been called and has not answered, so the saga may be past the "
@@ -704,7 +760,7 @@ Decision DecideStart(const SagaDefinition& definition,
   const bool scheduled = start_at_ms > ctx.now_ms;
   if (scheduled) started.due_ms = start_at_ms;
   b.Emit(std::move(started));
-  if (!scheduled) b.StartStep(0, 1);
+  if (!scheduled) b.StartReadySteps();
   return std::move(b).Finish();
 }
 
@@ -743,13 +799,15 @@ Decision Decide(const SagaDefinition& definition, const SagaState& state,
 
   switch (signal.kind) {
     case Signal::Kind::kCallResult: {
+      const ActiveStep* call = ActiveOf(state, signal.step);
       const bool current =
-          state.call_in_flight && signal.step == state.current_step &&
-          signal.attempt == state.in_flight_attempt &&
+          call != nullptr && call->call_in_flight &&
+          signal.attempt == call->in_flight_attempt &&
           signal.compensation == (state.status == SagaStatus::kCompensating);
       if (!current) return Decision{};
       Builder b(definition, state, ctx);
-      b.OnCallResult(signal.outcome, signal.output_json, signal.error);
+      b.OnCallResult(signal.step, signal.outcome, signal.output_json,
+                     signal.error);
       return std::move(b).Finish();
     }
 
@@ -777,6 +835,23 @@ Decision Decide(const SagaDefinition& definition, const SagaState& state,
   return Decision{};
 }
 
+std::vector<Command> CommandsAfter(const SagaDefinition& definition,
+                                   const SagaState& before,
+                                   const SagaState& after) {
+  std::vector<Command> commands = PendingCommands(definition, after);
+  if (before.status != after.status) return commands;
+  std::erase_if(commands, [&before](const Command& command) {
+    if (command.kind != Command::Kind::kInvokeStep &&
+        command.kind != Command::Kind::kInvokeCompensation) {
+      return false;
+    }
+    const ActiveStep* was = ActiveOf(before, command.step);
+    return was != nullptr && was->call_in_flight &&
+           was->in_flight_attempt == command.attempt;
+  });
+  return commands;
+}
+
 std::vector<Command> PendingCommands(const SagaDefinition& /*definition*/,
                                      const SagaState& state) {
   if (IsTerminal(state.status)) {
@@ -785,24 +860,26 @@ std::vector<Command> PendingCommands(const SagaDefinition& /*definition*/,
     return {finished};
   }
   std::vector<Command> commands;
-  if (state.call_in_flight) {
-    Command call;
-    call.kind = state.status == SagaStatus::kCompensating
-                    ? Command::Kind::kInvokeCompensation
-                    : Command::Kind::kInvokeStep;
-    call.step = state.current_step;
-    call.attempt = state.in_flight_attempt;
-    call.deadline_ms = state.in_flight_deadline_ms;
-    commands.push_back(call);
-  }
   int64_t due = 0;
   auto earliest = [&due](int64_t at) {
     if (at != 0 && (due == 0 || at < due)) due = at;
   };
-  earliest(state.retry_due_ms);
-  earliest(state.wait_due_ms);
+  for (const ActiveStep& a : state.active) {
+    if (a.call_in_flight) {
+      Command call;
+      call.kind = state.status == SagaStatus::kCompensating
+                      ? Command::Kind::kInvokeCompensation
+                      : Command::Kind::kInvokeStep;
+      call.step = a.step;
+      call.attempt = a.in_flight_attempt;
+      call.deadline_ms = a.in_flight_deadline_ms;
+      commands.push_back(call);
+    }
+    earliest(a.retry_due_ms);
+    earliest(a.wait_due_ms);
+    if (a.awaiting_completion) earliest(a.completion_due_ms);
+  }
   earliest(state.start_due_ms);
-  if (state.awaiting_completion) earliest(state.completion_due_ms);
   if (state.status == SagaStatus::kRunning && !state.deadline_passed) {
     earliest(state.deadline_ms);
   }

@@ -128,9 +128,7 @@ struct Command {
 struct Decision {
   // Record these (in order, in one transaction), apply them, then run the
   // commands. Empty events and commands: nothing to do (e.g. stale result).
-  // Always: commands == PendingCommands(definition, state + events).
-  // With no events (nothing new happened) the commands leave out the call
-  // in flight: it is already under way.
+  // Always: commands == CommandsAfter(definition, state, state + events).
   std::vector<Event> events;
   std::vector<Command> commands;
   // Non-OK when the signal was refused (e.g. FailedPrecondition: cancel
@@ -181,5 +179,14 @@ absl::Status MayStartCompensation(const SagaDefinition& definition,
 // cancel does); past the pivot nothing is undone and the saga runs on.
 std::vector<Command> PendingCommands(const SagaDefinition& definition,
                                      const SagaState& state);
+
+// What to run once `after` (a state reached from `before` by recorded
+// events, of one decision or of several decided in a row and committed
+// together) is durable: PendingCommands(after), less the calls that were
+// already in flight in `before` (same step, attempt and direction: they
+// are under way, and sending them again would only repeat them).
+std::vector<Command> CommandsAfter(const SagaDefinition& definition,
+                                   const SagaState& before,
+                                   const SagaState& after);
 
 }  // namespace saga::core

@@ -143,8 +143,8 @@ TEST(DeciderTest, HappyPathCompletes) {
                      "StepSucceeded 2/1", "SagaCompleted"}));
   const SagaState& s = saga.state();
   EXPECT_EQ(s.status, SagaStatus::kCompleted);
-  EXPECT_EQ(s.current_step, -1);
-  EXPECT_FALSE(s.call_in_flight);
+  EXPECT_EQ(CurrentStep(s), -1);
+  EXPECT_FALSE(CurrentActivity(s).call_in_flight);
   EXPECT_EQ(s.last_seq, 8);
   EXPECT_EQ(s.updated_ms, 1300);
   for (const StepState& step : s.steps) {
@@ -290,7 +290,7 @@ void FailNotifyUntilItsLastAttempt(Saga& saga) {
 TEST(DeciderTest, RetriesExhaustedStartsCompensation) {
   Saga saga(BookingWithFourNotifyAttempts());
   FailNotifyUntilItsLastAttempt(saga);
-  EXPECT_EQ(saga.state().in_flight_attempt, 4);
+  EXPECT_EQ(CurrentActivity(saga.state()).in_flight_attempt, 4);
   Decision d = saga.FailRetryably("smtp down");
   EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 2/4", "CompensationStarted",
                                        "CompensationStepStarted 1/1"}));
@@ -385,7 +385,7 @@ TEST(DeciderTest, CancelWhileWaitingAfterTimeoutCompensatesTheUnknownStep) {
   Decision d = saga.Cancel("patient called");
   EXPECT_EQ(Labels(d.events), (Labels_{"CancelRequested", "CompensationStarted",
                                        "CompensationStepStarted 1/1"}));
-  EXPECT_EQ(saga.state().retry_due_ms, 0);
+  EXPECT_EQ(CurrentActivity(saga.state()).retry_due_ms, 0);
   // The backoff timer that was armed before the cancel is now meaningless.
   EXPECT_TRUE(saga.Send(Saga::Timer()).events.empty());
   saga.Succeed();
@@ -423,7 +423,7 @@ TEST(DeciderTest, CompensationRetriesThenSucceeds) {
   saga.Succeed();
   saga.Succeed();
   saga.FailForGood("c refused");  // compensate b, then a
-  EXPECT_EQ(saga.state().current_step, 1);
+  EXPECT_EQ(CurrentStep(saga.state()), 1);
   saga.now = 10000;
   Decision d = saga.FailRetryably("doctor service down");
   EXPECT_EQ(Labels(d.events), (Labels_{"CompensationStepFailed 1/1",
@@ -473,7 +473,7 @@ TEST(DeciderTest, CancelWithACallInFlightCompensatesThatStep) {
   Saga saga(Booking());
   saga.Start();
   saga.Succeed(kPatient);
-  ASSERT_TRUE(saga.state().call_in_flight);
+  ASSERT_TRUE(CurrentActivity(saga.state()).call_in_flight);
   Decision d = saga.Cancel("patient called");
   EXPECT_EQ(Labels(d.events),
             (Labels_{"CancelRequested", "StepFailed 1/1", "CompensationStarted",
@@ -760,7 +760,7 @@ TEST(DeciderTest, CancelIsRefusedAfterThePivotSucceeded) {
   saga.Start("{}");
   saga.Succeed();
   saga.Succeed();
-  ASSERT_EQ(saga.state().current_step, 2);
+  ASSERT_EQ(CurrentStep(saga.state()), 2);
   Decision d = saga.Cancel("too late");
   EXPECT_EQ(d.refusal.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(d.refusal.message().find("'charge'"), std::string::npos);
@@ -955,7 +955,7 @@ TEST(DeciderTest, EarlyTimerKeepsWaiting) {
   saga.Start();
   saga.now = 1000;
   saga.FailRetryably("busy");
-  ASSERT_EQ(saga.state().retry_due_ms, 1100);
+  ASSERT_EQ(CurrentActivity(saga.state()).retry_due_ms, 1100);
   saga.now = 1050;
   Decision d = saga.Send(Saga::Timer());
   EXPECT_TRUE(d.events.empty());
@@ -1058,16 +1058,17 @@ TEST(PendingCommandsTest, DescribeWhatTheStateWaitsFor) {
   const SagaDefinition def = Booking();
   SagaState s = NewSagaState(def, "s1");
   EXPECT_TRUE(PendingCommands(def, s).empty());
-  s.current_step = 1;
-  s.call_in_flight = true;
-  s.in_flight_attempt = 3;
-  s.in_flight_deadline_ms = 99;
+  ActiveStep& active = s.active.emplace_back();
+  active.step = 1;
+  active.call_in_flight = true;
+  active.in_flight_attempt = 3;
+  active.in_flight_deadline_ms = 99;
   EXPECT_EQ(PendingCommands(def, s), std::vector<Command>{Invoke(1, 3, 99)});
   s.status = SagaStatus::kCompensating;
   EXPECT_EQ(PendingCommands(def, s),
             std::vector<Command>{InvokeCompensation(1, 3, 99)});
-  s.call_in_flight = false;
-  s.retry_due_ms = 77;
+  active.call_in_flight = false;
+  active.retry_due_ms = 77;
   EXPECT_EQ(PendingCommands(def, s), std::vector<Command>{WaitUntil(77)});
   s.status = SagaStatus::kFailed;
   EXPECT_EQ(PendingCommands(def, s), std::vector<Command>{Finished()});
@@ -1111,7 +1112,7 @@ TEST(DeciderOperatorTest, RetryWhileWaitingCallsAtOnce) {
   Saga saga(ThreeCompensatable());
   saga.Start("{}");
   saga.FailRetryably("busy");
-  ASSERT_NE(saga.state().retry_due_ms, 0);
+  ASSERT_NE(CurrentActivity(saga.state()).retry_due_ms, 0);
   Decision d = saga.Operate(Signal::Kind::kOperatorRetry);
   EXPECT_EQ(Labels(d.events),
             (Labels_{"OperatorAction 0/0", "StepStarted 0/2"}));
@@ -1202,9 +1203,9 @@ TEST(DeciderAsyncTest,
             (Labels_{"StepSucceeded 0/1", "StepStarted 1/1"}));
   EXPECT_EQ(d.events[1].completion_token, "token-2");
   EXPECT_EQ(d.commands, std::vector<Command>{Invoke(kCharge, 1, 1000 + 2000)});
-  EXPECT_EQ(saga.state().completion_token, "token-2");
-  EXPECT_EQ(saga.state().completion_due_ms, 1000 + kHour);
-  EXPECT_FALSE(saga.state().awaiting_completion);
+  EXPECT_EQ(CurrentActivity(saga.state()).completion_token, "token-2");
+  EXPECT_EQ(CurrentActivity(saga.state()).completion_due_ms, 1000 + kHour);
+  EXPECT_FALSE(CurrentActivity(saga.state()).awaiting_completion);
 }
 
 TEST(DeciderAsyncTest, AcceptedStepWaitsWithNoCallUntilItsDeadline) {
@@ -1215,8 +1216,8 @@ TEST(DeciderAsyncTest, AcceptedStepWaitsWithNoCallUntilItsDeadline) {
   Decision d = saga.Accept();
   EXPECT_EQ(Labels(d.events), (Labels_{"StepAccepted 1/1"}));
   EXPECT_EQ(d.commands, std::vector<Command>{WaitUntil(1000 + kHour)});
-  EXPECT_TRUE(saga.state().awaiting_completion);
-  EXPECT_FALSE(saga.state().call_in_flight);
+  EXPECT_TRUE(CurrentActivity(saga.state()).awaiting_completion);
+  EXPECT_FALSE(CurrentActivity(saga.state()).call_in_flight);
   EXPECT_EQ(saga.state().steps[kCharge].status, StepStatus::kRunning);
   // A timer that fires early (e.g. re-armed after a restart) decides nothing.
   saga.now = 2000;
@@ -1234,8 +1235,8 @@ TEST(DeciderAsyncTest, CompletionIsTheStepsResult) {
             (Labels_{"StepSucceeded 1/1", "StepStarted 2/1"}));
   EXPECT_EQ(saga.state().steps[kCharge].output_json, R"({"charge_id":"c1"})");
   EXPECT_EQ(d.commands, std::vector<Command>{Invoke(kConfirm, 1, 10000)});
-  EXPECT_FALSE(saga.state().awaiting_completion);
-  EXPECT_EQ(saga.state().completion_token, "");
+  EXPECT_FALSE(CurrentActivity(saga.state()).awaiting_completion);
+  EXPECT_EQ(CurrentActivity(saga.state()).completion_token, "");
 }
 
 TEST(DeciderAsyncTest, BusinessFailureCompletionCompensatesTheEarlierSteps) {
@@ -1256,7 +1257,7 @@ TEST(DeciderAsyncTest, WrongUsedOrLateTokensAreRefusedAndRecordNothing) {
     EXPECT_EQ(d.refusal.code(), absl::StatusCode::kFailedPrecondition);
     EXPECT_TRUE(d.events.empty());
   }
-  const std::string token = saga.state().completion_token;
+  const std::string token = CurrentActivity(saga.state()).completion_token;
   ASSERT_TRUE(saga.Complete(CallOutcome::kSucceeded).refusal.ok());
   // Spent: the step has its result and the saga has moved on.
   Signal again;
@@ -1278,7 +1279,7 @@ TEST(DeciderAsyncTest, ACompletionIsNeitherRetryableNorUnknown) {
   Saga saga = AcceptedCharge();
   EXPECT_EQ(saga.Complete(CallOutcome::kUnknown).refusal.code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(saga.state().awaiting_completion);
+  EXPECT_TRUE(CurrentActivity(saga.state()).awaiting_completion);
 }
 
 TEST(DeciderAsyncTest, CompletionOfASynchronousStepIsRefused) {
@@ -1296,7 +1297,7 @@ TEST(DeciderAsyncTest, CompletionThatOvertakesTheAcceptedAnswerIsTheResult) {
   Saga saga(WithAsyncCharge());
   saga.Start("{}");
   saga.Succeed("{}");
-  ASSERT_TRUE(saga.state().call_in_flight);
+  ASSERT_TRUE(CurrentActivity(saga.state()).call_in_flight);
   Decision d = saga.Complete(CallOutcome::kSucceeded);
   ASSERT_TRUE(d.refusal.ok()) << d.refusal;
   EXPECT_EQ(Labels(d.events),
@@ -1309,12 +1310,12 @@ TEST(DeciderAsyncTest, CompletionThatOvertakesTheAcceptedAnswerIsTheResult) {
   late.outcome = CallOutcome::kAccepted;
   d = saga.Send(late);
   EXPECT_TRUE(d.events.empty());
-  EXPECT_EQ(saga.state().current_step, kConfirm);
+  EXPECT_EQ(CurrentStep(saga.state()), kConfirm);
 }
 
 TEST(DeciderAsyncTest, ExpiredWaitIsAnUnknownOutcomeRetriedWithANewToken) {
   Saga saga = AcceptedCharge();
-  const std::string first = saga.state().completion_token;
+  const std::string first = CurrentActivity(saga.state()).completion_token;
   Decision d = saga.FireTimer();
   EXPECT_EQ(saga.now, 1000 + kHour);
   EXPECT_EQ(Labels(d.events),
@@ -1368,7 +1369,7 @@ TEST(DeciderAsyncTest, ResumeWhileWaitingKeepsWaitingUntilTheSameDeadline) {
 
 TEST(DeciderAsyncTest, CancelWhileWaitingCompensatesTheAcceptedStep) {
   Saga saga = AcceptedCharge();
-  const std::string token = saga.state().completion_token;
+  const std::string token = CurrentActivity(saga.state()).completion_token;
   Decision d = saga.Cancel("customer left");
   EXPECT_EQ(Labels(d.events),
             (Labels_{"CancelRequested", "StepFailed 1/1", "CompensationStarted",
@@ -1386,7 +1387,7 @@ TEST(DeciderAsyncTest, AcceptedFromASynchronousStepIsAnUnknownOutcome) {
   ASSERT_EQ(Labels(d.events),
             (Labels_{"StepFailed 0/1", "RetryScheduled 0/2"}));
   EXPECT_TRUE(d.events[0].outcome_unknown);
-  EXPECT_FALSE(saga.state().awaiting_completion);
+  EXPECT_FALSE(CurrentActivity(saga.state()).awaiting_completion);
 }
 
 TEST(DeciderAsyncTest, AnAcceptedAsyncPivotCannotBeCancelled) {

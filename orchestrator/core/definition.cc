@@ -9,4 +9,11 @@ int SagaDefinition::StepIndex(const std::string& step_name) const {
   return -1;
 }
 
+bool RunsBefore(const SagaDefinition& definition, int j, int k) {
+  if (j >= k) return false;
+  const StepDefinition& a = definition.steps[j];
+  const StepDefinition& b = definition.steps[k];
+  return a.group < 0 || a.group != b.group || a.branch == b.branch;
+}
+
 }  // namespace saga::core

@@ -64,6 +64,11 @@ struct StepDefinition {
   // Asynchronous steps: deadline of the Execute call itself (`call_timeout`,
   // default 5s, at most `timeout`); unused otherwise.
   int64_t call_timeout_ms = 5000;
+  // A step of a `parallel:` group: the group's number (0, 1, ... in the
+  // order the groups appear) and its branch's (0, 1, ... within the
+  // group); a step outside any group has group -1. See RunsBefore.
+  int group = -1;
+  int branch = 0;
 };
 
 // A required field of the saga input and its JSON type: one of "string",
@@ -86,5 +91,12 @@ struct SagaDefinition {
   // Index of the named step, or -1.
   int StepIndex(const std::string& step_name) const;
 };
+
+// Whether step j must have succeeded before step k starts (and so whether
+// k may read j's output): every earlier step, except one in another branch
+// of the same parallel group. Steps are kept in definition order, a group's
+// branches one after the other, so a straight line of steps is the case
+// where every earlier step runs before.
+bool RunsBefore(const SagaDefinition& definition, int j, int k);
 
 }  // namespace saga::core

@@ -259,11 +259,15 @@ class Parser {
     if (!steps || steps.IsNull()) return Error("steps", "is required");
     if (!steps.IsSequence()) return Error("steps", "must be a list of steps");
     if (steps.size() == 0) return Error("steps", "must have at least one step");
+    int groups = 0;
     for (size_t i = 0; i < steps.size(); ++i) {
-      StepDefinition step;
-      s = ParseStep(steps[i], i, def, step);
+      const YAML::Node item = steps[i];
+      if (item.IsMap() && item["parallel"]) {
+        s = ParseGroup(item, groups++, def);
+      } else {
+        s = ParseStep(item, "step #" + std::to_string(i + 1), def);
+      }
       if (!s.ok()) return s;
-      def.steps.push_back(std::move(step));
     }
     step_.clear();
 
@@ -314,9 +318,67 @@ class Parser {
     return names;
   }
 
-  absl::Status ParseStep(const YAML::Node& node, size_t index,
-                         const SagaDefinition& def, StepDefinition& step) {
-    step_ = "step #" + std::to_string(index + 1);
+  // `- parallel: [branch, ...]`, where a branch is one step or `steps:`
+  // with a list of steps run one after the other. The steps are added in
+  // definition order, branch after branch (see RunsBefore).
+  absl::Status ParseGroup(const YAML::Node& item, int group,
+                          SagaDefinition& def) {
+    step_ = "parallel group #" + std::to_string(group + 1);
+    absl::Status s = CheckKeys(item, "", {"parallel"});
+    if (!s.ok()) return s;
+    const YAML::Node branches = item["parallel"];
+    if (!branches.IsSequence() || branches.size() < 2) {
+      return Error("parallel",
+                   "must be a list of at least two branches (each a step, or "
+                   "'steps:' with a list of steps)");
+    }
+    for (size_t b = 0; b < branches.size(); ++b) {
+      const std::string branch = "branch #" + std::to_string(b + 1);
+      step_ = "parallel group #" + std::to_string(group + 1) + ", " + branch;
+      // yaml-cpp's Node assignment writes through to the node it refers
+      // to, so the branch's steps are collected, not reassigned.
+      const YAML::Node node = branches[b];
+      std::vector<YAML::Node> list;
+      if (node.IsMap() && node["steps"]) {
+        s = CheckKeys(node, "", {"steps"});
+        if (!s.ok()) return s;
+        const YAML::Node steps = node["steps"];
+        if (!steps.IsSequence() || steps.size() == 0) {
+          return Error("steps", "must be a non-empty list of steps");
+        }
+        for (size_t i = 0; i < steps.size(); ++i) list.push_back(steps[i]);
+      } else {
+        list.push_back(node);
+      }
+      for (size_t i = 0; i < list.size(); ++i) {
+        if (list[i].IsMap() && list[i]["parallel"]) {
+          return Error("parallel", "groups cannot be nested");
+        }
+        s = ParseStep(list[i], branch + " step #" + std::to_string(i + 1), def);
+        if (!s.ok()) return s;
+        def.steps.back().group = group;
+        def.steps.back().branch = static_cast<int>(b);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Parses one step and appends it to def.steps. `position` names it in
+  // errors until its name is known.
+  absl::Status ParseStep(const YAML::Node& node, const std::string& position,
+                         SagaDefinition& def) {
+    StepDefinition step;
+    absl::Status s = ParseStepFields(node, position, def, step);
+    if (!s.ok()) return s;
+    def.steps.push_back(std::move(step));
+    return absl::OkStatus();
+  }
+
+  absl::Status ParseStepFields(const YAML::Node& node,
+                               const std::string& position,
+                               const SagaDefinition& def,
+                               StepDefinition& step) {
+    step_ = position;
     if (!node.IsMap()) return Error("", "must be a map");
     if (const YAML::Node name = node["name"]; name && name.IsScalar()) {
       step_ = "step '" + name.Scalar() + "'";
@@ -506,6 +568,12 @@ class Parser {
       const StepDefinition& step = def.steps[i];
       const StepKindRules& rules = RulesFor(step.kind);
       step_ = "step '" + step.name + "'";
+      if (rules.is_pivot && step.group >= 0) {
+        return Error("kind",
+                     "a pivot cannot run in a parallel group: the other "
+                     "branches could still fail once it succeeded, and "
+                     "nothing after the point of no return may be undone");
+      }
       if (rules.is_pivot) {
         if (pivot >= 0) {
           return Error("kind", "a saga has at most one pivot, and '" +
@@ -542,6 +610,15 @@ class Parser {
       if (from < 0) {
         return Error(field, "source '" + m.source + "' names unknown step '" +
                                 path->step + "'");
+      }
+      if (static_cast<size_t>(from) < index &&
+          !RunsBefore(def, from, static_cast<int>(index))) {
+        return Error(field, "source '" + m.source + "' names step '" +
+                                path->step +
+                                "', which runs in another branch of the same "
+                                "parallel group: its output may not exist yet "
+                                "when '" +
+                                step.name + "' starts");
       }
       if (static_cast<size_t>(from) >= index) {
         return Error(field, "source '" + m.source +

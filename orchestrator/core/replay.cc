@@ -106,10 +106,13 @@ std::optional<Signal> InferSignal(const SagaState& state, const Event& event,
   };
   // An accepted attempt ends by its completion (the recorded token stands
   // in for the participant's) or by the timer at the end of the wait.
+  const ActiveStep* active =
+      event.step >= 0 ? ActiveOf(state, event.step) : nullptr;
+  const bool awaiting_completion = active && active->awaiting_completion;
   auto completion = [&](CallOutcome outcome) {
     signal = call_result(false, outcome);
     signal.kind = Signal::Kind::kStepCompletion;
-    signal.completion_token = state.completion_token;
+    signal.completion_token = active->completion_token;
     return signal;
   };
   const bool restarted = event.error == kRestartedWhileInFlightError;
@@ -124,7 +127,7 @@ std::optional<Signal> InferSignal(const SagaState& state, const Event& event,
         signal.kind = Signal::Kind::kTimerFired;
         return signal;
       }
-      if (state.awaiting_completion) {
+      if (awaiting_completion) {
         return completion(CallOutcome::kSucceeded);
       }
       return call_result(false, CallOutcome::kSucceeded);
@@ -136,12 +139,12 @@ std::optional<Signal> InferSignal(const SagaState& state, const Event& event,
         return signal;
       }
       if (!event.retryable) {
-        if (state.awaiting_completion) {
+        if (awaiting_completion) {
           return completion(CallOutcome::kBusinessFailure);
         }
         return call_result(false, CallOutcome::kBusinessFailure);
       }
-      if (state.awaiting_completion) {
+      if (awaiting_completion) {
         signal.kind = Signal::Kind::kTimerFired;
         return signal;
       }
@@ -163,9 +166,10 @@ std::optional<Signal> InferSignal(const SagaState& state, const Event& event,
       return call_result(true, CallOutcome::kRetryableFailure);
     case EventType::kStepStarted:
     case EventType::kCompensationStepStarted:
-      signal.kind = state.retry_due_ms != 0 || state.start_due_ms != 0
-                        ? Signal::Kind::kTimerFired
-                        : Signal::Kind::kResume;
+      signal.kind =
+          (active && active->retry_due_ms != 0) || state.start_due_ms != 0
+              ? Signal::Kind::kTimerFired
+              : Signal::Kind::kResume;
       return signal;
     case EventType::kDeadlinePassed:
       signal.kind = Signal::Kind::kTimerFired;

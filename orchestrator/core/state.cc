@@ -22,11 +22,31 @@ namespace {
   std::abort();
 }
 
-// The current attempt of an asynchronous step ends: its token is spent.
-void EndCompletionWait(SagaState& state) {
-  state.completion_token.clear();
-  state.awaiting_completion = false;
-  state.completion_due_ms = 0;
+// Step k's entry in state.active, added if it has none.
+ActiveStep& Activate(SagaState& state, int k) {
+  for (ActiveStep& active : state.active) {
+    if (active.step == k) return active;
+  }
+  ActiveStep& added = state.active.emplace_back();
+  added.step = k;
+  return added;
+}
+
+// Nothing is pending for step k any more: its call, completion wait,
+// backoff or wait ended (an asynchronous attempt's token is spent with it).
+void Deactivate(SagaState& state, int k) {
+  std::erase_if(state.active,
+                [k](const ActiveStep& active) { return active.step == k; });
+}
+
+// The step whose compensation is under way (or gave up last); -1: none.
+int CompensatingStep(const SagaState& state) {
+  for (size_t k = 0; k < state.steps.size(); ++k) {
+    if (state.steps[k].status == StepStatus::kCompensating) {
+      return static_cast<int>(k);
+    }
+  }
+  return -1;
 }
 
 }  // namespace
@@ -162,46 +182,50 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       }
       break;
 
-    case EventType::kStepStarted:
-      state.current_step = event.step;
+    case EventType::kStepStarted: {
+      ActiveStep& active = Activate(state, event.step);
       step->attempts = event.attempt;
       if (step->started_ms == 0) step->started_ms = event.at_ms;
       if (event.attempt == 1) step->round_started_ms = event.at_ms;
-      state.retry_due_ms = 0;
+      active.retry_due_ms = 0;
       state.start_due_ms = 0;
       if (!step_calls_participant) {
         step->status = StepStatus::kWaiting;
-        state.wait_due_ms = event.due_ms;
+        active.wait_due_ms = event.due_ms;
         break;
       }
       step->status = StepStatus::kRunning;
-      state.call_in_flight = true;
-      state.in_flight_attempt = event.attempt;
-      EndCompletionWait(state);
+      active.call_in_flight = true;
+      active.in_flight_attempt = event.attempt;
+      active.awaiting_completion = false;
       if (step_def->async_completion) {
         // The call has a short deadline of its own; the timeout bounds the
         // wait for the completion.
-        state.in_flight_deadline_ms = event.at_ms + step_def->call_timeout_ms;
-        state.completion_token = event.completion_token;
-        state.completion_due_ms = event.at_ms + step_timeout_ms;
+        active.in_flight_deadline_ms = event.at_ms + step_def->call_timeout_ms;
+        active.completion_token = event.completion_token;
+        active.completion_due_ms = event.at_ms + step_timeout_ms;
       } else {
-        state.in_flight_deadline_ms = event.at_ms + step_timeout_ms;
+        active.in_flight_deadline_ms = event.at_ms + step_timeout_ms;
+        active.completion_token.clear();
+        active.completion_due_ms = 0;
       }
       break;
+    }
 
-    case EventType::kStepAccepted:
-      state.call_in_flight = false;
-      state.awaiting_completion = true;
+    case EventType::kStepAccepted: {
+      ActiveStep& active = Activate(state, event.step);
+      active.call_in_flight = false;
+      active.awaiting_completion = true;
       break;
+    }
 
     case EventType::kStepSucceeded:
       step->status = StepStatus::kSucceeded;
       step->output_json = event.output_json;
       step->outcome_unknown = false;
       step->ended_ms = event.at_ms;
-      state.call_in_flight = false;
-      state.wait_due_ms = 0;
-      EndCompletionWait(state);
+      step->ended_seq = state.last_seq;
+      Deactivate(state, event.step);
       if (!event.signal_key.empty()) {
         for (ReceivedSignal& signal : state.signals) {
           if (signal.key == event.signal_key) signal.consumed_by = event.step;
@@ -230,16 +254,20 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       // answer also settles whether an earlier unanswered attempt applied.
       step->outcome_unknown = event.outcome_unknown;
       step->ended_ms = event.at_ms;
-      state.call_in_flight = false;
-      state.wait_due_ms = 0;
-      EndCompletionWait(state);
+      step->ended_seq = state.last_seq;
+      Deactivate(state, event.step);
       break;
 
     case EventType::kRetryScheduled:
-      step->status = StepStatus::kWaitingRetry;
-      state.retry_due_ms = event.due_ms;
-      state.retry_attempt = event.attempt;
+    case EventType::kCompensationRetryScheduled: {
+      if (event.type == EventType::kRetryScheduled) {
+        step->status = StepStatus::kWaitingRetry;
+      }
+      ActiveStep& active = Activate(state, event.step);
+      active.retry_due_ms = event.due_ms;
+      active.retry_attempt = event.attempt;
       break;
+    }
 
     case EventType::kCancelRequested:
       state.cancel_requested = true;
@@ -251,39 +279,31 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       // A cancel already recorded the operator's reason; keep it.
       if (state.reason.empty()) state.reason = event.error;
       state.rollback_reason = state.reason;
-      state.current_step = -1;
-      state.call_in_flight = false;
-      state.retry_due_ms = 0;
-      state.wait_due_ms = 0;
+      state.active.clear();
       state.start_due_ms = 0;
-      EndCompletionWait(state);
       break;
 
-    case EventType::kCompensationStepStarted:
-      state.current_step = event.step;
+    case EventType::kCompensationStepStarted: {
+      ActiveStep& active = Activate(state, event.step);
       step->status = StepStatus::kCompensating;
       step->compensation_attempts = event.attempt;
       if (event.attempt == 1) step->round_started_ms = event.at_ms;
-      state.call_in_flight = true;
-      state.in_flight_attempt = event.attempt;
-      state.in_flight_deadline_ms = event.at_ms + step_timeout_ms;
-      state.retry_due_ms = 0;
+      active.call_in_flight = true;
+      active.in_flight_attempt = event.attempt;
+      active.in_flight_deadline_ms = event.at_ms + step_timeout_ms;
+      active.retry_due_ms = 0;
       break;
+    }
 
     case EventType::kCompensationStepSucceeded:
       step->status = StepStatus::kCompensated;
       step->ended_ms = event.at_ms;
-      state.call_in_flight = false;
+      Deactivate(state, event.step);
       break;
 
     case EventType::kCompensationStepFailed:
       step->error = event.error;
-      state.call_in_flight = false;
-      break;
-
-    case EventType::kCompensationRetryScheduled:
-      state.retry_due_ms = event.due_ms;
-      state.retry_attempt = event.attempt;
+      Deactivate(state, event.step);
       break;
 
     case EventType::kSagaCompleted:
@@ -295,30 +315,24 @@ void Apply(const SagaDefinition& definition, SagaState& state,
         // Only a compensation that gave up leaves its step half undone; a
         // forward failure after the pivot keeps the step FAILED.
         if (event.type == EventType::kSagaFailed &&
-            state.status == SagaStatus::kCompensating &&
-            state.current_step >= 0 &&
-            static_cast<size_t>(state.current_step) < state.steps.size()) {
-          state.steps[state.current_step].status =
-              StepStatus::kCompensationFailed;
+            state.status == SagaStatus::kCompensating) {
+          if (const int k = CompensatingStep(state); k >= 0) {
+            state.steps[k].status = StepStatus::kCompensationFailed;
+          }
         }
         state.status = event.type == EventType::kSagaFailed
                            ? SagaStatus::kFailed
                            : SagaStatus::kCompensated;
         if (!event.error.empty()) state.reason = event.error;
       }
-      state.current_step = -1;
-      state.call_in_flight = false;
-      state.retry_due_ms = 0;
-      state.wait_due_ms = 0;
+      state.active.clear();
       state.start_due_ms = 0;
-      EndCompletionWait(state);
       break;
 
     case EventType::kOperatorAction:
       if (event.operator_action == kOperatorRetry &&
           state.status == SagaStatus::kFailed && step != nullptr) {
         // A fresh round of attempts for what gave up.
-        state.current_step = event.step;
         if (step->status == StepStatus::kCompensationFailed) {
           state.status = SagaStatus::kCompensating;
           step->status = StepStatus::kCompensating;
@@ -332,12 +346,26 @@ void Apply(const SagaDefinition& definition, SagaState& state,
         step->status = StepStatus::kCompensated;
         step->ended_ms = event.at_ms;
         state.status = SagaStatus::kCompensating;
-        state.current_step = -1;
-        state.call_in_flight = false;
-        state.retry_due_ms = 0;
+        Deactivate(state, event.step);
       }
       break;
   }
+}
+
+const ActiveStep* ActiveOf(const SagaState& state, int k) {
+  for (const ActiveStep& active : state.active) {
+    if (active.step == k) return &active;
+  }
+  return nullptr;
+}
+
+int CurrentStep(const SagaState& state) {
+  return state.active.empty() ? -1 : state.active.front().step;
+}
+
+const ActiveStep& CurrentActivity(const SagaState& state) {
+  static const ActiveStep kNone;
+  return state.active.empty() ? kNone : state.active.front();
 }
 
 int StuckStep(const SagaState& state) {

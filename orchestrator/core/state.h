@@ -53,6 +53,36 @@ struct StepState {
   // once compensating; an operator retry starts a new round) started: the
   // start of the retry policy's give_up_after budget.
   int64_t round_started_ms = 0;
+  // The seq of the event that ended the step's last forward attempt
+  // (StepSucceeded or StepFailed): compensation undoes steps in the reverse
+  // order of these, which in a parallel group is the order they completed.
+  int64_t ended_seq = 0;
+};
+
+// A step with something pending: a call in flight, an accepted call that
+// awaits its completion, a backoff before its next attempt, or a wait or
+// delay step's wait. It leaves SagaState::active when none of these holds.
+struct ActiveStep {
+  int step = -1;
+  // A call (Execute or Compensate, by the saga's status) was started and
+  // its result is not recorded yet.
+  bool call_in_flight = false;
+  int in_flight_attempt = 0;
+  int64_t in_flight_deadline_ms = 0;  // started at + the step's timeout
+  // Asynchronous steps (StepDefinition::async_completion): the current
+  // attempt's completion token (from its StepStarted), whether the
+  // participant has accepted the call and the saga waits for CompleteStep
+  // (no call in flight), and until when (the attempt's start + the step's
+  // timeout; then the outcome is unknown).
+  std::string completion_token;
+  bool awaiting_completion = false;
+  int64_t completion_due_ms = 0;
+  // Set while waiting for a backoff timer: when, and the attempt it starts.
+  int64_t retry_due_ms = 0;
+  int retry_attempt = 0;
+  // A wait or delay step that waits (kWaiting) until this time: its
+  // timeout or its delay; 0: no bound (a wait without timeout).
+  int64_t wait_due_ms = 0;
 };
 
 // A signal sent to the saga (SignalReceived), kept until a wait step for
@@ -82,28 +112,11 @@ struct SagaState {
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
 
-  // The step being executed (kRunning) or compensated (kCompensating); -1
-  // before the first step and after the end.
-  int current_step = -1;
-  // A call for current_step (Execute or Compensate, by status) was started
-  // and its result is not recorded yet.
-  bool call_in_flight = false;
-  int in_flight_attempt = 0;
-  int64_t in_flight_deadline_ms = 0;  // started at + the step's timeout
-  // Asynchronous steps (StepDefinition::async_completion): the current
-  // attempt's completion token (from its StepStarted), whether the
-  // participant has accepted the call and the saga waits for CompleteStep
-  // (no call in flight), and until when (the attempt's start + the step's
-  // timeout; then the outcome is unknown).
-  std::string completion_token;
-  bool awaiting_completion = false;
-  int64_t completion_due_ms = 0;
-  // Set while waiting for a backoff timer.
-  int64_t retry_due_ms = 0;
-  int retry_attempt = 0;
-  // current_step is a wait or delay step that waits (kWaiting) until this
-  // time: its timeout or its delay; 0: no bound (a wait without timeout).
-  int64_t wait_due_ms = 0;
+  // The steps under way, in the order they started: one in a straight
+  // line of steps, one per branch running in a parallel group, the one
+  // being compensated while the saga rolls back. Empty before the first
+  // step, after the end, and while nothing is pending.
+  std::vector<ActiveStep> active;
   // A scheduled start (StartSaga's start_at) not reached yet: the first
   // step starts then.
   int64_t start_due_ms = 0;
@@ -131,6 +144,14 @@ inline constexpr char kOperatorMarkCompensated[] = "mark_compensated";
 // For a FAILED saga, the step that gave up: the one whose compensation
 // failed, or the post-pivot step that failed; -1 otherwise.
 int StuckStep(const SagaState& state);
+
+// Step k's entry in state.active, or null when nothing is pending for it.
+const ActiveStep* ActiveOf(const SagaState& state, int k);
+// The step that started first among those under way; -1: none.
+int CurrentStep(const SagaState& state);
+// The entry of CurrentStep, or an empty one (step -1) when none: for code
+// and tests about sagas without parallel steps.
+const ActiveStep& CurrentActivity(const SagaState& state);
 
 // Initial state for a definition (all steps pending).
 SagaState NewSagaState(const SagaDefinition& definition,

@@ -37,7 +37,7 @@ TEST(StateTest, NewStateHasOnePendingStepPerDefinitionStep) {
     EXPECT_EQ(step.status, StepStatus::kPending);
   }
   EXPECT_EQ(s.status, SagaStatus::kRunning);
-  EXPECT_EQ(s.current_step, -1);
+  EXPECT_EQ(CurrentStep(s), -1);
   EXPECT_EQ(s.last_seq, 0);
 }
 
@@ -53,13 +53,13 @@ TEST(StateTest, AppliesForwardEvents) {
   EXPECT_EQ(s.input_json, R"({"patient_id":"p1"})");
 
   Apply(def, s, At(EventType::kStepStarted, 1010, 0, 1));
-  EXPECT_EQ(s.current_step, 0);
+  EXPECT_EQ(CurrentStep(s), 0);
   EXPECT_EQ(s.steps[0].status, StepStatus::kRunning);
   EXPECT_EQ(s.steps[0].attempts, 1);
   EXPECT_EQ(s.steps[0].started_ms, 1010);
-  EXPECT_TRUE(s.call_in_flight);
-  EXPECT_EQ(s.in_flight_attempt, 1);
-  EXPECT_EQ(s.in_flight_deadline_ms, 1010 + 2000);
+  EXPECT_TRUE(CurrentActivity(s).call_in_flight);
+  EXPECT_EQ(CurrentActivity(s).in_flight_attempt, 1);
+  EXPECT_EQ(CurrentActivity(s).in_flight_deadline_ms, 1010 + 2000);
 
   Event failed = At(EventType::kStepFailed, 1020, 0, 1);
   failed.error = "timeout";
@@ -70,21 +70,21 @@ TEST(StateTest, AppliesForwardEvents) {
   EXPECT_EQ(s.steps[0].error, "timeout");
   EXPECT_TRUE(s.steps[0].outcome_unknown);
   EXPECT_EQ(s.steps[0].ended_ms, 1020);
-  EXPECT_FALSE(s.call_in_flight);
+  EXPECT_FALSE(CurrentActivity(s).call_in_flight);
 
   Event retry = At(EventType::kRetryScheduled, 1020, 0, 2);
   retry.due_ms = 1120;
   Apply(def, s, retry);
   EXPECT_EQ(s.steps[0].status, StepStatus::kWaitingRetry);
-  EXPECT_EQ(s.retry_due_ms, 1120);
-  EXPECT_EQ(s.retry_attempt, 2);
+  EXPECT_EQ(CurrentActivity(s).retry_due_ms, 1120);
+  EXPECT_EQ(CurrentActivity(s).retry_attempt, 2);
 
   Apply(def, s, At(EventType::kStepStarted, 1120, 0, 2));
   EXPECT_EQ(s.steps[0].attempts, 2);
   EXPECT_EQ(s.steps[0].started_ms, 1010);  // the first attempt's
-  EXPECT_EQ(s.retry_due_ms, 0);
-  EXPECT_EQ(s.in_flight_attempt, 2);
-  EXPECT_EQ(s.in_flight_deadline_ms, 3120);
+  EXPECT_EQ(CurrentActivity(s).retry_due_ms, 0);
+  EXPECT_EQ(CurrentActivity(s).in_flight_attempt, 2);
+  EXPECT_EQ(CurrentActivity(s).in_flight_deadline_ms, 3120);
 
   Event ok = At(EventType::kStepSucceeded, 1130, 0, 2);
   ok.output_json = R"({"name":"Ann"})";
@@ -93,7 +93,7 @@ TEST(StateTest, AppliesForwardEvents) {
   EXPECT_EQ(s.steps[0].output_json, R"({"name":"Ann"})");
   EXPECT_FALSE(s.steps[0].outcome_unknown);
   EXPECT_EQ(s.steps[0].ended_ms, 1130);
-  EXPECT_FALSE(s.call_in_flight);
+  EXPECT_FALSE(CurrentActivity(s).call_in_flight);
   EXPECT_EQ(s.last_seq, 6);
   EXPECT_EQ(s.updated_ms, 1130);
 }
@@ -129,27 +129,27 @@ TEST(StateTest, AppliesCompensationAndFailure) {
   Apply(def, s, comp);
   EXPECT_EQ(s.status, SagaStatus::kCompensating);
   EXPECT_EQ(s.reason, "changed mind");  // the cancel's reason is kept
-  EXPECT_EQ(s.current_step, -1);
+  EXPECT_EQ(CurrentStep(s), -1);
 
   Apply(def, s, At(EventType::kCompensationStepStarted, 4, 1, 1));
-  EXPECT_EQ(s.current_step, 1);
+  EXPECT_EQ(CurrentStep(s), 1);
   EXPECT_EQ(s.steps[1].status, StepStatus::kCompensating);
   EXPECT_EQ(s.steps[1].compensation_attempts, 1);
-  EXPECT_TRUE(s.call_in_flight);
-  EXPECT_EQ(s.in_flight_deadline_ms, 2004);
+  EXPECT_TRUE(CurrentActivity(s).call_in_flight);
+  EXPECT_EQ(CurrentActivity(s).in_flight_deadline_ms, 2004);
 
   Event failed = At(EventType::kCompensationStepFailed, 5, 1, 1);
   failed.error = "down";
   Apply(def, s, failed);
   EXPECT_EQ(s.steps[1].status, StepStatus::kCompensating);
   EXPECT_EQ(s.steps[1].error, "down");
-  EXPECT_FALSE(s.call_in_flight);
+  EXPECT_FALSE(CurrentActivity(s).call_in_flight);
 
   Event retry = At(EventType::kCompensationRetryScheduled, 5, 1, 2);
   retry.due_ms = 105;
   Apply(def, s, retry);
-  EXPECT_EQ(s.retry_due_ms, 105);
-  EXPECT_EQ(s.retry_attempt, 2);
+  EXPECT_EQ(CurrentActivity(s).retry_due_ms, 105);
+  EXPECT_EQ(CurrentActivity(s).retry_attempt, 2);
 
   Event gave_up = At(EventType::kSagaFailed, 6);
   gave_up.error = "compensation gave up";
@@ -157,9 +157,9 @@ TEST(StateTest, AppliesCompensationAndFailure) {
   EXPECT_EQ(s.status, SagaStatus::kFailed);
   EXPECT_EQ(s.steps[1].status, StepStatus::kCompensationFailed);
   EXPECT_EQ(s.reason, "compensation gave up");
-  EXPECT_EQ(s.current_step, -1);
-  EXPECT_EQ(s.retry_due_ms, 0);
-  EXPECT_FALSE(s.call_in_flight);
+  EXPECT_EQ(CurrentStep(s), -1);
+  EXPECT_EQ(CurrentActivity(s).retry_due_ms, 0);
+  EXPECT_FALSE(CurrentActivity(s).call_in_flight);
 }
 
 TEST(StateTest, CompensationStartedRecordsTheReasonWithoutACancel) {
@@ -186,7 +186,7 @@ TEST(StateTest, FoldNumbersEventsInOrder) {
   SagaState s = Fold(def, "s9", history);
   EXPECT_EQ(s.saga_id, "s9");
   EXPECT_EQ(s.last_seq, 2);
-  EXPECT_EQ(s.current_step, 0);
+  EXPECT_EQ(CurrentStep(s), 0);
 }
 
 TEST(StateTest, Names) {

@@ -36,7 +36,9 @@ absl::StatusOr<StepRequest> StepRequestFor(const SagaDefinition& definition,
         IdempotencyKey(state.saga_id, step.name, false);
     request.original_output_json = state.steps[command.step].output_json;
   } else if (step.async_completion) {
-    request.completion_token = state.completion_token;
+    if (const ActiveStep* active = ActiveOf(state, command.step)) {
+      request.completion_token = active->completion_token;
+    }
   }
   return request;
 }

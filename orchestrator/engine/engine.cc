@@ -254,7 +254,7 @@ void Engine::LogFailure(const std::string& saga_id, const Runtime& runtime,
                         bool severe) const {
   std::vector<LogField> fields =
       SagaFields(saga_id, *runtime.definition, runtime.trace_id(),
-                 runtime.state.current_step, 0);
+                 core::CurrentStep(runtime.state), 0);
   fields.emplace_back("error", error);
   Log(severe ? spdlog::level::err : spdlog::level::warn, message, fields);
 }
@@ -584,18 +584,47 @@ void Engine::OnCommitted(const std::string& saga_id, absl::Status status,
 }
 
 void Engine::DrainQueued(const std::string& saga_id) {
-  while (true) {
-    auto it = sagas_.find(saga_id);
-    if (it == sagas_.end()) return;
-    Runtime& runtime = *it->second;
-    if (runtime.busy) return;
-    if (runtime.queued.empty()) break;
-    Queued next = std::move(runtime.queued.front());
-    runtime.queued.erase(runtime.queued.begin());
-    // Handle may retire the saga; the loop re-finds it each time.
-    Handle(saga_id, std::move(next.signal), std::move(next.done));
+  auto it = sagas_.find(saga_id);
+  if (it == sagas_.end()) return;
+  Runtime& runtime = *it->second;
+  if (runtime.busy || runtime.queued.empty()) {
+    RetireIfEnded(saga_id);
+    return;
   }
-  RetireIfEnded(saga_id);
+  // What arrived while the last commit was under way (the results of
+  // parallel branches, a cancel, a timer) is decided in arrival order, each
+  // on the state the one before leaves, and committed together: one write
+  // for the lot, and the history reads as the same decisions one by one.
+  std::vector<Queued> queued = std::move(runtime.queued);
+  runtime.queued.clear();
+  const core::SagaDefinition& definition = *runtime.definition;
+  core::SagaState working = runtime.state;
+  core::Decision combined;
+  std::vector<std::function<void(absl::Status)>> dones;
+  for (Queued& next : queued) {
+    core::Decision decision =
+        core::Decide(definition, working, next.signal, Context(definition));
+    if (!decision.refusal.ok()) {
+      if (next.done) next.done(decision.refusal);
+      continue;
+    }
+    for (core::Event& event : decision.events) {
+      core::Apply(definition, working, event);
+      combined.events.push_back(std::move(event));
+    }
+    if (next.done) dones.push_back(std::move(next.done));
+  }
+  combined.commands = core::CommandsAfter(definition, runtime.state, working);
+  auto done_all = [dones = std::move(dones)](absl::Status status) {
+    for (const auto& done : dones) done(status);
+  };
+  if (combined.events.empty()) {
+    RunCommands(saga_id, runtime, combined.commands);
+    done_all(absl::OkStatus());
+    RetireIfEnded(saga_id);
+    return;
+  }
+  Commit(saga_id, runtime, std::move(combined), std::move(done_all));
 }
 
 void Engine::RetireIfEnded(const std::string& saga_id) {

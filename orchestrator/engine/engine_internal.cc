@@ -36,10 +36,15 @@ store::SagaSummary SummaryOf(const core::SagaDefinition& definition,
   summary.status = state.status;
   // A FAILED saga shows the step that gave up, which is what an operator
   // listing failed sagas looks for.
-  const int current = state.status == core::SagaStatus::kFailed
-                          ? core::StuckStep(state)
-                          : state.current_step;
+  // Steps running in parallel are listed in the order they started,
+  // separated by commas (step names have none); the attempt is the first's.
+  const bool failed = state.status == core::SagaStatus::kFailed;
+  const int current =
+      failed ? core::StuckStep(state) : core::CurrentStep(state);
   summary.current_step = StepName(definition, current);
+  for (size_t i = 1; !failed && i < state.active.size(); ++i) {
+    summary.current_step += "," + StepName(definition, state.active[i].step);
+  }
   if (current >= 0) {
     const core::StepState& step = state.steps[current];
     const bool undoing = state.status == core::SagaStatus::kCompensating ||

@@ -109,8 +109,10 @@ struct Engine::Runtime {
   // Usually empty; a vector allocates nothing then (a deque allocates its
   // first block up front, ~600 bytes per saga).
   std::vector<Queued> queued;
-  // The token of the latest participant call started for the saga.
-  uint64_t call_token = 0;
+  // The token of the latest participant call started for each step with
+  // one (steps of a parallel group call at once): a parked call goes only
+  // if it is still its step's latest. Usually one entry.
+  std::vector<std::pair<int, uint64_t>> call_tokens;
   // The lease generation (lease_keeper.h) in which this instance last
   // proved it holds the saga's lease: by creating, claiming or appending to
   // it. A participant call goes only in the current generation.

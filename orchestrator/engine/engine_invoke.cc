@@ -114,7 +114,14 @@ void Engine::Invoke(const std::string& saga_id, Runtime& runtime,
   call->log_fields.emplace_back("span_id", span.span_id);
   call->token = ++last_call_token_;
   call->decided_ms = NowMs();
-  runtime.call_token = call->token;
+  auto latest = std::find_if(
+      runtime.call_tokens.begin(), runtime.call_tokens.end(),
+      [&](const auto& entry) { return entry.first == command.step; });
+  if (latest == runtime.call_tokens.end()) {
+    runtime.call_tokens.emplace_back(command.step, call->token);
+  } else {
+    latest->second = call->token;
+  }
 
   if (!gates_->Submit(
           call->request.participant,
@@ -135,10 +142,13 @@ bool Engine::CallWanted(const OutgoingCall& call) {
   auto it = sagas_.find(call.saga_id);
   if (it == sagas_.end()) return false;
   const Runtime& now = *it->second;
-  const bool latest = now.call_token == call.token &&
-                      now.state.call_in_flight &&
-                      now.state.current_step == call.command.step &&
-                      now.state.in_flight_attempt == call.command.attempt;
+  const core::ActiveStep* active = core::ActiveOf(now.state, call.command.step);
+  const bool latest =
+      std::find(now.call_tokens.begin(), now.call_tokens.end(),
+                std::make_pair(call.command.step, call.token)) !=
+          now.call_tokens.end() &&
+      active != nullptr && active->call_in_flight &&
+      active->in_flight_attempt == call.command.attempt;
   if (latest && !LeaseSurelyHeld(now)) {
     Withhold(call.saga_id);
     return false;

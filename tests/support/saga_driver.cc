@@ -45,10 +45,17 @@ Decision SagaDriver::Send(const Signal& signal) {
 
 Decision SagaDriver::Answer(CallOutcome outcome, const std::string& output,
                             const std::string& error) {
+  return AnswerStep(core::CurrentStep(state_), outcome, output, error);
+}
+
+Decision SagaDriver::AnswerStep(int step, CallOutcome outcome,
+                                const std::string& output,
+                                const std::string& error) {
+  const core::ActiveStep* active = core::ActiveOf(state_, step);
   Signal s;
   s.kind = Signal::Kind::kCallResult;
-  s.step = state_.current_step;
-  s.attempt = state_.in_flight_attempt;
+  s.step = step;
+  s.attempt = active != nullptr ? active->in_flight_attempt : 0;
   s.compensation = state_.status == core::SagaStatus::kCompensating;
   s.outcome = outcome;
   s.output_json = output;
@@ -84,8 +91,10 @@ Decision SagaDriver::Complete(CallOutcome outcome, const std::string& output,
                               const std::string* token) {
   Signal s;
   s.kind = Signal::Kind::kStepCompletion;
-  s.step = state_.current_step;
-  s.completion_token = token != nullptr ? *token : state_.completion_token;
+  s.step = core::CurrentStep(state_);
+  s.completion_token = token != nullptr
+                           ? *token
+                           : core::CurrentActivity(state_).completion_token;
   s.outcome = outcome;
   s.output_json = output;
   s.error = error;
@@ -146,6 +155,7 @@ Decision SagaDriver::Commit(Decision d) {
     EXPECT_TRUE(d.commands.empty());
     return d;
   }
+  const core::SagaState before = state_;
   for (const Event& e : d.events) {
     EXPECT_EQ(e.seq, 0) << Label(e);
     EXPECT_EQ(e.at_ms, now) << Label(e);
@@ -162,15 +172,7 @@ Decision SagaDriver::Commit(Decision d) {
     history_.push_back(numbered);
   }
   if (!d.events.empty() || !d.commands.empty()) {
-    std::vector<core::Command> pending = core::PendingCommands(def_, state_);
-    if (d.events.empty()) {
-      // Nothing happened: a call in flight is already under way.
-      std::erase_if(pending, [](const core::Command& c) {
-        return c.kind == core::Command::Kind::kInvokeStep ||
-               c.kind == core::Command::Kind::kInvokeCompensation;
-      });
-    }
-    EXPECT_EQ(d.commands, pending);
+    EXPECT_EQ(d.commands, core::CommandsAfter(def_, before, state_));
   }
   EXPECT_EQ(Describe(core::Fold(def_, "s1", history_)), Describe(state_));
   return d;
@@ -182,14 +184,16 @@ std::string Describe(const core::SagaState& s) {
       << s.definition_version << " input=" << s.input_json
       << " status=" << core::SagaStatusName(s.status)
       << " last_seq=" << s.last_seq << " created=" << s.created_ms
-      << " updated=" << s.updated_ms << " current=" << s.current_step
-      << " in_flight=" << s.call_in_flight << "/" << s.in_flight_attempt << "/"
-      << s.in_flight_deadline_ms << " retry=" << s.retry_due_ms << "/"
-      << s.retry_attempt << " wait=" << s.wait_due_ms
-      << " start=" << s.start_due_ms << " deadline=" << s.deadline_ms << "/"
-      << s.deadline_passed << " completion=" << s.completion_token << "/"
-      << s.awaiting_completion << "/" << s.completion_due_ms
+      << " updated=" << s.updated_ms << " start=" << s.start_due_ms
+      << " deadline=" << s.deadline_ms << "/" << s.deadline_passed
       << " cancel=" << s.cancel_requested << " reason=" << s.reason << "\n";
+  for (const core::ActiveStep& a : s.active) {
+    out << "  active " << a.step << " in_flight=" << a.call_in_flight << "/"
+        << a.in_flight_attempt << "/" << a.in_flight_deadline_ms
+        << " retry=" << a.retry_due_ms << "/" << a.retry_attempt
+        << " wait=" << a.wait_due_ms << " completion=" << a.completion_token
+        << "/" << a.awaiting_completion << "/" << a.completion_due_ms << "\n";
+  }
   for (const core::ReceivedSignal& signal : s.signals) {
     out << "  signal " << signal.name << " key=" << signal.key
         << " payload=" << signal.payload_json << " at=" << signal.received_ms
@@ -200,7 +204,7 @@ std::string Describe(const core::SagaState& s) {
         << " attempts=" << st.attempts << " comp=" << st.compensation_attempts
         << " unknown=" << st.outcome_unknown << " out=" << st.output_json
         << " err=" << st.error << " t=" << st.started_ms << ".." << st.ended_ms
-        << "\n";
+        << " ended_seq=" << st.ended_seq << "\n";
   }
   return out.str();
 }

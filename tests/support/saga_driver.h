@@ -71,7 +71,11 @@ class SagaDriver {
                             const std::string& payload = "{}");
   core::Decision Send(const core::Signal& signal);
 
-  // Answers the call in flight.
+  // Answers step `step`'s call in flight (a parallel branch's).
+  core::Decision AnswerStep(int step, core::CallOutcome outcome,
+                            const std::string& output = "{}",
+                            const std::string& error = "");
+  // Answers the call in flight (the first started, with parallel steps).
   core::Decision Answer(core::CallOutcome outcome,
                         const std::string& output = "",
                         const std::string& error = "");

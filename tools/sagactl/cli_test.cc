@@ -75,14 +75,15 @@ Recorded RecordBooking(const std::string& id, bool notify_fails) {
       {now, 0}));
   auto send = [&](core::Signal s) {
     now += 10;
-    if (state.retry_due_ms > now) now = state.retry_due_ms;
+    if (core::CurrentActivity(state).retry_due_ms > now)
+      now = core::CurrentActivity(state).retry_due_ms;
     commit(core::Decide(*def, state, s, {now, 0.3}));
   };
   auto answer = [&](core::CallOutcome outcome, const std::string& output) {
     core::Signal s;
     s.kind = core::Signal::Kind::kCallResult;
-    s.step = state.current_step;
-    s.attempt = state.in_flight_attempt;
+    s.step = core::CurrentStep(state);
+    s.attempt = core::CurrentActivity(state).in_flight_attempt;
     s.compensation = state.status == core::SagaStatus::kCompensating;
     s.outcome = outcome;
     s.output_json = output;

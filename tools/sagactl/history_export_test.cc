@@ -54,8 +54,8 @@ Answers Compensated() {
   auto answer = [&](core::CallOutcome outcome, const std::string& output) {
     core::Signal s;
     s.kind = core::Signal::Kind::kCallResult;
-    s.step = state.current_step;
-    s.attempt = state.in_flight_attempt;
+    s.step = core::CurrentStep(state);
+    s.attempt = core::CurrentActivity(state).in_flight_attempt;
     s.compensation = state.status == core::SagaStatus::kCompensating;
     s.outcome = outcome;
     s.output_json = output;
