@@ -53,9 +53,6 @@ Command WaitUntil(int64_t due) {
   c.due_ms = due;
   return c;
 }
-Command Invoke(int step, int attempt, int64_t deadline) {
-  return Command{Command::Kind::kInvokeStep, step, attempt, deadline, 0};
-}
 
 // Runs the saga up to `approve` waiting for its signal, at t=1000+.
 Saga WaitingForApproval() {
