@@ -715,7 +715,11 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
       std::chrono::duration<double>(Clock::now() - started).count();
   std::cout << "[ chaos    ] " << report.StatusCounts() << "; "
             << soak.Counters() << " " << cancels
-            << " async_charges=" << payment_sagas
+            << " async_charges=" << payment_sagas << " (settled="
+            << cluster->QueryInt("payment",
+                                 "SELECT count(*) FROM charges "
+                                 "WHERE status = 'settled'")
+            << ")"
             << " postgres_restarts=1 seconds=" << seconds << std::endl;
   std::cout << report.Line() << " zombie_calls=" << zombies.size()
             << " seed=" << seed << std::endl;
