@@ -31,11 +31,15 @@ std::shared_ptr<grpc::Channel> OrchestratorChannel(const std::string& target) {
                                    args);
 }
 
+// A charge's own delay is settle_after ($1) plus its share of the jitter
+// ($3), both in milliseconds.
 constexpr char kSettleSql[] =
     "UPDATE charges SET settled_at = now(), status = CASE "
     "  WHEN amount_cents > $2 THEN 'declined' ELSE 'settled' END "
     "WHERE status = 'pending' "
-    "  AND accepted_at + make_interval(secs => $1::float8 / 1000) <= now()";
+    "  AND accepted_at + make_interval(secs => ($1::float8 + "
+    "    abs(hashtext(charge_id)::bigint) % ($3::bigint + 1)) / 1000) "
+    "    <= now()";
 
 constexpr char kUnreportedSql[] =
     "SELECT charge_id, saga_id, step, completion_token, status, amount_cents "
@@ -50,15 +54,30 @@ constexpr char kMarkReportedSql[] =
 
 constexpr std::chrono::seconds kCallTimeout{5};
 
+// "a:1,b:2" -> {"a:1", "b:2"}; empty entries are dropped.
+std::vector<std::string> SplitTargets(const std::string& list) {
+  std::vector<std::string> targets;
+  size_t begin = 0;
+  while (begin <= list.size()) {
+    size_t end = list.find(',', begin);
+    if (end == std::string::npos) end = list.size();
+    if (end > begin) targets.push_back(list.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return targets;
+}
+
 }  // namespace
 
 CompletionReporter::CompletionReporter(pg::ConnectionPool* pool,
                                        CompletionReporterOptions options)
-    : pool_(pool),
-      options_(std::move(options)),
-      stub_(v1::SagaOrchestrator::NewStub(
-          OrchestratorChannel(options_.orchestrator))),
-      thread_([this] { Run(); }) {}
+    : pool_(pool), options_(std::move(options)) {
+  for (const std::string& target : SplitTargets(options_.orchestrator)) {
+    stubs_.push_back(
+        v1::SagaOrchestrator::NewStub(OrchestratorChannel(target)));
+  }
+  thread_ = std::thread([this] { Run(); });
+}
 
 CompletionReporter::~CompletionReporter() { Stop(); }
 
@@ -89,7 +108,8 @@ void CompletionReporter::Round() {
         pqxx::work tx(connection);
         tx.exec_params(kSettleSql,
                        static_cast<int64_t>(options_.settle_after.count()),
-                       options_.decline_above_cents);
+                       options_.decline_above_cents,
+                       static_cast<int64_t>(options_.settle_jitter.count()));
         std::vector<Settled> charges;
         for (const auto& row : tx.exec(kUnreportedSql)) {
           charges.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
@@ -141,6 +161,22 @@ void CompletionReporter::Round() {
 }
 
 grpc::Status CompletionReporter::Report(const Settled& charge) {
+  grpc::Status status(grpc::StatusCode::UNAVAILABLE, "no orchestrator address");
+  for (size_t tried = 0; tried < stubs_.size(); ++tried) {
+    const size_t instance = (preferred_ + tried) % stubs_.size();
+    status = ReportTo(*stubs_[instance], charge);
+    // Unavailable: down, restarting, or another instance drives the saga.
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
+        status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      preferred_ = instance;
+      break;
+    }
+  }
+  return status;
+}
+
+grpc::Status CompletionReporter::ReportTo(v1::SagaOrchestrator::Stub& stub,
+                                          const Settled& charge) {
   v1::CompleteStepRequest request;
   request.set_saga_id(charge.saga_id);
   request.set_step(charge.step);
@@ -165,7 +201,7 @@ grpc::Status CompletionReporter::Report(const Settled& charge) {
     context.AddMetadata("authorization", "Bearer " + options_.bearer_token);
   }
   v1::CompleteStepResponse response;
-  return stub_->CompleteStep(&context, request, &response);
+  return stub.CompleteStep(&context, request, &response);
 }
 
 }  // namespace saga::participants

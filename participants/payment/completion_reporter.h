@@ -7,8 +7,12 @@
 //                          wait timed out, the saga was cancelled); a retry
 //                          of the step brings a new token and the result is
 //                          reported again with it;
-//   anything else       -> tried again on the next round (the orchestrator
-//                          may be restarting).
+//   UNAVAILABLE, DEADLINE_EXCEEDED
+//                       -> sent at once to the next orchestrator instance of
+//                          the list (only the instance that drives a saga
+//                          takes its completion), then, if none took it,
+//                          tried again on the next round;
+//   anything else       -> tried again on the next round.
 // The token is never logged.
 //
 // Thread-safe; one background thread, a round every `interval`.
@@ -21,6 +25,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "orchestrator/pg/connection_pool.h"
 #include "saga/v1/orchestrator.grpc.pb.h"
@@ -28,11 +33,14 @@
 namespace saga::participants {
 
 struct CompletionReporterOptions {
-  // The orchestrator's HOST:PORT (plaintext gRPC).
+  // The orchestrator instances' HOST:PORT, comma-separated (plaintext gRPC).
   std::string orchestrator;
   // Bearer token for the orchestrator (a submitter's); empty: none.
   std::string bearer_token;
   std::chrono::milliseconds settle_after{1000};
+  // Each charge settles at a moment of its own, up to this much later than
+  // settle_after (drawn from its charge id, so the same on every round).
+  std::chrono::milliseconds settle_jitter{0};
   int64_t decline_above_cents = 100000;
   std::chrono::milliseconds interval{100};
 };
@@ -52,10 +60,15 @@ class CompletionReporter {
   void Round();
   // OK, FAILED_PRECONDITION (both settle the report) or another error.
   grpc::Status Report(const Settled& charge);
+  grpc::Status ReportTo(v1::SagaOrchestrator::Stub& stub,
+                        const Settled& charge);
 
   pg::ConnectionPool* pool_;
   CompletionReporterOptions options_;
-  std::unique_ptr<v1::SagaOrchestrator::Stub> stub_;
+  // One per instance of options_.orchestrator; a report starts with the one
+  // that last took a report (only Run's thread uses these).
+  std::vector<std::unique_ptr<v1::SagaOrchestrator::Stub>> stubs_;
+  size_t preferred_ = 0;
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;  // GUARDED_BY(mu_)

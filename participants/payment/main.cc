@@ -15,6 +15,7 @@
 int main(int argc, char** argv) {
   saga::participants::CompletionReporterOptions options;
   int64_t settle_after_ms = 1000;
+  int64_t settle_jitter_ms = 0;
   saga::participants::ParticipantSpec spec;
   spec.name = "saga-payment";
   spec.description =
@@ -23,7 +24,8 @@ int main(int argc, char** argv) {
   spec.add_flags = [&](CLI::App& app) {
     app.add_option("--orchestrator", options.orchestrator,
                    "HOST:PORT of the orchestrator, to report completed "
-                   "charges to (CompleteStep)")
+                   "charges to (CompleteStep); with several instances, "
+                   "each one's, comma-separated")
         ->required();
     app.add_option("--orchestrator-token", options.bearer_token,
                    "Bearer token for the orchestrator (a submitter's); "
@@ -31,6 +33,10 @@ int main(int argc, char** argv) {
         ->envname("SAGA_ORCHESTRATOR_TOKEN");
     app.add_option("--settle-after-ms", settle_after_ms,
                    "How long a charge takes to settle after it was accepted")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--settle-jitter-ms", settle_jitter_ms,
+                   "Each charge settles up to this much later than "
+                   "--settle-after-ms (a delay of its own)")
         ->check(CLI::NonNegativeNumber);
     app.add_option("--decline-above-cents", options.decline_above_cents,
                    "Charges above this amount are declined when they settle");
@@ -42,6 +48,7 @@ int main(int argc, char** argv) {
   };
   spec.start_worker = [&](saga::pg::ConnectionPool& pool) {
     options.settle_after = std::chrono::milliseconds(settle_after_ms);
+    options.settle_jitter = std::chrono::milliseconds(settle_jitter_ms);
     auto reporter = std::make_shared<saga::participants::CompletionReporter>(
         &pool, options);
     return [reporter] { reporter->Stop(); };

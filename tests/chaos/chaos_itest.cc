@@ -14,6 +14,11 @@
 //    the pivot was called);
 //  - one saga in five waits for a signal (then a delay) before the pivot;
 //    the signal races the saga's start, its wait and its cancel;
+//  - one saga in five charges the consultation through saga-payment, which
+//    accepts the charge and completes it later (CompleteStep) at a moment
+//    of its own per charge, racing kills, pauses, cancels and the wait's
+//    timeout; saga-payment is restarted and taken down like the others,
+//    and its charges must agree with the sagas too;
 //  - PostgreSQL, which holds every database, is crash-restarted once.
 // At the end every saga must be terminal, the participants' databases must
 // agree with it, no effect may have happened twice and no instance may have
@@ -65,6 +70,15 @@ constexpr char kSagaType[] = "appointment_booking_chaos";
 // One saga in five waits for a signal, then a delay, before the pivot.
 constexpr char kApprovalSagaType[] = "appointment_booking_chaos_approval";
 constexpr int kApprovalEvery = 5;
+// Another one in five charges the consultation asynchronously; one charge
+// in eight of those is above saga-payment's limit and declined.
+constexpr char kPaymentSagaType[] = "appointment_booking_chaos_payment";
+constexpr int kPaymentEvery = 5;
+constexpr int kDeclinedEvery = 40;
+constexpr int kDeclinedCents = 250000;  // saga-payment declines > 100000
+// A charge settles (and is reported) at a moment drawn per charge within
+// this long after saga-payment accepted it.
+constexpr int kSettleWithinMs = 1500;
 constexpr double kFailRate = 0.2;
 constexpr int kDefaultSagas = 400;
 constexpr size_t kInstances = 2;
@@ -186,6 +200,14 @@ Booking MakeBooking(int i) {
   }
   booking.input = BookingInput(patient, date, specialty);
   if (i % kApprovalEvery == 2) booking.type = kApprovalSagaType;
+  if (i % kPaymentEvery == 4) {
+    booking.type = kPaymentSagaType;
+    const bool declined = i % kDeclinedEvery == kDeclinedEvery - 1;
+    if (declined) booking.valid = false;
+    booking.input.pop_back();
+    booking.input += ",\"amount_cents\":" +
+                     std::to_string(declined ? kDeclinedCents : 4500) + "}";
+  }
   return booking;
 }
 
@@ -348,20 +370,32 @@ class ChaosSoak {
   // Participant flags for a restart, in a mode drawn at random: normal (20%
   // retryable failures, a little latency), slow (each call's latency drawn
   // from 100ms to 1.6s, so about a third outlast the steps' 1s timeout) or
-  // half-failing (50% retryable failures).
-  std::vector<std::string> ParticipantFlags() {
+  // half-failing (50% retryable failures); saga-payment's settle delays
+  // in every mode.
+  std::vector<std::string> ParticipantFlags(const std::string& name) {
     const int mode = Uniform(0, 9);
+    std::vector<std::string> flags;
     if (mode < 3) {
       ++slow_;
-      return {"--fail-rate", "*=" + std::to_string(kFailRate), "--latency-ms",
-              "*=100-1600"};
-    }
-    if (mode < 5) {
+      flags = {"--fail-rate", "*=" + std::to_string(kFailRate), "--latency-ms",
+               "*=100-1600"};
+    } else if (mode < 5) {
       ++half_failing_;
-      return {"--fail-rate", "*=0.5", "--latency-ms", "*=0-20"};
+      flags = {"--fail-rate", "*=0.5", "--latency-ms", "*=0-20"};
+    } else {
+      flags = {"--fail-rate", "*=" + std::to_string(kFailRate), "--latency-ms",
+               "*=0-20"};
     }
-    return {"--fail-rate", "*=" + std::to_string(kFailRate), "--latency-ms",
-            "*=0-20"};
+    if (name == "payment") {
+      const std::vector<std::string> settle = SettleFlags();
+      flags.insert(flags.end(), settle.begin(), settle.end());
+    }
+    return flags;
+  }
+
+  static std::vector<std::string> SettleFlags() {
+    return {"--settle-after-ms", "0", "--settle-jitter-ms",
+            std::to_string(kSettleWithinMs)};
   }
 
   // StartSaga with the saga's idempotency key, retried through restarts
@@ -435,15 +469,15 @@ class ChaosSoak {
 
   // Restarts a participant other than the one that is down.
   void RestartRandomParticipant() {
-    const std::string& name = kParticipants[Uniform(0, 2)];
+    const std::string name = RandomParticipant();
     if (name == down_) return;
-    ASSERT_TRUE(cluster_.RestartParticipant(name, ParticipantFlags()));
+    ASSERT_TRUE(cluster_.RestartParticipant(name, ParticipantFlags(name)));
     ++participant_restarts_;
   }
 
   // A participant goes down for 10-20s; sagas keep arriving meanwhile.
   void TakeAParticipantDown() {
-    down_ = kParticipants[Uniform(0, 2)];
+    down_ = RandomParticipant();
     up_again_ = Clock::now() + milliseconds(Uniform(10000, 20000));
     std::cout << "[ chaos    ] " << down_ << " down for "
               << std::chrono::duration_cast<milliseconds>(up_again_ -
@@ -457,7 +491,7 @@ class ChaosSoak {
   // with `now`).
   void MaybeBringItBack(bool now = false) {
     if (down_.empty() || (!now && Clock::now() < up_again_)) return;
-    ASSERT_TRUE(cluster_.RestartParticipant(down_, ParticipantFlags()));
+    ASSERT_TRUE(cluster_.RestartParticipant(down_, ParticipantFlags(down_)));
     down_.clear();
   }
 
@@ -517,6 +551,11 @@ class ChaosSoak {
     return std::uniform_int_distribution<int>(low, high)(random_);
   }
 
+  std::string RandomParticipant() {
+    const std::vector<std::string>& names = cluster_.ParticipantNames();
+    return names[Uniform(0, static_cast<int>(names.size()) - 1)];
+  }
+
   std::string Counters() const {
     return "orchestrator_kills=" + std::to_string(kills_) +
            " participant_restarts=" + std::to_string(participant_restarts_) +
@@ -562,9 +601,13 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
   options.orchestrators = kInstances;
   options.orchestrator_flags = {"--lease-ttl-ms", std::to_string(kLeaseTtlMs),
                                 "--claim-interval-ms", "300"};
-  for (const auto& name : kParticipants) {
-    options.participant_flags[name] = {
+  options.participants.push_back(PaymentParticipant());
+  for (const auto& participant : options.participants) {
+    options.participant_flags[participant.name] = {
         "--fail-rate", "*=" + std::to_string(kFailRate), "--latency-ms", "*=5"};
+  }
+  for (const std::string& flag : ChaosSoak::SettleFlags()) {
+    options.participant_flags["payment"].push_back(flag);
   }
   auto cluster = std::make_unique<TestCluster>(options);
   ASSERT_TRUE(cluster->Start());
@@ -573,6 +616,7 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
 
   std::vector<std::string> ids;
   std::vector<bool> valid;
+  int payment_sagas = 0;
   bool postgres_restarted = false;
   bool outage_done = false;
   bool pause_done = false;
@@ -613,6 +657,7 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
         racing_calls->Schedule(
             id, Clock::now() + milliseconds(soak.Uniform(0, kCancelWithinMs)));
       }
+      if (booking.type == kPaymentSagaType) ++payment_sagas;
       ids.push_back(std::move(id));
       valid.push_back(booking.valid);
     }
@@ -670,6 +715,11 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
       std::chrono::duration<double>(Clock::now() - started).count();
   std::cout << "[ chaos    ] " << report.StatusCounts() << "; "
             << soak.Counters() << " " << cancels
+            << " async_charges=" << payment_sagas << " (settled="
+            << cluster->QueryInt("payment",
+                                 "SELECT count(*) FROM charges "
+                                 "WHERE status = 'settled'")
+            << ")"
             << " postgres_restarts=1 seconds=" << seconds << std::endl;
   std::cout << report.Line() << " zombie_calls=" << zombies.size()
             << " seed=" << seed << std::endl;

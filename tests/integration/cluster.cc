@@ -310,9 +310,15 @@ std::shared_ptr<grpc::ChannelCredentials> TestCluster::ClientCredentials()
   for (const auto& [flag, value] : participant.spec.default_flags) {
     if (std::find(participant.flags.begin(), participant.flags.end(), flag) ==
         participant.flags.end()) {
-      argv.insert(argv.end(), {flag, value == kOrchestratorAddress
-                                         ? Address(orchestrators_.at(0).port)
-                                         : value});
+      std::string expanded = value;
+      if (value == kOrchestratorAddress) {
+        expanded.clear();
+        for (const Orchestrator& orchestrator : orchestrators_) {
+          if (!expanded.empty()) expanded += ",";
+          expanded += Address(orchestrator.port);
+        }
+      }
+      argv.insert(argv.end(), {flag, expanded});
     }
   }
   argv.insert(argv.end(), participant.flags.begin(), participant.flags.end());
@@ -626,6 +632,21 @@ void TestCluster::ExpectParticipantsAgree(const Saga& saga) {
                     << "; active reservations " << active << ", mails "
                     << mails;
   }
+  if (!participants_.count("payment") || FindStep(saga, "charge") == nullptr) {
+    return;
+  }
+  // One charge at most (one idempotency key); it stands (settled) exactly
+  // when the saga completed, and none may still be pending once it ended.
+  const std::string count = "SELECT count(*) FROM charges WHERE saga_id = $1";
+  const int64_t charges = QueryInt("payment", count, id);
+  const int64_t settled =
+      QueryInt("payment", count + " AND status = 'settled'", id);
+  const int64_t pending =
+      QueryInt("payment", count + " AND status = 'pending'", id);
+  EXPECT_LE(charges, 1) << "charges of " << DescribeSaga(saga);
+  EXPECT_EQ(settled, saga.status() == saga::v1::SAGA_STATUS_COMPLETED ? 1 : 0)
+      << "settled charges of " << DescribeSaga(saga);
+  EXPECT_EQ(pending, 0) << "pending charges of " << DescribeSaga(saga);
 }
 
 }  // namespace saga::testing

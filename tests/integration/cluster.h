@@ -64,13 +64,13 @@ struct ClusterParticipant {
   std::vector<std::pair<std::string, std::string>> default_flags;
 };
 
-// A default flag value that the cluster replaces with the address
-// (HOST:PORT) of orchestrator instance 0, for participants that call the
-// orchestrator back.
+// A default flag value that the cluster replaces with the addresses
+// (HOST:PORT, comma-separated, instance 0 first) of its orchestrator
+// instances, for participants that call the orchestrator back.
 inline constexpr char kOrchestratorAddress[] = "{orchestrator}";
 
-// saga-payment (the asynchronous payment provider), reporting to
-// orchestrator instance 0.
+// saga-payment (the asynchronous payment provider), reporting to the
+// cluster's orchestrator instances.
 ClusterParticipant PaymentParticipant();
 
 // The participants of the booking saga, in start order (kParticipants):
@@ -152,6 +152,10 @@ class TestCluster {
   std::string OrchestratorLog(size_t instance = 0) const;
   // Participant `name`'s log so far (every start appends to it).
   std::string ParticipantLog(const std::string& name) const;
+  // The participants' names, in start order.
+  const std::vector<std::string>& ParticipantNames() const {
+    return participant_order_;
+  }
   // Kills (SIGKILL) participant `name`: its port refuses connections until
   // RestartParticipant.
   void StopParticipant(const std::string& name);
@@ -193,6 +197,9 @@ class TestCluster {
   //   COMPLETED   -> exactly one active reservation and exactly two mails;
   //   COMPENSATED -> no active reservation and no mail (the pivot never
   //                  succeeded, so nothing was sent);
+  //   and, with saga-payment in the cluster, for a saga with a `charge`
+  //   step: at most one charge, settled if and only if COMPLETED, none
+  //   pending;
   //   FAILED / still running -> a test failure with the saga's error.
   // Failures are non-fatal (EXPECT) and name the saga.
   void ExpectParticipantsAgree(const saga::v1::Saga& saga);

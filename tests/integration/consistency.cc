@@ -22,6 +22,11 @@ struct Effects {
   int reservations = 0;
   int active_reservations = 0;
   int mails = 0;
+  // The payment provider's charges (clusters with saga-payment): all, and
+  // those that stand (settled) or may still settle (pending).
+  int charges = 0;
+  int settled_charges = 0;
+  int pending_charges = 0;
 };
 
 // Every saga's effects in the participants' databases, in two queries
@@ -39,11 +44,28 @@ std::map<std::string, Effects> EffectsBySaga(const TestCluster& cluster) {
       e.active_reservations = row[2].as<int>();
     }
   }
-  pqxx::connection email(cluster.database("email").dsn());
-  pqxx::nontransaction tx(email);
-  for (const auto& row :
-       tx.exec("SELECT saga_id, count(*) FROM mail_log GROUP BY saga_id")) {
-    effects[row[0].as<std::string>()].mails = row[1].as<int>();
+  {
+    pqxx::connection email(cluster.database("email").dsn());
+    pqxx::nontransaction tx(email);
+    for (const auto& row :
+         tx.exec("SELECT saga_id, count(*) FROM mail_log GROUP BY saga_id")) {
+      effects[row[0].as<std::string>()].mails = row[1].as<int>();
+    }
+  }
+  const auto& names = cluster.ParticipantNames();
+  if (std::find(names.begin(), names.end(), "payment") == names.end()) {
+    return effects;
+  }
+  pqxx::connection payment(cluster.database("payment").dsn());
+  pqxx::nontransaction tx(payment);
+  for (const auto& row : tx.exec("SELECT saga_id, count(*), "
+                                 "count(*) FILTER (WHERE status = 'settled'), "
+                                 "count(*) FILTER (WHERE status = 'pending') "
+                                 "FROM charges GROUP BY saga_id")) {
+    Effects& e = effects[row[0].as<std::string>()];
+    e.charges = row[1].as<int>();
+    e.settled_charges = row[2].as<int>();
+    e.pending_charges = row[3].as<int>();
   }
   return effects;
 }
@@ -106,11 +128,16 @@ ConsistencyReport CheckConsistency(TestCluster& cluster,
   int completed = 0;
   for (const auto& [id, saga] : report.final) {
     const Effects e = effects.count(id) ? effects[id] : Effects{};
-    const std::string counts = "; reservations " +
-                               std::to_string(e.reservations) + " (active " +
-                               std::to_string(e.active_reservations) +
-                               "), mails " + std::to_string(e.mails);
-    if (e.reservations > 1 || e.mails > 2) {
+    const std::string counts =
+        "; reservations " + std::to_string(e.reservations) + " (active " +
+        std::to_string(e.active_reservations) + "), mails " +
+        std::to_string(e.mails) + ", charges " + std::to_string(e.charges) +
+        " (settled " + std::to_string(e.settled_charges) + ", pending " +
+        std::to_string(e.pending_charges) + ")";
+    // A saga with a charge step charges once (one idempotency key).
+    const bool charges = FindStep(saga, "charge") != nullptr;
+    if (e.reservations > 1 || e.mails > 2 || e.charges > 1 ||
+        (!charges && e.charges > 0)) {
       ++report.duplicate_effects;
       report.problems.push_back("duplicate effect: " + DescribeSaga(saga) +
                                 counts);
@@ -119,11 +146,14 @@ ConsistencyReport CheckConsistency(TestCluster& cluster,
     switch (saga.status()) {
       case saga::v1::SAGA_STATUS_COMPLETED:
         ++completed;
-        agrees = e.active_reservations == 1 && e.mails == 2;
+        agrees = e.active_reservations == 1 && e.mails == 2 &&
+                 e.settled_charges == (charges ? 1 : 0);
         break;
       case saga::v1::SAGA_STATUS_COMPENSATED:
-        // The pivot (notify) never succeeded, so no mail may exist.
-        agrees = e.active_reservations == 0 && e.mails == 0;
+        // The pivot (notify) never succeeded, so no mail may exist; a
+        // charge was refunded, voided, declined or never made.
+        agrees = e.active_reservations == 0 && e.mails == 0 &&
+                 e.settled_charges == 0 && e.pending_charges == 0;
         break;
       default:  // FAILED needs an operator; anything else did not end.
         break;

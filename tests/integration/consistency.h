@@ -19,13 +19,16 @@ struct ConsistencyReport {
   // Acknowledged sagas the orchestrator does not know (invariant 1).
   int lost = 0;
   // Effects applied more than once or without a saga (invariant 2): a saga
-  // with two reservations or more than two mails, a reservation or mail of
-  // an unknown saga, a saga recorded without being acknowledged, or
+  // with two reservations, more than two mails or two charges, a charge of
+  // a saga without a `charge` step, a reservation, mail or charge of an
+  // unknown saga, a saga recorded without being acknowledged, or
   // participant totals that disagree with the sagas.
   int duplicate_effects = 0;
   // Sagas not terminal, FAILED (an operator must look), or whose terminal
   // state the participants disagree with (invariant 3): COMPLETED needs
-  // exactly one active reservation and two mails, COMPENSATED neither.
+  // exactly one active reservation and two mails, and a settled charge if
+  // it has a `charge` step; COMPENSATED none of these and no pending charge.
+  // Charges are checked when the cluster runs saga-payment.
   int inconsistent = 0;
   // Every saga as last seen, by id, and the count per status.
   std::map<std::string, saga::v1::Saga> final;

@@ -40,7 +40,7 @@ bool LineTime(const std::string& line, system_clock::time_point& time) {
 
 std::vector<ParticipantCall> ParticipantCalls(TestCluster& cluster) {
   std::vector<ParticipantCall> calls;
-  for (const auto& name : kParticipants) {
+  for (const auto& name : cluster.ParticipantNames()) {
     std::istringstream log(cluster.ParticipantLog(name));
     for (std::string line; std::getline(log, line);) {
       const std::string saga_id = Field(line, "saga_id");
