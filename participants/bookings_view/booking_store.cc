@@ -1,6 +1,9 @@
 #include "participants/bookings_view/booking_store.h"
 
+#include <map>
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <set>
 #include <utility>
 
 #include "orchestrator/pg/connection_pool.h"
@@ -8,14 +11,18 @@
 namespace saga::bookings {
 namespace {
 
+using Json = nlohmann::json;
+
 constexpr char kColumns[] =
     "saga_id, saga_type, patient_id, status, specialty, preferred_date, "
     "doctor_id, doctor_name, day, reservation_id, reason, last_seq, "
     "requested_ms, confirmed_ms, released_ms, updated_ms";
 
-constexpr char kRecordMessageSql[] =
-    "INSERT INTO applied_messages (message_id, position) VALUES ($1, $2) "
-    "ON CONFLICT (message_id) DO NOTHING";
+// $1: [[message_id, position], ...]; returns the ids not applied before.
+constexpr char kRecordMessagesSql[] =
+    "INSERT INTO applied_messages (message_id, position) "
+    "SELECT m->>0, (m->>1)::bigint FROM jsonb_array_elements($1::jsonb) m "
+    "ON CONFLICT (message_id) DO NOTHING RETURNING message_id";
 
 constexpr char kSetPositionSql[] =
     "UPDATE consumer_position SET position = $1 WHERE id = 1";
@@ -23,15 +30,20 @@ constexpr char kSetPositionSql[] =
 constexpr char kPositionSql[] =
     "SELECT position FROM consumer_position WHERE id = 1";
 
-constexpr char kUpsertSql[] =
-    "INSERT INTO bookings (saga_id, saga_type, patient_id, status, specialty, "
-    "  preferred_date, doctor_id, doctor_name, day, reservation_id, reason, "
-    "  last_seq, requested_ms, confirmed_ms, released_ms, updated_ms) "
-    "VALUES ($1, $2, NULLIF($3, ''), $4, NULLIF($5, ''), NULLIF($6, ''), "
-    "  NULLIF($7, ''), NULLIF($8, ''), NULLIF($9, ''), NULLIF($10, ''), "
-    "  NULLIF($11, ''), $12, NULLIF($13::bigint, 0), NULLIF($14::bigint, 0),"
-    "  NULLIF($15::bigint, 0), "
-    "  $16) "
+// $1: the batch's saga ids as a JSON array.
+const std::string kLockBookingsSql =
+    std::string("SELECT ") + kColumns +
+    " FROM bookings WHERE saga_id IN "
+    "(SELECT jsonb_array_elements_text($1::jsonb)) FOR UPDATE";
+
+// $1: the changed bookings as a JSON array of objects (ToJson).
+const std::string kUpsertSql =
+    std::string("INSERT INTO bookings (") + kColumns + ") SELECT " + kColumns +
+    " FROM jsonb_to_recordset($1::jsonb) AS r (saga_id text, saga_type text, "
+    "patient_id text, status text, specialty text, preferred_date text, "
+    "doctor_id text, doctor_name text, day text, reservation_id text, "
+    "reason text, last_seq bigint, requested_ms bigint, confirmed_ms bigint, "
+    "released_ms bigint, updated_ms bigint) "
     "ON CONFLICT (saga_id) DO UPDATE SET saga_type = EXCLUDED.saga_type, "
     "  patient_id = EXCLUDED.patient_id, status = EXCLUDED.status, "
     "  specialty = EXCLUDED.specialty, "
@@ -42,6 +54,34 @@ constexpr char kUpsertSql[] =
     "  requested_ms = EXCLUDED.requested_ms, "
     "  confirmed_ms = EXCLUDED.confirmed_ms, "
     "  released_ms = EXCLUDED.released_ms, updated_ms = EXCLUDED.updated_ms";
+
+std::string DumpJson(const Json& json) {
+  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// Empty text and zero times are stored as NULL.
+Json ToJson(const Booking& b) {
+  auto text = [](const std::string& value) {
+    return value.empty() ? Json() : Json(value);
+  };
+  auto millis = [](int64_t value) { return value == 0 ? Json() : Json(value); };
+  return {{"saga_id", b.saga_id},
+          {"saga_type", b.saga_type},
+          {"patient_id", text(b.patient_id)},
+          {"status", BookingStatusName(b.status)},
+          {"specialty", text(b.specialty)},
+          {"preferred_date", text(b.preferred_date)},
+          {"doctor_id", text(b.doctor_id)},
+          {"doctor_name", text(b.doctor_name)},
+          {"day", text(b.day)},
+          {"reservation_id", text(b.reservation_id)},
+          {"reason", text(b.reason)},
+          {"last_seq", b.last_seq},
+          {"requested_ms", millis(b.requested_ms)},
+          {"confirmed_ms", millis(b.confirmed_ms)},
+          {"released_ms", millis(b.released_ms)},
+          {"updated_ms", b.updated_ms}};
+}
 
 std::string Column(const pqxx::row& row, const char* name) {
   return row[name].is_null() ? "" : row[name].as<std::string>();
@@ -87,53 +127,69 @@ absl::StatusOr<int64_t> BookingStore::Position() {
                     });
 }
 
-absl::StatusOr<ApplyOutcome> BookingStore::Apply(const ViewMessage& message,
-                                                 int64_t position) {
-  return pool_->Run(
-      "apply message " + message.message_id,
-      [&](pqxx::connection& c) -> absl::StatusOr<ApplyOutcome> {
-        pqxx::work tx(c);
-        auto record =
-            tx.exec_params(kRecordMessageSql, message.message_id, position);
-        ApplyOutcome outcome = ApplyOutcome::kDuplicate;
-        if (record.affected_rows() == 1) {
-          std::optional<Booking> current;
-          auto rows = tx.exec_params(std::string("SELECT ") + kColumns +
-                                         " FROM bookings WHERE saga_id = $1 "
-                                         "FOR UPDATE",
-                                     message.saga_id);
-          if (!rows.empty()) {
-            auto booking = ToBooking(rows[0]);
-            if (!booking.ok()) return booking.status();
-            current = *std::move(booking);
-          }
-          auto next = Project(current, message);
-          if (!next.ok()) return next.status();
-          outcome = ApplyOutcome::kStale;
-          if (next->has_value()) {
-            const Booking& b = **next;
-            tx.exec_params(kUpsertSql, b.saga_id, b.saga_type, b.patient_id,
-                           BookingStatusName(b.status), b.specialty,
-                           b.preferred_date, b.doctor_id, b.doctor_name, b.day,
-                           b.reservation_id, b.reason, b.last_seq,
-                           b.requested_ms, b.confirmed_ms, b.released_ms,
-                           b.updated_ms);
-            outcome = ApplyOutcome::kApplied;
-          }
-        }
-        tx.exec_params(kSetPositionSql, position);
-        tx.commit();
-        return outcome;
-      });
-}
-
-absl::Status BookingStore::Skip(int64_t position) {
-  return pool_->Run("record position",
-                    [&](pqxx::connection& c) -> absl::Status {
+absl::StatusOr<BatchOutcome> BookingStore::Apply(
+    const std::vector<StreamEntry>& entries) {
+  BatchOutcome outcome;
+  Json ids = Json::array();
+  Json sagas = Json::array();
+  for (const StreamEntry& entry : entries) {
+    if (!entry.message) {
+      ++outcome.skipped;
+      continue;
+    }
+    ids.push_back({entry.message->message_id, entry.position});
+    sagas.push_back(entry.message->saga_id);
+  }
+  return pool_->Run("apply " + std::to_string(entries.size()) + " messages",
+                    [&](pqxx::connection& c) -> absl::StatusOr<BatchOutcome> {
                       pqxx::work tx(c);
-                      tx.exec_params(kSetPositionSql, position);
+                      std::multiset<std::string> fresh;
+                      std::map<std::string, Booking> bookings;
+                      std::set<std::string> changed;
+                      if (!ids.empty()) {
+                        for (const auto& row : tx.exec_params(
+                                 kRecordMessagesSql, DumpJson(ids))) {
+                          fresh.insert(row[0].as<std::string>());
+                        }
+                        for (const auto& row : tx.exec_params(
+                                 kLockBookingsSql, DumpJson(sagas))) {
+                          auto booking = ToBooking(row);
+                          if (!booking.ok()) return booking.status();
+                          bookings[booking->saga_id] = *std::move(booking);
+                        }
+                      }
+                      for (const StreamEntry& entry : entries) {
+                        if (!entry.message) continue;
+                        const ViewMessage& message = *entry.message;
+                        auto it = fresh.find(message.message_id);
+                        if (it == fresh.end()) {
+                          ++outcome.duplicate;
+                          continue;
+                        }
+                        fresh.erase(it);
+                        auto found = bookings.find(message.saga_id);
+                        std::optional<Booking> current;
+                        if (found != bookings.end()) current = found->second;
+                        auto next = Project(current, message);
+                        if (!next.ok()) return next.status();
+                        if (!next->has_value()) {
+                          ++outcome.stale;
+                          continue;
+                        }
+                        bookings[message.saga_id] = **next;
+                        changed.insert(message.saga_id);
+                        ++outcome.applied;
+                      }
+                      if (!changed.empty()) {
+                        Json rows = Json::array();
+                        for (const std::string& saga_id : changed) {
+                          rows.push_back(ToJson(bookings.at(saga_id)));
+                        }
+                        tx.exec_params(kUpsertSql, DumpJson(rows));
+                      }
+                      tx.exec_params(kSetPositionSql, entries.back().position);
                       tx.commit();
-                      return absl::OkStatus();
+                      return outcome;
                     });
 }
 

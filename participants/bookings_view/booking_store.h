@@ -1,7 +1,8 @@
 // The bookings view's database (migrations/bookings_view): the bookings,
 // the message ids applied and the consumer's position in the outbox
-// stream. Apply commits a message's effect, its dedupe record and the new
-// position in one transaction, so a crash at any point leaves the three in
+// stream. Apply commits a batch of messages' effects, their dedupe records
+// and the new position in one transaction (a few statements whatever the
+// batch's size), so a crash at any point leaves the three in
 // agreement: resuming from the recorded position repeats at most messages
 // already recorded as applied, which change nothing.
 //
@@ -27,10 +28,19 @@ class ConnectionPool;
 
 namespace saga::bookings {
 
-enum class ApplyOutcome {
-  kApplied,    // the booking changed
-  kDuplicate,  // its message_id was applied before: nothing changed
-  kStale,      // older than the booking (see Project): nothing changed
+// One message read from the stream at `position`; without `message`, one
+// the view does not project (another saga type): only the position moves.
+struct StreamEntry {
+  int64_t position = 0;
+  std::optional<ViewMessage> message;
+};
+
+// What a batch did, message by message.
+struct BatchOutcome {
+  int applied = 0;    // the booking changed
+  int duplicate = 0;  // its message_id was applied before: nothing changed
+  int stale = 0;      // older than the booking (see Project): nothing changed
+  int skipped = 0;    // another saga type's
 };
 
 class BookingStore {
@@ -40,13 +50,9 @@ class BookingStore {
 
   // The position to resume the stream from (0: from the start).
   absl::StatusOr<int64_t> Position();
-  // Applies `message` (read from the stream at `position`) and records it
-  // and the position, in one transaction.
-  absl::StatusOr<ApplyOutcome> Apply(const ViewMessage& message,
-                                     int64_t position);
-  // Records the position of a message the view does not project (another
-  // saga type), so a restart does not read it again.
-  absl::Status Skip(int64_t position);
+  // Applies `entries` (in stream order) and records each message id and
+  // the last entry's position, in one transaction. REQUIRES: not empty.
+  absl::StatusOr<BatchOutcome> Apply(const std::vector<StreamEntry>& entries);
   // Empties the view and sets the position to 0, in one transaction.
   absl::Status Rebuild();
 

@@ -9,7 +9,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
+#include <optional>
 #include <utility>
+#include <vector>
 
 namespace saga::bookings {
 namespace {
@@ -119,6 +122,47 @@ void OutboxConsumer::Run() {
   }
 }
 
+namespace {
+
+// Messages read ahead of the database (the reader waits beyond this), and
+// the most applied in one transaction.
+constexpr size_t kMaxQueued = 2000;
+constexpr size_t kMaxBatch = 500;
+
+// Between the thread that reads a stream and the one that applies it: the
+// view applies whatever has arrived in one transaction, so it keeps up with
+// a burst at a few statements per batch rather than per message.
+struct Inbox {
+  std::mutex mu;
+  std::condition_variable changed;
+  std::deque<v1::OutboxEvent> events;  // GUARDED_BY(mu)
+  bool done = false;                   // GUARDED_BY(mu): the stream ended
+  bool abandoned = false;              // GUARDED_BY(mu): stop reading
+  grpc::Status status;                 // GUARDED_BY(mu), once done
+};
+
+// Reads the stream into `inbox` until it ends; Finish()es it.
+void ReadInto(grpc::ClientReader<v1::OutboxEvent>& reader, Inbox& inbox) {
+  v1::OutboxEvent event;
+  while (reader.Read(&event)) {
+    std::unique_lock lock(inbox.mu);
+    inbox.changed.wait(lock, [&] {
+      return inbox.events.size() < kMaxQueued || inbox.abandoned;
+    });
+    // Abandoned: the call was cancelled; drain it so Finish can return.
+    if (inbox.abandoned) continue;
+    inbox.events.push_back(std::move(event));
+    inbox.changed.notify_all();
+  }
+  grpc::Status status = reader.Finish();
+  std::lock_guard lock(inbox.mu);
+  inbox.done = true;
+  inbox.status = std::move(status);
+  inbox.changed.notify_all();
+}
+
+}  // namespace
+
 OutboxConsumer::StreamEnd OutboxConsumer::ReadStream(bool follow) {
   absl::StatusOr<int64_t> position = store_->Position();
   if (!position.ok()) {
@@ -139,74 +183,45 @@ OutboxConsumer::StreamEnd OutboxConsumer::ReadStream(bool follow) {
   v1::WatchEventsRequest request;
   request.set_from_position(*position);
   request.set_follow(follow);
-  if (!follow) {
-    spdlog::info("catching up from position {}", *position);
-  }
+  if (!follow) spdlog::info("catching up from position {}", *position);
   auto reader = stub_->WatchEvents(&context, request);
-  v1::OutboxEvent event;
+  Inbox inbox;
+  std::thread reading([&] { ReadInto(*reader, inbox); });
+
   int64_t read = 0;
-  StreamEnd end = StreamEnd::kRetry;
-  bool failed = false;
-  while (!failed && reader->Read(&event)) {
-    ++read;
-    if (options_.saga_types.count(event.saga_type()) == 0) {
-      absl::Status skipped = store_->Skip(event.position());
-      if (!skipped.ok()) {
-        spdlog::warn("{}", skipped.ToString());
-        failed = true;
-        break;
+  std::optional<StreamEnd> failed;
+  while (!failed) {
+    std::vector<v1::OutboxEvent> events;
+    {
+      std::unique_lock lock(inbox.mu);
+      inbox.changed.wait(lock,
+                         [&] { return !inbox.events.empty() || inbox.done; });
+      if (inbox.events.empty()) break;  // done, and everything applied
+      while (!inbox.events.empty() && events.size() < kMaxBatch) {
+        events.push_back(std::move(inbox.events.front()));
+        inbox.events.pop_front();
       }
-      metrics_->other_type.Increment();
-      continue;
+      inbox.changed.notify_all();
     }
-    ViewMessage message;
-    message.message_id = event.message_id();
-    message.saga_id = event.saga_id();
-    message.saga_type = event.saga_type();
-    message.type = event.type();
-    message.payload_json = event.payload_json();
-    message.at_ms = event.at_unix_ms();
-    auto headed = ReadHeader(std::move(message), event.header_json());
-    absl::StatusOr<ApplyOutcome> outcome =
-        headed.ok() ? store_->Apply(*headed, event.position())
-                    : absl::StatusOr<ApplyOutcome>(headed.status());
-    if (!outcome.ok()) {
-      if (outcome.status().code() == absl::StatusCode::kInvalidArgument) {
-        end = StreamEnd::kFatal;
-        on_fatal_("cannot apply the message at position " +
-                  std::to_string(event.position()) + ": " +
-                  outcome.status().ToString());
-      } else {
-        spdlog::warn("{}; resuming from the recorded position",
-                     outcome.status().ToString());
-      }
-      failed = true;
-      break;
-    }
-    switch (*outcome) {
-      case ApplyOutcome::kApplied:
-        metrics_->applied.Increment();
-        metrics_->lag.Set(
-            std::max<double>(0, (NowMs() - event.recorded_unix_ms()) / 1e3));
-        break;
-      case ApplyOutcome::kDuplicate:
-        metrics_->duplicate.Increment();
-        break;
-      case ApplyOutcome::kStale:
-        spdlog::warn("message {} is older than booking {} already reflects",
-                     event.message_id(), event.saga_id());
-        metrics_->stale.Increment();
-        break;
-    }
+    read += static_cast<int64_t>(events.size());
+    failed = ApplyBatch(events);
   }
-  if (failed) context.TryCancel();
-  grpc::Status status = reader->Finish();
+  if (failed) {
+    {
+      std::lock_guard lock(inbox.mu);
+      inbox.abandoned = true;
+      inbox.changed.notify_all();
+    }
+    context.TryCancel();
+  }
+  reading.join();
+  grpc::Status status = inbox.status;
   {
     std::lock_guard lock(mu_);
     stream_ = nullptr;
     if (stopping_) return StreamEnd::kStopped;
   }
-  if (failed) return end;
+  if (failed) return *failed;
   if (status.ok()) {
     if (!follow) {
       spdlog::info("caught up: {} messages read; following new ones", read);
@@ -227,10 +242,59 @@ OutboxConsumer::StreamEnd OutboxConsumer::ReadStream(bool follow) {
     return StreamEnd::kFatal;
   }
   spdlog::warn(
-      "outbox stream ended: {} ({}); resuming from the recorded "
-      "position",
+      "outbox stream ended: {} ({}); resuming from the recorded position",
       status.error_message(), static_cast<int>(status.error_code()));
   return StreamEnd::kRetry;
+}
+
+std::optional<OutboxConsumer::StreamEnd> OutboxConsumer::ApplyBatch(
+    const std::vector<v1::OutboxEvent>& events) {
+  std::vector<StreamEntry> entries;
+  entries.reserve(events.size());
+  for (const v1::OutboxEvent& event : events) {
+    StreamEntry entry;
+    entry.position = event.position();
+    if (options_.saga_types.count(event.saga_type()) != 0) {
+      ViewMessage message;
+      message.message_id = event.message_id();
+      message.saga_id = event.saga_id();
+      message.saga_type = event.saga_type();
+      message.type = event.type();
+      message.payload_json = event.payload_json();
+      message.at_ms = event.at_unix_ms();
+      auto headed = ReadHeader(std::move(message), event.header_json());
+      if (!headed.ok()) {
+        on_fatal_("cannot read the message at position " +
+                  std::to_string(event.position()) + ": " +
+                  headed.status().ToString());
+        return StreamEnd::kFatal;
+      }
+      entry.message = *std::move(headed);
+    }
+    entries.push_back(std::move(entry));
+  }
+  absl::StatusOr<BatchOutcome> outcome = store_->Apply(entries);
+  if (!outcome.ok()) {
+    if (outcome.status().code() == absl::StatusCode::kInvalidArgument) {
+      on_fatal_("cannot apply the messages up to position " +
+                std::to_string(events.back().position()) + ": " +
+                outcome.status().ToString());
+      return StreamEnd::kFatal;
+    }
+    spdlog::warn("{}; resuming from the recorded position",
+                 outcome.status().ToString());
+    return StreamEnd::kRetry;
+  }
+  metrics_->applied.Increment(outcome->applied);
+  metrics_->duplicate.Increment(outcome->duplicate);
+  metrics_->stale.Increment(outcome->stale);
+  metrics_->other_type.Increment(outcome->skipped);
+  if (outcome->stale > 0) {
+    spdlog::warn("{} messages were older than their bookings", outcome->stale);
+  }
+  metrics_->lag.Set(
+      std::max<double>(0, (NowMs() - events.back().recorded_unix_ms()) / 1e3));
+  return std::nullopt;
 }
 
 }  // namespace saga::bookings

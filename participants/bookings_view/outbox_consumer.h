@@ -3,10 +3,11 @@
 //
 // On start and after every interruption it first catches up (a stream
 // without follow, which ends once it has read everything committed), logs
-// "caught up", then follows new messages as they commit. Each message of a
-// booking saga type is applied with BookingStore::Apply; any other message
-// only moves the position (BookingStore::Skip). Nothing is ever skipped
-// over: the next stream starts at the recorded position.
+// "caught up", then follows new messages as they commit. A reader thread
+// queues what the stream sends; whatever has arrived is applied in one
+// BookingStore::Apply (messages of other saga types only move the
+// position). Nothing is ever skipped over: the next stream starts at the
+// recorded position.
 //
 // When the orchestrator answers OUT_OF_RANGE (the recorded position is no
 // longer in the outbox: pruned, or from another orchestrator database) or
@@ -24,7 +25,7 @@
 //                                    caught up
 //   saga_bookings_view_caught_up     1 while following after a catch-up
 //
-// Thread-safe; one background thread.
+// Thread-safe; one background thread, and one more per stream.
 #pragma once
 
 #include <atomic>
@@ -33,9 +34,11 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "participants/bookings_view/booking_store.h"
 #include "saga/v1/orchestrator.grpc.pb.h"
@@ -72,6 +75,10 @@ class OutboxConsumer {
   void Run();
   // Reads one stream from the recorded position.
   StreamEnd ReadStream(bool follow);
+  // Applies messages read from a stream in one transaction; how the stream
+  // must end when that fails.
+  std::optional<StreamEnd> ApplyBatch(
+      const std::vector<v1::OutboxEvent>& events);
   // Waits `delay` unless stopped; false when stopped.
   bool Pause(std::chrono::milliseconds delay);
 
