@@ -36,6 +36,43 @@ int64_t NowMs() {
       .count();
 }
 
+// Messages read ahead of the database (the reader waits beyond this), and
+// the most applied in one transaction.
+constexpr size_t kMaxQueued = 2000;
+constexpr size_t kMaxBatch = 500;
+
+// Between the thread that reads a stream and the one that applies it: the
+// view applies whatever has arrived in one transaction, so it keeps up with
+// a burst at a few statements per batch rather than per message.
+struct Inbox {
+  std::mutex mu;
+  std::condition_variable changed;
+  std::deque<v1::OutboxEvent> events;  // GUARDED_BY(mu)
+  bool done = false;                   // GUARDED_BY(mu): the stream ended
+  bool abandoned = false;              // GUARDED_BY(mu): stop reading
+  grpc::Status status;                 // GUARDED_BY(mu), once done
+};
+
+// Reads the stream into `inbox` until it ends; Finish()es it.
+void ReadInto(grpc::ClientReader<v1::OutboxEvent>& reader, Inbox& inbox) {
+  v1::OutboxEvent event;
+  while (reader.Read(&event)) {
+    std::unique_lock lock(inbox.mu);
+    inbox.changed.wait(lock, [&] {
+      return inbox.events.size() < kMaxQueued || inbox.abandoned;
+    });
+    // Abandoned: the call was cancelled; drain it so Finish can return.
+    if (inbox.abandoned) continue;
+    inbox.events.push_back(std::move(event));
+    inbox.changed.notify_all();
+  }
+  grpc::Status status = reader.Finish();
+  std::lock_guard lock(inbox.mu);
+  inbox.done = true;
+  inbox.status = std::move(status);
+  inbox.changed.notify_all();
+}
+
 }  // namespace
 
 struct OutboxConsumer::Metrics {
@@ -121,47 +158,6 @@ void OutboxConsumer::Run() {
     }
   }
 }
-
-namespace {
-
-// Messages read ahead of the database (the reader waits beyond this), and
-// the most applied in one transaction.
-constexpr size_t kMaxQueued = 2000;
-constexpr size_t kMaxBatch = 500;
-
-// Between the thread that reads a stream and the one that applies it: the
-// view applies whatever has arrived in one transaction, so it keeps up with
-// a burst at a few statements per batch rather than per message.
-struct Inbox {
-  std::mutex mu;
-  std::condition_variable changed;
-  std::deque<v1::OutboxEvent> events;  // GUARDED_BY(mu)
-  bool done = false;                   // GUARDED_BY(mu): the stream ended
-  bool abandoned = false;              // GUARDED_BY(mu): stop reading
-  grpc::Status status;                 // GUARDED_BY(mu), once done
-};
-
-// Reads the stream into `inbox` until it ends; Finish()es it.
-void ReadInto(grpc::ClientReader<v1::OutboxEvent>& reader, Inbox& inbox) {
-  v1::OutboxEvent event;
-  while (reader.Read(&event)) {
-    std::unique_lock lock(inbox.mu);
-    inbox.changed.wait(lock, [&] {
-      return inbox.events.size() < kMaxQueued || inbox.abandoned;
-    });
-    // Abandoned: the call was cancelled; drain it so Finish can return.
-    if (inbox.abandoned) continue;
-    inbox.events.push_back(std::move(event));
-    inbox.changed.notify_all();
-  }
-  grpc::Status status = reader.Finish();
-  std::lock_guard lock(inbox.mu);
-  inbox.done = true;
-  inbox.status = std::move(status);
-  inbox.changed.notify_all();
-}
-
-}  // namespace
 
 OutboxConsumer::StreamEnd OutboxConsumer::ReadStream(bool follow) {
   absl::StatusOr<int64_t> position = store_->Position();

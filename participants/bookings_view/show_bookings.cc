@@ -25,7 +25,7 @@ std::string OrDash(const std::string& text) {
 
 void PrintTable(const std::vector<v1::Booking>& bookings, std::ostream& out) {
   char line[512];
-  std::snprintf(line, sizeof line, "%-36s  %-9s  %-10s  %-22s  %-8s  %s\n",
+  std::snprintf(line, sizeof line, "%-36s  %-9s  %-10s  %-30s  %-8s  %s\n",
                 "SAGA", "STATUS", "DATE", "DOCTOR", "PATIENT", "REASON");
   out << line;
   for (const v1::Booking& b : bookings) {
@@ -33,7 +33,7 @@ void PrintTable(const std::vector<v1::Booking>& bookings, std::ostream& out) {
                              ? OrDash(b.doctor_id())
                              : b.doctor_name() + " (" + b.doctor_id() + ")";
     std::string date = b.date().empty() ? OrDash(b.preferred_date()) : b.date();
-    std::snprintf(line, sizeof line, "%-36s  %-9s  %-10s  %-22s  %-8s  %s\n",
+    std::snprintf(line, sizeof line, "%-36s  %-9s  %-10s  %-30s  %-8s  %s\n",
                   b.saga_id().c_str(), StatusText(b.status()).c_str(),
                   date.c_str(), doctor.c_str(), OrDash(b.patient_id()).c_str(),
                   OrDash(b.reason()).c_str());

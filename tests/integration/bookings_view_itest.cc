@@ -218,6 +218,7 @@ void ExpectViewAgrees(TestCluster& cluster, const std::vector<Started>& sagas) {
         EXPECT_NE(row.reason, "");
       } else {
         EXPECT_EQ(row.status, "released");
+        EXPECT_EQ(row.reason, "cancelled: patient cancelled");
         ASSERT_EQ(reservations.size(), 1u);
         EXPECT_EQ(row.reservation_id, reservations[0].reservation_id);
         EXPECT_EQ(row.doctor_id, reservations[0].doctor_id);
