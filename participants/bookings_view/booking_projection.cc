@@ -23,10 +23,13 @@ const Json& Member(const Json& object, const char* key) {
   return it != object.end() && it->is_object() ? *it : kEmpty;
 }
 
-// Keeps the first reason given: the failure that started the roll-back
-// says more than the summaries that follow it.
+// Until the saga ends, the first reason given (the failure that started
+// the roll-back); then the saga's own reason, when it gives one.
 void NoteReason(Booking& booking, const std::string& reason) {
   if (booking.reason.empty()) booking.reason = reason;
+}
+void NoteFinalReason(Booking& booking, const std::string& reason) {
+  if (!reason.empty()) booking.reason = reason;
 }
 
 }  // namespace
@@ -115,7 +118,7 @@ absl::StatusOr<std::optional<Booking>> Project(
     booking.status = BookingStatus::kConfirmed;
     booking.confirmed_ms = message.at_ms;
   } else if (type == "saga.compensated") {
-    NoteReason(booking, Text(payload, "reason"));
+    NoteFinalReason(booking, Text(payload, "reason"));
     // Every compensation succeeded: a slot that was held (or a call that
     // may have held one, released without an answer) is free again.
     if (booking.reservation_id.empty() &&
@@ -126,7 +129,7 @@ absl::StatusOr<std::optional<Booking>> Project(
       if (booking.released_ms == 0) booking.released_ms = message.at_ms;
     }
   } else if (type == "saga.failed") {
-    NoteReason(booking, Text(payload, "reason"));
+    NoteFinalReason(booking, Text(payload, "reason"));
     booking.status = BookingStatus::kFailed;
   }
   booking.last_seq = message.seq;

@@ -5,8 +5,9 @@
 //   saga.started                 input {patient_id, specialty, preferred_date}
 //   saga.step.succeeded          of reserve_doctor: output {reservation_id,
 //                                doctor_id, doctor_name, date}
-//   saga.step.failed             {error}: why the saga will roll back
-//   saga.compensation.started    {reason}
+//   saga.step.failed             {error}: why the saga will roll back (the
+//   saga.compensation.started    {reason}  first reason given, until the
+//                                saga's end gives its own)
 //   saga.step.compensated        of reserve_doctor: the slot was released
 //   saga.completed               the booking is confirmed
 //   saga.compensated             {reason}: released (a slot was held) or

@@ -70,10 +70,14 @@ TEST(BookingProjectionTest, RollbackBeforeAReservationIsRefusedWithTheReason) {
               R"({"error":"patient p-1003 is not active","retryable":false})",
               "validate_patient"),
       Message("saga.compensation.started", 4, R"({"reason":"step failed"})"),
-      Message("saga.compensated", 5, R"({"reason":"step failed"})"),
   });
-  EXPECT_EQ(booking.status, BookingStatus::kRefused);
+  EXPECT_EQ(booking.status, BookingStatus::kRequested);
   EXPECT_EQ(booking.reason, "patient p-1003 is not active");
+  auto ended = Project(booking, Message("saga.compensated", 5,
+                                        R"({"reason":"no such patient"})"));
+  ASSERT_TRUE(ended.ok() && ended->has_value());
+  EXPECT_EQ((*ended)->status, BookingStatus::kRefused);
+  EXPECT_EQ((*ended)->reason, "no such patient");
   EXPECT_EQ(booking.doctor_id, "");
 }
 
