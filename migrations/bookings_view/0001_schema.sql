@@ -1,7 +1,7 @@
 -- saga-bookings-view: a read model of the booking sagas, fed by the
--- orchestrator's outbox stream (WatchEvents). Every message is applied in
--- one transaction with its dedupe record and the consumer's position, so a
--- crash at any point neither loses nor doubles an update.
+-- orchestrator's outbox stream (WatchEvents). Messages are applied in the
+-- same transaction as their dedupe records and the consumer's position, so
+-- a crash at any point neither loses nor doubles an update.
 
 -- One row per booking saga.
 CREATE TABLE bookings (

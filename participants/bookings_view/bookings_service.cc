@@ -1,5 +1,6 @@
 #include "participants/bookings_view/bookings_service.h"
 
+#include <algorithm>
 #include <string>
 
 namespace saga::bookings {
