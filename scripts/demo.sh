@@ -10,13 +10,16 @@
 #   5. a payment (sagas/patient_payment.yaml)   -> COMPLETED once reported
 #      (saga-payment accepts the charge at once and completes it a moment
 #      later with CompleteStep: asynchronous completion)
+# and then asks saga-bookings-view, a read model fed by the orchestrator's
+# outbox stream, for one patient's appointments.
 # Everything it started is stopped at the end or on error. KEEP_RUNNING=1
 # leaves the services running (and prints how to stop them).
 #
 # Ports: 50051 for the orchestrator (sagactl's default) and 50061-50064 for
-# the participants; a port that is taken is replaced by a free one. Override
-# with SAGA_DEMO_ORCHESTRATOR_PORT, SAGA_DEMO_PATIENT_PORT,
-# SAGA_DEMO_DOCTOR_PORT, SAGA_DEMO_EMAIL_PORT and SAGA_DEMO_PAYMENT_PORT.
+# the participants, 50065 for the bookings view; a port that is taken is
+# replaced by a free one. Override with SAGA_DEMO_ORCHESTRATOR_PORT,
+# SAGA_DEMO_PATIENT_PORT, SAGA_DEMO_DOCTOR_PORT, SAGA_DEMO_EMAIL_PORT,
+# SAGA_DEMO_PAYMENT_PORT and SAGA_DEMO_VIEW_PORT.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -88,7 +91,7 @@ cleanup() {
   fi
   [[ $status -eq 0 ]] || echo "demo: failed; stopping what it started" >&2
   local name
-  for name in orchestrator payment email doctor patient; do
+  for name in view orchestrator payment email doctor patient; do
     stop_service "$name"
   done
   if [[ -n $PG_DIR ]]; then
@@ -221,7 +224,7 @@ headline "Installing dependencies and building"
 "$ROOT/scripts/install-deps.sh"
 "$ROOT/scripts/build.sh"
 for binary in saga-orchestrator saga-patient saga-doctor saga-email \
-  saga-payment sagactl; do
+  saga-payment saga-bookings-view sagactl; do
   [[ -x $BIN/$binary ]] || die "$BIN/$binary was not built"
 done
 
@@ -238,10 +241,10 @@ note "Run directory (logs): $RUN_DIR"
 source "$PG_DIR/env"
 # Each service owns its database; the orchestrator keeps saga state, the
 # event history and the outbox in its own.
-for db in orchestrator patient doctor email payment; do
+for db in orchestrator patient doctor email payment bookings_view; do
   "$ROOT/scripts/pg.sh" createdb "$PG_DIR" "$db"
 done
-note "databases: orchestrator, patient, doctor, email, payment (port $SAGA_PG_PORT)"
+note "databases: orchestrator, patient, doctor, email, payment, bookings_view (port $SAGA_PG_PORT)"
 
 # Chosen after PostgreSQL took its port, so they cannot collide.
 ORCHESTRATOR_PORT=$(pick_port "${SAGA_DEMO_ORCHESTRATOR_PORT:-50051}")
@@ -249,6 +252,7 @@ PATIENT_PORT=$(pick_port "${SAGA_DEMO_PATIENT_PORT:-50061}")
 DOCTOR_PORT=$(pick_port "${SAGA_DEMO_DOCTOR_PORT:-50062}")
 EMAIL_PORT=$(pick_port "${SAGA_DEMO_EMAIL_PORT:-50063}")
 PAYMENT_PORT=$(pick_port "${SAGA_DEMO_PAYMENT_PORT:-50064}")
+VIEW_PORT=$(pick_port "${SAGA_DEMO_VIEW_PORT:-50065}")
 export SAGACTL_ADDRESS=127.0.0.1:$ORCHESTRATOR_PORT
 
 start_participant patient
@@ -277,6 +281,7 @@ note "The orchestrator checks the patient, reserves a doctor's slot, then" \
 book "booking 1" COMPLETED \
   "{\"patient_id\":\"p-1001\",\"specialty\":\"cardiology\",\"preferred_date\":\"$DAY1\"}"
 show_reservation "$LAST_SAGA_ID"
+BOOKING1_ID=$LAST_SAGA_ID
 
 headline "2. An inactive patient: p-1003"
 note "The patient service refuses with a business failure: nothing to undo," \
@@ -400,10 +405,36 @@ else
   printf '\n  => COMPLETED once the provider reported the charge, as expected.\n'
 fi
 
+headline "6. My appointments: p-1001, from the bookings view"
+note "saga-bookings-view keeps its own database of bookings by consuming the" \
+  "orchestrator's outbox (WatchEvents). Started only now, it builds the" \
+  "view from position 0, then answers without calling any other service." ""
+start_service view "$VIEW_PORT" "$BIN/saga-bookings-view" \
+  --listen "127.0.0.1:$VIEW_PORT" --db "$(dsn bookings_view)" \
+  --migrations "$ROOT/migrations/bookings_view" \
+  --orchestrator "$SAGACTL_ADDRESS"
+# Until it has caught up with booking 1's end.
+for _ in $(seq 1 100); do
+  booking=$("$BIN/saga-bookings-view" --view "127.0.0.1:$VIEW_PORT" \
+    --show-saga "$BOOKING1_ID" 2>/dev/null) || true
+  [[ $booking == *CONFIRMED* ]] && break
+  sleep 0.1
+done
+note "\$ saga-bookings-view --view 127.0.0.1:$VIEW_PORT --show-patient p-1001"
+appointments=$("$BIN/saga-bookings-view" --view "127.0.0.1:$VIEW_PORT" \
+  --show-patient p-1001) || die "the bookings view did not answer"
+printf '%s\n' "$appointments"
+if [[ $appointments != *"$BOOKING1_ID  CONFIRMED"* ]]; then
+  FAILURES+=("bookings view: booking 1 is not CONFIRMED for p-1001")
+else
+  printf '\n  => booking 1 is CONFIRMED in the view, as expected.\n'
+fi
+
 headline "Summary"
 if [[ ${#FAILURES[@]} -gt 0 ]]; then
   printf '  UNEXPECTED: %s\n' "${FAILURES[@]}"
   exit 1
 fi
-note "All five sagas ended as expected. Each 'sagactl show' above lists" \
-  "the steps and, under Timeline, the saga's recorded events."
+note "All five sagas ended as expected, and the bookings view agreed. Each" \
+  "'sagactl show' above lists the steps and, under Timeline, the saga's" \
+  "recorded events."
