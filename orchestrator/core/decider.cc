@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "nlohmann/json.hpp"
+#include "orchestrator/core/child_saga.h"
 #include "orchestrator/core/delay_due.h"
 #include "orchestrator/core/duration.h"
 #include "orchestrator/core/retry_policy.h"
@@ -207,7 +208,7 @@ class Builder {
       return;
     }
     if (s.awaiting_completion) {
-      if (now >= s.completion_due_ms) {
+      if (s.completion_due_ms != 0 && now >= s.completion_due_ms) {
         OnCallResult(CallOutcome::kUnknown, "",
                      "no completion within the step's timeout (" +
                          std::to_string(def_.steps[s.current_step].timeout_ms) +
@@ -310,7 +311,11 @@ class Builder {
     }
     if (outcome == CallOutcome::kAccepted) {
       if (step.async_completion) {
-        Emit(Make(EventType::kStepAccepted, k, n));
+        Event accepted = Make(EventType::kStepAccepted, k, n);
+        if (step.kind == StepKind::kSaga) {
+          accepted.child_saga_id = ChildSagaId(state_.saga_id, k);
+        }
+        Emit(std::move(accepted));
         return;
       }
       OnCallResult(CallOutcome::kUnknown, "", kAcceptedSynchronousError);
@@ -660,6 +665,26 @@ Decision DecideCompletion(const SagaDefinition& definition,
   return std::move(b).Finish();
 }
 
+Decision DecideParentRollback(const SagaDefinition& definition,
+                              const SagaState& state, const Signal& signal,
+                              const DecideContext& ctx) {
+  if (state.status != SagaStatus::kCompleted) {
+    if (IsTerminal(state.status)) return Decision{};
+    return DecideCancel(definition, state, signal, ctx);
+  }
+  if (absl::Status may = MayStartCompensation(definition, state); !may.ok()) {
+    return Refuse(absl::FailedPreconditionError(
+        "cannot roll back the completed saga: " + std::string(may.message())));
+  }
+  Builder b(definition, state, ctx);
+  Event cancel = b.Make(EventType::kCancelRequested);
+  cancel.error = signal.error;
+  b.Emit(std::move(cancel));
+  b.BeginCompensation(signal.error.empty() ? "cancelled"
+                                           : "cancelled: " + signal.error);
+  return std::move(b).Finish();
+}
+
 }  // namespace
 
 absl::Status MayStartCompensation(const SagaDefinition& definition,
@@ -692,7 +717,7 @@ absl::Status MayStartCompensation(const SagaDefinition& definition,
 Decision DecideStart(const SagaDefinition& definition,
                      const std::string& input_json, const DecideContext& ctx,
                      const TraceContext& trace, const std::string& started_by,
-                     int64_t start_at_ms) {
+                     int64_t start_at_ms, const ParentLink& parent) {
   Builder b(definition, NewSagaState(definition, ""), ctx);
   Event started = b.Make(EventType::kSagaStarted);
   started.saga_type = definition.name;
@@ -701,6 +726,8 @@ Decision DecideStart(const SagaDefinition& definition,
   started.traceparent = trace.traceparent;
   started.tracestate = trace.tracestate;
   started.started_by = started_by;
+  started.parent_saga_id = parent.saga_id;
+  started.parent_step = parent.step;
   const bool scheduled = start_at_ms > ctx.now_ms;
   if (scheduled) started.due_ms = start_at_ms;
   b.Emit(std::move(started));
@@ -721,6 +748,9 @@ Decision Decide(const SagaDefinition& definition, const SagaState& state,
     case Signal::Kind::kSagaSignal:
       // A repeated delivery is answered even after the saga ended.
       return DecideSagaSignal(definition, state, signal, ctx);
+    case Signal::Kind::kParentRollback:
+      // Undoes a COMPLETED saga too.
+      return DecideParentRollback(definition, state, signal, ctx);
     default:
       break;
   }
@@ -772,12 +802,13 @@ Decision Decide(const SagaDefinition& definition, const SagaState& state,
     case Signal::Kind::kOperatorSkipStep:
     case Signal::Kind::kOperatorMarkCompensated:
     case Signal::Kind::kSagaSignal:
+    case Signal::Kind::kParentRollback:
       break;  // decided above
   }
   return Decision{};
 }
 
-std::vector<Command> PendingCommands(const SagaDefinition& /*definition*/,
+std::vector<Command> PendingCommands(const SagaDefinition& definition,
                                      const SagaState& state) {
   if (IsTerminal(state.status)) {
     Command finished;
@@ -794,6 +825,14 @@ std::vector<Command> PendingCommands(const SagaDefinition& /*definition*/,
     call.attempt = state.in_flight_attempt;
     call.deadline_ms = state.in_flight_deadline_ms;
     commands.push_back(call);
+  }
+  if (state.awaiting_completion && state.current_step >= 0 &&
+      definition.steps[state.current_step].kind == StepKind::kSaga) {
+    Command await;
+    await.kind = Command::Kind::kAwaitChild;
+    await.step = state.current_step;
+    await.attempt = state.in_flight_attempt;
+    commands.push_back(await);
   }
   int64_t due = 0;
   auto earliest = [&due](int64_t at) {

@@ -64,6 +64,11 @@ struct StepDefinition {
   // Asynchronous steps: deadline of the Execute call itself (`call_timeout`,
   // default 5s, at most `timeout`); unused otherwise.
   int64_t call_timeout_ms = 5000;
+  // kSaga: the type of the child saga it starts (`saga_type`). Such a step
+  // is asynchronous (async_completion): its call starts the child, and the
+  // child's end completes it; `timeout` (0: none) bounds each attempt's
+  // wait.
+  std::string saga_type;
 };
 
 // A required field of the saga input and its JSON type: one of "string",

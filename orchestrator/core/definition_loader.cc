@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "orchestrator/core/child_saga_check.h"
 #include "orchestrator/core/duration.h"
 #include "orchestrator/core/input_path.h"
 #include "orchestrator/core/step_kind.h"
@@ -325,7 +326,7 @@ class Parser {
         node, "",
         {"name", "kind", "participant", "action", "compensation", "timeout",
          "retry", "compensation_retry", "input", "completion", "call_timeout",
-         "signal", "duration", "until"});
+         "signal", "duration", "until", "saga_type"});
     if (!s.ok()) return s;
 
     s = GetString(node, "name", "name", true, step.name);
@@ -346,6 +347,11 @@ class Parser {
                    "'" + kind + "' must be one of " + KindNames(nullptr, ", "));
     }
     step.kind = *parsed_kind;
+    if (step.kind == StepKind::kSaga) return ParseChildStep(node, step);
+    if (node["saga_type"]) {
+      return Error("saga_type",
+                   "only saga steps have one (this step is " + kind + ")");
+    }
     if (!RulesFor(step.kind).calls_participant) {
       return ParseWaitingStep(node, kind, step);
     }
@@ -393,11 +399,17 @@ class Parser {
       if (!s.ok()) return s;
     }
 
+    return ParseInput(node, step);
+  }
+
+  // `input`: the step's input fields and their source paths (checked
+  // against the earlier steps by CheckSources).
+  absl::Status ParseInput(const YAML::Node& node, StepDefinition& step) {
     if (const YAML::Node input = node["input"]; input && !input.IsNull()) {
       if (!input.IsMap()) {
         return Error("input", "must be a map of field: source path");
       }
-      s = CheckKeys(input, "input.", FieldNames(input));
+      absl::Status s = CheckKeys(input, "input.", FieldNames(input));
       if (!s.ok()) return s;
       for (const auto& entry : input) {
         const std::string target = entry.first.Scalar();
@@ -412,6 +424,54 @@ class Parser {
       }
     }
     return absl::OkStatus();
+  }
+
+  // A saga step (child_saga.h): `saga_type` (checked against the other
+  // definitions by CheckChildSagas), `input`, `timeout` (default: none;
+  // each attempt's wait for the child), `retry` and `compensation_retry`
+  // (the rollback of the child, checked until it is COMPENSATED).
+  absl::Status ParseChildStep(const YAML::Node& node, StepDefinition& step) {
+    for (const char* field : {"participant", "action", "completion",
+                              "call_timeout", "signal", "duration", "until"}) {
+      if (node[field]) {
+        return Error(field,
+                     "a saga step starts a child saga instead of calling a "
+                     "participant, so it has none");
+      }
+    }
+    if (node["compensation"]) {
+      return Error("compensation",
+                   "a saga step has none: rolling it back rolls its child "
+                   "saga back");
+    }
+    absl::Status s =
+        GetString(node, "saga_type", "saga_type", true, step.saga_type);
+    if (!s.ok()) return s;
+    if (!IsName(step.saga_type)) {
+      return Error("saga_type",
+                   "'" + step.saga_type + "' must match [a-z][a-z0-9_]*");
+    }
+    step.timeout_ms = 0;
+    if (const YAML::Node timeout = node["timeout"]; timeout) {
+      s = GetDuration(timeout, "timeout", step.timeout_ms);
+      if (!s.ok()) return s;
+    }
+    // The call is the child's start, in the orchestrator's own database.
+    step.async_completion = true;
+    if (step.timeout_ms > 0) {
+      step.call_timeout_ms = std::min(step.call_timeout_ms, step.timeout_ms);
+    }
+    step.retry = RetryPolicy{3, 100, 5000, 2.0, 0.2};
+    if (const YAML::Node retry = node["retry"]; retry) {
+      s = ParseRetry(retry, "retry", step.retry);
+      if (!s.ok()) return s;
+    }
+    step.compensation_retry = RetryPolicy{10, 100, 5000, 2.0, 0.2};
+    if (const YAML::Node retry = node["compensation_retry"]; retry) {
+      s = ParseRetry(retry, "compensation_retry", step.compensation_retry);
+      if (!s.ok()) return s;
+    }
+    return ParseInput(node, step);
   }
 
   // A step that waits in the orchestrator instead of calling anyone: `wait`
@@ -627,6 +687,12 @@ absl::StatusOr<std::vector<SagaDefinition>> LoadDefinitionDir(
     }
     definitions.push_back(*std::move(def));
   }
+  std::vector<SourcedDefinition> sourced;
+  for (const SagaDefinition& def : definitions) {
+    sourced.push_back({file_of.at(def.name), &def});
+  }
+  absl::Status linked = CheckChildSagas(sourced);
+  if (!linked.ok()) return linked;
   return definitions;
 }
 

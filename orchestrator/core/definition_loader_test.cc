@@ -268,7 +268,8 @@ INSTANTIATE_TEST_SUITE_P(
                 Saga("  - {name: a, kind: undoable, participant: p, action: "
                      "a}\n"),
                 "sagas/x.yaml: step 'a': field 'kind': 'undoable' must be one "
-                "of compensatable, read_only, pivot, retriable, wait, delay"},
+                "of compensatable, read_only, pivot, retriable, wait, delay, "
+                "saga"},
         BadCase{"missing participant",
                 Saga("  - {name: a, kind: read_only, action: a}\n"),
                 "sagas/x.yaml: step 'a': field 'participant': is required"},

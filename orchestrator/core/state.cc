@@ -137,7 +137,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       step = &state.steps[event.step];
       step_def = &definition.steps[event.step];
       step_timeout_ms = step_def->timeout_ms;
-      step_calls_participant = RulesFor(step_def->kind).calls_participant;
+      step_calls_participant = StartsCall(step_def->kind);
       break;
   }
 
@@ -152,6 +152,8 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       state.traceparent = event.traceparent;
       state.tracestate = event.tracestate;
       state.started_by = event.started_by;
+      state.parent_saga_id = event.parent_saga_id;
+      state.parent_step = event.parent_step;
       state.created_ms = event.at_ms;
       state.status = SagaStatus::kRunning;
       state.steps.assign(definition.steps.size(), StepState{});
@@ -183,7 +185,9 @@ void Apply(const SagaDefinition& definition, SagaState& state,
         // wait for the completion.
         state.in_flight_deadline_ms = event.at_ms + step_def->call_timeout_ms;
         state.completion_token = event.completion_token;
-        state.completion_due_ms = event.at_ms + step_timeout_ms;
+        // A saga step without a timeout waits for its child unbounded.
+        state.completion_due_ms =
+            step_timeout_ms > 0 ? event.at_ms + step_timeout_ms : 0;
       } else {
         state.in_flight_deadline_ms = event.at_ms + step_timeout_ms;
       }
@@ -192,6 +196,9 @@ void Apply(const SagaDefinition& definition, SagaState& state,
     case EventType::kStepAccepted:
       state.call_in_flight = false;
       state.awaiting_completion = true;
+      if (!event.child_saga_id.empty()) {
+        step->child_saga_id = event.child_saga_id;
+      }
       break;
 
     case EventType::kStepSucceeded:

@@ -53,6 +53,10 @@ struct StepState {
   // once compensating; an operator retry starts a new round) started: the
   // start of the retry policy's give_up_after budget.
   int64_t round_started_ms = 0;
+  // A saga step: the child it started (from its StepAccepted); empty
+  // before, and when the start's outcome is unknown (the child's id is
+  // ChildSagaId all the same).
+  std::string child_saga_id;
 };
 
 // A signal sent to the saga (SignalReceived), kept until a wait step for
@@ -75,6 +79,10 @@ struct SagaState {
   std::string tracestate;
   // Who started it (see Event::started_by); empty without authentication.
   std::string started_by;
+  // A child saga: its parent saga and the parent's step that started it
+  // (from SagaStarted); empty for a saga started through the API.
+  std::string parent_saga_id;
+  std::string parent_step;
   SagaStatus status = SagaStatus::kRunning;
   std::vector<StepState> steps;  // one per definition step
 
