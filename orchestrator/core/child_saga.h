@@ -6,7 +6,8 @@
 //    step, before or after a crash, starts (or finds) the same child, so a
 //    parent never has two children for one step.
 //  - The step is asynchronous: its call starts the child and is answered
-//    ACCEPTED (StepAccepted records the child's id); the child's end then
+//    ACCEPTED with the child's id as the output (StepAccepted records it,
+//    an input like a completion token); the child's end then
 //    completes it (ResultOfChild): COMPLETED is a success whose output is
 //    ChildOutput, COMPENSATED or FAILED a business failure.
 //  - Compensating the step rolls the child back (Signal::kParentRollback):

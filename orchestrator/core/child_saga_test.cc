@@ -35,6 +35,7 @@ SagaDefinition MustParse(const std::string& yaml) {
 SagaDefinition Booking() {
   return MustParse(R"(
 name: booking
+version: 1
 steps:
   - {name: hold, kind: compensatable, participant: p, action: hold, compensation: release}
   - {name: pay, kind: saga, saga_type: payment, timeout: 1h,
@@ -48,7 +49,8 @@ steps:
 SagaDefinition Payment() {
   return MustParse(R"(
 name: payment
-required_input: {amount: number}
+version: 1
+input: {required: {amount: number}}
 steps:
   - {name: charge, kind: compensatable, participant: bank, action: charge, compensation: refund}
   - {name: receipt, kind: compensatable, participant: mail, action: send, compensation: retract}
@@ -64,7 +66,7 @@ Saga PayingBooking() {
   Saga saga(Booking());
   saga.Start(R"({"amount": 12})");
   saga.Succeed();
-  Decision d = saga.Accept();
+  Decision d = saga.Answer(CallOutcome::kAccepted, ChildSagaId("s1", kPay));
   EXPECT_EQ(Labels(d.events), (Labels_{"StepAccepted 1/1"}));
   return saga;
 }
@@ -109,13 +111,13 @@ TEST(ChildSagaTest, LoaderRefusesFieldsThatDoNotFitASagaStep) {
        "field 'completion'"},
       {"{name: pay, kind: compensatable, participant: p, action: a, "
        "compensation: c, saga_type: payment}",
-       "field 'saga_type': only saga steps have one"},
+       "field 'saga_type': unknown field"},
       {"{name: pay, kind: wait, saga_type: payment}",
-       "field 'saga_type': only saga steps have one"},
+       "field 'saga_type': unknown field"},
   };
   for (const Case& c : cases) {
-    absl::StatusOr<SagaDefinition> def =
-        ParseDefinition("name: x\nsteps:\n  - " + c.step + "\n", "x.yaml");
+    absl::StatusOr<SagaDefinition> def = ParseDefinition(
+        "name: x\nversion: 1\nsteps:\n  - " + c.step + "\n", "x.yaml");
     ASSERT_FALSE(def.ok()) << c.step;
     EXPECT_NE(def.status().message().find(c.error), std::string::npos)
         << def.status();
@@ -147,11 +149,13 @@ TEST(ChildSagaTest, CheckRefusesAnUnknownChildType) {
 TEST(ChildSagaTest, CheckRefusesACycle) {
   const SagaDefinition a = MustParse(R"(
 name: a
+version: 1
 steps:
   - {name: to_b, kind: saga, saga_type: b}
 )");
   const SagaDefinition b = MustParse(R"(
 name: b
+version: 1
 steps:
   - {name: to_a, kind: saga, saga_type: a}
 )");
@@ -163,6 +167,7 @@ steps:
             "(each would start another without end)");
   const SagaDefinition self = MustParse(R"(
 name: self
+version: 1
 steps:
   - {name: again, kind: saga, saga_type: self}
 )");
@@ -172,7 +177,8 @@ steps:
 TEST(ChildSagaTest, CheckRefusesAChildBeforeThePivotThatCannotBeUndone) {
   const SagaDefinition payment = MustParse(R"(
 name: payment
-required_input: {amount: number}
+version: 1
+input: {required: {amount: number}}
 steps:
   - {name: charge, kind: pivot, participant: bank, action: charge}
 )");
@@ -186,6 +192,7 @@ steps:
   // After the pivot, the same child is fine: it is never undone there.
   const SagaDefinition after = MustParse(R"(
 name: booking
+version: 1
 steps:
   - {name: confirm, kind: pivot, participant: p, action: confirm}
   - {name: pay, kind: saga, saga_type: payment, input: {amount: input.amount}}
@@ -196,6 +203,7 @@ steps:
 TEST(ChildSagaTest, CheckRefusesAMissingRequiredInputOfTheChild) {
   const SagaDefinition booking = MustParse(R"(
 name: booking
+version: 1
 steps:
   - {name: pay, kind: saga, saga_type: payment}
 )");
@@ -213,7 +221,7 @@ TEST(ChildSagaTest, TheStepsCallStartsTheChildAndItsAcceptanceNamesIt) {
             (Labels_{"StepSucceeded 0/1", "StepStarted 1/1"}));
   ASSERT_EQ(d.commands.size(), 1u);
   EXPECT_EQ(d.commands[0].kind, Command::Kind::kInvokeStep);
-  d = saga.Accept();
+  d = saga.Answer(CallOutcome::kAccepted, ChildSagaId("s1", kPay));
   ASSERT_EQ(d.events.size(), 1u);
   EXPECT_EQ(d.events[0].child_saga_id, ChildSagaId("s1", kPay));
   EXPECT_EQ(saga.state().steps[kPay].child_saga_id, ChildSagaId("s1", kPay));
@@ -239,7 +247,7 @@ TEST(ChildSagaTest, WithoutATimeoutTheStepWaitsForItsChildUnbounded) {
   Saga saga(def);
   saga.Start(R"({"amount": 12})");
   saga.Succeed();
-  Decision d = saga.Accept();
+  Decision d = saga.Answer(CallOutcome::kAccepted, ChildSagaId("s1", kPay));
   EXPECT_EQ(d.commands, std::vector<Command>{Await(kPay, 1)});
   saga.now += 400LL * 24 * 3600 * 1000;
   d = saga.FireTimer();
@@ -294,7 +302,7 @@ TEST(ChildSagaTest, RollingBackAfterTheChildCompletedUndoesTheChild) {
   Saga saga(def);
   saga.Start(R"({"amount": 12})");
   saga.Succeed();
-  saga.Accept();
+  saga.Answer(CallOutcome::kAccepted, ChildSagaId("s1", kPay));
   saga.Complete(CallOutcome::kSucceeded, R"({"charge":{"payment_id":"x"}})");
   Decision d = saga.FailForGood("no room");
   EXPECT_EQ(Labels(d.events), (Labels_{"StepFailed 2/1", "CompensationStarted",
@@ -382,7 +390,7 @@ TEST(ChildSagaTest, AnUnknownStartIsRetriedWithTheSameChild) {
   EXPECT_EQ(Labels(d.events),
             (Labels_{"StepFailed 1/1", "RetryScheduled 1/2"}));
   saga.FireTimer();
-  d = saga.Accept();
+  d = saga.Answer(CallOutcome::kAccepted, ChildSagaId("s1", kPay));
   EXPECT_EQ(d.events[0].child_saga_id, ChildSagaId("s1", kPay));
 }
 
@@ -425,7 +433,7 @@ TEST(ChildSagaTest, ParentAndChildHistoriesReplay) {
   Saga saga(def, Saga::Recording());
   saga.Start(R"({"amount": 12})");
   saga.Succeed();
-  saga.Accept();
+  saga.Answer(CallOutcome::kAccepted, ChildSagaId("s1", kPay));
   saga.Complete(CallOutcome::kSucceeded, R"({"charge":{"payment_id":"x"}})");
   saga.FailForGood("no room");
   saga.Answer(CallOutcome::kBusinessFailure, "",

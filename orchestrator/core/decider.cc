@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "nlohmann/json.hpp"
-#include "orchestrator/core/child_saga.h"
 #include "orchestrator/core/delay_due.h"
 #include "orchestrator/core/duration.h"
 #include "orchestrator/core/retry_policy.h"
@@ -312,9 +311,7 @@ class Builder {
     if (outcome == CallOutcome::kAccepted) {
       if (step.async_completion) {
         Event accepted = Make(EventType::kStepAccepted, k, n);
-        if (step.kind == StepKind::kSaga) {
-          accepted.child_saga_id = ChildSagaId(state_.saga_id, k);
-        }
+        if (step.kind == StepKind::kSaga) accepted.child_saga_id = output_json;
         Emit(std::move(accepted));
         return;
       }

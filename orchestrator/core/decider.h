@@ -28,9 +28,10 @@ enum class CallOutcome {
   kNotApplied,
   kUnknown,  // timeout / transport error: may or may not have applied
   // An asynchronous step's participant took the call on: the result comes
-  // later through CompleteStep (a kStepCompletion signal). From any other
-  // call it is taken as an unknown outcome (a participant that breaks the
-  // protocol may still have applied something).
+  // later through CompleteStep (a kStepCompletion signal). For a saga step
+  // the orchestrator started (or found) the child, whose id is the output. From
+  // any other call it is taken as an unknown outcome (a participant that breaks
+  // the protocol may still have applied something).
   kAccepted,
 };
 

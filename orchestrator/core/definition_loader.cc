@@ -59,10 +59,15 @@ std::string KindNames(bool StepKindRules::*rule, const std::string& separator) {
   return names;
 }
 
-// Why a step of kind `kind` may not have a compensation.
+// Why a call step of kind `kind` may not have a compensation (a saga step,
+// undone by its child's rollback, is parsed apart).
 std::string OnlyCompensatable(const std::string& kind) {
-  return "only " + KindNames(&StepKindRules::has_compensation, " or ") +
-         " steps have one (this step is " + kind + ")";
+  std::string names;
+  for (const StepKindRules& rules : kStepKindRules) {
+    if (!rules.has_compensation || !rules.calls_participant) continue;
+    names += (names.empty() ? "" : " or ") + std::string(rules.name);
+  }
+  return "only " + names + " steps have one (this step is " + kind + ")";
 }
 
 class Parser {
@@ -322,11 +327,17 @@ class Parser {
     if (const YAML::Node name = node["name"]; name && name.IsScalar()) {
       step_ = "step '" + name.Scalar() + "'";
     }
-    absl::Status s = CheckKeys(
-        node, "",
-        {"name", "kind", "participant", "action", "compensation", "timeout",
-         "retry", "compensation_retry", "input", "completion", "call_timeout",
-         "signal", "duration", "until", "saga_type"});
+    std::set<std::string> keys = {
+        "name",         "kind",       "participant",  "action",
+        "compensation", "timeout",    "retry",        "compensation_retry",
+        "input",        "completion", "call_timeout", "signal",
+        "duration",     "until"};
+    // Only a saga step knows `saga_type`.
+    if (const YAML::Node kind = node["kind"];
+        kind && kind.IsScalar() && kind.Scalar() == "saga") {
+      keys.insert("saga_type");
+    }
+    absl::Status s = CheckKeys(node, "", keys);
     if (!s.ok()) return s;
 
     s = GetString(node, "name", "name", true, step.name);
@@ -348,10 +359,6 @@ class Parser {
     }
     step.kind = *parsed_kind;
     if (step.kind == StepKind::kSaga) return ParseChildStep(node, step);
-    if (node["saga_type"]) {
-      return Error("saga_type",
-                   "only saga steps have one (this step is " + kind + ")");
-    }
     if (!RulesFor(step.kind).calls_participant) {
       return ParseWaitingStep(node, kind, step);
     }

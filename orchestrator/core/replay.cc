@@ -131,7 +131,9 @@ std::optional<Signal> InferSignal(const SagaState& state, const Event& event,
       }
       return call_result(false, CallOutcome::kSucceeded);
     case EventType::kStepAccepted:
-      return call_result(false, CallOutcome::kAccepted);
+      call_result(false, CallOutcome::kAccepted);
+      signal.output_json = event.child_saga_id;  // a saga step's child
+      return signal;
     case EventType::kStepFailed:
       if (waiting_step_ends) {
         signal.kind = Signal::Kind::kTimerFired;

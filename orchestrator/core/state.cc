@@ -108,7 +108,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
   StepState* step = nullptr;
   const StepDefinition* step_def = nullptr;
   int64_t step_timeout_ms = 0;
-  bool step_calls_participant = true;
+  bool step_starts_call = true;
   switch (event.type) {
     case EventType::kSagaStarted:
     case EventType::kCancelRequested:
@@ -137,7 +137,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       step = &state.steps[event.step];
       step_def = &definition.steps[event.step];
       step_timeout_ms = step_def->timeout_ms;
-      step_calls_participant = StartsCall(step_def->kind);
+      step_starts_call = StartsCall(step_def->kind);
       break;
   }
 
@@ -171,7 +171,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       if (event.attempt == 1) step->round_started_ms = event.at_ms;
       state.retry_due_ms = 0;
       state.start_due_ms = 0;
-      if (!step_calls_participant) {
+      if (!step_starts_call) {
         step->status = StepStatus::kWaiting;
         state.wait_due_ms = event.due_ms;
         break;

@@ -80,7 +80,9 @@ TEST(StepKindTest, EveryRowKeepsTheSagaAbleToRollBackOrFinish) {
       // the pivot. A saga step may also follow it, where it is never
       // undone (and the loader lets it start any type there).
       EXPECT_TRUE(rules.may_precede_pivot);
-      if (rules.kind != StepKind::kSaga) EXPECT_FALSE(rules.may_follow_pivot);
+      if (rules.kind != StepKind::kSaga) {
+        EXPECT_FALSE(rules.may_follow_pivot);
+      }
     }
   }
   EXPECT_EQ(pivot_kinds, 1);

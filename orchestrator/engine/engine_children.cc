@@ -80,8 +80,10 @@ void Engine::InvokeChild(const std::string& parent_id, Runtime& runtime,
     asio::post(threads_->io,
                [this, parent_id, command, child_id, status = created.status()] {
                  starting_children_.erase(child_id);
+                 // An acceptance names the child (created, or found).
                  Handle(parent_id,
-                        CallResultSignal(command, StartOutcome(status), "",
+                        CallResultSignal(command, StartOutcome(status),
+                                         status.ok() ? child_id : "",
                                          status.ok() ? "" : status.ToString()),
                         nullptr);
                });
