@@ -10,11 +10,9 @@
 // between the child's end and the parent's update strands nobody.
 #include <utility>
 //
-#include <spdlog/spdlog.h>
-
+#include <algorithm>
 #include <boost/asio.hpp>
 
-#include "observability/logging.h"
 #include "orchestrator/core/child_saga.h"
 #include "orchestrator/core/step_request.h"
 #include "orchestrator/engine/engine.h"
@@ -25,7 +23,6 @@ namespace saga::engine {
 namespace asio = boost::asio;
 using engine_internal::CallResultSignal;
 using engine_internal::NowMs;
-using observability::Log;
 using std::chrono::milliseconds;
 
 namespace {
@@ -181,7 +178,11 @@ void Engine::WatchChild(std::shared_ptr<ChildWatch> watch) {
     }
     if (!core::IsTerminal(child.state.status)) {
       // The in-process fast path: the child's end fires the waiter.
-      AddWaiter(watch->child_id, -1, -1, kChildWaiterTimeout,
+      milliseconds timeout = kChildWaiterTimeout;
+      if (watch->deadline_ms != 0) {
+        timeout = std::min(timeout, milliseconds(watch->deadline_ms - NowMs()));
+      }
+      AddWaiter(watch->child_id, -1, -1, timeout,
                 [this, watch, again](AwaitOutcome, const Runtime* now) {
                   auto ended =
                       now == nullptr
