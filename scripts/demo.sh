@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The end-to-end demo: builds everything, starts a private PostgreSQL, the
 # participants (patient, doctor, email, payment) and the orchestrator, then
-# runs five sagas with sagactl and shows how each ended:
+# runs six sagas with sagactl and shows how each ended:
 #   1. a normal booking                         -> COMPLETED
 #   2. an inactive patient                      -> COMPENSATED (refused)
 #   3. the email service is down for a while    -> COMPLETED once it is back
@@ -10,6 +10,8 @@
 #   5. a payment (sagas/patient_payment.yaml)   -> COMPLETED once reported
 #      (saga-payment accepts the charge at once and completes it a moment
 #      later with CompleteStep: asynchronous completion)
+#   6. a booking paid through a child saga       -> COMPLETED with its child
+#      (sagas/paid_booking.yaml: its payment step starts patient_payment)
 # and then asks saga-bookings-view, a read model fed by the orchestrator's
 # outbox stream, for one patient's appointments.
 # Everything it started is stopped at the end or on error. KEEP_RUNNING=1
@@ -405,7 +407,24 @@ else
   printf '\n  => COMPLETED once the provider reported the charge, as expected.\n'
 fi
 
-headline "6. My appointments: p-1001, from the bookings view"
+headline "6. A booking whose payment is a child saga (sagas/paid_booking.yaml)"
+input6="{\"patient_id\":\"p-1004\",\"specialty\":\"dermatology\",\"preferred_date\":\"$DAY2\",\"amount_cents\":3000}"
+note "\$ sagactl start paid_booking --input '$input6' --wait --timeout 1m"
+output=$("$BIN/sagactl" -o json start paid_booking --input "$input6" --wait \
+  --timeout 1m) || true
+saga_id=$(json_first saga_id <<<"$output")
+[[ -n $saga_id ]] || die "sagactl start printed no saga id: $output"
+note "\$ sagactl show $saga_id"
+"$BIN/sagactl" show "$saga_id"
+note "\$ sagactl list --parent $saga_id"
+"$BIN/sagactl" list --parent "$saga_id"
+if [[ $("$BIN/sagactl" -o json show "$saga_id") != *'"SAGA_STATUS_COMPLETED"'* ]]; then
+  FAILURES+=("paid booking: expected COMPLETED: $("$BIN/sagactl" show "$saga_id" | sed -n 3p)")
+else
+  printf '\n  => COMPLETED once its child patient_payment completed, as expected.\n'
+fi
+
+headline "7. My appointments: p-1001, from the bookings view"
 note "saga-bookings-view keeps its own database of bookings by consuming the" \
   "orchestrator's outbox (WatchEvents). Started only now, it builds the" \
   "view from position 0, then answers without calling any other service." ""
@@ -435,6 +454,6 @@ if [[ ${#FAILURES[@]} -gt 0 ]]; then
   printf '  UNEXPECTED: %s\n' "${FAILURES[@]}"
   exit 1
 fi
-note "All five sagas ended as expected, and the bookings view agreed. Each" \
+note "All six sagas ended as expected, and the bookings view agreed. Each" \
   "'sagactl show' above lists the steps and, under Timeline, the saga's" \
   "recorded events."

@@ -42,8 +42,9 @@ Request WithId(const std::string& saga_id) {
 }
 
 RpcCall List(int page_size, const std::string& token = "", int status = 0,
-             int64_t created_after = 0) {
+             int64_t created_after = 0, const std::string& parent = "") {
   v1::ListSagasRequest request;
+  request.set_parent_saga_id(parent);
   request.set_page_size(page_size);
   request.set_page_token(token);
   request.set_status(static_cast<v1::SagaStatus>(status));
@@ -312,6 +313,10 @@ TEST(BadRequestTest, EveryBadRequestGetsAPreciseErrorAndWritesNothing) {
       {"negative creation time", List(10, "", 0, -5),
        StatusCode::INVALID_ARGUMENT,
        "created_after_unix_ms -5 must not be negative"},
+      {"parent that is not a saga id", List(10, "", 0, 0, "S1\x01"),
+       StatusCode::INVALID_ARGUMENT,
+       "parent_saga_id 'S1\\x01' is not a saga id (expected a lowercase "
+       "UUID such as *"},
       // Definitions.
       {"negative definition version",
        Call(&Stub::GetDefinition, definition_negative),

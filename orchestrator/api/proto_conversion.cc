@@ -72,6 +72,8 @@ v1::Saga SummaryToProto(const store::SagaSummary& summary) {
   saga.set_created_unix_ms(summary.created_ms);
   saga.set_updated_unix_ms(summary.updated_ms);
   saga.set_idempotency_key(summary.idempotency_key);
+  saga.set_parent_saga_id(summary.parent_saga_id);
+  saga.set_parent_step(summary.parent_step);
   return saga;
 }
 
@@ -84,6 +86,8 @@ v1::Saga SagaToProto(const core::SagaDefinition& definition,
   saga.set_traceparent(state.traceparent);
   saga.set_tracestate(state.tracestate);
   saga.set_started_by(state.started_by);
+  saga.set_parent_saga_id(state.parent_saga_id);
+  saga.set_parent_step(state.parent_step);
   for (size_t i = 0; i < definition.steps.size(); ++i) {
     const core::StepState& step = state.steps[i];
     v1::Step* out = saga.add_steps();
@@ -96,6 +100,7 @@ v1::Saga SagaToProto(const core::SagaDefinition& definition,
     out->set_started_unix_ms(step.started_ms);
     out->set_ended_unix_ms(step.ended_ms);
     out->set_outcome_unknown(step.outcome_unknown);
+    out->set_child_saga_id(step.child_saga_id);
     out->set_waits_for_signal(definition.steps[i].signal);
     if (const core::ActiveStep* active =
             core::ActiveOf(state, static_cast<int>(i))) {

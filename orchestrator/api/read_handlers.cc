@@ -34,11 +34,14 @@ grpc::ServerUnaryReactor* OrchestratorService::ListSagas(
   store::ListQuery query;
   auto limit = PageLimit(request->page_size(), options_.default_page_size,
                          options_.max_page_size);
-  absl::Status valid =
-      FirstError({CheckText("saga_type", request->saga_type(), kMaxNameLength),
-                  CheckNotNegative("created_after_unix_ms",
-                                   request->created_after_unix_ms()),
-                  limit.status()});
+  absl::Status valid = FirstError(
+      {CheckText("saga_type", request->saga_type(), kMaxNameLength),
+       CheckNotNegative("created_after_unix_ms",
+                        request->created_after_unix_ms()),
+       request->parent_saga_id().empty()
+           ? absl::OkStatus()
+           : CheckSagaId("parent_saga_id", request->parent_saga_id()),
+       limit.status()});
   query.status = FromProto(request->status());
   if (valid.ok() && request->status() != v1::SAGA_STATUS_UNSPECIFIED &&
       !query.status) {
@@ -57,6 +60,7 @@ grpc::ServerUnaryReactor* OrchestratorService::ListSagas(
   }
   query.saga_type = request->saga_type();
   query.created_after_ms = request->created_after_unix_ms();
+  query.parent_saga_id = request->parent_saga_id();
   query.limit = *limit;
   reads_->Post([this, reactor, query, response] {
     auto page = store_->List(query);

@@ -228,7 +228,8 @@ class Builder {
     const int k = a.step;
     const StepDefinition& step = def_.steps[k];
     if (a.awaiting_completion) {
-      if (now >= a.completion_due_ms) {
+      // 0: a saga step without a timeout waits for its child unbounded.
+      if (a.completion_due_ms != 0 && now >= a.completion_due_ms) {
         OnCallResult(k, CallOutcome::kUnknown, "",
                      "no completion within the step's timeout (" +
                          std::to_string(step.timeout_ms) +
@@ -364,7 +365,9 @@ class Builder {
     }
     if (outcome == CallOutcome::kAccepted) {
       if (step.async_completion) {
-        Emit(Make(EventType::kStepAccepted, k, n));
+        Event accepted = Make(EventType::kStepAccepted, k, n);
+        if (step.kind == StepKind::kSaga) accepted.child_saga_id = output_json;
+        Emit(std::move(accepted));
         return;
       }
       OnCallResult(k, CallOutcome::kUnknown, "", kAcceptedSynchronousError);
@@ -716,6 +719,26 @@ Decision DecideCompletion(const SagaDefinition& definition,
   return std::move(b).Finish();
 }
 
+Decision DecideParentRollback(const SagaDefinition& definition,
+                              const SagaState& state, const Signal& signal,
+                              const DecideContext& ctx) {
+  if (state.status != SagaStatus::kCompleted) {
+    if (IsTerminal(state.status)) return Decision{};
+    return DecideCancel(definition, state, signal, ctx);
+  }
+  if (absl::Status may = MayStartCompensation(definition, state); !may.ok()) {
+    return Refuse(absl::FailedPreconditionError(
+        "cannot roll back the completed saga: " + std::string(may.message())));
+  }
+  Builder b(definition, state, ctx);
+  Event cancel = b.Make(EventType::kCancelRequested);
+  cancel.error = signal.error;
+  b.Emit(std::move(cancel));
+  b.BeginCompensation(signal.error.empty() ? "cancelled"
+                                           : "cancelled: " + signal.error);
+  return std::move(b).Finish();
+}
+
 }  // namespace
 
 absl::Status MayStartCompensation(const SagaDefinition& definition,
@@ -748,7 +771,7 @@ absl::Status MayStartCompensation(const SagaDefinition& definition,
 Decision DecideStart(const SagaDefinition& definition,
                      const std::string& input_json, const DecideContext& ctx,
                      const TraceContext& trace, const std::string& started_by,
-                     int64_t start_at_ms) {
+                     int64_t start_at_ms, const ParentLink& parent) {
   Builder b(definition, NewSagaState(definition, ""), ctx);
   Event started = b.Make(EventType::kSagaStarted);
   started.saga_type = definition.name;
@@ -757,6 +780,8 @@ Decision DecideStart(const SagaDefinition& definition,
   started.traceparent = trace.traceparent;
   started.tracestate = trace.tracestate;
   started.started_by = started_by;
+  started.parent_saga_id = parent.saga_id;
+  started.parent_step = parent.step;
   const bool scheduled = start_at_ms > ctx.now_ms;
   if (scheduled) started.due_ms = start_at_ms;
   b.Emit(std::move(started));
@@ -777,6 +802,9 @@ Decision Decide(const SagaDefinition& definition, const SagaState& state,
     case Signal::Kind::kSagaSignal:
       // A repeated delivery is answered even after the saga ended.
       return DecideSagaSignal(definition, state, signal, ctx);
+    case Signal::Kind::kParentRollback:
+      // Undoes a COMPLETED saga too.
+      return DecideParentRollback(definition, state, signal, ctx);
     default:
       break;
   }
@@ -830,6 +858,7 @@ Decision Decide(const SagaDefinition& definition, const SagaState& state,
     case Signal::Kind::kOperatorSkipStep:
     case Signal::Kind::kOperatorMarkCompensated:
     case Signal::Kind::kSagaSignal:
+    case Signal::Kind::kParentRollback:
       break;  // decided above
   }
   return Decision{};
@@ -852,7 +881,7 @@ std::vector<Command> CommandsAfter(const SagaDefinition& definition,
   return commands;
 }
 
-std::vector<Command> PendingCommands(const SagaDefinition& /*definition*/,
+std::vector<Command> PendingCommands(const SagaDefinition& definition,
                                      const SagaState& state) {
   if (IsTerminal(state.status)) {
     Command finished;
@@ -874,6 +903,14 @@ std::vector<Command> PendingCommands(const SagaDefinition& /*definition*/,
       call.attempt = a.in_flight_attempt;
       call.deadline_ms = a.in_flight_deadline_ms;
       commands.push_back(call);
+    }
+    if (a.awaiting_completion &&
+        definition.steps[a.step].kind == StepKind::kSaga) {
+      Command await;
+      await.kind = Command::Kind::kAwaitChild;
+      await.step = a.step;
+      await.attempt = a.in_flight_attempt;
+      commands.push_back(await);
     }
     earliest(a.retry_due_ms);
     earliest(a.wait_due_ms);

@@ -28,9 +28,10 @@ enum class CallOutcome {
   kNotApplied,
   kUnknown,  // timeout / transport error: may or may not have applied
   // An asynchronous step's participant took the call on: the result comes
-  // later through CompleteStep (a kStepCompletion signal). From any other
-  // call it is taken as an unknown outcome (a participant that breaks the
-  // protocol may still have applied something).
+  // later through CompleteStep (a kStepCompletion signal). For a saga step
+  // the orchestrator started (or found) the child, whose id is the output. From
+  // any other call it is taken as an unknown outcome (a participant that breaks
+  // the protocol may still have applied something).
   kAccepted,
 };
 
@@ -68,6 +69,11 @@ struct Signal {
     // still in flight) and the token is that attempt's; a token is spent by
     // the result it brings, and dies with its attempt.
     kStepCompletion,
+    // The saga is a child (child_saga.h) and its parent rolls back the step
+    // that started it: a running saga is cancelled (`error`: the reason),
+    // a COMPLETED one compensates its steps in reverse; one that has
+    // already been undone (COMPENSATED) or gave up (FAILED) stays as it is.
+    kParentRollback,
   };
   Kind kind = Kind::kResume;
   // kCallResult: which call. Stale results (not the call in flight) are
@@ -116,6 +122,11 @@ struct Command {
     // asynchronous step's completion)
     kWaitUntil,
     kFinished,  // the saga reached a terminal state
+    // A saga step waits for its child (attempt `attempt` of `step`):
+    // complete the step (kStepCompletion) once the child has ended. Given
+    // again on every resume, so a child that ended while nobody watched is
+    // found then.
+    kAwaitChild,
   };
   Kind kind = Kind::kInvokeStep;
   int step = -1;
@@ -142,6 +153,13 @@ struct TraceContext {
   std::string tracestate;
 };
 
+// A child saga's parent: the saga and the name of its step that starts the
+// child (empty for a saga started through the API).
+struct ParentLink {
+  std::string saga_id;
+  std::string step;
+};
+
 // The first events of a new saga (SagaStarted, then StepStarted for the
 // first step) and the command to call it. `started_by` names the
 // authenticated caller (empty: none), recorded in SagaStarted. A
@@ -151,7 +169,7 @@ Decision DecideStart(const SagaDefinition& definition,
                      const std::string& input_json, const DecideContext& ctx,
                      const TraceContext& trace = {},
                      const std::string& started_by = "",
-                     int64_t start_at_ms = 0);
+                     int64_t start_at_ms = 0, const ParentLink& parent = {});
 
 Decision Decide(const SagaDefinition& definition, const SagaState& state,
                 const Signal& signal, const DecideContext& ctx);
@@ -168,7 +186,8 @@ absl::Status MayStartCompensation(const SagaDefinition& definition,
 
 // The commands implied by a state with nothing new happening: used after
 // applying a decision's events, and by replay to compare. A call in flight
-// is its call; a running saga with anything timed (a backoff, a waiting
+// is its call; a saga step waiting for its child is kAwaitChild; a running
+// saga with anything timed (a backoff, a waiting
 // step's due time, a scheduled start, the deadline) gets one kWaitUntil at
 // the earliest of them; ended: kFinished.
 //

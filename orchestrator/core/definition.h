@@ -69,6 +69,11 @@ struct StepDefinition {
   // group); a step outside any group has group -1. See RunsBefore.
   int group = -1;
   int branch = 0;
+  // kSaga: the type of the child saga it starts (`saga_type`). Such a step
+  // is asynchronous (async_completion): its call starts the child, and the
+  // child's end completes it; `timeout` (0: none) bounds each attempt's
+  // wait.
+  std::string saga_type;
 };
 
 // A required field of the saga input and its JSON type: one of "string",

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "orchestrator/core/child_saga_check.h"
 #include "orchestrator/core/duration.h"
 #include "orchestrator/core/input_path.h"
 #include "orchestrator/core/step_kind.h"
@@ -58,10 +59,15 @@ std::string KindNames(bool StepKindRules::*rule, const std::string& separator) {
   return names;
 }
 
-// Why a step of kind `kind` may not have a compensation.
+// Why a call step of kind `kind` may not have a compensation (a saga step,
+// undone by its child's rollback, is parsed apart).
 std::string OnlyCompensatable(const std::string& kind) {
-  return "only " + KindNames(&StepKindRules::has_compensation, " or ") +
-         " steps have one (this step is " + kind + ")";
+  std::string names;
+  for (const StepKindRules& rules : kStepKindRules) {
+    if (!rules.has_compensation || !rules.calls_participant) continue;
+    names += (names.empty() ? "" : " or ") + std::string(rules.name);
+  }
+  return "only " + names + " steps have one (this step is " + kind + ")";
 }
 
 class Parser {
@@ -383,11 +389,17 @@ class Parser {
     if (const YAML::Node name = node["name"]; name && name.IsScalar()) {
       step_ = "step '" + name.Scalar() + "'";
     }
-    absl::Status s = CheckKeys(
-        node, "",
-        {"name", "kind", "participant", "action", "compensation", "timeout",
-         "retry", "compensation_retry", "input", "completion", "call_timeout",
-         "signal", "duration", "until"});
+    std::set<std::string> keys = {
+        "name",         "kind",       "participant",  "action",
+        "compensation", "timeout",    "retry",        "compensation_retry",
+        "input",        "completion", "call_timeout", "signal",
+        "duration",     "until"};
+    // Only a saga step knows `saga_type`.
+    if (const YAML::Node kind = node["kind"];
+        kind && kind.IsScalar() && kind.Scalar() == "saga") {
+      keys.insert("saga_type");
+    }
+    absl::Status s = CheckKeys(node, "", keys);
     if (!s.ok()) return s;
 
     s = GetString(node, "name", "name", true, step.name);
@@ -408,6 +420,7 @@ class Parser {
                    "'" + kind + "' must be one of " + KindNames(nullptr, ", "));
     }
     step.kind = *parsed_kind;
+    if (step.kind == StepKind::kSaga) return ParseChildStep(node, step);
     if (!RulesFor(step.kind).calls_participant) {
       return ParseWaitingStep(node, kind, step);
     }
@@ -455,11 +468,17 @@ class Parser {
       if (!s.ok()) return s;
     }
 
+    return ParseInput(node, step);
+  }
+
+  // `input`: the step's input fields and their source paths (checked
+  // against the earlier steps by CheckSources).
+  absl::Status ParseInput(const YAML::Node& node, StepDefinition& step) {
     if (const YAML::Node input = node["input"]; input && !input.IsNull()) {
       if (!input.IsMap()) {
         return Error("input", "must be a map of field: source path");
       }
-      s = CheckKeys(input, "input.", FieldNames(input));
+      absl::Status s = CheckKeys(input, "input.", FieldNames(input));
       if (!s.ok()) return s;
       for (const auto& entry : input) {
         const std::string target = entry.first.Scalar();
@@ -474,6 +493,54 @@ class Parser {
       }
     }
     return absl::OkStatus();
+  }
+
+  // A saga step (child_saga.h): `saga_type` (checked against the other
+  // definitions by CheckChildSagas), `input`, `timeout` (default: none;
+  // each attempt's wait for the child), `retry` and `compensation_retry`
+  // (the rollback of the child, checked until it is COMPENSATED).
+  absl::Status ParseChildStep(const YAML::Node& node, StepDefinition& step) {
+    for (const char* field : {"participant", "action", "completion",
+                              "call_timeout", "signal", "duration", "until"}) {
+      if (node[field]) {
+        return Error(field,
+                     "a saga step starts a child saga instead of calling a "
+                     "participant, so it has none");
+      }
+    }
+    if (node["compensation"]) {
+      return Error("compensation",
+                   "a saga step has none: rolling it back rolls its child "
+                   "saga back");
+    }
+    absl::Status s =
+        GetString(node, "saga_type", "saga_type", true, step.saga_type);
+    if (!s.ok()) return s;
+    if (!IsName(step.saga_type)) {
+      return Error("saga_type",
+                   "'" + step.saga_type + "' must match [a-z][a-z0-9_]*");
+    }
+    step.timeout_ms = 0;
+    if (const YAML::Node timeout = node["timeout"]; timeout) {
+      s = GetDuration(timeout, "timeout", step.timeout_ms);
+      if (!s.ok()) return s;
+    }
+    // The call is the child's start, in the orchestrator's own database.
+    step.async_completion = true;
+    if (step.timeout_ms > 0) {
+      step.call_timeout_ms = std::min(step.call_timeout_ms, step.timeout_ms);
+    }
+    step.retry = RetryPolicy{3, 100, 5000, 2.0, 0.2};
+    if (const YAML::Node retry = node["retry"]; retry) {
+      s = ParseRetry(retry, "retry", step.retry);
+      if (!s.ok()) return s;
+    }
+    step.compensation_retry = RetryPolicy{10, 100, 5000, 2.0, 0.2};
+    if (const YAML::Node retry = node["compensation_retry"]; retry) {
+      s = ParseRetry(retry, "compensation_retry", step.compensation_retry);
+      if (!s.ok()) return s;
+    }
+    return ParseInput(node, step);
   }
 
   // A step that waits in the orchestrator instead of calling anyone: `wait`
@@ -704,6 +771,12 @@ absl::StatusOr<std::vector<SagaDefinition>> LoadDefinitionDir(
     }
     definitions.push_back(*std::move(def));
   }
+  std::vector<SourcedDefinition> sourced;
+  for (const SagaDefinition& def : definitions) {
+    sourced.push_back({file_of.at(def.name), &def});
+  }
+  absl::Status linked = CheckChildSagas(sourced);
+  if (!linked.ok()) return linked;
   return definitions;
 }
 

@@ -19,7 +19,8 @@ absl::StatusOr<SagaDefinition> ParseDefinition(const std::string& yaml_text,
 absl::StatusOr<SagaDefinition> LoadDefinitionFile(const std::string& path);
 
 // Loads every *.yaml / *.yml file of a directory (sorted by name); fails on
-// the first bad file or on two files defining the same name.
+// the first bad file, on two files defining the same name, or on saga steps
+// that break CheckChildSagas (child_saga_check.h).
 absl::StatusOr<std::vector<SagaDefinition>> LoadDefinitionDir(
     const std::string& dir);
 

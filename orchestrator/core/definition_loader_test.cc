@@ -268,7 +268,8 @@ INSTANTIATE_TEST_SUITE_P(
                 Saga("  - {name: a, kind: undoable, participant: p, action: "
                      "a}\n"),
                 "sagas/x.yaml: step 'a': field 'kind': 'undoable' must be one "
-                "of compensatable, read_only, pivot, retriable, wait, delay"},
+                "of compensatable, read_only, pivot, retriable, wait, delay, "
+                "saga"},
         BadCase{"missing participant",
                 Saga("  - {name: a, kind: read_only, action: a}\n"),
                 "sagas/x.yaml: step 'a': field 'participant': is required"},
@@ -297,14 +298,16 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{
             "compensatable after pivot",
             Saga("  - {name: a, kind: pivot, participant: p, action: a}\n" + R),
-            kStepPrefix + "field 'kind': only retriable or wait or delay steps "
-                          "may follow the pivot 'a', not compensatable ones"},
+            kStepPrefix + "field 'kind': only retriable or wait or delay or "
+                          "saga steps may follow the pivot 'a', not "
+                          "compensatable ones"},
         BadCase{"read-only after pivot",
                 Saga("  - {name: a, kind: pivot, participant: p, action: a}\n"
                      "  - {name: b, kind: read_only, participant: p, action: "
                      "b}\n"),
                 "sagas/x.yaml: step 'b': field 'kind': only retriable or wait "
-                "or delay steps may follow the pivot 'a', not read_only ones"},
+                "or delay or saga steps may follow the pivot 'a', not "
+                "read_only ones"},
         BadCase{"wait with a participant",
                 Saga("  - {name: a, kind: wait, participant: p}\n"),
                 "sagas/x.yaml: step 'a': field 'participant': a wait step "

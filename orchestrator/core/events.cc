@@ -132,6 +132,10 @@ std::string EncodeEventData(const Event& event) {
       if (!event.tracestate.empty()) data["tracestate"] = event.tracestate;
       if (!event.started_by.empty()) data["started_by"] = event.started_by;
       if (event.due_ms != 0) data["start_at_ms"] = event.due_ms;
+      if (!event.parent_saga_id.empty()) {
+        data["parent_saga_id"] = event.parent_saga_id;
+        data["parent_step"] = event.parent_step;
+      }
       break;
     case EventType::kStepStarted:
       // Only when set, so other histories encode as before.
@@ -175,10 +179,14 @@ std::string EncodeEventData(const Event& event) {
       data["operator"] = event.operator_name;
       data["reason"] = event.error;
       break;
+    case EventType::kStepAccepted:
+      if (!event.child_saga_id.empty()) {
+        data["child_saga_id"] = event.child_saga_id;
+      }
+      break;
     case EventType::kCompensationStepStarted:
     case EventType::kCompensationStepSucceeded:
     case EventType::kSagaCompleted:
-    case EventType::kStepAccepted:
       break;
   }
   return data.dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -225,6 +233,8 @@ absl::StatusOr<Event> DecodeEvent(const std::string& type_name, int64_t seq,
       status.Update(Get(data, "tracestate", event.tracestate));
       status.Update(Get(data, "started_by", event.started_by));
       status.Update(Get(data, "start_at_ms", event.due_ms));
+      status.Update(Get(data, "parent_saga_id", event.parent_saga_id));
+      status.Update(Get(data, "parent_step", event.parent_step));
       break;
     case EventType::kStepStarted:
       status.Update(Get(data, "due_ms", event.due_ms));
@@ -267,10 +277,12 @@ absl::StatusOr<Event> DecodeEvent(const std::string& type_name, int64_t seq,
       status.Update(Get(data, "operator", event.operator_name));
       status.Update(Get(data, "reason", event.error));
       break;
+    case EventType::kStepAccepted:
+      status.Update(Get(data, "child_saga_id", event.child_saga_id));
+      break;
     case EventType::kCompensationStepStarted:
     case EventType::kCompensationStepSucceeded:
     case EventType::kSagaCompleted:
-    case EventType::kStepAccepted:
       break;
   }
   if (!status.ok()) {

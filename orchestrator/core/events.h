@@ -15,7 +15,8 @@ namespace saga::core {
 enum class EventType {
   // saga_type, definition_version, input_json, traceparent, tracestate,
   // started_by, due_ms (a scheduled start: when the first step starts; 0:
-  // at once)
+  // at once), parent_saga_id and parent_step (a child saga: the saga and
+  // the step that started it; empty otherwise)
   kSagaStarted,
   // step, attempt: intent to call Execute (with completion_token for an
   // asynchronous step); for a wait or delay step: it starts waiting, until
@@ -47,6 +48,7 @@ enum class EventType {
   kDeadlinePassed,
   // step, attempt: the participant accepted an asynchronous step's call;
   // its result comes later through CompleteStep (or the wait times out).
+  // A saga step's: child_saga_id, the child it started (or found started).
   kStepAccepted,
 };
 
@@ -90,6 +92,11 @@ struct Event {
   // the decider as DecideContext::completion_token). Never shown to API
   // clients: see WithoutSecrets.
   std::string completion_token;
+  // Child sagas (see child_saga.h): SagaStarted of a child names its parent
+  // and the parent's step; StepAccepted of a saga step names the child.
+  std::string parent_saga_id;
+  std::string parent_step;
+  std::string child_saga_id;
 
   bool operator==(const Event&) const = default;
 };

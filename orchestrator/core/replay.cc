@@ -83,6 +83,8 @@ std::string DescribeSignal(const SagaDefinition& definition,
     case Signal::Kind::kStepCompletion:
       return "the completion of step '" + StepName(definition, signal.step) +
              "'";
+    case Signal::Kind::kParentRollback:
+      return "the parent saga's rollback";
     default:
       return "a signal of kind " +
              std::to_string(static_cast<int>(signal.kind));
@@ -132,7 +134,9 @@ std::optional<Signal> InferSignal(const SagaState& state, const Event& event,
       }
       return call_result(false, CallOutcome::kSucceeded);
     case EventType::kStepAccepted:
-      return call_result(false, CallOutcome::kAccepted);
+      call_result(false, CallOutcome::kAccepted);
+      signal.output_json = event.child_saga_id;  // a saga step's child
+      return signal;
     case EventType::kStepFailed:
       if (waiting_step_ends) {
         signal.kind = Signal::Kind::kTimerFired;
@@ -185,7 +189,10 @@ std::optional<Signal> InferSignal(const SagaState& state, const Event& event,
       signal.kind = Signal::Kind::kResume;
       return signal;
     case EventType::kCancelRequested:
-      signal.kind = Signal::Kind::kCancel;
+      // Only a parent rolls back a saga that completed.
+      signal.kind = state.status == SagaStatus::kCompleted
+                        ? Signal::Kind::kParentRollback
+                        : Signal::Kind::kCancel;
       signal.error = event.error;
       return signal;
     case EventType::kOperatorAction:
@@ -362,11 +369,11 @@ class Replayer {
     }
     // The trace context, the caller and a scheduled start are inputs, like
     // the saga input.
-    Decision start =
-        DecideStart(def_, first.input_json,
-                    DecideContext{first.at_ms, kNoJitterDraw, NextToken(0)},
-                    TraceContext{first.traceparent, first.tracestate},
-                    first.started_by, first.due_ms);
+    Decision start = DecideStart(
+        def_, first.input_json,
+        DecideContext{first.at_ms, kNoJitterDraw, NextToken(0)},
+        TraceContext{first.traceparent, first.tracestate}, first.started_by,
+        first.due_ms, ParentLink{first.parent_saga_id, first.parent_step});
     if (first.saga_type == def_.name &&
         first.definition_version != def_.version && !start.events.empty()) {
       report_.recorded_definition_version = first.definition_version;

@@ -128,7 +128,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
   StepState* step = nullptr;
   const StepDefinition* step_def = nullptr;
   int64_t step_timeout_ms = 0;
-  bool step_calls_participant = true;
+  bool step_starts_call = true;
   switch (event.type) {
     case EventType::kSagaStarted:
     case EventType::kCancelRequested:
@@ -157,7 +157,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       step = &state.steps[event.step];
       step_def = &definition.steps[event.step];
       step_timeout_ms = step_def->timeout_ms;
-      step_calls_participant = RulesFor(step_def->kind).calls_participant;
+      step_starts_call = StartsCall(step_def->kind);
       break;
   }
 
@@ -172,6 +172,8 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       state.traceparent = event.traceparent;
       state.tracestate = event.tracestate;
       state.started_by = event.started_by;
+      state.parent_saga_id = event.parent_saga_id;
+      state.parent_step = event.parent_step;
       state.created_ms = event.at_ms;
       state.status = SagaStatus::kRunning;
       state.steps.assign(definition.steps.size(), StepState{});
@@ -189,7 +191,7 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       if (event.attempt == 1) step->round_started_ms = event.at_ms;
       active.retry_due_ms = 0;
       state.start_due_ms = 0;
-      if (!step_calls_participant) {
+      if (!step_starts_call) {
         step->status = StepStatus::kWaiting;
         active.wait_due_ms = event.due_ms;
         break;
@@ -203,7 +205,9 @@ void Apply(const SagaDefinition& definition, SagaState& state,
         // wait for the completion.
         active.in_flight_deadline_ms = event.at_ms + step_def->call_timeout_ms;
         active.completion_token = event.completion_token;
-        active.completion_due_ms = event.at_ms + step_timeout_ms;
+        // A saga step without a timeout waits for its child unbounded.
+        active.completion_due_ms =
+            step_timeout_ms > 0 ? event.at_ms + step_timeout_ms : 0;
       } else {
         active.in_flight_deadline_ms = event.at_ms + step_timeout_ms;
         active.completion_token.clear();
@@ -216,6 +220,9 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       ActiveStep& active = Activate(state, event.step);
       active.call_in_flight = false;
       active.awaiting_completion = true;
+      if (!event.child_saga_id.empty()) {
+        step->child_saga_id = event.child_saga_id;
+      }
       break;
     }
 

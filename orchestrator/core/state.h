@@ -57,6 +57,10 @@ struct StepState {
   // (StepSucceeded or StepFailed): compensation undoes steps in the reverse
   // order of these, which in a parallel group is the order they completed.
   int64_t ended_seq = 0;
+  // A saga step: the child it started (from its StepAccepted); empty
+  // before, and when the start's outcome is unknown (the child's id is
+  // ChildSagaId all the same).
+  std::string child_saga_id;
 };
 
 // A step with something pending: a call in flight, an accepted call that
@@ -105,6 +109,10 @@ struct SagaState {
   std::string tracestate;
   // Who started it (see Event::started_by); empty without authentication.
   std::string started_by;
+  // A child saga: its parent saga and the parent's step that started it
+  // (from SagaStarted); empty for a saga started through the API.
+  std::string parent_saga_id;
+  std::string parent_step;
   SagaStatus status = SagaStatus::kRunning;
   std::vector<StepState> steps;  // one per definition step
 

@@ -31,6 +31,10 @@ const StepKindRules& RulesFor(StepKind kind) {
 
 const char* StepKindName(StepKind kind) { return RulesFor(kind).name; }
 
+bool StartsCall(StepKind kind) {
+  return RulesFor(kind).calls_participant || kind == StepKind::kSaga;
+}
+
 std::optional<StepKind> StepKindFromName(std::string_view name) {
   for (const StepKindRules& rules : kStepKindRules) {
     if (name == rules.name) return rules.kind;

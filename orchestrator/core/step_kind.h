@@ -22,7 +22,9 @@ enum class StepKind {
   kPivot,
   kRetriable,
   kWait,
-  kDelay
+  kDelay,
+  // Starts a child saga and waits for its end (see child_saga.h).
+  kSaga,
 };
 
 struct StepKindRules {
@@ -52,7 +54,8 @@ struct StepKindRules {
   bool may_follow_pivot;
   // Calls `action` on `participant`. The kinds that do not wait in the
   // orchestrator instead (wait: for a named signal, delay: for a time) and
-  // have no effect to undo, so they may stand anywhere.
+  // have no effect to undo, so they may stand anywhere; a saga step calls
+  // the orchestrator itself (see StartsCall).
   bool calls_participant;
 };
 
@@ -68,8 +71,18 @@ inline constexpr StepKindRules kStepKindRules[] = {
   {StepKind::kRetriable,     "retriable",     false, false, false, true,  true},
   {StepKind::kWait,          "wait",          false, false, true,  true,  false},
   {StepKind::kDelay,         "delay",         false, false, true,  true,  false},
+  // Its compensation is the child's rollback (no `compensation` field).
+  // Before the pivot the loader also requires a child type that can be
+  // undone entirely (see CheckChildSagas in definition_loader.h).
+  {StepKind::kSaga,          "saga",          true,  false, true,  true,  false},
 };
 // clang-format on
+
+// Whether an attempt of a step of this kind is a call whose answer the saga
+// waits for (call_in_flight): a participant's Execute, or for a saga step
+// the start of its child (answered ACCEPTED, then completed by the child's
+// end). Wait and delay steps wait in the orchestrator instead.
+bool StartsCall(StepKind kind);
 
 // The row of `kind`.
 const StepKindRules& RulesFor(StepKind kind);

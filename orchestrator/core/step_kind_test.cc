@@ -34,20 +34,20 @@ TEST(StepKindTest, NamesAreTheDefinitionSpellings) {
   for (const StepKindRules& rules : kStepKindRules) names.push_back(rules.name);
   EXPECT_EQ(names,
             (std::vector<std::string>{"compensatable", "read_only", "pivot",
-                                      "retriable", "wait", "delay"}));
+                                      "retriable", "wait", "delay", "saga"}));
 }
 
 // The rules as the README states them, column by column.
 TEST(StepKindTest, ColumnsSayWhatEachKindMayDo) {
   using K = StepKind;
   EXPECT_EQ(KindsWhere(&StepKindRules::has_compensation),
-            std::vector<K>{K::kCompensatable});
+            (std::vector<K>{K::kCompensatable, K::kSaga}));
   EXPECT_EQ(KindsWhere(&StepKindRules::is_pivot), std::vector<K>{K::kPivot});
-  EXPECT_EQ(
-      KindsWhere(&StepKindRules::may_precede_pivot),
-      (std::vector<K>{K::kCompensatable, K::kReadOnly, K::kWait, K::kDelay}));
+  EXPECT_EQ(KindsWhere(&StepKindRules::may_precede_pivot),
+            (std::vector<K>{K::kCompensatable, K::kReadOnly, K::kWait,
+                            K::kDelay, K::kSaga}));
   EXPECT_EQ(KindsWhere(&StepKindRules::may_follow_pivot),
-            (std::vector<K>{K::kRetriable, K::kWait, K::kDelay}));
+            (std::vector<K>{K::kRetriable, K::kWait, K::kDelay, K::kSaga}));
   EXPECT_EQ(KindsWhere(&StepKindRules::calls_participant),
             (std::vector<K>{K::kCompensatable, K::kReadOnly, K::kPivot,
                             K::kRetriable}));
@@ -70,16 +70,19 @@ TEST(StepKindTest, EveryRowKeepsTheSagaAbleToRollBackOrFinish) {
     }
     EXPECT_TRUE(rules.may_precede_pivot || rules.may_follow_pivot)
         << "a kind no definition could use";
-    if (!rules.calls_participant) {
+    if (!StartsCall(rules.kind)) {
       // Nothing was done outside, so nothing can be undone or be the point
       // of no return.
       EXPECT_FALSE(rules.has_compensation);
     }
     if (rules.has_compensation) {
       // Compensations run only in a rollback, which only happens before
-      // the pivot.
+      // the pivot. A saga step may also follow it, where it is never
+      // undone (and the loader lets it start any type there).
       EXPECT_TRUE(rules.may_precede_pivot);
-      EXPECT_FALSE(rules.may_follow_pivot);
+      if (rules.kind != StepKind::kSaga) {
+        EXPECT_FALSE(rules.may_follow_pivot);
+      }
     }
   }
   EXPECT_EQ(pivot_kinds, 1);

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <vector>
 
+#include "orchestrator/core/child_saga_check.h"
 #include "orchestrator/core/definition_loader.h"
 
 namespace saga::engine {
@@ -43,6 +44,7 @@ absl::Status DefinitionRegistry::LoadDirectory(const std::string& dir) {
 
   std::map<std::string, std::shared_ptr<const core::SagaDefinition>> loaded;
   std::map<std::string, std::string> loaded_from;
+  std::map<std::string, std::string> source_of;
   for (const auto& path : files) {
     auto source = ReadFile(path);
     if (!source.ok()) return source.status();
@@ -53,18 +55,29 @@ absl::Status DefinitionRegistry::LoadDirectory(const std::string& dir) {
           path.string() + ": saga type '" + definition->name +
           "' is already defined in " + loaded_from[definition->name]);
     }
+    const std::string name = definition->name;
+    loaded_from[name] = path.string();
+    source_of[name] = *std::move(source);
+    loaded[name] =
+        std::make_shared<const core::SagaDefinition>(std::move(*definition));
+  }
+  // The set is checked as a whole (child sagas) before any of it is stored.
+  std::vector<core::SourcedDefinition> sourced;
+  for (const auto& [name, definition] : loaded) {
+    sourced.push_back({loaded_from[name], definition.get()});
+  }
+  if (absl::Status linked = core::CheckChildSagas(sourced); !linked.ok()) {
+    return linked;
+  }
+  for (const auto& [name, definition] : loaded) {
     // A changed definition under an old version number would silently
     // change sagas already running under it: the store refuses that.
     absl::Status stored =
-        store_->PutDefinition(definition->name, definition->version, *source);
+        store_->PutDefinition(name, definition->version, source_of[name]);
     if (!stored.ok()) {
-      return absl::Status(stored.code(),
-                          path.string() + ": " + std::string(stored.message()));
+      return absl::Status(stored.code(), loaded_from[name] + ": " +
+                                             std::string(stored.message()));
     }
-    const std::string name = definition->name;
-    loaded_from[name] = path.string();
-    loaded[name] =
-        std::make_shared<const core::SagaDefinition>(std::move(*definition));
   }
 
   sync::MutexLock lock(&mutex_);

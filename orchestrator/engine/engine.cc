@@ -273,6 +273,16 @@ void Engine::StartSaga(
     const std::string& idempotency_key, core::TraceContext trace,
     const std::string& started_by, int64_t start_at_ms,
     std::function<void(absl::StatusOr<store::CreateResult>)> done) {
+  StartSagaWith(NewSagaId(), {}, saga_type, input_json, idempotency_key,
+                std::move(trace), started_by, start_at_ms, std::move(done));
+}
+
+void Engine::StartSagaWith(
+    const std::string& saga_id, const core::ParentLink& parent,
+    const std::string& saga_type, const std::string& input_json,
+    const std::string& idempotency_key, core::TraceContext trace,
+    const std::string& started_by, int64_t start_at_ms,
+    std::function<void(absl::StatusOr<store::CreateResult>)> done) {
   auto definition = definitions_->Current(saga_type);
   if (!definition.ok()) {
     done(definition.status());
@@ -305,14 +315,13 @@ void Engine::StartSaga(
         "try again later"));
     return;
   }
-  const std::string saga_id = NewSagaId();
   if (trace.traceparent.empty()) {
     trace = {observability::NewTrace().ToString(), ""};
   }
   auto decision = std::make_shared<core::Decision>(core::DecideStart(
       **definition, *canonical,
       {NowMs(), ThreadLocalUnitRandom(), CompletionTokenFor(**definition)},
-      trace, started_by, start_at_ms));
+      trace, started_by, start_at_ms, parent));
   auto state = std::make_shared<core::SagaState>(
       ApplyNumbered(**definition, core::NewSagaState(**definition, saga_id),
                     decision->events));
@@ -410,6 +419,9 @@ void Engine::Operate(const std::string& saga_id, core::Signal signal,
       fields.emplace_back("signal", signal.signal_name);
       fields.emplace_back("signal_key", signal.signal_key);
       Log(spdlog::level::info, "signal received", fields);
+    } else if (signal.kind == core::Signal::Kind::kParentRollback) {
+      fields.emplace_back("reason", signal.error);
+      Log(spdlog::level::info, "rolled back by its parent", fields);
     } else {
       fields.emplace_back("operator", signal.operator_name);
       fields.emplace_back("repair", RepairName(signal.kind));
@@ -652,6 +664,9 @@ void Engine::RunCommands(const std::string& saga_id, Runtime& runtime,
         break;
       case core::Command::Kind::kWaitUntil:
         Arm(saga_id, runtime, command.due_ms);
+        break;
+      case core::Command::Kind::kAwaitChild:
+        AwaitChild(saga_id, command);
         break;
       case core::Command::Kind::kFinished: {
         std::vector<LogField> fields =

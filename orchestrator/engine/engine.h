@@ -56,6 +56,11 @@
 #include "orchestrator/store/store.h"
 #include "orchestrator/sync/mutex.h"
 
+namespace saga::core {
+struct ChildResult;
+struct StepRequest;
+}  // namespace saga::core
+
 namespace saga::engine {
 
 struct EngineOptions {
@@ -218,6 +223,7 @@ class Engine {
   struct Queued;
   struct Threads;
   struct OutgoingCall;
+  struct ChildWatch;  // engine_children.cc
 
   // engine.cc: decide -> commit -> act. Every method below REQUIRES the
   // engine thread, except where it says otherwise.
@@ -271,6 +277,29 @@ class Engine {
   void CallEnded(const OutgoingCall& call, CircuitBreaker::Permit permit,
                  CallResult result);
 
+  // engine_children.cc: saga steps (see core/child_saga.h). Their call
+  // starts the child; their compensation rolls it back and waits for it.
+  void InvokeChild(const std::string& parent_id, Runtime& runtime,
+                   const core::Command& command,
+                   const core::StepRequest& request);
+  void UndoChild(const std::string& parent_id, const core::Command& command,
+                 const std::string& child_id, const core::StepDefinition& step);
+  // kAwaitChild: watches the child until it ends, then completes the step.
+  void AwaitChild(const std::string& parent_id, const core::Command& command);
+  void WatchChild(std::shared_ptr<ChildWatch> watch);
+  // Whether the parent still waits for the attempt the watch serves.
+  bool ParentWaits(const ChildWatch& watch) const;
+  void ReportChild(const ChildWatch& watch, core::ChildResult result);
+  void EndWatch(const ChildWatch& watch);
+  // StartSaga with a given id and parent (a child saga's); the public
+  // StartSaga draws an id and has no parent.
+  void StartSagaWith(
+      const std::string& saga_id, const core::ParentLink& parent,
+      const std::string& saga_type, const std::string& input_json,
+      const std::string& idempotency_key, core::TraceContext trace,
+      const std::string& started_by, int64_t start_at_ms,
+      std::function<void(absl::StatusOr<store::CreateResult>)> done);
+
   // engine_waiters.cc.
   void NotifyWaiters(Runtime& runtime);
   // REQUIRES: the saga is driven here.
@@ -323,6 +352,10 @@ class Engine {
   std::unordered_map<std::string, std::unique_ptr<Runtime>> sagas_;
   // Sagas whose call was withheld while the leases were unsure.
   std::set<std::string> withheld_;
+  // Child sagas whose start is committing, and the parents' attempts whose
+  // child is watched ("<parent>/<step>/<attempt>").
+  std::set<std::string> starting_children_;
+  std::set<std::string> child_watches_;
   std::mt19937_64 random_;
   // Names each participant call, so that a parked call can tell whether it
   // is still its saga's latest.

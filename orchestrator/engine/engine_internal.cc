@@ -57,6 +57,8 @@ store::SagaSummary SummaryOf(const core::SagaDefinition& definition,
   summary.last_seq = state.last_seq;
   summary.created_ms = state.created_ms;
   summary.updated_ms = state.updated_ms;
+  summary.parent_saga_id = state.parent_saga_id;
+  summary.parent_step = state.parent_step;
   return summary;
 }
 
@@ -75,6 +77,21 @@ std::string FallbackTraceIdOf(const core::SagaState& state) {
   return observability::ParseTraceParent(state.traceparent)
              ? std::string()
              : observability::NewTrace().trace_id;
+}
+
+core::Signal CallResultSignal(const core::Command& command,
+                              core::CallOutcome outcome,
+                              std::string output_json, std::string error) {
+  core::Signal signal;
+  signal.kind = core::Signal::Kind::kCallResult;
+  signal.step = command.step;
+  signal.attempt = command.attempt;
+  signal.compensation =
+      command.kind == core::Command::Kind::kInvokeCompensation;
+  signal.outcome = outcome;
+  signal.output_json = std::move(output_json);
+  signal.error = std::move(error);
+  return signal;
 }
 
 }  // namespace engine_internal

@@ -46,6 +46,11 @@ std::vector<observability::LogField> SagaFields(
 // no copy of its recorded id (memory per saga), Runtime::trace_id slices it.
 std::string FallbackTraceIdOf(const core::SagaState& state);
 
+// The kCallResult signal that answers `command` (an Execute or Compensate).
+core::Signal CallResultSignal(const core::Command& command,
+                              core::CallOutcome outcome,
+                              std::string output_json, std::string error);
+
 }  // namespace engine_internal
 
 struct Engine::Threads {

@@ -18,6 +18,7 @@
 namespace saga::engine {
 
 namespace asio = boost::asio;
+using engine_internal::CallResultSignal;
 using engine_internal::NowMs;
 using observability::Log;
 using observability::LogField;
@@ -52,21 +53,6 @@ observability::TraceParent TraceOf(const core::SagaState& state,
   return trace;
 }
 
-core::Signal CallResultSignal(const core::Command& command,
-                              core::CallOutcome outcome,
-                              std::string output_json, std::string error) {
-  core::Signal signal;
-  signal.kind = core::Signal::Kind::kCallResult;
-  signal.step = command.step;
-  signal.attempt = command.attempt;
-  signal.compensation =
-      command.kind == core::Command::Kind::kInvokeCompensation;
-  signal.outcome = outcome;
-  signal.output_json = std::move(output_json);
-  signal.error = std::move(error);
-  return signal;
-}
-
 // Records the call's latency and outcome in the metrics.
 void Meter(OrchestratorMetrics& metrics, const std::string& saga_type,
            const core::StepRequest& request, const CallResult& result,
@@ -96,6 +82,10 @@ void Engine::Invoke(const std::string& saga_id, Runtime& runtime,
     asio::post(threads_->io, [this, saga_id, failed]() mutable {
       Handle(saga_id, std::move(failed), nullptr);
     });
+    return;
+  }
+  if (runtime.definition->steps[command.step].kind == core::StepKind::kSaga) {
+    InvokeChild(saga_id, runtime, command, *request);
     return;
   }
   auto call = std::make_shared<OutgoingCall>();

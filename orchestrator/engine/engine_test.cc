@@ -17,6 +17,7 @@
 #include <set>
 
 #include "observability/trace_context.h"
+#include "orchestrator/core/child_saga.h"
 #include "orchestrator/core/decider.h"
 #include "orchestrator/engine/metrics.h"
 #include "orchestrator/store/memory/memory_store.h"
@@ -901,6 +902,57 @@ TEST_F(EngineTest, CallsPastTheInFlightBoundWaitInTheEngine) {
   EXPECT_NE(Await(first), AwaitOutcome::kTimedOut);
   EXPECT_NE(Await(second), AwaitOutcome::kTimedOut);
   EXPECT_EQ(participant_.Calls(ExecuteKey(second, "validate_patient")), 1);
+}
+
+// Child sagas in one engine (the in-process path from the child's end to
+// its parent): appointment_booking_child's `hold` step starts slot_hold.
+TEST_F(EngineTest, AChildCompletesItsStepAndIsRolledBackWithItsParent) {
+  ASSERT_TRUE(
+      registry_.LoadDirectory(testing::SourcePath("tests/integration/sagas"))
+          .ok());
+  engine_->Start();
+  auto start = [&] {
+    std::promise<absl::StatusOr<store::CreateResult>> created;
+    engine_->StartSaga("appointment_booking_child", kInput, "", {}, "",
+                       [&](auto result) { created.set_value(result); });
+    auto result = created.get_future().get();
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? result->saga_id : "";
+  };
+
+  const std::string done = start();
+  ASSERT_EQ(Await(done), AwaitOutcome::kReached);
+  const std::string child = core::ChildSagaId(done, 0);
+  store::SagaRecord parent = Record(done);
+  EXPECT_EQ(parent.summary.status, core::SagaStatus::kCompleted);
+  EXPECT_EQ(Types(parent),
+            (std::vector<std::string>{
+                "SagaStarted", "StepStarted", "StepAccepted", "StepSucceeded",
+                "StepStarted", "StepSucceeded", "SagaCompleted"}));
+  EXPECT_EQ(parent.events[2].child_saga_id, child);
+  EXPECT_NE(parent.events[3].output_json.find("\"reserve_doctor\""),
+            std::string::npos)
+      << parent.events[3].output_json;
+  store::SagaRecord completed = Record(child);
+  EXPECT_EQ(completed.summary.status, core::SagaStatus::kCompleted);
+  EXPECT_EQ(completed.summary.parent_saga_id, done);
+  EXPECT_EQ(completed.summary.parent_step, "hold");
+
+  // The pivot fails for good: the parent rolls its COMPLETED child back.
+  participant_.SetOutcome("send_notification",
+                          v1::STEP_OUTCOME_BUSINESS_FAILURE);
+  const std::string undone = start();
+  ASSERT_EQ(Await(undone), AwaitOutcome::kReached);
+  EXPECT_EQ(Record(undone).summary.status, core::SagaStatus::kCompensated);
+  store::SagaRecord rolled_back = Record(core::ChildSagaId(undone, 0));
+  EXPECT_EQ(rolled_back.summary.status, core::SagaStatus::kCompensated);
+  EXPECT_EQ(Types(rolled_back),
+            (std::vector<std::string>{
+                "SagaStarted", "StepStarted", "StepSucceeded", "StepStarted",
+                "StepSucceeded", "SagaCompleted", "CancelRequested",
+                "CompensationStarted", "CompensationStepStarted",
+                "CompensationStepSucceeded", "SagaCompensated"}));
+  EXPECT_EQ(participant_.Effects("release_reservation"), 1);
 }
 
 TEST_F(EngineTest, StartPastTheBacklogBoundIsRefusedAndWritesNothing) {

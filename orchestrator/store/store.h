@@ -58,6 +58,10 @@ struct SagaSummary {
   // lease of its last writer, which no longer means anything.
   std::string lease_owner;
   int64_t lease_expires_ms = 0;
+  // A child saga's parent and the parent's step that started it (written
+  // by Create; empty for a saga started through the API).
+  std::string parent_saga_id;
+  std::string parent_step;
 };
 
 // One transaction's worth of writes for one saga.
@@ -95,6 +99,7 @@ struct ListQuery {
   std::string saga_type;                   // empty: any
   std::optional<core::SagaStatus> status;  // none: any
   int64_t created_after_ms = 0;            // 0: any
+  std::string parent_saga_id;              // empty: any; else its children
   int limit = 50;
   // Resume after this (created_ms, saga_id) position (newest first).
   std::optional<std::pair<int64_t, std::string>> after;

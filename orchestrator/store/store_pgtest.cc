@@ -328,6 +328,33 @@ TYPED_TEST(SagaStoreTest, ListFiltersByCreationTime) {
   EXPECT_EQ(page->sagas[0].saga_id, "new");
 }
 
+// A child saga's row names its parent and the parent's step; the list of
+// one parent's children holds them and nothing else.
+TYPED_TEST(SagaStoreTest, ChildSagasKeepTheirParentAndListByIt) {
+  this->MakeSaga("parent", SagaStatus::kRunning, 0, kT0);
+  for (const std::string& child : {"child-a", "child-b"}) {
+    AppendBatch batch = CreateBatch(child, kType, kInput, "", kT0 + 10);
+    batch.summary.parent_saga_id = "parent";
+    batch.summary.parent_step = "pay";
+    ASSERT_TRUE(this->store().Create(batch).ok());
+  }
+  absl::StatusOr<SagaRecord> loaded = this->store().Load("child-a");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->summary.parent_saga_id, "parent");
+  EXPECT_EQ(loaded->summary.parent_step, "pay");
+  // An append does not touch the link.
+  ASSERT_TRUE(this->store()
+                  .Append(AdvanceBatch("child-a", 1, 1, SagaStatus::kRunning))
+                  .ok());
+  EXPECT_EQ(this->store().LoadSummary("child-a")->parent_saga_id, "parent");
+  EXPECT_EQ(this->store().LoadSummary("parent")->parent_saga_id, "");
+  ListQuery query;
+  query.parent_saga_id = "parent";
+  absl::StatusOr<ListPage> page = this->store().List(query);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(Ids(page->sagas), (std::vector<std::string>{"child-b", "child-a"}));
+}
+
 TYPED_TEST(SagaStoreTest, LoadOfAnUnknownSagaIsNotFound) {
   EXPECT_EQ(this->store().Load("nope").status().code(),
             absl::StatusCode::kNotFound);

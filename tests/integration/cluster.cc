@@ -605,9 +605,11 @@ std::set<std::string> TestCluster::MailSagaIds() {
   return ids;
 }
 
-void TestCluster::ExpectParticipantsAgree(const Saga& saga) {
+void TestCluster::ExpectParticipantsAgree(const Saga& saga,
+                                          const std::string& reservations_of) {
   const std::string& id = saga.saga_id();
-  int active = ActiveReservations(id);
+  int active =
+      ActiveReservations(reservations_of.empty() ? id : reservations_of);
   int mails = Mails(id);
   switch (saga.status()) {
     case saga::v1::SAGA_STATUS_COMPLETED:

@@ -202,7 +202,10 @@ class TestCluster {
   //   pending;
   //   FAILED / still running -> a test failure with the saga's error.
   // Failures are non-fatal (EXPECT) and name the saga.
-  void ExpectParticipantsAgree(const saga::v1::Saga& saga);
+  // `reservations_of`: the saga whose reservation counts (a child saga's,
+  // for a parent whose hold is a child); empty: the saga's own.
+  void ExpectParticipantsAgree(const saga::v1::Saga& saga,
+                               const std::string& reservations_of = "");
 
   int orchestrator_port(size_t instance = 0) const {
     return orchestrators_.at(instance).port;

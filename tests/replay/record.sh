@@ -24,7 +24,7 @@ DOCTOR_PORT=${DOCTOR_PORT:-55473}
 EMAIL_PORT=${EMAIL_PORT:-55474}
 PAYMENT_PORT=${PAYMENT_PORT:-55475}
 ALL_SCENARIOS=(healthy notify_fails operator retries timeout crash_cancel
-  unknown_outcome pivot_unknown saga_model async)
+  unknown_outcome pivot_unknown saga_model async children)
 # Most goldens are of version 1 of the booking saga, whose pivot gave up
 # after 4 attempts (tests/testdata/booking_v1); scenarios of the current
 # version switch to sagas/ with use_definitions.
@@ -358,6 +358,21 @@ scenario_async() {
   finish "$id" COMPLETED
   save "$id" async_completion
   stop payment
+  use_definitions "$ROOT/tests/testdata/booking_v1"
+}
+
+scenario_children() {
+  use_definitions "$ROOT/tests/testdata/children"
+  local id child
+  id=$(ctl start family_booking --input '{"patient_id": "p-1002", "preferred_date": "2026-12-15", "specialty": "pediatrics", "second_specialty": "astrology"}')
+  wait_for "$id" '.type == "StepAccepted"'
+  child=$(ctl -o json show "$id" | jq -r '.saga.steps[0].child_saga_id')
+  wait_for "$child" '.type == "StepStarted" and .step == "confirm"'
+  ctl signal "$child" confirm --payload '{"by": "clinic"}' >/dev/null
+  finish "$id" COMPENSATED
+  finish "$child" COMPENSATED
+  save "$id" child_saga_parent
+  save "$child" child_saga_rolled_back
   use_definitions "$ROOT/tests/testdata/booking_v1"
 }
 

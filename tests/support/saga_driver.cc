@@ -29,6 +29,13 @@ Decision SagaDriver::Start(const std::string& input, int64_t start_at_ms) {
       core::DecideStart(def_, input, NextContext(false), {}, "", start_at_ms));
 }
 
+Decision SagaDriver::StartAsChild(const std::string& input,
+                                  const core::ParentLink& parent) {
+  state_ = core::NewSagaState(def_, "s1");
+  return Commit(
+      core::DecideStart(def_, input, NextContext(false), {}, "", 0, parent));
+}
+
 Decision SagaDriver::SignalSaga(const std::string& name, const std::string& key,
                                 const std::string& payload) {
   Signal s;

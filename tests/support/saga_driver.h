@@ -66,6 +66,9 @@ class SagaDriver {
   // Starts saga "s1" (scheduled, with a start_at_ms later than `now`).
   core::Decision Start(const std::string& input = kBookingInput,
                        int64_t start_at_ms = 0);
+  // Starts saga "s1" as the child of `parent` (core/child_saga.h).
+  core::Decision StartAsChild(const std::string& input,
+                              const core::ParentLink& parent);
   // SignalSaga: signal `name` under idempotency key `key`.
   core::Decision SignalSaga(const std::string& name, const std::string& key,
                             const std::string& payload = "{}");

@@ -245,6 +245,10 @@ std::string RenderSagaTable(const v1::Saga& saga, int64_t now_unix_ms) {
       {"Created", created},
       {"Updated", updated},
   };
+  if (!saga.parent_saga_id().empty()) {
+    rows.push_back({"Parent", saga.parent_saga_id() + " (step " +
+                                  saga.parent_step() + ")"});
+  }
   if (saga.start_at_unix_ms() != 0) {
     rows.push_back(
         {"Scheduled start", FormatTimestamp(saga.start_at_unix_ms())});
@@ -283,6 +287,18 @@ std::string RenderSagaTable(const v1::Saga& saga, int64_t now_unix_ms) {
                                kResultWidth)});
     }
     out += signals.Render();
+  }
+  std::vector<std::pair<std::string, std::string>> children;
+  for (const v1::Step& step : saga.steps()) {
+    if (!step.child_saga_id().empty()) {
+      children.push_back({step.name(), step.child_saga_id()});
+    }
+  }
+  if (!children.empty()) {
+    out += "\nChild sagas:\n";
+    Table table({"STEP", "CHILD SAGA"});
+    for (const auto& [step, child] : children) table.AddRow({step, child});
+    out += table.Render();
   }
   return out;
 }

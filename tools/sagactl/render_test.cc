@@ -262,6 +262,28 @@ TEST(RenderSagaTableTest, AcceptedStepShowsUntilWhenItWaitsForItsCompletion) {
       << text;
 }
 
+TEST(RenderSagaTableTest, ShowsTheParentAndTheChildSagas) {
+  v1::Saga child;
+  child.set_saga_id("c1");
+  child.set_parent_saga_id("p1");
+  child.set_parent_step("payment");
+  EXPECT_NE(
+      RenderSagaTable(child, kT0).find("Parent:           p1 (step payment)\n"),
+      std::string::npos)
+      << RenderSagaTable(child, kT0);
+
+  v1::Saga parent;
+  parent.set_saga_id("p1");
+  parent.add_steps()->set_name("reserve");
+  v1::Step* payment = parent.add_steps();
+  payment->set_name("payment");
+  payment->set_child_saga_id("c1");
+  const std::string text = RenderSagaTable(parent, kT0);
+  EXPECT_EQ(text.substr(text.find("Child sagas:")),
+            "Child sagas:\nSTEP     CHILD SAGA\npayment  c1\n")
+      << text;
+}
+
 TEST(RenderSagaTableTest, SagaWithoutStepsSaysSo) {
   v1::Saga saga;
   saga.set_saga_id("s3");

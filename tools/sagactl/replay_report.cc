@@ -35,6 +35,8 @@ const char* CommandKindName(core::Command::Kind kind) {
       return "wait_until";
     case core::Command::Kind::kFinished:
       return "finished";
+    case core::Command::Kind::kAwaitChild:
+      return "await_child";
   }
   return "unknown";
 }
@@ -133,6 +135,9 @@ std::string DescribeCommands(const std::vector<core::Command>& commands,
         break;
       case core::Command::Kind::kFinished:
         out += "finished";
+        break;
+      case core::Command::Kind::kAwaitChild:
+        out += "await the child of " + StepName(definition, command.step);
         break;
     }
   }

@@ -267,6 +267,7 @@ Runner DefineList(CLI::App& command) {
     std::string status;
     std::string type;
     std::string since;
+    std::string parent;
     int limit = kDefaultListLimit;
     bool all = false;
   };
@@ -274,6 +275,8 @@ Runner DefineList(CLI::App& command) {
   command.add_option("--status", args->status, "Only sagas in this status")
       ->check(StatusValidator, "STATUS");
   command.add_option("--type", args->type, "Only sagas of this type");
+  command.add_option("--parent", args->parent,
+                     "Only the child sagas of this saga id");
   Duration(command.add_option("--since", args->since,
                               "Only sagas created within this long, e.g. "
                               "1h"));
@@ -288,6 +291,7 @@ Runner DefineList(CLI::App& command) {
   return [args](Context& ctx) -> absl::Status {
     v1::ListSagasRequest request;
     request.set_saga_type(args->type);
+    request.set_parent_saga_id(args->parent);
     if (!args->status.empty()) {
       absl::StatusOr<v1::SagaStatus> status = ParseSagaStatus(args->status);
       if (!status.ok()) {

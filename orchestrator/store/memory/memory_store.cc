@@ -271,6 +271,10 @@ absl::StatusOr<ListPage> MemoryStore::List(const ListQuery& query) {
         continue;
       }
       if (summary.created_ms <= query.created_after_ms) continue;
+      if (!query.parent_saga_id.empty() &&
+          summary.parent_saga_id != query.parent_saga_id) {
+        continue;
+      }
       if (query.after.has_value() &&
           std::tie(summary.created_ms, summary.saga_id) >=
               std::tie(query.after->first, query.after->second)) {

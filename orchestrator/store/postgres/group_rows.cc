@@ -172,6 +172,12 @@ void GroupRows::AddCreatedSaga(const AppendBatch& batch, size_t idx) {
   } else {
     row.Str("idempotency_key", summary.idempotency_key);
   }
+  if (summary.parent_saga_id.empty()) {
+    row.Null("parent_id").Null("parent_step");
+  } else {
+    row.Str("parent_id", summary.parent_saga_id)
+        .Str("parent_step", summary.parent_step);
+  }
 }
 
 void GroupRows::AddAppendedSaga(const AppendBatch& batch, size_t idx) {

@@ -92,6 +92,8 @@ TEST(GroupRowsTest, CreateRowsCarryEveryColumnAndEmbedJson) {
   batch.saga_id = "s-2";
   batch.summary.saga_id = "s-2";
   batch.summary.idempotency_key = "key-2";
+  batch.summary.parent_saga_id = "p-1";
+  batch.summary.parent_step = "pay";
   rows.AddCreatedSaga(batch, 1);
   rows.AddHistory(batch, 1);
 
@@ -104,8 +106,11 @@ TEST(GroupRowsTest, CreateRowsCarryEveryColumnAndEmbedJson) {
       "input": {"a": {"x": null}, "b": [1, 2.5]}, "idempotency_key": null,
       "last_seq": 3, "created_ms": 1700000000000,
       "updated_ms": 1700000000123, "current_attempt": 2,
-      "writer": "orch-a", "lease_ttl_ms": 15000})"));
+      "writer": "orch-a", "lease_ttl_ms": 15000, "parent_id": null,
+      "parent_step": null})"));
   EXPECT_EQ(sagas[1]["idempotency_key"], "key-2");
+  EXPECT_EQ(sagas[1]["parent_id"], "p-1");
+  EXPECT_EQ(sagas[1]["parent_step"], "pay");
 
   const Json events = Json::parse(rows.TakeEvents());
   ASSERT_EQ(events.size(), 2u);

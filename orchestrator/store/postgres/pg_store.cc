@@ -61,6 +61,8 @@ absl::StatusOr<SagaSummary> SummaryFromRow(const pqxx::row& row) {
   summary.current_attempt = row[11].as<int>();
   summary.lease_owner = row[12].as<std::string>();
   summary.lease_expires_ms = row[13].as<int64_t>();
+  summary.parent_saga_id = row[14].as<std::string>();
+  summary.parent_step = row[15].as<std::string>();
   return summary;
 }
 
@@ -539,7 +541,8 @@ absl::StatusOr<ListPage> PgStore::List(const ListQuery& query) {
         // One row past the page tells whether another page exists.
         const pqxx::result rows = tx.exec_prepared(
             kListSagas, NullIfEmpty(query.saga_type), status, after_ms,
-            after_id, static_cast<int64_t>(query.limit) + 1, created_after);
+            after_id, static_cast<int64_t>(query.limit) + 1, created_after,
+            NullIfEmpty(query.parent_saga_id));
         ListPage page;
         for (const pqxx::row& row : rows) {
           if (page.sagas.size() == static_cast<size_t>(query.limit)) {

@@ -14,7 +14,8 @@ namespace saga::store::pg_sql {
   "(EXTRACT(EPOCH FROM created_at) * 1000)::bigint, "                     \
   "(EXTRACT(EPOCH FROM updated_at) * 1000)::bigint, current_attempt, "    \
   "COALESCE(lease_owner, ''), "                                           \
-  "COALESCE((EXTRACT(EPOCH FROM lease_expires_at) * 1000)::bigint, 0) "
+  "COALESCE((EXTRACT(EPOCH FROM lease_expires_at) * 1000)::bigint, 0), "  \
+  "COALESCE(parent_id, ''), COALESCE(parent_step, '') "
 
 // A group of batches arrives as three JSON arrays, so one statement writes a
 // group of any size: $1 has a row per batch (its saga row, keyed by `idx`,
@@ -67,16 +68,17 @@ inline constexpr char kCreateGroupSql[] =
     "   status text, current_step text, error text, input jsonb,"
     "   idempotency_key text, last_seq bigint, created_ms bigint,"
     "   updated_ms bigint, current_attempt int, writer text,"
-    "   lease_ttl_ms bigint)), "
+    "   lease_ttl_ms bigint, parent_id text, parent_step text)), "
     "written AS ("
     " INSERT INTO sagas (saga_id, saga_type, definition_version, status,"
     "  current_step, error, input, idempotency_key, last_seq, created_at,"
-    "  updated_at, current_attempt, lease_owner, lease_expires_at)"
+    "  updated_at, current_attempt, lease_owner, lease_expires_at,"
+    "  parent_id, parent_step)"
     " SELECT saga_id, saga_type, definition_version, status, current_step,"
     "  error, input, idempotency_key, last_seq,"
     "  " SAGA_MS_TO_TIMESTAMP("created_ms") ","
     "  " SAGA_MS_TO_TIMESTAMP("updated_ms") ", current_attempt, writer,"
-    "  " SAGA_LEASE_UNTIL("lease_ttl_ms")
+    "  " SAGA_LEASE_UNTIL("lease_ttl_ms") ", parent_id, parent_step"
     " FROM b ORDER BY idx"
     " ON CONFLICT (idempotency_key) DO NOTHING"
     " RETURNING saga_id), " SAGA_INSERT_GROUP_ROWS("written")
@@ -189,6 +191,7 @@ inline constexpr char kListSagasSql[] =
     "    $4::text))"
     "  AND ($6::bigint IS NULL OR created_at >"
     "   TIMESTAMPTZ 'epoch' + $6::bigint * INTERVAL '1 millisecond')"
+    "  AND ($7::text IS NULL OR parent_id = $7)"
     " ORDER BY created_at DESC, saga_id DESC"
     " LIMIT $5";
 
