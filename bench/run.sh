@@ -29,7 +29,8 @@
 #   ORCH_FLAGS="..." (extra saga-orchestrator flags) BUILD_DIR=build
 #   SKIP_BUILD=1 KEEP=1 (keep the run directory: logs, PostgreSQL data)
 #   PEERS=1 PEER_DURATION=10 PEER_CONCURRENCY="1 16 64" (needs npm and root)
-#   PHASES="sweep pgbench park restart" (a subset runs only those)
+#   PHASES="sweep parallel pgbench park restart" (a subset runs only those;
+#   parallel: bench_parallel, a 3-way parallel group, at each concurrency)
 #   PERF_C=256: record the orchestrator and this run's PostgreSQL with perf
 #     (DWARF call graphs) during that concurrency's window; the tops are
 #     printed after the table and the run directory is kept.
@@ -59,7 +60,7 @@ PEERS=${PEERS:-0}
 PEER_DURATION=${PEER_DURATION:-$DURATION}
 PEER_CONCURRENCY=${PEER_CONCURRENCY:-1 16 64}
 PERF_C=${PERF_C:-}
-PHASES=${PHASES:-sweep pgbench park restart}
+PHASES=${PHASES:-sweep parallel pgbench park restart}
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -161,7 +162,8 @@ sql postgres "CREATE DATABASE bench"
 ORCH_DSN="host=127.0.0.1 port=$SAGA_PG_PORT user=saga passfile=$SAGA_PG_PASSFILE dbname=orchestrator"
 
 mkdir -p "$RUN_DIR/sagas"
-cp "$ROOT/sagas/appointment_booking.yaml" "$ROOT/bench/sagas/bench_parked.yaml" "$RUN_DIR/sagas/"
+cp "$ROOT/sagas/appointment_booking.yaml" "$ROOT/bench/sagas/bench_parked.yaml" \
+  "$ROOT/bench/sagas/bench_parallel.yaml" "$RUN_DIR/sagas/"
 
 # --- processes ------------------------------------------------------------
 PARTICIPANT_PID= PARTICIPANT_ADDR= PARTICIPANT_LOG=
@@ -317,6 +319,23 @@ $(calc %.2f "$events / $sagas") $(cpu_per_saga "$cpu0" "$cpu1" "${r[total]}" "${
   CALL_P50=${rtt[p50_ms]} CALL_P99=${rtt[p99_ms]}
 }
 
+# --- 1b. a 3-way parallel group ------------------------------------------
+# bench_parallel: validate, three holds at once, notify (5 calls, 4 of them
+# in 3 rounds), at the sweep's concurrencies.
+declare -A PARALLEL
+phase_parallel() {
+  local c line
+  for c in $CONCURRENCY; do
+    log "parallel: concurrency $c, ${WARMUP}s warm-up + ${DURATION}s"
+    line=$(load --mode closed --saga-type bench_parallel -c "$c" \
+      --warmup "$WARMUP" --duration "$DURATION") ||
+      die "load generator failed on bench_parallel at concurrency $c: $line"
+    local -A r=()
+    parse_kv r "$line"
+    PARALLEL[$c]="${r[sagas_per_s]} ${r[p50_ms]} ${r[p99_ms]}"
+  done
+}
+
 # --- 2. pgbench -------------------------------------------------------------
 PGBENCH_TPS= COMMIT_MS=
 # pgbench's single-row INSERT TPS with $1 clients for $2 seconds.
@@ -434,6 +453,18 @@ stop_pid "$PARTICIPANT_PID"
     for c in $CONCURRENCY; do
       read -r rate p50 p99 tps_saga tpc wcs xcs eps cpu <<<"${SWEEP[$c]}"
       echo "| $c | $rate | $p50 | $p99 | $tps_saga | $tpc | $wcs | $xcs | $eps | $cpu |"
+    done
+  fi
+  if [[ ${#PARALLEL[@]} -gt 0 ]]; then
+    echo
+    echo "3-way parallel group (bench_parallel: validate, three holds at once, notify) beside the linear booking saga:"
+    echo
+    echo "| C | parallel sagas/s | p50 ms | p99 ms | linear sagas/s | p50 ms | p99 ms |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|"
+    for c in $CONCURRENCY; do
+      read -r rate p50 p99 <<<"${PARALLEL[$c]}"
+      read -r lrate lp50 lp99 _ <<<"${SWEEP[$c]:-- - -}"
+      echo "| $c | $rate | $p50 | $p99 | $lrate | $lp50 | $lp99 |"
     done
   fi
   echo

@@ -734,8 +734,9 @@ Decision DecideParentRollback(const SagaDefinition& definition,
   Event cancel = b.Make(EventType::kCancelRequested);
   cancel.error = signal.error;
   b.Emit(std::move(cancel));
-  b.BeginCompensation(signal.error.empty() ? "cancelled"
-                                           : "cancelled: " + signal.error);
+  b.BeginCompensation(
+      signal.error.empty() ? "cancelled" : "cancelled: " + signal.error,
+      kCancelledInFlightError);
   return std::move(b).Finish();
 }
 

@@ -34,6 +34,7 @@ constexpr char kDeadline[] = "appointment_booking_deadline";
 constexpr char kPayment[] = "appointment_booking_payment";
 constexpr char kPaymentTimeout[] = "appointment_booking_payment_timeout";
 constexpr char kChild[] = "appointment_booking_child";
+constexpr char kPrepaid[] = "prepaid_booking";
 constexpr milliseconds kSagaTimeout{60000};
 
 struct SagaPath {
@@ -183,6 +184,20 @@ std::vector<SagaPath> Paths() {
        1,
        "validate_patient",
        {{"after_step_started_commit", 3}, {"after_reply_before_commit", 4}}},
+      // A parallel group: the doctor is reserved while the charge waits
+      // for its completion, which declines it; the reservation made beside
+      // it is released. Hit 2 of the intents is the commit that starts both
+      // branches at once.
+      {"parallel, charge declined",
+       kPrepaid,
+       PaymentInput("p-1003", "2026-12-21", "cardiology"),
+       {{"payment",
+         {"--settle-after-ms", "200", "--decline-above-cents", "1000"}}},
+       false,
+       SAGA_STATUS_COMPENSATED,
+       1,
+       "validate_patient",
+       {{"after_step_started_commit", 2}}},
       // The hold is a child saga: a crash as the child is created (hit 2
       // of the start commits) leaves the parent's start of it unanswered;
       // one at the first terminal commit (the child's) falls between the
