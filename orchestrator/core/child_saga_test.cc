@@ -252,7 +252,7 @@ TEST(ChildSagaTest, WithoutATimeoutTheStepWaitsForItsChildUnbounded) {
   saga.now += 400LL * 24 * 3600 * 1000;
   d = saga.FireTimer();
   EXPECT_TRUE(d.events.empty());
-  EXPECT_TRUE(saga.state().awaiting_completion);
+  EXPECT_TRUE(CurrentActivity(saga.state()).awaiting_completion);
 }
 
 TEST(ChildSagaTest, TheCompletedChildsOutputIsTheStepsOutput) {

@@ -332,7 +332,7 @@ TYPED_TEST(SagaStoreTest, ListFiltersByCreationTime) {
 // one parent's children holds them and nothing else.
 TYPED_TEST(SagaStoreTest, ChildSagasKeepTheirParentAndListByIt) {
   this->MakeSaga("parent", SagaStatus::kRunning, 0, kT0);
-  for (const std::string& child : {"child-a", "child-b"}) {
+  for (const char* child : {"child-a", "child-b"}) {
     AppendBatch batch = CreateBatch(child, kType, kInput, "", kT0 + 10);
     batch.summary.parent_saga_id = "parent";
     batch.summary.parent_step = "pay";
