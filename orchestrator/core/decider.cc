@@ -447,7 +447,7 @@ class Builder {
 
  private:
   const SagaDefinition& def_;
-  const SagaState& before_;
+  const SagaState& before_;  // outlives the builder (the callers' state)
   SagaState state_;
   const DecideContext& ctx_;
   std::vector<Event> events_;
@@ -749,7 +749,8 @@ Decision DecideStart(const SagaDefinition& definition,
                      const std::string& input_json, const DecideContext& ctx,
                      const TraceContext& trace, const std::string& started_by,
                      int64_t start_at_ms) {
-  Builder b(definition, NewSagaState(definition, ""), ctx);
+  const SagaState initial = NewSagaState(definition, "");
+  Builder b(definition, initial, ctx);
   Event started = b.Make(EventType::kSagaStarted);
   started.saga_type = definition.name;
   started.definition_version = definition.version;
