@@ -190,7 +190,7 @@ std::vector<SagaPath> Paths() {
       // branches at once.
       {"parallel, charge declined",
        kPrepaid,
-       PaymentInput("p-1003", "2026-12-21", "cardiology"),
+       PaymentInput("p-1001", "2026-12-21", "cardiology"),
        {{"payment",
          {"--settle-after-ms", "200", "--decline-above-cents", "1000"}}},
        false,

@@ -21,7 +21,7 @@ namespace {
 using std::chrono::seconds;
 
 std::string PrepaidInput(int n, int amount_cents) {
-  std::string input = BookingInput("p-100" + std::to_string(1 + n % 4),
+  std::string input = BookingInput(n % 2 == 0 ? "p-1001" : "p-1002",
                                    "2026-12-" + std::to_string(10 + n),
                                    n % 2 == 0 ? "cardiology" : "dermatology");
   input.pop_back();
