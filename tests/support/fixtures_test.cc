@@ -6,6 +6,7 @@
 
 #include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"
+#include "orchestrator/core/definition_loader.h"
 #include "orchestrator/store/memory/memory_store.h"
 #include "tests/support/definitions.h"
 #include "tests/support/forwarding_store.h"
@@ -16,14 +17,26 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TEST(TestDefinitionTest, EveryTestdataFolderHoldsOneDefinitionThatLoads) {
+TEST(TestDefinitionTest, EveryTestdataFolderHoldsDefinitionsThatLoad) {
   int folders = 0;
   for (const auto& entry :
        std::filesystem::directory_iterator(SourcePath("tests/testdata"))) {
     if (!entry.is_directory()) continue;
     ++folders;
     const std::string name = entry.path().filename().string();
-    EXPECT_FALSE(TestDefinition(name).name.empty()) << name;
+    int files = 0;
+    for (const auto& file : std::filesystem::directory_iterator(entry)) {
+      files += file.path().extension() == ".yaml";
+    }
+    if (files == 1) {
+      EXPECT_FALSE(TestDefinition(name).name.empty()) << name;
+    } else {
+      // A parent and its children's types (children/) load as a set.
+      absl::StatusOr<std::vector<core::SagaDefinition>> all =
+          core::LoadDefinitionDir(TestDefinitionDir(name));
+      ASSERT_TRUE(all.ok()) << name << ": " << all.status();
+      EXPECT_EQ(all->size(), static_cast<size_t>(files)) << name;
+    }
   }
   EXPECT_GE(folders, 3);
 }
