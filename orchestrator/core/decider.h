@@ -185,11 +185,11 @@ absl::Status MayStartCompensation(const SagaDefinition& definition,
                                   const SagaState& state);
 
 // The commands implied by a state with nothing new happening: used after
-// applying a decision's events, and by replay to compare. A call in flight
-// is its call; a saga step waiting for its child is kAwaitChild; a running
-// saga with anything timed (a backoff, a waiting
-// step's due time, a scheduled start, the deadline) gets one kWaitUntil at
-// the earliest of them; ended: kFinished.
+// applying a decision's events, and by replay to compare. Each call in
+// flight (one per parallel branch under way) is its call; a saga step
+// waiting for its child is kAwaitChild; a running saga with anything timed
+// (a backoff, a waiting step's due time, a scheduled start, the deadline)
+// gets one kWaitUntil at the earliest of them; ended: kFinished.
 //
 // Deadlines (SagaDefinition::deadline_ms): when the timer finds the
 // deadline passed while the saga runs, DeadlinePassed is recorded; if the
