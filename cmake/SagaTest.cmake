@@ -1,4 +1,5 @@
-# saga_add_test(<target> [TIMEOUT <seconds>] [COST <n>] [LABELS <label>...])
+# saga_add_test(<target> [TIMEOUT <seconds>] [COST <n>] [RESOURCE_LOCK <name>]
+#               [LABELS <label>...])
 #
 # Registers the GoogleTest executable <target> with ctest (one ctest test per
 # TEST), labelled by the suffix of its name, which says what it needs:
@@ -15,7 +16,8 @@
 # with
 #   saga_add_test(foo_test)
 function(saga_add_test target)
-  cmake_parse_arguments(PARSE_ARGV 1 ARG "" "TIMEOUT;COST" "LABELS")
+  cmake_parse_arguments(PARSE_ARGV 1 ARG "" "TIMEOUT;COST;RESOURCE_LOCK"
+                        "LABELS")
   if(ARG_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "saga_add_test(${target}): unknown arguments "
                         "${ARG_UNPARSED_ARGUMENTS}")
@@ -41,6 +43,9 @@ function(saga_add_test target)
     set(cost ${ARG_COST})
   endif()
   string(APPEND properties " COST ${cost}")
+  if(ARG_RESOURCE_LOCK)
+    string(APPEND properties " RESOURCE_LOCK ${ARG_RESOURCE_LOCK}")
+  endif()
   # Listing the tests of a big binary can take a while under a sanitizer on
   # a busy machine: 60 s rather than the default 5 s.
   gtest_discover_tests(${target} DISCOVERY_TIMEOUT 60 TEST_LIST ${target}_TESTS)
