@@ -341,6 +341,16 @@ class Builder {
     Emit(std::move(event));
   }
 
+  // A cancel (an API request, or a parent rolling its child back): recorded
+  // with its reason, then the rollback. REQUIRES: MayStartCompensation.
+  void Cancel(const std::string& reason) {
+    Event cancel = Make(EventType::kCancelRequested);
+    cancel.error = reason;
+    Emit(std::move(cancel));
+    BeginCompensation(reason.empty() ? "cancelled" : "cancelled: " + reason,
+                      kCancelledInFlightError);
+  }
+
   // Ends the saga FAILED for an operator; forward steps still under way
   // are stopped first (`why`, see StopActiveSteps).
   void Fail(const std::string& reason, const std::string& why = "") {
@@ -470,12 +480,7 @@ Decision DecideCancel(const SagaDefinition& definition, const SagaState& state,
                                                 std::string(may.message())));
   }
   Builder b(definition, state, ctx);
-  Event cancel = b.Make(EventType::kCancelRequested);
-  cancel.error = signal.error;
-  b.Emit(std::move(cancel));
-  b.BeginCompensation(
-      signal.error.empty() ? "cancelled" : "cancelled: " + signal.error,
-      kCancelledInFlightError);
+  b.Cancel(signal.error);
   return std::move(b).Finish();
 }
 
@@ -731,12 +736,7 @@ Decision DecideParentRollback(const SagaDefinition& definition,
         "cannot roll back the completed saga: " + std::string(may.message())));
   }
   Builder b(definition, state, ctx);
-  Event cancel = b.Make(EventType::kCancelRequested);
-  cancel.error = signal.error;
-  b.Emit(std::move(cancel));
-  b.BeginCompensation(
-      signal.error.empty() ? "cancelled" : "cancelled: " + signal.error,
-      kCancelledInFlightError);
+  b.Cancel(signal.error);
   return std::move(b).Finish();
 }
 
