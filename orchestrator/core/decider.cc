@@ -87,11 +87,12 @@ class Builder {
   }
 
   // StepStarted or CompensationStepStarted; an attempt of an asynchronous
-  // step gets the decision's completion token.
-  Event MakeStarted(EventType type, int k, int attempt) const {
+  // step gets the decision's next unused completion token.
+  Event MakeStarted(EventType type, int k, int attempt) {
     Event event = Make(type, k, attempt);
-    if (type == EventType::kStepStarted && def_.steps[k].async_completion) {
-      event.completion_token = ctx_.completion_token;
+    if (type == EventType::kStepStarted && def_.steps[k].async_completion &&
+        tokens_used_ < ctx_.completion_tokens.size()) {
+      event.completion_token = ctx_.completion_tokens[tokens_used_++];
     }
     return event;
   }
@@ -463,6 +464,7 @@ class Builder {
   const SagaState& before_;  // outlives the builder (the callers' state)
   SagaState state_;
   const DecideContext& ctx_;
+  size_t tokens_used_ = 0;  // of ctx_.completion_tokens
   std::vector<Event> events_;
 };
 

@@ -102,16 +102,21 @@ struct DecideContext {
   // A constructor, not an aggregate, so the callers that have no token to
   // give keep writing {now, random}.
   DecideContext() = default;
-  DecideContext(int64_t now, double random, std::string token = "")
-      : now_ms(now), unit_random(random), completion_token(std::move(token)) {}
+  DecideContext(int64_t now, double random,
+                std::vector<std::string> tokens = {})
+      : now_ms(now),
+        unit_random(random),
+        completion_tokens(std::move(tokens)) {}
 
   int64_t now_ms = 0;
   double unit_random = 0.0;  // in [0, 1); used for backoff jitter
-  // An unguessable secret (the engine draws 128 random bits) given to the
-  // attempt this decision starts, if it starts one of an asynchronous step:
-  // recorded in its StepStarted, so a replay uses the recorded one. Unused
-  // otherwise (may then be empty).
-  std::string completion_token;
+  // Unguessable secrets (the engine draws 128 random bits each), one for
+  // each attempt of an asynchronous step this decision starts, taken in
+  // the order the attempts start: each is recorded in its StepStarted, so
+  // a replay gives the recorded ones. A decision of a parallel group may
+  // start several; no two steps share a token. A caller gives as many as
+  // the definition has asynchronous steps (none for most definitions).
+  std::vector<std::string> completion_tokens;
 };
 
 struct Command {

@@ -229,6 +229,49 @@ std::string LoadError(const std::string& steps) {
   return def.ok() ? "" : std::string(def.status().message());
 }
 
+// Two asynchronous branches start in one decision: each attempt gets its
+// own completion token, and one branch's token completes only that branch.
+TEST(DeciderParallelTest,
+     AsynchronousBranchesStartedTogetherGetTheirOwnTokens) {
+  absl::StatusOr<SagaDefinition> def = ParseDefinition(R"(
+name: two_charges
+version: 1
+steps:
+  - parallel:
+      - {name: deposit, kind: compensatable, participant: pay, action: charge, compensation: refund,
+         completion: async, timeout: 1h, call_timeout: 2s}
+      - {name: fee, kind: compensatable, participant: pay, action: charge, compensation: refund,
+         completion: async, timeout: 1h, call_timeout: 2s}
+  - {name: notify, kind: pivot, participant: p, action: notify, timeout: 1s}
+)",
+                                                       "two_charges.yaml");
+  ASSERT_TRUE(def.ok()) << def.status();
+  Saga saga(*def);
+  Decision d = saga.Start("{}");
+  ASSERT_EQ(Labels(d.events),
+            (Labels_{"SagaStarted", "StepStarted 0/1", "StepStarted 1/1"}));
+  const std::string deposit_token = d.events[1].completion_token;
+  const std::string fee_token = d.events[2].completion_token;
+  EXPECT_EQ(deposit_token, "token-1");
+  EXPECT_EQ(fee_token, "token-1.2");
+  saga.AnswerStep(0, CallOutcome::kAccepted);
+  saga.AnswerStep(1, CallOutcome::kAccepted);
+
+  Signal wrong;
+  wrong.kind = Signal::Kind::kStepCompletion;
+  wrong.step = 1;
+  wrong.completion_token = deposit_token;
+  wrong.outcome = CallOutcome::kSucceeded;
+  wrong.output_json = "{}";
+  EXPECT_EQ(Decide(*def, saga.state(), wrong, DecideContext{saga.now, 0})
+                .refusal.code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  Signal right = wrong;
+  right.completion_token = fee_token;
+  EXPECT_EQ(Labels(saga.Send(right).events), (Labels_{"StepSucceeded 1/1"}));
+}
+
 TEST(DeciderParallelTest, TheLoaderRefusesGroupsThatCannotBeRunSafely) {
   const std::string a =
       "  - {name: a, kind: compensatable, participant: p, action: a, "

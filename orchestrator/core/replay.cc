@@ -1,5 +1,6 @@
 #include "orchestrator/core/replay.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "nlohmann/json.hpp"
@@ -371,7 +372,7 @@ class Replayer {
     // the saga input.
     Decision start = DecideStart(
         def_, first.input_json,
-        DecideContext{first.at_ms, kNoJitterDraw, NextToken(0)},
+        DecideContext{first.at_ms, kNoJitterDraw, NextTokens(0)},
         TraceContext{first.traceparent, first.tracestate}, first.started_by,
         first.due_ms, ParentLink{first.parent_saga_id, first.parent_step});
     if (first.saga_type == def_.name &&
@@ -393,7 +394,7 @@ class Replayer {
     }
     Decision decision =
         decide(def_, report_.state, *signal,
-               DecideContext{event.at_ms, kNoJitterDraw, NextToken(i)});
+               DecideContext{event.at_ms, kNoJitterDraw, NextTokens(i)});
     if (!decision.refusal.ok()) {
       Diverge(i, event, std::nullopt,
               "the code refuses " + DescribeSignal(def_, *signal) + ": " +
@@ -408,16 +409,21 @@ class Replayer {
     return Match(decision.events);
   }
 
-  // The completion token recorded by the next StepStarted from `i` on: the
-  // one the decision at `i` drew, if it starts an attempt (a decision
-  // starts at most one).
-  std::string NextToken(size_t i) const {
-    for (; i < recorded_.size(); ++i) {
-      if (recorded_[i].type == EventType::kStepStarted) {
-        return recorded_[i].completion_token;
+  // The completion tokens recorded by the next StepStarted events from `i`
+  // on, as many as the definition has asynchronous steps: the decision at
+  // `i` takes those of the attempts it starts, in order.
+  std::vector<std::string> NextTokens(size_t i) const {
+    const size_t wanted = static_cast<size_t>(std::count_if(
+        def_.steps.begin(), def_.steps.end(),
+        [](const StepDefinition& s) { return s.async_completion; }));
+    std::vector<std::string> tokens;
+    for (; i < recorded_.size() && tokens.size() < wanted; ++i) {
+      if (recorded_[i].type == EventType::kStepStarted &&
+          !recorded_[i].completion_token.empty()) {
+        tokens.push_back(recorded_[i].completion_token);
       }
     }
-    return "";
+    return tokens;
   }
 
   // Compares `decided` with the recorded events from report_.matched on and

@@ -81,13 +81,16 @@ void LogEvents(const core::SagaDefinition& definition,
   }
 }
 
-// A fresh token for each decision that may start an attempt of an
-// asynchronous step; the others need none (and skip the system call).
-std::string CompletionTokenFor(const core::SagaDefinition& definition) {
+// Fresh tokens for a decision: one per asynchronous step of the definition,
+// since a decision may start all of them (a parallel group); most
+// definitions have none (and skip the system calls).
+std::vector<std::string> CompletionTokensFor(
+    const core::SagaDefinition& definition) {
+  std::vector<std::string> tokens;
   for (const auto& step : definition.steps) {
-    if (step.async_completion) return NewCompletionToken();
+    if (step.async_completion) tokens.push_back(NewCompletionToken());
   }
-  return "";
+  return tokens;
 }
 
 const char* RepairName(core::Signal::Kind kind) {
@@ -226,7 +229,7 @@ void Engine::Stop() {
 
 core::DecideContext Engine::Context(const core::SagaDefinition& definition) {
   return {NowMs(), std::uniform_real_distribution<double>(0.0, 1.0)(random_),
-          CompletionTokenFor(definition)};
+          CompletionTokensFor(definition)};
 }
 
 void Engine::Insert(const std::string& saga_id,
@@ -320,7 +323,7 @@ void Engine::StartSagaWith(
   }
   auto decision = std::make_shared<core::Decision>(core::DecideStart(
       **definition, *canonical,
-      {NowMs(), ThreadLocalUnitRandom(), CompletionTokenFor(**definition)},
+      {NowMs(), ThreadLocalUnitRandom(), CompletionTokensFor(**definition)},
       trace, started_by, start_at_ms, parent));
   auto state = std::make_shared<core::SagaState>(
       ApplyNumbered(**definition, core::NewSagaState(**definition, saga_id),

@@ -172,6 +172,65 @@ TEST(GoldenReplayTest, TheSagaModelHistoriesShowTheirWaits) {
   EXPECT_GE(scheduled.events[1].at_ms, scheduled.events[0].due_ms);
 }
 
+// prepaid_booking's group: the reservation and the charge both start
+// before either ends; a declined charge undoes the reservation beside it.
+// family_booking: a child saga per slot; the second child's failure rolls
+// the parent back, which cancels the first (completed) child.
+TEST(GoldenReplayTest, TheParallelAndChildHistoriesShowTheirShape) {
+  for (const char* name :
+       {"parallel_completed.json", "parallel_charge_declined.json"}) {
+    SCOPED_TRACE(name);
+    const History h = LoadGolden(name);
+    ASSERT_GE(h.events.size(), 5u);
+    EXPECT_EQ(h.events[3].type, EventType::kStepStarted);
+    EXPECT_EQ(h.events[4].type, EventType::kStepStarted);
+    EXPECT_EQ(h.definition.steps[h.events[3].step].group,
+              h.definition.steps[h.events[4].step].group);
+    EXPECT_NE(h.definition.steps[h.events[3].step].branch,
+              h.definition.steps[h.events[4].step].branch);
+  }
+  const History declined = LoadGolden("parallel_charge_declined.json");
+  EXPECT_EQ(declined.saga.status, "COMPENSATED");
+  EXPECT_EQ(Count(declined, EventType::kCompensationStepSucceeded), 1);
+  EXPECT_TRUE(Any(declined, [](const Event& e) {
+    return e.type == EventType::kStepFailed && !e.retryable;
+  }));
+
+  const History parent = LoadGolden("child_saga_parent.json");
+  const History child = LoadGolden("child_saga_rolled_back.json");
+  EXPECT_EQ(parent.saga.status, "COMPENSATED");
+  EXPECT_EQ(child.saga.status, "COMPENSATED");
+  EXPECT_EQ(child.events[0].parent_saga_id, parent.saga.saga_id);
+  EXPECT_TRUE(std::any_of(parent.events.begin(), parent.events.end(),
+                          [&](const Event& e) {
+                            return e.type == EventType::kStepAccepted &&
+                                   e.child_saga_id == child.saga.saga_id;
+                          }));
+  EXPECT_EQ(Count(child, EventType::kSagaCompleted), 1);
+  EXPECT_EQ(Count(child, EventType::kCancelRequested), 1);
+}
+
+// A decider that starts one branch at a time is caught where the second
+// branch should have started with the first.
+TEST(GoldenReplayTest, ADeciderThatRunsBranchesOneAfterTheOtherIsCaught) {
+  DecideFn one_branch_at_a_time =
+      [](const SagaDefinition& def, const SagaState& state,
+         const Signal& signal, const DecideContext& ctx) {
+        Decision d = Decide(def, state, signal, ctx);
+        auto started = std::find_if(
+            d.events.begin(), d.events.end(),
+            [](const Event& e) { return e.type == EventType::kStepStarted; });
+        if (started != d.events.end())
+          d.events.erase(started + 1, d.events.end());
+        return d;
+      };
+  const History h = LoadGolden("parallel_completed.json");
+  ASSERT_TRUE(ReplayHistory(h).ok());
+  ReplayReport report = ReplayHistory(h, nullptr, one_branch_at_a_time);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.divergence->seq, 5);
+}
+
 TEST(GoldenReplayTest, ADeciderThatRetriesBusinessFailuresIsCaught) {
   DecideFn retries_everything = [](const SagaDefinition& def,
                                    const SagaState& state, const Signal& signal,

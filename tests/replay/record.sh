@@ -24,7 +24,7 @@ DOCTOR_PORT=${DOCTOR_PORT:-55473}
 EMAIL_PORT=${EMAIL_PORT:-55474}
 PAYMENT_PORT=${PAYMENT_PORT:-55475}
 ALL_SCENARIOS=(healthy notify_fails operator retries timeout crash_cancel
-  unknown_outcome pivot_unknown saga_model async children)
+  unknown_outcome pivot_unknown saga_model async children parallel)
 # Most goldens are of version 1 of the booking saga, whose pivot gave up
 # after 4 attempts (tests/testdata/booking_v1); scenarios of the current
 # version switch to sagas/ with use_definitions.
@@ -373,6 +373,25 @@ scenario_children() {
   finish "$child" COMPENSATED
   save "$id" child_saga_parent
   save "$child" child_saga_rolled_back
+  use_definitions "$ROOT/tests/testdata/booking_v1"
+}
+
+# prepaid_booking (tests/testdata/parallel): the reservation and the charge
+# run at once. A small charge settles and both join into the emails; one
+# above the provider's limit is declined, and the reservation made beside
+# it is released.
+scenario_parallel() {
+  use_definitions "$ROOT/tests/testdata/parallel"
+  healthy_participants
+  participant payment --settle-after-ms 300 --decline-above-cents 9000
+  local paid declined
+  paid=$(ctl start prepaid_booking --input '{"patient_id": "p-1001", "preferred_date": "2026-12-15", "specialty": "cardiology", "amount_cents": 2500}')
+  declined=$(ctl start prepaid_booking --input '{"patient_id": "p-1002", "preferred_date": "2026-12-15", "specialty": "neurology", "amount_cents": 12000}')
+  finish "$paid" COMPLETED
+  finish "$declined" COMPENSATED
+  save "$paid" parallel_completed
+  save "$declined" parallel_charge_declined
+  stop payment
   use_definitions "$ROOT/tests/testdata/booking_v1"
 }
 

@@ -151,8 +151,11 @@ core::DecideContext SagaDriver::NextContext(bool tick) {
   if (pace_.vary_random) {
     random = random + 0.37 - static_cast<int>(random + 0.37);
   }
-  return core::DecideContext{now, random,
-                             "token-" + std::to_string(++tokens_drawn)};
+  // "token-N" for the decision's first asynchronous attempt, "token-N.2"
+  // and so on for the others a parallel group starts with it.
+  const std::string token = "token-" + std::to_string(++tokens_drawn);
+  return core::DecideContext{
+      now, random, {token, token + ".2", token + ".3", token + ".4"}};
 }
 
 Decision SagaDriver::Commit(Decision d) {
