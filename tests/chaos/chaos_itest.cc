@@ -19,6 +19,9 @@
 //    of its own per charge, racing kills, pauses, cancels and the wait's
 //    timeout; saga-payment is restarted and taken down like the others,
 //    and its charges must agree with the sagas too;
+//  - one saga in five makes its reservation through a child saga, which the
+//    parent starts, waits for, and rolls back when its own emails give up
+//    or a cancel comes; the child's effects count as its parent's;
 //  - PostgreSQL, which holds every database, is crash-restarted once.
 // At the end every saga must be terminal, the participants' databases must
 // agree with it, no effect may have happened twice and no instance may have
@@ -79,6 +82,9 @@ constexpr int kDeclinedCents = 250000;  // saga-payment declines > 100000
 // A charge settles (and is reported) at a moment drawn per charge within
 // this long after saga-payment accepted it.
 constexpr int kSettleWithinMs = 1500;
+// Another one in five reserves the doctor through a child saga.
+constexpr char kChildSagaType[] = "appointment_booking_chaos_child";
+constexpr int kChildEvery = 5;
 constexpr double kFailRate = 0.2;
 constexpr int kDefaultSagas = 400;
 constexpr size_t kInstances = 2;
@@ -200,6 +206,7 @@ Booking MakeBooking(int i) {
   }
   booking.input = BookingInput(patient, date, specialty);
   if (i % kApprovalEvery == 2) booking.type = kApprovalSagaType;
+  if (i % kChildEvery == 1) booking.type = kChildSagaType;
   if (i % kPaymentEvery == 4) {
     booking.type = kPaymentSagaType;
     const bool declined = i % kDeclinedEvery == kDeclinedEvery - 1;
@@ -617,6 +624,7 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
   std::vector<std::string> ids;
   std::vector<bool> valid;
   int payment_sagas = 0;
+  int child_sagas = 0;
   bool postgres_restarted = false;
   bool outage_done = false;
   bool pause_done = false;
@@ -658,6 +666,7 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
             id, Clock::now() + milliseconds(soak.Uniform(0, kCancelWithinMs)));
       }
       if (booking.type == kPaymentSagaType) ++payment_sagas;
+      if (booking.type == kChildSagaType) ++child_sagas;
       ids.push_back(std::move(id));
       valid.push_back(booking.valid);
     }
@@ -719,7 +728,7 @@ TEST(ChaosTest, EverySagaEndsConsistentlyUnderFaults) {
             << cluster->QueryInt("payment",
                                  "SELECT count(*) FROM charges "
                                  "WHERE status = 'settled'")
-            << ")"
+            << ") with_child_saga=" << child_sagas
             << " postgres_restarts=1 seconds=" << seconds << std::endl;
   std::cout << report.Line() << " zombie_calls=" << zombies.size()
             << " seed=" << seed << std::endl;

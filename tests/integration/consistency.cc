@@ -27,6 +27,17 @@ struct Effects {
   int charges = 0;
   int settled_charges = 0;
   int pending_charges = 0;
+
+  // A parent saga answers for the effects of its children.
+  Effects& operator+=(const Effects& other) {
+    reservations += other.reservations;
+    active_reservations += other.active_reservations;
+    mails += other.mails;
+    charges += other.charges;
+    settled_charges += other.settled_charges;
+    pending_charges += other.pending_charges;
+    return *this;
+  }
 };
 
 // Every saga's effects in the participants' databases, in two queries
@@ -123,11 +134,35 @@ ConsistencyReport CheckConsistency(TestCluster& cluster,
     report.final[id] = std::move(saga);
   }
 
+  // Child sagas (steps of kind saga): each ends, as its parent did, and
+  // its effects count as its parent's.
+  std::map<std::string, std::vector<std::string>> children;
+  std::set<std::string> known_children;
+  for (const auto& [id, saga] : report.final) {
+    for (const auto& step : saga.steps()) {
+      if (step.child_saga_id().empty()) continue;
+      const auto remaining = std::chrono::duration_cast<milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      const Saga child = cluster.AwaitTerminal(
+          step.child_saga_id(), std::max(remaining, milliseconds(1)));
+      children[id].push_back(step.child_saga_id());
+      known_children.insert(step.child_saga_id());
+      if (child.status() != saga.status()) {
+        ++report.inconsistent;
+        report.problems.push_back("inconsistent: child " + DescribeSaga(child) +
+                                  " of " + DescribeSaga(saga));
+      }
+    }
+  }
+
   // Invariants 2 and 3, saga by saga.
   std::map<std::string, Effects> effects = EffectsBySaga(cluster);
   int completed = 0;
   for (const auto& [id, saga] : report.final) {
-    const Effects e = effects.count(id) ? effects[id] : Effects{};
+    Effects e = effects.count(id) ? effects[id] : Effects{};
+    for (const std::string& child : children[id]) {
+      if (effects.count(child)) e += effects[child];
+    }
     const std::string counts =
         "; reservations " + std::to_string(e.reservations) + " (active " +
         std::to_string(e.active_reservations) + "), mails " +
@@ -166,18 +201,21 @@ ConsistencyReport CheckConsistency(TestCluster& cluster,
 
   // Effects nobody asked for, and totals that must match the sagas.
   for (const auto& [id, e] : effects) {
-    if (!known.count(id)) {
+    if (!known.count(id) && !known_children.count(id)) {
       ++report.duplicate_effects;
       report.problems.push_back("effect of an unknown saga " + id);
     }
   }
   const int64_t recorded =
       QueryInt(cluster, "orchestrator", "SELECT count(*) FROM sagas");
-  if (recorded != report.sagas - report.lost) {
+  const int64_t expected =
+      report.sagas - report.lost + static_cast<int64_t>(known_children.size());
+  if (recorded != expected) {
     ++report.duplicate_effects;
-    report.problems.push_back("the orchestrator recorded " +
-                              std::to_string(recorded) + " sagas for " +
-                              std::to_string(report.sagas) + " acknowledged");
+    report.problems.push_back(
+        "the orchestrator recorded " + std::to_string(recorded) +
+        " sagas for " + std::to_string(report.sagas) + " acknowledged and " +
+        std::to_string(known_children.size()) + " of their children");
   }
   const int64_t booked = QueryInt(
       cluster, "doctor", "SELECT coalesce(sum(booked), 0) FROM doctor_days");
