@@ -358,6 +358,49 @@ TEST(OrchestratorServiceTest, ListsAndShowsDefinitions) {
             std::string::npos);
 }
 
+// prepaid_booking (tests/testdata/parallel): the definition and a saga's
+// steps say which steps form a parallel group and which branch each is.
+TEST(OrchestratorServiceTest, DefinitionsAndSagasShowParallelGroups) {
+  ServiceHarnessOptions options;
+  options.definition_dirs = {saga::testing::TestDefinitionDir("parallel")};
+  ServiceHarness harness(options);
+  v1::GetDefinitionRequest get;
+  get.set_saga_type("prepaid_booking");
+  v1::GetDefinitionResponse definition;
+  grpc::Status status =
+      harness.Stub().GetDefinition(Context().get(), get, &definition);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const auto& steps = definition.info().step_details();
+  ASSERT_EQ(steps.size(), 4);
+  EXPECT_EQ(steps[0].name(), "validate_patient");
+  EXPECT_EQ(steps[0].kind(), "read_only");
+  EXPECT_EQ(steps[0].parallel_group(), 0);
+  EXPECT_EQ(steps[1].name(), "reserve_doctor");
+  EXPECT_EQ(steps[1].compensation(), "release_reservation");
+  EXPECT_EQ(steps[1].parallel_group(), 1);
+  EXPECT_EQ(steps[1].parallel_branch(), 1);
+  EXPECT_EQ(steps[2].participant(), "payment");
+  EXPECT_TRUE(steps[2].async_completion());
+  EXPECT_EQ(steps[2].parallel_group(), 1);
+  EXPECT_EQ(steps[2].parallel_branch(), 2);
+  EXPECT_EQ(steps[3].kind(), "pivot");
+  EXPECT_EQ(steps[3].parallel_group(), 0);
+
+  Started started =
+      Start(harness, "", "", "prepaid_booking",
+            R"({"patient_id":"p-1","preferred_date":"2026-12-15",)"
+            R"("specialty":"cardiology","amount_cents":2500})");
+  ASSERT_TRUE(started.status.ok()) << started.status.error_message();
+  v1::GetSagaRequest get_saga;
+  get_saga.set_saga_id(started.response.saga_id());
+  v1::GetSagaResponse saga;
+  ASSERT_TRUE(harness.Stub().GetSaga(Context().get(), get_saga, &saga).ok());
+  ASSERT_EQ(saga.saga().steps_size(), 4);
+  EXPECT_EQ(saga.saga().steps(0).parallel_group(), 0);
+  EXPECT_EQ(saga.saga().steps(2).parallel_group(), 1);
+  EXPECT_EQ(saga.saga().steps(2).parallel_branch(), 2);
+}
+
 // Asynchronous completion (tests/testdata/checkout): `charge` is answered
 // ACCEPTED by the fake participant and completed through CompleteStep.
 ServiceHarnessOptions WithCheckout() {

@@ -102,6 +102,9 @@ v1::Saga SagaToProto(const core::SagaDefinition& definition,
     out->set_outcome_unknown(step.outcome_unknown);
     out->set_child_saga_id(step.child_saga_id);
     out->set_waits_for_signal(definition.steps[i].signal);
+    const int group = definition.steps[i].group;
+    out->set_parallel_group(group + 1);
+    out->set_parallel_branch(group < 0 ? 0 : definition.steps[i].branch + 1);
     if (const core::ActiveStep* active =
             core::ActiveOf(state, static_cast<int>(i))) {
       if (step.status == core::StepStatus::kWaiting) {

@@ -5,6 +5,7 @@
 #include "orchestrator/api/read_pool.h"
 #include "orchestrator/api/request_checks.h"
 #include "orchestrator/api/status_mapping.h"
+#include "orchestrator/core/step_kind.h"
 
 namespace saga::api {
 
@@ -121,7 +122,20 @@ v1::DefinitionInfo InfoOf(const core::SagaDefinition& definition,
   info.set_version(definition.version);
   info.set_current(current);
   info.set_description(definition.description);
-  for (const auto& step : definition.steps) info.add_steps(step.name);
+  for (const auto& step : definition.steps) {
+    info.add_steps(step.name);
+    v1::DefinitionStep* detail = info.add_step_details();
+    detail->set_name(step.name);
+    detail->set_kind(core::StepKindName(step.kind));
+    detail->set_participant(step.participant);
+    detail->set_action(step.action);
+    detail->set_compensation(step.compensation);
+    detail->set_parallel_group(step.group + 1);
+    detail->set_parallel_branch(step.group < 0 ? 0 : step.branch + 1);
+    detail->set_async_completion(step.async_completion);
+    detail->set_signal(step.signal);
+    detail->set_saga_type(step.saga_type);
+  }
   return info;
 }
 

@@ -267,9 +267,19 @@ std::string RenderSagaTable(const v1::Saga& saga, int64_t now_unix_ms) {
   }
   Table table({"NAME", "STATUS", "ATTEMPTS", "COMP_ATTEMPTS", "DURATION",
                "OUTPUT/ERROR"});
+  int group = 0;
   for (const v1::Step& step : saga.steps()) {
-    table.AddRow({step.name(), StepStatusColumn(step),
-                  std::to_string(step.attempts()),
+    // A parallel group: a row of its own, then its steps indented, each
+    // with its branch's number.
+    if (step.parallel_group() != 0 && step.parallel_group() != group) {
+      table.AddRow({"parallel:", "", "", "", "", ""});
+    }
+    group = step.parallel_group();
+    const std::string name =
+        group == 0 ? step.name()
+                   : "  [" + std::to_string(step.parallel_branch()) + "] " +
+                         step.name();
+    table.AddRow({name, StepStatusColumn(step), std::to_string(step.attempts()),
                   std::to_string(step.compensation_attempts()),
                   StepDuration(step, now_unix_ms), StepResult(step)});
   }
@@ -346,18 +356,46 @@ std::string RenderSagaListTable(const v1::ListSagasResponse& response,
   return table.Render();
 }
 
+std::string StepsOutline(const v1::DefinitionInfo& info) {
+  // A server without step details (older) lists the names only.
+  if (info.step_details_size() != info.steps_size()) {
+    std::string out;
+    for (const std::string& step : info.steps()) {
+      if (!out.empty()) out += " > ";
+      out += step;
+    }
+    return out;
+  }
+  const auto& steps = info.step_details();
+  std::string out;
+  for (int i = 0; i < steps.size(); ++i) {
+    const v1::DefinitionStep& step = steps[i];
+    const int group = step.parallel_group();
+    const bool opens =
+        group != 0 && (i == 0 || steps[i - 1].parallel_group() != group);
+    if (i > 0) {
+      const bool next_branch =
+          group != 0 && !opens &&
+          steps[i - 1].parallel_branch() != step.parallel_branch();
+      out += next_branch ? " | " : " > ";
+    }
+    if (opens) out += "(";
+    out += step.name();
+    if (group != 0 &&
+        (i + 1 == steps.size() || steps[i + 1].parallel_group() != group)) {
+      out += ")";
+    }
+  }
+  return out;
+}
+
 std::string RenderDefinitionsTable(
     const v1::ListDefinitionsResponse& response) {
   if (response.definitions().empty()) return "No saga definitions.\n";
   Table table({"TYPE", "VERSION", "CURRENT", "STEPS", "DESCRIPTION"});
   for (const v1::DefinitionInfo& info : response.definitions()) {
-    std::string steps;
-    for (const std::string& step : info.steps()) {
-      if (!steps.empty()) steps += " > ";
-      steps += step;
-    }
     table.AddRow({info.saga_type(), std::to_string(info.version()),
-                  info.current() ? "yes" : "no", steps,
+                  info.current() ? "yes" : "no", StepsOutline(info),
                   Truncate(OneLine(info.description()), kListErrorWidth)});
   }
   return table.Render();

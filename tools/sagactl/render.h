@@ -62,6 +62,10 @@ std::string RenderSagaListTable(const v1::ListSagasResponse& response,
 
 // `definitions`: type, version, whether it is the current one, and its
 // steps in order.
+// The steps of a definition on one line: "a > (b | c > d) > e", a parallel
+// group's branches between parentheses, separated by "|".
+std::string StepsOutline(const v1::DefinitionInfo& info);
+
 std::string RenderDefinitionsTable(const v1::ListDefinitionsResponse& response);
 
 // `watch`: one event on one line, as it arrives (no table: widths cannot

@@ -372,6 +372,58 @@ TEST(RenderDefinitionsTableTest, OneLinePerVersion) {
             "No saga definitions.\n");
 }
 
+TEST(RenderDefinitionsTableTest, StepsOutlineDrawsParallelGroups) {
+  v1::DefinitionInfo info;
+  // a > (b | c > d | hold) > e > (m1 | m2)
+  const struct {
+    const char* name;
+    int group, branch;
+  } steps[] = {{"a", 0, 0},    {"b", 1, 1}, {"c", 1, 2},  {"d", 1, 2},
+               {"hold", 1, 3}, {"e", 0, 0}, {"m1", 2, 1}, {"m2", 2, 2}};
+  for (const auto& step : steps) {
+    info.add_steps(step.name);
+    v1::DefinitionStep* detail = info.add_step_details();
+    detail->set_name(step.name);
+    detail->set_parallel_group(step.group);
+    detail->set_parallel_branch(step.branch);
+  }
+  EXPECT_EQ(StepsOutline(info), "a > (b | c > d | hold) > e > (m1 | m2)");
+  info.clear_step_details();  // an older server: names only
+  EXPECT_EQ(StepsOutline(info), "a > b > c > d > hold > e > m1 > m2");
+}
+
+TEST(RenderSagaTableTest, AParallelGroupIsARowWithItsBranchesBelow) {
+  v1::Saga saga;
+  saga.set_status(v1::SAGA_STATUS_RUNNING);
+  const struct {
+    const char* name;
+    int group, branch;
+    v1::StepStatus status;
+  } steps[] = {{"validate_patient", 0, 0, v1::STEP_STATUS_SUCCEEDED},
+               {"reserve_doctor", 1, 1, v1::STEP_STATUS_SUCCEEDED},
+               {"charge", 1, 2, v1::STEP_STATUS_RUNNING},
+               {"notify", 0, 0, v1::STEP_STATUS_PENDING}};
+  for (const auto& s : steps) {
+    v1::Step* step = saga.add_steps();
+    step->set_name(s.name);
+    step->set_status(s.status);
+    step->set_parallel_group(s.group);
+    step->set_parallel_branch(s.branch);
+  }
+  const std::string text = RenderSagaTable(saga, kT0);
+  const std::string table = text.substr(text.find("Steps:\n"));
+  const size_t group = table.find("\nparallel: ");
+  const size_t reserve = table.find("\n  [1] reserve_doctor  SUCCEEDED");
+  const size_t charge = table.find("\n  [2] charge          RUNNING");
+  const size_t notify = table.find("\nnotify                PENDING");
+  ASSERT_NE(group, std::string::npos) << table;
+  EXPECT_LT(table.find("\nvalidate_patient      SUCCEEDED"), group) << table;
+  EXPECT_LT(group, reserve) << table;
+  EXPECT_LT(reserve, charge) << table;
+  EXPECT_LT(charge, notify) << table;
+  EXPECT_NE(notify, std::string::npos) << table;
+}
+
 TEST(RenderWatchLineTest, OneEventPerLine) {
   v1::SagaEvent event;
   event.set_seq(4);
