@@ -520,11 +520,8 @@ class Parser {
       return Error("saga_type",
                    "'" + step.saga_type + "' must match [a-z][a-z0-9_]*");
     }
-    step.timeout_ms = 0;
-    if (const YAML::Node timeout = node["timeout"]; timeout) {
-      s = GetDuration(timeout, "timeout", step.timeout_ms);
-      if (!s.ok()) return s;
-    }
+    s = GetOptionalTimeout(node, step);
+    if (!s.ok()) return s;
     // The call is the child's start, in the orchestrator's own database.
     step.async_completion = true;
     if (step.timeout_ms > 0) {
@@ -541,6 +538,16 @@ class Parser {
       if (!s.ok()) return s;
     }
     return ParseInput(node, step);
+  }
+
+  // The `timeout` of a step that may wait without bound (a wait or a saga
+  // step): none (0) unless given.
+  absl::Status GetOptionalTimeout(const YAML::Node& node,
+                                  StepDefinition& step) {
+    step.timeout_ms = 0;
+    const YAML::Node timeout = node["timeout"];
+    return timeout ? GetDuration(timeout, "timeout", step.timeout_ms)
+                   : absl::OkStatus();
   }
 
   // A step that waits in the orchestrator instead of calling anyone: `wait`
@@ -570,11 +577,7 @@ class Parser {
         return Error("signal",
                      "'" + step.signal + "' must match [a-z][a-z0-9_]*");
       }
-      step.timeout_ms = 0;
-      if (const YAML::Node timeout = node["timeout"]; timeout) {
-        s = GetDuration(timeout, "timeout", step.timeout_ms);
-      }
-      return s;
+      return GetOptionalTimeout(node, step);
     }
     for (const char* field : {"signal", "timeout"}) {
       if (node[field]) {

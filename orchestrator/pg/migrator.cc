@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "orchestrator/pg/database_probe.h"
 #include "orchestrator/pg/errors.h"
 
 namespace saga::pg {
@@ -213,6 +214,42 @@ absl::Status ApplyMigrations(const std::string& dsn, const std::string& dir,
     return Classify(std::current_exception(), Phase::kStatement, what,
                     conn->is_open())
         .status;
+  }
+}
+
+absl::Status ApplyMigrationsWhenReady(
+    const std::string& dsn, const std::vector<MigrationSet>& sets,
+    std::chrono::seconds timeout,
+    const std::function<bool(std::chrono::milliseconds)>& wait) {
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  std::chrono::milliseconds backoff{100};
+  DatabaseProbe probe(dsn);
+  while (true) {
+    absl::Status status = probe.Check();
+    for (const MigrationSet& set : sets) {
+      if (!status.ok()) break;
+      status = ApplyMigrations(dsn, set.dir, set.table);
+    }
+    switch (status.code()) {
+      case absl::StatusCode::kOk:
+        return status;
+      case absl::StatusCode::kUnavailable:
+      case absl::StatusCode::kDeadlineExceeded:
+      case absl::StatusCode::kAborted:
+      case absl::StatusCode::kUnknown:
+        break;  // not reachable yet, or a commit's outcome unknown
+      default:
+        return status;
+    }
+    if (std::chrono::steady_clock::now() + backoff > give_up) {
+      return absl::DeadlineExceededError("database still unreachable after " +
+                                         std::to_string(timeout.count()) +
+                                         " s: " + status.ToString());
+    }
+    spdlog::warn("database not ready ({}); retrying in {} ms",
+                 status.ToString(), backoff.count());
+    if (!wait(backoff)) return absl::CancelledError("shutdown requested");
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
   }
 }
 

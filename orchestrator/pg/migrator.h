@@ -8,7 +8,10 @@
 // failing on the databases that applied its earlier content.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -25,5 +28,22 @@ inline constexpr char kSchemaMigrations[] = "schema_migrations";
 // a file's commit is unknown (run again); other errors are the files'.
 absl::Status ApplyMigrations(const std::string& dsn, const std::string& dir,
                              const std::string& table = kSchemaMigrations);
+
+// One set of migration files and the table that records them.
+struct MigrationSet {
+  std::string dir;
+  std::string table = kSchemaMigrations;
+};
+
+// A service's start-up: applies `sets` in order once the database answers,
+// trying again with backoff (100 ms, doubling to 2 s, logged) while it
+// cannot be reached, for up to `timeout`. Between tries it calls
+// `wait(backoff)`, which returns false to give up early (a shutdown
+// request): then Cancelled. An error of the files is returned at once;
+// DeadlineExceeded when the database stayed unreachable.
+absl::Status ApplyMigrationsWhenReady(
+    const std::string& dsn, const std::vector<MigrationSet>& sets,
+    std::chrono::seconds timeout,
+    const std::function<bool(std::chrono::milliseconds)>& wait);
 
 }  // namespace saga::pg

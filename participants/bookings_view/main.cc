@@ -61,29 +61,17 @@ sigset_t ShutdownSignals() {
 // Applies the migrations, retrying while the database is not up yet
 // (start order does not matter). False when it gives up.
 bool PrepareDatabase(const std::string& dsn, const std::string& migrations) {
-  auto give_up = std::chrono::steady_clock::now() + kStartupTimeout;
-  std::chrono::milliseconds backoff{100};
-  saga::pg::DatabaseProbe probe(dsn);
-  while (true) {
-    absl::Status status = probe.Check();
-    if (status.ok()) status = saga::pg::ApplyMigrations(dsn, migrations);
-    if (status.ok()) return true;
-    if (status.code() != absl::StatusCode::kUnavailable &&
-        status.code() != absl::StatusCode::kUnknown) {
-      spdlog::critical("migrations from {} failed: {}", migrations,
-                       status.ToString());
-      return false;
-    }
-    if (std::chrono::steady_clock::now() + backoff > give_up) {
-      spdlog::critical("database still unreachable after {} s: {}",
-                       kStartupTimeout.count(), status.ToString());
-      return false;
-    }
-    spdlog::warn("database not ready ({}); retrying in {} ms",
-                 status.ToString(), backoff.count());
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  const absl::Status status =
+      saga::pg::ApplyMigrationsWhenReady(dsn, {{migrations}}, kStartupTimeout,
+                                         [](std::chrono::milliseconds backoff) {
+                                           std::this_thread::sleep_for(backoff);
+                                           return true;
+                                         });
+  if (!status.ok()) {
+    spdlog::critical("migrations from {} failed: {}", migrations,
+                     status.ToString());
   }
+  return status.ok();
 }
 
 }  // namespace

@@ -70,53 +70,24 @@ int WaitForSignal(std::chrono::milliseconds timeout) {
   return signal > 0 ? signal : 0;
 }
 
-bool Retryable(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kAborted:
-    case absl::StatusCode::kUnknown:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Applies the shared migrations, then the service's own, retrying with
-// backoff while the database is not up yet. nullopt: ready; otherwise the
-// exit code to return.
+// Applies the shared migrations, then the service's own, once the database
+// answers. nullopt: ready; otherwise the exit code to return.
 std::optional<int> PrepareDatabase(const std::string& dsn,
                                    const std::string& common_migrations,
                                    const std::string& migrations) {
-  auto give_up = std::chrono::steady_clock::now() + kStartupTimeout;
-  std::chrono::milliseconds backoff{100};
-  saga::pg::DatabaseProbe probe(dsn);
-  while (true) {
-    absl::Status status = probe.Check();
-    if (status.ok()) {
-      status = saga::pg::ApplyMigrations(dsn, common_migrations,
-                                         kCommonMigrationsTable);
-    }
-    if (status.ok()) status = saga::pg::ApplyMigrations(dsn, migrations);
-    if (status.ok()) return std::nullopt;
-    if (!Retryable(status)) {
-      spdlog::critical("migrations from {} failed: {}", migrations,
-                       status.ToString());
-      return 1;
-    }
-    if (std::chrono::steady_clock::now() + backoff > give_up) {
-      spdlog::critical("database still unreachable after {} s: {}",
-                       kStartupTimeout.count(), status.ToString());
-      return 1;
-    }
-    spdlog::warn("database not ready ({}); retrying in {} ms",
-                 status.ToString(), backoff.count());
-    if (int signal = WaitForSignal(backoff); signal != 0) {
-      spdlog::info("signal {} during start-up; exiting", signal);
-      return 0;
-    }
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  const absl::Status status = saga::pg::ApplyMigrationsWhenReady(
+      dsn, {{common_migrations, kCommonMigrationsTable}, {migrations}},
+      kStartupTimeout, [](std::chrono::milliseconds backoff) {
+        return WaitForSignal(backoff) == 0;
+      });
+  if (status.ok()) return std::nullopt;
+  if (absl::IsCancelled(status)) {
+    spdlog::info("shutdown requested during start-up; exiting");
+    return 0;
   }
+  spdlog::critical("migrations from {} failed: {}", migrations,
+                   status.ToString());
+  return 1;
 }
 
 }  // namespace
