@@ -6,7 +6,7 @@
 namespace saga::api {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, Access>, 15> kAccess = {{
+constexpr std::array<std::pair<std::string_view, Access>, 16> kAccess = {{
     {"StartSaga", Access::kSubmitter},
     {"GetSaga", Access::kSubmitter},
     {"AwaitSaga", Access::kSubmitter},
@@ -21,6 +21,7 @@ constexpr std::array<std::pair<std::string_view, Access>, 15> kAccess = {{
     {"RetrySaga", Access::kOperator},
     {"SkipStep", Access::kOperator},
     {"MarkCompensated", Access::kOperator},
+    {"RerunSaga", Access::kOperator},
     {"ListDefinitions", Access::kOperator},
     {"GetDefinition", Access::kOperator},
     // A participant's callback: its completion token, not the role, says

@@ -11,6 +11,7 @@
 #include "orchestrator/api/request_checks.h"
 #include "orchestrator/api/start_saga_wire.h"
 #include "orchestrator/api/status_mapping.h"
+#include "orchestrator/core/business_key.h"
 
 namespace saga::api {
 namespace {
@@ -36,6 +37,10 @@ absl::Status KeyUsedByAnotherCaller(const std::string& key) {
   return absl::AlreadyExistsError("idempotency key '" + key +
                                   "' is already used by another caller");
 }
+
+// Saga.reruns shows the newest this many; `sagactl list --rerun-of`
+// lists them all.
+constexpr int kMaxRerunsShown = 100;
 
 v1::Saga ToProto(const engine::SagaView& view) {
   return SagaToProto(*view.definition, view.summary, view.state);
@@ -88,13 +93,28 @@ absl::Status OrchestratorService::CheckOwner(
   return allowed;
 }
 
+absl::Status OrchestratorService::AddReruns(v1::Saga& saga) {
+  store::ListQuery query;
+  query.rerun_of = saga.saga_id();
+  query.limit = kMaxRerunsShown;
+  auto page = store_->List(query);
+  if (!page.ok()) return page.status();
+  // The store lists newest first.
+  for (auto it = page->sagas.rbegin(); it != page->sagas.rend(); ++it) {
+    saga.add_reruns(it->saga_id);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::Saga> OrchestratorService::LoadSaga(
     const std::string& saga_id) {
   auto record = store_->Load(saga_id);
   if (!record.ok()) return record.status();
   auto view = engine::RecordedView(*definitions_, saga_id, *record);
   if (!view.ok()) return view.status();
-  return ToProto(*view);
+  v1::Saga saga = ToProto(*view);
+  if (absl::Status reruns = AddReruns(saga); !reruns.ok()) return reruns;
+  return saga;
 }
 
 absl::StatusOr<v1::Saga> OrchestratorService::LoadSaga(
@@ -116,7 +136,9 @@ absl::StatusOr<v1::Saga> OrchestratorService::LoadSaga(
   }
   auto view = engine::RecordedView(*definitions_, saga_id, *record);
   if (!view.ok()) return view.status();
-  return ToProto(*view);
+  v1::Saga saga = ToProto(*view);
+  if (absl::Status reruns = AddReruns(saga); !reruns.ok()) return reruns;
+  return saga;
 }
 
 void OrchestratorService::AnswerKeyHolder(
@@ -164,15 +186,20 @@ grpc::ServerUnaryReactor* OrchestratorService::StartSaga(
                               /*required=*/true),
                     CheckText("idempotency_key", request->idempotency_key(),
                               kMaxNameLength),
+                    CheckText("business_key", request->business_key(),
+                              core::kMaxBusinessKeyBytes),
                     CheckStartAt(request->start_at_unix_ms(), NowMs())});
   }
   if (!valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
+  core::StartLabels labels;
+  labels.business_key = request->business_key();
   engine_->StartSaga(
       request->saga_type(), request->input_json(), request->idempotency_key(),
       IncomingTrace(*context), caller->name, request->start_at_unix_ms(),
+      labels,
       [this, context, reactor, reply, caller = *caller,
        key = request->idempotency_key()](
           absl::StatusOr<store::CreateResult> result) {

@@ -122,6 +122,9 @@ class OrchestratorService final
       grpc::CallbackServerContext* context,
       const v1::GetDefinitionRequest* request,
       v1::GetDefinitionResponse* response) override;
+  grpc::ServerUnaryReactor* RerunSaga(grpc::CallbackServerContext* context,
+                                      const v1::RerunSagaRequest* request,
+                                      v1::RerunSagaResponse* response) override;
 
  private:
   class WatchReactor;
@@ -167,6 +170,8 @@ class OrchestratorService final
                                     const Caller& caller,
                                     std::string_view method,
                                     const std::string& saga_id);
+  // LoadSaga's last part: the saga's reruns (Saga.reruns), oldest first.
+  absl::Status AddReruns(v1::Saga& saga);
 
   engine::Engine* engine_;
   store::SagaStore* store_;

@@ -74,6 +74,8 @@ v1::Saga SummaryToProto(const store::SagaSummary& summary) {
   saga.set_idempotency_key(summary.idempotency_key);
   saga.set_parent_saga_id(summary.parent_saga_id);
   saga.set_parent_step(summary.parent_step);
+  saga.set_business_key(summary.business_key);
+  saga.set_rerun_of(summary.rerun_of);
   return saga;
 }
 
@@ -88,6 +90,8 @@ v1::Saga SagaToProto(const core::SagaDefinition& definition,
   saga.set_started_by(state.started_by);
   saga.set_parent_saga_id(state.parent_saga_id);
   saga.set_parent_step(state.parent_step);
+  saga.set_business_key(state.business_key);
+  saga.set_rerun_of(state.rerun_of);
   for (size_t i = 0; i < definition.steps.size(); ++i) {
     const core::StepState& step = state.steps[i];
     v1::Step* out = saga.add_steps();
@@ -105,6 +109,12 @@ v1::Saga SagaToProto(const core::SagaDefinition& definition,
     const int group = definition.steps[i].group;
     out->set_parallel_group(group + 1);
     out->set_parallel_branch(group < 0 ? 0 : definition.steps[i].branch + 1);
+    out->set_total_attempts(step.earlier_attempts + step.attempts);
+    out->set_total_compensation_attempts(step.earlier_compensation_attempts +
+                                         step.compensation_attempts);
+    out->set_participant(definition.steps[i].participant);
+    out->set_action(definition.steps[i].action);
+    out->set_compensation(definition.steps[i].compensation);
     if (const core::ActiveStep* active =
             core::ActiveOf(state, static_cast<int>(i))) {
       if (step.status == core::StepStatus::kWaiting) {

@@ -5,6 +5,7 @@
 #include "orchestrator/api/read_pool.h"
 #include "orchestrator/api/request_checks.h"
 #include "orchestrator/api/status_mapping.h"
+#include "orchestrator/core/business_key.h"
 #include "orchestrator/core/step_kind.h"
 
 namespace saga::api {
@@ -42,6 +43,11 @@ grpc::ServerUnaryReactor* OrchestratorService::ListSagas(
        request->parent_saga_id().empty()
            ? absl::OkStatus()
            : CheckSagaId("parent_saga_id", request->parent_saga_id()),
+       CheckText("business_key", request->business_key(),
+                 core::kMaxBusinessKeyBytes),
+       request->rerun_of().empty()
+           ? absl::OkStatus()
+           : CheckSagaId("rerun_of", request->rerun_of()),
        limit.status()});
   query.status = FromProto(request->status());
   if (valid.ok() && request->status() != v1::SAGA_STATUS_UNSPECIFIED &&
@@ -62,6 +68,8 @@ grpc::ServerUnaryReactor* OrchestratorService::ListSagas(
   query.saga_type = request->saga_type();
   query.created_after_ms = request->created_after_unix_ms();
   query.parent_saga_id = request->parent_saga_id();
+  query.business_key = request->business_key();
+  query.rerun_of = request->rerun_of();
   query.limit = *limit;
   reads_->Post([this, reactor, query, response] {
     auto page = store_->List(query);

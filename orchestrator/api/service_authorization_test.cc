@@ -55,6 +55,8 @@ std::map<std::string, RpcCall> OperatorCalls() {
       {"SkipStep", Call(&Stub::SkipStep, WithId<v1::SkipStepRequest>(kSomeId))},
       {"MarkCompensated", Call(&Stub::MarkCompensated,
                                WithId<v1::MarkCompensatedRequest>(kSomeId))},
+      {"RerunSaga",
+       Call(&Stub::RerunSaga, WithId<v1::RerunSagaRequest>(kSomeId))},
       {"ListDefinitions",
        Call(&Stub::ListDefinitions, v1::ListDefinitionsRequest())},
       {"GetDefinition", Call(&Stub::GetDefinition, definition)},
@@ -88,7 +90,7 @@ TEST(ServiceAuthorizationTest, EveryCallWithoutATokenIsUnauthenticated) {
   ServiceHarness harness(WithTokens());
   auto calls = OperatorCalls();
   calls.merge(SubmitterCalls());
-  ASSERT_EQ(calls.size(), 15u);
+  ASSERT_EQ(calls.size(), 16u);
   for (const auto& [method, call] : calls) {
     SCOPED_TRACE(method);
     const grpc::Status status = call(harness.Stub(), *Context());

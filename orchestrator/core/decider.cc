@@ -774,7 +774,8 @@ absl::Status MayStartCompensation(const SagaDefinition& definition,
 Decision DecideStart(const SagaDefinition& definition,
                      const std::string& input_json, const DecideContext& ctx,
                      const TraceContext& trace, const std::string& started_by,
-                     int64_t start_at_ms, const ParentLink& parent) {
+                     int64_t start_at_ms, const ParentLink& parent,
+                     const StartLabels& labels) {
   const SagaState initial = NewSagaState(definition, "");
   Builder b(definition, initial, ctx);
   Event started = b.Make(EventType::kSagaStarted);
@@ -786,6 +787,12 @@ Decision DecideStart(const SagaDefinition& definition,
   started.started_by = started_by;
   started.parent_saga_id = parent.saga_id;
   started.parent_step = parent.step;
+  started.business_key = labels.business_key;
+  started.rerun_of = labels.rerun_of;
+  if (!labels.rerun_of.empty()) {
+    started.operator_name = labels.operator_name;
+    started.error = labels.reason;
+  }
   const bool scheduled = start_at_ms > ctx.now_ms;
   if (scheduled) started.due_ms = start_at_ms;
   b.Emit(std::move(started));

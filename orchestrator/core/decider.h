@@ -165,6 +165,17 @@ struct ParentLink {
   std::string step;
 };
 
+// What a saga started through the API is known by besides its input (see
+// business_key.h and RerunSaga): recorded in SagaStarted.
+struct StartLabels {
+  std::string business_key;
+  // A rerun: the ended saga whose input it reuses, and the operator who
+  // asked for it and why.
+  std::string rerun_of;
+  std::string operator_name;
+  std::string reason;
+};
+
 // The first events of a new saga (SagaStarted, then StepStarted for the
 // first step) and the command to call it. `started_by` names the
 // authenticated caller (empty: none), recorded in SagaStarted. A
@@ -174,7 +185,8 @@ Decision DecideStart(const SagaDefinition& definition,
                      const std::string& input_json, const DecideContext& ctx,
                      const TraceContext& trace = {},
                      const std::string& started_by = "",
-                     int64_t start_at_ms = 0, const ParentLink& parent = {});
+                     int64_t start_at_ms = 0, const ParentLink& parent = {},
+                     const StartLabels& labels = {});
 
 Decision Decide(const SagaDefinition& definition, const SagaState& state,
                 const Signal& signal, const DecideContext& ctx);

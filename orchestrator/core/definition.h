@@ -92,6 +92,9 @@ struct SagaDefinition {
   // How long the saga may run from its start (the scheduled start for a
   // saga started with start_at); 0: no bound. See decider.h.
   int64_t deadline_ms = 0;
+  // `business_key`: the saga input field a new saga's business key is
+  // taken from, as "input.<field>" (see business_key.h); empty: none.
+  std::string business_key_source;
 
   // Index of the named step, or -1.
   int StepIndex(const std::string& step_name) const;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "orchestrator/core/business_key.h"
 #include "orchestrator/core/child_saga_check.h"
 #include "orchestrator/core/duration.h"
 #include "orchestrator/core/input_path.h"
@@ -233,9 +234,9 @@ class Parser {
     if (!root.IsMap()) {
       return Error("", "a saga definition must be a YAML map");
     }
-    absl::Status s = CheckKeys(
-        root, "",
-        {"name", "version", "description", "input", "deadline", "steps"});
+    absl::Status s = CheckKeys(root, "",
+                               {"name", "version", "description", "input",
+                                "deadline", "business_key", "steps"});
     if (!s.ok()) return s;
 
     s = GetString(root, "name", "name", true, def.name);
@@ -260,6 +261,12 @@ class Parser {
       s = ParseSagaInput(input, def);
       if (!s.ok()) return s;
     }
+
+    s = GetString(root, "business_key", "business_key", false,
+                  def.business_key_source);
+    if (!s.ok()) return s;
+    s = CheckBusinessKeySource(def);
+    if (!s.ok()) return Error("business_key", std::string(s.message()));
 
     const YAML::Node steps = root["steps"];
     if (!steps || steps.IsNull()) return Error("steps", "is required");

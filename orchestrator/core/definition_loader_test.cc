@@ -181,6 +181,17 @@ TEST(DefinitionLoaderTest, ReadsWaitAndDelayStepsAndTheDeadline) {
   EXPECT_EQ(def->steps[3].until, "input.slot_at");
 }
 
+TEST(DefinitionLoaderTest, ReadsTheBusinessKeySource) {
+  absl::StatusOr<SagaDefinition> def = ParseDefinition(
+      "name: x\nversion: 1\ninput:\n  required:\n    patient_id: string\n"
+      "business_key: input.patient_id\nsteps:\n" +
+          std::string(kReserve),
+      kSource);
+  ASSERT_TRUE(def.ok()) << def.status();
+  EXPECT_EQ(def->business_key_source, "input.patient_id");
+  EXPECT_EQ(ParseDefinition(Saga(kReserve), kSource)->business_key_source, "");
+}
+
 TEST(DefinitionLoaderTest, AcceptsPivotFollowedByRetriableSteps) {
   absl::StatusOr<SagaDefinition> def = ParseDefinition(
       Saga(std::string(kReserve) +
@@ -232,7 +243,31 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"unknown top-level key",
                 "name: x\nversion: 1\nowner: me\nsteps:\n" + R,
                 "sagas/x.yaml: field 'owner': unknown field (known: "
-                "deadline, description, input, name, steps, version)"},
+                "business_key, deadline, description, input, name, steps, "
+                "version)"},
+        BadCase{"business key from an unknown field",
+                "name: x\nversion: 1\ninput:\n  required:\n"
+                "    patient_id: string\nbusiness_key: input.patient\n"
+                "steps:\n" +
+                    R,
+                "sagas/x.yaml: field 'business_key': 'input.patient' names "
+                "'patient', which is not under input.required (a business "
+                "key must come from a required field)"},
+        BadCase{"business key from an object",
+                "name: x\nversion: 1\ninput:\n  required:\n"
+                "    patient: object\nbusiness_key: input.patient\n"
+                "steps:\n" +
+                    R,
+                "sagas/x.yaml: field 'business_key': 'input.patient' names "
+                "input.required.patient of type object; a business key comes "
+                "from a string or an integer"},
+        BadCase{"business key from a step output",
+                "name: x\nversion: 1\nbusiness_key: "
+                "steps.reserve_doctor.output.id\nsteps:\n" +
+                    R,
+                "sagas/x.yaml: field 'business_key': "
+                "'steps.reserve_doctor.output.id' must name one field of the "
+                "saga input, e.g. input.patient_id"},
         BadCase{"no steps", "name: x\nversion: 1\nsteps: []\n",
                 "sagas/x.yaml: field 'steps': must have at least one step"},
         BadCase{"missing steps", "name: x\nversion: 1\n",

@@ -136,6 +136,14 @@ std::string EncodeEventData(const Event& event) {
         data["parent_saga_id"] = event.parent_saga_id;
         data["parent_step"] = event.parent_step;
       }
+      if (!event.business_key.empty()) {
+        data["business_key"] = event.business_key;
+      }
+      if (!event.rerun_of.empty()) {
+        data["rerun_of"] = event.rerun_of;
+        data["operator"] = event.operator_name;
+        data["reason"] = event.error;
+      }
       break;
     case EventType::kStepStarted:
       // Only when set, so other histories encode as before.
@@ -235,6 +243,10 @@ absl::StatusOr<Event> DecodeEvent(const std::string& type_name, int64_t seq,
       status.Update(Get(data, "start_at_ms", event.due_ms));
       status.Update(Get(data, "parent_saga_id", event.parent_saga_id));
       status.Update(Get(data, "parent_step", event.parent_step));
+      status.Update(Get(data, "business_key", event.business_key));
+      status.Update(Get(data, "rerun_of", event.rerun_of));
+      status.Update(Get(data, "operator", event.operator_name));
+      status.Update(Get(data, "reason", event.error));
       break;
     case EventType::kStepStarted:
       status.Update(Get(data, "due_ms", event.due_ms));

@@ -16,7 +16,10 @@ enum class EventType {
   // saga_type, definition_version, input_json, traceparent, tracestate,
   // started_by, due_ms (a scheduled start: when the first step starts; 0:
   // at once), parent_saga_id and parent_step (a child saga: the saga and
-  // the step that started it; empty otherwise)
+  // the step that started it; empty otherwise), business_key (see
+  // business_key.h; empty: none) and rerun_of (a rerun: the ended saga whose
+  // input it started from, with operator_name and error, who asked and why;
+  // empty otherwise)
   kSagaStarted,
   // step, attempt: intent to call Execute (with completion_token for an
   // asynchronous step); for a wait or delay step: it starts waiting, until
@@ -97,6 +100,9 @@ struct Event {
   std::string parent_saga_id;
   std::string parent_step;
   std::string child_saga_id;
+  // SagaStarted: the saga's business key and, for a rerun, the saga rerun.
+  std::string business_key;
+  std::string rerun_of;
 
   bool operator==(const Event&) const = default;
 };

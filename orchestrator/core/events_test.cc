@@ -106,6 +106,25 @@ TEST(EventsTest, EveryTypeRoundTrips) {
   }
 }
 
+TEST(EventsTest, SagaStartedOfARerunRoundTripsItsLabels) {
+  Event e = Make(EventType::kSagaStarted, -1, 0);
+  e.saga_type = "appointment_booking";
+  e.definition_version = 3;
+  e.input_json = R"({"patient_id":"p-1"})";
+  e.business_key = "p-1";
+  e.rerun_of = "6f1c0a9e-5b7d-4c2e-8a6f-1b3d5c7e9a0b";
+  e.operator_name = "ann";
+  e.error = "slot freed";
+  absl::StatusOr<Event> back = RoundTrip(e);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, e);
+  const Json data = Json::parse(EncodeEventData(e));
+  EXPECT_EQ(data["business_key"], "p-1");
+  EXPECT_EQ(data["rerun_of"], e.rerun_of);
+  EXPECT_EQ(data["operator"], "ann");
+  EXPECT_EQ(data["reason"], "slot freed");
+}
+
 TEST(EventsTest, EveryTypeIsCovered) {
   std::vector<bool> seen(18, false);
   for (const Event& e : OneOfEach()) seen[static_cast<int>(e.type)] = true;

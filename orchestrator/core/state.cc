@@ -174,6 +174,8 @@ void Apply(const SagaDefinition& definition, SagaState& state,
       state.started_by = event.started_by;
       state.parent_saga_id = event.parent_saga_id;
       state.parent_step = event.parent_step;
+      state.business_key = event.business_key;
+      state.rerun_of = event.rerun_of;
       state.created_ms = event.at_ms;
       state.status = SagaStatus::kRunning;
       state.steps.assign(definition.steps.size(), StepState{});
@@ -343,9 +345,11 @@ void Apply(const SagaDefinition& definition, SagaState& state,
         if (step->status == StepStatus::kCompensationFailed) {
           state.status = SagaStatus::kCompensating;
           step->status = StepStatus::kCompensating;
+          step->earlier_compensation_attempts += step->compensation_attempts;
           step->compensation_attempts = 0;
         } else {
           state.status = SagaStatus::kRunning;
+          step->earlier_attempts += step->attempts;
           step->attempts = 0;
         }
       } else if (event.operator_action == kOperatorSkipStep &&
@@ -354,6 +358,15 @@ void Apply(const SagaDefinition& definition, SagaState& state,
         step->ended_ms = event.at_ms;
         state.status = SagaStatus::kCompensating;
         Deactivate(state, event.step);
+      } else if (event.operator_action == kOperatorMarkCompensated) {
+        // The operator has undone by hand what a compensation gave up on:
+        // the step is as undone as the saga now says it is.
+        for (StepState& undone : state.steps) {
+          if (undone.status == StepStatus::kCompensationFailed) {
+            undone.status = StepStatus::kCompensated;
+            undone.ended_ms = event.at_ms;
+          }
+        }
       }
       break;
   }

@@ -61,6 +61,10 @@ struct StepState {
   // before, and when the start's outcome is unknown (the child's id is
   // ChildSagaId all the same).
   std::string child_saga_id;
+  // Calls started in earlier rounds, before an operator retry started this
+  // one (attempts and compensation_attempts count this round only).
+  int earlier_attempts = 0;
+  int earlier_compensation_attempts = 0;
 };
 
 // A step with something pending: a call in flight, an accepted call that
@@ -113,6 +117,10 @@ struct SagaState {
   // (from SagaStarted); empty for a saga started through the API.
   std::string parent_saga_id;
   std::string parent_step;
+  // From SagaStarted: the business key (empty: none) and, for a rerun, the
+  // ended saga it reran (empty otherwise).
+  std::string business_key;
+  std::string rerun_of;
   SagaStatus status = SagaStatus::kRunning;
   std::vector<StepState> steps;  // one per definition step
 

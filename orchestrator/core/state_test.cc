@@ -162,6 +162,61 @@ TEST(StateTest, AppliesCompensationAndFailure) {
   EXPECT_FALSE(CurrentActivity(s).call_in_flight);
 }
 
+// Ends a Booking saga FAILED: step 1's compensation gave up after two
+// attempts.
+SagaState FailedInCompensation(const SagaDefinition& def) {
+  SagaState s = NewSagaState(def, "s1");
+  Apply(def, s, Started(1));
+  Event comp = At(EventType::kCompensationStarted, 2);
+  comp.error = "doctor said no";
+  Apply(def, s, comp);
+  Apply(def, s, At(EventType::kCompensationStepStarted, 3, 1, 1));
+  Apply(def, s, At(EventType::kCompensationStepFailed, 4, 1, 1));
+  Apply(def, s, At(EventType::kCompensationStepStarted, 5, 1, 2));
+  Apply(def, s, At(EventType::kCompensationStepFailed, 6, 1, 2));
+  Apply(def, s, At(EventType::kSagaFailed, 7));
+  return s;
+}
+
+TEST(StateTest, MarkCompensatedNoLongerLeavesTheStepCompensationFailed) {
+  const SagaDefinition def = Booking();
+  SagaState s = FailedInCompensation(def);
+  ASSERT_EQ(s.steps[1].status, StepStatus::kCompensationFailed);
+  Event mark = At(EventType::kOperatorAction, 8);
+  mark.operator_action = kOperatorMarkCompensated;
+  mark.operator_name = "ann";
+  mark.error = "released by hand";
+  Apply(def, s, mark);
+  Apply(def, s, At(EventType::kSagaCompensated, 8));
+  EXPECT_EQ(s.status, SagaStatus::kCompensated);
+  EXPECT_EQ(s.steps[1].status, StepStatus::kCompensated);
+  EXPECT_EQ(s.steps[1].ended_ms, 8);
+}
+
+TEST(StateTest, OperatorRetryKeepsTheEarlierRoundsAttempts) {
+  const SagaDefinition def = Booking();
+  SagaState s = FailedInCompensation(def);
+  Event retry = At(EventType::kOperatorAction, 8, 1);
+  retry.operator_action = kOperatorRetry;
+  Apply(def, s, retry);
+  EXPECT_EQ(s.steps[1].compensation_attempts, 0);
+  EXPECT_EQ(s.steps[1].earlier_compensation_attempts, 2);
+  Apply(def, s, At(EventType::kCompensationStepStarted, 9, 1, 1));
+  EXPECT_EQ(s.steps[1].compensation_attempts, 1);
+  EXPECT_EQ(s.steps[1].earlier_compensation_attempts, 2);
+}
+
+TEST(StateTest, SagaStartedRecordsTheBusinessKeyAndTheRerunLink) {
+  const SagaDefinition def = Booking();
+  SagaState s = NewSagaState(def, "s2");
+  Event started = Started(1);
+  started.business_key = "p1";
+  started.rerun_of = "s1";
+  Apply(def, s, started);
+  EXPECT_EQ(s.business_key, "p1");
+  EXPECT_EQ(s.rerun_of, "s1");
+}
+
 TEST(StateTest, CompensationStartedRecordsTheReasonWithoutACancel) {
   const SagaDefinition def = Booking();
   SagaState s = NewSagaState(def, "s1");

@@ -18,6 +18,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "observability/logging.h"
 #include "observability/trace_context.h"
+#include "orchestrator/core/business_key.h"
 #include "orchestrator/core/input.h"
 #include "orchestrator/core/outbox.h"
 #include "orchestrator/engine/crash_points.h"
@@ -276,8 +277,19 @@ void Engine::StartSaga(
     const std::string& idempotency_key, core::TraceContext trace,
     const std::string& started_by, int64_t start_at_ms,
     std::function<void(absl::StatusOr<store::CreateResult>)> done) {
+  StartSaga(saga_type, input_json, idempotency_key, std::move(trace),
+            started_by, start_at_ms, core::StartLabels{}, std::move(done));
+}
+
+void Engine::StartSaga(
+    const std::string& saga_type, const std::string& input_json,
+    const std::string& idempotency_key, core::TraceContext trace,
+    const std::string& started_by, int64_t start_at_ms,
+    const core::StartLabels& labels,
+    std::function<void(absl::StatusOr<store::CreateResult>)> done) {
   StartSagaWith(NewSagaId(), {}, saga_type, input_json, idempotency_key,
-                std::move(trace), started_by, start_at_ms, std::move(done));
+                std::move(trace), started_by, start_at_ms, labels,
+                std::move(done));
 }
 
 void Engine::StartSagaWith(
@@ -285,6 +297,7 @@ void Engine::StartSagaWith(
     const std::string& saga_type, const std::string& input_json,
     const std::string& idempotency_key, core::TraceContext trace,
     const std::string& started_by, int64_t start_at_ms,
+    const core::StartLabels& labels,
     std::function<void(absl::StatusOr<store::CreateResult>)> done) {
   auto definition = definitions_->Current(saga_type);
   if (!definition.ok()) {
@@ -297,6 +310,14 @@ void Engine::StartSagaWith(
     done(canonical.status());
     return;
   }
+  core::StartLabels labelled = labels;
+  absl::StatusOr<std::string> business_key = core::BusinessKeyFor(
+      **definition, *canonical, labels.business_key, "business_key");
+  if (!business_key.ok()) {
+    done(business_key.status());
+    return;
+  }
+  labelled.business_key = *std::move(business_key);
   if (stopping_) {
     done(absl::UnavailableError("the orchestrator is shutting down"));
     return;
@@ -324,7 +345,7 @@ void Engine::StartSagaWith(
   auto decision = std::make_shared<core::Decision>(core::DecideStart(
       **definition, *canonical,
       {NowMs(), ThreadLocalUnitRandom(), CompletionTokensFor(**definition)},
-      trace, started_by, start_at_ms, parent));
+      trace, started_by, start_at_ms, parent, labelled));
   auto state = std::make_shared<core::SagaState>(
       ApplyNumbered(**definition, core::NewSagaState(**definition, saga_id),
                     decision->events));

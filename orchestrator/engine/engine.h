@@ -163,6 +163,15 @@ class Engine {
                  const std::string& idempotency_key, core::TraceContext trace,
                  const std::string& started_by, int64_t start_at_ms,
                  std::function<void(absl::StatusOr<store::CreateResult>)> done);
+  // The same, labelled: `labels.business_key` is the caller's business key
+  // (empty: the one the definition derives from the input, if any; see
+  // business_key.h; InvalidArgument if it is not a valid key), and
+  // `labels.rerun_of` is recorded as given (the caller checked it).
+  void StartSaga(const std::string& saga_type, const std::string& input_json,
+                 const std::string& idempotency_key, core::TraceContext trace,
+                 const std::string& started_by, int64_t start_at_ms,
+                 const core::StartLabels& labels,
+                 std::function<void(absl::StatusOr<store::CreateResult>)> done);
 
   // Asks a running saga to roll back. `done` gets OK once the decision is
   // committed, FailedPrecondition if the saga is past its pivot or another
@@ -298,6 +307,7 @@ class Engine {
       const std::string& saga_type, const std::string& input_json,
       const std::string& idempotency_key, core::TraceContext trace,
       const std::string& started_by, int64_t start_at_ms,
+      const core::StartLabels& labels,
       std::function<void(absl::StatusOr<store::CreateResult>)> done);
 
   // engine_waiters.cc.

@@ -89,7 +89,7 @@ void Engine::InvokeChild(const std::string& parent_id, Runtime& runtime,
   StartSagaWith(child_id, core::ParentLink{parent_id, step.name},
                 step.saga_type, request.input_json, request.idempotency_key,
                 std::move(trace), runtime.state.started_by, 0,
-                std::move(answer));
+                core::StartLabels{}, std::move(answer));
 }
 
 void Engine::UndoChild(const std::string& parent_id,

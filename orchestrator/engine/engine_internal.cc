@@ -59,6 +59,8 @@ store::SagaSummary SummaryOf(const core::SagaDefinition& definition,
   summary.updated_ms = state.updated_ms;
   summary.parent_saga_id = state.parent_saga_id;
   summary.parent_step = state.parent_step;
+  summary.business_key = state.business_key;
+  summary.rerun_of = state.rerun_of;
   return summary;
 }
 

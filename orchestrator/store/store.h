@@ -62,6 +62,10 @@ struct SagaSummary {
   // by Create; empty for a saga started through the API).
   std::string parent_saga_id;
   std::string parent_step;
+  // The saga's business key (empty: none) and, for a rerun, the ended saga
+  // it reran (written by Create).
+  std::string business_key;
+  std::string rerun_of;
 };
 
 // One transaction's worth of writes for one saga.
@@ -100,6 +104,8 @@ struct ListQuery {
   std::optional<core::SagaStatus> status;  // none: any
   int64_t created_after_ms = 0;            // 0: any
   std::string parent_saga_id;              // empty: any; else its children
+  std::string business_key;                // empty: any
+  std::string rerun_of;                    // empty: any; else its reruns
   int limit = 50;
   // Resume after this (created_ms, saga_id) position (newest first).
   std::optional<std::pair<int64_t, std::string>> after;

@@ -355,6 +355,42 @@ TYPED_TEST(SagaStoreTest, ChildSagasKeepTheirParentAndListByIt) {
   EXPECT_EQ(Ids(page->sagas), (std::vector<std::string>{"child-b", "child-a"}));
 }
 
+// A saga's business key and rerun link are kept from its creation on and
+// filter the list, alone or together.
+TYPED_TEST(SagaStoreTest, BusinessKeysAndRerunLinksAreKeptAndListBy) {
+  this->MakeSaga("first", SagaStatus::kCompleted, 0, kT0);
+  const std::vector<std::pair<const char*, const char*>> sagas = {
+      {"keyed", ""}, {"rerun", "first"}, {"other", ""}};
+  int64_t at = kT0 + 10;
+  for (const auto& [id, rerun_of] : sagas) {
+    AppendBatch batch = CreateBatch(id, kType, kInput, "", at++);
+    batch.summary.business_key = std::string(id) == "other" ? "p-2" : "p-1";
+    batch.summary.rerun_of = rerun_of;
+    ASSERT_TRUE(this->store().Create(batch).ok());
+  }
+  ASSERT_TRUE(this->store()
+                  .Append(AdvanceBatch("rerun", 1, 1, SagaStatus::kRunning))
+                  .ok());
+  absl::StatusOr<SagaSummary> rerun = this->store().LoadSummary("rerun");
+  ASSERT_TRUE(rerun.ok()) << rerun.status();
+  EXPECT_EQ(rerun->business_key, "p-1");
+  EXPECT_EQ(rerun->rerun_of, "first");
+  EXPECT_EQ(this->store().LoadSummary("first")->business_key, "");
+
+  ListQuery by_key;
+  by_key.business_key = "p-1";
+  absl::StatusOr<ListPage> page = this->store().List(by_key);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(Ids(page->sagas), (std::vector<std::string>{"rerun", "keyed"}));
+  ListQuery reruns;
+  reruns.rerun_of = "first";
+  page = this->store().List(reruns);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(Ids(page->sagas), (std::vector<std::string>{"rerun"}));
+  reruns.business_key = "p-2";
+  EXPECT_TRUE(this->store().List(reruns)->sagas.empty());
+}
+
 TYPED_TEST(SagaStoreTest, LoadOfAnUnknownSagaIsNotFound) {
   EXPECT_EQ(this->store().Load("nope").status().code(),
             absl::StatusCode::kNotFound);

@@ -96,6 +96,12 @@ const std::vector<Command>& Commands() {
        DefineMarkCompensated,
        {"mark-compensated"}},
       {"saga",
+       "rerun",
+       "Start a new saga from an ended one's input (edited with --set or "
+       "--input), linked to it",
+       DefineRerun,
+       {"rerun"}},
+      {"saga",
        "watch",
        "Print a saga's events as they happen until it ends",
        DefineWatch,

@@ -30,7 +30,15 @@ using nlohmann::json;
 constexpr int64_t kT0 = 1714564800000;
 // GetSaga of this id answers PERMISSION_DENIED, as a real orchestrator does
 // for a submitter reaching for another caller's saga.
-constexpr char kDeniedSaga[] = "s-denied";
+// The fake's saga ids: the n-th saga started gets FakeSagaId(n), a saga id
+// (a lowercase UUID) as sagactl checks them before any call.
+std::string FakeSagaId(size_t n) {
+  std::string digits = std::to_string(n);
+  return "00000000-0000-4000-8000-" + std::string(12 - digits.size(), '0') +
+         digits;
+}
+
+constexpr char kDeniedSaga[] = "00000000-0000-4000-8000-0000000000de";
 
 std::string BookingSource() {
   std::ifstream in(std::string(SAGA_SOURCE_DIR) +
@@ -135,7 +143,7 @@ class FakeOrchestrator final : public v1::SagaOrchestrator::Service {
       }
     }
     v1::Saga saga;
-    saga.set_saga_id("saga-" + std::to_string(sagas_.size() + 1));
+    saga.set_saga_id(FakeSagaId(sagas_.size() + 1));
     saga.set_saga_type(type);
     saga.set_definition_version(1);
     saga.set_input_json(request->input_json());
@@ -224,7 +232,7 @@ class FakeOrchestrator final : public v1::SagaOrchestrator::Service {
                               const v1::GetSagaHistoryRequest* request,
                               v1::GetSagaHistoryResponse* response) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (request->saga_id() == "db-down") {
+    if (request->saga_id() == "00000000-0000-4000-8000-00000000db0d") {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "database down");
     }
     if (sagas_.count(request->saga_id()) == 0) {
@@ -315,6 +323,20 @@ class FakeOrchestrator final : public v1::SagaOrchestrator::Service {
                                v1::MarkCompensatedResponse* response) override {
     return Repair("mark-compensated", request->saga_id(), "",
                   request->operator_(), response->mutable_saga());
+  }
+
+  // Records the request; answers with the id the next start would get.
+  grpc::Status RerunSaga(grpc::ServerContext*,
+                         const v1::RerunSagaRequest* request,
+                         v1::RerunSagaResponse* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (sagas_.count(request->saga_id()) == 0) {
+      return NotFound(request->saga_id());
+    }
+    reruns_.push_back(*request);
+    response->set_saga_id(FakeSagaId(sagas_.size() + 1));
+    response->set_created(true);
+    return grpc::Status::OK;
   }
 
   // Sends the saga's history, then ends the stream as if the saga ended.
@@ -419,6 +441,16 @@ class FakeOrchestrator final : public v1::SagaOrchestrator::Service {
     std::lock_guard<std::mutex> lock(mu_);
     return awaits_;
   }
+  std::vector<v1::RerunSagaRequest> reruns() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reruns_;
+  }
+  // Every call the fake answered (starts, lists, awaits, reruns, repairs).
+  size_t calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return starts_.size() + list_requests_.size() + awaits_.size() +
+           reruns_.size() + repairs_.size();
+  }
   std::vector<v1::SignalSagaRequest> signals() {
     std::lock_guard<std::mutex> lock(mu_);
     return signals_;
@@ -473,6 +505,7 @@ class FakeOrchestrator final : public v1::SagaOrchestrator::Service {
   std::vector<v1::StartSagaRequest> starts_;
   std::vector<v1::ListSagasRequest> list_requests_;
   std::vector<v1::AwaitSagaRequest> awaits_;
+  std::vector<v1::RerunSagaRequest> reruns_;
   std::vector<v1::SignalSagaRequest> signals_;
   v1::WatchEventsRequest last_events_request_;
   std::string last_authorization_;
@@ -548,16 +581,16 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
       {"list", "--status", "done"},
       {"list", "--limit", "0"},
       {"list", "--all", "--limit", "3"},
-      {"await", "saga-1", "--timeout", "10"},
-      {"cancel", "saga-1"},
+      {"await", "00000000-0000-4000-8000-000000000001", "--timeout", "10"},
+      {"cancel", "00000000-0000-4000-8000-000000000001"},
       {"start", "ok"},
       {"start", "ok", "--input", "{not json"},
       {"start", "ok", "--input", "[1, 2]"},
       {"start", "ok", "--input", "@/nonexistent/input.json"},
       {"list", "--since", "yesterday"},
-      {"retry", "saga-1"},
-      {"skip-step", "saga-1", "--reason", "x"},
-      {"mark-compensated", "saga-1"},
+      {"retry", "00000000-0000-4000-8000-000000000001"},
+      {"skip-step", "00000000-0000-4000-8000-000000000001", "--reason", "x"},
+      {"mark-compensated", "00000000-0000-4000-8000-000000000001"},
       {"watch"},
       {"export"},
       {"replay"},
@@ -567,8 +600,9 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
       {"definitions", "check", "/nonexistent/x.yaml"},
       // A directory used to abort sagactl with an uncaught exception.
       {"definitions", "validate", ::testing::TempDir()},
-      {"signal", "saga-1"},
-      {"signal", "saga-1", "approval", "--payload", "[1]"},
+      {"signal", "00000000-0000-4000-8000-000000000001"},
+      {"signal", "00000000-0000-4000-8000-000000000001", "approval",
+       "--payload", "[1]"},
       {"start", "ok", "--input", "{}", "--start-at", "tomorrow"},
   };
   for (const auto& args : cases) {
@@ -597,7 +631,7 @@ TEST_F(CliTest, StartRefusesAnInputWithAKeyTwice) {
 TEST_F(CliTest, StartPrintsTheIdOrJson) {
   Result table = Run({"start", "ok", "--input", R"({"patient_id": "p1"})"});
   EXPECT_EQ(table.code, kExitOk) << table.err;
-  EXPECT_EQ(table.out, "saga-1\n");
+  EXPECT_EQ(table.out, "00000000-0000-4000-8000-000000000001\n");
   ASSERT_EQ(fake_.starts().size(), 1u);
   EXPECT_EQ(fake_.starts()[0].input_json(), R"({"patient_id":"p1"})");
 
@@ -605,7 +639,8 @@ TEST_F(CliTest, StartPrintsTheIdOrJson) {
                          "--idempotency-key", "k1"});
   EXPECT_EQ(json_out.code, kExitOk) << json_out.err;
   EXPECT_EQ(json::parse(json_out.out),
-            json({{"saga_id", "saga-2"}, {"created", true}}));
+            json({{"saga_id", "00000000-0000-4000-8000-000000000002"},
+                  {"created", true}}));
 
   Result again = Run({"start", "ok", "--input", "{}", "--idempotency-key", "k1",
                       "-o", "json"});
@@ -638,10 +673,11 @@ TEST_F(CliTest, StartUnknownTypeExitsThree) {
 TEST_F(CliTest, StartWaitPrintsTheSagaAsShowDoes) {
   Result r = Run({"start", "ok", "--input", R"({"p": 1})", "--wait"});
   EXPECT_EQ(r.code, kExitOk) << r.err;
-  EXPECT_EQ(r.out, Run({"show", "saga-1"}).out);
+  EXPECT_EQ(r.out, Run({"show", "00000000-0000-4000-8000-000000000001"}).out);
   EXPECT_NE(r.out.find("Status:           COMPLETED"), std::string::npos);
   ASSERT_EQ(fake_.awaits().size(), 1u);
-  EXPECT_EQ(fake_.awaits()[0].saga_id(), "saga-1");
+  EXPECT_EQ(fake_.awaits()[0].saga_id(),
+            "00000000-0000-4000-8000-000000000001");
 }
 
 TEST_F(CliTest, StartWaitOnACompensatedSagaExitsFive) {
@@ -649,7 +685,8 @@ TEST_F(CliTest, StartWaitOnACompensatedSagaExitsFive) {
                   "--wait", "--timeout", "30s"});
   EXPECT_EQ(r.code, kExitSagaEndedBadly);
   EXPECT_EQ(r.err,
-            "sagactl: saga saga-1 ended COMPENSATED: reserve_slot: slot "
+            "sagactl: saga 00000000-0000-4000-8000-000000000001 ended "
+            "COMPENSATED: reserve_slot: slot "
             "taken\n");
   json value = json::parse(r.out);
   EXPECT_EQ(value["saga"]["status"], "SAGA_STATUS_COMPENSATED");
@@ -662,37 +699,42 @@ TEST_F(CliTest, StartWaitOnACompensatedSagaExitsFive) {
 
 TEST_F(CliTest, ShowPrintsStepsAndTimeline) {
   ASSERT_EQ(Run({"start", "doomed", "--input", "{}"}).code, kExitOk);
-  Result r = Run({"show", "saga-1"});
+  Result r = Run({"show", "00000000-0000-4000-8000-000000000001"});
   EXPECT_EQ(r.code, kExitOk) << r.err;
   EXPECT_NE(r.out.find("Status:           COMPENSATED\n"), std::string::npos);
   EXPECT_NE(r.out.find("reserve_slot  FAILED  1"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("SagaStarted"), std::string::npos);
   // Global flags may follow the command.
-  Result json_out = Run({"show", "saga-1", "-o", "json"});
-  EXPECT_EQ(json::parse(json_out.out)["saga"]["saga_id"], "saga-1");
+  Result json_out =
+      Run({"show", "00000000-0000-4000-8000-000000000001", "-o", "json"});
+  EXPECT_EQ(json::parse(json_out.out)["saga"]["saga_id"],
+            "00000000-0000-4000-8000-000000000001");
 }
 
 TEST_F(CliTest, ShowUnknownSagaExitsThree) {
-  Result r = Run({"show", "missing"});
+  Result r = Run({"show", "00000000-0000-4000-8000-0000000000ee"});
   EXPECT_EQ(r.code, kExitNotFound);
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(r.err, "sagactl: NOT_FOUND: saga missing not found\n");
+  EXPECT_EQ(r.err,
+            "sagactl: NOT_FOUND: saga 00000000-0000-4000-8000-0000000000ee not "
+            "found\n");
 }
 
 TEST_F(CliTest, ServerSideUnavailableIsAnOrdinaryError) {
-  Result r = Run({"history", "db-down"});
+  Result r = Run({"history", "00000000-0000-4000-8000-00000000db0d"});
   EXPECT_EQ(r.code, kExitError);
   EXPECT_EQ(r.err, "sagactl: UNAVAILABLE: database down\n");
 }
 
 TEST_F(CliTest, HistoryPrintsEvents) {
   ASSERT_EQ(Run({"start", "ok", "--input", R"({"x": true})"}).code, kExitOk);
-  Result table = Run({"history", "saga-1"});
+  Result table = Run({"history", "00000000-0000-4000-8000-000000000001"});
   EXPECT_EQ(table.code, kExitOk);
   EXPECT_EQ(table.out.rfind("TIME ", 0), 0u) << table.out;
-  Result json_out = Run({"history", "saga-1", "-o", "json"});
+  Result json_out =
+      Run({"history", "00000000-0000-4000-8000-000000000001", "-o", "json"});
   json value = json::parse(json_out.out);
-  EXPECT_EQ(value["saga_id"], "saga-1");
+  EXPECT_EQ(value["saga_id"], "00000000-0000-4000-8000-000000000001");
   EXPECT_EQ(value["events"][0]["data_json"]["x"], true);
 }
 
@@ -716,7 +758,8 @@ TEST_F(CliTest, ListLimitsAndFollowsPages) {
   EXPECT_EQ(all.code, kExitOk) << all.err;
   json everything = json::parse(all.out);
   ASSERT_EQ(everything["sagas"].size(), 5u);
-  EXPECT_EQ(everything["sagas"][4]["saga_id"], "saga-5");
+  EXPECT_EQ(everything["sagas"][4]["saga_id"],
+            "00000000-0000-4000-8000-000000000005");
   EXPECT_EQ(everything["next_page_token"], "");
   EXPECT_EQ(fake_.list_requests().size() - requests_before, 3u);
 }
@@ -730,8 +773,10 @@ TEST_F(CliTest, ListStatusAcceptsShortAndFullNames) {
     EXPECT_EQ(fake_.list_requests().back().status(),
               v1::SAGA_STATUS_COMPENSATED);
     EXPECT_EQ(fake_.list_requests().back().saga_type(), "doomed");
-    EXPECT_NE(r.out.find("saga-2"), std::string::npos);
-    EXPECT_EQ(r.out.find("saga-1"), std::string::npos);
+    EXPECT_NE(r.out.find("00000000-0000-4000-8000-000000000002"),
+              std::string::npos);
+    EXPECT_EQ(r.out.find("00000000-0000-4000-8000-000000000001"),
+              std::string::npos);
   }
 }
 
@@ -740,32 +785,39 @@ TEST_F(CliTest, AwaitReportsTimeoutStepAndEnding) {
   Run({"start", "ok", "--input", "{}"});
   Run({"start", "doomed", "--input", "{}"});
 
-  Result timed_out = Run({"await", "saga-1", "--timeout", "0"});
+  Result timed_out =
+      Run({"await", "00000000-0000-4000-8000-000000000001", "--timeout", "0"});
   EXPECT_EQ(timed_out.code, kExitError);
   EXPECT_EQ(timed_out.err,
-            "sagactl: DEADLINE_EXCEEDED: saga saga-1 is still RUNNING after "
+            "sagactl: DEADLINE_EXCEEDED: saga "
+            "00000000-0000-4000-8000-000000000001 is still RUNNING after "
             "0ms\n");
   EXPECT_NE(timed_out.out.find("Status:           RUNNING"), std::string::npos);
 
   Result step =
-      Run({"-o", "json", "await", "saga-2", "--step", "reserve_slot"});
+      Run({"-o", "json", "await", "00000000-0000-4000-8000-000000000002",
+           "--step", "reserve_slot"});
   EXPECT_EQ(step.code, kExitOk) << step.err;
   EXPECT_EQ(json::parse(step.out)["reached"], true);
   EXPECT_EQ(fake_.awaits().back().step(), "reserve_slot");
   EXPECT_EQ(fake_.awaits().back().timeout_ms(), 600000);
 
-  EXPECT_EQ(Run({"await", "saga-3"}).code, kExitSagaEndedBadly);
-  EXPECT_EQ(Run({"await", "nope"}).code, kExitNotFound);
+  EXPECT_EQ(Run({"await", "00000000-0000-4000-8000-000000000003"}).code,
+            kExitSagaEndedBadly);
+  EXPECT_EQ(Run({"await", "00000000-0000-4000-8000-0000000000ff"}).code,
+            kExitNotFound);
 }
 
 TEST_F(CliTest, CancelSendsTheReason) {
   Run({"start", "slow", "--input", "{}"});
   Run({"start", "slow", "--input", "{}"});
-  Result r = Run({"cancel", "saga-1", "--reason", "patient called"});
+  Result r = Run({"cancel", "00000000-0000-4000-8000-000000000001", "--reason",
+                  "patient called"});
   EXPECT_EQ(r.code, kExitOk) << r.err;
   EXPECT_NE(r.out.find("cancelled: patient called"), std::string::npos);
   EXPECT_NE(r.out.find("COMPENSATING"), std::string::npos);
-  Result json_out = Run({"cancel", "saga-2", "--reason", "x", "-o", "json"});
+  Result json_out = Run({"cancel", "00000000-0000-4000-8000-000000000002",
+                         "--reason", "x", "-o", "json"});
   EXPECT_EQ(json_out.code, kExitOk) << json_out.err;
   json value = json::parse(json_out.out);
   EXPECT_EQ(value["saga"]["status"], "SAGA_STATUS_COMPENSATING");
@@ -774,14 +826,15 @@ TEST_F(CliTest, CancelSendsTheReason) {
 
 TEST_F(CliTest, SignalSendsTheNameThePayloadAndAStableKey) {
   Run({"start", "slow", "--input", "{}"});
-  Result r = Run({"signal", "saga-1", "approval", "--payload",
-                  R"({"approved_by": "dr. who"})"});
+  Result r = Run({"signal", "00000000-0000-4000-8000-000000000001", "approval",
+                  "--payload", R"({"approved_by": "dr. who"})"});
   ASSERT_EQ(r.code, kExitOk) << r.err;
   EXPECT_NE(r.out.find("Signals:"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("(kept)"), std::string::npos) << r.out;
-  Run({"signal", "saga-1", "approval", "--payload",
-       R"({"approved_by":"dr. who"})"});
-  Run({"signal", "saga-1", "approval", "--key", "mine"});
+  Run({"signal", "00000000-0000-4000-8000-000000000001", "approval",
+       "--payload", R"({"approved_by":"dr. who"})"});
+  Run({"signal", "00000000-0000-4000-8000-000000000001", "approval", "--key",
+       "mine"});
   std::vector<v1::SignalSagaRequest> sent = fake_.signals();
   ASSERT_EQ(sent.size(), 3u);
   EXPECT_EQ(sent[0].name(), "approval");
@@ -791,7 +844,9 @@ TEST_F(CliTest, SignalSendsTheNameThePayloadAndAStableKey) {
   EXPECT_EQ(sent[0].idempotency_key().rfind("sagactl-approval-", 0), 0u);
   EXPECT_EQ(sent[2].idempotency_key(), "mine");
   EXPECT_EQ(sent[2].payload_json(), "{}");
-  EXPECT_EQ(Run({"signal", "nope", "approval"}).code, kExitNotFound);
+  EXPECT_EQ(
+      Run({"signal", "00000000-0000-4000-8000-0000000000ff", "approval"}).code,
+      kExitNotFound);
 }
 
 TEST_F(CliTest, StartAtSchedulesFromADurationOrATime) {
@@ -810,16 +865,19 @@ TEST_F(CliTest, StartAtSchedulesFromADurationOrATime) {
 
 TEST_F(CliTest, CancelAfterTheEndIsAnOrdinaryError) {
   Run({"start", "ok", "--input", "{}"});
-  Result r = Run({"cancel", "saga-1", "--reason", "too late"});
+  Result r = Run({"cancel", "00000000-0000-4000-8000-000000000001", "--reason",
+                  "too late"});
   EXPECT_EQ(r.code, kExitError);
-  EXPECT_EQ(r.err, "sagactl: FAILED_PRECONDITION: saga saga-1 has ended\n");
+  EXPECT_EQ(r.err,
+            "sagactl: FAILED_PRECONDITION: saga "
+            "00000000-0000-4000-8000-000000000001 has ended\n");
 }
 
 TEST_F(CliTest, UnreachableServerExitsFour) {
   std::string closed = address_;
   server_->Shutdown();
   server_.reset();
-  Result r = Run({"show", "saga-1"});
+  Result r = Run({"show", "00000000-0000-4000-8000-000000000001"});
   EXPECT_EQ(r.code, kExitUnreachable);
   EXPECT_EQ(
       r.err.rfind("sagactl: cannot reach the orchestrator at " + closed + ": ",
@@ -834,7 +892,7 @@ TEST_F(CliTest, AddressComesFromTheEnvironment) {
   Result r = Run({"start", "ok", "--input", "{}"}, "", /*with_address=*/false);
   unsetenv("SAGACTL_ADDRESS");
   EXPECT_EQ(r.code, kExitOk) << r.err;
-  EXPECT_EQ(r.out, "saga-1\n");
+  EXPECT_EQ(r.out, "00000000-0000-4000-8000-000000000001\n");
 }
 
 std::string WriteTemp(const std::string& name, const std::string& text) {
@@ -861,13 +919,16 @@ TEST_F(CliTest, ListSinceFiltersByCreationTime) {
 TEST_F(CliTest, RepairsSendTheOperatorAndTheReason) {
   Run({"start", "slow", "--input", "{}"});
   ASSERT_EQ(setenv("SAGACTL_OPERATOR", "alice", 1), 0);
-  Result retry = Run({"retry", "saga-1", "--reason", "doctor service is back"});
-  Result skip = Run({"skip-step", "saga-1", "reserve_slot", "--reason",
-                     "released by phone", "-o", "json"});
-  Result mark =
-      Run({"mark-compensated", "saga-1", "--reason", "refunded by hand"});
+  Result retry = Run({"retry", "00000000-0000-4000-8000-000000000001",
+                      "--reason", "doctor service is back"});
+  Result skip =
+      Run({"skip-step", "00000000-0000-4000-8000-000000000001", "reserve_slot",
+           "--reason", "released by phone", "-o", "json"});
+  Result mark = Run({"mark-compensated", "00000000-0000-4000-8000-000000000001",
+                     "--reason", "refunded by hand"});
   unsetenv("SAGACTL_OPERATOR");
-  Result anonymous = Run({"retry", "saga-1", "--reason", "again"});
+  Result anonymous = Run(
+      {"retry", "00000000-0000-4000-8000-000000000001", "--reason", "again"});
   EXPECT_EQ(retry.code, kExitOk) << retry.err;
   EXPECT_NE(retry.out.find("retry by alice"), std::string::npos) << retry.out;
   EXPECT_EQ(skip.code, kExitOk) << skip.err;
@@ -876,21 +937,33 @@ TEST_F(CliTest, RepairsSendTheOperatorAndTheReason) {
   EXPECT_EQ(anonymous.code, kExitOk) << anonymous.err;
   std::vector<std::string> repairs = fake_.repairs();
   ASSERT_EQ(repairs.size(), 4u);
-  EXPECT_EQ(repairs[0], "retry saga-1 by alice: doctor service is back");
+  EXPECT_EQ(repairs[0],
+            "retry 00000000-0000-4000-8000-000000000001 by alice: doctor "
+            "service is back");
   EXPECT_EQ(repairs[1],
-            "skip-step saga-1 reserve_slot by alice: released by phone");
-  EXPECT_EQ(repairs[2], "mark-compensated saga-1 by alice: refunded by hand");
+            "skip-step 00000000-0000-4000-8000-000000000001 reserve_slot by "
+            "alice: released by phone");
+  EXPECT_EQ(repairs[2],
+            "mark-compensated 00000000-0000-4000-8000-000000000001 by alice: "
+            "refunded by hand");
   // Without SAGACTL_OPERATOR: the OS user, never empty.
-  EXPECT_EQ(repairs[3].rfind("retry saga-1 by ", 0), 0u);
+  EXPECT_EQ(
+      repairs[3].rfind("retry 00000000-0000-4000-8000-000000000001 by ", 0),
+      0u);
   EXPECT_EQ(repairs[3].find("by :"), std::string::npos) << repairs[3];
 
-  EXPECT_EQ(Run({"retry", "nope", "--reason", "x"}).code, kExitNotFound);
+  EXPECT_EQ(
+      Run({"retry", "00000000-0000-4000-8000-0000000000ff", "--reason", "x"})
+          .code,
+      kExitNotFound);
 }
 
 TEST_F(CliTest, WatchPrintsEventsAndExitsPerTheEnding) {
-  fake_.Install(RecordBooking("good", /*notify_fails=*/false));
-  fake_.Install(RecordBooking("bad", /*notify_fails=*/true));
-  Result good = Run({"watch", "good"});
+  fake_.Install(RecordBooking("00000000-0000-4000-8000-00000000600d",
+                              /*notify_fails=*/false));
+  fake_.Install(RecordBooking("00000000-0000-4000-8000-000000000bad",
+                              /*notify_fails=*/true));
+  Result good = Run({"watch", "00000000-0000-4000-8000-00000000600d"});
   EXPECT_EQ(good.code, kExitOk) << good.err;
   EXPECT_EQ(good.out.rfind("12:00:00.000  #1    SagaStarted ", 0), 0u)
       << good.out;
@@ -898,9 +971,12 @@ TEST_F(CliTest, WatchPrintsEventsAndExitsPerTheEnding) {
                           "attempt 1  {\"error\":\"refused\""),
             std::string::npos)
       << good.out;
-  EXPECT_NE(good.out.find("Saga good ended COMPLETED.\n"), std::string::npos);
+  EXPECT_NE(good.out.find(
+                "Saga 00000000-0000-4000-8000-00000000600d ended COMPLETED.\n"),
+            std::string::npos);
 
-  Result bad = Run({"watch", "bad", "-o", "json"});
+  Result bad =
+      Run({"watch", "00000000-0000-4000-8000-000000000bad", "-o", "json"});
   EXPECT_EQ(bad.code, kExitSagaEndedBadly);
   std::istringstream lines(bad.out);
   std::string line;
@@ -910,9 +986,13 @@ TEST_F(CliTest, WatchPrintsEventsAndExitsPerTheEnding) {
     EXPECT_EQ(event["seq"], std::to_string(++count));  // int64: a string
   }
   EXPECT_GT(count, 10);
-  EXPECT_EQ(bad.err.rfind("sagactl: saga bad ended COMPENSATED: ", 0), 0u)
+  EXPECT_EQ(bad.err.rfind("sagactl: saga 00000000-0000-4000-8000-000000000bad "
+                          "ended COMPENSATED: ",
+                          0),
+            0u)
       << bad.err;
-  EXPECT_EQ(Run({"watch", "nope"}).code, kExitNotFound);
+  EXPECT_EQ(Run({"watch", "00000000-0000-4000-8000-0000000000ff"}).code,
+            kExitNotFound);
 }
 
 TEST_F(CliTest, EventsPrintsTheOutboxStreamAndPassesTheFilters) {
@@ -996,9 +1076,9 @@ TEST_F(CliTest, DefinitionsValidateIsOfflineAndUsesTheLoader) {
 }
 
 TEST_F(CliTest, ExportWritesAHistoryThatReplaysOffline) {
-  fake_.Install(RecordBooking("s-good", false));
-  fake_.Install(RecordBooking("s-bad", true));
-  Result good = Run({"export", "s-good"});
+  fake_.Install(RecordBooking("00000000-0000-4000-8000-00000005600d", false));
+  fake_.Install(RecordBooking("00000000-0000-4000-8000-000000005bad", true));
+  Result good = Run({"export", "00000000-0000-4000-8000-00000005600d"});
   ASSERT_EQ(good.code, kExitOk) << good.err;
   json doc = json::parse(good.out);
   EXPECT_EQ(doc["format"], "saga-history/v1");
@@ -1007,10 +1087,11 @@ TEST_F(CliTest, ExportWritesAHistoryThatReplaysOffline) {
   EXPECT_EQ(doc["definition"]["source_yaml"], BookingSource());
   EXPECT_EQ(doc["events"][4]["step"], "reserve_doctor");
   std::string good_path = WriteTemp("s-good.json", good.out);
-  Result bad = Run({"export", "s-bad"});
+  Result bad = Run({"export", "00000000-0000-4000-8000-000000005bad"});
   ASSERT_EQ(bad.code, kExitOk) << bad.err;
   std::string bad_path = WriteTemp("s-bad.json", bad.out);
-  EXPECT_EQ(Run({"export", "nope"}).code, kExitNotFound);
+  EXPECT_EQ(Run({"export", "00000000-0000-4000-8000-0000000000ff"}).code,
+            kExitNotFound);
 
   // Offline from here on.
   server_->Shutdown();
@@ -1028,8 +1109,8 @@ TEST_F(CliTest, ExportWritesAHistoryThatReplaysOffline) {
 }
 
 TEST_F(CliTest, ReplayReportsTheFirstDivergenceAndExitsSix) {
-  fake_.Install(RecordBooking("s-1", false));
-  Result exported = Run({"export", "s-1"});
+  fake_.Install(RecordBooking("00000000-0000-4000-8000-0000000000a1", false));
+  Result exported = Run({"export", "00000000-0000-4000-8000-0000000000a1"});
   ASSERT_EQ(exported.code, kExitOk) << exported.err;
   json doc = json::parse(exported.out);
   std::string good_path = WriteTemp("ok.json", exported.out);
@@ -1125,46 +1206,62 @@ TEST_F(CliTest, DefinitionsCheckReportsStrandedSagas) {
 }
 
 TEST_F(CliTest, SendsTheBearerTokenFromFlagFileOrEnvironment) {
-  fake_.Install(RecordBooking("s-1", false));
+  fake_.Install(RecordBooking("00000000-0000-4000-8000-0000000000a1", false));
   const std::string file = WriteTemp("token", "from-file\nignored\n");
   unsetenv("SAGACTL_TOKEN");
   unsetenv("SAGACTL_TOKEN_FILE");
 
-  EXPECT_EQ(Run({"show", "s-1"}).code, kExitOk);
+  EXPECT_EQ(Run({"show", "00000000-0000-4000-8000-0000000000a1"}).code,
+            kExitOk);
   EXPECT_EQ(fake_.last_authorization(), "");
-  EXPECT_EQ(Run({"--token", "from-flag", "show", "s-1"}).code, kExitOk);
+  EXPECT_EQ(Run({"--token", "from-flag", "show",
+                 "00000000-0000-4000-8000-0000000000a1"})
+                .code,
+            kExitOk);
   EXPECT_EQ(fake_.last_authorization(), "Bearer from-flag");
-  EXPECT_EQ(Run({"show", "s-1", "--token-file", file}).code, kExitOk);
+  EXPECT_EQ(Run({"show", "00000000-0000-4000-8000-0000000000a1", "--token-file",
+                 file})
+                .code,
+            kExitOk);
   EXPECT_EQ(fake_.last_authorization(), "Bearer from-file");
 
   setenv("SAGACTL_TOKEN", "from-env", 1);
-  EXPECT_EQ(Run({"show", "s-1"}).code, kExitOk);
+  EXPECT_EQ(Run({"show", "00000000-0000-4000-8000-0000000000a1"}).code,
+            kExitOk);
   EXPECT_EQ(fake_.last_authorization(), "Bearer from-env");
   // A flag wins over the environment.
-  EXPECT_EQ(Run({"--token-file", file, "show", "s-1"}).code, kExitOk);
+  EXPECT_EQ(Run({"--token-file", file, "show",
+                 "00000000-0000-4000-8000-0000000000a1"})
+                .code,
+            kExitOk);
   EXPECT_EQ(fake_.last_authorization(), "Bearer from-file");
   unsetenv("SAGACTL_TOKEN");
   setenv("SAGACTL_TOKEN_FILE", file.c_str(), 1);
-  EXPECT_EQ(Run({"show", "s-1"}).code, kExitOk);
+  EXPECT_EQ(Run({"show", "00000000-0000-4000-8000-0000000000a1"}).code,
+            kExitOk);
   EXPECT_EQ(fake_.last_authorization(), "Bearer from-file");
   unsetenv("SAGACTL_TOKEN_FILE");
 }
 
 TEST_F(CliTest, BadTokenOrTlsOptionsAreUsageErrors) {
-  Result both = Run({"--token", "t", "--token-file", "f", "show", "s-1"});
+  Result both = Run({"--token", "t", "--token-file", "f", "show",
+                     "00000000-0000-4000-8000-0000000000a1"});
   EXPECT_EQ(both.code, kExitUsage);
   EXPECT_EQ(both.err, "sagactl: give --token or --token-file, not both\n");
-  Result missing = Run({"--token-file", "/nonexistent/token", "show", "s-1"});
+  Result missing = Run({"--token-file", "/nonexistent/token", "show",
+                        "00000000-0000-4000-8000-0000000000a1"});
   EXPECT_EQ(missing.code, kExitUsage);
   EXPECT_NE(missing.err.find("/nonexistent/token"), std::string::npos);
   Result empty = Run({"--token-file", WriteTemp("empty", "\n"), "show", "x"});
   EXPECT_EQ(empty.code, kExitUsage);
-  Result no_ca = Run({"--tls-ca", "/nonexistent/ca.pem", "show", "s-1"});
+  Result no_ca = Run({"--tls-ca", "/nonexistent/ca.pem", "show",
+                      "00000000-0000-4000-8000-0000000000a1"});
   EXPECT_EQ(no_ca.code, kExitUsage);
   EXPECT_NE(no_ca.err.find("cannot read CA bundle /nonexistent/ca.pem"),
             std::string::npos)
       << no_ca.err;
-  Result half = Run({"--tls-cert", "c.pem", "show", "s-1"});
+  Result half = Run(
+      {"--tls-cert", "c.pem", "show", "00000000-0000-4000-8000-0000000000a1"});
   EXPECT_EQ(half.code, kExitUsage);
 }
 
@@ -1179,28 +1276,39 @@ TEST_F(CliTest, RefusedCallsExitSeven) {
 // `sagactl NOUN VERB` and the short forms of earlier releases run the same
 // command: same exit code, same output.
 TEST_F(CliTest, NounVerbSpellingsAndShortFormsRunTheSameCommand) {
-  ASSERT_EQ(Run({"saga", "start", "ok", "--input", "{}"}).out, "saga-1\n");
-  ASSERT_EQ(Run({"start", "doomed", "--input", "{}"}).out, "saga-2\n");
+  ASSERT_EQ(Run({"saga", "start", "ok", "--input", "{}"}).out,
+            "00000000-0000-4000-8000-000000000001\n");
+  ASSERT_EQ(Run({"start", "doomed", "--input", "{}"}).out,
+            "00000000-0000-4000-8000-000000000002\n");
   const std::string good = WriteTemp("good.yaml", BookingSource());
   using Args = std::vector<std::string>;
   const std::vector<std::pair<Args, Args>> same = {
-      {{"saga", "show", "saga-1", "-o", "json"},
-       {"show", "saga-1", "-o", "json"}},
+      {{"saga", "show", "00000000-0000-4000-8000-000000000001", "-o", "json"},
+       {"show", "00000000-0000-4000-8000-000000000001", "-o", "json"}},
       {{"-o", "json", "saga", "list"}, {"-o", "json", "list"}},
-      {{"saga", "history", "saga-1", "-o", "json"},
-       {"history", "saga-1", "-o", "json"}},
-      {{"-o", "json", "saga", "await", "saga-2"},
-       {"-o", "json", "await", "saga-2"}},
-      {{"saga", "cancel", "nope", "--reason", "x"},
-       {"cancel", "nope", "--reason", "x"}},
-      {{"saga", "retry", "nope", "--reason", "x"},
-       {"retry", "nope", "--reason", "x"}},
-      {{"saga", "skip-step", "nope", "s", "--reason", "x"},
-       {"skip-step", "nope", "s", "--reason", "x"}},
-      {{"saga", "mark-compensated", "nope", "--reason", "x"},
-       {"mark-compensated", "nope", "--reason", "x"}},
-      {{"saga", "watch", "nope"}, {"watch", "nope"}},
-      {{"saga", "export", "nope"}, {"export", "nope"}},
+      {{"saga", "history", "00000000-0000-4000-8000-000000000001", "-o",
+        "json"},
+       {"history", "00000000-0000-4000-8000-000000000001", "-o", "json"}},
+      {{"-o", "json", "saga", "await", "00000000-0000-4000-8000-000000000002"},
+       {"-o", "json", "await", "00000000-0000-4000-8000-000000000002"}},
+      {{"saga", "cancel", "00000000-0000-4000-8000-0000000000ff", "--reason",
+        "x"},
+       {"cancel", "00000000-0000-4000-8000-0000000000ff", "--reason", "x"}},
+      {{"saga", "retry", "00000000-0000-4000-8000-0000000000ff", "--reason",
+        "x"},
+       {"retry", "00000000-0000-4000-8000-0000000000ff", "--reason", "x"}},
+      {{"saga", "skip-step", "00000000-0000-4000-8000-0000000000ff", "s",
+        "--reason", "x"},
+       {"skip-step", "00000000-0000-4000-8000-0000000000ff", "s", "--reason",
+        "x"}},
+      {{"saga", "mark-compensated", "00000000-0000-4000-8000-0000000000ff",
+        "--reason", "x"},
+       {"mark-compensated", "00000000-0000-4000-8000-0000000000ff", "--reason",
+        "x"}},
+      {{"saga", "watch", "00000000-0000-4000-8000-0000000000ff"},
+       {"watch", "00000000-0000-4000-8000-0000000000ff"}},
+      {{"saga", "export", "00000000-0000-4000-8000-0000000000ff"},
+       {"export", "00000000-0000-4000-8000-0000000000ff"}},
       {{"saga", "replay", "/nonexistent/h.json"},
        {"replay", "/nonexistent/h.json"}},
       {{"definition", "list"}, {"definitions"}},
@@ -1218,8 +1326,10 @@ TEST_F(CliTest, NounVerbSpellingsAndShortFormsRunTheSameCommand) {
     EXPECT_EQ(a.err, b.err) << noun_verb[0] << " " << noun_verb[1];
   }
   // Codes as the short forms have always had them.
-  EXPECT_EQ(Run({"saga", "await", "saga-2"}).code, kExitSagaEndedBadly);
-  EXPECT_EQ(Run({"saga", "show", "nope"}).code, kExitNotFound);
+  EXPECT_EQ(Run({"saga", "await", "00000000-0000-4000-8000-000000000002"}).code,
+            kExitSagaEndedBadly);
+  EXPECT_EQ(Run({"saga", "show", "00000000-0000-4000-8000-0000000000ff"}).code,
+            kExitNotFound);
   EXPECT_EQ(Run({"definition", "validate", good}).code, kExitOk);
 }
 
@@ -1264,6 +1374,85 @@ TEST_F(CliTest, HelpListsTheCommandsByNounAndTheShortForms) {
   Result start_help = Run({"saga", "start", "--help"});
   EXPECT_EQ(start_help.code, kExitOk);
   EXPECT_NE(start_help.out.find("--idempotency-key"), std::string::npos);
+}
+
+// Regression: `show not-a-uuid` exited 1 (the server's INVALID_ARGUMENT)
+// instead of 2: a mistyped id is a usage error, found before any call, for
+// every command that takes one.
+TEST_F(CliTest, AnIdThatIsNotASagaIdIsAUsageErrorForEveryCommand) {
+  const size_t calls_before = fake_.calls();
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"show", "not-a-uuid"},
+           {"history", "not-a-uuid"},
+           {"await", "not-a-uuid"},
+           {"cancel", "not-a-uuid", "--reason", "x"},
+           {"signal", "not-a-uuid", "approval"},
+           {"retry", "not-a-uuid", "--reason", "x"},
+           {"skip-step", "not-a-uuid", "s", "--reason", "x"},
+           {"mark-compensated", "not-a-uuid", "--reason", "x"},
+           {"rerun", "not-a-uuid", "--reason", "x"},
+           {"watch", "not-a-uuid"},
+           {"export", "not-a-uuid"},
+           {"list", "--parent", "not-a-uuid"},
+           {"list", "--rerun-of", "not-a-uuid"},
+           {"saga", "show", "NOT-A-UUID"}}) {
+    Result r = Run(args);
+    EXPECT_EQ(r.code, kExitUsage) << args[0] << ": " << r.err;
+    EXPECT_NE(r.err.find("is not a saga id"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(fake_.calls(), calls_before);
+}
+
+TEST_F(CliTest, AwaitExpectExitsZeroWhenTheSagaEndsAsExpected) {
+  ASSERT_EQ(Run({"start", "ok", "--input", "{}"}).code, kExitOk);
+  ASSERT_EQ(Run({"start", "doomed", "--input", "{}"}).code, kExitOk);
+  const std::string compensated = FakeSagaId(2);
+  EXPECT_EQ(Run({"await", compensated}).code, kExitSagaEndedBadly);
+  EXPECT_EQ(Run({"await", compensated, "--expect", "compensated"}).code,
+            kExitOk);
+  Result wrong = Run({"await", FakeSagaId(1), "--expect", "COMPENSATED"});
+  EXPECT_EQ(wrong.code, kExitSagaEndedBadly);
+  EXPECT_EQ(wrong.err, "sagactl: saga " + FakeSagaId(1) +
+                           " ended COMPLETED (expected COMPENSATED)\n");
+  EXPECT_EQ(Run({"await", compensated, "--expect", "DONE"}).code, kExitUsage);
+}
+
+TEST_F(CliTest, ListSendsTheBusinessKeyAndRerunFilters) {
+  Result r = Run({"list", "--business-key", "p-1001", "--rerun-of",
+                  FakeSagaId(7), "--wide"});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  ASSERT_FALSE(fake_.list_requests().empty());
+  EXPECT_EQ(fake_.list_requests().back().business_key(), "p-1001");
+  EXPECT_EQ(fake_.list_requests().back().rerun_of(), FakeSagaId(7));
+}
+
+TEST_F(CliTest, RerunSendsTheOldInputEditedBySet) {
+  ASSERT_EQ(Run({"start", "ok", "--input",
+                 R"({"contact":{"email":"a@x"},"patient_id":"p1","slot":1})"})
+                .code,
+            kExitOk);
+  Result r =
+      Run({"rerun", FakeSagaId(1), "--reason", "slot freed", "--set", "slot=2",
+           "--set", "patient_id=p2", "--set", "contact.email=b@x"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(r.out, FakeSagaId(2) + "\n");
+  ASSERT_EQ(fake_.reruns().size(), 1u);
+  const v1::RerunSagaRequest sent = fake_.reruns()[0];
+  EXPECT_EQ(sent.saga_id(), FakeSagaId(1));
+  EXPECT_EQ(json::parse(sent.input_json()),
+            json::parse(R"({"contact":{"email":"b@x"},"patient_id":"p2",)"
+                        R"("slot":2})"));
+  EXPECT_EQ(sent.operator_().reason(), "slot freed");
+
+  // Without edits the server reruns the old input as recorded.
+  ASSERT_EQ(Run({"rerun", FakeSagaId(1), "--reason", "again"}).code, kExitOk);
+  EXPECT_EQ(fake_.reruns().back().input_json(), "");
+  EXPECT_EQ(Run({"rerun", FakeSagaId(1), "--reason", "x", "--set", "=1"}).code,
+            kExitUsage);
+  EXPECT_EQ(Run({"rerun", FakeSagaId(1), "--reason", "x", "--input", "{}",
+                 "--set", "a=1"})
+                .code,
+            kExitUsage);
 }
 
 }  // namespace

@@ -169,6 +169,17 @@ absl::StatusOr<v1::Saga> OrchestratorClient::RetrySaga(std::string_view saga_id,
   return std::move(*response.mutable_saga());
 }
 
+absl::StatusOr<v1::RerunSagaResponse> OrchestratorClient::RerunSaga(
+    const v1::RerunSagaRequest& request) {
+  grpc::ClientContext context;
+  impl_->Prepare(context, Clock::now() + call_timeout_);
+  v1::RerunSagaResponse response;
+  absl::Status status = impl_->ToStatus(
+      impl_->stub->RerunSaga(&context, request, &response), address_);
+  if (!status.ok()) return status;
+  return response;
+}
+
 absl::StatusOr<v1::Saga> OrchestratorClient::SkipStep(std::string_view saga_id,
                                                       std::string_view step,
                                                       const v1::Operator& by) {

@@ -61,6 +61,10 @@ class OrchestratorClient {
   absl::StatusOr<v1::Saga> MarkCompensated(std::string_view saga_id,
                                            const v1::Operator& by);
 
+  // A new saga from an ended one's input (or an edited one), linked to it.
+  absl::StatusOr<v1::RerunSagaResponse> RerunSaga(
+      const v1::RerunSagaRequest& request);
+
   absl::StatusOr<v1::ListDefinitionsResponse> ListDefinitions();
   // `version` 0: the current version.
   absl::StatusOr<v1::GetDefinitionResponse> GetDefinition(

@@ -1,13 +1,18 @@
 #include "tools/sagactl/commands.h"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <utility>
 
+#include "orchestrator/api/request_checks.h"
 #include "orchestrator/core/definition_loader.h"
 #include "tools/sagactl/duration.h"
 #include "tools/sagactl/exit_codes.h"
@@ -42,6 +47,24 @@ std::string DurationValidator(const std::string& text) {
 std::string StatusValidator(const std::string& text) {
   absl::StatusOr<v1::SagaStatus> parsed = ParseSagaStatus(text);
   return parsed.ok() ? "" : std::string(parsed.status().message());
+}
+
+std::string SagaIdValidator(const std::string& text) {
+  absl::Status valid = api::CheckSagaId("id", text);
+  return valid.ok() ? "" : std::string(valid.message());
+}
+
+size_t TerminalColumns() {
+  if (const char* columns = std::getenv("COLUMNS"); columns && *columns) {
+    char* end = nullptr;
+    const long value = std::strtol(columns, &end, 10);
+    if (*end == '\0' && value > 0) return static_cast<size_t>(value);
+  }
+  winsize size{};
+  if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0) {
+    return size.ws_col;
+  }
+  return 0;
 }
 
 // The option was already checked by a CLI11 validator, so this cannot fail.

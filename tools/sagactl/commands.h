@@ -73,6 +73,7 @@ Runner DefineSkipStep(CLI::App& command);
 Runner DefineMarkCompensated(CLI::App& command);
 Runner DefineWatch(CLI::App& command);
 Runner DefineExport(CLI::App& command);
+Runner DefineRerun(CLI::App& command);
 Runner DefineReplay(CLI::App& command);
 
 // The definition noun (definition_commands.cc).
@@ -88,6 +89,14 @@ Runner DefineEventsWatch(CLI::App& command);
 // CLI11 validators: "" when valid, else the reason.
 std::string DurationValidator(const std::string& text);
 std::string StatusValidator(const std::string& text);
+// A saga id as the server hands them out (a lowercase UUID), so a mistyped
+// id is a usage error (exit 2) before any call.
+std::string SagaIdValidator(const std::string& text);
+
+// The width `list` fits its table into: $COLUMNS when set to a number,
+// else the width of the terminal on standard output, else 0 (not a
+// terminal: no limit, so a pipe or a file gets every error whole).
+size_t TerminalColumns();
 
 // A duration option already checked by DurationValidator; empty: not given.
 std::optional<std::chrono::milliseconds> TimeoutOption(const std::string& text);

@@ -113,6 +113,35 @@ std::string StepStatusColumn(const v1::Step& step) {
   return AwaitsCompletion(step) ? "ACCEPTED" : StepStatusName(step.status());
 }
 
+// This round's attempts, and all rounds' when an operator retry started a
+// new round: "1 (4 in all)".
+std::string Attempts(int round, int total) {
+  std::string text = std::to_string(round);
+  if (total > round) text += " (" + std::to_string(total) + " in all)";
+  return text;
+}
+
+// The call an operator must look at in an ended saga: the participant and
+// action (or compensation) of the step whose compensation gave up, else of
+// the step that failed; "" when none failed or the server did not say.
+std::string FailedCall(const v1::Saga& saga) {
+  for (const v1::Step& step : saga.steps()) {
+    if (step.status() == v1::STEP_STATUS_COMPENSATION_FAILED &&
+        !step.participant().empty()) {
+      return step.participant() + " " + step.compensation() +
+             " (compensating step " + step.name() + ")";
+    }
+  }
+  for (const v1::Step& step : saga.steps()) {
+    if (step.status() == v1::STEP_STATUS_FAILED &&
+        !step.participant().empty()) {
+      return step.participant() + " " + step.action() + " (step " +
+             step.name() + ")";
+    }
+  }
+  return "";
+}
+
 std::string StepResult(const v1::Step& step) {
   if (step.status() == v1::STEP_STATUS_WAITING) {
     std::string waiting =
@@ -249,6 +278,20 @@ std::string RenderSagaTable(const v1::Saga& saga, int64_t now_unix_ms) {
     rows.push_back({"Parent", saga.parent_saga_id() + " (step " +
                                   saga.parent_step() + ")"});
   }
+  if (!saga.business_key().empty()) {
+    rows.push_back({"Business key", saga.business_key()});
+  }
+  if (!saga.rerun_of().empty()) rows.push_back({"Rerun of", saga.rerun_of()});
+  if (!saga.reruns().empty()) {
+    std::string reruns;
+    for (const std::string& rerun : saga.reruns()) {
+      reruns += (reruns.empty() ? "" : ", ") + rerun;
+    }
+    rows.push_back({"Reruns", reruns});
+  }
+  if (std::string failed = FailedCall(saga); !failed.empty()) {
+    rows.push_back({"Failed call", failed});
+  }
   if (saga.start_at_unix_ms() != 0) {
     rows.push_back(
         {"Scheduled start", FormatTimestamp(saga.start_at_unix_ms())});
@@ -279,8 +322,10 @@ std::string RenderSagaTable(const v1::Saga& saga, int64_t now_unix_ms) {
         group == 0 ? step.name()
                    : "  [" + std::to_string(step.parallel_branch()) + "] " +
                          step.name();
-    table.AddRow({name, StepStatusColumn(step), std::to_string(step.attempts()),
-                  std::to_string(step.compensation_attempts()),
+    table.AddRow({name, StepStatusColumn(step),
+                  Attempts(step.attempts(), step.total_attempts()),
+                  Attempts(step.compensation_attempts(),
+                           step.total_compensation_attempts()),
                   StepDuration(step, now_unix_ms), StepResult(step)});
   }
   out += table.Render();
@@ -337,23 +382,71 @@ std::string RenderSagaDetailTable(const v1::Saga& saga,
          RenderHistoryTable(history);
 }
 
-std::string RenderSagaListTable(const v1::ListSagasResponse& response,
-                                int64_t now_unix_ms) {
+namespace {
+
+// `list`'s table with each error cut to `error_width` (0: whole, >0: at
+// least 3) or, with `columns` > 0, to what the other columns leave of it.
+std::string ListTable(const v1::ListSagasResponse& response,
+                      int64_t now_unix_ms, size_t error_width, size_t columns) {
   if (response.sagas().empty()) return "No sagas found.\n";
-  Table table({"ID", "TYPE", "STATUS", "STEP", "ATTEMPTS", "AGE", "ERROR"});
+  constexpr size_t kMinErrorWidth = 20;
+  bool keys = false;
+  for (const v1::Saga& saga : response.sagas()) {
+    keys = keys || !saga.business_key().empty();
+  }
+  std::vector<std::string> headers = {"ID",   "TYPE",     "STATUS",
+                                      "STEP", "ATTEMPTS", "AGE"};
+  if (keys) headers.push_back("BUSINESS KEY");
+  std::vector<std::vector<std::string>> rows;
+  std::vector<size_t> widths;
+  for (const std::string& header : headers) {
+    widths.push_back(DisplayWidth(header));
+  }
   for (const v1::Saga& saga : response.sagas()) {
     std::string age =
         saga.created_unix_ms() == 0
             ? ""
             : FormatAge(milliseconds(now_unix_ms - saga.created_unix_ms()));
-    table.AddRow({saga.saga_id(), saga.saga_type(),
-                  SagaStatusName(saga.status()), saga.current_step(),
-                  saga.current_attempt() == 0
-                      ? ""
-                      : std::to_string(saga.current_attempt()),
-                  age, Truncate(OneLine(saga.error()), kListErrorWidth)});
+    std::vector<std::string> row = {
+        saga.saga_id(),
+        saga.saga_type(),
+        SagaStatusName(saga.status()),
+        saga.current_step(),
+        saga.current_attempt() == 0 ? ""
+                                    : std::to_string(saga.current_attempt()),
+        age};
+    if (keys) row.push_back(saga.business_key());
+    for (size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], DisplayWidth(OneLine(row[i])));
+    }
+    row.push_back(OneLine(saga.error()));
+    rows.push_back(std::move(row));
+  }
+  if (columns > 0) {
+    size_t used = 0;
+    for (size_t width : widths) used += width + 2;  // two spaces after each
+    error_width =
+        columns > used + kMinErrorWidth ? columns - used : kMinErrorWidth;
+  }
+  headers.push_back("ERROR");
+  Table table(headers);
+  for (std::vector<std::string>& row : rows) {
+    if (error_width > 0) row.back() = Truncate(row.back(), error_width);
+    table.AddRow(std::move(row));
   }
   return table.Render();
+}
+
+}  // namespace
+
+std::string RenderSagaListTable(const v1::ListSagasResponse& response,
+                                int64_t now_unix_ms) {
+  return ListTable(response, now_unix_ms, kListErrorWidth, 0);
+}
+
+std::string RenderSagaListTable(const v1::ListSagasResponse& response,
+                                int64_t now_unix_ms, size_t columns) {
+  return ListTable(response, now_unix_ms, 0, columns);
 }
 
 std::string StepsOutline(const v1::DefinitionInfo& info) {

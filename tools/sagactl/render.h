@@ -59,6 +59,12 @@ std::string RenderSagaDetailTable(const v1::Saga& saga,
 // saga per line.
 std::string RenderSagaListTable(const v1::ListSagasResponse& response,
                                 int64_t now_unix_ms);
+// The same fitted to `columns` (a terminal's width): the error column takes
+// what the other columns leave (at least 20 characters); 0: errors whole
+// (--wide, or not a terminal). A BUSINESS KEY column comes before the
+// error when a listed saga has one.
+std::string RenderSagaListTable(const v1::ListSagasResponse& response,
+                                int64_t now_unix_ms, size_t columns);
 
 // `definitions`: type, version, whether it is the current one, and its
 // steps in order.

@@ -170,6 +170,37 @@ TEST(RenderSagaTableTest, ShowsFieldsThenSteps) {
       "notify         PENDING      0         0              -         -\n");
 }
 
+TEST(RenderSagaTableTest, NamesTheFailedCallTheKeyTheRerunsAndAllAttempts) {
+  v1::Saga saga = CompensatedSaga();
+  saga.set_business_key("p1");
+  saga.set_rerun_of("1a2b");
+  saga.add_reruns("9c8d");
+  saga.add_reruns("9c8e");
+  v1::Step* reserve = saga.mutable_steps(1);
+  reserve->set_participant("doctor");
+  reserve->set_action("reserve_slot");
+  reserve->set_compensation("release_slot");
+  reserve->set_total_attempts(7);  // 4 before an operator retry
+  const std::string text = RenderSagaTable(saga, kT0);
+  EXPECT_NE(text.find("Business key:     p1\n"
+                      "Rerun of:         1a2b\n"
+                      "Reruns:           9c8d, 9c8e\n"
+                      "Failed call:      doctor reserve_slot "
+                      "(step reserve_slot)\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("reserve_slot   FAILED       3 (7 in all)  0  "),
+            std::string::npos)
+      << text;
+
+  // A compensation that gave up is the call to look at.
+  reserve->set_status(v1::STEP_STATUS_COMPENSATION_FAILED);
+  EXPECT_NE(RenderSagaTable(saga, kT0).find(
+                "Failed call:      doctor release_slot (compensating "
+                "step reserve_slot)\n"),
+            std::string::npos);
+}
+
 TEST(RenderSagaTableTest, RunningStepShowsTimeSoFar) {
   v1::Saga saga;
   saga.set_saga_id("s2");
@@ -346,6 +377,39 @@ TEST(RenderSagaListTableTest, OneLinePerSaga) {
           std::string(43, 'e') + "...\n");
   EXPECT_EQ(RenderSagaListTable(v1::ListSagasResponse(), kT0),
             "No sagas found.\n");
+}
+
+TEST(RenderSagaListTableTest, TheErrorTakesTheTerminalsRemainingWidth) {
+  v1::ListSagasResponse response;
+  v1::Saga* failed = response.add_sagas();
+  failed->set_saga_id("b2");
+  failed->set_saga_type("book");
+  failed->set_status(v1::SAGA_STATUS_FAILED);
+  failed->set_error("release_slot: " + std::string(200, 'e'));
+  failed->set_created_unix_ms(kT0 - 3 * 3600 * 1000);
+  const std::string header = "ID  TYPE  STATUS  STEP  ATTEMPTS  AGE  ERROR\n";
+  const size_t others =
+      std::string("b2  book  FAILED  -     -         3h   ").size();
+  // 120 columns: the error fills the rest of the line.
+  std::string fitted = RenderSagaListTable(response, kT0, 120);
+  ASSERT_EQ(fitted.rfind(header, 0), 0u) << fitted;
+  std::string row = fitted.substr(header.size());
+  EXPECT_EQ(row.size(), 120u + 1) << row;  // with its newline
+  EXPECT_EQ(row.substr(others, 14), "release_slot: ");
+  EXPECT_EQ(row.substr(row.size() - 4), "...\n");
+  // 0 (--wide, or not a terminal): the whole error.
+  std::string wide = RenderSagaListTable(response, kT0, 0);
+  EXPECT_NE(wide.find(failed->error() + "\n"), std::string::npos);
+  // A narrow terminal still shows 20 characters of the error.
+  std::string narrow = RenderSagaListTable(response, kT0, 30);
+  EXPECT_EQ(narrow.substr(header.size()).size(), others + 20 + 1);
+  // A business key gets a column when a listed saga has one.
+  failed->set_business_key("p-1001");
+  EXPECT_EQ(
+      RenderSagaListTable(response, kT0, 0)
+          .rfind("ID  TYPE  STATUS  STEP  ATTEMPTS  AGE  BUSINESS KEY  ERROR\n",
+                 0),
+      0u);
 }
 
 TEST(RenderDefinitionsTableTest, OneLinePerVersion) {

@@ -104,9 +104,19 @@ v1::Operator Operator(const std::string& reason) {
 }
 
 // The verdict of `await` and `start --wait` once the saga has been printed.
+// With `expect` (await --expect), a saga that ended in that status is the
+// wanted outcome and any other end is not.
 absl::Status WaitOutcome(const v1::AwaitSagaResponse& response,
-                         const std::optional<milliseconds>& timeout) {
+                         const std::optional<milliseconds>& timeout,
+                         std::optional<v1::SagaStatus> expect = std::nullopt) {
   const v1::Saga& saga = response.saga();
+  if (expect.has_value() && IsTerminal(saga.status())) {
+    if (saga.status() == *expect) return absl::OkStatus();
+    return SagaEndedBadlyError(saga.saga_id(),
+                               SagaStatusName(saga.status()) + " (expected " +
+                                   SagaStatusName(*expect) + ")",
+                               saga.error());
+  }
   if (EndedBadly(saga.status())) {
     return SagaEndedBadlyError(saga.saga_id(), SagaStatusName(saga.status()),
                                saga.error());
@@ -151,7 +161,9 @@ absl::Status PrintRepaired(Context& ctx, const absl::StatusOr<v1::Saga>& saga) {
 // The saga id, the one positional argument of most saga commands.
 std::shared_ptr<std::string> IdArgument(CLI::App& command) {
   auto id = std::make_shared<std::string>();
-  command.add_option("id", *id, "Saga id")->required();
+  command.add_option("id", *id, "Saga id")
+      ->required()
+      ->check(SagaIdValidator, "SAGA_ID");
   return id;
 }
 
@@ -190,7 +202,117 @@ ReplayOutcome ReplayFile(const std::string& path,
   return outcome;
 }
 
+// `--set field=value` applied to `input` (a JSON object): the value is
+// taken as JSON when it parses (42, true, "x", {"a": 1}), else as a string;
+// a dotted field (contact.email) sets a field of a nested object.
+absl::Status ApplySet(nlohmann::json& input, const std::string& assignment) {
+  const size_t eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return UsageError("--set '" + assignment +
+                      "' must look like field=value, e.g. slot=s2");
+  }
+  const std::string path = assignment.substr(0, eq);
+  const std::string text = assignment.substr(eq + 1);
+  nlohmann::json value =
+      nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) value = text;
+  nlohmann::json* target = &input;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = path.find('.', start);
+    const std::string field = path.substr(start, dot - start);
+    if (field.empty()) {
+      return UsageError("--set '" + assignment + "' has an empty field name");
+    }
+    if (!target->is_object()) {
+      return UsageError("--set '" + assignment + "': '" +
+                        path.substr(0, start - 1) + "' is not an object");
+    }
+    if (dot == std::string::npos) {
+      (*target)[field] = std::move(value);
+      return absl::OkStatus();
+    }
+    target = &(*target)[field];
+    if (target->is_null()) *target = nlohmann::json::object();
+    start = dot + 1;
+  }
+}
+
 }  // namespace
+
+Runner DefineRerun(CLI::App& command) {
+  struct Args {
+    std::string input;
+    std::vector<std::string> sets;
+    std::string idempotency_key;
+    std::string business_key;
+    bool wait = false;
+  };
+  auto id = IdArgument(command);
+  auto args = std::make_shared<Args>();
+  auto reason = ReasonArgument(command);
+  CLI::Option* input = command.add_option(
+      "--input", args->input,
+      "The new saga's whole input: a JSON object, @FILE, or @- for stdin "
+      "(default: the old saga's)");
+  command
+      .add_option("--set", args->sets,
+                  "Change one field of the old saga's input: field=value "
+                  "(JSON, else a string; contact.email for a nested field); "
+                  "repeatable")
+      ->excludes(input);
+  command.add_option("--idempotency-key", args->idempotency_key,
+                     "Rerunning again with the same key returns the same "
+                     "rerun");
+  command.add_option("--business-key", args->business_key,
+                     "The new saga's business key (default: derived from "
+                     "its input, else the old saga's)");
+  command.add_flag("--wait", args->wait,
+                   "Wait for the new saga to end and print it as show does");
+  return [id, args, reason](Context& ctx) -> absl::Status {
+    v1::RerunSagaRequest request;
+    request.set_saga_id(*id);
+    request.set_idempotency_key(args->idempotency_key);
+    request.set_business_key(args->business_key);
+    *request.mutable_operator_() = Operator(*reason);
+    if (!args->input.empty()) {
+      absl::StatusOr<std::string> text = ReadInput(args->input, ctx.in());
+      if (!text.ok()) return text.status();
+      request.set_input_json(*text);
+    } else if (!args->sets.empty()) {
+      absl::StatusOr<v1::Saga> old = ctx.client().GetSaga(*id);
+      if (!old.ok()) return old.status();
+      nlohmann::json edited = nlohmann::json::parse(old->input_json(), nullptr,
+                                                    /*allow_exceptions=*/false);
+      if (!edited.is_object()) edited = nlohmann::json::object();
+      for (const std::string& assignment : args->sets) {
+        if (absl::Status set = ApplySet(edited, assignment); !set.ok()) {
+          return set;
+        }
+      }
+      request.set_input_json(edited.dump(
+          -1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
+    absl::StatusOr<v1::RerunSagaResponse> rerun =
+        ctx.client().RerunSaga(request);
+    if (!rerun.ok()) return rerun.status();
+    if (!rerun->created()) {
+      ctx.err() << "sagactl: note: saga " << rerun->saga_id()
+                << " already existed for this idempotency key\n";
+    }
+    if (!args->wait) {
+      if (ctx.json()) return ctx.Print(RenderJson(*rerun));
+      ctx.out() << rerun->saga_id() << "\n";
+      return absl::OkStatus();
+    }
+    absl::StatusOr<v1::AwaitSagaResponse> awaited =
+        ctx.client().AwaitSaga(rerun->saga_id(), std::nullopt, "");
+    if (!awaited.ok()) return awaited.status();
+    absl::Status printed = PrintSagaDetail(ctx, awaited->saga());
+    if (!printed.ok()) return printed;
+    return WaitOutcome(*awaited, std::nullopt);
+  };
+}
 
 Runner DefineStart(CLI::App& command) {
   struct Args {
@@ -268,15 +390,29 @@ Runner DefineList(CLI::App& command) {
     std::string type;
     std::string since;
     std::string parent;
+    std::string business_key;
+    std::string rerun_of;
     int limit = kDefaultListLimit;
     bool all = false;
+    bool wide = false;
   };
   auto args = std::make_shared<Args>();
   command.add_option("--status", args->status, "Only sagas in this status")
       ->check(StatusValidator, "STATUS");
   command.add_option("--type", args->type, "Only sagas of this type");
-  command.add_option("--parent", args->parent,
-                     "Only the child sagas of this saga id");
+  command
+      .add_option("--parent", args->parent,
+                  "Only the child sagas of this saga id")
+      ->check(SagaIdValidator, "SAGA_ID");
+  command.add_option("--business-key", args->business_key,
+                     "Only the sagas with this business key");
+  command
+      .add_option("--rerun-of", args->rerun_of,
+                  "Only the reruns of this saga id")
+      ->check(SagaIdValidator, "SAGA_ID");
+  command.add_flag("--wide", args->wide,
+                   "Print errors whole (by default they are cut to the "
+                   "terminal's width)");
   Duration(command.add_option("--since", args->since,
                               "Only sagas created within this long, e.g. "
                               "1h"));
@@ -292,6 +428,8 @@ Runner DefineList(CLI::App& command) {
     v1::ListSagasRequest request;
     request.set_saga_type(args->type);
     request.set_parent_saga_id(args->parent);
+    request.set_business_key(args->business_key);
+    request.set_rerun_of(args->rerun_of);
     if (!args->status.empty()) {
       absl::StatusOr<v1::SagaStatus> status = ParseSagaStatus(args->status);
       if (!status.ok()) {
@@ -307,7 +445,8 @@ Runner DefineList(CLI::App& command) {
     if (!listed.ok()) return listed.status();
     const v1::ListSagasResponse& collected = *listed;
     if (ctx.json()) return ctx.Print(RenderJson(collected));
-    ctx.out() << RenderSagaListTable(collected, ctx.NowUnixMs());
+    ctx.out() << RenderSagaListTable(collected, ctx.NowUnixMs(),
+                                     args->wide ? 0 : TerminalColumns());
     if (!collected.next_page_token().empty()) {
       ctx.err() << "sagactl: more sagas match; use --all or a larger --limit\n";
     }
@@ -331,15 +470,30 @@ Runner DefineAwait(CLI::App& command) {
   struct Args {
     std::string timeout;
     std::string step;
+    std::string expect;
   };
   auto id = IdArgument(command);
   auto args = std::make_shared<Args>();
   Duration(command.add_option(
       "--timeout", args->timeout,
       "Give up after this long (default: wait until the end)"));
-  command.add_option("--step", args->step,
-                     "Return once this step has succeeded");
+  CLI::Option* step = command.add_option("--step", args->step,
+                                         "Return once this step has succeeded");
+  command
+      .add_option("--expect", args->expect,
+                  "Exit 0 when the saga ends in this status (e.g. COMPENSATED "
+                  "after a repair), 5 when it ends in another")
+      ->check(StatusValidator, "STATUS")
+      ->excludes(step);
   return [id, args](Context& ctx) -> absl::Status {
+    std::optional<v1::SagaStatus> expect;
+    if (!args->expect.empty()) {
+      absl::StatusOr<v1::SagaStatus> status = ParseSagaStatus(args->expect);
+      if (!status.ok()) {
+        return UsageError(std::string(status.status().message()));
+      }
+      expect = *status;
+    }
     std::optional<milliseconds> timeout = TimeoutOption(args->timeout);
     absl::StatusOr<v1::AwaitSagaResponse> awaited =
         ctx.client().AwaitSaga(*id, timeout, args->step);
@@ -347,7 +501,7 @@ Runner DefineAwait(CLI::App& command) {
     absl::Status printed = ctx.json() ? ctx.Print(RenderJson(*awaited))
                                       : PrintSagaDetail(ctx, awaited->saga());
     if (!printed.ok()) return printed;
-    return WaitOutcome(*awaited, timeout);
+    return WaitOutcome(*awaited, timeout, expect);
   };
 }
 
@@ -391,7 +545,9 @@ Runner DefineSignal(CLI::App& command) {
     std::string key;
   };
   auto args = std::make_shared<Args>();
-  command.add_option("id", args->id, "Saga id")->required();
+  command.add_option("id", args->id, "Saga id")
+      ->required()
+      ->check(SagaIdValidator, "SAGA_ID");
   command.add_option("name", args->name, "Signal name, e.g. approval")
       ->required();
   command.add_option("--payload", args->payload,

@@ -275,6 +275,13 @@ absl::StatusOr<ListPage> MemoryStore::List(const ListQuery& query) {
           summary.parent_saga_id != query.parent_saga_id) {
         continue;
       }
+      if (!query.business_key.empty() &&
+          summary.business_key != query.business_key) {
+        continue;
+      }
+      if (!query.rerun_of.empty() && summary.rerun_of != query.rerun_of) {
+        continue;
+      }
       if (query.after.has_value() &&
           std::tie(summary.created_ms, summary.saga_id) >=
               std::tie(query.after->first, query.after->second)) {

@@ -178,6 +178,16 @@ void GroupRows::AddCreatedSaga(const AppendBatch& batch, size_t idx) {
     row.Str("parent_id", summary.parent_saga_id)
         .Str("parent_step", summary.parent_step);
   }
+  if (summary.business_key.empty()) {
+    row.Null("business_key");
+  } else {
+    row.Str("business_key", summary.business_key);
+  }
+  if (summary.rerun_of.empty()) {
+    row.Null("rerun_of");
+  } else {
+    row.Str("rerun_of", summary.rerun_of);
+  }
 }
 
 void GroupRows::AddAppendedSaga(const AppendBatch& batch, size_t idx) {

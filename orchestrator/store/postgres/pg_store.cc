@@ -63,6 +63,8 @@ absl::StatusOr<SagaSummary> SummaryFromRow(const pqxx::row& row) {
   summary.lease_expires_ms = row[13].as<int64_t>();
   summary.parent_saga_id = row[14].as<std::string>();
   summary.parent_step = row[15].as<std::string>();
+  summary.business_key = row[16].as<std::string>();
+  summary.rerun_of = row[17].as<std::string>();
   return summary;
 }
 
@@ -542,7 +544,8 @@ absl::StatusOr<ListPage> PgStore::List(const ListQuery& query) {
         const pqxx::result rows = tx.exec_prepared(
             kListSagas, NullIfEmpty(query.saga_type), status, after_ms,
             after_id, static_cast<int64_t>(query.limit) + 1, created_after,
-            NullIfEmpty(query.parent_saga_id));
+            NullIfEmpty(query.parent_saga_id), NullIfEmpty(query.business_key),
+            NullIfEmpty(query.rerun_of));
         ListPage page;
         for (const pqxx::row& row : rows) {
           if (page.sagas.size() == static_cast<size_t>(query.limit)) {

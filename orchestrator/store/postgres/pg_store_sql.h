@@ -15,7 +15,8 @@ namespace saga::store::pg_sql {
   "(EXTRACT(EPOCH FROM updated_at) * 1000)::bigint, current_attempt, "    \
   "COALESCE(lease_owner, ''), "                                           \
   "COALESCE((EXTRACT(EPOCH FROM lease_expires_at) * 1000)::bigint, 0), "  \
-  "COALESCE(parent_id, ''), COALESCE(parent_step, '') "
+  "COALESCE(parent_id, ''), COALESCE(parent_step, ''), "                  \
+  "COALESCE(business_key, ''), COALESCE(rerun_of, '') "
 
 // A group of batches arrives as three JSON arrays, so one statement writes a
 // group of any size: $1 has a row per batch (its saga row, keyed by `idx`,
@@ -68,17 +69,19 @@ inline constexpr char kCreateGroupSql[] =
     "   status text, current_step text, error text, input jsonb,"
     "   idempotency_key text, last_seq bigint, created_ms bigint,"
     "   updated_ms bigint, current_attempt int, writer text,"
-    "   lease_ttl_ms bigint, parent_id text, parent_step text)), "
+    "   lease_ttl_ms bigint, parent_id text, parent_step text,"
+    "   business_key text, rerun_of text)), "
     "written AS ("
     " INSERT INTO sagas (saga_id, saga_type, definition_version, status,"
     "  current_step, error, input, idempotency_key, last_seq, created_at,"
     "  updated_at, current_attempt, lease_owner, lease_expires_at,"
-    "  parent_id, parent_step)"
+    "  parent_id, parent_step, business_key, rerun_of)"
     " SELECT saga_id, saga_type, definition_version, status, current_step,"
     "  error, input, idempotency_key, last_seq,"
     "  " SAGA_MS_TO_TIMESTAMP("created_ms") ","
     "  " SAGA_MS_TO_TIMESTAMP("updated_ms") ", current_attempt, writer,"
-    "  " SAGA_LEASE_UNTIL("lease_ttl_ms") ", parent_id, parent_step"
+    "  " SAGA_LEASE_UNTIL("lease_ttl_ms") ", parent_id, parent_step,"
+    "  business_key, rerun_of"
     " FROM b ORDER BY idx"
     " ON CONFLICT (idempotency_key) DO NOTHING"
     " RETURNING saga_id), " SAGA_INSERT_GROUP_ROWS("written")
@@ -192,6 +195,8 @@ inline constexpr char kListSagasSql[] =
     "  AND ($6::bigint IS NULL OR created_at >"
     "   TIMESTAMPTZ 'epoch' + $6::bigint * INTERVAL '1 millisecond')"
     "  AND ($7::text IS NULL OR parent_id = $7)"
+    "  AND ($8::text IS NULL OR business_key = $8)"
+    "  AND ($9::text IS NULL OR rerun_of = $9)"
     " ORDER BY created_at DESC, saga_id DESC"
     " LIMIT $5";
 
