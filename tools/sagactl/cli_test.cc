@@ -568,6 +568,9 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
       // A directory used to abort sagactl with an uncaught exception.
       {"definitions", "validate", ::testing::TempDir()},
       {"signal", "saga-1"},
+      {"pause", "doctor"},
+      {"pause", "--reason", "outage"},
+      {"resume"},
       {"signal", "saga-1", "approval", "--payload", "[1]"},
       {"start", "ok", "--input", "{}", "--start-at", "tomorrow"},
   };
