@@ -80,6 +80,9 @@ PgParticipantPauses::PgParticipantPauses(std::string dsn) {
   pg::ConnectionPool::Options options;
   options.dsn = std::move(dsn);
   options.size = 2;
+  // The engine reads the pauses at start, before its first call: a host
+  // that drops packets must not hold that for the kernel's TCP timeout.
+  options.connect_timeout_s = 5;
   pool_ = std::make_unique<pg::ConnectionPool>(std::move(options));
 }
 
