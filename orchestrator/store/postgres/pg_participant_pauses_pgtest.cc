@@ -1,6 +1,7 @@
 // PgParticipantPauses against a real PostgreSQL: pausing is idempotent and
 // keeps the first pause, resuming ends it once, and each change commits one
 // audit message that the outbox stream (WatchEvents) reads.
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,12 +29,20 @@ class PgParticipantPausesTest : public ::testing::Test {
     pauses_ = std::make_unique<PgParticipantPauses>(db_->dsn());
   }
 
-  // The outbox messages, in stream order.
-  std::vector<OutboxEntry> Audit() {
+  // The outbox messages, in stream order, once `count` are readable: the
+  // stream shows a row only when every older transaction of the PostgreSQL
+  // cluster has ended (other tests' too).
+  std::vector<OutboxEntry> Audit(size_t count) {
     PgOutboxLog log(db_->dsn(), 1);
-    absl::StatusOr<StreamPage> page = log.Read({}, 100);
-    EXPECT_TRUE(page.ok()) << page.status();
-    return page.ok() ? page->entries : std::vector<OutboxEntry>{};
+    std::vector<OutboxEntry> entries;
+    EXPECT_TRUE(::saga::testing::PollUntil(
+        [&] {
+          absl::StatusOr<StreamPage> page = log.Read({}, 100);
+          if (page.ok()) entries = page->entries;
+          return entries.size() >= count;
+        },
+        std::chrono::milliseconds(30000)));
+    return entries;
   }
 
   std::unique_ptr<TestDatabase> db_;
@@ -60,7 +69,7 @@ TEST_F(PgParticipantPausesTest, PausingTwiceKeepsTheFirstPause) {
   absl::StatusOr<std::vector<ParticipantPause>> listed = pauses_->List();
   ASSERT_TRUE(listed.ok()) << listed.status();
   EXPECT_EQ(*listed, std::vector<ParticipantPause>{*first->pause});
-  EXPECT_EQ(Audit().size(), 1u);
+  EXPECT_EQ(Audit(1).size(), 1u);
 }
 
 TEST_F(PgParticipantPausesTest, ResumingEndsThePauseOnceAndAuditsBoth) {
@@ -83,7 +92,7 @@ TEST_F(PgParticipantPausesTest, ResumingEndsThePauseOnceAndAuditsBoth) {
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].participant, "email");
 
-  const std::vector<OutboxEntry> audit = Audit();
+  const std::vector<OutboxEntry> audit = Audit(3);
   ASSERT_EQ(audit.size(), 3u);
   EXPECT_EQ(audit[0].message.type, "participant.paused");
   EXPECT_EQ(audit[1].message.type, "participant.paused");
