@@ -293,6 +293,7 @@ int RunServer(config::Config config, const RunOptions& run) {
                                           config.instance.id);
   engine::EngineOptions engine_options = EngineOptionsFrom(config);
   engine_options.metrics = &metrics;
+  engine_options.pauses = backend->pauses.get();
   engine::Engine engine(store, &definitions, &participants, engine_options);
   // Started first, so claimed sagas resume while later batches are still
   // being claimed; the API serves once all are claimed.

@@ -6,7 +6,7 @@
 namespace saga::api {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, Access>, 16> kAccess = {{
+constexpr std::array<std::pair<std::string_view, Access>, 19> kAccess = {{
     {"StartSaga", Access::kSubmitter},
     {"GetSaga", Access::kSubmitter},
     {"AwaitSaga", Access::kSubmitter},
@@ -24,6 +24,9 @@ constexpr std::array<std::pair<std::string_view, Access>, 16> kAccess = {{
     {"RerunSaga", Access::kOperator},
     {"ListDefinitions", Access::kOperator},
     {"GetDefinition", Access::kOperator},
+    {"ListParticipants", Access::kOperator},
+    {"PauseParticipant", Access::kOperator},
+    {"ResumeParticipant", Access::kOperator},
     // A participant's callback: its completion token, not the role, says
     // which step it may complete, so it needs no more than a submitter.
     {"CompleteStep", Access::kSubmitter},

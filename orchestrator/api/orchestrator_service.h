@@ -19,13 +19,15 @@
 //
 // The handlers are defined by purpose: orchestrator_service.cc (start and
 // await, and what they share), read_handlers.cc, operator_handlers.cc
-// (cancel and repairs), completion_handler.cc (CompleteStep, the
+// (cancel and repairs), participant_handlers.cc (the participants view,
+// pause and resume), completion_handler.cc (CompleteStep, the
 // participants' callback) and watch_handlers.cc (the streams).
 //
 // StartSaga is served as a raw method (start_saga_wire.h) so that a field
 // that is not UTF-8 gets INVALID_ARGUMENT naming it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -125,6 +127,19 @@ class OrchestratorService final
   grpc::ServerUnaryReactor* RerunSaga(grpc::CallbackServerContext* context,
                                       const v1::RerunSagaRequest* request,
                                       v1::RerunSagaResponse* response) override;
+  // participant_handlers.cc.
+  grpc::ServerUnaryReactor* ListParticipants(
+      grpc::CallbackServerContext* context,
+      const v1::ListParticipantsRequest* request,
+      v1::ListParticipantsResponse* response) override;
+  grpc::ServerUnaryReactor* PauseParticipant(
+      grpc::CallbackServerContext* context,
+      const v1::PauseParticipantRequest* request,
+      v1::PauseParticipantResponse* response) override;
+  grpc::ServerUnaryReactor* ResumeParticipant(
+      grpc::CallbackServerContext* context,
+      const v1::ResumeParticipantRequest* request,
+      v1::ResumeParticipantResponse* response) override;
 
  private:
   class WatchReactor;
@@ -160,6 +175,14 @@ class OrchestratorService final
               const std::string& saga_id, core::Signal::Kind kind,
               const std::string& step, const v1::Operator& by,
               v1::Saga* saga_out);
+
+  // Pauses or resumes a participant for PauseParticipant /
+  // ResumeParticipant, answering with it as it then is.
+  void ChangePause(grpc::CallbackServerContext* context,
+                   grpc::ServerUnaryReactor* reactor, const Caller& caller,
+                   const std::string& participant, const v1::Operator& by,
+                   bool pause,
+                   std::function<void(const engine::PauseResult&)> answer);
 
   // Loads a saga as recorded, as the API message. With `caller`, a saga the
   // caller may not see is NotFound exactly as a saga that does not exist

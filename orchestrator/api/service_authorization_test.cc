@@ -42,6 +42,11 @@ using Stub = v1::SagaOrchestrator::Stub;
 std::map<std::string, RpcCall> OperatorCalls() {
   v1::GetDefinitionRequest definition;
   definition.set_saga_type("appointment_booking");
+  v1::PauseParticipantRequest pause;
+  pause.set_participant("doctor");
+  pause.mutable_operator_()->set_reason("outage");
+  v1::ResumeParticipantRequest resume;
+  resume.set_participant("doctor");
   return {
       {"ListSagas", Call(&Stub::ListSagas, v1::ListSagasRequest())},
       {"GetSagaHistory",
@@ -60,6 +65,10 @@ std::map<std::string, RpcCall> OperatorCalls() {
       {"ListDefinitions",
        Call(&Stub::ListDefinitions, v1::ListDefinitionsRequest())},
       {"GetDefinition", Call(&Stub::GetDefinition, definition)},
+      {"ListParticipants",
+       Call(&Stub::ListParticipants, v1::ListParticipantsRequest())},
+      {"PauseParticipant", Call(&Stub::PauseParticipant, pause)},
+      {"ResumeParticipant", Call(&Stub::ResumeParticipant, resume)},
   };
 }
 
@@ -90,7 +99,7 @@ TEST(ServiceAuthorizationTest, EveryCallWithoutATokenIsUnauthenticated) {
   ServiceHarness harness(WithTokens());
   auto calls = OperatorCalls();
   calls.merge(SubmitterCalls());
-  ASSERT_EQ(calls.size(), 16u);
+  ASSERT_EQ(calls.size(), 19u);
   for (const auto& [method, call] : calls) {
     SCOPED_TRACE(method);
     const grpc::Status status = call(harness.Stub(), *Context());
@@ -117,6 +126,7 @@ TEST(ServiceAuthorizationTest, SubmittersMayNotCallOperatorMethods) {
               "may not call " +
                   method + ": it needs the operator role");
   }
+  EXPECT_TRUE(harness.pauses().Audit().empty());
 }
 
 TEST(ServiceAuthorizationTest, SubmittersReachOnlyTheirOwnSagas) {

@@ -140,8 +140,10 @@ ServiceHarness::ServiceHarness(ServiceHarnessOptions options)
     absl::Status loaded = definitions_.LoadDirectory(dir);
     EXPECT_TRUE(loaded.ok()) << loaded;
   }
+  engine::EngineOptions engine_options;
+  engine_options.pauses = &pauses_;
   engine_ = std::make_unique<engine::Engine>(&store_, &definitions_, &clients_,
-                                             engine::EngineOptions{});
+                                             engine_options);
   engine_->Start();
   events_ =
       std::make_unique<EventStreams>(&outbox_, &commits_, EventStreamOptions{});
@@ -176,6 +178,7 @@ std::unique_ptr<engine::Engine> ServiceHarness::OtherInstance(
     const std::string& id) {
   engine::EngineOptions options;
   options.leases.instance_id = id;
+  options.pauses = &pauses_;
   auto other = std::make_unique<engine::Engine>(&store_, &definitions_,
                                                 &clients_, options);
   other->Start();

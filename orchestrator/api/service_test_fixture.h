@@ -21,6 +21,7 @@
 #include "orchestrator/engine/engine.h"
 #include "orchestrator/engine/participant_client.h"
 #include "orchestrator/outbox/commit_signal.h"
+#include "orchestrator/store/memory/memory_pauses.h"
 #include "orchestrator/store/memory/memory_store.h"
 #include "saga/v1/orchestrator.grpc.pb.h"
 #include "saga/v1/participant.grpc.pb.h"
@@ -94,6 +95,7 @@ class ServiceHarness {
   v1::SagaOrchestrator::Stub& Stub() { return *stub_; }
   FakeParticipant& participant() { return participant_; }
   store::MemoryStore& store() { return store_; }
+  store::MemoryPauses& pauses() { return pauses_; }
 
   // A second orchestrator instance over the same store and participant,
   // started; stop it before the harness goes.
@@ -102,6 +104,7 @@ class ServiceHarness {
  private:
   FakeParticipant participant_;
   store::MemoryStore store_;
+  store::MemoryPauses pauses_;
   engine::DefinitionRegistry definitions_{&store_};
   engine::ParticipantClients clients_;
   std::unique_ptr<engine::Engine> engine_;

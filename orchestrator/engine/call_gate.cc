@@ -19,6 +19,7 @@ bool CallGate::Submit(Call call, int64_t now_ms) {
 void CallGate::Finished(CircuitBreaker::Permit permit, CallEnd end,
                         int64_t now_ms) {
   --in_flight_;
+  last_minute_.Add(now_ms, end.failure, end.timed_out);
   breaker_.OnResult(permit, end, now_ms);
   Pump(now_ms);
 }
@@ -30,6 +31,7 @@ void CallGate::Pump(int64_t now_ms) {
       queue_.erase(first);
       continue;
     }
+    if (paused_) return;
     if (options_.max_in_flight > 0 && in_flight_ >= options_.max_in_flight) {
       return;
     }
@@ -42,8 +44,13 @@ void CallGate::Pump(int64_t now_ms) {
   }
 }
 
+void CallGate::SetPaused(bool paused, int64_t now_ms) {
+  paused_ = paused;
+  Pump(now_ms);
+}
+
 std::optional<int64_t> CallGate::WakeAtMs() const {
-  if (queue_.empty()) return std::nullopt;
+  if (queue_.empty() || paused_) return std::nullopt;
   return breaker_.TrialsDueMs();
 }
 

@@ -4,6 +4,11 @@
 // is used) and goes once a call ends or the circuit admits trial calls (call
 // Pump at WakeAtMs). Pure: time is passed in.
 //
+// An operator may pause the participant (SetPaused): then no call goes at
+// all, whatever the circuit says; every call parks as behind an open
+// circuit, and the queue is pumped in its usual order on resume. This is
+// the one place that decides whether a call may be sent now.
+//
 // Which parked call goes first:
 //   1. compensations before executes. A compensation undoes work and ends a
 //      saga that is rolling back; it is often a different, cheaper action
@@ -73,8 +78,20 @@ class CallGate {
   void Pump(int64_t now_ms);
 
   // When Pump should run although no call ends: while calls wait behind an
-  // open circuit, the time its trials are due. Otherwise nullopt.
+  // open circuit (and the gate is not paused), the time its trials are
+  // due. Otherwise nullopt.
   std::optional<int64_t> WakeAtMs() const;
+
+  // Pauses (nothing is sent until resumed) or resumes the gate; resuming
+  // sends at once whatever may go at `now_ms`. Idempotent.
+  void SetPaused(bool paused, int64_t now_ms);
+  bool paused() const { return paused_; }
+
+  // The calls that ended in the minute up to `now_ms` (for operators; the
+  // breaker judges over its own window).
+  CallCounts LastMinute(int64_t now_ms) {
+    return last_minute_.CountsAt(now_ms);
+  }
 
   CircuitState state() const { return breaker_.state(); }
   size_t queued() const { return queue_.size(); }
@@ -90,6 +107,8 @@ class CallGate {
   std::map<Priority, Call> queue_;
   uint64_t parked_ = 0;  // calls ever queued: the tie-breaker
   int in_flight_ = 0;
+  bool paused_ = false;
+  CallWindow last_minute_{60000};
 };
 
 }  // namespace saga::engine

@@ -251,5 +251,70 @@ TEST_F(CallGateTest, BusinessFailuresKeepTheCircuitClosed) {
   EXPECT_EQ(gate.state(), CircuitState::kClosed);
 }
 
+TEST_F(CallGateTest, PausedSendsNothingAndResumeSendsTheParkedInOrder) {
+  CallGate gate(Options(1000, 2, 10));
+  gate.SetPaused(true, 0);
+  EXPECT_TRUE(gate.paused());
+  // Executes and compensations alike park, and no timer is due: only a
+  // resume sends them.
+  EXPECT_FALSE(gate.Submit(Execute("execute-1", 1, 1), 1));
+  EXPECT_FALSE(gate.Submit(Compensate("compensate-2", 1, 2), 2));
+  gate.Pump(100000);
+  EXPECT_TRUE(sent_.empty());
+  EXPECT_EQ(gate.queued(), 2u);
+  EXPECT_FALSE(gate.WakeAtMs().has_value());
+  gate.SetPaused(true, 3);  // idempotent
+  EXPECT_TRUE(sent_.empty());
+  gate.SetPaused(false, 4);
+  EXPECT_EQ(SentNames(),
+            (std::vector<std::string>{"compensate-2", "execute-1"}));
+  EXPECT_EQ(gate.queued(), 0u);
+}
+
+TEST_F(CallGateTest, PausingLetsCallsInFlightEndAndStillDropsUnwantedOnes) {
+  CallGate gate(Options(1000, 2, 10));
+  bool b_wanted = true;
+  gate.Submit(MakeCall("a"), 0);
+  gate.SetPaused(true, 1);
+  gate.Submit(MakeCall("b", &b_wanted), 1);
+  gate.Submit(MakeCall("c"), 1);
+  End(gate, "a", kSuccess, 2);
+  EXPECT_EQ(gate.in_flight(), 0);
+  EXPECT_EQ(SentNames(), (std::vector<std::string>{"a"}));
+  b_wanted = false;  // its saga was cancelled while paused
+  gate.SetPaused(false, 3);
+  EXPECT_EQ(SentNames(), (std::vector<std::string>{"a", "c"}));
+}
+
+TEST_F(CallGateTest, PausedBehindAnOpenCircuitWaitsForTheResume) {
+  CallGate gate(Options(100, 2, 10));
+  Open(gate, 0);
+  gate.Submit(MakeCall("b"), 1);
+  EXPECT_EQ(gate.WakeAtMs(), 100);
+  gate.SetPaused(true, 2);
+  EXPECT_FALSE(gate.WakeAtMs().has_value());
+  gate.Pump(500);  // trials due, but paused
+  EXPECT_TRUE(sent_.empty());
+  EXPECT_EQ(gate.state(), CircuitState::kOpen);
+  gate.SetPaused(false, 600);
+  EXPECT_EQ(gate.state(), CircuitState::kHalfOpen);
+  EXPECT_EQ(SentNames(), (std::vector<std::string>{"b"}));
+}
+
+TEST_F(CallGateTest, CountsTheCallsThatEndedInTheLastMinute) {
+  CallGate gate(Options(1000, 2, 0));
+  gate.Submit(MakeCall("a"), 0);
+  gate.Submit(MakeCall("b"), 0);
+  gate.Submit(MakeCall("c"), 0);
+  End(gate, "a", kSuccess, 1000);
+  End(gate, "b", kFailure, 1000);
+  EXPECT_EQ(gate.LastMinute(2000), (CallCounts{2, 1, 0}));
+  End(gate, "c", kSuccess, 40000);
+  EXPECT_EQ(gate.LastMinute(40000), (CallCounts{3, 1, 0}));
+  // The first two ended more than a minute ago.
+  EXPECT_EQ(gate.LastMinute(70000), (CallCounts{1, 0, 0}));
+  EXPECT_EQ(gate.LastMinute(200000), (CallCounts{0, 0, 0}));
+}
+
 }  // namespace
 }  // namespace saga::engine

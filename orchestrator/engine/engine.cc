@@ -145,6 +145,18 @@ Engine::~Engine() { Stop(); }
 void Engine::Start() {
   threads_->committer->Start();
   threads_->leases->Start();
+  if (options_.pauses != nullptr) {
+    // Before any call can go: a restart keeps its participants paused.
+    absl::StatusOr<std::vector<store::ParticipantPause>> pauses =
+        options_.pauses->List();
+    if (pauses.ok()) {
+      ApplyPauses(*pauses, "database");
+    } else {
+      Log(spdlog::level::warn, "participant pauses not read at start",
+          {{"error", pauses.status().ToString()}});
+    }
+    asio::post(threads_->io, [this] { PollPauses(); });
+  }
   threads_->thread = std::thread([this] { threads_->io.run(); });
 }
 

@@ -21,6 +21,13 @@
 // first), where it may park in memory without using an attempt; StartSaga
 // is refused past EngineOptions::max_backlog.
 //
+// Pauses: an operator may pause a participant (PauseParticipant). The pause
+// is kept in the store (EngineOptions::pauses), so it survives a restart and
+// reaches every instance on the database: each reads the pauses at Start and
+// then every lease claim interval. A paused participant's gate parks every
+// call (participant_gates.h), so its sagas wait without using attempts; on
+// resume the parked calls go at once.
+//
 // Several instances: the engine drives only sagas whose lease it holds (see
 // store.h). It creates sagas leased to itself, claims free and expired
 // leases as it runs (lease_keeper.h) and stops driving a saga as soon as
@@ -34,6 +41,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -53,6 +61,7 @@
 #include "orchestrator/engine/metrics.h"
 #include "orchestrator/engine/participant_client.h"
 #include "orchestrator/engine/participant_gates.h"
+#include "orchestrator/store/participant_pauses.h"
 #include "orchestrator/store/store.h"
 #include "orchestrator/sync/mutex.h"
 
@@ -85,6 +94,24 @@ struct EngineOptions {
   // Where the engine records its metrics (not owned; must outlive the
   // engine). Null: into a registry of its own that nobody reads.
   OrchestratorMetrics* metrics = nullptr;
+  // Operators' pauses of participants (not owned; must outlive the engine),
+  // read at Start and every leases.claim_interval. Null: no participant is
+  // ever paused, and PauseParticipant answers FailedPrecondition.
+  store::ParticipantPauses* pauses = nullptr;
+};
+
+// One participant as this engine sees it (ListParticipants). The gate's
+// figures are this instance's own; the pause holds for every instance.
+struct ParticipantView {
+  std::string name;
+  std::string address;
+  ParticipantGates::View gate;
+  std::optional<store::ParticipantPause> pause;  // nullopt: not paused
+};
+
+struct PauseResult {
+  bool changed = false;         // false: it already was paused (or not paused)
+  ParticipantView participant;  // after the change
 };
 
 enum class AwaitOutcome {
@@ -220,6 +247,19 @@ class Engine {
                      std::chrono::milliseconds timeout,
                      std::function<void(absl::StatusOr<AwaitOutcome>)> done);
 
+  // Every configured participant, by name, as it stands now.
+  void ListParticipants(std::function<void(std::vector<ParticipantView>)> done);
+
+  // Pauses (`pause`) or resumes `participant` for every instance on the
+  // store, recorded with `by` (the operator) and `reason`, audited in the
+  // outbox and the log; applied here before `done`, elsewhere within a claim
+  // interval. Idempotent: changed=false when nothing changed. NotFound for
+  // a participant that is not configured; FailedPrecondition without a
+  // pause store; the store's errors (Unavailable, Unknown).
+  void PauseParticipant(const std::string& participant, bool pause,
+                        const std::string& by, const std::string& reason,
+                        std::function<void(absl::StatusOr<PauseResult>)> done);
+
   bool Stopping() const { return stopping_.load(); }
 
   // Number of sagas this engine is driving (approximate, for logs).
@@ -346,6 +386,16 @@ class Engine {
   bool Reclaimed(const std::string& saga_id, Runtime& runtime,
                  uint64_t generation, const std::vector<core::Event>& events);
 
+  // engine_pauses.cc. Reads the pauses on a database thread and applies
+  // them, then again after the claim interval.
+  void PollPauses();
+  // Makes the gates follow `pauses` (every pause in force), logging each
+  // change with `source`.
+  void ApplyPauses(const std::vector<store::ParticipantPause>& pauses,
+                   const char* source);
+  ParticipantView ViewOf(const std::string& participant,
+                         const std::string& address);
+
   store::SagaStore* store_;
   DefinitionRegistry* definitions_;
   ParticipantClients* participants_;
@@ -370,6 +420,11 @@ class Engine {
   // Names each participant call, so that a parked call can tell whether it
   // is still its saga's latest.
   uint64_t last_call_token_ = 0;
+  // The pauses in force, by participant, and the count of changes made
+  // through this engine: a poll that read the store before the latest of
+  // them is stale and ignored.
+  std::map<std::string, store::ParticipantPause> pauses_;
+  uint64_t pause_changes_ = 0;
 
   std::atomic<bool> stopping_{false};
   sync::Mutex drain_mutex_;

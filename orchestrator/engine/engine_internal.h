@@ -59,6 +59,7 @@ struct Engine::Threads {
   boost::asio::io_context io;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{
       io.get_executor()};
+  boost::asio::steady_timer pause_poll{io};
   std::thread thread;
   boost::asio::thread_pool db;
   std::unique_ptr<LeaseKeeper> leases;

@@ -138,10 +138,17 @@ OrchestratorMetrics::OrchestratorMetrics(
                           .Name("saga_store_commit_batch_size")
                           .Help("Saga writes (batches) per store commit")
                           .Register(*registry_)
-                          .Add({}, kBatchBuckets)) {
+                          .Add({}, kBatchBuckets)),
+      participant_paused_(prometheus::BuildGauge()
+                              .Name("saga_participant_paused")
+                              .Help("1 while an operator has paused the "
+                                    "participant (no call is sent to it), "
+                                    "else 0")
+                              .Register(*registry_)) {
   for (const std::string& participant : participants) {
     SetCircuitState(participant, CircuitState::kClosed);
     SetCallsQueued(participant, 0);
+    SetParticipantPaused(participant, false);
   }
 }
 
@@ -254,6 +261,11 @@ void OrchestratorMetrics::SetCallsQueued(const std::string& participant,
                                          size_t calls) {
   calls_queued_.Add({{"participant", participant}})
       .Set(static_cast<double>(calls));
+}
+
+void OrchestratorMetrics::SetParticipantPaused(const std::string& participant,
+                                               bool paused) {
+  participant_paused_.Add({{"participant", participant}}).Set(paused ? 1 : 0);
 }
 
 void OrchestratorMetrics::StartRefused() { starts_refused_.Increment(); }

@@ -71,6 +71,9 @@ class OrchestratorMetrics {
   // Calls to `participant` waiting in the engine (circuit open or in-flight
   // bound reached).
   void SetCallsQueued(const std::string& participant, size_t calls);
+  // Whether an operator paused `participant` (saga_participant_paused, 1
+  // while paused).
+  void SetParticipantPaused(const std::string& participant, bool paused);
   // A StartSaga refused because the backlog bound was reached.
   void StartRefused();
 
@@ -96,6 +99,7 @@ class OrchestratorMetrics {
   prometheus::Family<prometheus::Counter>& signals_received_;
   prometheus::Histogram& commit_duration_;
   prometheus::Histogram& commit_batches_;
+  prometheus::Family<prometheus::Gauge>& participant_paused_;
 };
 
 }  // namespace saga::engine

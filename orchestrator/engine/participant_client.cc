@@ -67,6 +67,14 @@ bool ParticipantClients::Has(const std::string& participant) const {
   return endpoints_.count(participant) > 0;
 }
 
+std::map<std::string, std::string> ParticipantClients::Addresses() const {
+  std::map<std::string, std::string> addresses;
+  for (const auto& [name, endpoint] : endpoints_) {
+    addresses.emplace(name, endpoint.address);
+  }
+  return addresses;
+}
+
 void ParticipantClients::Call(const std::string& participant, bool compensation,
                               const v1::StepRequest& request,
                               system_clock::time_point deadline,

@@ -58,6 +58,8 @@ class ParticipantClients {
   ParticipantClients& operator=(const ParticipantClients&) = delete;
 
   bool Has(const std::string& participant) const;
+  // Participant name -> "host:port", as configured.
+  std::map<std::string, std::string> Addresses() const;
 
   // Execute (or Compensate) `request` on `participant` with `deadline`,
   // sending `trace` as the W3C traceparent / tracestate metadata (each only

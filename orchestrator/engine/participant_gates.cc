@@ -97,6 +97,20 @@ void ParticipantGates::Finished(const std::string& participant,
   Changed(participant, gate);
 }
 
+void ParticipantGates::SetPaused(const std::string& participant, bool paused) {
+  Gate& gate = Get(participant);
+  gate.calls.SetPaused(paused, SteadyNowMs());
+  metrics_->SetParticipantPaused(participant, paused);
+  Changed(participant, gate);
+}
+
+ParticipantGates::View ParticipantGates::ViewOf(
+    const std::string& participant) {
+  Gate& gate = Get(participant);
+  return {gate.calls.state(), gate.calls.in_flight(), gate.calls.queued(),
+          gate.calls.LastMinute(SteadyNowMs()), gate.calls.paused()};
+}
+
 void ParticipantGates::Changed(const std::string& participant, Gate& gate) {
   metrics_->SetCallsQueued(participant, gate.calls.queued());
   const auto due = gate.calls.WakeAtMs();

@@ -4,7 +4,9 @@
 // see each circuit: a log line on every transition (with the reason and the
 // counts it was based on), the saga_participant_circuit_state gauge,
 // saga_participant_circuit_opened_total, and saga_participant_calls_queued
-// for the calls parked in front of it.
+// for the calls parked in front of it. An operator's pause (SetPaused)
+// parks every call in the gate as an open circuit does, and shows as
+// saga_participant_paused.
 //
 // Thread-safety: every method REQUIRES the engine thread (the io_context's
 // only thread), except EndOf.
@@ -58,6 +60,20 @@ class ParticipantGates {
   // A call sent with `permit` ended now (see CallGate::Finished).
   void Finished(const std::string& participant, CircuitBreaker::Permit permit,
                 CallEnd end);
+
+  // Pauses or resumes the calls to `participant` (CallGate::SetPaused); a
+  // resume sends the parked calls that may go at once.
+  void SetPaused(const std::string& participant, bool paused);
+
+  // `participant`'s gate as it stands, for operators.
+  struct View {
+    CircuitState circuit = CircuitState::kClosed;
+    int in_flight = 0;
+    size_t parked = 0;
+    CallCounts last_minute;  // calls that ended in the last minute
+    bool paused = false;
+  };
+  View ViewOf(const std::string& participant);
 
  private:
   struct Gate;

@@ -29,6 +29,7 @@ const std::vector<Noun>& Nouns() {
       {"saga", "Start, inspect, wait for, repair, export and replay sagas"},
       {"definition", "Saga definitions: list, validate, check"},
       {"events", "The outbox stream (messages for other services)"},
+      {"participant", "Participants: list, pause and resume calls to one"},
   };
   return *nouns;
 }
@@ -140,6 +141,23 @@ const std::vector<Command>& Commands() {
        "position printed",
        DefineEventsWatch,
        {"events"}},
+      {"participant",
+       "list",
+       "List the participants: address, circuit, calls in flight and "
+       "parked, errors in the last minute, pause",
+       DefineParticipantList,
+       {"participants"}},
+      {"participant",
+       "pause",
+       "Pause every call to a participant (all instances) during an outage; "
+       "its sagas wait without using attempts",
+       DefineParticipantPause,
+       {"pause"}},
+      {"participant",
+       "resume",
+       "Resume the calls to a paused participant",
+       DefineParticipantResume,
+       {"resume"}},
   };
   return *commands;
 }

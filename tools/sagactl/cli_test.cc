@@ -603,6 +603,9 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
       {"signal", "00000000-0000-4000-8000-000000000001"},
       {"signal", "00000000-0000-4000-8000-000000000001", "approval",
        "--payload", "[1]"},
+      {"pause", "doctor"},
+      {"pause", "--reason", "outage"},
+      {"resume"},
       {"start", "ok", "--input", "{}", "--start-at", "tomorrow"},
   };
   for (const auto& args : cases) {

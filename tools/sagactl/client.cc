@@ -223,6 +223,49 @@ OrchestratorClient::ListDefinitions() {
   return response;
 }
 
+absl::StatusOr<v1::ListParticipantsResponse>
+OrchestratorClient::ListParticipants() {
+  grpc::ClientContext context;
+  impl_->Prepare(context, Clock::now() + call_timeout_);
+  v1::ListParticipantsResponse response;
+  absl::Status status =
+      impl_->ToStatus(impl_->stub->ListParticipants(
+                          &context, v1::ListParticipantsRequest(), &response),
+                      address_);
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::PauseParticipantResponse>
+OrchestratorClient::PauseParticipant(std::string_view participant,
+                                     const v1::Operator& by) {
+  grpc::ClientContext context;
+  impl_->Prepare(context, Clock::now() + call_timeout_);
+  v1::PauseParticipantRequest request;
+  request.set_participant(std::string(participant));
+  *request.mutable_operator_() = by;
+  v1::PauseParticipantResponse response;
+  absl::Status status = impl_->ToStatus(
+      impl_->stub->PauseParticipant(&context, request, &response), address_);
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::ResumeParticipantResponse>
+OrchestratorClient::ResumeParticipant(std::string_view participant,
+                                      const v1::Operator& by) {
+  grpc::ClientContext context;
+  impl_->Prepare(context, Clock::now() + call_timeout_);
+  v1::ResumeParticipantRequest request;
+  request.set_participant(std::string(participant));
+  *request.mutable_operator_() = by;
+  v1::ResumeParticipantResponse response;
+  absl::Status status = impl_->ToStatus(
+      impl_->stub->ResumeParticipant(&context, request, &response), address_);
+  if (!status.ok()) return status;
+  return response;
+}
+
 absl::StatusOr<v1::GetDefinitionResponse> OrchestratorClient::GetDefinition(
     std::string_view saga_type, int version) {
   grpc::ClientContext context;

@@ -66,6 +66,13 @@ class OrchestratorClient {
       const v1::RerunSagaRequest& request);
 
   absl::StatusOr<v1::ListDefinitionsResponse> ListDefinitions();
+
+  // The participants view, pause and resume (operators only).
+  absl::StatusOr<v1::ListParticipantsResponse> ListParticipants();
+  absl::StatusOr<v1::PauseParticipantResponse> PauseParticipant(
+      std::string_view participant, const v1::Operator& by);
+  absl::StatusOr<v1::ResumeParticipantResponse> ResumeParticipant(
+      std::string_view participant, const v1::Operator& by);
   // `version` 0: the current version.
   absl::StatusOr<v1::GetDefinitionResponse> GetDefinition(
       std::string_view saga_type, int version);

@@ -1,5 +1,6 @@
 #include "tools/sagactl/commands.h"
 
+#include <pwd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -25,6 +26,25 @@ using std::chrono::milliseconds;
 namespace {
 constexpr int kMaxPageSize = 1000;
 }  // namespace
+
+std::string OperatorName() {
+  if (const char* name = std::getenv("SAGACTL_OPERATOR");
+      name != nullptr && *name != '\0') {
+    return name;
+  }
+  if (const passwd* pw = getpwuid(geteuid()); pw != nullptr) {
+    return pw->pw_name;
+  }
+  if (const char* user = std::getenv("USER"); user != nullptr) return user;
+  return "uid " + std::to_string(geteuid());
+}
+
+v1::Operator Operator(const std::string& reason) {
+  v1::Operator by;
+  by.set_name(OperatorName());
+  by.set_reason(reason);
+  return by;
+}
 
 int64_t Context::NowUnixMs() const {
   return std::chrono::duration_cast<milliseconds>(

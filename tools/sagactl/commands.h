@@ -84,7 +84,18 @@ Runner DefineDefinitionCheck(CLI::App& command);
 // The events noun (event_commands.cc).
 Runner DefineEventsWatch(CLI::App& command);
 
+// The participant noun (participant_commands.cc).
+Runner DefineParticipantList(CLI::App& command);
+Runner DefineParticipantPause(CLI::App& command);
+Runner DefineParticipantResume(CLI::App& command);
+
 // Shared helpers (commands.cc).
+
+// Who is recorded for an operator's action: $SAGACTL_OPERATOR, else the OS
+// user sagactl runs as.
+std::string OperatorName();
+// That operator, with `reason`.
+v1::Operator Operator(const std::string& reason);
 
 // CLI11 validators: "" when valid, else the reason.
 std::string DurationValidator(const std::string& text);

@@ -1,7 +1,5 @@
 // The saga noun: start, inspect, wait for, cancel, repair, watch, export
 // and replay sagas.
-#include <pwd.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -80,27 +78,6 @@ absl::StatusOr<int64_t> ParseStartAt(const std::string& text, int64_t now_ms) {
   return UsageError("--start-at '" + text +
                     "' is neither an RFC 3339 time (2026-12-24T09:00:00Z) "
                     "nor a duration (10m)");
-}
-
-// Who is recorded for an operator repair: $SAGACTL_OPERATOR, else the OS
-// user sagactl runs as.
-std::string OperatorName() {
-  if (const char* name = std::getenv("SAGACTL_OPERATOR");
-      name != nullptr && *name != '\0') {
-    return name;
-  }
-  if (const passwd* pw = getpwuid(geteuid()); pw != nullptr) {
-    return pw->pw_name;
-  }
-  if (const char* user = std::getenv("USER"); user != nullptr) return user;
-  return "uid " + std::to_string(geteuid());
-}
-
-v1::Operator Operator(const std::string& reason) {
-  v1::Operator by;
-  by.set_name(OperatorName());
-  by.set_reason(reason);
-  return by;
 }
 
 // The verdict of `await` and `start --wait` once the saga has been printed.
