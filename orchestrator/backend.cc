@@ -5,6 +5,7 @@
 #include "orchestrator/pg/database_probe.h"
 #include "orchestrator/pg/migrator.h"
 #include "orchestrator/store/postgres/pg_outbox.h"
+#include "orchestrator/store/postgres/pg_retention.h"
 #include "orchestrator/store/postgres/pg_store.h"
 
 namespace saga::server {
@@ -27,6 +28,7 @@ absl::StatusOr<Backend> OpenPostgres(const BackendOptions& options) {
   if (options.outbox_queue) {
     backend.outbox_queue = std::make_unique<store::PgOutboxQueue>(options.dsn);
   }
+  backend.retention = std::make_unique<store::PgRetention>(options.dsn);
   auto probe = std::make_shared<pg::DatabaseProbe>(options.dsn);
   backend.probe = [probe] { return probe->Check(); };
   return backend;

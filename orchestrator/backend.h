@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "orchestrator/store/outbox_store.h"
+#include "orchestrator/store/retention_store.h"
 #include "orchestrator/store/store.h"
 
 namespace saga::server {
@@ -39,6 +40,9 @@ struct Backend {
   std::unique_ptr<store::OutboxLog> outbox_log;
   // The dispatcher's queue; null unless BackendOptions::outbox_queue.
   std::unique_ptr<store::OutboxQueue> outbox_queue;
+  // Deletes ended sagas and old outbox rows for the retention job;
+  // connects when first used.
+  std::unique_ptr<store::RetentionStore> retention;
   // "Is the database there?" for health reporting: OK or Unavailable.
   // Called from one thread at a time.
   std::function<absl::Status()> probe;
