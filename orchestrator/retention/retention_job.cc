@@ -90,6 +90,7 @@ void RetentionJob::Stop() {
 }
 
 void RetentionJob::Schedule() {
+  if (stopping_) return;
   timer_.expires_after(options_.interval);
   timer_.async_wait([this](const boost::system::error_code& error) {
     if (error || stopping_) return;
