@@ -56,11 +56,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Waits up to $2 seconds for a line matching $3 in file $1 and prints it;
+# gives up early if process $4 (optional) exits.
 wait_for_line() {
-  local file=$1 deadline=$((SECONDS + $2)) pattern=$3 line
+  local file=$1 deadline=$((SECONDS + $2)) pattern=$3 pid=${4:-} line
   while ((SECONDS <= deadline)); do
     line=$(grep -m1 -- "$pattern" "$file" 2>/dev/null || true)
     [[ -z $line ]] || { echo "$line"; return 0; }
+    [[ -z $pid ]] || kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.1
   done
   return 1
@@ -73,6 +76,8 @@ source "$RUN_DIR/pg/env"
 export PGPASSFILE=$SAGA_PG_PASSFILE
 sql() { "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$SAGA_PG_PORT" -U saga -d orchestrator -c "$1"; }
 "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$SAGA_PG_PORT" -U saga -d postgres -c "CREATE DATABASE orchestrator"
+mkdir -p "$RUN_DIR/sagas"
+cp "$ROOT/sagas/appointment_booking.yaml" "$RUN_DIR/sagas/"
 DSN="host=127.0.0.1 port=$SAGA_PG_PORT user=saga passfile=$SAGA_PG_PASSFILE dbname=orchestrator"
 
 "$BIN/saga-bench-participant" --listen 127.0.0.1:0 >"$RUN_DIR/participant.log" 2>&1 &
@@ -85,13 +90,13 @@ start_orchestrator() {  # $1: name, then extra flags
   local name=$1 port=$((20000 + RANDOM % 20000))
   shift
   "$BIN/saga-orchestrator" --listen "127.0.0.1:$port" --db "$DSN" \
-    --max-backlog 0 --definitions "$ROOT/sagas" \
+    --max-backlog 0 --definitions "$RUN_DIR/sagas" \
     --migrations "$ROOT/migrations/orchestrator" \
     --participant "patient=$PARTICIPANT" --participant "doctor=$PARTICIPANT" \
     --participant "email=$PARTICIPANT" "$@" >"$RUN_DIR/orchestrator-$name.log" 2>&1 &
   ORCH_PID=$!
   PIDS+=("$ORCH_PID")
-  wait_for_line "$RUN_DIR/orchestrator-$name.log" 120 "listening on" >/dev/null ||
+  wait_for_line "$RUN_DIR/orchestrator-$name.log" 120 "listening on" "$ORCH_PID" >/dev/null ||
     die "saga-orchestrator did not serve (log: $RUN_DIR/orchestrator-$name.log)"
   ORCH_ADDR=127.0.0.1:$port
 }
@@ -138,7 +143,7 @@ start_orchestrator during --config "$RUN_DIR/retention.yaml"
 log "during: load while the job prunes $N sagas"
 read -r DURING DURING_P50 DURING_P99 <<<"$(load)"
 STILL_OLD=$(sql "SELECT count(*) FROM sagas WHERE saga_id LIKE 'old-%'")
-pass=$(wait_for_line "$RUN_DIR/orchestrator-during.log" 1800 "retention: pruned") ||
+pass=$(wait_for_line "$RUN_DIR/orchestrator-during.log" 1800 "retention: pruned" "$ORCH_PID") ||
   die "no retention pass logged"
 log "after: load with the job idle"
 read -r AFTER AFTER_P50 AFTER_P99 <<<"$(load)"

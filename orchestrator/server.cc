@@ -220,6 +220,7 @@ retention::RetentionOptions RetentionOptionsFrom(const config::Config& config) {
   options.archive_dir = config::ArchiveDir(config).value_or("");
   options.interval = std::chrono::milliseconds(settings.interval_ms);
   options.batch = settings.batch;
+  options.pause = std::chrono::milliseconds(settings.pause_ms);
   options.instance_id = config.instance.id;
   return options;
 }

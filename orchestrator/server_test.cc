@@ -117,6 +117,7 @@ TEST(ServerOptionsTest, RetentionDurationsAndArchiveReachTheJob) {
   config.retention.archive = "file:/var/archive";
   config.retention.interval_ms = 1234;
   config.retention.batch = 42;
+  config.retention.pause_ms = 7;
   const retention::RetentionOptions options = RetentionOptionsFrom(config);
   constexpr int64_t kDay = 24 * 3600 * 1000;
   EXPECT_EQ(options.defaults, (retention::SagaRetention{2 * kDay, 0}));
@@ -128,6 +129,7 @@ TEST(ServerOptionsTest, RetentionDurationsAndArchiveReachTheJob) {
   EXPECT_EQ(options.archive_dir, "/var/archive");
   EXPECT_EQ(options.interval, milliseconds(1234));
   EXPECT_EQ(options.batch, 42);
+  EXPECT_EQ(options.pause, milliseconds(7));
   EXPECT_EQ(options.instance_id, "orch-7");
   EXPECT_FALSE(retention::PrunesAnything(RetentionOptionsFrom({})));
 }

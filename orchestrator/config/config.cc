@@ -111,6 +111,7 @@ static absl::Status ValidateRetention(const Config::Retention& retention) {
   status.Update(InRange("retention.interval_ms", retention.interval_ms, 100,
                         24 * 3600 * 1000));
   status.Update(InRange("retention.batch", retention.batch, 1, 10000));
+  status.Update(InRange("retention.pause_ms", retention.pause_ms, 0, 60000));
   return status;
 }
 

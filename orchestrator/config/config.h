@@ -154,6 +154,7 @@ struct Config {
     std::string archive;
     int interval_ms = 60000;  // between passes
     int batch = 500;          // sagas or outbox rows per transaction
+    int pause_ms = 100;       // rest between two batches
     bool operator==(const Retention&) const = default;
   } retention;
 

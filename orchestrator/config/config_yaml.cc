@@ -402,7 +402,8 @@ absl::StatusOr<Config> ParseConfigYaml(const std::string& yaml,
            {"outbox_pending", r.String(rt.outbox_pending)},
            {"archive", r.String(rt.archive)},
            {"interval_ms", r.Integer(rt.interval_ms)},
-           {"batch", r.Integer(rt.batch)}});
+           {"batch", r.Integer(rt.batch)},
+           {"pause_ms", r.Integer(rt.pause_ms)}});
   };
   auto logging = [&](const YAML::Node& node, const std::string& path) {
     r.Map(node, path,
@@ -552,6 +553,7 @@ std::string PrintConfig(const Config& config) {
   out << YAML::Key << "archive" << YAML::Value << retention.archive;
   out << YAML::Key << "interval_ms" << YAML::Value << retention.interval_ms;
   out << YAML::Key << "batch" << YAML::Value << retention.batch;
+  out << YAML::Key << "pause_ms" << YAML::Value << retention.pause_ms;
   out << YAML::EndMap;
 
   out << YAML::Key << "logging" << YAML::Value << YAML::BeginMap;

@@ -307,6 +307,7 @@ retention:
   archive: file:/var/lib/saga/archive
   interval_ms: 5000
   batch: 200
+  pause_ms: 0
 )";
   auto config = ParseConfigYaml(kYaml, "r.yaml");
   ASSERT_TRUE(config.ok()) << config.status();
@@ -318,6 +319,7 @@ retention:
   EXPECT_EQ(r.types.at("checkout").failed_sagas, "12h");
   EXPECT_EQ(r.interval_ms, 5000);
   EXPECT_EQ(r.batch, 200);
+  EXPECT_EQ(r.pause_ms, 0);
   EXPECT_TRUE(Validate(*config).ok()) << Validate(*config);
   EXPECT_EQ(*ArchiveDir(*config), "/var/lib/saga/archive");
   EXPECT_EQ(*ParseRetentionMs("x", "30d"), 30LL * 24 * 3600 * 1000);
@@ -352,6 +354,8 @@ TEST(RetentionConfigTest, ErrorsNameTheSettingAndTheExpectedForm) {
   ExpectInvalid(with("  types: {booking: {ended: 1d}}\n"),
                 "r.yaml:3: unknown key 'retention.types.booking.ended' "
                 "(expected one of: failed_sagas, sagas)");
+  ExpectInvalid(with("  pause_ms: -1\n"),
+                "retention.pause_ms: must be between 0 and 60000, not -1");
 }
 
 }  // namespace

@@ -84,9 +84,22 @@ void RetentionJob::Start() {
 }
 
 void RetentionJob::Stop() {
-  stopping_ = true;
+  {
+    sync::MutexLock lock(&rest_mu_);
+    stopping_ = true;
+  }
+  stopped_.SignalAll();
   boost::asio::post(io_, [this] { timer_.cancel(); });
   if (thread_.joinable()) thread_.join();
+}
+
+bool RetentionJob::Rest() {
+  const auto until = std::chrono::steady_clock::now() + options_.pause;
+  sync::MutexLock lock(&rest_mu_);
+  while (!stopping_ && std::chrono::steady_clock::now() < until) {
+    stopped_.WaitUntil(&rest_mu_, until);
+  }
+  return !stopping_;
 }
 
 void RetentionJob::Schedule() {
@@ -137,7 +150,7 @@ absl::StatusOr<PassReport> RetentionJob::RunPass() {
       }
       report.outbox += **deleted;
       if (metrics_) metrics_->outbox.Increment(static_cast<double>(**deleted));
-      if (**deleted < rows.limit) break;
+      if (**deleted < rows.limit || !Rest()) break;
     }
     return absl::OkStatus();
   }();
@@ -181,7 +194,7 @@ absl::Status RetentionJob::PruneType(const std::string& saga_type,
         metrics_->sagas.Increment(static_cast<double>(batch.sagas));
         metrics_->events.Increment(static_cast<double>(batch.events));
       }
-      if (batch.sagas < which.limit) break;
+      if (batch.sagas < which.limit || !Rest()) break;
     }
   }
   return absl::OkStatus();

@@ -21,7 +21,8 @@
 // database and in an archive file: the next pass archives them again (a
 // duplicate line in another file), and no saga is ever deleted unarchived.
 //
-// Batches of `batch` sagas (or outbox rows), one transaction each; one
+// Batches of `batch` sagas (or outbox rows), one transaction each, with a
+// rest of `pause` between two; one
 // instance prunes at a time (the store's retention lock), the others find
 // it taken and wait for their next pass.
 //
@@ -47,6 +48,7 @@
 #include "orchestrator/core/definition.h"
 #include "orchestrator/store/retention_store.h"
 #include "orchestrator/store/store.h"
+#include "orchestrator/sync/mutex.h"
 
 namespace prometheus {
 class Registry;
@@ -72,6 +74,9 @@ struct RetentionOptions {
   std::string archive_dir;
   std::chrono::milliseconds interval{60000};
   int batch = 500;
+  // Rest between two batches, so that a long pass leaves the database and
+  // the cores to the sagas that run (0: none).
+  std::chrono::milliseconds pause{100};
   // Part of each archive file's name, so instances never collide.
   std::string instance_id = "orchestrator";
   // Where to register the saga_retention_* metrics; null: none.
@@ -125,6 +130,8 @@ class RetentionJob {
   };
 
   void Schedule();
+  // Waits `pause` before the next batch; false once Stop was called.
+  bool Rest();
   absl::Status PruneType(const std::string& saga_type, PassReport& report);
   absl::Status Archive(const std::vector<store::SagaRecord>& records,
                        PassReport& report);
@@ -141,6 +148,8 @@ class RetentionJob {
   uint64_t archive_files_ = 0;
 
   std::atomic<bool> stopping_{false};
+  sync::Mutex rest_mu_;
+  sync::CondVar stopped_;
   boost::asio::io_context io_;
   boost::asio::steady_timer timer_{io_};
   std::thread thread_;

@@ -165,6 +165,7 @@ class RetentionPgTest : public ::testing::Test {
     options.defaults.ended_ms = kDayMs;
     options.types["checkout"] = {30 * kDayMs, 0};
     options.batch = 2;
+    options.pause = milliseconds(0);
     options.instance_id = "orch-test";
     return options;
   }
