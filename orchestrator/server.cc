@@ -269,6 +269,16 @@ int RunServer(config::Config config, const RunOptions& run) {
   }
   auto backend_kind = BackendFor(secrets->dsn);
   if (!backend_kind.ok()) return BadSetting(backend_kind.status());
+  retention::RetentionOptions retention_options = RetentionOptionsFrom(config);
+  if (!retention_options.archive_dir.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(retention_options.archive_dir, error);
+    if (error) {
+      return BadSetting(absl::InvalidArgumentError(
+          "retention.archive: cannot create " + retention_options.archive_dir +
+          ": " + error.message()));
+    }
+  }
 
   const int startup_timeout_s = config.database.startup_timeout_s;
   absl::Status migrated =
@@ -347,20 +357,10 @@ int RunServer(config::Config config, const RunOptions& run) {
     dispatcher->Start();
   }
   std::unique_ptr<retention::RetentionJob> retention_job;
-  if (retention::RetentionOptions options = RetentionOptionsFrom(config);
-      retention::PrunesAnything(options)) {
-    if (!options.archive_dir.empty()) {
-      std::error_code error;
-      std::filesystem::create_directories(options.archive_dir, error);
-      if (error) {
-        return BadSetting(absl::InvalidArgumentError(
-            "retention.archive: cannot create " + options.archive_dir + ": " +
-            error.message()));
-      }
-    }
-    options.metrics = metrics.registry();
+  if (retention::PrunesAnything(retention_options)) {
+    retention_options.metrics = metrics.registry();
     retention_job = std::make_unique<retention::RetentionJob>(
-        backend->retention.get(), store, std::move(options));
+        backend->retention.get(), store, std::move(retention_options));
     retention_job->Start();
   }
   api::EventStreams event_streams(backend->outbox_log.get(), &commits,

@@ -91,7 +91,9 @@ CircuitBreakerSettings CircuitBreakerFor(const Config& config,
   return settings;
 }
 
-static absl::Status ValidateRetention(const Config::Retention& retention) {
+namespace {
+
+absl::Status ValidateRetention(const Config::Retention& retention) {
   absl::Status status;
   auto duration = [&](const std::string& setting, const std::string& text) {
     status.Update(ParseRetentionMs(setting, text).status());
@@ -114,6 +116,8 @@ static absl::Status ValidateRetention(const Config::Retention& retention) {
   status.Update(InRange("retention.pause_ms", retention.pause_ms, 0, 60000));
   return status;
 }
+
+}  // namespace
 
 absl::StatusOr<int64_t> ParseRetentionMs(const std::string& setting,
                                          const std::string& text) {

@@ -5,6 +5,7 @@
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <ctime>
 #include <vector>
 
@@ -262,8 +263,10 @@ std::string RetentionJob::NextArchivePath() {
   gmtime_r(&now, &utc);
   char stamp[32];
   std::strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &utc);
-  return options_.archive_dir + "/sagas-" + stamp + "-" + options_.instance_id +
-         "-" + std::to_string(++archive_files_) + ".jsonl.gz";
+  std::string instance = options_.instance_id;
+  std::replace(instance.begin(), instance.end(), '/', '_');
+  return options_.archive_dir + "/sagas-" + stamp + "-" + instance + "-" +
+         std::to_string(++archive_files_) + ".jsonl.gz";
 }
 
 }  // namespace saga::retention
