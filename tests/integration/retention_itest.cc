@@ -3,12 +3,14 @@
 // in the archive; a saga still waiting for its signal stays untouched.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <zlib.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 #include <string>
@@ -164,6 +166,18 @@ TEST(RetentionTest, TheOrchestratorPrunesEndedSagasAndArchivesThem) {
         << history->saga.saga_id << ": " << replay.divergence->reason;
   }
   EXPECT_EQ(archived, std::multiset<std::string>(ended.begin(), ended.end()));
+
+  // And `sagactl replay` takes a line as it takes an export.
+  const std::vector<std::string> lines = ArchiveLines(archive);
+  ASSERT_FALSE(lines.empty());
+  std::ofstream(dir + "/one.json") << lines.front() << "\n";
+  ChildProcess replay({BinaryPath("sagactl"), "replay", dir + "/one.json"}, {},
+                      dir + "/replay.log");
+  const int status = replay.Wait();
+  std::ifstream log(dir + "/replay.log");
+  const std::string output((std::istreambuf_iterator<char>(log)),
+                           std::istreambuf_iterator<char>());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
   fs::remove_all(dir);
 }
 
