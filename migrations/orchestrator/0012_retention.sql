@@ -14,3 +14,8 @@ CREATE INDEX sagas_ended_idx ON sagas (saga_type, status, created_at)
 -- Written by the dispatcher's one update per row; PENDING rows are not in it.
 CREATE INDEX outbox_dispatched_idx ON outbox (dispatched_at)
   WHERE status = 'DISPATCHED';
+
+-- Sagas are deleted from now on (0008 dropped the events' foreign key
+-- because they never were): the job deletes a saga's events and its row in
+-- one transaction, and an append writes events only for a saga row it
+-- updates in the same statement, so no event outlives its saga.
