@@ -6,6 +6,7 @@
 #include "orchestrator/pg/migrator.h"
 #include "orchestrator/store/postgres/pg_outbox.h"
 #include "orchestrator/store/postgres/pg_participant_pauses.h"
+#include "orchestrator/store/postgres/pg_retention.h"
 #include "orchestrator/store/postgres/pg_store.h"
 
 namespace saga::server {
@@ -29,6 +30,7 @@ absl::StatusOr<Backend> OpenPostgres(const BackendOptions& options) {
     backend.outbox_queue = std::make_unique<store::PgOutboxQueue>(options.dsn);
   }
   backend.pauses = std::make_unique<store::PgParticipantPauses>(options.dsn);
+  backend.retention = std::make_unique<store::PgRetention>(options.dsn);
   auto probe = std::make_shared<pg::DatabaseProbe>(options.dsn);
   backend.probe = [probe] { return probe->Check(); };
   return backend;

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "orchestrator/store/outbox_store.h"
 #include "orchestrator/store/participant_pauses.h"
+#include "orchestrator/store/retention_store.h"
 #include "orchestrator/store/store.h"
 
 namespace saga::server {
@@ -42,6 +43,9 @@ struct Backend {
   std::unique_ptr<store::OutboxQueue> outbox_queue;
   // Operators' pauses of participants (sagactl pause / resume).
   std::unique_ptr<store::ParticipantPauses> pauses;
+  // Deletes ended sagas and old outbox rows for the retention job;
+  // connects when first used.
+  std::unique_ptr<store::RetentionStore> retention;
   // "Is the database there?" for health reporting: OK or Unavailable.
   // Called from one thread at a time.
   std::function<absl::Status()> probe;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <thread>
@@ -195,6 +196,35 @@ outbox::DispatcherOptions DispatcherOptionsFrom(const config::Config& config) {
   return options;
 }
 
+retention::RetentionOptions RetentionOptionsFrom(const config::Config& config) {
+  const config::Config::Retention& settings = config.retention;
+  // Validate checked every duration: a failed parse cannot happen here.
+  auto ms = [](const std::string& setting, const std::string& text) {
+    return config::ParseRetentionMs(setting, text).value_or(0);
+  };
+  retention::RetentionOptions options;
+  options.defaults.ended_ms = ms("retention.sagas", settings.sagas);
+  options.defaults.failed_ms =
+      ms("retention.failed_sagas", settings.failed_sagas);
+  for (const auto& [type, own] : settings.types) {
+    retention::SagaRetention& r = options.types[type];
+    r = options.defaults;
+    if (own.sagas) r.ended_ms = ms("retention.types", *own.sagas);
+    if (own.failed_sagas)
+      r.failed_ms = ms("retention.types", *own.failed_sagas);
+  }
+  options.outbox_dispatched_ms =
+      ms("retention.outbox_dispatched", settings.outbox_dispatched);
+  options.outbox_pending_ms =
+      ms("retention.outbox_pending", settings.outbox_pending);
+  options.archive_dir = config::ArchiveDir(config).value_or("");
+  options.interval = std::chrono::milliseconds(settings.interval_ms);
+  options.batch = settings.batch;
+  options.pause = std::chrono::milliseconds(settings.pause_ms);
+  options.instance_id = config.instance.id;
+  return options;
+}
+
 api::EventStreamOptions EventStreamOptionsFrom(const config::Config& config) {
   api::EventStreamOptions options;
   options.poll_interval = std::chrono::milliseconds(config.outbox.poll_ms);
@@ -239,6 +269,16 @@ int RunServer(config::Config config, const RunOptions& run) {
   }
   auto backend_kind = BackendFor(secrets->dsn);
   if (!backend_kind.ok()) return BadSetting(backend_kind.status());
+  retention::RetentionOptions retention_options = RetentionOptionsFrom(config);
+  if (!retention_options.archive_dir.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(retention_options.archive_dir, error);
+    if (error) {
+      return BadSetting(absl::InvalidArgumentError(
+          "retention.archive: cannot create " + retention_options.archive_dir +
+          ": " + error.message()));
+    }
+  }
 
   const int startup_timeout_s = config.database.startup_timeout_s;
   absl::Status migrated =
@@ -317,6 +357,13 @@ int RunServer(config::Config config, const RunOptions& run) {
         backend->outbox_queue.get(), sink->get(), &commits, options);
     dispatcher->Start();
   }
+  std::unique_ptr<retention::RetentionJob> retention_job;
+  if (retention::PrunesAnything(retention_options)) {
+    retention_options.metrics = metrics.registry();
+    retention_job = std::make_unique<retention::RetentionJob>(
+        backend->retention.get(), store, std::move(retention_options));
+    retention_job->Start();
+  }
   api::EventStreams event_streams(backend->outbox_log.get(), &commits,
                                   EventStreamOptionsFrom(config));
 
@@ -370,6 +417,7 @@ int RunServer(config::Config config, const RunOptions& run) {
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   engine.Stop();
   if (dispatcher) dispatcher->Stop();
+  if (retention_job) retention_job->Stop();
   spdlog::info("stopped; {} sagas left for other instances or the next start",
                engine.ActiveSagas());
   return kExitOk;

@@ -11,6 +11,7 @@
 #include "orchestrator/config/config.h"
 #include "orchestrator/engine/engine.h"
 #include "orchestrator/outbox/dispatcher.h"
+#include "orchestrator/retention/retention_job.h"
 
 namespace saga::server {
 
@@ -24,6 +25,11 @@ engine::EngineOptions EngineOptionsFrom(const config::Config& config);
 
 // The dispatcher's options; `metrics` is left null for the caller to set.
 outbox::DispatcherOptions DispatcherOptionsFrom(const config::Config& config);
+
+// The retention job's options (durations in ms, the archive directory);
+// `metrics` is left null for the caller to set. REQUIRES: Validate(config)
+// passed.
+retention::RetentionOptions RetentionOptionsFrom(const config::Config& config);
 
 api::EventStreamOptions EventStreamOptionsFrom(const config::Config& config);
 

@@ -108,6 +108,32 @@ TEST(ServerOptionsTest, ReceiveLimitStaysAboveTheInputLimit) {
   EXPECT_EQ(MaxReceiveMessageBytes(config), 4 << 20);  // gRPC's default
 }
 
+TEST(ServerOptionsTest, RetentionDurationsAndArchiveReachTheJob) {
+  config::Config config;
+  config.instance.id = "orch-7";
+  config.retention.sagas = "2d";
+  config.retention.types["audit"].failed_sagas = "3h";
+  config.retention.outbox_dispatched = "90s";
+  config.retention.archive = "file:/var/archive";
+  config.retention.interval_ms = 1234;
+  config.retention.batch = 42;
+  config.retention.pause_ms = 7;
+  const retention::RetentionOptions options = RetentionOptionsFrom(config);
+  constexpr int64_t kDay = 24 * 3600 * 1000;
+  EXPECT_EQ(options.defaults, (retention::SagaRetention{2 * kDay, 0}));
+  // A type's own key replaces one default; the other follows it.
+  EXPECT_EQ(options.types.at("audit"),
+            (retention::SagaRetention{2 * kDay, 3 * 3600 * 1000}));
+  EXPECT_EQ(options.outbox_dispatched_ms, 90000);
+  EXPECT_EQ(options.outbox_pending_ms, 0);
+  EXPECT_EQ(options.archive_dir, "/var/archive");
+  EXPECT_EQ(options.interval, milliseconds(1234));
+  EXPECT_EQ(options.batch, 42);
+  EXPECT_EQ(options.pause, milliseconds(7));
+  EXPECT_EQ(options.instance_id, "orch-7");
+  EXPECT_FALSE(retention::PrunesAnything(RetentionOptionsFrom({})));
+}
+
 TEST(BackendForTest, PostgresServesUrisAndKeywordValueStrings) {
   for (const char* dsn :
        {"postgresql://saga@db/saga", "postgres://saga@db:5432/saga",

@@ -21,6 +21,9 @@ PACKAGES=(
   # TLS files checked and token hashes (SHA-256) computed with libcrypto;
   # gRPC pulls libssl-dev already, named here because we link it directly.
   libssl-dev
+  # The retention job's archive files are gzip (zlib); gRPC pulls
+  # zlib1g-dev already, named here because we link it directly.
+  zlib1g-dev
   # Metrics: Prometheus client with its HTTP endpoint (pull).
   prometheus-cpp-dev
   # Tests. grpc-proto: the standard health and reflection protos the

@@ -163,6 +163,25 @@ void AddSettingFlags(Overrides& o) {
       "Refuse clients without a valid certificate (mutual TLS)",
       [](Config & c) -> auto& { return c.tls.require_client_cert; });
   o.Option<std::string>(
+      "--retention-sagas",
+      "Delete COMPLETED and COMPENSATED sagas this long after they ended "
+      "(e.g. 90d; s, m, h or d); empty: keep",
+      [](Config & c) -> auto& { return c.retention.sagas; });
+  o.Option<std::string>(
+      "--retention-failed-sagas",
+      "Delete FAILED sagas this long after their last change; empty "
+      "(default): keep them for an operator",
+      [](Config & c) -> auto& { return c.retention.failed_sagas; });
+  o.Option<std::string>(
+      "--retention-outbox-dispatched",
+      "Delete DISPATCHED outbox rows this long after delivery; empty: keep",
+      [](Config & c) -> auto& { return c.retention.outbox_dispatched; });
+  o.Option<std::string>(
+      "--archive",
+      "file:DIR: write each saga's history there (gzip JSON lines, the "
+      "sagactl export format) before retention deletes it",
+      [](Config & c) -> auto& { return c.retention.archive; });
+  o.Option<std::string>(
       "--tokens-file",
       "YAML file of bearer tokens (name, role, sha256); with any token "
       "configured, every call must authenticate",

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -90,6 +91,83 @@ CircuitBreakerSettings CircuitBreakerFor(const Config& config,
   return settings;
 }
 
+namespace {
+
+absl::Status ValidateRetention(const Config::Retention& retention) {
+  absl::Status status;
+  auto duration = [&](const std::string& setting, const std::string& text) {
+    status.Update(ParseRetentionMs(setting, text).status());
+  };
+  duration("retention.sagas", retention.sagas);
+  duration("retention.failed_sagas", retention.failed_sagas);
+  for (const auto& [type, own] : retention.types) {
+    if (type.empty()) {
+      status.Update(Invalid("retention.types", "a saga type name is empty"));
+    }
+    const std::string path = "retention.types." + type;
+    if (own.sagas) duration(path + ".sagas", *own.sagas);
+    if (own.failed_sagas) duration(path + ".failed_sagas", *own.failed_sagas);
+  }
+  duration("retention.outbox_dispatched", retention.outbox_dispatched);
+  duration("retention.outbox_pending", retention.outbox_pending);
+  status.Update(InRange("retention.interval_ms", retention.interval_ms, 100,
+                        24 * 3600 * 1000));
+  status.Update(InRange("retention.batch", retention.batch, 1, 10000));
+  status.Update(InRange("retention.pause_ms", retention.pause_ms, 0, 60000));
+  return status;
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> ParseRetentionMs(const std::string& setting,
+                                         const std::string& text) {
+  if (text.empty()) return 0;
+  int64_t unit_ms = 0;
+  switch (text.back()) {
+    case 's':
+      unit_ms = 1000;
+      break;
+    case 'm':
+      unit_ms = 60 * 1000;
+      break;
+    case 'h':
+      unit_ms = 3600 * 1000;
+      break;
+    case 'd':
+      unit_ms = 24 * 3600 * 1000;
+      break;
+    default:
+      break;
+  }
+  const std::string digits = text.substr(0, text.size() - 1);
+  int64_t count = 0;
+  auto [end, error] =
+      std::from_chars(digits.data(), digits.data() + digits.size(), count);
+  if (unit_ms == 0 || digits.empty() || error != std::errc() ||
+      end != digits.data() + digits.size() || count <= 0 ||
+      count > 100 * 365 * 24 * 3600LL * 1000 / unit_ms) {
+    return Invalid(setting,
+                   "'" + text +
+                       "' is not a retention: a positive whole number with "
+                       "a unit s, m, h or d (e.g. 90d, 12h), at most 100 "
+                       "years; empty keeps forever");
+  }
+  return count * unit_ms;
+}
+
+absl::StatusOr<std::string> ArchiveDir(const Config& config) {
+  const std::string& archive = config.retention.archive;
+  if (archive.empty()) return std::string();
+  constexpr char kScheme[] = "file:";
+  if (archive.rfind(kScheme, 0) != 0 || archive.size() == sizeof(kScheme) - 1) {
+    return Invalid("retention.archive",
+                   "'" + archive +
+                       "' is not an archive: file:DIR (a directory for "
+                       "gzip-compressed JSON lines); empty: no archive");
+  }
+  return archive.substr(sizeof(kScheme) - 1);
+}
+
 absl::Status Validate(const Config& config) {
   if (config.listen.empty()) return Invalid("listen", "is required");
   if (config.database.dsn.empty()) {
@@ -123,6 +201,8 @@ absl::Status Validate(const Config& config) {
       InRange("instance.claim_batch", config.instance.claim_batch, 1, 10000));
   status.Update(InRange("instance.drain_timeout_ms",
                         config.instance.drain_timeout_ms, 0, 600 * 1000));
+  status.Update(ValidateRetention(config.retention));
+  status.Update(ArchiveDir(config).status());
   if (!status.ok()) return status;
   if (auto level = observability::ParseLogLevel(config.logging.level);
       !level.ok()) {

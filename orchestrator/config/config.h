@@ -134,6 +134,30 @@ struct Config {
     bool operator==(const Instance&) const = default;
   } instance;
 
+  // Retention and archival (orchestrator/retention/retention_job.h).
+  // Each retention is a duration, a whole number with a unit s, m, h or d
+  // ("90d"), counted from a saga's last write (its end) or an outbox row's
+  // delivery; empty: kept forever.
+  struct Retention {
+    std::string sagas;         // COMPLETED and COMPENSATED sagas
+    std::string failed_sagas;  // FAILED sagas (waiting for an operator)
+    // Per saga type; a key a type does not give follows the two above.
+    struct Type {
+      std::optional<std::string> sagas;
+      std::optional<std::string> failed_sagas;
+      bool operator==(const Type&) const = default;
+    };
+    std::map<std::string, Type> types;
+    std::string outbox_dispatched;  // DISPATCHED outbox rows
+    std::string outbox_pending;     // PENDING ones (no dispatcher)
+    // file:DIR: archive each saga there before deleting it; empty: none.
+    std::string archive;
+    int interval_ms = 60000;  // between passes
+    int batch = 500;          // sagas or outbox rows per transaction
+    int pause_ms = 100;       // rest between two batches
+    bool operator==(const Retention&) const = default;
+  } retention;
+
   struct Logging {
     std::string level = "info";
     std::string format = "text";
@@ -147,6 +171,16 @@ struct Config {
 // and format, TLS settings that fit together, inline tokens. The
 // InvalidArgument names the setting as the file does ("database.dsn").
 absl::Status Validate(const Config& config);
+
+// A retention setting in milliseconds: 0 for "" (kept forever),
+// InvalidArgument naming `setting` for anything but a whole number with a
+// unit s, m, h or d.
+absl::StatusOr<int64_t> ParseRetentionMs(const std::string& setting,
+                                         const std::string& text);
+
+// The directory of retention.archive ("file:DIR"); empty when none.
+// InvalidArgument for another form.
+absl::StatusOr<std::string> ArchiveDir(const Config& config);
 
 // The connection string to open: database.dsn with the password from
 // `password` (SAGA_DB_PASSWORD; empty: none) or else from

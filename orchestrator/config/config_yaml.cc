@@ -374,6 +374,37 @@ absl::StatusOr<Config> ParseConfigYaml(const std::string& yaml,
            {"claim_batch", r.Integer(c.instance.claim_batch)},
            {"drain_timeout_ms", r.Integer(c.instance.drain_timeout_ms)}});
   };
+  auto retention = [&](const YAML::Node& node, const std::string& path) {
+    Config::Retention& rt = c.retention;
+    auto types = [&](const YAML::Node& types_node, const std::string& at) {
+      r.Entries(types_node, at,
+                [&](const std::string& name, const YAML::Node& value,
+                    const std::string& type_path) {
+                  Config::Retention::Type& own = rt.types[name];
+                  auto optional = [&](std::optional<std::string>& out) {
+                    return [&r, &out](const YAML::Node& v,
+                                      const std::string& key_path) {
+                      std::string text;
+                      r.String(text)(v, key_path);
+                      if (!v.IsNull()) out = text;
+                    };
+                  };
+                  r.Map(value, type_path,
+                        {{"sagas", optional(own.sagas)},
+                         {"failed_sagas", optional(own.failed_sagas)}});
+                });
+    };
+    r.Map(node, path,
+          {{"sagas", r.String(rt.sagas)},
+           {"failed_sagas", r.String(rt.failed_sagas)},
+           {"types", types},
+           {"outbox_dispatched", r.String(rt.outbox_dispatched)},
+           {"outbox_pending", r.String(rt.outbox_pending)},
+           {"archive", r.String(rt.archive)},
+           {"interval_ms", r.Integer(rt.interval_ms)},
+           {"batch", r.Integer(rt.batch)},
+           {"pause_ms", r.Integer(rt.pause_ms)}});
+  };
   auto logging = [&](const YAML::Node& node, const std::string& path) {
     r.Map(node, path,
           {{"level", r.String(c.logging.level)},
@@ -393,6 +424,7 @@ absl::StatusOr<Config> ParseConfigYaml(const std::string& yaml,
          {"circuit_breaker", r.CircuitBreaker(c.circuit_breaker)},
          {"outbox", outbox},
          {"instance", instance},
+         {"retention", retention},
          {"logging", logging}});
   if (!r.status().ok()) return r.status();
   return base;
@@ -498,6 +530,30 @@ std::string PrintConfig(const Config& config) {
       << config.instance.claim_batch;
   out << YAML::Key << "drain_timeout_ms" << YAML::Value
       << config.instance.drain_timeout_ms;
+  out << YAML::EndMap;
+
+  const Config::Retention& retention = config.retention;
+  out << YAML::Key << "retention" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "sagas" << YAML::Value << retention.sagas;
+  out << YAML::Key << "failed_sagas" << YAML::Value << retention.failed_sagas;
+  out << YAML::Key << "types" << YAML::Value << YAML::BeginMap;
+  for (const auto& [name, own] : retention.types) {
+    out << YAML::Key << name << YAML::Value << YAML::BeginMap;
+    if (own.sagas) out << YAML::Key << "sagas" << YAML::Value << *own.sagas;
+    if (own.failed_sagas) {
+      out << YAML::Key << "failed_sagas" << YAML::Value << *own.failed_sagas;
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
+  out << YAML::Key << "outbox_dispatched" << YAML::Value
+      << retention.outbox_dispatched;
+  out << YAML::Key << "outbox_pending" << YAML::Value
+      << retention.outbox_pending;
+  out << YAML::Key << "archive" << YAML::Value << retention.archive;
+  out << YAML::Key << "interval_ms" << YAML::Value << retention.interval_ms;
+  out << YAML::Key << "batch" << YAML::Value << retention.batch;
+  out << YAML::Key << "pause_ms" << YAML::Value << retention.pause_ms;
   out << YAML::EndMap;
 
   out << YAML::Key << "logging" << YAML::Value << YAML::BeginMap;

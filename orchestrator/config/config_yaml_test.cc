@@ -295,5 +295,68 @@ TEST(ExampleConfigTest, TheShippedExampleParsesAndValidates) {
   EXPECT_EQ(ParticipantTls(*config, "doctor").ca_file, "/etc/saga/tls/ca.pem");
 }
 
+TEST(RetentionConfigTest, IsReadValidatedAndPrintedBack) {
+  constexpr char kYaml[] = R"(
+database: {dsn: host=db}
+retention:
+  sagas: 30d
+  types:
+    appointment_booking: {sagas: 90d, failed_sagas: 365d}
+    checkout: {failed_sagas: 12h}
+  outbox_dispatched: 7d
+  archive: file:/var/lib/saga/archive
+  interval_ms: 5000
+  batch: 200
+  pause_ms: 0
+)";
+  auto config = ParseConfigYaml(kYaml, "r.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const Config::Retention& r = config->retention;
+  EXPECT_EQ(r.sagas, "30d");
+  EXPECT_EQ(r.failed_sagas, "");
+  EXPECT_EQ(r.types.at("appointment_booking").sagas, "90d");
+  EXPECT_EQ(r.types.at("checkout").sagas, std::nullopt);
+  EXPECT_EQ(r.types.at("checkout").failed_sagas, "12h");
+  EXPECT_EQ(r.interval_ms, 5000);
+  EXPECT_EQ(r.batch, 200);
+  EXPECT_EQ(r.pause_ms, 0);
+  EXPECT_TRUE(Validate(*config).ok()) << Validate(*config);
+  EXPECT_EQ(*ArchiveDir(*config), "/var/lib/saga/archive");
+  EXPECT_EQ(*ParseRetentionMs("x", "30d"), 30LL * 24 * 3600 * 1000);
+  EXPECT_EQ(*ParseRetentionMs("x", "90s"), 90000);
+  EXPECT_EQ(*ParseRetentionMs("x", ""), 0);
+
+  auto read_back = ParseConfigYaml(PrintConfig(*config), "printed");
+  ASSERT_TRUE(read_back.ok()) << read_back.status();
+  EXPECT_EQ(read_back->retention, config->retention) << PrintConfig(*config);
+}
+
+TEST(RetentionConfigTest, ErrorsNameTheSettingAndTheExpectedForm) {
+  auto with = [](const std::string& retention) {
+    auto config = ParseConfigYaml(
+        "database: {dsn: host=db}\nretention:\n" + retention, "r.yaml");
+    return config.ok() ? Validate(*config) : config.status();
+  };
+  ExpectInvalid(with("  types: {booking: {sagas: 30x}}\n"),
+                "retention.types.booking.sagas: '30x' is not a retention: a "
+                "positive whole number with a unit s, m, h or d (e.g. 90d, "
+                "12h), at most 100 years; empty keeps forever");
+  ExpectInvalid(with("  sagas: 0d\n"),
+                "retention.sagas: '0d' is not a retention: a positive whole "
+                "number with a unit s, m, h or d (e.g. 90d, 12h), at most 100 "
+                "years; empty keeps forever");
+  ExpectInvalid(with("  archive: s3://bucket\n"),
+                "retention.archive: 's3://bucket' is not an archive: file:DIR "
+                "(a directory for gzip-compressed JSON lines); empty: no "
+                "archive");
+  ExpectInvalid(with("  batch: 0\n"),
+                "retention.batch: must be between 1 and 10000, not 0");
+  ExpectInvalid(with("  types: {booking: {ended: 1d}}\n"),
+                "r.yaml:3: unknown key 'retention.types.booking.ended' "
+                "(expected one of: failed_sagas, sagas)");
+  ExpectInvalid(with("  pause_ms: -1\n"),
+                "retention.pause_ms: must be between 0 and 60000, not -1");
+}
+
 }  // namespace
 }  // namespace saga::config

@@ -154,7 +154,10 @@ std::string EncodeHistoryEvent(const Event& event,
   return Dump(EventJson(event, definition), -1);
 }
 
-absl::StatusOr<std::string> EncodeHistory(const History& history) {
+namespace {
+
+// The document EncodeHistory and EncodeHistoryLine print.
+absl::StatusOr<OrderedJson> HistoryDocument(const History& history) {
   const SagaDefinition& definition = history.definition;
   OrderedJson saga = OrderedJson::object();
   saga["saga_id"] = history.saga.saga_id;
@@ -186,7 +189,21 @@ absl::StatusOr<std::string> EncodeHistory(const History& history) {
   doc["saga"] = std::move(saga);
   doc["definition"] = std::move(def);
   doc["events"] = std::move(events);
-  return Dump(doc, 2) + "\n";
+  return doc;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> EncodeHistory(const History& history) {
+  absl::StatusOr<OrderedJson> doc = HistoryDocument(history);
+  if (!doc.ok()) return doc.status();
+  return Dump(*doc, 2) + "\n";
+}
+
+absl::StatusOr<std::string> EncodeHistoryLine(const History& history) {
+  absl::StatusOr<OrderedJson> doc = HistoryDocument(history);
+  if (!doc.ok()) return doc.status();
+  return Dump(*doc, -1) + "\n";
 }
 
 absl::StatusOr<History> DecodeHistory(const std::string& json_text,

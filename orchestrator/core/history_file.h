@@ -56,6 +56,10 @@ std::string EncodeHistoryEvent(const Event& event,
 // history.definition.
 absl::StatusOr<std::string> EncodeHistory(const History& history);
 
+// The same document on one line (compact, ending in '\n'): a line of a
+// JSON-lines archive (the retention job's), which DecodeHistory reads too.
+absl::StatusOr<std::string> EncodeHistoryLine(const History& history);
+
 // Parses a document written by EncodeHistory. The definition is parsed from
 // "source_yaml" (core::ParseDefinition) and must agree with the document's
 // saga type and version; event steps are mapped from names to indexes of

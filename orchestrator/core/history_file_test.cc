@@ -130,6 +130,20 @@ TEST(HistoryFileTest, EveryEventRoundTrips) {
   EXPECT_EQ(MustEncode(*decoded), text);
 }
 
+// An archive line (the retention job's) is the export document on one
+// line: it reads back to the same history and prints the same document.
+TEST(HistoryFileTest, ALineIsTheSameDocumentOnOneLine) {
+  const History h = EveryKindOfEvent();
+  absl::StatusOr<std::string> line = EncodeHistoryLine(h);
+  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_EQ(line->back(), '\n');
+  EXPECT_EQ(line->find('\n'), line->size() - 1) << *line;
+  EXPECT_EQ(Json::parse(*line), Json::parse(MustEncode(h)));
+  absl::StatusOr<History> decoded = DecodeHistory(*line, "archive");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(MustEncode(*decoded), MustEncode(h));
+}
+
 TEST(HistoryFileTest, DocumentHasTheDocumentedShape) {
   Json doc = Json::parse(MustEncode(EveryKindOfEvent()));
   EXPECT_EQ(doc["format"], "saga-history/v1");

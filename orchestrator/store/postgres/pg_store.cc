@@ -13,6 +13,7 @@
 #include "orchestrator/pg/connection_pool.h"
 #include "orchestrator/store/batch_checks.h"
 #include "orchestrator/store/postgres/group_rows.h"
+#include "orchestrator/store/postgres/pg_records.h"
 #include "orchestrator/store/postgres/pg_store_sql.h"
 
 namespace saga::store {
@@ -597,6 +598,29 @@ absl::StatusOr<std::string> PgStore::GetDefinition(const std::string& name,
         }
         return rows[0][0].as<std::string>();
       });
+}
+
+absl::StatusOr<std::vector<SagaRecord>> ReadRecords(
+    pqxx::transaction_base& tx, const std::vector<std::string>& saga_ids) {
+  std::vector<SagaRecord> records;
+  if (saga_ids.empty()) return records;
+  const std::string ids = JsonText(Json(saga_ids));
+  std::unordered_map<std::string, size_t> index;
+  for (const pqxx::row& row : tx.exec_params(kSelectSummariesOfSql, ids)) {
+    absl::StatusOr<SagaSummary> summary = SummaryFromRow(row);
+    if (!summary.ok()) return summary.status();
+    index[summary->saga_id] = records.size();
+    records.push_back({*std::move(summary), {}});
+  }
+  for (const pqxx::row& row : tx.exec_params(kSelectEventsOfSql, ids)) {
+    const std::string saga_id = row[0].as<std::string>();
+    absl::StatusOr<core::Event> event = EventFromRow(saga_id, row, 1);
+    if (!event.ok()) return event.status();
+    auto it = index.find(saga_id);
+    if (it != index.end())
+      records[it->second].events.push_back(*std::move(event));
+  }
+  return records;
 }
 
 }  // namespace saga::store

@@ -209,6 +209,13 @@ inline constexpr char kSelectDefinition[] = "select_definition";
 inline constexpr char kSelectDefinitionSql[] =
     "SELECT source FROM saga_definitions WHERE name = $1 AND version = $2";
 
+// The summaries of the sagas named in the JSON array $1, in id order
+// (ReadRecords, for the retention job's archive; run as text, not prepared).
+inline constexpr char kSelectSummariesOfSql[] =
+    "SELECT " SAGA_SUMMARY_COLUMNS "FROM sagas"
+    " WHERE saga_id IN (SELECT jsonb_array_elements_text($1::jsonb))"
+    " ORDER BY saga_id";
+
 #undef SAGA_INSERT_GROUP_ROWS
 #undef SAGA_LEASE_UNTIL
 #undef SAGA_MS_TO_TIMESTAMP
