@@ -132,4 +132,19 @@ absl::Status GzipFile::Commit() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> ReadGzipFile(const std::string& path) {
+  gzFile in = gzopen(path.c_str(), "rb");
+  if (in == nullptr) return absl::NotFoundError("cannot open " + path);
+  std::string out;
+  char buffer[8192];
+  int read = 0;
+  while ((read = gzread(in, buffer, sizeof(buffer))) > 0) {
+    out.append(buffer, static_cast<size_t>(read));
+  }
+  const bool corrupt = read < 0;
+  gzclose(in);
+  if (corrupt) return absl::DataLossError(path + " is not a whole gzip file");
+  return out;
+}
+
 }  // namespace saga::retention

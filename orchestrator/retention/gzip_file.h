@@ -48,4 +48,9 @@ class GzipFile {
   bool committed_ = false;
 };
 
+// The decompressed content of the gzip file at `path`, read with zlib's own
+// reader (tests and tools that read archives back): NotFound if it cannot be
+// opened, DataLoss if it is corrupt.
+absl::StatusOr<std::string> ReadGzipFile(const std::string& path);
+
 }  // namespace saga::retention

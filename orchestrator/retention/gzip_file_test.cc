@@ -15,16 +15,7 @@ namespace fs = std::filesystem;
 
 // What zlib's own reader gets out of `path`; "" if it cannot open it.
 std::string Gunzip(const std::string& path) {
-  gzFile in = gzopen(path.c_str(), "rb");
-  if (in == nullptr) return "";
-  std::string out;
-  char buffer[4096];
-  int read = 0;
-  while ((read = gzread(in, buffer, sizeof(buffer))) > 0) {
-    out.append(buffer, static_cast<size_t>(read));
-  }
-  gzclose(in);
-  return out;
+  return ReadGzipFile(path).value_or("");
 }
 
 class GzipFileTest : public ::testing::Test {

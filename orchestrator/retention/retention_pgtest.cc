@@ -7,7 +7,6 @@
 // decider exactly as `sagactl replay` replays an export.
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
-#include <zlib.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -25,6 +24,7 @@
 #include "orchestrator/core/replay.h"
 #include "orchestrator/core/state.h"
 #include "orchestrator/pg/migrator.h"
+#include "orchestrator/retention/gzip_file.h"
 #include "orchestrator/retention/retention_job.h"
 #include "orchestrator/store/postgres/pg_retention.h"
 #include "orchestrator/store/postgres/pg_store.h"
@@ -74,17 +74,10 @@ core::History CutAfter(core::History history, core::EventType type) {
 std::vector<std::string> ArchiveLines(const std::string& dir) {
   std::vector<std::string> lines;
   for (const auto& entry : fs::directory_iterator(dir)) {
-    gzFile in = gzopen(entry.path().c_str(), "rb");
-    EXPECT_NE(in, nullptr) << entry.path();
-    if (in == nullptr) continue;
-    std::string text;
-    char buffer[8192];
-    int read = 0;
-    while ((read = gzread(in, buffer, sizeof(buffer))) > 0) {
-      text.append(buffer, static_cast<size_t>(read));
-    }
-    gzclose(in);
-    std::istringstream stream(text);
+    absl::StatusOr<std::string> text =
+        retention::ReadGzipFile(entry.path().string());
+    EXPECT_TRUE(text.ok()) << text.status();
+    std::istringstream stream(text.value_or(""));
     for (std::string line; std::getline(stream, line);) lines.push_back(line);
   }
   return lines;

@@ -4,7 +4,6 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
-#include <zlib.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -18,6 +17,7 @@
 
 #include "orchestrator/core/history_file.h"
 #include "orchestrator/core/replay.h"
+#include "orchestrator/retention/gzip_file.h"
 #include "saga/v1/orchestrator.grpc.pb.h"
 #include "tests/integration/cluster.h"
 #include "tests/support/definitions.h"
@@ -45,16 +45,10 @@ std::vector<std::string> ArchiveLines(const std::string& dir) {
   std::vector<std::string> lines;
   for (const auto& entry : fs::directory_iterator(dir)) {
     if (entry.path().extension() != ".gz") continue;
-    gzFile in = gzopen(entry.path().c_str(), "rb");
-    if (in == nullptr) continue;
-    std::string text;
-    char buffer[8192];
-    int read = 0;
-    while ((read = gzread(in, buffer, sizeof(buffer))) > 0) {
-      text.append(buffer, static_cast<size_t>(read));
-    }
-    gzclose(in);
-    std::istringstream stream(text);
+    absl::StatusOr<std::string> text =
+        retention::ReadGzipFile(entry.path().string());
+    EXPECT_TRUE(text.ok()) << text.status();
+    std::istringstream stream(text.value_or(""));
     for (std::string line; std::getline(stream, line);) lines.push_back(line);
   }
   return lines;

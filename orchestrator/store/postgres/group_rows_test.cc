@@ -107,7 +107,7 @@ TEST(GroupRowsTest, CreateRowsCarryEveryColumnAndEmbedJson) {
       "last_seq": 3, "created_ms": 1700000000000,
       "updated_ms": 1700000000123, "current_attempt": 2,
       "writer": "orch-a", "lease_ttl_ms": 15000, "parent_id": null,
-      "parent_step": null})"));
+      "parent_step": null, "business_key": null, "rerun_of": null})"));
   EXPECT_EQ(sagas[1]["idempotency_key"], "key-2");
   EXPECT_EQ(sagas[1]["parent_id"], "p-1");
   EXPECT_EQ(sagas[1]["parent_step"], "pay");
