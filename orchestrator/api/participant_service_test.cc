@@ -4,9 +4,11 @@
 // waits, then completes on resume.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 
 #include "orchestrator/api/service_test_fixture.h"
+#include "tests/support/test_support.h"
 
 namespace saga::api::testing {
 namespace {
@@ -158,12 +160,8 @@ TEST(ParticipantServiceTest, APausedParticipantsSagaWaitsAndCompletesOnResume) {
   v1::StartSagaResponse started;
   ASSERT_TRUE(harness.Stub().StartSaga(Context().get(), start, &started).ok());
   // Its first call parks in front of the paused participant.
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (Listed(harness, "patient").calls_parked() != 1 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(5ms);
-  }
-  ASSERT_EQ(Listed(harness, "patient").calls_parked(), 1);
+  ASSERT_TRUE(saga::testing::PollUntil(
+      [&] { return Listed(harness, "patient").calls_parked() == 1; }, 10s));
   v1::GetSagaRequest get;
   get.set_saga_id(started.saga_id());
   v1::GetSagaResponse saga;

@@ -48,8 +48,8 @@ struct ConsistencyReport {
 // Waits (AwaitSaga, riding out restarts) until each saga of `acknowledged`
 // ends or `timeout` passes for all of them together, then checks the
 // invariants above. A child saga (a step of kind saga) must end as its
-// parent did, and its effects count as its parent's. Reports findings instead of failing the test; the
-// caller asserts on them.
+// parent did, and its effects count as its parent's. Reports findings instead
+// of failing the test; the caller asserts on them.
 ConsistencyReport CheckConsistency(TestCluster& cluster,
                                    const std::vector<std::string>& acknowledged,
                                    std::chrono::milliseconds timeout);

@@ -10,7 +10,6 @@
 #include <csignal>
 #include <pqxx/pqxx>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -43,12 +42,8 @@ v1::ParticipantInfo Participant(TestCluster& cluster, size_t instance,
 // Polls `instance`'s view of doctor until `holds` or 5 s pass.
 template <typename Predicate>
 bool DoctorSoon(TestCluster& cluster, size_t instance, Predicate holds) {
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (!holds(Participant(cluster, instance, "doctor"))) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
+  return PollUntil(
+      [&] { return holds(Participant(cluster, instance, "doctor")); }, 5s);
 }
 
 // Idempotency keys the doctor's database holds for the saga: one per call
@@ -128,13 +123,13 @@ TEST(PauseTest, PausedParticipantGetsNoCallOnAnyInstanceUntilResumed) {
   EXPECT_EQ(after.pause().paused_by(), "ann");
   EXPECT_EQ(after.pause().reason(), "doctor db failover");
   // on_0 waits again.
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (Participant(cluster, 0, "doctor").calls_parked() +
-                 Participant(cluster, 1, "doctor").calls_parked() !=
-             2 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
-  }
+  PollUntil(
+      [&] {
+        return Participant(cluster, 0, "doctor").calls_parked() +
+                   Participant(cluster, 1, "doctor").calls_parked() ==
+               2;
+      },
+      5s);
   for (const std::string& id : {on_0, on_1}) {
     EXPECT_EQ(DoctorCalls(cluster, id), 0) << id;
   }

@@ -212,7 +212,8 @@ inline constexpr char kSelectDefinitionSql[] =
 // The summaries of the sagas named in the JSON array $1, in id order
 // (ReadRecords, for the retention job's archive; run as text, not prepared).
 inline constexpr char kSelectSummariesOfSql[] =
-    "SELECT " SAGA_SUMMARY_COLUMNS "FROM sagas"
+    "SELECT " SAGA_SUMMARY_COLUMNS
+    "FROM sagas"
     " WHERE saga_id IN (SELECT jsonb_array_elements_text($1::jsonb))"
     " ORDER BY saga_id";
 
