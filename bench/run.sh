@@ -279,7 +279,7 @@ perf_report() {
   } >"$RUN_DIR/perf.txt"
 }
 
-declare -A SWEEP
+declare -A SWEEP=()
 BEST_C= BEST_RATE=0 CALL_P50= CALL_P99=
 phase_sweep() {
   local c since xid0 xid1 commits0 commits1 cpu0 cpu1 line sagas events transitions
@@ -322,7 +322,7 @@ $(calc %.2f "$events / $sagas") $(cpu_per_saga "$cpu0" "$cpu1" "${r[total]}" "${
 # --- 1b. a 3-way parallel group ------------------------------------------
 # bench_parallel: validate, three holds at once, notify (5 calls, 4 of them
 # in 3 rounds), at the sweep's concurrencies.
-declare -A PARALLEL
+declare -A PARALLEL=()
 phase_parallel() {
   local c line
   for c in $CONCURRENCY; do
