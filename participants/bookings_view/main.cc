@@ -39,6 +39,7 @@
 #include "participants/bookings_view/bookings_service.h"
 #include "participants/bookings_view/outbox_consumer.h"
 #include "participants/bookings_view/show_bookings.h"
+#include "participants/common/service_flags.h"
 #include "security/tls.h"
 
 namespace {
@@ -49,14 +50,6 @@ constexpr std::chrono::seconds kShutdownGrace{10};
 constexpr std::chrono::seconds kHealthProbeInterval{1};
 constexpr int kConnectTimeoutSeconds = 5;
 constexpr int kExitCannotCatchUp = 3;
-
-sigset_t ShutdownSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  return set;
-}
 
 // Applies the migrations, retrying while the database is not up yet
 // (start order does not matter). False when it gives up.
@@ -77,7 +70,7 @@ bool PrepareDatabase(const std::string& dsn, const std::string& migrations) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  sigset_t signals = ShutdownSignals();
+  sigset_t signals = saga::participants::ShutdownSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   CLI::App app(
@@ -89,9 +82,6 @@ int main(int argc, char** argv) {
   std::string migrations;
   bool migrate_only = false;
   bool rebuild = false;
-  std::string log_level = "info";
-  std::string log_format = "text";
-  std::string metrics_listen;
   int pool_size = 4;
   saga::bookings::ConsumerOptions consumer;
   std::vector<std::string> saga_types = {"appointment_booking",
@@ -99,7 +89,7 @@ int main(int argc, char** argv) {
   std::string view;
   std::string show_patient;
   std::string show_saga;
-  saga::security::ServerTls tls;
+  saga::participants::ServiceFlags flags;
   app.add_option("--listen", listen, "HOST:PORT to serve gRPC on");
   app.add_option("--db", dsn, "PostgreSQL connection string of the view");
   app.add_option(
@@ -120,30 +110,11 @@ int main(int argc, char** argv) {
   app.add_option("--saga-type", saga_types,
                  "A saga type whose messages are bookings (repeatable)")
       ->capture_default_str();
-  app.add_option("--log-level", log_level,
-                 "trace, debug, info, warn, error, critical or off")
-      ->check(CLI::IsMember(
-          {"trace", "debug", "info", "warn", "error", "critical", "off"}));
-  app.add_option("--log-format", log_format,
-                 "text, or json for one JSON object per line")
-      ->check(CLI::IsMember({"text", "json"}));
-  app.add_option("--metrics-listen", metrics_listen,
-                 "HOST:PORT to serve Prometheus metrics on (/metrics); port 0 "
-                 "picks a free one; empty: no metrics endpoint");
   app.add_option("--db-pool-size", pool_size,
                  "Most database connections open at once")
       ->check(CLI::Range(2, 256));
-  app.add_option("--tls-cert", tls.cert_file,
-                 "Server certificate chain (PEM); turns on TLS")
-      ->envname("SAGA_TLS_CERT");
-  app.add_option("--tls-key", tls.key_file, "Private key of --tls-cert (PEM)")
-      ->envname("SAGA_TLS_KEY");
-  app.add_option("--tls-client-ca", tls.client_ca_file,
-                 "CA bundle (PEM) that client certificates must chain to")
-      ->envname("SAGA_TLS_CLIENT_CA");
-  app.add_flag("--tls-require-client-cert", tls.require_client_cert,
-               "Refuse clients without a valid certificate")
-      ->envname("SAGA_TLS_REQUIRE_CLIENT_CERT");
+  saga::participants::AddServiceFlags(
+      app, flags, "Refuse clients without a valid certificate");
   app.add_option("--view", view,
                  "HOST:PORT of a running view to ask (with --show-patient or "
                  "--show-saga); prints a table and exits");
@@ -165,8 +136,8 @@ int main(int argc, char** argv) {
                                         std::cout, std::cerr);
   }
   saga::observability::ConfigureLogging(
-      kName, *saga::observability::ParseLogLevel(log_level),
-      *saga::observability::ParseLogFormat(log_format));
+      kName, *saga::observability::ParseLogLevel(flags.log_level),
+      *saga::observability::ParseLogFormat(flags.log_format));
   if (dsn.empty() || migrations.empty()) {
     spdlog::critical("--db and --migrations are required");
     return 2;
@@ -177,7 +148,7 @@ int main(int argc, char** argv) {
         "given");
     return 2;
   }
-  auto credentials = saga::security::MakeServerCredentials(tls);
+  auto credentials = saga::security::MakeServerCredentials(flags.tls);
   if (!credentials.ok()) {
     spdlog::critical("TLS: {}", std::string(credentials.status().message()));
     return 2;
@@ -205,9 +176,9 @@ int main(int argc, char** argv) {
 
   auto registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<saga::observability::MetricsEndpoint> metrics_endpoint;
-  if (!metrics_listen.empty()) {
-    auto started =
-        saga::observability::MetricsEndpoint::Start(metrics_listen, registry);
+  if (!flags.metrics_listen.empty()) {
+    auto started = saga::observability::MetricsEndpoint::Start(
+        flags.metrics_listen, registry);
     if (!started.ok()) {
       spdlog::critical("{}", started.status().ToString());
       return started.status().code() == absl::StatusCode::kInvalidArgument ? 2

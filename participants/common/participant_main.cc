@@ -24,6 +24,7 @@
 #include "participants/common/idempotent_runner.h"
 #include "participants/common/participant_metrics.h"
 #include "participants/common/participant_service.h"
+#include "participants/common/service_flags.h"
 #include "security/tls.h"
 
 namespace saga::participants {
@@ -48,14 +49,6 @@ std::string CommonMigrationsBeside(const std::string& dir) {
   std::filesystem::path path = std::filesystem::path(dir).lexically_normal();
   if (path.filename().empty()) path = path.parent_path();
   return (path.parent_path() / kCommonMigrations).string();
-}
-
-sigset_t ShutdownSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  return set;
 }
 
 // Waits up to `timeout` for SIGTERM/SIGINT; returns the signal or 0. Used
@@ -102,14 +95,11 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
   std::string migrations;
   std::string common_migrations;
   bool migrate_only = false;
-  std::string log_level = "info";
-  std::string log_format = "text";
-  std::string metrics_listen;
   int pool_size = 8;
   std::vector<std::string> fail_rates;
   std::vector<std::string> latencies;
   bool refuse_all = false;
-  saga::security::ServerTls tls;
+  saga::participants::ServiceFlags flags;
   app.add_option("--listen", listen, "HOST:PORT to serve gRPC on");
   app.add_option("--db", dsn, "PostgreSQL connection string")->required();
   app.add_option("--migrations", migrations,
@@ -122,16 +112,6 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
                  "--migrations)")
       ->check(CLI::ExistingDirectory);
   app.add_flag("--migrate-only", migrate_only, "Apply migrations and exit");
-  app.add_option("--log-level", log_level,
-                 "trace, debug, info, warn, error, critical or off")
-      ->check(CLI::IsMember(
-          {"trace", "debug", "info", "warn", "error", "critical", "off"}));
-  app.add_option("--log-format", log_format,
-                 "text, or json for one JSON object per line")
-      ->check(CLI::IsMember({"text", "json"}));
-  app.add_option("--metrics-listen", metrics_listen,
-                 "HOST:PORT to serve Prometheus metrics on (/metrics); port 0 "
-                 "picks a free one; empty: no metrics endpoint");
   app.add_option("--db-pool-size", pool_size,
                  "Most database connections open at once")
       ->check(CLI::Range(1, 256));
@@ -143,18 +123,10 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
                  "ACTION=MIN-MAX: by a time drawn per call from [MIN, MAX] "
                  "(repeatable)");
   app.add_flag("--refuse-all", refuse_all, "Answer UNAVAILABLE to every call");
-  app.add_option("--tls-cert", tls.cert_file,
-                 "Server certificate chain (PEM); turns on TLS")
-      ->envname("SAGA_TLS_CERT");
-  app.add_option("--tls-key", tls.key_file, "Private key of --tls-cert (PEM)")
-      ->envname("SAGA_TLS_KEY");
-  app.add_option("--tls-client-ca", tls.client_ca_file,
-                 "CA bundle (PEM) that client certificates must chain to")
-      ->envname("SAGA_TLS_CLIENT_CA");
-  app.add_flag("--tls-require-client-cert", tls.require_client_cert,
-               "Refuse clients without a valid certificate (mutual TLS: only "
-               "an orchestrator with its client certificate may call)")
-      ->envname("SAGA_TLS_REQUIRE_CLIENT_CERT");
+  saga::participants::AddServiceFlags(
+      app, flags,
+      "Refuse clients without a valid certificate (mutual TLS: only "
+      "an orchestrator with its client certificate may call)");
   if (spec.add_flags) spec.add_flags(app);
   try {
     app.parse(argc, argv);
@@ -167,10 +139,10 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
   }
   // Both were checked by the flag parser.
   saga::observability::ConfigureLogging(
-      spec.name, *saga::observability::ParseLogLevel(log_level),
-      *saga::observability::ParseLogFormat(log_format));
+      spec.name, *saga::observability::ParseLogLevel(flags.log_level),
+      *saga::observability::ParseLogFormat(flags.log_format));
 
-  auto credentials = saga::security::MakeServerCredentials(tls);
+  auto credentials = saga::security::MakeServerCredentials(flags.tls);
   if (!credentials.ok()) {
     spdlog::critical("TLS: {}", std::string(credentials.status().message()));
     return 2;
@@ -213,9 +185,9 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
   ParticipantService service(&runner, &faults, &registry, &metrics);
 
   std::unique_ptr<saga::observability::MetricsEndpoint> metrics_endpoint;
-  if (!metrics_listen.empty()) {
+  if (!flags.metrics_listen.empty()) {
     auto started = saga::observability::MetricsEndpoint::Start(
-        metrics_listen, metrics.registry());
+        flags.metrics_listen, metrics.registry());
     if (!started.ok()) {
       spdlog::critical("{}", started.status().ToString());
       return started.status().code() == absl::StatusCode::kInvalidArgument ? 2
@@ -244,7 +216,7 @@ int RunParticipant(int argc, char** argv, const ParticipantSpec& spec) {
   if (faults.Describe() != "none") {
     spdlog::warn("fault injection: {}", faults.Describe());
   }
-  spdlog::info("gRPC server: {}", saga::security::Describe(tls));
+  spdlog::info("gRPC server: {}", saga::security::Describe(flags.tls));
   spdlog::info("listening on {}", address);
   std::function<void()> stop_worker;
   if (spec.start_worker) stop_worker = spec.start_worker(pool);
