@@ -18,7 +18,7 @@ std::string AdminDsn();
 
 // A fresh, empty database with a unique name starting with `prefix`, in the
 // cluster of `admin_dsn` (a superuser DSN; empty: AdminDsn()); dropped
-// (WITH (FORCE)) in the destructor.
+// (WITH (FORCE)) or recycled in the destructor (see test_support.cc).
 class TestDatabase {
  public:
   explicit TestDatabase(const std::string& prefix,
