@@ -295,6 +295,11 @@ std::shared_ptr<grpc::ChannelCredentials> TestCluster::ClientCredentials()
 
 ::testing::AssertionResult TestCluster::StartParticipant(
     const std::string& name) {
+  LaunchParticipant(name);
+  return AwaitParticipant(name);
+}
+
+void TestCluster::LaunchParticipant(const std::string& name) {
   Participant& participant = participants_.at(name);
   std::vector<std::string> argv = {BinaryPath(participant.spec.binary),
                                    "--listen",
@@ -325,13 +330,22 @@ std::shared_ptr<grpc::ChannelCredentials> TestCluster::ClientCredentials()
   std::string log_path = log_dir_ + "/" + name + ".log";
   participant.process = std::make_unique<ChildProcess>(
       argv, std::vector<std::string>{}, log_path);
+}
+
+::testing::AssertionResult TestCluster::AwaitParticipant(
+    const std::string& name) {
+  Participant& participant = participants_.at(name);
   return AwaitListening(*participant.process, participant.port,
-                        participant.spec.binary, log_path);
+                        participant.spec.binary,
+                        log_dir_ + "/" + name + ".log");
 }
 
 ::testing::AssertionResult TestCluster::Start() {
+  // The participants start side by side (each migrates its own database);
+  // the orchestrators one after the other, as they share one.
+  for (const auto& name : participant_order_) LaunchParticipant(name);
   for (const auto& name : participant_order_) {
-    auto started = StartParticipant(name);
+    auto started = AwaitParticipant(name);
     if (!started) return started;
   }
   for (size_t i = 0; i < orchestrators_.size(); ++i) {

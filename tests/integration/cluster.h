@@ -237,6 +237,9 @@ class TestCluster {
   };
 
   ::testing::AssertionResult StartParticipant(const std::string& name);
+  // Starts the participant's process without waiting for it to listen.
+  void LaunchParticipant(const std::string& name);
+  ::testing::AssertionResult AwaitParticipant(const std::string& name);
   // A deadline `timeout` from now, and the options' token.
   void Prepare(grpc::ClientContext& context,
                std::chrono::milliseconds timeout) const;
