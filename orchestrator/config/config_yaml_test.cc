@@ -96,7 +96,7 @@ TEST(ParseConfigYamlTest, UnknownKeysAreErrorsNamingKeyFileAndLine) {
   ASSERT_FALSE(top.ok());
   EXPECT_TRUE(std::string(top.status().message())
                   .starts_with("o.yaml:1: unknown key 'lissen' (expected one "
-                               "of: auth, circuit_breaker, database,"))
+                               "of: auth, circuit_breaker, console, database,"))
       << top.status();
   ExpectInvalid(
       ParseConfigYaml("participants:\n  email:\n    adress: e:1\n", "p.yaml")
