@@ -13,6 +13,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -33,6 +34,7 @@ using api::testing::ServiceHarness;
 using api::testing::ServiceHarnessOptions;
 using asio::ip::tcp;
 using nlohmann::json;
+using namespace std::chrono_literals;
 
 constexpr char kSubmitterToken[] = "submitter-token-1";
 constexpr char kOtherSubmitterToken[] = "submitter-token-2";
@@ -402,6 +404,36 @@ TEST(ConsoleTest, PagesASagasHistory) {
   const Reply negative = Post(port, "GetSagaHistory",
                               json{{"sagaId", id}, {"pageSize", -1}}.dump());
   EXPECT_EQ(negative.status, 400);
+}
+
+TEST(ConsoleTest, StopEndsAnAwaitInFlight) {
+  ServiceHarness harness;
+  harness.participant().Block("reserve_doctor");
+  auto console = ConsoleFor(harness);
+  ASSERT_NE(console, nullptr);
+  const Reply started = Post(
+      console->port(), "StartSaga",
+      json{{"sagaType", "appointment_booking"}, {"inputJson", kBookingInput}}
+          .dump());
+  ASSERT_EQ(started.status, 200) << started.body;
+  ASSERT_TRUE(harness.participant().WaitForCall("reserve_doctor", 30s));
+  auto awaiting = std::async(std::launch::async, [&] {
+    try {
+      return Post(console->port(), "AwaitSaga",
+                  json{{"sagaId", started.Json()["sagaId"]},
+                       {"timeoutMs", "600000"}}
+                      .dump())
+          .status;
+    } catch (const std::exception&) {
+      return -1;  // closed before the answer
+    }
+  });
+  // Stop neither waits for the ten minutes nor leaves the call running:
+  // the call ends cancelled (499) or the connection closes.
+  console->Stop();
+  const int status = awaiting.get();
+  EXPECT_TRUE(status == 499 || status == -1) << status;
+  harness.participant().Unblock();
 }
 
 TEST(ConsoleTest, ServesHttpsWithTheServersCertificates) {
