@@ -35,6 +35,8 @@ function(saga_add_test target)
                         "_test (unit), _pgtest (pg) or _itest (integration)")
   endif()
   list(APPEND labels ${ARG_LABELS})
+  # A test's files each define their own file-local helpers (SAGA_UNITY_BUILD).
+  set_property(TARGET ${target} PROPERTY UNITY_BUILD OFF)
   set(properties "LABELS [==[${labels}]==]")
   if(ARG_TIMEOUT)
     string(APPEND properties " TIMEOUT ${ARG_TIMEOUT}")
