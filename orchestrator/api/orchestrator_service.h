@@ -140,6 +140,11 @@ class OrchestratorService final
       grpc::CallbackServerContext* context,
       const v1::ResumeParticipantRequest* request,
       v1::ResumeParticipantResponse* response) override;
+  // count_handler.cc.
+  grpc::ServerUnaryReactor* CountSagas(
+      grpc::CallbackServerContext* context,
+      const v1::CountSagasRequest* request,
+      v1::CountSagasResponse* response) override;
 
  private:
   class WatchReactor;
