@@ -18,6 +18,7 @@ std::string FormatProgress(size_t done, size_t total,
 class ProgressReporter {
  public:
   explicit ProgressReporter(bool terminal) : terminal_(terminal) {}
+  bool terminal() const { return terminal_; }
 
   // What to write to stderr now ("" if nothing: too soon since the last).
   std::string Update(size_t done, size_t total,

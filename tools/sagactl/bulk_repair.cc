@@ -219,6 +219,7 @@ absl::Status RunBulkRepair(Context& ctx, const BulkFlags& flags,
   InterruptGuard guard;
   BulkRunOptions options;
   options.parallel = flags.parallel;
+  bool told = false;
   const size_t started = RunBulk(
       n, options,
       [&](size_t i) {
@@ -227,6 +228,12 @@ absl::Status RunBulkRepair(Context& ctx, const BulkFlags& flags,
       },
       interrupted,
       [&](size_t done) {
+        if (interrupted.load() && !told) {
+          told = true;
+          ctx.err() << (progress.terminal() ? "\n" : "")
+                    << "sagactl: interrupted: starting no more; waiting for "
+                       "the calls in flight\n";
+        }
         ctx.err() << progress.Update(done, n, elapsed());
         ctx.err().flush();
       });
