@@ -155,6 +155,11 @@ absl::Status OneIdOrFilter(const std::string& id, const BulkFlags& flags,
                       ": give a saga id or a filter (--status, "
                       "--type, ...), not both");
   }
+  if (!id.empty() && flags.dry_run) {
+    return UsageError(verb +
+                      ": --dry-run lists the sagas a filter matches; "
+                      "with an id, use 'sagactl show ID'");
+  }
   if (id.empty() && !flags.filter.any()) {
     return UsageError(verb +
                       ": give a saga id, or a filter (--status, "

@@ -30,7 +30,8 @@ struct BulkFlags {
 std::shared_ptr<BulkFlags> AddBulkFlags(CLI::App& command);
 
 // A single-id repair and a bulk one exclude each other: UsageError unless
-// exactly one of `id` and a filter flag is given.
+// exactly one of `id` and a filter flag is given (and for --dry-run with an
+// id, which would otherwise repair the saga).
 absl::Status OneIdOrFilter(const std::string& id, const BulkFlags& flags,
                            BulkAction action);
 

@@ -1220,6 +1220,7 @@ TEST_F(CliTest, BulkRetryRepairsEveryMatchAndReportsEachSaga) {
   // An id and a filter exclude each other; skip-step needs --step.
   EXPECT_EQ(Run({"retry", a, "--status", "COMPENSATED", "--reason", "x"}).code,
             kExitUsage);
+  EXPECT_EQ(Run({"retry", a, "--dry-run", "--reason", "x"}).code, kExitUsage);
   EXPECT_EQ(
       Run({"skip-step", "--status", "FAILED", "--reason", "x", "--yes"}).code,
       kExitUsage);
