@@ -1,10 +1,11 @@
 // saga-bench-participant: a saga.v1.Participant that does nothing, for
 // benchmarks. Every Execute and Compensate answers SUCCEEDED at once, except
 // the actions named with --retry-action, which answer RETRYABLE_FAILURE (the
-// benchmark parks sagas on them). Execute answers the booking saga's actions
-// with outputs shaped like the real participants' (same fields, seed-sized
-// values), so every participant name of that saga can point here and the
-// orchestrator carries the same state as with the real services. It applies
+// benchmark parks sagas on them; a compensation action named there makes
+// rollbacks give up, so sagas end FAILED). Execute answers the booking saga's
+// actions with outputs shaped like the real participants' (same fields,
+// seed-sized values), so every participant name of that saga can point here and
+// the orchestrator carries the same state as with the real services. It applies
 // no effect, so repeating a key is trivially idempotent.
 //
 // It is a real gRPC server in its own process (callback API, no handler
@@ -69,11 +70,17 @@ class NoopParticipant final : public saga::v1::Participant::CallbackService {
   }
 
   grpc::ServerUnaryReactor* Compensate(
-      grpc::CallbackServerContext* context, const saga::v1::StepRequest*,
+      grpc::CallbackServerContext* context,
+      const saga::v1::StepRequest* request,
       saga::v1::StepResult* response) override {
     NoteCall();
-    response->set_outcome(saga::v1::STEP_OUTCOME_SUCCEEDED);
-    response->set_output_json("{}");
+    if (retry_actions_.count(request->action()) > 0) {
+      response->set_outcome(saga::v1::STEP_OUTCOME_RETRYABLE_FAILURE);
+      response->set_error("held by the benchmark");
+    } else {
+      response->set_outcome(saga::v1::STEP_OUTCOME_SUCCEEDED);
+      response->set_output_json("{}");
+    }
     return Done(context);
   }
 
@@ -111,8 +118,8 @@ int main(int argc, char** argv) {
   app.add_option("--listen", listen, "gRPC address; port 0 picks a free one")
       ->capture_default_str();
   app.add_option("--retry-action", retry_actions,
-                 "Answer RETRYABLE_FAILURE to Execute of this action "
-                 "(repeatable)");
+                 "Answer RETRYABLE_FAILURE to Execute or Compensate of this "
+                 "action (repeatable)");
   CLI11_PARSE(app, argc, argv);
 
   NoopParticipant service(

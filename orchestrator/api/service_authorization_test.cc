@@ -49,6 +49,7 @@ std::map<std::string, RpcCall> OperatorCalls() {
   resume.set_participant("doctor");
   return {
       {"ListSagas", Call(&Stub::ListSagas, v1::ListSagasRequest())},
+      {"CountSagas", Call(&Stub::CountSagas, v1::CountSagasRequest())},
       {"GetSagaHistory",
        Call(&Stub::GetSagaHistory, WithId<v1::GetSagaHistoryRequest>(kSomeId))},
       {"WatchSaga", WatchSagaCall(kSomeId)},
@@ -100,7 +101,7 @@ TEST(ServiceAuthorizationTest, EveryCallWithoutATokenIsUnauthenticated) {
   ServiceHarness harness(WithTokens());
   auto calls = OperatorCalls();
   calls.merge(SubmitterCalls());
-  ASSERT_EQ(calls.size(), 20u);
+  ASSERT_EQ(calls.size(), 21u);
   for (const auto& [method, call] : calls) {
     SCOPED_TRACE(method);
     const grpc::Status status = call(harness.Stub(), *Context());

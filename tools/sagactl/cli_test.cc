@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -1206,6 +1207,46 @@ TEST_F(CliTest, DefinitionsCheckReportsStrandedSagas) {
   json value = json::parse(json_out.out);
   EXPECT_EQ(value["sagas"].size(), 2u);
   EXPECT_EQ(value["sagas"][0]["stranded"], true);
+}
+
+TEST_F(CliTest, BulkRetryRepairsEveryMatchAndReportsEachSaga) {
+  const std::string a = "00000000-0000-4000-8000-0000000000b1";
+  const std::string b = "00000000-0000-4000-8000-0000000000b2";
+  const std::string c = "00000000-0000-4000-8000-0000000000b3";
+  fake_.Install(RecordBooking(a, true));
+  fake_.Install(RecordBooking(b, true));
+  fake_.Install(RecordBooking(c, false));
+
+  // An id and a filter exclude each other; skip-step needs --step.
+  EXPECT_EQ(Run({"retry", a, "--status", "COMPENSATED", "--reason", "x"}).code,
+            kExitUsage);
+  EXPECT_EQ(Run({"retry", a, "--dry-run", "--reason", "x"}).code, kExitUsage);
+  EXPECT_EQ(
+      Run({"skip-step", "--status", "FAILED", "--reason", "x", "--yes"}).code,
+      kExitUsage);
+  Result listed = Run({"retry", "--status", "COMPENSATED", "--reason", "x",
+                       "--dry-run", "--yes"});
+  ASSERT_EQ(listed.code, kExitOk) << listed.err;
+  EXPECT_NE(listed.out.find(a), std::string::npos) << listed.out;
+  EXPECT_EQ(listed.out.find(c), std::string::npos) << listed.out;
+  EXPECT_TRUE(fake_.repairs().empty());
+
+  // The fake answers two sagas a page: the ids are collected across pages.
+  Result r = Run({"retry", "--status", "COMPENSATED", "--reason", "again",
+                  "--yes", "-o", "json", "--parallel", "2"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_NE(r.err.find("2 sagas match (COMPENSATED 2)"), std::string::npos)
+      << r.err;
+  std::istringstream lines(r.out);
+  std::set<std::string> done;
+  for (std::string line; std::getline(lines, line);) {
+    const json result = json::parse(line);
+    EXPECT_EQ(result["outcome"], "done") << line;
+    EXPECT_EQ(result["code"], "OK") << line;
+    done.insert(result["saga_id"].get<std::string>());
+  }
+  EXPECT_EQ(done, (std::set<std::string>{a, b}));
+  EXPECT_EQ(fake_.repairs().size(), 2u);
 }
 
 TEST_F(CliTest, SendsTheBearerTokenFromFlagFileOrEnvironment) {
