@@ -3,7 +3,7 @@
 // out, and the branches of a parallel group side by side.
 
 import {call} from './api.js';
-import {errorBox, h} from './dom.js';
+import {add, errorBox, h} from './dom.js';
 
 function stepBox(step) {
   const lines = [h('div', {class: 'step-name'}, step.name), h('div', {class: 'step-kind'}, step.kind)];
@@ -55,12 +55,12 @@ function definitionCard(info) {
 }
 
 export async function renderDefinitions(root, onlyType, ctx, isCurrent) {
-  root.append(h('h1', {}, onlyType ? `Definition ${onlyType}` : 'Definitions'));
+  add(root, h('h1', {}, onlyType ? `Definition ${onlyType}` : 'Definitions'));
   let definitions;
   try {
     definitions = (await call('ListDefinitions')).definitions || [];
   } catch (error) {
-    root.append(errorBox(error));
+    add(root, errorBox(error));
     return null;
   }
   definitions = definitions.filter((d) => (onlyType ? d.sagaType === onlyType : d.current));
@@ -75,9 +75,9 @@ export async function renderDefinitions(root, onlyType, ctx, isCurrent) {
     }
   }));
   if (!isCurrent()) return null;
-  root.append(h('p', {class: 'legend'},
+  add(root, h('p', {class: 'legend'},
       ['read_only', 'compensatable', 'pivot', 'retriable', 'wait', 'delay', 'saga'].map((k) => h('span', {class: `legend-item step-box-mini kind-${k}`}, k))));
-  root.append(...infos.map(definitionCard));
+  add(root, ...infos.map(definitionCard));
   if (!infos.length) root.append(h('p', {class: 'muted'}, 'No definition.'));
   return null;
 }

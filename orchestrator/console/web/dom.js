@@ -15,6 +15,13 @@ function setAttributes(el, attrs) {
   }
 }
 
+// Appends nodes and strings, skipping null/undefined/false and flattening
+// arrays (Element.append would print them).
+export function add(el, ...children) {
+  appendChildren(el, children);
+  return el;
+}
+
 function appendChildren(el, children) {
   for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;

@@ -4,7 +4,7 @@
 // optional auto-refresh.
 
 import {call, isMissingMethod} from './api.js';
-import {enumName, errorBox, formatTime, h, num, sagaLink, statusBadge} from './dom.js';
+import {add, enumName, errorBox, formatTime, h, num, sagaLink, statusBadge} from './dom.js';
 
 const STATUSES = ['RUNNING', 'COMPENSATING', 'COMPLETED', 'COMPENSATED', 'FAILED'];
 const PAGE_SIZES = ['10', '25', '50', '100'];
@@ -149,7 +149,7 @@ export async function renderList(root, query, ctx, isCurrent) {
   if (query.get('parent')) notes.push(h('p', {}, 'Children of ', sagaLink(query.get('parent'))));
   if (query.get('rerunOf')) notes.push(h('p', {}, 'Reruns of ', sagaLink(query.get('rerunOf'))));
   const refreshToggle = h('input', {type: 'checkbox', id: 'auto-refresh', checked: autoRefresh});
-  root.append(h('h1', {}, 'Sagas'), filterForm(query, definitions), notes, countsBox,
+  add(root, h('h1', {}, 'Sagas'), filterForm(query, definitions), notes, countsBox,
       h('div', {class: 'toolbar'}, status,
           h('label', {class: 'toggle'}, refreshToggle, ` Auto-refresh every ${REFRESH_MS / 1000} s`)),
       h('table', {class: 'grid-table sagas'},

@@ -3,7 +3,7 @@
 // with pause / resume for operators (a reason and a confirmation each).
 
 import {call} from './api.js';
-import {enumName, errorBox, formatTime, h, num} from './dom.js';
+import {add, enumName, errorBox, formatTime, h, num} from './dom.js';
 
 function askReason(title, explanation, required) {
   return new Promise((resolve) => {
@@ -34,7 +34,7 @@ function askReason(title, explanation, required) {
 export async function renderParticipants(root, ctx, isCurrent) {
   const body = h('tbody', {});
   const messages = h('div', {});
-  root.append(h('h1', {}, 'Participants'), messages,
+  add(root, h('h1', {}, 'Participants'), messages,
       h('table', {class: 'grid-table participants'},
           h('thead', {}, h('tr', {}, ['Participant', 'Address', 'Circuit', 'In flight', 'Parked', 'Calls (1 min)', 'Error rate', 'Paused', ''].map((c) => h('th', {}, c)))),
           body));

@@ -5,7 +5,7 @@
 // even for a history of tens of thousands of events.
 
 import {call} from './api.js';
-import {enumName, errorBox, formatTime, h, num, prettyJson, sagaLink, statusBadge} from './dom.js';
+import {add, enumName, errorBox, formatTime, h, num, prettyJson, sagaLink, statusBadge} from './dom.js';
 import {drawTimeline, summaryTable, timelineLegend, TimelineModel} from './timeline.js';
 
 const HISTORY_PAGE = 200;       // rows per "load more"
@@ -162,7 +162,7 @@ function timelineSection(saga, stepKinds, isCurrent) {
     frame = 0;
     const width = Math.max(600, drawing.clientWidth || 1000);
     nodes = drawTimeline(drawing, model, {
-      startMs: num(saga.createdUnixMs),
+      startMs: Math.min(num(saga.createdUnixMs) || Infinity, model.firstMs || Infinity),
       endMs: ended ? Math.max(model.lastMs, num(saga.updatedUnixMs)) : Date.now(),
       width,
     });
@@ -257,7 +257,7 @@ async function paintSaga(root, saga, ctx, isCurrent, repaint, messages) {
   if (ctx.isOperator) links.push(h('li', {}, h('a', {href: `#/sagas?parent=${encodeURIComponent(saga.sagaId)}`}, 'All children'), ' · ',
       h('a', {href: `#/sagas?rerunOf=${encodeURIComponent(saga.sagaId)}`}, 'All reruns')));
 
-  root.append(
+  add(root,
       h('p', {class: 'crumbs'}, h('a', {href: '#/sagas'}, '← Sagas')),
       h('h1', {}, 'Saga ', h('span', {class: 'mono'}, saga.sagaId), ' ', statusBadge(saga.status)),
       h('dl', {class: 'details'},
@@ -283,12 +283,12 @@ async function paintSaga(root, saga, ctx, isCurrent, repaint, messages) {
   if (!ctx.isOperator) {
     // The history (and so the timeline) is for operators; a submitter sees
     // its saga's steps above.
-    root.append(h('p', {class: 'muted'}, 'The timeline and the event history need the operator role.'));
+    add(root, h('p', {class: 'muted'}, 'The timeline and the event history need the operator role.'));
     return;
   }
   const timeline = timelineSection(saga, await stepKindsOf(saga), isCurrent);
   const history = historySection(saga.sagaId);
-  root.append(timeline.section, history.section);
+  add(root, timeline.section, history.section);
   timeline.load();
   await history.load();
 }
