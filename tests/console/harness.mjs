@@ -138,7 +138,7 @@ export async function startOrchestrator(name, participants, tokens = []) {
   const grpcPort = await freePort();
   const consolePort = await freePort();
   const args = ['--listen', `127.0.0.1:${grpcPort}`, '--db', dsnFor(database),
-    '--definitions', path.join(here, 'sagas'), '--migrations', path.join(root, 'migrations', 'orchestrator'),
+    '--definitions', path.join(root, 'tests', 'testdata', 'console'), '--migrations', path.join(root, 'migrations', 'orchestrator'),
     '--console-listen', `127.0.0.1:${consolePort}`];
   for (const [participant, address] of Object.entries(participants)) args.push('--participant', `${participant}=${address}`);
   const secrets = {};
