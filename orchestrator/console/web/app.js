@@ -108,4 +108,9 @@ setUnauthenticatedHandler((error) => {
   showSignIn(hadToken ? {code: error.code, message: 'The token was not accepted.'} : null);
 });
 window.addEventListener('hashchange', route);
+document.getElementById('goto').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const id = event.target.elements.saga.value.trim();
+  if (id) location.hash = `#/sagas/${encodeURIComponent(id)}`;
+});
 start();
