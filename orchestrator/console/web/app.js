@@ -75,10 +75,14 @@ async function route() {
   const token = ++renderCount;
   const isCurrent = () => token === renderCount;
   try {
-    if (parts[0] === 'sagas' && parts[1]) cleanup = await renderSaga(container, parts[1], ctx, isCurrent);
-    else if (parts[0] === 'participants') cleanup = await renderParticipants(container, ctx, isCurrent);
-    else if (parts[0] === 'definitions') cleanup = await renderDefinitions(container, parts[1] || '', ctx, isCurrent);
-    else cleanup = await renderList(container, query, ctx, isCurrent);
+    let stop;
+    if (parts[0] === 'sagas' && parts[1]) stop = await renderSaga(container, parts[1], ctx, isCurrent);
+    else if (parts[0] === 'participants') stop = await renderParticipants(container, ctx, isCurrent);
+    else if (parts[0] === 'definitions') stop = await renderDefinitions(container, parts[1] || '', ctx, isCurrent);
+    else stop = await renderList(container, query, ctx, isCurrent);
+    // A page left while it loaded stops its timers at once.
+    if (isCurrent()) cleanup = stop;
+    else if (stop) stop();
   } catch (error) {
     if (isCurrent()) container.replaceChildren(errorBox(error));
   }
