@@ -8,7 +8,7 @@ import {mkdirSync} from 'node:fs';
 import path from 'node:path';
 import {after, before, test} from 'node:test';
 
-import {launchBrowser, screenshotDir, sql, startOrchestrator, startParticipants, stopAll, until} from './harness.mjs';
+import {launchBrowser, lengthenHistory, screenshotDir, startOrchestrator, startParticipants, stopAll, until} from './harness.mjs';
 
 const XSS = '<script>alert(1)</script>"\'&';
 const day = new Date(Date.now() + 7 * 86400000).toISOString().slice(0, 10);
@@ -23,34 +23,6 @@ async function startAndAwait(orchestrator, sagaType, inputJson, token) {
   const {sagaId} = await orchestrator.api('StartSaga', {sagaType, inputJson}, token);
   const {saga} = await orchestrator.api('AwaitSaga', {sagaId, timeoutMs: '20000'}, token);
   return {sagaId, status: saga.status};
-}
-
-// The 20,000-event saga: a completed console_single saga whose history gets
-// 6,666 failed attempts (StepStarted, StepFailed, RetryScheduled, 3 ms
-// apart) inserted before its successful one, as a step failing for half a
-// minute with a tiny backoff would leave.
-function lengthenHistory(database, sagaId, failedAttempts) {
-  const n = failedAttempts;
-  sql(database, `
-    BEGIN;
-    UPDATE saga_events SET seq = -seq WHERE saga_id = '${sagaId}' AND seq >= 2;
-    UPDATE saga_events SET seq = -seq + ${3 * n},
-        attempt = CASE WHEN step >= 0 THEN ${n + 1} ELSE attempt END,
-        at_ms = at_ms + ${3 * n}, recorded_at = recorded_at + interval '${3 * n} milliseconds'
-      WHERE saga_id = '${sagaId}' AND seq < 0;
-    INSERT INTO saga_events (saga_id, seq, type, step, attempt, data, at_ms, recorded_at)
-      SELECT '${sagaId}', 2 + 3 * (i - 1) + k,
-             (ARRAY['StepStarted', 'StepFailed', 'RetryScheduled'])[k + 1], 0,
-             CASE WHEN k = 2 THEN i + 1 ELSE i END,
-             CASE k WHEN 0 THEN '{}'::jsonb
-                    WHEN 1 THEN jsonb_build_object('error', 'patient service unavailable (try ' || i || ')',
-                                                   'retryable', true, 'outcome_unknown', false)
-                    ELSE jsonb_build_object('due_ms', (SELECT at_ms FROM saga_events WHERE saga_id = '${sagaId}' AND seq = 1) + 3 * i) END,
-             (SELECT at_ms FROM saga_events WHERE saga_id = '${sagaId}' AND seq = 1) + 3 * (i - 1) + k,
-             to_timestamp(((SELECT at_ms FROM saga_events WHERE saga_id = '${sagaId}' AND seq = 1) + 3 * (i - 1) + k) / 1000.0)
-        FROM generate_series(1, ${n}) AS i, generate_series(0, 2) AS k;
-    UPDATE sagas SET last_seq = last_seq + ${3 * n} WHERE saga_id = '${sagaId}';
-    COMMIT;`);
 }
 
 async function newPage(url) {

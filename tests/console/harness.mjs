@@ -22,6 +22,11 @@ const logDir = path.join(workDir, 'logs');
 const psql = process.env.PSQL || '/usr/lib/postgresql/15/bin/psql';
 const started = [];
 const databases = [];
+// If the test process dies without stopAll (a crash, an uncaught error),
+// its services die with it rather than linger.
+process.on('exit', () => {
+  for (const {child} of started) child.kill('SIGKILL');
+});
 
 export function adminDsn() {
   const dsn = process.env.SAGA_TEST_ADMIN_DSN;
@@ -171,6 +176,34 @@ export async function api(url, method, body = {}, token = '') {
     throw error;
   }
   return json;
+}
+
+// The 20,000-event saga: a completed console_single saga whose history gets
+// 6,666 failed attempts (StepStarted, StepFailed, RetryScheduled, 3 ms
+// apart) inserted before its successful one, as a step failing for half a
+// minute with a tiny backoff would leave.
+export function lengthenHistory(database, sagaId, failedAttempts) {
+  const n = failedAttempts;
+  sql(database, `
+    BEGIN;
+    UPDATE saga_events SET seq = -seq WHERE saga_id = '${sagaId}' AND seq >= 2;
+    UPDATE saga_events SET seq = -seq + ${3 * n},
+        attempt = CASE WHEN step >= 0 THEN ${n + 1} ELSE attempt END,
+        at_ms = at_ms + ${3 * n}, recorded_at = recorded_at + interval '${3 * n} milliseconds'
+      WHERE saga_id = '${sagaId}' AND seq < 0;
+    INSERT INTO saga_events (saga_id, seq, type, step, attempt, data, at_ms, recorded_at)
+      SELECT '${sagaId}', 2 + 3 * (i - 1) + k,
+             (ARRAY['StepStarted', 'StepFailed', 'RetryScheduled'])[k + 1], 0,
+             CASE WHEN k = 2 THEN i + 1 ELSE i END,
+             CASE k WHEN 0 THEN '{}'::jsonb
+                    WHEN 1 THEN jsonb_build_object('error', 'patient service unavailable (try ' || i || ')',
+                                                   'retryable', true, 'outcome_unknown', false)
+                    ELSE jsonb_build_object('due_ms', (SELECT at_ms FROM saga_events WHERE saga_id = '${sagaId}' AND seq = 1) + 3 * i) END,
+             (SELECT at_ms FROM saga_events WHERE saga_id = '${sagaId}' AND seq = 1) + 3 * (i - 1) + k,
+             to_timestamp(((SELECT at_ms FROM saga_events WHERE saga_id = '${sagaId}' AND seq = 1) + 3 * (i - 1) + k) / 1000.0)
+        FROM generate_series(1, ${n}) AS i, generate_series(0, 2) AS k;
+    UPDATE sagas SET last_seq = last_seq + ${3 * n} WHERE saga_id = '${sagaId}';
+    COMMIT;`);
 }
 
 export async function launchBrowser() {
