@@ -24,4 +24,4 @@ if ! cmp -s "$HERE/package-lock.json" "$WORK/package-lock.json" ||
 fi
 
 export SAGA_BUILD_DIR=$BUILD_DIR CONSOLE_NODE_MODULES=$WORK/node_modules
-exec node --test "$HERE/console.test.mjs"
+exec node --test "$HERE/timeline_model.test.mjs" "$HERE/console.test.mjs"
