@@ -25,37 +25,51 @@ async function startAndAwait(orchestrator, sagaType, inputJson, token) {
   return {sagaId, status: saga.status};
 }
 
+// One browser page per orchestrator, shared by the tests (a new context
+// costs more than a test); each test starts with no dialog and no error.
+const pages = new Map();
 async function newPage(url) {
-  const context = await browser.newContext({viewport: {width: 1400, height: 1000}});
-  const page = await context.newPage();
+  let page = pages.get(url);
+  if (!page) {
+    const context = await browser.newContext({viewport: {width: 1400, height: 1000}});
+    page = await context.newPage();
+    page.on('dialog', (dialog) => {
+      page.dialogs.push(dialog.message());
+      dialog.dismiss();
+    });
+    page.on('pageerror', (error) => page.pageErrors.push(error.message));
+    page.base = url;
+    pages.set(url, page);
+  }
   page.dialogs = [];
-  page.on('dialog', (dialog) => {
-    page.dialogs.push(dialog.message());
-    dialog.dismiss();
-  });
   page.pageErrors = [];
-  page.on('pageerror', (error) => page.pageErrors.push(error.message));
-  page.base = url;
   return page;
 }
 
 async function shot(page, name) {
   mkdirSync(screenshotDir, {recursive: true});
-  await page.screenshot({path: path.join(screenshotDir, `${name}.png`), fullPage: true});
+  await page.screenshot({path: path.join(screenshotDir, `${name}.png`)});
+}
+
+// The page is shared: wait for this saga's heading, not the last one's.
+async function gotoSaga(page, sagaId) {
+  await page.goto(`${page.base}/#/sagas/${sagaId}`);
+  await page.locator('h1 .mono', {hasText: sagaId}).waitFor();
 }
 
 async function openSaga(page, sagaId) {
-  await page.goto(`${page.base}/#/sagas/${sagaId}`);
+  await gotoSaga(page, sagaId);
   await page.locator('section.timeline-section[data-complete="true"]').waitFor({timeout: 30000});
 }
 
 before(async () => {
+  const browserStarted = launchBrowser();
   const participants = await startParticipants();
   [open, secured] = await Promise.all([
     startOrchestrator('open', participants),
     startOrchestrator('secured', participants, [{name: 'ops', role: 'operator'}, {name: 'booker', role: 'submitter'}]),
   ]);
-  browser = await launchBrowser();
+  browser = await browserStarted;
   const runs = [];
   for (let i = 0; i < 12; i++) runs.push(startAndAwait(open, 'console_booking', booking(i % 2 ? 'p-1002' : 'p-1004')));
   const [completed, compensated, failed, toRepair, xss, long] = await Promise.all([
@@ -192,7 +206,7 @@ test('an input with <script> and quotes is shown as text, and no dialog fires', 
 test('a saga with a 20,000-event history: the page answers at once, the timeline is drawn from merged bars', async () => {
   const page = await newPage(open.url);
   const begin = Date.now();
-  await page.goto(`${open.url}/#/sagas/${sagas.long.sagaId}`);
+  await gotoSaga(page, sagas.long.sagaId);
   await page.locator('table.events tbody tr').first().waitFor();
   const firstRows = Date.now() - begin;
   // While the timeline loads, the page still answers (a click, a script).
@@ -245,7 +259,7 @@ test('with tokens: a sign-in (token in session storage only), and a submitter re
   await page.getByRole('button', {name: 'Sign in'}).click();
   await page.getByText('Signed in as booker (submitter)').waitFor();
   await page.getByText('PERMISSION_DENIED').first().waitFor();  // the list is for operators
-  await page.goto(`${secured.url}/#/sagas/${sagaId}`);
+  await gotoSaga(page, sagaId);
   await page.getByText('The timeline and the event history need the operator role.').waitFor();
   assert.equal(await page.getByRole('button', {name: 'Cancel…'}).count(), 0);
   // The server refuses the submitter even when the page is bypassed.
@@ -266,7 +280,6 @@ test('with tokens: a sign-in (token in session storage only), and a submitter re
   await page.locator('#token').fill(secured.tokens.ops);
   await page.getByRole('button', {name: 'Sign in'}).click();
   await page.getByText('Signed in as ops (operator)').waitFor();
-  await page.goto(`${secured.url}/#/sagas/${sagaId}`);
-  await page.locator('section.timeline-section[data-complete="true"]').waitFor();
+  await openSaga(page, sagaId);
   assert.match(await page.locator('.details').textContent(), /Started bybooker/);
 });

@@ -110,29 +110,27 @@ async function startParticipant(name, binary, database, extra = []) {
   const port = await freePort();
   await startService(name, binary, ['--listen', `127.0.0.1:${port}`, '--db', dsnFor(database),
     '--migrations', path.join(root, 'migrations', binary.replace('saga-', '')), ...extra], [port]);
+  if (binary === 'saga-doctor') {
+    // The seed calendar is fixed and saga-doctor books no day before
+    // today: open the next 30 days for every doctor.
+    sql(database, `INSERT INTO doctor_days (doctor_id, day, capacity)
+        SELECT d.id, g.day::date, 1000 FROM doctors d
+        CROSS JOIN generate_series(current_date, current_date + 30, interval '1 day') AS g (day)
+        ON CONFLICT (doctor_id, day) DO NOTHING`);
+  }
   return `127.0.0.1:${port}`;
 }
 
-// patient, doctor, email and doctor_broken (release_reservation always
-// fails), each with its own database but doctor_broken's, which shares the
-// doctor's.
+// patient, doctor, email and doctor_broken (a saga-doctor whose
+// release_reservation always fails), each with its own database.
 export async function startParticipants() {
-  const patientDb = createDatabase('console_patient');
-  const doctorDb = createDatabase('console_doctor');
-  const emailDb = createDatabase('console_email');
-  const [patient, doctor, email] = await Promise.all([
-    startParticipant('patient', 'saga-patient', patientDb),
-    startParticipant('doctor', 'saga-doctor', doctorDb),
-    startParticipant('email', 'saga-email', emailDb),
+  const [patient, doctor, email, doctorBroken] = await Promise.all([
+    startParticipant('patient', 'saga-patient', createDatabase('console_patient')),
+    startParticipant('doctor', 'saga-doctor', createDatabase('console_doctor')),
+    startParticipant('email', 'saga-email', createDatabase('console_email')),
+    startParticipant('doctor_broken', 'saga-doctor', createDatabase('console_doctor_broken'),
+        ['--fail-rate', 'release_reservation=1']),
   ]);
-  const doctorBroken = await startParticipant('doctor_broken', 'saga-doctor', doctorDb,
-      ['--fail-rate', 'release_reservation=1']);
-  // The seed calendar is fixed and saga-doctor books no day before today:
-  // open the next 30 days for every doctor.
-  sql(doctorDb, `INSERT INTO doctor_days (doctor_id, day, capacity)
-      SELECT d.id, g.day::date, 1000 FROM doctors d
-      CROSS JOIN generate_series(current_date, current_date + 30, interval '1 day') AS g (day)
-      ON CONFLICT (doctor_id, day) DO NOTHING`);
   return {patient, doctor, email, doctor_broken: doctorBroken};
 }
 
@@ -226,11 +224,15 @@ export async function stopAll() {
     child.kill('SIGTERM');
   })));
   started.length = 0;
-  for (const name of databases.splice(0)) {
-    try {
-      sql('postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    } catch (error) {
-      console.error(`warning: ${error.message}`);
-    }
-  }
+  // Each DROP DATABASE waits for a checkpoint; dropped together they share
+  // checkpoints. A database left behind only costs disk in a throwaway
+  // cluster, so a failure is a warning.
+  await Promise.all(databases.splice(0).map((name) => new Promise((resolve) => {
+    const drop = spawn(psql, ['-X', '-q', '-d', dsnFor('postgres'), '-c', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`],
+        {stdio: ['ignore', 'ignore', 'inherit']});
+    drop.once('exit', (code) => {
+      if (code !== 0) console.error(`warning: cannot drop test database ${name}`);
+      resolve();
+    });
+  })));
 }
