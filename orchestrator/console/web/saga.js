@@ -275,20 +275,18 @@ async function paintSaga(root, saga, ctx, isCurrent, repaint, messages) {
           detail('Scheduled start', formatTime(saga.startAtUnixMs))),
       links.length ? h('ul', {class: 'links'}, links) : null,
       messages,
-      operatorActions(saga, ctx, repaint, messages),
+      operatorActions(saga, ctx, repaint, messages));
+  // The history (and so the timeline) is for operators; a submitter sees
+  // its saga's input and steps.
+  const timeline = ctx.isOperator ? timelineSection(saga, await stepKindsOf(saga), isCurrent) : null;
+  const history = ctx.isOperator ? historySection(saga.sagaId) : null;
+  add(root,
+      timeline ? timeline.section : h('p', {class: 'muted'}, 'The timeline and the event history need the operator role.'),
       h('section', {class: 'io'},
-          h('div', {}, h('h2', {}, 'Input'), h('pre', {class: 'json input-json'}, prettyJson(saga.inputJson))),
-          h('div', {}, h('h2', {}, 'Output (per step)'), stepsTable(saga))));
-
-  if (!ctx.isOperator) {
-    // The history (and so the timeline) is for operators; a submitter sees
-    // its saga's steps above.
-    add(root, h('p', {class: 'muted'}, 'The timeline and the event history need the operator role.'));
-    return;
-  }
-  const timeline = timelineSection(saga, await stepKindsOf(saga), isCurrent);
-  const history = historySection(saga.sagaId);
-  add(root, timeline.section, history.section);
+          h('h2', {}, 'Input'), h('pre', {class: 'json input-json'}, prettyJson(saga.inputJson)),
+          h('h2', {}, 'Steps'), stepsTable(saga)),
+      history ? history.section : null);
+  if (!timeline) return;
   timeline.load();
   await history.load();
 }
