@@ -21,6 +21,7 @@
 #include "observability/metrics_endpoint.h"
 #include "orchestrator/api/orchestrator_service.h"
 #include "orchestrator/backend.h"
+#include "orchestrator/console/http_server.h"
 #include "orchestrator/engine/crash_points.h"
 #include "orchestrator/engine/definition_registry.h"
 #include "orchestrator/engine/metrics.h"
@@ -165,6 +166,20 @@ absl::Status CheckParticipantAddresses(
     }
   }
   return absl::OkStatus();
+}
+
+// The console over the gRPC server's in-process channel: every API call
+// goes through the service's own checks. Same TLS files as the gRPC server.
+absl::StatusOr<std::unique_ptr<console::ConsoleServer>> StartConsole(
+    const config::Config& config, grpc::Server& server) {
+  console::ConsoleOptions options;
+  options.listen = config.console.listen;
+  options.tls = config.tls;
+  options.max_body_bytes = MaxReceiveMessageBytes(config);
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(-1);  // a whole history may be large
+  return console::ConsoleServer::Start(std::move(options),
+                                       server.InProcessChannel(arguments));
 }
 
 }  // namespace
@@ -400,6 +415,13 @@ int RunServer(config::Config config, const RunOptions& run) {
   spdlog::info("listening on {}",
                config.listen.substr(0, config.listen.rfind(':')) + ":" +
                    std::to_string(bound_port));
+  std::unique_ptr<console::ConsoleServer> console;
+  if (!config.console.listen.empty()) {
+    auto started = StartConsole(config, *server);
+    if (!started.ok()) return Fail("console", started.status());
+    console = *std::move(started);
+    spdlog::info("console on {}", console->url());
+  }
 
   const int received = WaitForTerminationSignal();
   // Shutdown: load balancers see NOT_SERVING and StartSaga answers
@@ -409,6 +431,8 @@ int RunServer(config::Config config, const RunOptions& run) {
   // next start) resumes the unfinished sagas without waiting for expiry.
   spdlog::info("signal {} received: shutting down", received);
   health.Drain();
+  // First, so that no console call keeps the gRPC server waiting.
+  if (console) console->Stop();
   event_streams.BeginShutdown();
   engine.BeginShutdown();
   const bool drained = engine.Drain();

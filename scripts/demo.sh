@@ -87,6 +87,7 @@ cleanup() {
   if [[ $KEEP_RUNNING == 1 && $status -eq 0 ]]; then
     headline "Still running (KEEP_RUNNING=1)"
     note "orchestrator: $SAGACTL_ADDRESS   logs: $RUN_DIR" \
+      "Console: http://127.0.0.1:$CONSOLE_PORT/" \
       "try:  $BIN/sagactl --address $SAGACTL_ADDRESS list" \
       "stop: kill ${PIDS[*]} && $ROOT/scripts/pg.sh stop $PG_DIR"
     exit 0
@@ -255,6 +256,7 @@ DOCTOR_PORT=$(pick_port "${SAGA_DEMO_DOCTOR_PORT:-50062}")
 EMAIL_PORT=$(pick_port "${SAGA_DEMO_EMAIL_PORT:-50063}")
 PAYMENT_PORT=$(pick_port "${SAGA_DEMO_PAYMENT_PORT:-50064}")
 VIEW_PORT=$(pick_port "${SAGA_DEMO_VIEW_PORT:-50065}")
+CONSOLE_PORT=$(pick_port "${SAGA_DEMO_CONSOLE_PORT:-8080}")
 export SAGACTL_ADDRESS=127.0.0.1:$ORCHESTRATOR_PORT
 
 start_participant patient
@@ -271,7 +273,14 @@ start_service orchestrator "$ORCHESTRATOR_PORT" "$BIN/saga-orchestrator" \
   --participant "patient=127.0.0.1:$PATIENT_PORT" \
   --participant "doctor=127.0.0.1:$DOCTOR_PORT" \
   --participant "email=127.0.0.1:$EMAIL_PORT" \
-  --participant "payment=127.0.0.1:$PAYMENT_PORT"
+  --participant "payment=127.0.0.1:$PAYMENT_PORT" \
+  --console-listen "127.0.0.1:$CONSOLE_PORT"
+for _ in $(seq 100); do
+  port_in_use "$CONSOLE_PORT" && break
+  sleep 0.1
+done
+port_in_use "$CONSOLE_PORT" || die "the console does not listen on $CONSOLE_PORT"
+note "Console: http://127.0.0.1:$CONSOLE_PORT/"
 
 # A week ahead: bookings are never made for a day before today (UTC).
 DAY1=$(date -u -d '+7 days' +%F)
@@ -456,4 +465,6 @@ if [[ ${#FAILURES[@]} -gt 0 ]]; then
 fi
 note "All six sagas ended as expected, and the bookings view agreed. Each" \
   "'sagactl show' above lists the steps and, under Timeline, the saga's" \
-  "recorded events."
+  "recorded events." "" \
+  "Console: http://127.0.0.1:$CONSOLE_PORT/ (every saga above; run with" \
+  "KEEP_RUNNING=1 to keep it open after the demo)."

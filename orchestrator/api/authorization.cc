@@ -6,7 +6,7 @@
 namespace saga::api {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, Access>, 19> kAccess = {{
+constexpr std::array<std::pair<std::string_view, Access>, 20> kAccess = {{
     {"StartSaga", Access::kSubmitter},
     {"GetSaga", Access::kSubmitter},
     {"AwaitSaga", Access::kSubmitter},
@@ -30,6 +30,8 @@ constexpr std::array<std::pair<std::string_view, Access>, 19> kAccess = {{
     // A participant's callback: its completion token, not the role, says
     // which step it may complete, so it needs no more than a submitter.
     {"CompleteStep", Access::kSubmitter},
+    // Every caller may learn its own name and role (the web console).
+    {"WhoAmI", Access::kSubmitter},
 }};
 
 std::string Describe(const Caller& caller) {

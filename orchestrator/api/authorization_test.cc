@@ -39,14 +39,14 @@ TEST(RequiredAccessTest, EveryOrchestratorMethodIsClassified) {
   EXPECT_FALSE(RequiredAccess("NoSuchMethod").has_value());
 }
 
-TEST(RequiredAccessTest, SubmittersStartReadAwaitSignalAndCompleteOnly) {
+TEST(RequiredAccessTest, SubmittersStartReadAwaitSignalCompleteAndAskWhoOnly) {
   const auto* service = Service();
   ASSERT_NE(service, nullptr);
   for (int i = 0; i < service->method_count(); ++i) {
     const std::string& name = service->method(i)->name();
     const bool submitter = name == "StartSaga" || name == "GetSaga" ||
                            name == "AwaitSaga" || name == "SignalSaga" ||
-                           name == "CompleteStep";
+                           name == "CompleteStep" || name == "WhoAmI";
     EXPECT_EQ(RequiredAccess(name),
               submitter ? Access::kSubmitter : Access::kOperator)
         << name;

@@ -21,7 +21,8 @@
 // await, and what they share), read_handlers.cc, operator_handlers.cc
 // (cancel and repairs), participant_handlers.cc (the participants view,
 // pause and resume), completion_handler.cc (CompleteStep, the
-// participants' callback) and watch_handlers.cc (the streams).
+// participants' callback), watch_handlers.cc (the streams) and
+// whoami_handler.cc.
 //
 // StartSaga is served as a raw method (start_saga_wire.h) so that a field
 // that is not UTF-8 gets INVALID_ARGUMENT naming it.
@@ -140,6 +141,10 @@ class OrchestratorService final
       grpc::CallbackServerContext* context,
       const v1::ResumeParticipantRequest* request,
       v1::ResumeParticipantResponse* response) override;
+  // whoami_handler.cc.
+  grpc::ServerUnaryReactor* WhoAmI(grpc::CallbackServerContext* context,
+                                   const v1::WhoAmIRequest* request,
+                                   v1::WhoAmIResponse* response) override;
 
  private:
   class WatchReactor;

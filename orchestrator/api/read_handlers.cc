@@ -1,5 +1,7 @@
 // The reading RPCs: GetSaga, ListSagas, GetSagaHistory and the
 // definitions. Store reads run on the read pool.
+#include <algorithm>
+
 #include "orchestrator/api/orchestrator_service.h"
 #include "orchestrator/api/proto_conversion.h"
 #include "orchestrator/api/read_pool.h"
@@ -96,26 +98,38 @@ grpc::ServerUnaryReactor* OrchestratorService::GetSagaHistory(
     v1::GetSagaHistoryResponse* response) {
   auto* reactor = context->DefaultReactor();
   if (!Admit(context, reactor, "GetSagaHistory")) return reactor;
-  if (auto valid = CheckSagaId("saga_id", request->saga_id()); !valid.ok()) {
+  if (auto valid =
+          FirstError({CheckSagaId("saga_id", request->saga_id()),
+                      CheckNotNegative("after_seq", request->after_seq(),
+                                       "0: from the first event"),
+                      CheckNotNegative("page_size", request->page_size(),
+                                       "0: every event")});
+      !valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
-  reads_->Post([this, reactor, request, response] {
-    auto record = store_->Load(request->saga_id());
-    if (!record.ok()) {
-      reactor->Finish(ToGrpcStatus(record.status()));
+  // 0 stays 0 (the whole history, as before paging existed).
+  const int limit = std::min(request->page_size(), options_.max_page_size);
+  reads_->Post([this, reactor, request, response, limit] {
+    auto page =
+        store_->LoadHistory(request->saga_id(), request->after_seq(), limit);
+    if (!page.ok()) {
+      reactor->Finish(ToGrpcStatus(page.status()));
       return;
     }
-    auto definition = definitions_->Version(record->summary.saga_type,
-                                            record->summary.definition_version);
+    auto definition = definitions_->Version(page->summary.saga_type,
+                                            page->summary.definition_version);
     if (!definition.ok()) {
       reactor->Finish(ToGrpcStatus(definition.status()));
       return;
     }
     response->set_saga_id(request->saga_id());
-    for (const auto& event : record->events) {
+    for (const auto& event : page->events) {
       *response->add_events() = EventToProto(**definition, event);
     }
+    response->set_next_after_seq(
+        page->events.empty() ? request->after_seq() : page->events.back().seq);
+    response->set_has_more(page->more);
     reactor->Finish(grpc::Status::OK);
   });
   return reactor;

@@ -92,6 +92,7 @@ std::map<std::string, RpcCall> SubmitterCalls() {
       {"SignalSaga", Call(&Stub::SignalSaga, SignalOf(kSomeId))},
       {"CompleteStep",
        Call(&Stub::CompleteStep, WithId<v1::CompleteStepRequest>(kSomeId))},
+      {"WhoAmI", Call(&Stub::WhoAmI, v1::WhoAmIRequest())},
   };
 }
 
@@ -99,7 +100,7 @@ TEST(ServiceAuthorizationTest, EveryCallWithoutATokenIsUnauthenticated) {
   ServiceHarness harness(WithTokens());
   auto calls = OperatorCalls();
   calls.merge(SubmitterCalls());
-  ASSERT_EQ(calls.size(), 19u);
+  ASSERT_EQ(calls.size(), 20u);
   for (const auto& [method, call] : calls) {
     SCOPED_TRACE(method);
     const grpc::Status status = call(harness.Stub(), *Context());

@@ -96,6 +96,8 @@ class ServiceHarness {
   FakeParticipant& participant() { return participant_; }
   store::MemoryStore& store() { return store_; }
   store::MemoryPauses& pauses() { return pauses_; }
+  // The gRPC server (e.g. for its InProcessChannel).
+  grpc::Server& server() { return *server_; }
 
   // A second orchestrator instance over the same store and participant,
   // started; stop it before the harness goes.

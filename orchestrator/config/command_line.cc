@@ -115,6 +115,11 @@ void AddSettingFlags(Overrides& o) {
       "free one; empty: no metrics endpoint",
       [](Config & c) -> auto& { return c.metrics_listen; });
   o.Option<std::string>(
+      "--console-listen",
+      "HOST:PORT to serve the web console on (HTTPS with --tls-cert); port 0 "
+      "picks a free one; empty: no console",
+      [](Config & c) -> auto& { return c.console.listen; });
+  o.Option<std::string>(
       "--definitions", "Directory of saga definitions (*.yaml)",
       [](Config & c) -> auto& { return c.definitions; });
   o.Option<std::string>(

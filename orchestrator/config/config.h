@@ -158,6 +158,13 @@ struct Config {
     bool operator==(const Retention&) const = default;
   } retention;
 
+  // The web console (orchestrator/console/): HTTP on `listen`, HTTPS with
+  // the gRPC server's tls settings.
+  struct Console {
+    std::string listen;  // HOST:PORT; empty: no console
+    bool operator==(const Console&) const = default;
+  } console;
+
   struct Logging {
     std::string level = "info";
     std::string format = "text";

@@ -405,6 +405,9 @@ absl::StatusOr<Config> ParseConfigYaml(const std::string& yaml,
            {"batch", r.Integer(rt.batch)},
            {"pause_ms", r.Integer(rt.pause_ms)}});
   };
+  auto console = [&](const YAML::Node& node, const std::string& path) {
+    r.Map(node, path, {{"listen", r.String(c.console.listen)}});
+  };
   auto logging = [&](const YAML::Node& node, const std::string& path) {
     r.Map(node, path,
           {{"level", r.String(c.logging.level)},
@@ -425,6 +428,7 @@ absl::StatusOr<Config> ParseConfigYaml(const std::string& yaml,
          {"outbox", outbox},
          {"instance", instance},
          {"retention", retention},
+         {"console", console},
          {"logging", logging}});
   if (!r.status().ok()) return r.status();
   return base;
@@ -554,6 +558,10 @@ std::string PrintConfig(const Config& config) {
   out << YAML::Key << "interval_ms" << YAML::Value << retention.interval_ms;
   out << YAML::Key << "batch" << YAML::Value << retention.batch;
   out << YAML::Key << "pause_ms" << YAML::Value << retention.pause_ms;
+  out << YAML::EndMap;
+
+  out << YAML::Key << "console" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "listen" << YAML::Value << config.console.listen;
   out << YAML::EndMap;
 
   out << YAML::Key << "logging" << YAML::Value << YAML::BeginMap;

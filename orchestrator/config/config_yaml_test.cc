@@ -56,6 +56,7 @@ instance:
   claim_interval_ms: 200
   claim_batch: 7
   drain_timeout_ms: 0
+console: {listen: 127.0.0.1:8080}
 logging: {level: debug, format: json}
 )";
   auto parsed = ParseConfigYaml(kYaml, "full.yaml");
@@ -63,6 +64,7 @@ logging: {level: debug, format: json}
   const Config& c = *parsed;
   EXPECT_EQ(c.listen, "0.0.0.0:6000");
   EXPECT_EQ(c.metrics_listen, "127.0.0.1:0");
+  EXPECT_EQ(c.console.listen, "127.0.0.1:8080");
   EXPECT_EQ(c.definitions, "/d");
   EXPECT_EQ(c.migrations, "/m");
   EXPECT_EQ(c.database, (Config::Database{"host=db", "/run/pw", 4, 5}));

@@ -24,6 +24,24 @@ std::optional<std::string> KeyHolder(const absl::Status& status) {
   return std::string(*holder);
 }
 
+absl::StatusOr<HistoryPage> SagaStore::LoadHistory(const std::string& saga_id,
+                                                   int64_t after_seq,
+                                                   int limit) {
+  absl::StatusOr<SagaRecord> record = Load(saga_id);
+  if (!record.ok()) return record.status();
+  HistoryPage page;
+  page.summary = std::move(record->summary);
+  for (core::Event& event : record->events) {
+    if (event.seq <= after_seq) continue;
+    if (limit > 0 && static_cast<int>(page.events.size()) == limit) {
+      page.more = true;
+      break;
+    }
+    page.events.push_back(std::move(event));
+  }
+  return page;
+}
+
 std::vector<absl::StatusOr<CreateResult>> SagaStore::CreateGroup(
     const std::vector<const AppendBatch*>& batches) {
   std::vector<absl::StatusOr<CreateResult>> results;

@@ -99,6 +99,13 @@ struct SagaRecord {
   std::vector<core::Event> events;  // in seq order
 };
 
+// A stretch of one saga's history (SagaStore::LoadHistory).
+struct HistoryPage {
+  SagaSummary summary;
+  std::vector<core::Event> events;  // in seq order
+  bool more = false;                // events follow the last one
+};
+
 struct ListQuery {
   std::string saga_type;                   // empty: any
   std::optional<core::SagaStatus> status;  // none: any
@@ -156,6 +163,11 @@ class SagaStore {
   virtual absl::StatusOr<SagaRecord> Load(const std::string& saga_id) = 0;
   virtual absl::StatusOr<SagaSummary> LoadSummary(
       const std::string& saga_id) = 0;
+  // The saga with the events after seq `after_seq`, at most `limit` of them
+  // (0: all). NotFound if no such saga. The default slices Load's history;
+  // a database reads only the page (its (saga_id, seq) key).
+  virtual absl::StatusOr<HistoryPage> LoadHistory(const std::string& saga_id,
+                                                  int64_t after_seq, int limit);
 
   // Leases to `owner` until now + ttl up to `limit` unfinished sagas whose
   // lease is free or has expired and whose id sorts after `after` ("" for

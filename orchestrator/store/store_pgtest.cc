@@ -261,6 +261,44 @@ struct BackendNames {
 using Backends = ::testing::Types<PostgresBackend, MemoryBackend>;
 TYPED_TEST_SUITE(SagaStoreTest, Backends, BackendNames);
 
+TYPED_TEST(SagaStoreTest, LoadHistoryPagesTheEventsInSeqOrder) {
+  ASSERT_NO_FATAL_FAILURE(this->MakeSaga("saga-1", SagaStatus::kRunning, 6));
+  absl::StatusOr<SagaRecord> whole = this->store().Load("saga-1");
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  ASSERT_EQ(whole->events.size(), 7u);
+
+  std::vector<int64_t> seqs;
+  int64_t after = 0;
+  int pages = 0;
+  while (true) {
+    absl::StatusOr<HistoryPage> page =
+        this->store().LoadHistory("saga-1", after, 3);
+    ASSERT_TRUE(page.ok()) << page.status();
+    ++pages;
+    EXPECT_EQ(page->summary.saga_id, "saga-1");
+    ASSERT_LE(page->events.size(), 3u);
+    for (const Event& event : page->events) seqs.push_back(event.seq);
+    if (!page->more) break;
+    after = page->events.back().seq;
+    ASSERT_LT(pages, 10);
+  }
+  EXPECT_EQ(seqs, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(pages, 3);
+
+  // Exactly a page left: no "more".
+  absl::StatusOr<HistoryPage> last = this->store().LoadHistory("saga-1", 4, 3);
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(last->events.size(), 3u);
+  EXPECT_FALSE(last->more);
+  // 0: all the rest.
+  absl::StatusOr<HistoryPage> rest = this->store().LoadHistory("saga-1", 2, 0);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_EQ(rest->events.size(), 5u);
+  EXPECT_FALSE(rest->more);
+  EXPECT_EQ(this->store().LoadHistory("nope", 0, 0).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TYPED_TEST(SagaStoreTest, CreateThenLoadRoundTripsEveryField) {
   AppendBatch first = CreateBatch("saga-1", kType, kInput, "key-1");
   first.summary.definition_version = 3;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <pqxx/pqxx>
@@ -418,6 +419,38 @@ absl::StatusOr<SagaSummary> PgStore::LoadSummary(const std::string& saga_id) {
           return absl::NotFoundError("saga " + saga_id + " not found");
         }
         return SummaryFromRow(rows[0]);
+      });
+}
+
+absl::StatusOr<HistoryPage> PgStore::LoadHistory(const std::string& saga_id,
+                                                 int64_t after_seq, int limit) {
+  return pool_->Run(
+      "loading the history of saga " + saga_id,
+      [&](pqxx::connection& conn) -> absl::StatusOr<HistoryPage> {
+        ReadTransaction tx(conn);
+        const pqxx::result summary = tx.exec_prepared(kSelectSummary, saga_id);
+        if (summary.empty()) {
+          return absl::NotFoundError("saga " + saga_id + " not found");
+        }
+        HistoryPage page;
+        absl::StatusOr<SagaSummary> read = SummaryFromRow(summary[0]);
+        if (!read.ok()) return read.status();
+        page.summary = *std::move(read);
+        // One row more than asked says whether another page follows.
+        const int64_t rows = limit > 0 ? int64_t{limit} + 1
+                                       : std::numeric_limits<int64_t>::max();
+        const pqxx::result events =
+            tx.exec_prepared(kSelectEventsPage, saga_id, after_seq, rows);
+        for (const pqxx::row& row : events) {
+          if (limit > 0 && static_cast<int>(page.events.size()) == limit) {
+            page.more = true;
+            break;
+          }
+          absl::StatusOr<core::Event> event = EventFromRow(saga_id, row, 0);
+          if (!event.ok()) return event.status();
+          page.events.push_back(*std::move(event));
+        }
+        return page;
       });
 }
 

@@ -61,6 +61,9 @@ class PgStore final : public SagaStore {
       const std::vector<const AppendBatch*>& batches) override;
   absl::StatusOr<SagaRecord> Load(const std::string& saga_id) override;
   absl::StatusOr<SagaSummary> LoadSummary(const std::string& saga_id) override;
+  absl::StatusOr<HistoryPage> LoadHistory(const std::string& saga_id,
+                                          int64_t after_seq,
+                                          int limit) override;
   absl::StatusOr<std::vector<SagaRecord>> Claim(
       const std::string& owner, std::chrono::milliseconds ttl, int limit,
       const std::string& after) override;

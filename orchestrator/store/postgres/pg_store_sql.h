@@ -131,6 +131,13 @@ inline constexpr char kSelectEventsSql[] =
     "SELECT seq, type, step, attempt, data::text, at_ms"
     " FROM saga_events WHERE saga_id = $1 ORDER BY seq";
 
+// A page of one saga's history: events after seq $2, at most $3 of them
+// (a range scan of the (saga_id, seq) primary key).
+inline constexpr char kSelectEventsPage[] = "select_events_page";
+inline constexpr char kSelectEventsPageSql[] =
+    "SELECT seq, type, step, attempt, data::text, at_ms"
+    " FROM saga_events WHERE saga_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+
 // Takes free and expired leases ($1 owner, $2 ttl ms, $3 limit) of sagas
 // after $4 in id order (the range scan of sagas_unfinished_idx). SKIP
 // LOCKED passes over sagas being written (by their holder) or claimed by
@@ -234,6 +241,7 @@ inline constexpr Statement kStatements[] = {
     {kAppendGroup, kAppendGroupSql},
     {kSelectSummary, kSelectSummarySql},
     {kSelectEvents, kSelectEventsSql},
+    {kSelectEventsPage, kSelectEventsPageSql},
     {kClaimSagas, kClaimSagasSql},
     {kSelectEventsOf, kSelectEventsOfSql},
     {kClaimSaga, kClaimSagaSql},
