@@ -14,6 +14,8 @@ constexpr std::array<std::pair<std::string_view, Access>, 20> kAccess = {{
     // person approving through sagactl).
     {"SignalSaga", Access::kSubmitter},
     {"ListSagas", Access::kOperator},
+    // Counts over every caller's sagas: a submitter sees only its own.
+    {"CountSagas", Access::kOperator},
     {"GetSagaHistory", Access::kOperator},
     {"WatchSaga", Access::kOperator},
     {"WatchEvents", Access::kOperator},

@@ -141,6 +141,11 @@ class OrchestratorService final
       grpc::CallbackServerContext* context,
       const v1::ResumeParticipantRequest* request,
       v1::ResumeParticipantResponse* response) override;
+  // count_handler.cc.
+  grpc::ServerUnaryReactor* CountSagas(
+      grpc::CallbackServerContext* context,
+      const v1::CountSagasRequest* request,
+      v1::CountSagasResponse* response) override;
   // whoami_handler.cc.
   grpc::ServerUnaryReactor* WhoAmI(grpc::CallbackServerContext* context,
                                    const v1::WhoAmIRequest* request,

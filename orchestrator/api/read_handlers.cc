@@ -6,8 +6,8 @@
 #include "orchestrator/api/proto_conversion.h"
 #include "orchestrator/api/read_pool.h"
 #include "orchestrator/api/request_checks.h"
+#include "orchestrator/api/saga_filter.h"
 #include "orchestrator/api/status_mapping.h"
-#include "orchestrator/core/business_key.h"
 #include "orchestrator/core/step_kind.h"
 
 namespace saga::api {
@@ -35,45 +35,21 @@ grpc::ServerUnaryReactor* OrchestratorService::ListSagas(
     v1::ListSagasResponse* response) {
   auto* reactor = context->DefaultReactor();
   if (!Admit(context, reactor, "ListSagas")) return reactor;
-  store::ListQuery query;
+  absl::StatusOr<store::ListQuery> query = SagaFilterQuery(*request);
   auto limit = PageLimit(request->page_size(), options_.default_page_size,
                          options_.max_page_size);
-  absl::Status valid = FirstError(
-      {CheckText("saga_type", request->saga_type(), kMaxNameLength),
-       CheckNotNegative("created_after_unix_ms",
-                        request->created_after_unix_ms()),
-       request->parent_saga_id().empty()
-           ? absl::OkStatus()
-           : CheckSagaId("parent_saga_id", request->parent_saga_id()),
-       CheckText("business_key", request->business_key(),
-                 core::kMaxBusinessKeyBytes),
-       request->rerun_of().empty()
-           ? absl::OkStatus()
-           : CheckSagaId("rerun_of", request->rerun_of()),
-       limit.status()});
-  query.status = FromProto(request->status());
-  if (valid.ok() && request->status() != v1::SAGA_STATUS_UNSPECIFIED &&
-      !query.status) {
-    valid = absl::InvalidArgumentError(
-        "status " + std::to_string(request->status()) +
-        " is not a saga status (see saga.v1.SagaStatus)");
-  }
+  absl::Status valid = FirstError({query.status(), limit.status()});
   if (valid.ok() && !request->page_token().empty()) {
     auto after = DecodePageToken(request->page_token());
     valid = after.status();
-    if (after.ok()) query.after = {after->created_ms, after->saga_id};
+    if (after.ok()) query->after = {after->created_ms, after->saga_id};
   }
   if (!valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
-  query.saga_type = request->saga_type();
-  query.created_after_ms = request->created_after_unix_ms();
-  query.parent_saga_id = request->parent_saga_id();
-  query.business_key = request->business_key();
-  query.rerun_of = request->rerun_of();
-  query.limit = *limit;
-  reads_->Post([this, reactor, query, response] {
+  query->limit = *limit;
+  reads_->Post([this, reactor, query = *std::move(query), response] {
     auto page = store_->List(query);
     if (!page.ok()) {
       reactor->Finish(ToGrpcStatus(page.status()));

@@ -49,6 +49,7 @@ std::map<std::string, RpcCall> OperatorCalls() {
   resume.set_participant("doctor");
   return {
       {"ListSagas", Call(&Stub::ListSagas, v1::ListSagasRequest())},
+      {"CountSagas", Call(&Stub::CountSagas, v1::CountSagasRequest())},
       {"GetSagaHistory",
        Call(&Stub::GetSagaHistory, WithId<v1::GetSagaHistoryRequest>(kSomeId))},
       {"WatchSaga", WatchSagaCall(kSomeId)},

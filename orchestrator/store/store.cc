@@ -1,5 +1,7 @@
 #include "orchestrator/store/store.h"
 
+#include "absl/strings/str_split.h"
+
 namespace saga::store {
 namespace {
 
@@ -22,6 +24,13 @@ std::optional<std::string> KeyHolder(const absl::Status& status) {
   const auto holder = status.GetPayload(kKeyHolderPayload);
   if (!holder) return std::nullopt;
   return std::string(*holder);
+}
+
+bool SagaAtStep(const SagaSummary& summary, const std::string& step) {
+  for (absl::string_view at : absl::StrSplit(summary.current_step, ',')) {
+    if (at == step) return true;
+  }
+  return false;
 }
 
 absl::StatusOr<HistoryPage> SagaStore::LoadHistory(const std::string& saga_id,

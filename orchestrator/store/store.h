@@ -113,9 +113,24 @@ struct ListQuery {
   std::string parent_saga_id;              // empty: any; else its children
   std::string business_key;                // empty: any
   std::string rerun_of;                    // empty: any; else its reruns
+  // A step the saga is at (SagaAtStep); empty: any.
+  std::string step;
+  // Text the saga's error contains, ignoring case; empty: any.
+  std::string error_contains;
+  int64_t created_before_ms = 0;  // 0: any; else created before it
   int limit = 50;
   // Resume after this (created_ms, saga_id) position (newest first).
   std::optional<std::pair<int64_t, std::string>> after;
+};
+
+// The filter's rule for `step`: a FAILED saga is at the step whose
+// compensation gave up, a running one at each step it executes or
+// compensates (current_step, comma-separated while steps run in parallel).
+bool SagaAtStep(const SagaSummary& summary, const std::string& step);
+
+struct StatusCount {
+  core::SagaStatus status = core::SagaStatus::kRunning;
+  int64_t count = 0;
 };
 
 struct ListPage {
@@ -207,6 +222,10 @@ class SagaStore {
                                     const std::string& owner) = 0;
 
   virtual absl::StatusOr<ListPage> List(const ListQuery& query) = 0;
+  // How many sagas match query's filter (its limit and after are ignored),
+  // per status with at least one, in SagaStatus order.
+  virtual absl::StatusOr<std::vector<StatusCount>> Count(
+      const ListQuery& query) = 0;
 
   // Records a definition's source under (name, version). Idempotent for the
   // same source; FailedPrecondition if that version exists with another

@@ -366,6 +366,85 @@ TYPED_TEST(SagaStoreTest, ListFiltersByCreationTime) {
   EXPECT_EQ(page->sagas[0].saga_id, "new");
 }
 
+// The filters of bulk repairs: the step a saga is at (any of parallel
+// steps), its error ignoring case and taken literally, a creation range;
+// Count applies the same filter and counts per status.
+TYPED_TEST(SagaStoreTest, ListAndCountFilterByStepErrorAndCreationRange) {
+  struct Row {
+    std::string id;
+    SagaStatus status;
+    std::string step;
+    std::string error;
+    int64_t created_ms;
+  };
+  const std::vector<Row> rows = {
+      {"f1", SagaStatus::kFailed, "reserve", "Doctor TIMEOUT at 9:00", kT0},
+      {"f2", SagaStatus::kFailed, "charge", "card declined", kT0 + 1000},
+      {"f3", SagaStatus::kFailed, "reserve", "100% _full_", kT0 + 2000},
+      {"r1", SagaStatus::kRunning, "notify,reserve", "", kT0 + 3000},
+      {"c1", SagaStatus::kCompensated, "", "timeout", kT0 + 4000},
+  };
+  for (const Row& row : rows) {
+    ASSERT_TRUE(
+        this->store()
+            .Create(CreateBatch(row.id, kType, kInput, "", row.created_ms))
+            .ok());
+    AppendBatch advance = AdvanceBatch(row.id, 1, 1, row.status, row.step);
+    advance.summary.error = row.error;
+    ASSERT_TRUE(this->store().Append(advance).ok());
+  }
+  auto listed = [&](const ListQuery& query) {
+    absl::StatusOr<ListPage> page = this->store().List(query);
+    EXPECT_TRUE(page.ok()) << page.status();
+    return page.ok() ? Ids(page->sagas) : std::vector<std::string>{};
+  };
+  auto counted = [&](const ListQuery& query) {
+    absl::StatusOr<std::vector<StatusCount>> counts =
+        this->store().Count(query);
+    EXPECT_TRUE(counts.ok()) << counts.status();
+    std::vector<std::pair<std::string, int64_t>> named;
+    for (const StatusCount& count :
+         counts.value_or(std::vector<StatusCount>{})) {
+      named.emplace_back(core::SagaStatusName(count.status), count.count);
+    }
+    return named;
+  };
+  using Counts = std::vector<std::pair<std::string, int64_t>>;
+
+  ListQuery at_reserve;
+  at_reserve.step = "reserve";
+  EXPECT_EQ(listed(at_reserve), (std::vector<std::string>{"r1", "f3", "f1"}));
+  EXPECT_EQ(counted(at_reserve), (Counts{{"RUNNING", 1}, {"FAILED", 2}}));
+  at_reserve.status = SagaStatus::kFailed;
+  EXPECT_EQ(listed(at_reserve), (std::vector<std::string>{"f3", "f1"}));
+  ListQuery part_of_a_name;
+  part_of_a_name.step = "reserv";
+  EXPECT_TRUE(listed(part_of_a_name).empty());
+
+  ListQuery timeout;
+  timeout.error_contains = "timeOut";
+  EXPECT_EQ(listed(timeout), (std::vector<std::string>{"c1", "f1"}));
+  EXPECT_EQ(counted(timeout), (Counts{{"COMPENSATED", 1}, {"FAILED", 1}}));
+  // No wildcards: % and _ are text.
+  ListQuery percent;
+  percent.error_contains = "0% _f";
+  EXPECT_EQ(listed(percent), (std::vector<std::string>{"f3"}));
+  percent.error_contains = "1_0";
+  EXPECT_TRUE(listed(percent).empty());
+
+  ListQuery range;
+  range.created_after_ms = kT0;
+  range.created_before_ms = kT0 + 3000;
+  EXPECT_EQ(listed(range), (std::vector<std::string>{"f3", "f2"}));
+  EXPECT_EQ(counted(range), (Counts{{"FAILED", 2}}));
+
+  EXPECT_EQ(counted(ListQuery{}),
+            (Counts{{"RUNNING", 1}, {"COMPENSATED", 1}, {"FAILED", 3}}));
+  ListQuery none;
+  none.saga_type = "no_such_type";
+  EXPECT_TRUE(counted(none).empty());
+}
+
 // A child saga's row names its parent and the parent's step; the list of
 // one parent's children holds them and nothing else.
 TYPED_TEST(SagaStoreTest, ChildSagasKeepTheirParentAndListByIt) {

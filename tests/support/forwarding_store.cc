@@ -53,6 +53,11 @@ absl::StatusOr<store::ListPage> ForwardingStore::List(
   return target_->List(query);
 }
 
+absl::StatusOr<std::vector<store::StatusCount>> ForwardingStore::Count(
+    const store::ListQuery& query) {
+  return target_->Count(query);
+}
+
 absl::Status ForwardingStore::PutDefinition(const std::string& name,
                                             int version,
                                             const std::string& source) {

@@ -44,6 +44,8 @@ class ForwardingStore : public store::SagaStore {
   absl::Status ReleaseLease(const std::string& saga_id,
                             const std::string& owner) override;
   absl::StatusOr<store::ListPage> List(const store::ListQuery& query) override;
+  absl::StatusOr<std::vector<store::StatusCount>> Count(
+      const store::ListQuery& query) override;
   absl::Status PutDefinition(const std::string& name, int version,
                              const std::string& source) override;
   absl::StatusOr<std::string> GetDefinition(const std::string& name,

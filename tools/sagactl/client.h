@@ -24,7 +24,8 @@ struct ClientCredentials {
 // Errors come back as absl::Status with the gRPC code unchanged, except that
 // a failure to reach the server at all (UNAVAILABLE or DEADLINE_EXCEEDED while
 // the channel has no connection) becomes UnreachableError (exit_codes.h).
-// Not thread-safe: one command uses one client from one thread.
+// The unary calls may run on several threads at once (bulk repairs do);
+// Watch and Await are for one thread.
 class OrchestratorClient {
  public:
   // A channel to `address` (HOST:PORT), TLS or plaintext per `credentials`;

@@ -13,6 +13,8 @@ constexpr char kUsagePayload[] = "type.sagactl/usage";
 constexpr char kUnreachablePayload[] = "type.sagactl/unreachable";
 constexpr char kEndedBadlyPayload[] = "type.sagactl/ended-badly";
 constexpr char kDivergedPayload[] = "type.sagactl/diverged";
+constexpr char kItemsFailedPayload[] = "type.sagactl/items-failed";
+constexpr char kInterruptedPayload[] = "type.sagactl/interrupted";
 
 bool HasPayload(const absl::Status& status, const char* type_url) {
   return status.GetPayload(type_url).has_value();
@@ -36,6 +38,8 @@ std::string ExitCodesHelp() {
          "     (definitions check)\n"
          "  7  refused: no or unknown token (UNAUTHENTICATED), or the token's\n"
          "     role may not do this (PERMISSION_DENIED)\n"
+         "  130 a bulk repair was interrupted (Ctrl-C) after the calls in\n"
+         "     flight; a bulk repair with failed items exits 1\n"
          "\n"
          "Environment:\n"
          "  SAGACTL_ADDRESS     default for --address\n"
@@ -81,9 +85,22 @@ absl::Status DivergedError(std::string_view message) {
   return status;
 }
 
+absl::Status BulkItemsFailedError(std::string_view message) {
+  absl::Status status = absl::AbortedError(std::string(message));
+  status.SetPayload(kItemsFailedPayload, absl::Cord());
+  return status;
+}
+
+absl::Status InterruptedError(std::string_view message) {
+  absl::Status status = absl::CancelledError(std::string(message));
+  status.SetPayload(kInterruptedPayload, absl::Cord());
+  return status;
+}
+
 int ExitCodeFor(const absl::Status& status) {
   if (status.ok()) return kExitOk;
   if (HasPayload(status, kUsagePayload)) return kExitUsage;
+  if (HasPayload(status, kInterruptedPayload)) return kExitInterrupted;
   if (HasPayload(status, kUnreachablePayload)) return kExitUnreachable;
   if (HasPayload(status, kEndedBadlyPayload)) return kExitSagaEndedBadly;
   if (HasPayload(status, kDivergedPayload)) return kExitDiverged;
@@ -100,7 +117,9 @@ std::string ErrorLine(const absl::Status& status) {
   if (!HasPayload(status, kUsagePayload) &&
       !HasPayload(status, kUnreachablePayload) &&
       !HasPayload(status, kEndedBadlyPayload) &&
-      !HasPayload(status, kDivergedPayload)) {
+      !HasPayload(status, kDivergedPayload) &&
+      !HasPayload(status, kItemsFailedPayload) &&
+      !HasPayload(status, kInterruptedPayload)) {
     line += absl::StatusCodeToString(status.code());
     line += ": ";
   }

@@ -16,6 +16,8 @@ inline constexpr int kExitUnreachable = 4;
 inline constexpr int kExitSagaEndedBadly = 5;
 inline constexpr int kExitDiverged = 6;
 inline constexpr int kExitDenied = 7;
+// As a shell reports a process ended by SIGINT (128 + 2).
+inline constexpr int kExitInterrupted = 130;
 
 // The `sagactl --help` footer that documents the codes above.
 std::string ExitCodesHelp();
@@ -42,7 +44,18 @@ absl::Status SagaEndedBadlyError(std::string_view saga_id,
 // was already printed; `message` summarises it.
 absl::Status DivergedError(std::string_view message);
 
-// kExitUsage for UsageError, kExitSagaEndedBadly for SagaEndedBadlyError,
+// A bulk repair over a filter left some sagas unrepaired (the per-saga
+// results were already printed; `message` summarises them): Aborted, marked
+// so that ErrorLine prints `message` without a code name (exit kExitError).
+absl::Status BulkItemsFailedError(std::string_view message);
+
+// A bulk repair stopped on Ctrl-C after the items in flight (what was done
+// and what was not was already printed): Cancelled, marked so that
+// ExitCodeFor gives kExitInterrupted.
+absl::Status InterruptedError(std::string_view message);
+
+// kExitUsage for UsageError, kExitInterrupted for InterruptedError,
+// kExitSagaEndedBadly for SagaEndedBadlyError,
 // kExitDiverged for DivergedError,
 // kExitUnreachable for UnreachableError, kExitNotFound for NOT_FOUND,
 // kExitDenied for UNAUTHENTICATED and PERMISSION_DENIED, kExitOk for OK and

@@ -16,6 +16,7 @@
 #include "nlohmann/json.hpp"
 #include "orchestrator/core/replay.h"
 #include "orchestrator/core/strict_json.h"
+#include "tools/sagactl/bulk_repair.h"
 #include "tools/sagactl/commands.h"
 #include "tools/sagactl/duration.h"
 #include "tools/sagactl/exit_codes.h"
@@ -140,6 +141,17 @@ std::shared_ptr<std::string> IdArgument(CLI::App& command) {
   auto id = std::make_shared<std::string>();
   command.add_option("id", *id, "Saga id")
       ->required()
+      ->check(SagaIdValidator, "SAGA_ID");
+  return id;
+}
+
+// The saga id of a repair that also has a bulk form (bulk_repair.h): the
+// id or a filter.
+std::shared_ptr<std::string> IdOrFilterArgument(CLI::App& command) {
+  auto id = std::make_shared<std::string>();
+  command
+      .add_option("id", *id,
+                  "Saga id (or a filter instead: see the Bulk options)")
       ->check(SagaIdValidator, "SAGA_ID");
   return id;
 }
@@ -483,10 +495,14 @@ Runner DefineAwait(CLI::App& command) {
 }
 
 Runner DefineCancel(CLI::App& command) {
-  auto id = IdArgument(command);
+  auto id = IdOrFilterArgument(command);
   auto reason = std::make_shared<std::string>();
   command.add_option("--reason", *reason, "Why (kept in the saga)")->required();
-  return [id, reason](Context& ctx) -> absl::Status {
+  auto bulk = AddBulkFlags(command);
+  return [id, reason, bulk](Context& ctx) -> absl::Status {
+    const BulkAction action = BulkAction::kCancel;
+    if (auto one = OneIdOrFilter(*id, *bulk, action); !one.ok()) return one;
+    if (id->empty()) return RunBulkRepair(ctx, *bulk, action, "", *reason);
     absl::StatusOr<v1::Saga> saga = ctx.client().CancelSaga(*id, *reason);
     if (!saga.ok()) return saga.status();
     if (ctx.json()) {
@@ -555,28 +571,43 @@ Runner DefineSignal(CLI::App& command) {
 }
 
 Runner DefineRetry(CLI::App& command) {
-  auto id = IdArgument(command);
+  auto id = IdOrFilterArgument(command);
   auto reason = ReasonArgument(command);
-  return [id, reason](Context& ctx) {
+  auto bulk = AddBulkFlags(command);
+  return [id, reason, bulk](Context& ctx) -> absl::Status {
+    const BulkAction action = BulkAction::kRetry;
+    if (auto one = OneIdOrFilter(*id, *bulk, action); !one.ok()) return one;
+    if (id->empty()) return RunBulkRepair(ctx, *bulk, action, "", *reason);
     return PrintRepaired(ctx, ctx.client().RetrySaga(*id, Operator(*reason)));
   };
 }
 
 Runner DefineSkipStep(CLI::App& command) {
-  auto id = IdArgument(command);
+  auto id = IdOrFilterArgument(command);
   auto step = std::make_shared<std::string>();
-  command.add_option("step", *step, "Step name")->required();
+  command.add_option("step", *step, "Step name (with an id)");
   auto reason = ReasonArgument(command);
-  return [id, step, reason](Context& ctx) {
+  auto bulk = AddBulkFlags(command);
+  return [id, step, reason, bulk](Context& ctx) -> absl::Status {
+    const BulkAction action = BulkAction::kSkipStep;
+    if (auto one = OneIdOrFilter(*id, *bulk, action); !one.ok()) return one;
+    if (id->empty()) {
+      return RunBulkRepair(ctx, *bulk, action, bulk->filter.step, *reason);
+    }
+    if (step->empty()) return UsageError("step is required");
     return PrintRepaired(ctx,
                          ctx.client().SkipStep(*id, *step, Operator(*reason)));
   };
 }
 
 Runner DefineMarkCompensated(CLI::App& command) {
-  auto id = IdArgument(command);
+  auto id = IdOrFilterArgument(command);
   auto reason = ReasonArgument(command);
-  return [id, reason](Context& ctx) {
+  auto bulk = AddBulkFlags(command);
+  return [id, reason, bulk](Context& ctx) -> absl::Status {
+    const BulkAction action = BulkAction::kMarkCompensated;
+    if (auto one = OneIdOrFilter(*id, *bulk, action); !one.ok()) return one;
+    if (id->empty()) return RunBulkRepair(ctx, *bulk, action, "", *reason);
     return PrintRepaired(ctx,
                          ctx.client().MarkCompensated(*id, Operator(*reason)));
   };

@@ -1,7 +1,9 @@
 #include "orchestrator/store/memory/memory_store.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <map>
 #include <tuple>
 
 #include "orchestrator/store/batch_checks.h"
@@ -26,6 +28,30 @@ absl::StatusOr<std::vector<core::Event>> RoundTrip(
     out.push_back(*std::move(decoded));
   }
   return out;
+}
+
+// ListQuery's filter (not its paging), as PgStore's SQL applies it.
+bool MatchesFilter(const SagaSummary& summary, const ListQuery& query) {
+  auto lower = [](std::string text) {
+    for (char& c : text) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return text;
+  };
+  return (query.saga_type.empty() || summary.saga_type == query.saga_type) &&
+         (!query.status.has_value() || summary.status == *query.status) &&
+         summary.created_ms > query.created_after_ms &&
+         (query.created_before_ms <= 0 ||
+          summary.created_ms < query.created_before_ms) &&
+         (query.parent_saga_id.empty() ||
+          summary.parent_saga_id == query.parent_saga_id) &&
+         (query.business_key.empty() ||
+          summary.business_key == query.business_key) &&
+         (query.rerun_of.empty() || summary.rerun_of == query.rerun_of) &&
+         (query.step.empty() || SagaAtStep(summary, query.step)) &&
+         (query.error_contains.empty() ||
+          lower(summary.error).find(lower(query.error_contains)) !=
+              std::string::npos);
 }
 
 bool NewerFirst(const SagaSummary& a, const SagaSummary& b) {
@@ -264,24 +290,7 @@ absl::StatusOr<ListPage> MemoryStore::List(const ListQuery& query) {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [saga_id, record] : sagas_) {
       const SagaSummary& summary = record.summary;
-      if (!query.saga_type.empty() && summary.saga_type != query.saga_type) {
-        continue;
-      }
-      if (query.status.has_value() && summary.status != *query.status) {
-        continue;
-      }
-      if (summary.created_ms <= query.created_after_ms) continue;
-      if (!query.parent_saga_id.empty() &&
-          summary.parent_saga_id != query.parent_saga_id) {
-        continue;
-      }
-      if (!query.business_key.empty() &&
-          summary.business_key != query.business_key) {
-        continue;
-      }
-      if (!query.rerun_of.empty() && summary.rerun_of != query.rerun_of) {
-        continue;
-      }
+      if (!MatchesFilter(summary, query)) continue;
       if (query.after.has_value() &&
           std::tie(summary.created_ms, summary.saga_id) >=
               std::tie(query.after->first, query.after->second)) {
@@ -296,6 +305,24 @@ absl::StatusOr<ListPage> MemoryStore::List(const ListQuery& query) {
   if (page.more) matches.resize(query.limit);
   page.sagas = std::move(matches);
   return page;
+}
+
+absl::StatusOr<std::vector<StatusCount>> MemoryStore::Count(
+    const ListQuery& query) {
+  std::map<core::SagaStatus, int64_t> by_status;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [saga_id, record] : sagas_) {
+      if (MatchesFilter(record.summary, query)) {
+        ++by_status[record.summary.status];
+      }
+    }
+  }
+  std::vector<StatusCount> counts;
+  for (const auto& [status, count] : by_status) {
+    counts.push_back({status, count});
+  }
+  return counts;
 }
 
 absl::Status MemoryStore::PutDefinition(const std::string& name, int version,

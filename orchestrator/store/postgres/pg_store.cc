@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <pqxx/pqxx>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
@@ -556,17 +557,32 @@ absl::Status PgStore::ReleaseLease(const std::string& saga_id,
                     });
 }
 
+namespace {
+
+// ListQuery's filter as SAGA_LIST_FILTER's parameters $1..$9 (NULL: any).
+auto FilterParams(const ListQuery& query) {
+  std::optional<std::string> status;
+  if (query.status.has_value()) status = core::SagaStatusName(*query.status);
+  auto positive = [](int64_t ms) -> std::optional<int64_t> {
+    if (ms <= 0) return std::nullopt;
+    return ms;
+  };
+  return std::make_tuple(
+      NullIfEmpty(query.saga_type), status, positive(query.created_after_ms),
+      positive(query.created_before_ms), NullIfEmpty(query.parent_saga_id),
+      NullIfEmpty(query.business_key), NullIfEmpty(query.rerun_of),
+      NullIfEmpty(query.step), NullIfEmpty(query.error_contains));
+}
+
+}  // namespace
+
 absl::StatusOr<ListPage> PgStore::List(const ListQuery& query) {
   if (query.limit <= 0) {
     return absl::InvalidArgumentError("list limit must be positive, got " +
                                       std::to_string(query.limit));
   }
-  std::optional<std::string> status;
-  if (query.status.has_value()) status = core::SagaStatusName(*query.status);
   std::optional<int64_t> after_ms;
   std::optional<std::string> after_id;
-  std::optional<int64_t> created_after;
-  if (query.created_after_ms > 0) created_after = query.created_after_ms;
   if (query.after.has_value()) {
     after_ms = query.after->first;
     after_id = query.after->second;
@@ -575,11 +591,12 @@ absl::StatusOr<ListPage> PgStore::List(const ListQuery& query) {
       "listing sagas", [&](pqxx::connection& conn) -> absl::StatusOr<ListPage> {
         pqxx::nontransaction tx(conn);
         // One row past the page tells whether another page exists.
-        const pqxx::result rows = tx.exec_prepared(
-            kListSagas, NullIfEmpty(query.saga_type), status, after_ms,
-            after_id, static_cast<int64_t>(query.limit) + 1, created_after,
-            NullIfEmpty(query.parent_saga_id), NullIfEmpty(query.business_key),
-            NullIfEmpty(query.rerun_of));
+        const pqxx::result rows = std::apply(
+            [&](const auto&... filter) {
+              return tx.exec_prepared(kListSagas, filter..., after_ms, after_id,
+                                      static_cast<int64_t>(query.limit) + 1);
+            },
+            FilterParams(query));
         ListPage page;
         for (const pqxx::row& row : rows) {
           if (page.sagas.size() == static_cast<size_t>(query.limit)) {
@@ -591,6 +608,32 @@ absl::StatusOr<ListPage> PgStore::List(const ListQuery& query) {
           page.sagas.push_back(*std::move(summary));
         }
         return page;
+      });
+}
+
+absl::StatusOr<std::vector<StatusCount>> PgStore::Count(
+    const ListQuery& query) {
+  return pool_->Run(
+      "counting sagas",
+      [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<StatusCount>> {
+        pqxx::nontransaction tx(conn);
+        const pqxx::result rows = std::apply(
+            [&](const auto&... filter) {
+              return tx.exec_prepared(kCountSagas, filter...);
+            },
+            FilterParams(query));
+        std::vector<StatusCount> counts;
+        for (const pqxx::row& row : rows) {
+          absl::StatusOr<core::SagaStatus> status =
+              core::ParseSagaStatus(row[0].as<std::string>());
+          if (!status.ok()) return status.status();
+          counts.push_back({*status, row[1].as<int64_t>()});
+        }
+        std::sort(counts.begin(), counts.end(),
+                  [](const StatusCount& a, const StatusCount& b) {
+                    return a.status < b.status;
+                  });
+        return counts;
       });
 }
 

@@ -76,6 +76,8 @@ class PgStore final : public SagaStore {
   absl::Status ReleaseLease(const std::string& saga_id,
                             const std::string& owner) override;
   absl::StatusOr<ListPage> List(const ListQuery& query) override;
+  absl::StatusOr<std::vector<StatusCount>> Count(
+      const ListQuery& query) override;
   absl::Status PutDefinition(const std::string& name, int version,
                              const std::string& source) override;
   absl::StatusOr<std::string> GetDefinition(const std::string& name,

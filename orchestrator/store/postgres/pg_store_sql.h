@@ -188,24 +188,41 @@ inline constexpr char kReleaseLeaseSql[] =
     "UPDATE sagas SET lease_owner = NULL, lease_expires_at = NULL"
     " WHERE saga_id = $1 AND lease_owner = $2";
 
+// ListQuery's filter, shared by list_sagas and count_sagas and bound by
+// PgStore's FilterParams: $1 saga_type, $2 status, $3 created after (ms),
+// $4 created before (ms), $5 parent, $6 business key, $7 rerun_of, $8 step
+// (any of a parallel current_step; a FAILED saga's current_step is the step
+// that gave up), $9 error text (case-insensitive, taken literally: strpos,
+// not LIKE). NULL: any. The status, type, time, parent, key and rerun
+// filters use indexes; step and error are checked on the rows those leave.
+#define SAGA_LIST_FILTER                                                     \
+  " WHERE ($1::text IS NULL OR saga_type = $1)"                              \
+  "  AND ($2::text IS NULL OR status = $2)"                                  \
+  "  AND ($3::bigint IS NULL OR created_at >"                                \
+  "   TIMESTAMPTZ 'epoch' + $3::bigint * INTERVAL '1 millisecond')"          \
+  "  AND ($4::bigint IS NULL OR created_at <"                                \
+  "   TIMESTAMPTZ 'epoch' + $4::bigint * INTERVAL '1 millisecond')"          \
+  "  AND ($5::text IS NULL OR parent_id = $5)"                               \
+  "  AND ($6::text IS NULL OR business_key = $6)"                            \
+  "  AND ($7::text IS NULL OR rerun_of = $7)"                                \
+  "  AND ($8::text IS NULL OR $8 = ANY(string_to_array(current_step, ',')))" \
+  "  AND ($9::text IS NULL OR strpos(lower(error), lower($9)) > 0)"
+
 // Newest first; a page resumes strictly after the (created_at, saga_id)
-// of the previous page's last row, so rows never repeat or go missing.
+// of the previous page's last row ($10, $11), so rows never repeat or go
+// missing. $12: the row limit.
 inline constexpr char kListSagas[] = "list_sagas";
 inline constexpr char kListSagasSql[] =
-    "SELECT " SAGA_SUMMARY_COLUMNS
-    "FROM sagas"
-    " WHERE ($1::text IS NULL OR saga_type = $1)"
-    "  AND ($2::text IS NULL OR status = $2)"
-    "  AND ($3::bigint IS NULL OR (created_at, saga_id) <"
-    "   (TIMESTAMPTZ 'epoch' + $3::bigint * INTERVAL '1 millisecond',"
-    "    $4::text))"
-    "  AND ($6::bigint IS NULL OR created_at >"
-    "   TIMESTAMPTZ 'epoch' + $6::bigint * INTERVAL '1 millisecond')"
-    "  AND ($7::text IS NULL OR parent_id = $7)"
-    "  AND ($8::text IS NULL OR business_key = $8)"
-    "  AND ($9::text IS NULL OR rerun_of = $9)"
+    "SELECT " SAGA_SUMMARY_COLUMNS "FROM sagas" SAGA_LIST_FILTER
+    "  AND ($10::bigint IS NULL OR (created_at, saga_id) <"
+    "   (TIMESTAMPTZ 'epoch' + $10::bigint * INTERVAL '1 millisecond',"
+    "    $11::text))"
     " ORDER BY created_at DESC, saga_id DESC"
-    " LIMIT $5";
+    " LIMIT $12";
+
+inline constexpr char kCountSagas[] = "count_sagas";
+inline constexpr char kCountSagasSql[] =
+    "SELECT status, count(*) FROM sagas" SAGA_LIST_FILTER " GROUP BY status";
 
 inline constexpr char kInsertDefinition[] = "insert_definition";
 inline constexpr char kInsertDefinitionSql[] =
@@ -229,6 +246,7 @@ inline constexpr char kSelectSummariesOfSql[] =
 #undef SAGA_MS_TO_TIMESTAMP
 #undef SAGA_UNFINISHED
 #undef SAGA_SUMMARY_COLUMNS
+#undef SAGA_LIST_FILTER
 
 struct Statement {
   const char* name;
@@ -249,6 +267,7 @@ inline constexpr Statement kStatements[] = {
     {kReleaseLeases, kReleaseLeasesSql},
     {kReleaseLease, kReleaseLeaseSql},
     {kListSagas, kListSagasSql},
+    {kCountSagas, kCountSagasSql},
     {kInsertDefinition, kInsertDefinitionSql},
     {kSelectDefinition, kSelectDefinitionSql},
 };
