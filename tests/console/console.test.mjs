@@ -105,6 +105,8 @@ test('the saga list filters, pages and counts, with the warning banner when auth
   if (await counts.count()) {
     // CountSagas: 14 COMPLETED (12 + completed + long), 2 COMPENSATED, 2 FAILED.
     await until('the counts', async () => (await page.locator('.count[data-status="COMPLETED"] .count-value').textContent()) === '14');
+    await until('the counts of the filter', async () =>
+      (await page.locator('.count[data-status="COMPLETED"] .count-value').textContent()) === '0');
     assert.equal(await page.locator('.count[data-status="FAILED"] .count-value').textContent(), '2');
   }
   await page.getByRole('button', {name: 'Older →'}).click();
@@ -124,6 +126,17 @@ test('the saga list filters, pages and counts, with the warning banner when auth
   await page.getByRole('button', {name: 'Apply'}).click();
   await page.getByText('Page 1: 6 sagas').waitFor();
   for (const key of await page.locator('table.sagas tbody tr td:nth-child(4)').allTextContents()) assert.equal(key, 'p-1002');
+
+  if (await page.locator('input[name="error"]').isEnabled()) {
+    // ListSagas.error_contains (with CountSagas): case is ignored.
+    await page.goto(`${open.url}/#/sagas`);
+    await page.locator('input[name="error"]').fill('INJECTED failure');
+    await page.getByRole('button', {name: 'Apply'}).click();
+    await page.getByText('Page 1: 2 sagas').waitFor();
+    await until('the counts of the filter', async () =>
+      (await page.locator('.count[data-status="COMPLETED"] .count-value').textContent()) === '0');
+    assert.equal(await page.locator('.count[data-status="FAILED"] .count-value').textContent(), '2');
+  }
 
   await page.goto(`${open.url}/#/sagas?type=console_hold`);
   await page.getByText('Page 1: 1 saga,').waitFor();

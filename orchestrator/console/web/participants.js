@@ -3,33 +3,8 @@
 // with pause / resume for operators (a reason and a confirmation each).
 
 import {call} from './api.js';
+import {confirmWithReason} from './dialog.js';
 import {add, enumName, errorBox, formatTime, h, num} from './dom.js';
-
-function askReason(title, explanation, required) {
-  return new Promise((resolve) => {
-    const reason = h('textarea', {id: 'participant-reason', rows: 3, required, placeholder: 'why (recorded with the pause)'});
-    const dialog = h('dialog', {class: 'confirm'});
-    const finish = (value) => {
-      dialog.close();
-      dialog.remove();
-      resolve(value);
-    };
-    dialog.append(h('form', {onsubmit: (event) => {
-      event.preventDefault();
-      if (required && !reason.value.trim()) return;
-      finish(reason.value.trim());
-    }},
-    h('h2', {}, title), h('p', {}, explanation),
-    h('label', {for: 'participant-reason'}, 'Reason'), reason,
-    h('div', {class: 'buttons'},
-        h('button', {type: 'button', onclick: () => finish(null)}, 'Back'),
-        h('button', {type: 'submit', class: 'danger'}, `Confirm: ${title}`))));
-    dialog.addEventListener('cancel', () => finish(null));
-    document.body.append(dialog);
-    dialog.showModal();
-    reason.focus();
-  });
-}
 
 export async function renderParticipants(root, ctx, isCurrent) {
   const body = h('tbody', {});
@@ -53,10 +28,10 @@ export async function renderParticipants(root, ctx, isCurrent) {
       const circuit = enumName(p.circuit, 'CIRCUIT_STATE_');
       const paused = p.pause && (p.pause.pausedBy || p.pause.reason || num(p.pause.sinceUnixMs));
       const act = async (method, title, explanation, required) => {
-        const reason = await askReason(title, explanation, required);
-        if (reason === null) return;
+        const answer = await confirmWithReason(title, explanation, {required});
+        if (!answer) return;
         try {
-          await call(method, {participant: p.name, operator: {name: operatorName, reason}});
+          await call(method, {participant: p.name, operator: {name: operatorName, reason: answer.reason}});
           messages.replaceChildren(h('p', {class: 'ok-box', role: 'status'}, `${title}: done.`));
         } catch (error) {
           messages.replaceChildren(errorBox(error));

@@ -6,6 +6,7 @@
 
 import {call} from './api.js';
 import {add, enumName, errorBox, formatTime, h, num, prettyJson, sagaLink, statusBadge} from './dom.js';
+import {confirmWithReason} from './dialog.js';
 import {drawTimeline, summaryTable, timelineLegend, TimelineModel} from './timeline.js';
 
 const HISTORY_PAGE = 200;       // rows per "load more"
@@ -24,43 +25,12 @@ function traceId(traceparent) {
   return parts.length >= 4 ? parts[1] : '';
 }
 
-// A modal asking for a reason and a confirmation; resolves with the reason,
-// or null when cancelled.
-function confirmWithReason(title, explanation, extra) {
-  return new Promise((resolve) => {
-    const reason = h('textarea', {name: 'reason', id: 'action-reason', required: true, rows: 3,
-      placeholder: 'why (recorded in the saga history)'});
-    const dialog = h('dialog', {class: 'confirm'});
-    const finish = (value) => {
-      dialog.close();
-      dialog.remove();
-      resolve(value);
-    };
-    const form = h('form', {method: 'dialog', onsubmit: (event) => {
-      event.preventDefault();
-      if (!reason.value.trim()) return;
-      finish({reason: reason.value.trim(), extra: extra ? extra.value : ''});
-    }},
-    h('h2', {}, title), h('p', {}, explanation),
-    extra ? h('label', {}, 'Step ', extra) : null,
-    h('label', {for: 'action-reason'}, 'Reason'), reason,
-    h('div', {class: 'buttons'},
-        h('button', {type: 'button', onclick: () => finish(null)}, 'Back'),
-        h('button', {type: 'submit', class: 'danger'}, `Confirm: ${title}`)));
-    dialog.append(form);
-    dialog.addEventListener('cancel', () => finish(null));
-    document.body.append(dialog);
-    dialog.showModal();
-    reason.focus();
-  });
-}
-
 function operatorActions(saga, ctx, rerender, messages) {
   if (!ctx.isOperator) return null;
   const status = enumName(saga.status, 'SAGA_STATUS_');
   const operatorName = (ctx.whoami && ctx.whoami.name) || 'console';
   const run = async (method, title, explanation, request, stepSelect) => {
-    const answer = await confirmWithReason(title, explanation, stepSelect);
+    const answer = await confirmWithReason(title, explanation, {extra: stepSelect});
     if (!answer) return;
     const body = {sagaId: saga.sagaId, ...request};
     if (method === 'CancelSaga') body.reason = answer.reason;
