@@ -6,7 +6,7 @@
 namespace saga::api {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, Access>, 20> kAccess = {{
+constexpr std::array<std::pair<std::string_view, Access>, 21> kAccess = {{
     {"StartSaga", Access::kSubmitter},
     {"GetSaga", Access::kSubmitter},
     {"AwaitSaga", Access::kSubmitter},
