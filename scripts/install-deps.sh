@@ -36,7 +36,13 @@ PACKAGES=(
   # Automatic failover (scripts/pg-ha.sh, ha_failover_itest): Patroni 3.0
   # and a three-member etcd 3.4 for its leader lock.
   patroni etcd-server
+  # The web console's browser tests (tests/console): a real headless
+  # browser, driven by the npm package playwright-core, which downloads none.
+  chromium
 )
+# node and npm run the browser tests' driver; Debian's only when no node is
+# on the PATH (a newer one installed otherwise is kept).
+command -v node >/dev/null || PACKAGES+=(nodejs npm)
 
 # Packages from PACKAGES that dpkg does not report as installed.
 missing=()
