@@ -49,6 +49,10 @@ files=$(mktemp /tmp/thread-safety-files.XXXXXX)
 jobs=$(mktemp /tmp/thread-safety.XXXXXX)
 trap 'rm -f -- "$files" "$jobs"' EXIT
 grep -rlE --include='*.cc' "$pattern" orchestrator | sed "s|^|$ROOT/|" >"$files"
+# A unity build (SAGA_UNITY_BUILD) compiles batch files that include several
+# sources; a batch that includes one of the files is checked whole.
+sed 's/.*/#include "&"/' "$files" |
+  grep -rlF -f - --include='unity_*.cxx' "$BUILD_DIR" >>"$files" || true
 
 # compile_commands.json as CMake writes it: one "key": "value" per line.
 # Each entry becomes: cd <directory> && <clang> <its flags> <FLAGS>, with

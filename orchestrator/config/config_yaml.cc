@@ -13,7 +13,7 @@
 namespace saga::config {
 namespace {
 
-constexpr char kMask[] = "*****";
+constexpr char kMaskedSecret[] = "*****";
 
 // Reads YAML nodes into settings, keeping the first error (with file, line
 // and the key's dotted path); later reads after an error do nothing.
@@ -497,7 +497,7 @@ std::string PrintConfig(const Config& config) {
     out << YAML::BeginMap;
     out << YAML::Key << "name" << YAML::Value << token.name;
     out << YAML::Key << "role" << YAML::Value << security::RoleName(token.role);
-    out << YAML::Key << "sha256" << YAML::Value << kMask;
+    out << YAML::Key << "sha256" << YAML::Value << kMaskedSecret;
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;

@@ -30,13 +30,6 @@ namespace {
 constexpr char kKeyed[] = "keyed_booking";
 constexpr int kSagas = 30;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // saga id -> its JSON result line, from a run's output (stdout and stderr:
 // only the results are JSON objects); fails the test on a repeated id.
 std::map<std::string, nlohmann::json> Results(const std::string& output) {

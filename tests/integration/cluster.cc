@@ -30,12 +30,6 @@ constexpr size_t kLogTailLines = 60;
 
 std::string Address(int port) { return "127.0.0.1:" + std::to_string(port); }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in),
-                     std::istreambuf_iterator<char>());
-}
-
 std::string Tail(const std::string& path, size_t lines) {
   std::ifstream in(path);
   if (!in) return "(no log)\n";

@@ -25,13 +25,6 @@ namespace {
 
 constexpr char kKeyed[] = "keyed_booking";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 struct Outcome {
   int exit_code = -1;
   std::string output;  // stdout, then stderr

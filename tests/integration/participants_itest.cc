@@ -35,6 +35,7 @@ namespace {
 
 using nlohmann::json;
 using saga::testing::ChildProcess;
+using saga::testing::ReadFile;
 using saga::testing::TestDatabase;
 using saga::v1::StepRequest;
 using saga::v1::StepResult;
@@ -49,13 +50,6 @@ int64_t NowUnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // One participant process on its own database.

@@ -18,13 +18,6 @@
 namespace saga::testing {
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 // The value of `export NAME=value` (quotes removed) in an env file.
 std::string EnvValue(const std::string& env, const std::string& name) {
   std::istringstream lines(env);

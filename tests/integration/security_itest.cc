@@ -43,12 +43,6 @@ constexpr auto kCallTimeout = 10s;
 
 std::string Address(int port) { return "127.0.0.1:" + std::to_string(port); }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in),
-                     std::istreambuf_iterator<char>());
-}
-
 std::string WriteFile(const std::string& dir, const std::string& name,
                       const std::string& text) {
   const std::string path = dir + "/" + name;

@@ -16,6 +16,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <pqxx/pqxx>
 #include <random>
 #include <stdexcept>
@@ -283,6 +285,12 @@ TestDatabase::~TestDatabase() {
     std::fprintf(stderr, "warning: cannot drop test database %s: %s\n",
                  name_.c_str(), e.what());
   }
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in),
+                     std::istreambuf_iterator<char>());
 }
 
 int FreePort() {

@@ -37,6 +37,9 @@ class TestDatabase {
   std::string dsn_;
 };
 
+// The whole content of the file at `path`; empty if it cannot be read.
+std::string ReadFile(const std::string& path);
+
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 

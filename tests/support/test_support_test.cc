@@ -21,13 +21,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
 TEST(ChildProcessTest, ReportsExitStatus) {
   ChildProcess child({"/bin/sh", "-c", "exit 3"});
   const int status = child.Wait();

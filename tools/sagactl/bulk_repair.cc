@@ -16,7 +16,7 @@
 namespace saga::sagactl {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 // Set by the SIGINT handler while a bulk repair runs.
@@ -217,9 +217,9 @@ absl::Status RunBulkRepair(Context& ctx, const BulkFlags& flags,
   }
   const v1::Operator by = Operator(reason);
   ProgressReporter progress(isatty(STDERR_FILENO) != 0);
-  const Clock::time_point start = Clock::now();
+  const SteadyClock::time_point start = SteadyClock::now();
   auto elapsed = [&start] {
-    return std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+    return std::chrono::duration_cast<milliseconds>(SteadyClock::now() - start);
   };
   InterruptGuard guard;
   BulkRunOptions options;
