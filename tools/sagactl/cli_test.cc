@@ -1224,8 +1224,11 @@ TEST_F(CliTest, BulkRetryRepairsEveryMatchAndReportsEachSaga) {
   EXPECT_EQ(
       Run({"skip-step", "--status", "FAILED", "--reason", "x", "--yes"}).code,
       kExitUsage);
-  Result listed = Run({"retry", "--status", "COMPENSATED", "--reason", "x",
-                       "--dry-run", "--yes"});
+  // A repair needs a reason; a dry run, which repairs nothing, does not.
+  EXPECT_EQ(Run({"retry", "--status", "COMPENSATED", "--yes"}).code,
+            kExitUsage);
+  EXPECT_EQ(Run({"retry", a}).code, kExitUsage);
+  Result listed = Run({"retry", "--status", "COMPENSATED", "--dry-run"});
   ASSERT_EQ(listed.code, kExitOk) << listed.err;
   EXPECT_NE(listed.out.find(a), std::string::npos) << listed.out;
   EXPECT_EQ(listed.out.find(c), std::string::npos) << listed.out;

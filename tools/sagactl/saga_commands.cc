@@ -163,6 +163,22 @@ std::shared_ptr<std::string> ReasonArgument(CLI::App& command) {
   return reason;
 }
 
+// The reason of a repair that also takes a filter: required, except with
+// --dry-run, which repairs nothing. Also adds the bulk flags.
+std::pair<std::shared_ptr<std::string>, std::shared_ptr<BulkFlags>>
+RepairArguments(CLI::App& command) {
+  auto reason = std::make_shared<std::string>();
+  CLI::Option* option = command.add_option(
+      "--reason", *reason, "Why (kept in the saga; not needed with --dry-run)");
+  auto bulk = AddBulkFlags(command);
+  command.parse_complete_callback([option, bulk] {
+    if (option->count() == 0 && !bulk->dry_run) {
+      throw CLI::RequiredError(option->get_name());
+    }
+  });
+  return {reason, bulk};
+}
+
 ReplayOutcome ReplayFile(const std::string& path,
                          const core::SagaDefinition* against) {
   ReplayOutcome outcome;
@@ -496,9 +512,7 @@ Runner DefineAwait(CLI::App& command) {
 
 Runner DefineCancel(CLI::App& command) {
   auto id = IdOrFilterArgument(command);
-  auto reason = std::make_shared<std::string>();
-  command.add_option("--reason", *reason, "Why (kept in the saga)")->required();
-  auto bulk = AddBulkFlags(command);
+  auto [reason, bulk] = RepairArguments(command);
   return [id, reason, bulk](Context& ctx) -> absl::Status {
     const BulkAction action = BulkAction::kCancel;
     if (auto one = OneIdOrFilter(*id, *bulk, action); !one.ok()) return one;
@@ -572,8 +586,7 @@ Runner DefineSignal(CLI::App& command) {
 
 Runner DefineRetry(CLI::App& command) {
   auto id = IdOrFilterArgument(command);
-  auto reason = ReasonArgument(command);
-  auto bulk = AddBulkFlags(command);
+  auto [reason, bulk] = RepairArguments(command);
   return [id, reason, bulk](Context& ctx) -> absl::Status {
     const BulkAction action = BulkAction::kRetry;
     if (auto one = OneIdOrFilter(*id, *bulk, action); !one.ok()) return one;
@@ -586,8 +599,7 @@ Runner DefineSkipStep(CLI::App& command) {
   auto id = IdOrFilterArgument(command);
   auto step = std::make_shared<std::string>();
   command.add_option("step", *step, "Step name (with an id)");
-  auto reason = ReasonArgument(command);
-  auto bulk = AddBulkFlags(command);
+  auto [reason, bulk] = RepairArguments(command);
   return [id, step, reason, bulk](Context& ctx) -> absl::Status {
     const BulkAction action = BulkAction::kSkipStep;
     if (auto one = OneIdOrFilter(*id, *bulk, action); !one.ok()) return one;
@@ -602,8 +614,7 @@ Runner DefineSkipStep(CLI::App& command) {
 
 Runner DefineMarkCompensated(CLI::App& command) {
   auto id = IdOrFilterArgument(command);
-  auto reason = ReasonArgument(command);
-  auto bulk = AddBulkFlags(command);
+  auto [reason, bulk] = RepairArguments(command);
   return [id, reason, bulk](Context& ctx) -> absl::Status {
     const BulkAction action = BulkAction::kMarkCompensated;
     if (auto one = OneIdOrFilter(*id, *bulk, action); !one.ok()) return one;
