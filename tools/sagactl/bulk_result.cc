@@ -123,16 +123,13 @@ std::string RenderBulkReport(BulkAction action,
       " already done, " + GroupedCount(static_cast<int64_t>(counts.failed)) +
       " failed, " + GroupedCount(static_cast<int64_t>(counts.not_attempted)) +
       " not attempted\n";
+  // The failures need a look, one by one; the sagas not attempted only a
+  // second run, so they are counted, not listed (-o json lists every saga).
   Table table({"SAGA ID", "OUTCOME", "CODE", "ERROR"});
-  for (BulkOutcome wanted :
-       {BulkOutcome::kFailed, BulkOutcome::kNotAttempted}) {
-    for (const BulkItemResult& result : results) {
-      if (result.outcome != wanted) continue;
-      const bool called = wanted != BulkOutcome::kNotAttempted;
-      table.AddRow({result.saga_id, BulkOutcomeName(result.outcome),
-                    called ? absl::StatusCodeToString(result.code) : "",
-                    result.error});
-    }
+  for (const BulkItemResult& result : results) {
+    if (result.outcome != BulkOutcome::kFailed) continue;
+    table.AddRow({result.saga_id, BulkOutcomeName(result.outcome),
+                  absl::StatusCodeToString(result.code), result.error});
   }
   if (!table.empty()) report += "\n" + table.Render();
   if (interrupted && counts.not_attempted > 0) {

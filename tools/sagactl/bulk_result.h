@@ -59,9 +59,9 @@ struct BulkCounts {
 };
 BulkCounts CountOutcomes(const std::vector<BulkItemResult>& results);
 
-// The end of a table-mode run: one summary line, then a table of every
-// saga that was not done (failed first, with the server's code and reason;
-// then not attempted), and with `interrupted`, how to finish the job.
+// The end of a table-mode run: one summary line, then a table of the sagas
+// that failed (with the server's code and reason), and with `interrupted`,
+// how to finish the job.
 std::string RenderBulkReport(BulkAction action,
                              const std::vector<BulkItemResult>& results,
                              bool interrupted);
