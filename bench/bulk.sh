@@ -28,72 +28,32 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 N=${N:-10000}
 PARALLEL=${PARALLEL:-8}
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-  log "error: $*"
-  exit 1
-}
+# shellcheck source=bench/lib/bench_run.sh
+source "$ROOT/bench/lib/bench_run.sh"
 for binary in saga-orchestrator saga-bench-participant sagactl; do
   [[ -x $BIN/$binary ]] || die "$BIN/$binary not built"
 done
 command -v script >/dev/null || die "script(1) (bsdutils) is needed for the terminal"
 
-RUN_DIR=$(mktemp -d /tmp/saga-bulk-bench.XXXXXX)
-chmod 755 "$RUN_DIR"
-PIDS=()
-# shellcheck source=scripts/lib/stop_process.sh
-source "$ROOT/scripts/lib/stop_process.sh"
-cleanup() {
-  local rc=$? pid
-  set +e
-  for pid in "${PIDS[@]}"; do stop_process "$pid" 30; done
-  "$ROOT/scripts/pg.sh" stop "$RUN_DIR/pg" >/dev/null 2>&1
-  if [[ ${KEEP:-0} == 1 || $rc -ne 0 ]]; then
-    log "run directory kept: $RUN_DIR"
-  else
-    rm -rf -- "$RUN_DIR"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-
-# Waits up to $2 seconds for a line matching $3 in file $1 and prints it;
-# gives up early if process $4 (optional) exits.
-wait_for_line() {
-  local file=$1 deadline=$((SECONDS + $2)) pattern=$3 pid=${4:-} line
-  while ((SECONDS <= deadline)); do
-    line=$(grep -m1 -- "$pattern" "$file" 2>/dev/null || true)
-    [[ -z $line ]] || { echo "$line"; return 0; }
-    [[ -z $pid ]] || kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-
-log "PostgreSQL (fsync=on) in $RUN_DIR/pg"
-PG_FSYNC=on "$ROOT/scripts/pg.sh" start "$RUN_DIR/pg" >/dev/null
-# shellcheck source=/dev/null
-source "$RUN_DIR/pg/env"
-export PGPASSFILE=$SAGA_PG_PASSFILE
-sql() { "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$SAGA_PG_PORT" -U saga -d orchestrator -c "$1"; }
-"$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$SAGA_PG_PORT" -U saga -d postgres -c "CREATE DATABASE orchestrator"
+bench_setup bulk
 mkdir -p "$RUN_DIR/sagas"
 cp "$ROOT/tests/testdata/keyed/keyed_booking.yaml" "$RUN_DIR/sagas/"
-DSN="host=127.0.0.1 port=$SAGA_PG_PORT user=saga passfile=$SAGA_PG_PASSFILE dbname=orchestrator"
 
 # Two participants: one that serves every call, and one whose notification
 # and release of a reservation fail (the outage).
-start_participant() {  # $1: name, then its flags; prints its address
+# Not run in a subshell, so that its PID is in PIDS and stopped at exit.
+start_participant() {  # $1: name, $2: the variable for its address, then its flags
   local name=$1 line
-  shift
+  local -n address=$2
+  shift 2
   "$BIN/saga-bench-participant" --listen 127.0.0.1:0 "$@" >"$RUN_DIR/$name.log" 2>&1 &
   PIDS+=($!)
   line=$(wait_for_line "$RUN_DIR/$name.log" 30 "listening on") || die "$name did not start"
-  echo "${line##* }"
+  address=${line##* }
 }
-PARTICIPANT=$(start_participant participant)
-BROKEN=$(start_participant broken --retry-action send_notification \
-  --retry-action release_reservation)
+start_participant participant PARTICIPANT
+start_participant broken BROKEN --retry-action send_notification \
+  --retry-action release_reservation
 
 ORCH_PID= ORCH_ADDR=
 start_orchestrator() {  # $1: name, $2: the participants' address
