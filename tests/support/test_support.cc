@@ -197,25 +197,22 @@ void EmptyPooledDatabase(pqxx::nontransaction& admin, const std::string& name,
   work.commit();
 }
 
-// Renames a finished test's database into the pool once its last
-// connection has gone (the test's processes may still be closing theirs);
-// false if it could not, and the caller drops it.
+// Renames a finished test's database into the pool, ending its last
+// connections first (the test's processes may still be closing theirs;
+// PostgreSQL waits a few seconds for them to go); false if it could not,
+// and the caller drops it.
 bool ReturnToPool(pqxx::nontransaction& admin, const std::string& name) {
-  const std::string pooled = UniqueDatabaseName(kPoolPrefix);
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    admin.exec_params(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE datname = $1 AND pid <> pg_backend_pid()",
-        name);
-    try {
-      admin.exec0("ALTER DATABASE " + admin.quote_name(name) + " RENAME TO " +
-                  admin.quote_name(pooled));
-      return true;
-    } catch (const pqxx::sql_error&) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+  admin.exec_params(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+      "WHERE datname = $1 AND pid <> pg_backend_pid()",
+      name);
+  try {
+    admin.exec0("ALTER DATABASE " + admin.quote_name(name) + " RENAME TO " +
+                admin.quote_name(UniqueDatabaseName(kPoolPrefix)));
+    return true;
+  } catch (const pqxx::sql_error&) {
+    return false;
   }
-  return false;
 }
 
 // The executable `file` would run as: itself when it holds a '/', else the
