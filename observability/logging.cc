@@ -3,6 +3,7 @@
 #include <spdlog/formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <array>
 #include <chrono>
@@ -12,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "nlohmann/json.hpp"
+#include "observability/batched_fd_sink.h"
 
 namespace saga::observability {
 namespace {
@@ -112,8 +114,19 @@ void ConfigureLogging(const std::string& service,
                       spdlog::level::level_enum level, LogFormat format,
                       spdlog::sink_ptr sink) {
   configured_format = format;
-  if (!sink) sink = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
+  if (!sink) {
+    // A terminal gets colours and a write per line; a pipe or a file (every
+    // deployment) gets lines batched off the threads that log them.
+    if (::isatty(STDOUT_FILENO)) {
+      sink = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
+    } else {
+      sink = std::make_shared<BatchedFdSink>(STDOUT_FILENO);
+    }
+  }
   auto logger = std::make_shared<spdlog::logger>(service, std::move(sink));
+  // Warnings and errors are on the descriptor before the call returns, so a
+  // crash right after one cannot lose it.
+  logger->flush_on(spdlog::level::warn);
   if (format == LogFormat::kJson) {
     logger->set_formatter(std::make_unique<JsonFormatter>(service));
   } else {
