@@ -115,6 +115,7 @@ AppendBatch Batch(const std::string& saga_id, int64_t last_seq) {
   batch.lease_ttl = std::chrono::minutes(10);
   saga::core::OutboxMessage message;
   message.message_id = saga_id + ":" + std::to_string(event.seq);
+  message.seq = event.seq;
   message.saga_id = saga_id;
   message.type = last_seq == 0 ? "saga.started" : "saga.step.succeeded";
   message.header_json = R"({"saga_id":")" + saga_id +

@@ -84,6 +84,7 @@ std::vector<OutboxMessage> OutboxMessagesFor(const SagaDefinition& definition,
         header.dump(-1, ' ', false, Json::error_handler_t::replace);
     message.payload_json = EncodeEventData(event);
     message.at_ms = event.at_ms;
+    message.seq = event.seq;
     messages.push_back(std::move(message));
   }
   return messages;

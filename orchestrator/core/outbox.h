@@ -19,6 +19,9 @@ struct OutboxMessage {
   std::string header_json;   // {"saga_id","saga_type","seq","step"}
   std::string payload_json;  // the event's data
   int64_t at_ms = 0;
+  // The seq of the event the message is about (0: none). A store may take
+  // the payload from that event's row instead of storing the text twice.
+  int64_t seq = 0;
 };
 
 // Messages for the events worth telling other services about: saga started

@@ -62,9 +62,15 @@ absl::Status CheckBatch(const AppendBatch& batch, bool creating) {
         std::to_string(seq));
   }
   for (const core::OutboxMessage& message : batch.outbox) {
-    if (message.message_id.empty()) {
-      return absl::InvalidArgumentError("batch for saga " + saga_id +
-                                        ": outbox message without an id");
+    // Named after its event, a message's id is unique as the event's
+    // (saga id, seq) is: no store needs to look ids up.
+    if (message.seq <= batch.expected_last_seq || message.seq > seq ||
+        message.message_id != saga_id + ":" + std::to_string(message.seq)) {
+      return absl::InvalidArgumentError(
+          "batch for saga " + saga_id + ": outbox message '" +
+          message.message_id + "' (seq " + std::to_string(message.seq) +
+          ") is not about an event of the batch: its seq must be one of "
+          "them and its id '<saga id>:<seq>'");
     }
     if (!IsJson(message.header_json) || !IsJson(message.payload_json)) {
       return absl::InvalidArgumentError("batch for saga " + saga_id +

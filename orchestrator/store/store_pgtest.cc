@@ -79,6 +79,7 @@ OutboxMessage Message(const std::string& saga_id, int64_t seq,
       R"({"saga_id":")" + saga_id + R"(","seq":)" + std::to_string(seq) + "}";
   message.payload_json = R"({"n":)" + std::to_string(seq) + "}";
   message.at_ms = kT0 + seq;
+  message.seq = seq;
   return message;
 }
 
@@ -639,12 +640,14 @@ TYPED_TEST(SagaStoreTest, AppendCommitsEventsSummaryAndOutboxTogether) {
   EXPECT_EQ(record->summary.updated_ms, batch.summary.updated_ms);
   EXPECT_EQ(this->OutboxCount("saga-1"), 3);
 
-  // A batch that cannot be written entirely (its outbox message id is
-  // taken) leaves no event and no summary change behind.
+  // A batch that cannot be written entirely (its outbox message is named
+  // after an earlier event, not one of its own) leaves no event and no
+  // summary change behind.
   AppendBatch clash = AdvanceBatch("saga-1", 4, 1, SagaStatus::kFailed);
   clash.outbox[0].message_id = "saga-1:2";
+  clash.outbox[0].seq = 2;
   EXPECT_EQ(this->store().Append(clash).code(),
-            absl::StatusCode::kAlreadyExists);
+            absl::StatusCode::kInvalidArgument);
   record = this->store().Load("saga-1");
   ASSERT_TRUE(record.ok()) << record.status();
   EXPECT_EQ(record->events.size(), 4u);

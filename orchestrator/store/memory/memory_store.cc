@@ -76,25 +76,12 @@ bool LeaseIsFree(const SagaSummary& summary) {
 
 }  // namespace
 
-absl::Status MemoryStore::CheckOutboxLocked(const AppendBatch& batch) const {
-  std::set<std::string> in_batch;
-  for (const core::OutboxMessage& message : batch.outbox) {
-    if (outbox_ids_.count(message.message_id) > 0 ||
-        !in_batch.insert(message.message_id).second) {
-      return absl::AlreadyExistsError("outbox message " + message.message_id +
-                                      " already exists");
-    }
-  }
-  return absl::OkStatus();
-}
-
 void MemoryStore::CommitLocked(SagaRecord& record, const AppendBatch& batch,
                                std::vector<core::Event> events) {
   for (core::Event& event : events) {
     record.events.push_back(std::move(event));
   }
   for (const core::OutboxMessage& message : batch.outbox) {
-    outbox_ids_.insert(message.message_id);
     outbox_.push_back(message);
   }
 }
@@ -125,9 +112,6 @@ absl::StatusOr<CreateResult> MemoryStore::Create(const AppendBatch& first) {
   }
   if (sagas_.count(saga_id) > 0) {
     return absl::AlreadyExistsError("saga " + saga_id + " already exists");
-  }
-  if (absl::Status status = CheckOutboxLocked(first); !status.ok()) {
-    return status;
   }
   SagaRecord& record = sagas_[saga_id];
   record.summary = first.summary;
@@ -164,9 +148,6 @@ absl::Status MemoryStore::Append(const AppendBatch& batch) {
                               std::to_string(record.summary.last_seq) +
                               ", the batch expected " +
                               std::to_string(batch.expected_last_seq));
-  }
-  if (absl::Status status = CheckOutboxLocked(batch); !status.ok()) {
-    return status;
   }
   record.summary.status = batch.summary.status;
   record.summary.current_step = batch.summary.current_step;

@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -53,9 +52,7 @@ class MemoryStore final : public SagaStore {
   std::vector<core::OutboxMessage> Outbox() const;
 
  private:
-  // REQUIRES: mu_ is held. AlreadyExists if a message id is taken.
-  absl::Status CheckOutboxLocked(const AppendBatch& batch) const;
-  // REQUIRES: mu_ is held; the batch passed CheckOutboxLocked.
+  // REQUIRES: mu_ is held.
   void CommitLocked(SagaRecord& record, const AppendBatch& batch,
                     std::vector<core::Event> events);
 
@@ -64,7 +61,6 @@ class MemoryStore final : public SagaStore {
   std::map<std::string, std::string> idempotency_keys_;  // key -> saga id
   std::map<std::pair<std::string, int>, std::string> definitions_;
   std::vector<core::OutboxMessage> outbox_;
-  std::set<std::string> outbox_ids_;
 };
 
 }  // namespace saga::store

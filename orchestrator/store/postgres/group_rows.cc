@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <vector>
 
 #include "orchestrator/core/events.h"
 #include "orchestrator/store/batch_checks.h"
@@ -208,29 +209,40 @@ void GroupRows::AddAppendedSaga(const AppendBatch& batch, size_t idx) {
 
 void GroupRows::AddHistory(const AppendBatch& batch, size_t idx) {
   const std::string& saga_id = BatchSagaId(batch);
+  std::vector<std::string> data;  // of batch.events, in order
+  data.reserve(batch.events.size());
   for (const core::Event& event : batch.events) {
+    data.push_back(core::EncodeEventData(event));
     Object(events_)
         .Str("saga_id", saga_id)
         .Int("seq", event.seq)
         .Str("type", core::EventTypeName(event.type))
         .Int("step", event.step)
         .Int("attempt", event.attempt)
-        .Raw("data", core::EncodeEventData(event))
+        .Raw("data", data.back())
         .Int("at_ms", event.at_ms)
         .Str("writer", batch.writer);
   }
   int64_t ord = 0;
   for (const core::OutboxMessage& message : batch.outbox) {
-    Object(outbox_)
-        .Str("owner", saga_id)
+    Object row(outbox_);
+    row.Str("owner", saga_id)
         .Int("idx", static_cast<int64_t>(idx))
         .Int("ord", ord++)
         .Str("message_id", message.message_id)
         .Str("saga_id", message.saga_id.empty() ? saga_id : message.saga_id)
         .Str("type", message.type)
         .Raw("header", message.header_json)
-        .Raw("payload", message.payload_json)
         .Int("at_ms", message.at_ms);
+    // A payload that is its event's data is not sent twice: the statement
+    // takes it from the event row (and PostgreSQL parses it once).
+    const int64_t at = message.seq - batch.expected_last_seq - 1;
+    if (at >= 0 && at < static_cast<int64_t>(data.size()) &&
+        data[at] == message.payload_json) {
+      row.Int("seq", message.seq);
+    } else {
+      row.Raw("payload", message.payload_json);
+    }
   }
 }
 

@@ -47,6 +47,7 @@ AppendBatch Batch() {
   batch.lease_ttl = std::chrono::milliseconds(15000);
   core::OutboxMessage message;
   message.message_id = "s-1:3";
+  message.seq = 3;
   message.type = "saga.step.failed";
   message.header_json = R"({"saga_id":"s-1","seq":3})";
   message.payload_json = R"({"error":"boom"})";
@@ -128,6 +129,27 @@ TEST(GroupRowsTest, CreateRowsCarryEveryColumnAndEmbedJson) {
       "saga_id": "s-2", "type": "saga.step.failed",
       "header": {"saga_id": "s-1", "seq": 3},
       "payload": {"error": "boom"}, "at_ms": 1700000000123})"));
+}
+
+// A message about an event of its batch whose payload is that event's data
+// names the event instead of carrying the text again; one whose payload
+// differs (above) or whose seq names no event of the batch carries it.
+TEST(GroupRowsTest, PayloadsEqualToTheirEventsDataAreSentAsItsSeq) {
+  AppendBatch batch = Batch();
+  batch.outbox[0].seq = 3;
+  batch.outbox[0].payload_json = core::EncodeEventData(batch.events[0]);
+  core::OutboxMessage elsewhere = batch.outbox[0];
+  elsewhere.message_id = "s-1:9";
+  elsewhere.seq = 9;
+  batch.outbox.push_back(elsewhere);
+  GroupRows rows;
+  rows.AddHistory(batch, 0);
+  const Json outbox = Json::parse(rows.TakeOutbox());
+  ASSERT_EQ(outbox.size(), 2u);
+  EXPECT_EQ(outbox[0]["seq"], 3);
+  EXPECT_FALSE(outbox[0].contains("payload"));
+  EXPECT_FALSE(outbox[1].contains("seq"));
+  EXPECT_EQ(outbox[1]["payload"], Json::parse(batch.outbox[0].payload_json));
 }
 
 // The fence is the expected seq and the writer (the lease holder).

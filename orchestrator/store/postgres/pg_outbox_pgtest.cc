@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "orchestrator/pg/migrator.h"
+#include "orchestrator/store/batch_checks.h"
 #include "orchestrator/store/postgres/pg_outbox.h"
 #include "orchestrator/store/postgres/pg_store.h"
 #include "tests/support/test_support.h"
@@ -62,6 +63,7 @@ AppendBatch CreateBatch(const std::string& saga_id) {
   batch.lease_ttl = std::chrono::minutes(10);
   core::OutboxMessage message;
   message.message_id = saga_id + ":1";
+  message.seq = 1;
   message.saga_id = saga_id;
   message.type = "saga.started";
   message.header_json =
@@ -91,6 +93,7 @@ AppendBatch NextBatch(const std::string& saga_id, int64_t last_seq) {
   batch.lease_ttl = std::chrono::minutes(10);
   core::OutboxMessage message;
   message.message_id = saga_id + ":" + std::to_string(event.seq);
+  message.seq = event.seq;
   message.saga_id = saga_id;
   message.type = "saga.step";
   message.header_json = "{}";
@@ -315,6 +318,38 @@ TEST_F(PgOutboxTest, ATailingReaderMatchesTheTableUnderConcurrentWrites) {
   EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), seen.size())
       << "a message was streamed twice";
   EXPECT_EQ(seen, TableOrder());
+}
+
+// A message whose payload is its event's data is stored from the event row
+// (group_rows sends its seq instead of the text); either way the stream
+// hands out the payload the batch carried.
+TEST_F(PgOutboxTest,
+       PayloadsReadBackAsWrittenWhetherOrNotTheyAreTheEventsData) {
+  absl::StatusOr<std::unique_ptr<PgStore>> store = PgStore::Open(db_->dsn(), 2);
+  ASSERT_TRUE(store.ok()) << store.status();
+  AppendBatch first = CreateBatch("saga-a");
+  first.outbox[0].payload_json = core::EncodeEventData(first.events[0]);
+  ASSERT_TRUE((*store)->Create(first).ok());
+  AppendBatch next = NextBatch("saga-a", 1);
+  next.outbox[0].payload_json = R"({"not":"the event's data"})";
+  ASSERT_TRUE((*store)->Append(next).ok());
+
+  std::vector<std::string> payloads;
+  absl::StatusOr<StreamPage> page;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        page = log_->Read({}, 10);
+        return page.ok() && page->entries.size() == 2;
+      },
+      kWait));
+  for (const auto& entry : page->entries) {
+    payloads.push_back(entry.message.payload_json);
+  }
+  ASSERT_EQ(payloads.size(), 2u);
+  EXPECT_TRUE(JsonEqual(payloads[0], first.outbox[0].payload_json))
+      << payloads[0];
+  EXPECT_TRUE(JsonEqual(payloads[1], next.outbox[0].payload_json))
+      << payloads[1];
 }
 
 TEST_F(PgOutboxTest, AnUnknownPositionIsOutOfRange) {

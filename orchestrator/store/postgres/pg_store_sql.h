@@ -22,7 +22,8 @@ namespace saga::store::pg_sql {
 // group of any size: $1 has a row per batch (its saga row, keyed by `idx`,
 // the batch's position in the group), $2 the events {saga_id, seq, type,
 // step, attempt, data, at_ms, writer} and $3 the outbox messages {owner (the
-// batch's saga), idx, ord, message_id, saga_id, type, header, payload, at_ms}.
+// batch's saga), idx, ord, message_id, saga_id, type, header, at_ms, and
+// either payload or the seq of the batch's event whose data is the payload}.
 // A group never holds two batches of one saga (see PgStore::Append). Events and
 // messages are inserted only for batches whose saga row was written (created,
 // or fenced-updated), so a refused batch leaves no trace and raises no error:
@@ -37,15 +38,18 @@ namespace saga::store::pg_sql {
   "  AS e(saga_id text, seq bigint, type text, step int, attempt int,"      \
   "   data jsonb, at_ms bigint, writer text)"                               \
   " JOIN " written                                                          \
-  " w ON w.saga_id = e.saga_id), "                                          \
+  " w ON w.saga_id = e.saga_id"                                             \
+  " RETURNING saga_id, seq, data), "                                        \
   "new_outbox AS ("                                                         \
   " INSERT INTO outbox (message_id, saga_id, type, header, payload, at_ms)" \
-  " SELECT o.message_id, o.saga_id, o.type, o.header, o.payload, o.at_ms"   \
+  " SELECT o.message_id, o.saga_id, o.type, o.header,"                      \
+  "  COALESCE(o.payload, n.data), o.at_ms"                                  \
   " FROM jsonb_to_recordset($3::jsonb)"                                     \
   "  AS o(owner text, idx int, ord int, message_id text, saga_id text,"     \
-  "   type text, header jsonb, payload jsonb, at_ms bigint)"                \
+  "   type text, header jsonb, payload jsonb, seq bigint, at_ms bigint)"    \
   " JOIN " written                                                          \
   " w ON w.saga_id = o.owner"                                               \
+  " LEFT JOIN new_events n ON n.saga_id = o.owner AND n.seq = o.seq"        \
   " ORDER BY o.idx, o.ord) "
 
 #define SAGA_MS_TO_TIMESTAMP(ms) \
@@ -83,7 +87,8 @@ inline constexpr char kCreateGroupSql[] =
     "  " SAGA_LEASE_UNTIL("lease_ttl_ms") ", parent_id, parent_step,"
     "  business_key, rerun_of"
     " FROM b ORDER BY idx"
-    " ON CONFLICT (idempotency_key) DO NOTHING"
+    " ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL"
+    " DO NOTHING"
     " RETURNING saga_id), " SAGA_INSERT_GROUP_ROWS("written")
     "SELECT b.idx, w.saga_id IS NOT NULL"
     " FROM b LEFT JOIN written w ON w.saga_id = b.saga_id ORDER BY b.idx";
