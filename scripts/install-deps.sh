@@ -26,6 +26,8 @@ PACKAGES=(
   zlib1g-dev
   # Metrics: Prometheus client with its HTTP endpoint (pull).
   prometheus-cpp-dev
+  # saga-orchestrator's allocator (tcmalloc_minimal; SAGA_TCMALLOC).
+  libgoogle-perftools-dev
   # Tests. grpc-proto: the standard health and reflection protos the
   # integration tests' generic gRPC client is generated from.
   libgtest-dev libgmock-dev grpc-proto
