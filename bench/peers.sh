@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs the peer saga benchmark of bench/peers/ (DBOS Transact and Restate
 # running the booking saga, see bench/peers/README.md) from a copy in DIR and
-# prints Markdown rows for the table of bench/run.sh, with our best rate as a
-# ratio to the fastest peer. Called by bench/run.sh when PEERS=1.
+# prints Markdown rows for the table of bench/run.sh, with our rate at each
+# concurrency as a ratio to the fastest peer at the same concurrency. Called by
+# bench/run.sh when PEERS=1.
 #
-#   bench/peers.sh DIR DURATION "CONCURRENCIES" OUR_BEST_SAGAS_PER_S
+#   bench/peers.sh DIR DURATION "CONCURRENCIES" "C=OUR_SAGAS_PER_S .."
 #
 # Needs node + npm (npm ci fetches the versions pinned in
 # bench/peers/package-lock.json; node_modules stays in DIR, never in the

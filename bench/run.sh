@@ -28,7 +28,9 @@
 #   RESTART_N=100000 SETTLE_S=11 (wait for lazily published pg_stat counters)
 #   ORCH_FLAGS="..." (extra saga-orchestrator flags) BUILD_DIR=build
 #   SKIP_BUILD=1 KEEP=1 (keep the run directory: logs, PostgreSQL data)
-#   PEERS=1 PEER_DURATION=10 PEER_CONCURRENCY="1 16 64" (needs npm and root)
+#   PEERS=1 PEER_DURATION=$DURATION PEER_CONCURRENCY=$CONCURRENCY (needs npm
+#   and root; our rate at each concurrency is printed as a ratio to the
+#   fastest peer at the same one)
 #   PHASES="sweep parallel pgbench park restart" (a subset runs only those;
 #   parallel: bench_parallel, a 3-way parallel group, at each concurrency)
 #   PERF_C=256: record the orchestrator and this run's PostgreSQL with perf
@@ -58,7 +60,7 @@ SETTLE_S=${SETTLE_S:-11}
 ORCH_FLAGS=${ORCH_FLAGS:-}
 PEERS=${PEERS:-0}
 PEER_DURATION=${PEER_DURATION:-$DURATION}
-PEER_CONCURRENCY=${PEER_CONCURRENCY:-1 16 64}
+PEER_CONCURRENCY=${PEER_CONCURRENCY:-$CONCURRENCY}
 PERF_C=${PERF_C:-}
 PHASES=${PHASES:-sweep parallel pgbench park restart}
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -498,8 +500,10 @@ stop_pid "$PARTICIPANT_PID"
 # --- peers ------------------------------------------------------------------
 if [[ $PEERS == 1 ]]; then
   "$ROOT/scripts/pg.sh" stop "$RUN_DIR/pg" >/dev/null
+  ours=
+  for c in $CONCURRENCY; do ours+="$c=${SWEEP[$c]%% *} "; done
   "$ROOT/bench/peers.sh" "$RUN_DIR/peers" "$PEER_DURATION" "$PEER_CONCURRENCY" \
-    "$BEST_RATE" >>"$RUN_DIR/table.md" || die "the peers' benchmark failed"
+    "$ours" >>"$RUN_DIR/table.md" || die "the peers' benchmark failed"
 fi
 
 cat "$RUN_DIR/table.md"
