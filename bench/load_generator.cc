@@ -1,9 +1,11 @@
 // saga-bench-load: drives saga-orchestrator over its public gRPC API.
 //
-//   closed  C sagas in flight: each worker calls StartSaga, then AwaitSaga
-//           until the saga ends, then starts the next. Sagas that end inside
-//           the measured window (after --warmup, for --duration) count; their
-//           end-to-end latency is StartSaga sent -> AwaitSaga answered. After
+//   closed  C sagas in flight: each worker calls StartSaga with
+//           await_timeout_ms, which answers once the saga ends, then starts
+//           the next (--await separate: StartSaga, then AwaitSaga). Sagas
+//           that end inside the measured window (after --warmup, for
+//           --duration) count; their end-to-end latency is StartSaga sent ->
+//           the saga's end answered. After
 //           the window no saga is started and those in flight are awaited, so
 //           the system is idle when the command returns.
 //   start   starts --count sagas (C requests in flight) and returns once each
@@ -49,6 +51,7 @@ struct Options {
   int64_t count = 1000;
   int channels = 2;
   int64_t await_timeout_ms = 120000;
+  std::string await = "in-start";
 };
 
 // What every worker shares: the stubs, the clock window and the tallies.
@@ -201,6 +204,10 @@ class Worker {
     }
     start_request_.set_saga_type(run_->options().saga_type);
     start_request_.set_input_json(run_->options().input_json);
+    if (run_->options().mode == "closed" &&
+        run_->options().await == "in-start") {
+      start_request_.set_await_timeout_ms(run_->options().await_timeout_ms);
+    }
     run_->Stub(index_).async()->StartSaga(
         context_.get(), &start_request_, &start_response_,
         [this](grpc::Status status) { OnStarted(status); });
@@ -216,6 +223,13 @@ class Worker {
     if (run_->options().mode == "start") {
       run_->Ended(started_, Clock::now());
       Next();
+      return;
+    }
+    if (start_request_.await_timeout_ms() > 0) {
+      await_request_.set_saga_id(start_response_.saga_id());
+      *await_response_.mutable_saga() = start_response_.saga();
+      await_response_.set_reached(start_response_.reached());
+      OnAwaited(grpc::Status::OK);
       return;
     }
     context_ = std::make_unique<grpc::ClientContext>();
@@ -296,6 +310,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--await-timeout-ms", options.await_timeout_ms)
+      ->capture_default_str();
+  app.add_option("--await", options.await,
+                 "closed mode: wait for the end in StartSaga (in-start) or "
+                 "with AwaitSaga (separate)")
+      ->check(CLI::IsMember({"in-start", "separate"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 

@@ -26,7 +26,9 @@
 # Knobs (environment): DURATION=10 WARMUP=2 CONCURRENCY="1 16 64 256"
 #   PGBENCH_CLIENTS=64 PGBENCH_SECONDS=$DURATION PARK_N=20000
 #   RESTART_N=100000 SETTLE_S=11 (wait for lazily published pg_stat counters)
-#   ORCH_FLAGS="..." (extra saga-orchestrator flags) BUILD_DIR=build
+#   ORCH_FLAGS="..." (extra saga-orchestrator flags) LOAD_FLAGS="..." (extra
+#   saga-bench-load flags in the sweep, e.g. --await separate: StartSaga,
+#   then AwaitSaga, instead of one StartSaga that waits) BUILD_DIR=build
 #   SKIP_BUILD=1 KEEP=1 (keep the run directory: logs, PostgreSQL data)
 #   PEERS=1 PEER_DURATION=$DURATION PEER_CONCURRENCY=$CONCURRENCY (needs npm
 #   and root; our rate at each concurrency is printed as a ratio to the
@@ -58,6 +60,7 @@ PARK_N=${PARK_N:-20000}
 RESTART_N=${RESTART_N:-100000}
 SETTLE_S=${SETTLE_S:-11}
 ORCH_FLAGS=${ORCH_FLAGS:-}
+LOAD_FLAGS=${LOAD_FLAGS:-}
 PEERS=${PEERS:-0}
 PEER_DURATION=${PEER_DURATION:-$DURATION}
 PEER_CONCURRENCY=${PEER_CONCURRENCY:-$CONCURRENCY}
@@ -292,7 +295,8 @@ phase_sweep() {
     log "sweep: concurrency $c, ${WARMUP}s warm-up + ${DURATION}s"
     perf_start "$c"
     cpu0=$(cpu_ticks)
-    line=$(load --mode closed -c "$c" --warmup "$WARMUP" --duration "$DURATION") ||
+    # shellcheck disable=SC2086  # LOAD_FLAGS is a list of flags
+    line=$(load --mode closed -c "$c" --warmup "$WARMUP" --duration "$DURATION" $LOAD_FLAGS) ||
       die "load generator failed at concurrency $c: $line"
     cpu1=$(cpu_ticks)
     perf_report "$c"

@@ -145,7 +145,8 @@ void OrchestratorService::AnswerKeyHolder(
     const grpc::CallbackServerContext& context,
     grpc::ServerUnaryReactor* reactor, grpc::ByteBuffer* reply,
     const Caller& caller, const std::string& key, const std::string& holder_id,
-    const absl::StatusOr<v1::StartSagaResponse>& own) {
+    const absl::StatusOr<v1::StartSagaResponse>& own,
+    int64_t await_timeout_ms) {
   auto record = store_->Load(holder_id);
   if (!record.ok()) {
     // Whatever went wrong, the store's words about that saga stay here.
@@ -167,8 +168,34 @@ void OrchestratorService::AnswerKeyHolder(
     reactor->Finish(ToGrpcStatus(own.status()));
     return;
   }
-  *reply = EncodeStartSagaResponse(*own);
-  reactor->Finish(grpc::Status::OK);
+  FinishStart(reactor, reply, *own, await_timeout_ms);
+}
+
+void OrchestratorService::FinishStart(grpc::ServerUnaryReactor* reactor,
+                                      grpc::ByteBuffer* reply,
+                                      v1::StartSagaResponse response,
+                                      int64_t await_timeout_ms) {
+  if (await_timeout_ms <= 0) {
+    *reply = EncodeStartSagaResponse(response);
+    reactor->Finish(grpc::Status::OK);
+    return;
+  }
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(
+                            std::min(await_timeout_ms, options_.max_await_ms));
+  const std::string saga_id = response.saga_id();
+  awaiter_->Await(saga_id, "", deadline,
+                  [reactor, reply, response = std::move(response)](
+                      absl::StatusOr<engine::AwaitedSaga> awaited) mutable {
+                    // The saga is recorded whatever the wait came to: answering
+                    // an error would invite a retry that starts it again.
+                    if (awaited.ok()) {
+                      *response.mutable_saga() = ToProto(awaited->saga);
+                      response.set_reached(awaited->reached);
+                    }
+                    *reply = EncodeStartSagaResponse(response);
+                    reactor->Finish(grpc::Status::OK);
+                  });
 }
 
 grpc::ServerUnaryReactor* OrchestratorService::StartSaga(
@@ -181,14 +208,15 @@ grpc::ServerUnaryReactor* OrchestratorService::StartSaga(
   // The input itself is checked against its definition by the engine.
   absl::Status valid = request.status();
   if (valid.ok()) {
-    valid =
-        FirstError({CheckText("saga_type", request->saga_type(), kMaxNameLength,
-                              /*required=*/true),
-                    CheckText("idempotency_key", request->idempotency_key(),
-                              kMaxNameLength),
-                    CheckText("business_key", request->business_key(),
-                              core::kMaxBusinessKeyBytes),
-                    CheckStartAt(request->start_at_unix_ms(), NowMs())});
+    valid = FirstError(
+        {CheckText("saga_type", request->saga_type(), kMaxNameLength,
+                   /*required=*/true),
+         CheckText("idempotency_key", request->idempotency_key(),
+                   kMaxNameLength),
+         CheckText("business_key", request->business_key(),
+                   core::kMaxBusinessKeyBytes),
+         CheckStartAt(request->start_at_unix_ms(), NowMs()),
+         CheckNotNegative("await_timeout_ms", request->await_timeout_ms())});
   }
   if (!valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
@@ -201,7 +229,8 @@ grpc::ServerUnaryReactor* OrchestratorService::StartSaga(
       IncomingTrace(*context), caller->name, request->start_at_unix_ms(),
       labels,
       [this, context, reactor, reply, caller = *caller,
-       key = request->idempotency_key()](
+       key = request->idempotency_key(),
+       await_timeout_ms = request->await_timeout_ms()](
           absl::StatusOr<store::CreateResult> result) {
         absl::StatusOr<v1::StartSagaResponse> own;
         std::optional<std::string> holder;
@@ -217,15 +246,19 @@ grpc::ServerUnaryReactor* OrchestratorService::StartSaga(
         }
         // Operators see every saga.
         if (!holder || caller.role == security::Role::kOperator) {
-          if (own.ok()) *reply = EncodeStartSagaResponse(*own);
-          reactor->Finish(ToGrpcStatus(own.status()));
+          if (own.ok()) {
+            FinishStart(reactor, reply, *std::move(own), await_timeout_ms);
+          } else {
+            reactor->Finish(ToGrpcStatus(own.status()));
+          }
           return;
         }
         // The key was used before: by this submitter, or by another caller
         // whose saga (its id included) this one must not learn of.
         reads_->Post([this, context, reactor, reply, caller, key,
-                      holder = *holder, own] {
-          AnswerKeyHolder(*context, reactor, reply, caller, key, holder, own);
+                      holder = *holder, own, await_timeout_ms] {
+          AnswerKeyHolder(*context, reactor, reply, caller, key, holder, own,
+                          await_timeout_ms);
         });
       });
   return reactor;

@@ -177,7 +177,14 @@ class OrchestratorService final
                        grpc::ServerUnaryReactor* reactor,
                        grpc::ByteBuffer* reply, const Caller& caller,
                        const std::string& key, const std::string& holder_id,
-                       const absl::StatusOr<v1::StartSagaResponse>& own);
+                       const absl::StatusOr<v1::StartSagaResponse>& own,
+                       int64_t await_timeout_ms);
+
+  // StartSaga's reply once the saga is recorded (or replayed) and the
+  // caller may learn of it: at once, or with `await_timeout_ms` after
+  // waiting for it to end.
+  void FinishStart(grpc::ServerUnaryReactor* reactor, grpc::ByteBuffer* reply,
+                   v1::StartSagaResponse response, int64_t await_timeout_ms);
 
   // Runs an operator repair and answers with the saga as it then is.
   void Repair(grpc::CallbackServerContext* context,

@@ -157,6 +157,57 @@ TEST(OrchestratorServiceTest, AwaitsAStepThenTheEnd) {
   EXPECT_EQ(end.response.saga().status(), v1::SAGA_STATUS_COMPLETED);
 }
 
+// StartSaga with await_timeout_ms: one call that records the saga and
+// answers with its end; a wait that runs out answers OK with the saga as it
+// stands, and a replay of the key waits for the same saga.
+TEST(OrchestratorServiceTest, StartSagaCanWaitForTheEnd) {
+  ServiceHarness harness;
+  v1::StartSagaRequest request;
+  request.set_saga_type(kBooking);
+  request.set_input_json(kBookingInput);
+  request.set_await_timeout_ms(30000);
+  v1::StartSagaResponse ended;
+  ASSERT_TRUE(harness.Stub().StartSaga(Context().get(), request, &ended).ok());
+  EXPECT_TRUE(ended.created());
+  EXPECT_TRUE(ended.reached());
+  EXPECT_EQ(ended.saga().saga_id(), ended.saga_id());
+  EXPECT_EQ(ended.saga().status(), v1::SAGA_STATUS_COMPLETED);
+
+  harness.participant().Block("send_notification");
+  request.set_idempotency_key("key-wait");
+  request.set_await_timeout_ms(50);
+  v1::StartSagaResponse short_wait;
+  ASSERT_TRUE(
+      harness.Stub().StartSaga(Context().get(), request, &short_wait).ok());
+  EXPECT_TRUE(short_wait.created());
+  EXPECT_FALSE(short_wait.reached());
+  EXPECT_EQ(short_wait.saga().status(), v1::SAGA_STATUS_RUNNING);
+
+  harness.participant().Unblock();
+  request.set_await_timeout_ms(30000);
+  v1::StartSagaResponse replayed;
+  ASSERT_TRUE(
+      harness.Stub().StartSaga(Context().get(), request, &replayed).ok());
+  EXPECT_FALSE(replayed.created());
+  EXPECT_EQ(replayed.saga_id(), short_wait.saga_id());
+  EXPECT_TRUE(replayed.reached());
+  EXPECT_EQ(replayed.saga().status(), v1::SAGA_STATUS_COMPLETED);
+
+  // Without a wait the answer carries no saga, as before.
+  request.clear_idempotency_key();
+  request.set_await_timeout_ms(0);
+  v1::StartSagaResponse at_once;
+  ASSERT_TRUE(
+      harness.Stub().StartSaga(Context().get(), request, &at_once).ok());
+  EXPECT_FALSE(at_once.has_saga());
+
+  request.set_await_timeout_ms(-1);
+  v1::StartSagaResponse refused;
+  EXPECT_EQ(
+      harness.Stub().StartSaga(Context().get(), request, &refused).error_code(),
+      StatusCode::INVALID_ARGUMENT);
+}
+
 TEST(OrchestratorServiceTest, AwaitsASagaAnotherInstanceDrives) {
   ServiceHarness harness;
   std::unique_ptr<engine::Engine> other = harness.OtherInstance("other");
