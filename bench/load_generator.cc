@@ -227,8 +227,7 @@ class Worker {
     }
     if (start_request_.await_timeout_ms() > 0) {
       await_request_.set_saga_id(start_response_.saga_id());
-      *await_response_.mutable_saga() = start_response_.saga();
-      await_response_.set_reached(start_response_.reached());
+      await_response_ = start_response_.awaited();
       OnAwaited(grpc::Status::OK);
       return;
     }

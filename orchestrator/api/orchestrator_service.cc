@@ -190,8 +190,9 @@ void OrchestratorService::FinishStart(grpc::ServerUnaryReactor* reactor,
                     // The saga is recorded whatever the wait came to: answering
                     // an error would invite a retry that starts it again.
                     if (awaited.ok()) {
-                      *response.mutable_saga() = ToProto(awaited->saga);
-                      response.set_reached(awaited->reached);
+                      *response.mutable_awaited()->mutable_saga() =
+                          ToProto(awaited->saga);
+                      response.mutable_awaited()->set_reached(awaited->reached);
                     }
                     *reply = EncodeStartSagaResponse(response);
                     reactor->Finish(grpc::Status::OK);

@@ -169,9 +169,9 @@ TEST(OrchestratorServiceTest, StartSagaCanWaitForTheEnd) {
   v1::StartSagaResponse ended;
   ASSERT_TRUE(harness.Stub().StartSaga(Context().get(), request, &ended).ok());
   EXPECT_TRUE(ended.created());
-  EXPECT_TRUE(ended.reached());
-  EXPECT_EQ(ended.saga().saga_id(), ended.saga_id());
-  EXPECT_EQ(ended.saga().status(), v1::SAGA_STATUS_COMPLETED);
+  EXPECT_TRUE(ended.awaited().reached());
+  EXPECT_EQ(ended.awaited().saga().saga_id(), ended.saga_id());
+  EXPECT_EQ(ended.awaited().saga().status(), v1::SAGA_STATUS_COMPLETED);
 
   harness.participant().Block("send_notification");
   request.set_idempotency_key("key-wait");
@@ -180,8 +180,8 @@ TEST(OrchestratorServiceTest, StartSagaCanWaitForTheEnd) {
   ASSERT_TRUE(
       harness.Stub().StartSaga(Context().get(), request, &short_wait).ok());
   EXPECT_TRUE(short_wait.created());
-  EXPECT_FALSE(short_wait.reached());
-  EXPECT_EQ(short_wait.saga().status(), v1::SAGA_STATUS_RUNNING);
+  EXPECT_FALSE(short_wait.awaited().reached());
+  EXPECT_EQ(short_wait.awaited().saga().status(), v1::SAGA_STATUS_RUNNING);
 
   harness.participant().Unblock();
   request.set_await_timeout_ms(30000);
@@ -190,8 +190,8 @@ TEST(OrchestratorServiceTest, StartSagaCanWaitForTheEnd) {
       harness.Stub().StartSaga(Context().get(), request, &replayed).ok());
   EXPECT_FALSE(replayed.created());
   EXPECT_EQ(replayed.saga_id(), short_wait.saga_id());
-  EXPECT_TRUE(replayed.reached());
-  EXPECT_EQ(replayed.saga().status(), v1::SAGA_STATUS_COMPLETED);
+  EXPECT_TRUE(replayed.awaited().reached());
+  EXPECT_EQ(replayed.awaited().saga().status(), v1::SAGA_STATUS_COMPLETED);
 
   // Without a wait the answer carries no saga, as before.
   request.clear_idempotency_key();
@@ -199,7 +199,7 @@ TEST(OrchestratorServiceTest, StartSagaCanWaitForTheEnd) {
   v1::StartSagaResponse at_once;
   ASSERT_TRUE(
       harness.Stub().StartSaga(Context().get(), request, &at_once).ok());
-  EXPECT_FALSE(at_once.has_saga());
+  EXPECT_FALSE(at_once.has_awaited());
 
   request.set_await_timeout_ms(-1);
   v1::StartSagaResponse refused;
