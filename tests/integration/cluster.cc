@@ -459,6 +459,10 @@ std::string TestCluster::StartSaga(const std::string& saga_type,
                                    const std::string& idempotency_key) {
   grpc::ClientContext context;
   Prepare(context, kRpcTimeout);
+  // As the reads below: a channel whose first connection attempt raced the
+  // server's start is in backoff, and a fail-fast call would fail at once
+  // (seen once over TLS under load). Waiting sends nothing twice.
+  context.set_wait_for_ready(true);
   saga::v1::StartSagaRequest request;
   request.set_saga_type(saga_type);
   request.set_input_json(input_json);
