@@ -61,17 +61,21 @@ absl::Status CheckBatch(const AppendBatch& batch, bool creating) {
         std::to_string(batch.summary.last_seq) + " but the batch ends at seq " +
         std::to_string(seq));
   }
+  int64_t previous_seq = batch.expected_last_seq;
   for (const core::OutboxMessage& message : batch.outbox) {
-    // Named after its event, a message's id is unique as the event's
-    // (saga id, seq) is: no store needs to look ids up.
-    if (message.seq <= batch.expected_last_seq || message.seq > seq ||
+    // Named after its event, at most one per event, a message's id is
+    // unique as the event's (saga id, seq) is: no store needs to look ids
+    // up.
+    if (message.seq <= previous_seq || message.seq > seq ||
         message.message_id != saga_id + ":" + std::to_string(message.seq)) {
       return absl::InvalidArgumentError(
           "batch for saga " + saga_id + ": outbox message '" +
           message.message_id + "' (seq " + std::to_string(message.seq) +
-          ") is not about an event of the batch: its seq must be one of "
-          "them and its id '<saga id>:<seq>'");
+          ") is not about an event of the batch after the one before it: "
+          "its seq must be one of theirs, in order, once, and its id "
+          "'<saga id>:<seq>'");
     }
+    previous_seq = message.seq;
     if (!IsJson(message.header_json) || !IsJson(message.payload_json)) {
       return absl::InvalidArgumentError("batch for saga " + saga_id +
                                         ": outbox message " +

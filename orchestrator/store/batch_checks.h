@@ -19,7 +19,8 @@ const std::string& BatchSagaId(const AppendBatch& batch);
 // saga_id and summary.saga_id when both are set), events numbered
 // expected_last_seq + 1, + 2, ..., summary.last_seq equal to the last of
 // them (or to expected_last_seq when there are none), outbox messages each
-// about an event of the batch (seq one of theirs, id "<saga id>:<seq>") with
+// about an event of the batch (seq one of theirs, in increasing order, so at
+// most one per event; id "<saga id>:<seq>") with
 // a JSON header and payload, a writer and a positive lease_ttl. For
 // Create (`creating`) also expected_last_seq 0, at least one event, a saga
 // type and a JSON input.

@@ -648,6 +648,11 @@ TYPED_TEST(SagaStoreTest, AppendCommitsEventsSummaryAndOutboxTogether) {
   clash.outbox[0].seq = 2;
   EXPECT_EQ(this->store().Append(clash).code(),
             absl::StatusCode::kInvalidArgument);
+  // Nor two messages about one event (they would share an id).
+  AppendBatch twice = AdvanceBatch("saga-1", 4, 1, SagaStatus::kFailed);
+  twice.outbox.push_back(twice.outbox[0]);
+  EXPECT_EQ(this->store().Append(twice).code(),
+            absl::StatusCode::kInvalidArgument);
   record = this->store().Load("saga-1");
   ASSERT_TRUE(record.ok()) << record.status();
   EXPECT_EQ(record->events.size(), 4u);
