@@ -65,6 +65,8 @@ struct StepState {
   // one (attempts and compensation_attempts count this round only).
   int earlier_attempts = 0;
   int earlier_compensation_attempts = 0;
+
+  bool operator==(const StepState&) const = default;
 };
 
 // A step with something pending: a call in flight, an accepted call that
@@ -91,6 +93,8 @@ struct ActiveStep {
   // A wait or delay step that waits (kWaiting) until this time: its
   // timeout or its delay; 0: no bound (a wait without timeout).
   int64_t wait_due_ms = 0;
+
+  bool operator==(const ActiveStep&) const = default;
 };
 
 // A signal sent to the saga (SignalReceived), kept until a wait step for
@@ -101,6 +105,8 @@ struct ReceivedSignal {
   std::string payload_json;
   int64_t received_ms = 0;
   int consumed_by = -1;  // the wait step whose output it became; -1: none yet
+
+  bool operator==(const ReceivedSignal&) const = default;
 };
 
 struct SagaState {
@@ -150,6 +156,8 @@ struct SagaState {
   // turns into the failure if a compensation gives up; an operator repair
   // that finishes the rollback reports this again.
   std::string rollback_reason;
+
+  bool operator==(const SagaState&) const = default;
 };
 
 // Operator actions recorded in OperatorAction events.

@@ -12,6 +12,7 @@
 #include "orchestrator/core/decider.h"
 #include "orchestrator/core/history_file.h"
 #include "orchestrator/core/replay.h"
+#include "orchestrator/core/snapshot.h"
 #include "orchestrator/core/state.h"
 
 namespace saga::core {
@@ -63,6 +64,29 @@ TEST(GoldenReplayTest, EveryGoldenHistoryReplaysToItsRecordedEnd) {
     EXPECT_EQ(report.matched, h.events.size());
     EXPECT_EQ(SagaStatusName(report.state.status), h.saga.status);
     EXPECT_TRUE(IsTerminal(report.state.status));
+  }
+}
+
+// A snapshot taken after any event resumes to the state the whole fold
+// reaches: the claim that lets a restart read one row per saga.
+TEST(GoldenReplayTest, ASnapshotAfterAnyEventResumesToTheSameState) {
+  for (const std::string& name : GoldenFiles()) {
+    SCOPED_TRACE(name);
+    const History h = LoadGolden(name);
+    const SagaState whole = Fold(h.definition, h.saga.saga_id, h.events);
+    SagaState prefix = NewSagaState(h.definition, h.saga.saga_id);
+    for (size_t k = 0; k < h.events.size(); ++k) {
+      Apply(h.definition, prefix, h.events[k]);
+      absl::StatusOr<SagaState> resumed =
+          DecodeSnapshot(h.definition, h.saga.saga_id, EncodeSnapshot(prefix));
+      ASSERT_TRUE(resumed.ok())
+          << "after event " << k + 1 << ": " << resumed.status();
+      ASSERT_EQ(*resumed, prefix) << "after event " << k + 1;
+      for (size_t rest = k + 1; rest < h.events.size(); ++rest) {
+        Apply(h.definition, *resumed, h.events[rest]);
+      }
+      ASSERT_EQ(*resumed, whole) << "resumed after event " << k + 1;
+    }
   }
 }
 
