@@ -406,14 +406,19 @@ phase_restart() {
   clones=$((RESTART_N > parked ? RESTART_N - parked : 1))
   template=$(sql orchestrator "SELECT saga_id FROM sagas WHERE saga_type = 'bench_parked' LIMIT 1")
   # Clones of a parked saga whose backoff is already due: at the restart
-  # each one calls its participant again at once.
+  # each one calls its participant again at once. The template rests on its
+  # RetryScheduled, so its snapshot is at its last event; the clones' is due
+  # when that event was recorded, as their copies of it are.
   sql orchestrator "
     CREATE TEMP TABLE clone_ids AS
       SELECT md5('clone' || g)::uuid::text AS saga_id FROM generate_series(1, $clones) g;
     INSERT INTO sagas (saga_id, saga_type, definition_version, status,
-        current_step, error, input, last_seq, created_at, updated_at, current_attempt)
+        current_step, error, input, last_seq, created_at, updated_at, current_attempt,
+        snapshot, snapshot_seq)
       SELECT c.saga_id, t.saga_type, t.definition_version, t.status, t.current_step,
-        t.error, t.input, t.last_seq, t.created_at, t.updated_at, t.current_attempt
+        t.error, t.input, t.last_seq, t.created_at, t.updated_at, t.current_attempt,
+        jsonb_set(t.snapshot::jsonb, '{active,0,retry_due_ms}',
+          t.snapshot::jsonb->'updated_ms')::text, t.snapshot_seq
       FROM clone_ids c, sagas t WHERE t.saga_id = '$template';
     INSERT INTO saga_events (saga_id, seq, type, step, attempt, data, at_ms, recorded_at)
       SELECT c.saga_id, e.seq, e.type, e.step, e.attempt,

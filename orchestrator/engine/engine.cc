@@ -21,6 +21,7 @@
 #include "orchestrator/core/business_key.h"
 #include "orchestrator/core/input.h"
 #include "orchestrator/core/outbox.h"
+#include "orchestrator/core/snapshot.h"
 #include "orchestrator/engine/crash_points.h"
 #include "orchestrator/engine/engine_internal.h"
 #include "orchestrator/engine/lease_keeper.h"
@@ -740,6 +741,7 @@ store::AppendBatch Engine::MakeBatch(
   batch.events = events;
   batch.summary = SummaryOf(definition, next);
   batch.outbox = core::OutboxMessagesFor(definition, next.saga_id, events);
+  if (core::SagaRests(next)) batch.snapshot = core::EncodeSnapshot(next);
   batch.writer = options_.leases.instance_id;
   batch.lease_ttl = options_.leases.ttl;
   return batch;

@@ -364,6 +364,12 @@ class Engine {
   // On a database thread (or before Start).
   void AdoptClaimed(std::vector<store::SagaRecord> records,
                     uint64_t generation);
+  // A claimed record's state: its snapshot with the events after it, or
+  // its whole history folded. InvalidArgument for a snapshot this build
+  // cannot read (see core/snapshot.h), logged: the caller then reads the
+  // whole history.
+  absl::StatusOr<core::SagaState> ClaimedState(
+      const core::SagaDefinition& definition, const store::SagaRecord& record);
   void TakeOver(const std::string& saga_id,
                 std::function<void(absl::Status)> then);
   // Whether the saga's lease is surely still this instance's (see
@@ -379,12 +385,12 @@ class Engine {
   // record); if another instance holds it, it is let go.
   void ConfirmLease(const std::string& saga_id);
   // A claim just proved this instance holds the lease of a saga it drives
-  // (`generation` was read before the claim, `events` is what it returned).
-  // If another instance wrote to the saga meanwhile, resumes it from that
-  // history. Returns true when nothing more is to be done for the saga now
-  // (it resumed, or a commit under way decides).
+  // (`generation` was read before the claim, `recorded` is the state it
+  // returned). If another instance wrote to the saga meanwhile, resumes it
+  // from that state. Returns true when nothing more is to be done for the
+  // saga now (it resumed, or a commit under way decides).
   bool Reclaimed(const std::string& saga_id, Runtime& runtime,
-                 uint64_t generation, const std::vector<core::Event>& events);
+                 uint64_t generation, core::SagaState recorded);
 
   // engine_pauses.cc. Reads the pauses on a database thread and applies
   // them, then again after the claim interval.

@@ -14,6 +14,7 @@
 #include "observability/logging.h"
 #include "orchestrator/engine/engine.h"
 #include "orchestrator/engine/engine_internal.h"
+#include "orchestrator/core/snapshot.h"
 
 namespace saga::engine {
 
@@ -120,7 +121,10 @@ void Engine::ConfirmLease(const std::string& saga_id) {
         Drop(saga_id, std::string(record.status().message()));
         return;
       }
-      if (Reclaimed(saga_id, runtime, generation, record->events)) return;
+      if (Reclaimed(saga_id, runtime, generation,
+                    core::Fold(*runtime.definition, saga_id, record->events))) {
+        return;
+      }
       for (const core::Command& command :
            core::PendingCommands(*runtime.definition, runtime.state)) {
         if (command.kind == core::Command::Kind::kInvokeStep ||
@@ -133,16 +137,14 @@ void Engine::ConfirmLease(const std::string& saga_id) {
 }
 
 bool Engine::Reclaimed(const std::string& saga_id, Runtime& runtime,
-                       uint64_t generation,
-                       const std::vector<core::Event>& events) {
+                       uint64_t generation, core::SagaState recorded) {
   runtime.lease_generation = generation;
   // A commit under way is refused if the history moved on, and reloads;
   // if not, it starts the saga's next call itself.
   if (runtime.busy) return true;
-  const int64_t recorded_seq = events.empty() ? 0 : events.back().seq;
-  if (recorded_seq == runtime.state.last_seq) return false;
+  if (recorded.last_seq == runtime.state.last_seq) return false;
   // Driven elsewhere while this instance could not be sure of the lease.
-  runtime.state = core::Fold(*runtime.definition, saga_id, events);
+  runtime.state = std::move(recorded);
   Handle(saga_id, core::Signal{}, nullptr);
   return true;
 }
@@ -275,21 +277,52 @@ void Engine::AdoptClaimed(std::vector<store::SagaRecord> records,
       (void)store_->ReleaseLease(saga_id, self);
       continue;
     }
-    asio::post(
-        threads_->io, [this, saga_id, generation, definition = *definition,
-                       key = std::move(record.summary.idempotency_key),
-                       events = std::move(record.events)] {
-          auto it = sagas_.find(saga_id);
-          if (it == sagas_.end()) {
-            Insert(saga_id, definition,
-                   core::Fold(*definition, saga_id, events), key, generation);
-            Handle(saga_id, core::Signal{}, nullptr);
-            return;
-          }
-          // Already driven here: its lease had lapsed and is ours again.
-          Reclaimed(saga_id, *it->second, generation, events);
-        });
+    // Folded here, on a database thread, not on the engine's one.
+    absl::StatusOr<core::SagaState> state = ClaimedState(**definition, record);
+    if (!state.ok()) {
+      // Both read the whole history again.
+      asio::post(threads_->io, [this, saga_id] {
+        if (sagas_.count(saga_id)) {
+          ConfirmLease(saga_id);
+        } else {
+          Adopt(saga_id, milliseconds(0));
+        }
+      });
+      continue;
+    }
+    asio::post(threads_->io, [this, saga_id, generation,
+                              definition = *definition,
+                              key = std::move(record.summary.idempotency_key),
+                              state = *std::move(state)]() mutable {
+      auto it = sagas_.find(saga_id);
+      if (it == sagas_.end()) {
+        Insert(saga_id, definition, std::move(state), key, generation);
+        Handle(saga_id, core::Signal{}, nullptr);
+        return;
+      }
+      // Already driven here: its lease had lapsed and is ours again.
+      Reclaimed(saga_id, *it->second, generation, std::move(state));
+    });
   }
+}
+
+absl::StatusOr<core::SagaState> Engine::ClaimedState(
+    const core::SagaDefinition& definition, const store::SagaRecord& record) {
+  const std::string& saga_id = record.summary.saga_id;
+  if (record.snapshot.empty()) {
+    return core::Fold(definition, saga_id, record.events);
+  }
+  absl::StatusOr<core::SagaState> state =
+      core::DecodeSnapshot(definition, saga_id, record.snapshot);
+  if (!state.ok()) {
+    Log(spdlog::level::warn, "snapshot not used; reading the whole history",
+        {{"saga_id", saga_id}, {"error", state.status().ToString()}});
+    return state.status();
+  }
+  for (const core::Event& event : record.events) {
+    core::Apply(definition, *state, event);
+  }
+  return state;
 }
 
 }  // namespace saga::engine

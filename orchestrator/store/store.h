@@ -80,6 +80,11 @@ struct AppendBatch {
   // ignored on Append).
   SagaSummary summary;
   std::vector<core::OutboxMessage> outbox;
+  // The saga's state after these events (core::EncodeSnapshot), recorded
+  // with them so that a Claim reads it instead of the history before it;
+  // empty: the saga keeps its last snapshot (the engine writes one when the
+  // saga comes to rest, core::SagaRests).
+  std::string snapshot;
   // The orchestrator instance writing the batch (required; recorded with
   // each event). Append commits only while the saga's lease names it (an
   // expired lease still does, until another instance claims it), and then
@@ -97,6 +102,12 @@ struct CreateResult {
 struct SagaRecord {
   SagaSummary summary;
   std::vector<core::Event> events;  // in seq order
+  // Claim's records start from the saga's last snapshot when it has one:
+  // `snapshot` is the state after event snapshot_seq, and `events` holds
+  // only the events after it. Empty (and every other read): `events` is
+  // the whole history.
+  std::string snapshot;
+  int64_t snapshot_seq = 0;
 };
 
 // A stretch of one saga's history (SagaStore::LoadHistory).
@@ -186,7 +197,8 @@ class SagaStore {
 
   // Leases to `owner` until now + ttl up to `limit` unfinished sagas whose
   // lease is free or has expired and whose id sorts after `after` ("" for
-  // any), in saga id order, and returns them with their histories. Passing
+  // any), in saga id order, and returns them with their histories (from
+  // their snapshots: see SagaRecord). Passing
   // the last id of one batch as `after` of the next keeps a pass over many
   // sagas linear: a claim never rescans the sagas just leased. Sagas being
   // written at that moment are skipped, so concurrent claimers never get the

@@ -768,6 +768,70 @@ TYPED_TEST(SagaStoreTest, ClaimTakesFreeLeasesInBatchesWithHistories) {
   EXPECT_EQ(claimed, (std::vector<std::string>{"a-new", "c-comp", "r-run"}));
 }
 
+// A claim reads a saga from its last snapshot on: the snapshot and the
+// events after it, or the whole history when it has none. The store keeps
+// the snapshot's text as it is; every other read has the whole history.
+TYPED_TEST(SagaStoreTest, ClaimStartsFromTheLastSnapshotWithTheEventsAfterIt) {
+  const std::string first = R"({"n":1})";
+  const std::string second = "{\"note\":\"caf\u00e9 \\\"x\\\"\\n\"}";
+  const std::string resting = R"({"n":3})";
+  SagaStore& store = this->store();
+
+  AppendBatch created = CreateBatch("s-snap");
+  created.snapshot = first;
+  ASSERT_TRUE(store.Create(created).ok());
+  ASSERT_TRUE(
+      store.Append(AdvanceBatch("s-snap", 1, 2, SagaStatus::kRunning)).ok());
+  AppendBatch snapped = AdvanceBatch("s-snap", 3, 1, SagaStatus::kRunning);
+  snapped.snapshot = second;
+  ASSERT_TRUE(store.Append(snapped).ok());
+  ASSERT_TRUE(
+      store.Append(AdvanceBatch("s-snap", 4, 2, SagaStatus::kRunning)).ok());
+
+  ASSERT_TRUE(store.Create(CreateBatch("s-none")).ok());
+  ASSERT_TRUE(
+      store.Append(AdvanceBatch("s-none", 1, 2, SagaStatus::kRunning)).ok());
+
+  ASSERT_TRUE(store.Create(CreateBatch("s-rest")).ok());
+  AppendBatch rests = AdvanceBatch("s-rest", 1, 1, SagaStatus::kCompensating);
+  rests.snapshot = resting;
+  ASSERT_TRUE(store.Append(rests).ok());
+
+  ASSERT_TRUE(store.ReleaseLeases(kOwnerA).ok());
+  absl::StatusOr<std::vector<SagaRecord>> claimed =
+      store.Claim(kOwnerB, kLongTtl, 10, "");
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(Ids(*claimed),
+            (std::vector<std::string>{"s-none", "s-rest", "s-snap"}));
+  auto seqs = [](const SagaRecord& record) {
+    std::vector<int64_t> seqs;
+    for (const core::Event& event : record.events) seqs.push_back(event.seq);
+    return seqs;
+  };
+  const SagaRecord& none = (*claimed)[0];
+  EXPECT_EQ(none.snapshot, "");
+  EXPECT_EQ(none.snapshot_seq, 0);
+  EXPECT_EQ(seqs(none), (std::vector<int64_t>{1, 2, 3}));
+  const SagaRecord& rest = (*claimed)[1];
+  EXPECT_EQ(rest.snapshot, resting);
+  EXPECT_EQ(rest.snapshot_seq, 2);
+  EXPECT_TRUE(rest.events.empty());
+  const SagaRecord& snap = (*claimed)[2];
+  EXPECT_EQ(snap.snapshot, second);
+  EXPECT_EQ(snap.snapshot_seq, 4);
+  EXPECT_EQ(seqs(snap), (std::vector<int64_t>{5, 6}));
+  EXPECT_EQ(snap.summary.last_seq, 6);
+
+  absl::StatusOr<SagaRecord> loaded = store.Load("s-snap");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->snapshot, "");
+  EXPECT_EQ(seqs(*loaded), (std::vector<int64_t>{1, 2, 3, 4, 5, 6}));
+  absl::StatusOr<SagaRecord> taken = store.ClaimSaga("s-snap", kOwnerB, kLongTtl);
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  EXPECT_EQ(taken->snapshot, "");
+  EXPECT_EQ(taken->events.size(), 6u);
+}
+
 TYPED_TEST(SagaStoreTest, ClaimAfterAnIdTakesOnlyTheSagasPastIt) {
   for (const char* id : {"a-1", "b-2", "c-3"}) {
     ASSERT_NO_FATAL_FAILURE(this->MakeSaga(id, SagaStatus::kRunning, 1));

@@ -84,6 +84,10 @@ void MemoryStore::CommitLocked(SagaRecord& record, const AppendBatch& batch,
   for (const core::OutboxMessage& message : batch.outbox) {
     outbox_.push_back(message);
   }
+  if (!batch.snapshot.empty()) {
+    snapshots_[record.summary.saga_id] = {batch.snapshot,
+                                          record.summary.last_seq};
+  }
 }
 
 absl::StatusOr<CreateResult> MemoryStore::Create(const AppendBatch& first) {
@@ -195,7 +199,15 @@ absl::StatusOr<std::vector<SagaRecord>> MemoryStore::Claim(
       continue;
     }
     Lease(record.summary, owner, ttl);
-    out.push_back(record);
+    SagaRecord& claimed = out.emplace_back();
+    claimed.summary = record.summary;
+    auto snapshot = snapshots_.find(record.summary.saga_id);
+    if (snapshot != snapshots_.end()) {
+      std::tie(claimed.snapshot, claimed.snapshot_seq) = snapshot->second;
+    }
+    for (const core::Event& event : record.events) {
+      if (event.seq > claimed.snapshot_seq) claimed.events.push_back(event);
+    }
   }
   return out;
 }

@@ -59,6 +59,8 @@ class MemoryStore final : public SagaStore {
   mutable std::mutex mu_;
   std::map<std::string, SagaRecord> sagas_;              // by saga id
   std::map<std::string, std::string> idempotency_keys_;  // key -> saga id
+  // Each saga's last snapshot and the seq it is at (SagaRecord).
+  std::map<std::string, std::pair<std::string, int64_t>> snapshots_;
   std::map<std::pair<std::string, int>, std::string> definitions_;
   std::vector<core::OutboxMessage> outbox_;
 };

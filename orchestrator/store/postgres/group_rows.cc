@@ -91,6 +91,15 @@ class Object {
   bool first_ = true;
 };
 
+// A string rather than embedded JSON: nothing has to vouch for its text.
+void AddSnapshot(Object& row, const AppendBatch& batch) {
+  if (batch.snapshot.empty()) {
+    row.Null("snapshot");
+  } else {
+    row.Str("snapshot", batch.snapshot);
+  }
+}
+
 std::string Close(std::string& array) {
   array += ']';
   return std::move(array);
@@ -168,6 +177,7 @@ void GroupRows::AddCreatedSaga(const AppendBatch& batch, size_t idx) {
       .Int("current_attempt", summary.current_attempt)
       .Str("writer", batch.writer)
       .Int("lease_ttl_ms", batch.lease_ttl.count());
+  AddSnapshot(row, batch);
   if (summary.idempotency_key.empty()) {
     row.Null("idempotency_key");
   } else {
@@ -193,8 +203,8 @@ void GroupRows::AddCreatedSaga(const AppendBatch& batch, size_t idx) {
 
 void GroupRows::AddAppendedSaga(const AppendBatch& batch, size_t idx) {
   const SagaSummary& summary = batch.summary;
-  Object(sagas_)
-      .Int("idx", static_cast<int64_t>(idx))
+  Object row(sagas_);
+  row.Int("idx", static_cast<int64_t>(idx))
       .Str("saga_id", BatchSagaId(batch))
       .Int("expected", batch.expected_last_seq)
       .Str("status", core::SagaStatusName(summary.status))
@@ -205,6 +215,7 @@ void GroupRows::AddAppendedSaga(const AppendBatch& batch, size_t idx) {
       .Int("current_attempt", summary.current_attempt)
       .Str("writer", batch.writer)
       .Int("lease_ttl_ms", batch.lease_ttl.count());
+  AddSnapshot(row, batch);
 }
 
 void GroupRows::AddHistory(const AppendBatch& batch, size_t idx) {

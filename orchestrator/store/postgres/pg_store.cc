@@ -36,6 +36,10 @@ std::string JsonText(const Json& value) {
   return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+// How many columns SAGA_SUMMARY_COLUMNS has: a statement's own columns
+// follow.
+constexpr int kSummaryColumnCount = 18;
+
 // Reads the columns of SAGA_SUMMARY_COLUMNS (pg_store_sql.h).
 absl::StatusOr<SagaSummary> SummaryFromRow(const pqxx::row& row) {
   SagaSummary summary;
@@ -471,22 +475,39 @@ absl::StatusOr<std::vector<SagaRecord>> PgStore::Claim(
                  after)) {
           absl::StatusOr<SagaSummary> summary = SummaryFromRow(row);
           if (!summary.ok()) return summary.status();
-          records.push_back({*std::move(summary), {}});
+          SagaRecord& record = records.emplace_back();
+          record.summary = *std::move(summary);
+          if (!row[kSummaryColumnCount].is_null()) {
+            record.snapshot = row[kSummaryColumnCount].as<std::string>();
+            record.snapshot_seq = row[kSummaryColumnCount + 1].as<int64_t>();
+          }
         }
         std::sort(records.begin(), records.end(),
                   [](const SagaRecord& a, const SagaRecord& b) {
                     return a.summary.saga_id < b.summary.saga_id;
                   });
-        // Read in the claiming transaction: the rows stay locked, so no
-        // earlier holder can append between the claim and this read.
-        Json ids = Json::array();
+        // The events after each snapshot (all of them without one), read in
+        // the claiming transaction: the rows stay locked, so no earlier
+        // holder can append between the claim and this read. A saga that
+        // rests at its snapshot needs no read at all.
+        std::string wanted = "[";
         std::unordered_map<std::string, size_t> index;
         for (size_t i = 0; i < records.size(); ++i) {
-          ids.push_back(records[i].summary.saga_id);
-          index[records[i].summary.saga_id] = i;
+          const SagaRecord& record = records[i];
+          if (record.snapshot_seq == record.summary.last_seq) continue;
+          if (wanted.size() > 1) wanted += ',';
+          wanted += "{\"saga_id\":";
+          AppendJsonString(wanted, record.summary.saga_id);
+          wanted += ",\"after\":" + std::to_string(record.snapshot_seq) + "}";
+          index[record.summary.saga_id] = i;
+        }
+        wanted += ']';
+        if (index.empty()) {
+          tx.commit();
+          return records;
         }
         for (const pqxx::row& row :
-             tx.exec_prepared(kSelectEventsOf, JsonText(ids))) {
+             tx.exec_prepared(kSelectEventsAfter, wanted)) {
           const std::string saga_id = row[0].as<std::string>();
           absl::StatusOr<core::Event> event = EventFromRow(saga_id, row, 1);
           if (!event.ok()) return event.status();
@@ -686,7 +707,7 @@ absl::StatusOr<std::vector<SagaRecord>> ReadRecords(
     absl::StatusOr<SagaSummary> summary = SummaryFromRow(row);
     if (!summary.ok()) return summary.status();
     index[summary->saga_id] = records.size();
-    records.push_back({*std::move(summary), {}});
+    records.emplace_back().summary = *std::move(summary);
   }
   for (const pqxx::row& row : tx.exec_params(kSelectEventsOfSql, ids)) {
     const std::string saga_id = row[0].as<std::string>();

@@ -74,18 +74,20 @@ inline constexpr char kCreateGroupSql[] =
     "   idempotency_key text, last_seq bigint, created_ms bigint,"
     "   updated_ms bigint, current_attempt int, writer text,"
     "   lease_ttl_ms bigint, parent_id text, parent_step text,"
-    "   business_key text, rerun_of text)), "
+    "   business_key text, rerun_of text, snapshot text)), "
     "written AS ("
     " INSERT INTO sagas (saga_id, saga_type, definition_version, status,"
     "  current_step, error, input, idempotency_key, last_seq, created_at,"
     "  updated_at, current_attempt, lease_owner, lease_expires_at,"
-    "  parent_id, parent_step, business_key, rerun_of)"
+    "  parent_id, parent_step, business_key, rerun_of, snapshot,"
+    "  snapshot_seq)"
     " SELECT saga_id, saga_type, definition_version, status, current_step,"
     "  error, input, idempotency_key, last_seq,"
     "  " SAGA_MS_TO_TIMESTAMP("created_ms") ","
     "  " SAGA_MS_TO_TIMESTAMP("updated_ms") ", current_attempt, writer,"
     "  " SAGA_LEASE_UNTIL("lease_ttl_ms") ", parent_id, parent_step,"
-    "  business_key, rerun_of"
+    "  business_key, rerun_of, snapshot,"
+    "  CASE WHEN snapshot IS NOT NULL THEN last_seq END"
     " FROM b ORDER BY idx"
     " ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL"
     " DO NOTHING"
@@ -112,11 +114,15 @@ inline constexpr char kAppendGroupSql[] =
     " SELECT * FROM jsonb_to_recordset($1::jsonb)"
     "  AS b(idx int, saga_id text, expected bigint, status text,"
     "   current_step text, error text, last_seq bigint, updated_ms bigint,"
-    "   current_attempt int, writer text, lease_ttl_ms bigint)), "
+    "   current_attempt int, writer text, lease_ttl_ms bigint,"
+    "   snapshot text)), "
     "written AS ("
     " UPDATE sagas s SET status = b.status, current_step = b.current_step,"
     "  error = b.error, last_seq = b.last_seq,"
     "  current_attempt = b.current_attempt,"
+    "  snapshot = COALESCE(b.snapshot, s.snapshot),"
+    "  snapshot_seq = CASE WHEN b.snapshot IS NOT NULL THEN b.last_seq"
+    "   ELSE s.snapshot_seq END,"
     "  updated_at = " SAGA_MS_TO_TIMESTAMP("b.updated_ms") ","
     "  lease_expires_at = " SAGA_LEASE_UNTIL("b.lease_ttl_ms")
     " FROM b WHERE s.saga_id = b.saga_id AND s.last_seq = b.expected"
@@ -144,27 +150,39 @@ inline constexpr char kSelectEventsPageSql[] =
     " FROM saga_events WHERE saga_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
 
 // Takes free and expired leases ($1 owner, $2 ttl ms, $3 limit) of sagas
-// after $4 in id order (the range scan of sagas_unfinished_idx). SKIP
-// LOCKED passes over sagas being written (by their holder) or claimed by
-// another instance, so claimers neither wait nor collide.
+// after $4 in id order, and returns them with their snapshots. SKIP LOCKED
+// passes over sagas being written (by their holder) or claimed by another
+// instance, so claimers neither wait nor collide. `= ANY(ARRAY(...))` makes
+// the update look each claimed row up by key; a join with the claim's rows
+// was planned as a hash join over every saga, for each batch.
 inline constexpr char kClaimSagas[] = "claim_sagas";
 inline constexpr char kClaimSagasSql[] =
-    "WITH c AS ("
-    " SELECT saga_id AS claimed FROM sagas"
-    " WHERE " SAGA_UNFINISHED " AND saga_id > $4"
-    "  AND (lease_owner IS NULL OR lease_expires_at < now())"
-    " ORDER BY saga_id LIMIT $3 FOR UPDATE SKIP LOCKED) "
     "UPDATE sagas SET lease_owner = $1,"
     " lease_expires_at = " SAGA_LEASE_UNTIL("$2::bigint")
-    " FROM c WHERE saga_id = c.claimed RETURNING " SAGA_SUMMARY_COLUMNS;
+    " WHERE saga_id = ANY(ARRAY("
+    "  SELECT saga_id FROM sagas"
+    "  WHERE " SAGA_UNFINISHED " AND saga_id > $4"
+    "   AND (lease_owner IS NULL OR lease_expires_at < now())"
+    "  ORDER BY saga_id LIMIT $3 FOR UPDATE SKIP LOCKED))"
+    " RETURNING " SAGA_SUMMARY_COLUMNS ", snapshot, COALESCE(snapshot_seq, 0)";
 
-// The histories of the sagas named in the JSON array $1.
-inline constexpr char kSelectEventsOf[] = "select_events_of";
+// The histories of the sagas named in the JSON array $1 (ReadRecords; run
+// as text, not prepared).
 inline constexpr char kSelectEventsOfSql[] =
     "SELECT saga_id, seq, type, step, attempt, data::text, at_ms"
     " FROM saga_events"
     " WHERE saga_id IN (SELECT jsonb_array_elements_text($1::jsonb))"
     " ORDER BY saga_id, seq";
+
+// The events of each saga in the JSON array $1 ({saga_id, after}) after
+// seq `after`: a claimed saga's history past its snapshot.
+inline constexpr char kSelectEventsAfter[] = "select_events_after";
+inline constexpr char kSelectEventsAfterSql[] =
+    "SELECT e.saga_id, e.seq, e.type, e.step, e.attempt, e.data::text,"
+    " e.at_ms"
+    " FROM jsonb_to_recordset($1::jsonb) AS a(saga_id text, after bigint)"
+    " JOIN saga_events e ON e.saga_id = a.saga_id AND e.seq > a.after"
+    " ORDER BY e.saga_id, e.seq";
 
 // One saga's lease ($1 saga, $2 owner, $3 ttl ms); see SagaStore::ClaimSaga.
 inline constexpr char kClaimSaga[] = "claim_saga";
@@ -266,7 +284,7 @@ inline constexpr Statement kStatements[] = {
     {kSelectEvents, kSelectEventsSql},
     {kSelectEventsPage, kSelectEventsPageSql},
     {kClaimSagas, kClaimSagasSql},
-    {kSelectEventsOf, kSelectEventsOfSql},
+    {kSelectEventsAfter, kSelectEventsAfterSql},
     {kClaimSaga, kClaimSagaSql},
     {kRenewLeases, kRenewLeasesSql},
     {kReleaseLeases, kReleaseLeasesSql},
