@@ -413,20 +413,21 @@ phase_restart() {
     CREATE TEMP TABLE clone_ids AS
       SELECT md5('clone' || g)::uuid::text AS saga_id FROM generate_series(1, $clones) g;
     INSERT INTO sagas (saga_id, saga_type, definition_version, status,
-        current_step, error, input, last_seq, created_at, updated_at, current_attempt,
-        snapshot, snapshot_seq)
+        current_step, error, input, last_seq, created_at, updated_at, current_attempt)
       SELECT c.saga_id, t.saga_type, t.definition_version, t.status, t.current_step,
-        t.error, t.input, t.last_seq, t.created_at, t.updated_at, t.current_attempt,
-        jsonb_set(t.snapshot::jsonb, '{active,0,retry_due_ms}',
-          t.snapshot::jsonb->'updated_ms')::text, t.snapshot_seq
+        t.error, t.input, t.last_seq, t.created_at, t.updated_at, t.current_attempt
       FROM clone_ids c, sagas t WHERE t.saga_id = '$template';
+    INSERT INTO saga_snapshots (saga_id, seq, snapshot)
+      SELECT c.saga_id, s.seq, jsonb_set(s.snapshot::jsonb,
+          '{active,0,retry_due_ms}', s.snapshot::jsonb->'updated_ms')::text
+      FROM clone_ids c, saga_snapshots s WHERE s.saga_id = '$template';
     INSERT INTO saga_events (saga_id, seq, type, step, attempt, data, at_ms, recorded_at)
       SELECT c.saga_id, e.seq, e.type, e.step, e.attempt,
         CASE WHEN e.type = 'RetryScheduled'
           THEN jsonb_set(e.data, '{due_ms}', to_jsonb(e.at_ms)) ELSE e.data END,
         e.at_ms, e.recorded_at
       FROM clone_ids c, saga_events e WHERE e.saga_id = '$template';
-    ANALYZE sagas; ANALYZE saga_events"
+    ANALYZE sagas; ANALYZE saga_events; ANALYZE saga_snapshots"
   UNFINISHED=$(sql orchestrator "SELECT count(*) FROM sagas WHERE status IN ('RUNNING', 'COMPENSATING')")
   log "restart: $UNFINISHED unfinished sagas ($clones due at once)"
   # A fresh participant logs the time of its first call.

@@ -3,7 +3,9 @@
 // Adopt), reloading a saga from its recorded history after a failed commit
 // (Reload), letting one go (Drop), and confirming the leases of sagas whose
 // calls were withheld while this instance's leases were unsure.
+#include <future>
 #include <utility>
+#include <vector>
 //
 #include <spdlog/spdlog.h>
 
@@ -51,6 +53,12 @@ absl::StatusOr<size_t> Engine::Recover() {
   size_t claimed = 0;
   std::string after;
   int batch_size = leases.claim_batch;
+  // Each batch is folded on a database thread while the next is claimed;
+  // the pass ends once every batch is folded and handed to the engine.
+  std::vector<std::future<void>> adopted;
+  absl::Cleanup wait_for_adoptions = [&adopted] {
+    for (auto& adoption : adopted) adoption.wait();
+  };
   while (true) {
     const uint64_t generation = threads_->leases->Generation();
     auto batch =
@@ -60,7 +68,12 @@ absl::StatusOr<size_t> Engine::Recover() {
     if (count == 0) break;
     claimed += count;
     after = batch->back().summary.saga_id;
-    AdoptClaimed(*std::move(batch), generation);
+    adopted.push_back(asio::post(
+        threads_->db,
+        std::packaged_task<void()>(
+            [this, batch = *std::move(batch), generation]() mutable {
+              AdoptClaimed(std::move(batch), generation);
+            })));
     if (count < static_cast<size_t>(batch_size)) break;
     batch_size = std::min(batch_size * 4,
                           std::max(leases.claim_batch, kLargestRecoveryBatch));

@@ -38,6 +38,9 @@ constexpr char kPickSagasSql[] =
 constexpr char kDeleteEventsSql[] =
     "DELETE FROM saga_events"
     " WHERE saga_id IN (SELECT jsonb_array_elements_text($1::jsonb))";
+constexpr char kDeleteSnapshotsSql[] =
+    "DELETE FROM saga_snapshots"
+    " WHERE saga_id IN (SELECT jsonb_array_elements_text($1::jsonb))";
 constexpr char kDeleteSagasSql[] =
     "DELETE FROM sagas"
     " WHERE saga_id IN (SELECT jsonb_array_elements_text($1::jsonb))";
@@ -127,6 +130,7 @@ absl::StatusOr<std::optional<PrunedSagas>> PgRetention::PruneSagas(
         const std::string id_array = nlohmann::json(ids).dump();
         pruned.events =
             tx.exec_params0(kDeleteEventsSql, id_array).affected_rows();
+        tx.exec_params0(kDeleteSnapshotsSql, id_array);
         pruned.sagas =
             tx.exec_params0(kDeleteSagasSql, id_array).affected_rows();
         tx.commit();

@@ -20,14 +20,15 @@ namespace saga::store::pg_sql {
 
 // A group of batches arrives as three JSON arrays, so one statement writes a
 // group of any size: $1 has a row per batch (its saga row, keyed by `idx`,
-// the batch's position in the group), $2 the events {saga_id, seq, type,
-// step, attempt, data, at_ms, writer} and $3 the outbox messages {owner (the
-// batch's saga), idx, ord, message_id, saga_id, type, header, at_ms, and
-// either payload or the seq of the batch's event whose data is the payload}.
-// A group never holds two batches of one saga (see PgStore::Append). Events and
-// messages are inserted only for batches whose saga row was written (created,
-// or fenced-updated), so a refused batch leaves no trace and raises no error:
-// the others in its group still commit.
+// the batch's position in the group, and its snapshot or null), $2 the
+// events {saga_id, seq, type, step, attempt, data, at_ms, writer} and $3 the
+// outbox messages {owner (the batch's saga), idx, ord, message_id, saga_id,
+// type, header, at_ms, and either payload or the seq of the batch's event
+// whose data is the payload}. A group never holds two batches of one saga
+// (see PgStore::Append). Events, messages and snapshots are written only
+// for batches whose saga row was written (created, or fenced-updated), so a
+// refused batch leaves no trace and raises no error: the others in its
+// group still commit. `b` is the statement's CTE of $1's rows.
 #define SAGA_INSERT_GROUP_ROWS(written)                                     \
   "new_events AS ("                                                         \
   " INSERT INTO saga_events"                                                \
@@ -50,7 +51,14 @@ namespace saga::store::pg_sql {
   " JOIN " written                                                          \
   " w ON w.saga_id = o.owner"                                               \
   " LEFT JOIN new_events n ON n.saga_id = o.owner AND n.seq = o.seq"        \
-  " ORDER BY o.idx, o.ord) "
+  " ORDER BY o.idx, o.ord), "                                               \
+  "new_snapshots AS ("                                                      \
+  " INSERT INTO saga_snapshots (saga_id, seq, snapshot)"                    \
+  " SELECT b.saga_id, b.last_seq, b.snapshot FROM b"                        \
+  " JOIN " written                                                          \
+  " w ON w.saga_id = b.saga_id WHERE b.snapshot IS NOT NULL"                \
+  " ON CONFLICT (saga_id) DO UPDATE"                                        \
+  " SET seq = excluded.seq, snapshot = excluded.snapshot) "
 
 #define SAGA_MS_TO_TIMESTAMP(ms) \
   "TIMESTAMPTZ 'epoch' + " ms " * INTERVAL '1 millisecond'"
@@ -79,15 +87,13 @@ inline constexpr char kCreateGroupSql[] =
     " INSERT INTO sagas (saga_id, saga_type, definition_version, status,"
     "  current_step, error, input, idempotency_key, last_seq, created_at,"
     "  updated_at, current_attempt, lease_owner, lease_expires_at,"
-    "  parent_id, parent_step, business_key, rerun_of, snapshot,"
-    "  snapshot_seq)"
+    "  parent_id, parent_step, business_key, rerun_of)"
     " SELECT saga_id, saga_type, definition_version, status, current_step,"
     "  error, input, idempotency_key, last_seq,"
     "  " SAGA_MS_TO_TIMESTAMP("created_ms") ","
     "  " SAGA_MS_TO_TIMESTAMP("updated_ms") ", current_attempt, writer,"
     "  " SAGA_LEASE_UNTIL("lease_ttl_ms") ", parent_id, parent_step,"
-    "  business_key, rerun_of, snapshot,"
-    "  CASE WHEN snapshot IS NOT NULL THEN last_seq END"
+    "  business_key, rerun_of"
     " FROM b ORDER BY idx"
     " ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL"
     " DO NOTHING"
@@ -120,9 +126,7 @@ inline constexpr char kAppendGroupSql[] =
     " UPDATE sagas s SET status = b.status, current_step = b.current_step,"
     "  error = b.error, last_seq = b.last_seq,"
     "  current_attempt = b.current_attempt,"
-    "  snapshot = COALESCE(b.snapshot, s.snapshot),"
-    "  snapshot_seq = CASE WHEN b.snapshot IS NOT NULL THEN b.last_seq"
-    "   ELSE s.snapshot_seq END,"
+
     "  updated_at = " SAGA_MS_TO_TIMESTAMP("b.updated_ms") ","
     "  lease_expires_at = " SAGA_LEASE_UNTIL("b.lease_ttl_ms")
     " FROM b WHERE s.saga_id = b.saga_id AND s.last_seq = b.expected"
@@ -152,19 +156,25 @@ inline constexpr char kSelectEventsPageSql[] =
 // Takes free and expired leases ($1 owner, $2 ttl ms, $3 limit) of sagas
 // after $4 in id order, and returns them with their snapshots. SKIP LOCKED
 // passes over sagas being written (by their holder) or claimed by another
-// instance, so claimers neither wait nor collide. `= ANY(ARRAY(...))` makes
-// the update look each claimed row up by key; a join with the claim's rows
-// was planned as a hash join over every saga, for each batch.
+// instance, so claimers neither wait nor collide. `= ANY(ARRAY(...))` and
+// the subqueries look each row up by key: joins were planned as hash joins
+// over every saga (or snapshot) for each batch, and a generic plan of a
+// join with the snapshots spilled to disk for minutes.
 inline constexpr char kClaimSagas[] = "claim_sagas";
 inline constexpr char kClaimSagasSql[] =
-    "UPDATE sagas SET lease_owner = $1,"
-    " lease_expires_at = " SAGA_LEASE_UNTIL("$2::bigint")
+    "WITH c AS ("
+    " UPDATE sagas SET lease_owner = $1,"
+    "  lease_expires_at = " SAGA_LEASE_UNTIL("$2::bigint")
     " WHERE saga_id = ANY(ARRAY("
     "  SELECT saga_id FROM sagas"
     "  WHERE " SAGA_UNFINISHED " AND saga_id > $4"
     "   AND (lease_owner IS NULL OR lease_expires_at < now())"
     "  ORDER BY saga_id LIMIT $3 FOR UPDATE SKIP LOCKED))"
-    " RETURNING " SAGA_SUMMARY_COLUMNS ", snapshot, COALESCE(snapshot_seq, 0)";
+    " RETURNING " SAGA_SUMMARY_COLUMNS ") "
+    "SELECT c.*,"
+    " (SELECT snapshot FROM saga_snapshots s WHERE s.saga_id = c.saga_id),"
+    " COALESCE((SELECT seq FROM saga_snapshots s"
+    "  WHERE s.saga_id = c.saga_id), 0) FROM c";
 
 // The histories of the sagas named in the JSON array $1 (ReadRecords; run
 // as text, not prepared).
