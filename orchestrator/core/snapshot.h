@@ -1,5 +1,6 @@
 // Snapshots of a saga's folded state, so that an instance taking a saga
-// over reads one row instead of its whole history (README, "Restart").
+// over reads one row instead of its whole history (docs/architecture.md,
+// "Snapshots").
 //
 // A snapshot is exactly Fold(events 1..last_seq) as a JSON object; the
 // events stay the truth, and resuming from a snapshot then applying the

@@ -22,6 +22,7 @@
 
 #include "orchestrator/core/history_file.h"
 #include "orchestrator/core/replay.h"
+#include "orchestrator/core/snapshot.h"
 #include "orchestrator/core/state.h"
 #include "orchestrator/pg/migrator.h"
 #include "orchestrator/retention/gzip_file.h"
@@ -125,9 +126,13 @@ class RetentionPgTest : public ::testing::Test {
     first.summary.updated_ms = updated_ms - 60000;
     first.summary.parent_saga_id = parent;
     if (!parent.empty()) first.summary.parent_step = "hold";
+    // Every saga here has a snapshot, which goes with it.
+    first.snapshot = core::EncodeSnapshot(
+        core::Fold(history.definition, saga_id, first.events));
     auto created = store_->Create(first);
     ASSERT_TRUE(created.ok()) << created.status();
     store::AppendBatch rest = first;
+    rest.snapshot.clear();
     rest.expected_last_seq = 1;
     rest.events.assign(history.events.begin() + 1, history.events.end());
     const core::SagaState state =
@@ -246,6 +251,12 @@ TEST_F(RetentionPgTest, PrunesOnlyEndedSagasPastTheirRetentionAndArchivesThem) {
   EXPECT_EQ(Count("SELECT count(*) FROM saga_events WHERE saga_id IN "
                   "('old-completed-1', 'old-compensated', 'old-orphan-child')"),
             0);
+  EXPECT_EQ(Count("SELECT count(*) FROM saga_snapshots WHERE saga_id IN "
+                  "('old-completed-1', 'old-compensated', 'old-orphan-child')"),
+            0);
+  EXPECT_EQ(Count("SELECT count(*) FROM saga_snapshots WHERE saga_id IN "
+                  "('old-running', 'old-failed')"),
+            2);
   EXPECT_EQ(report->outbox, 1);
   EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE message_id = 'a:1'"), 0);
   EXPECT_EQ(Count("SELECT count(*) FROM outbox"), 2);

@@ -95,6 +95,7 @@ TEST(GroupRowsTest, CreateRowsCarryEveryColumnAndEmbedJson) {
   batch.summary.idempotency_key = "key-2";
   batch.summary.parent_saga_id = "p-1";
   batch.summary.parent_step = "pay";
+  batch.snapshot = R"({"status":"RUNNING","note":"a \"b\""})";
   rows.AddCreatedSaga(batch, 1);
   rows.AddHistory(batch, 1);
 
@@ -108,8 +109,11 @@ TEST(GroupRowsTest, CreateRowsCarryEveryColumnAndEmbedJson) {
       "last_seq": 3, "created_ms": 1700000000000,
       "updated_ms": 1700000000123, "current_attempt": 2,
       "writer": "orch-a", "lease_ttl_ms": 15000, "parent_id": null,
-      "parent_step": null, "business_key": null, "rerun_of": null})"));
+      "parent_step": null, "business_key": null, "rerun_of": null,
+      "snapshot": null})"));
   EXPECT_EQ(sagas[1]["idempotency_key"], "key-2");
+  // A string, kept byte for byte (the store does not parse it).
+  EXPECT_EQ(sagas[1]["snapshot"], batch.snapshot);
   EXPECT_EQ(sagas[1]["parent_id"], "p-1");
   EXPECT_EQ(sagas[1]["parent_step"], "pay");
 
@@ -160,7 +164,7 @@ TEST(GroupRowsTest, AppendRowsCarryTheFence) {
       "idx": 7, "saga_id": "s-1", "expected": 2, "status": "COMPENSATING",
       "current_step": "reserve", "error": "line\nbreak", "last_seq": 3,
       "updated_ms": 1700000000123, "current_attempt": 2,
-      "writer": "orch-a", "lease_ttl_ms": 15000}])"));
+      "writer": "orch-a", "lease_ttl_ms": 15000, "snapshot": null}])"));
   EXPECT_EQ(Json::parse(rows.TakeEvents()), Json::array());
   EXPECT_EQ(Json::parse(rows.TakeOutbox()), Json::array());
 }
