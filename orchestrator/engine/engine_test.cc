@@ -313,6 +313,34 @@ class EngineTest : public ::testing::Test {
     return last_await_.outcome;
   }
 
+  // Records saga `id` as an earlier process with this engine's instance id
+  // left it: started, its first call sent, with `snapshot` (if any) at its
+  // last event.
+  void CreateStartedSaga(const std::string& id,
+                         const std::string& snapshot = "") {
+    auto definition = registry_.Current("appointment_booking");
+    ASSERT_TRUE(definition.ok());
+    core::Decision start =
+        core::DecideStart(**definition, kInput, {1000, 0.5});
+    core::SagaState state = core::NewSagaState(**definition, id);
+    for (auto& event : start.events) {
+      event.seq = state.last_seq + 1;
+      core::Apply(**definition, state, event);
+    }
+    store::AppendBatch batch;
+    batch.writer = EngineOptions{}.leases.instance_id;
+    batch.lease_ttl = 60s;
+    batch.saga_id = id;
+    batch.events = start.events;
+    batch.summary.saga_id = id;
+    batch.summary.saga_type = "appointment_booking";
+    batch.summary.definition_version = state.definition_version;
+    batch.summary.input_json = state.input_json;
+    batch.summary.last_seq = state.last_seq;
+    batch.snapshot = snapshot;
+    ASSERT_TRUE(store_.Create(batch).ok());
+  }
+
   store::SagaRecord Record(const std::string& id) {
     auto record = store_.Load(id);
     EXPECT_TRUE(record.ok()) << record.status();
@@ -490,26 +518,7 @@ TEST_F(EngineTest, EmailNeverSentReleasesTheReservation) {
 TEST_F(EngineTest, RecoverResumesACallThatWasInFlight) {
   // A saga whose first call was recorded as started by an orchestrator
   // that then died: the new engine must settle it and finish the saga.
-  auto definition = registry_.Current("appointment_booking");
-  ASSERT_TRUE(definition.ok());
-  core::Decision start = core::DecideStart(**definition, kInput, {1000, 0.5});
-  core::SagaState state = core::NewSagaState(**definition, "saga-recovered");
-  for (auto& event : start.events) {
-    event.seq = state.last_seq + 1;
-    core::Apply(**definition, state, event);
-  }
-  store::AppendBatch batch;
-  // Written by an earlier process with this engine's instance id.
-  batch.writer = EngineOptions{}.leases.instance_id;
-  batch.lease_ttl = 60s;
-  batch.saga_id = "saga-recovered";
-  batch.events = start.events;
-  batch.summary.saga_id = "saga-recovered";
-  batch.summary.saga_type = "appointment_booking";
-  batch.summary.definition_version = state.definition_version;
-  batch.summary.input_json = state.input_json;
-  batch.summary.last_seq = state.last_seq;
-  ASSERT_TRUE(store_.Create(batch).ok());
+  ASSERT_NO_FATAL_FAILURE(CreateStartedSaga("saga-recovered"));
 
   auto recovered = engine_->Recover();
   ASSERT_TRUE(recovered.ok());
@@ -583,26 +592,8 @@ TEST_F(EngineTest, ASagaAtRestIsResumedElsewhereFromItsSnapshot) {
 // A snapshot this build cannot read (a later format, say) is passed over:
 // the saga resumes from its whole history.
 TEST_F(EngineTest, ASnapshotThisBuildCannotReadFallsBackToTheHistory) {
-  auto definition = registry_.Current("appointment_booking");
-  ASSERT_TRUE(definition.ok());
-  core::Decision start = core::DecideStart(**definition, kInput, {1000, 0.5});
-  core::SagaState state = core::NewSagaState(**definition, "saga-snapped");
-  for (auto& event : start.events) {
-    event.seq = state.last_seq + 1;
-    core::Apply(**definition, state, event);
-  }
-  store::AppendBatch batch;
-  batch.writer = EngineOptions{}.leases.instance_id;
-  batch.lease_ttl = 60s;
-  batch.saga_id = "saga-snapped";
-  batch.events = start.events;
-  batch.summary.saga_id = "saga-snapped";
-  batch.summary.saga_type = "appointment_booking";
-  batch.summary.definition_version = state.definition_version;
-  batch.summary.input_json = state.input_json;
-  batch.summary.last_seq = state.last_seq;
-  batch.snapshot = R"({"format": 999})";
-  ASSERT_TRUE(store_.Create(batch).ok());
+  ASSERT_NO_FATAL_FAILURE(
+      CreateStartedSaga("saga-snapped", R"({"format": 999})"));
 
   auto recovered = engine_->Recover();
   ASSERT_TRUE(recovered.ok());
