@@ -14,9 +14,9 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "observability/logging.h"
+#include "orchestrator/core/snapshot.h"
 #include "orchestrator/engine/engine.h"
 #include "orchestrator/engine/engine_internal.h"
-#include "orchestrator/core/snapshot.h"
 
 namespace saga::engine {
 
@@ -68,12 +68,12 @@ absl::StatusOr<size_t> Engine::Recover() {
     if (count == 0) break;
     claimed += count;
     after = batch->back().summary.saga_id;
-    adopted.push_back(asio::post(
-        threads_->db,
-        std::packaged_task<void()>(
-            [this, batch = *std::move(batch), generation]() mutable {
-              AdoptClaimed(std::move(batch), generation);
-            })));
+    adopted.push_back(
+        asio::post(threads_->db,
+                   std::packaged_task<void()>(
+                       [this, batch = *std::move(batch), generation]() mutable {
+                         AdoptClaimed(std::move(batch), generation);
+                       })));
     if (count < static_cast<size_t>(batch_size)) break;
     batch_size = std::min(batch_size * 4,
                           std::max(leases.claim_batch, kLargestRecoveryBatch));
@@ -303,19 +303,19 @@ void Engine::AdoptClaimed(std::vector<store::SagaRecord> records,
       });
       continue;
     }
-    asio::post(threads_->io, [this, saga_id, generation,
-                              definition = *definition,
-                              key = std::move(record.summary.idempotency_key),
-                              state = *std::move(state)]() mutable {
-      auto it = sagas_.find(saga_id);
-      if (it == sagas_.end()) {
-        Insert(saga_id, definition, std::move(state), key, generation);
-        Handle(saga_id, core::Signal{}, nullptr);
-        return;
-      }
-      // Already driven here: its lease had lapsed and is ours again.
-      Reclaimed(saga_id, *it->second, generation, std::move(state));
-    });
+    asio::post(
+        threads_->io, [this, saga_id, generation, definition = *definition,
+                       key = std::move(record.summary.idempotency_key),
+                       state = *std::move(state)]() mutable {
+          auto it = sagas_.find(saga_id);
+          if (it == sagas_.end()) {
+            Insert(saga_id, definition, std::move(state), key, generation);
+            Handle(saga_id, core::Signal{}, nullptr);
+            return;
+          }
+          // Already driven here: its lease had lapsed and is ours again.
+          Reclaimed(saga_id, *it->second, generation, std::move(state));
+        });
   }
 }
 

@@ -320,8 +320,7 @@ class EngineTest : public ::testing::Test {
                          const std::string& snapshot = "") {
     auto definition = registry_.Current("appointment_booking");
     ASSERT_TRUE(definition.ok());
-    core::Decision start =
-        core::DecideStart(**definition, kInput, {1000, 0.5});
+    core::Decision start = core::DecideStart(**definition, kInput, {1000, 0.5});
     core::SagaState state = core::NewSagaState(**definition, id);
     for (auto& event : start.events) {
       event.seq = state.last_seq + 1;

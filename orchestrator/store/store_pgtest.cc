@@ -826,7 +826,8 @@ TYPED_TEST(SagaStoreTest, ClaimStartsFromTheLastSnapshotWithTheEventsAfterIt) {
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->snapshot, "");
   EXPECT_EQ(seqs(*loaded), (std::vector<int64_t>{1, 2, 3, 4, 5, 6}));
-  absl::StatusOr<SagaRecord> taken = store.ClaimSaga("s-snap", kOwnerB, kLongTtl);
+  absl::StatusOr<SagaRecord> taken =
+      store.ClaimSaga("s-snap", kOwnerB, kLongTtl);
   ASSERT_TRUE(taken.ok()) << taken.status();
   EXPECT_EQ(taken->snapshot, "");
   EXPECT_EQ(taken->events.size(), 6u);
