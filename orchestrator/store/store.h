@@ -198,9 +198,9 @@ class SagaStore {
   // Leases to `owner` until now + ttl up to `limit` unfinished sagas whose
   // lease is free or has expired and whose id sorts after `after` ("" for
   // any), in saga id order, and returns them with their histories (from
-  // their snapshots: see SagaRecord). Passing
-  // the last id of one batch as `after` of the next keeps a pass over many
-  // sagas linear: a claim never rescans the sagas just leased. Sagas being
+  // their snapshots: see SagaRecord). Passing the last id of one batch as
+  // `after` of the next keeps a pass over many sagas linear: a claim never
+  // rescans the sagas just leased. Sagas being
   // written at that moment are skipped, so concurrent claimers never get the
   // same saga and never wait for each other. InvalidArgument for an empty
   // owner or a non-positive ttl / limit.

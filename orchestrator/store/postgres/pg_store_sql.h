@@ -126,7 +126,6 @@ inline constexpr char kAppendGroupSql[] =
     " UPDATE sagas s SET status = b.status, current_step = b.current_step,"
     "  error = b.error, last_seq = b.last_seq,"
     "  current_attempt = b.current_attempt,"
-
     "  updated_at = " SAGA_MS_TO_TIMESTAMP("b.updated_ms") ","
     "  lease_expires_at = " SAGA_LEASE_UNTIL("b.lease_ttl_ms")
     " FROM b WHERE s.saga_id = b.saga_id AND s.last_seq = b.expected"
