@@ -39,15 +39,18 @@ TEST(BackpressureTest, HalfTheCallsFailingEveryBookingEndsAndTheCircuitStays) {
   ASSERT_TRUE(cluster.Start());
   const std::vector<std::string> ids = StartBookings(cluster, 100);
   ASSERT_EQ(ids.size(), 100u);
-  const BookingRun run = AwaitBookings(cluster, ids, 120s);
+  // notify retries for up to an hour, its backoff doubling to 30 s: a saga
+  // still failing after 11 attempts (one run in about 20 has one among 100
+  // sagas) is past 120 s; after 16 (one run in about 650) past 240 s.
+  const BookingRun run = AwaitBookings(cluster, ids, 240s);
   ASSERT_TRUE(run.seconds_to_end_all.has_value())
       << run.Count(saga::v1::SAGA_STATUS_RUNNING) << " still running";
   std::cout << "100 bookings with half the emails failing ended in "
             << *run.seconds_to_end_all << " s\n";
   int retried = 0;
   for (const auto& saga : run.sagas) {
-    // Four attempts at notify: about one saga in sixteen runs out and
-    // releases its reservation; the rest complete.
+    // Either end is consistent; with notify's hour-long budget every saga
+    // completes in practice.
     EXPECT_TRUE(saga.status() == saga::v1::SAGA_STATUS_COMPLETED ||
                 saga.status() == saga::v1::SAGA_STATUS_COMPENSATED)
         << DescribeSaga(saga);
