@@ -544,11 +544,8 @@ TEST_F(EngineTest, ASagaAtRestIsResumedElsewhereFromItsSnapshot) {
   // A failed call's result commits with its RetryScheduled: at rest. Later
   // attempts are held, so the saga rests or has one call in flight when
   // the engine stops; either way the claim below must add up.
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (Types(Record(id)).back() != "RetryScheduled") {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
-    std::this_thread::sleep_for(1ms);
-  }
+  ASSERT_TRUE(saga::testing::PollUntil(
+      [&] { return Types(Record(id)).back() == "RetryScheduled"; }, 10s));
   participant_.Block("send_notification");
   engine_->Stop();
   engine_.reset();
@@ -599,12 +596,12 @@ TEST_F(EngineTest, ASnapshotThisBuildCannotReadFallsBackToTheHistory) {
   EXPECT_EQ(*recovered, 1u);
   engine_->Start();
   // Adopted through a claim of its own, so it may not be driven yet.
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (Record("saga-snapped").summary.status !=
-         core::SagaStatus::kCompleted) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
-    std::this_thread::sleep_for(1ms);
-  }
+  ASSERT_TRUE(saga::testing::PollUntil(
+      [&] {
+        return Record("saga-snapped").summary.status ==
+               core::SagaStatus::kCompleted;
+      },
+      20s));
   store::SagaRecord record = Record("saga-snapped");
   ExpectContiguous(record);
 }
