@@ -47,15 +47,19 @@ void BatchedFdSink::log(const spdlog::details::log_msg& msg) {
   written_.wait(lock, [this] { return pending_.size() < kMaxPendingBytes; });
   spdlog::memory_buf_t line;
   formatter_->format(msg, line);
-  const bool was_idle = pending_.empty() && !writing_;
+  const bool first = pending_.empty();
   pending_.append(line.data(), line.size());
-  // A writer under way takes the new lines when it comes back.
-  if (was_idle) wake_.notify_one();
+  // The writer lingers after the first line, and a writer under way takes
+  // the new lines when it comes back: neither needs another wake-up.
+  if (first || pending_.size() >= kWakeBytes) wake_.notify_one();
 }
 
 void BatchedFdSink::flush() {
   std::unique_lock<std::mutex> lock(mu_);
+  ++flushes_waiting_;
+  wake_.notify_one();
   written_.wait(lock, [this] { return pending_.empty() && !writing_; });
+  --flushes_waiting_;
 }
 
 void BatchedFdSink::set_pattern(const std::string& pattern) {
@@ -71,8 +75,12 @@ void BatchedFdSink::set_formatter(
 void BatchedFdSink::Run() {
   std::string batch;  // written outside the lock; keeps its capacity
   std::unique_lock<std::mutex> lock(mu_);
+  const auto go_now = [this] {
+    return stopping_ || flushes_waiting_ > 0 || pending_.size() >= kWakeBytes;
+  };
   while (true) {
     wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+    wake_.wait_for(lock, kLinger, go_now);
     if (pending_.empty()) return;  // stopping, and everything is written
     batch.swap(pending_);
     writing_ = true;
