@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -39,15 +40,20 @@ constexpr size_t kMinReceiveBytes = 4 << 20;
 // How often the health status is checked against the database.
 constexpr std::chrono::seconds kHealthProbeInterval{1};
 
-// hostname-pid-random: unique among live instances without configuration.
+// hostname-pid-random: unique without configuration, also among the
+// processes that ran before (a container's hostname and pid repeat across
+// restarts; 64 random bits do not), so recovery need not look for leases
+// an earlier process left under it (LeaseOptions::fresh_instance_id).
 std::string DefaultInstanceId() {
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
     std::snprintf(host, sizeof(host), "orchestrator");
   }
   std::random_device random;
-  char suffix[16];
-  std::snprintf(suffix, sizeof(suffix), "%06x", random() & 0xffffff);
+  const uint64_t bits = (uint64_t{random()} << 32) | random();
+  char suffix[17];
+  std::snprintf(suffix, sizeof(suffix), "%016llx",
+                static_cast<unsigned long long>(bits));
   return std::string(host) + "-" + std::to_string(getpid()) + "-" + suffix;
 }
 
@@ -267,7 +273,8 @@ int BadConfig(const absl::Status& status) {
 }
 
 int RunServer(config::Config config, const RunOptions& run) {
-  if (config.instance.id.empty()) config.instance.id = DefaultInstanceId();
+  const bool fresh_instance_id = config.instance.id.empty();
+  if (fresh_instance_id) config.instance.id = DefaultInstanceId();
   auto secrets = ReadSecrets(config, run.db_password);
   if (!secrets.ok()) return BadConfig(secrets.status());
   // Both were checked by Validate.
@@ -348,6 +355,7 @@ int RunServer(config::Config config, const RunOptions& run) {
                                           config.instance.id);
   engine::EngineOptions engine_options = EngineOptionsFrom(config);
   engine_options.metrics = &metrics;
+  engine_options.leases.fresh_instance_id = fresh_instance_id;
   engine_options.pauses = backend->pauses.get();
   engine::Engine engine(store, &definitions, &participants, engine_options);
   // Started first, so claimed sagas resume while later batches are still

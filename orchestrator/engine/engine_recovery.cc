@@ -37,11 +37,13 @@ milliseconds NextReloadDelay(milliseconds delay) {
 }  // namespace
 
 absl::StatusOr<size_t> Engine::Recover() {
+  const LeaseOptions& leases = options_.leases;
   // Instance ids are unique among live instances, so leases under ours
   // were left by an earlier process: give them up and claim like anyone.
-  auto released = store_->ReleaseLeases(options_.leases.instance_id);
-  if (!released.ok()) return released.status();
-  const LeaseOptions& leases = options_.leases;
+  if (!leases.fresh_instance_id) {
+    auto released = store_->ReleaseLeases(leases.instance_id);
+    if (!released.ok()) return released.status();
+  }
   // One pass in saga id order, each batch after the last one's final id,
   // so every unfinished saga is read once however many there are. The
   // first batch is claim_batch, so its sagas resume at once; later batches

@@ -46,11 +46,17 @@ class FaultInjectingStore final : public testing::ForwardingStore {
 
   std::atomic<int> fail_appends_before_write{0};
   std::atomic<int> fail_appends_after_write{0};
+  std::atomic<int> release_leases_calls{0};
   store::MemoryStore inner;
 
   std::vector<Write> Writes() {
     std::lock_guard lock(writes_mu_);
     return writes_;
+  }
+
+  absl::StatusOr<int64_t> ReleaseLeases(const std::string& owner) override {
+    ++release_leases_calls;
+    return inner.ReleaseLeases(owner);
   }
 
   absl::Status Append(const store::AppendBatch& batch) override {
@@ -529,6 +535,31 @@ TEST_F(EngineTest, RecoverResumesACallThatWasInFlight) {
   ASSERT_GE(record.events.size(), 3u);
   EXPECT_EQ(record.events[2].type, core::EventType::kStepFailed);
   EXPECT_TRUE(record.events[2].outcome_unknown);
+}
+
+// An instance id this process made cannot hold leases yet, so recovery
+// skips the pass that gives back those an earlier process left; under a
+// stable id it gives them back and resumes their sagas at once.
+TEST_F(EngineTest, RecoveryLooksForLeftLeasesOnlyUnderAStableInstanceId) {
+  // Leased to the default id, "orchestrator", by a process that died.
+  ASSERT_NO_FATAL_FAILURE(CreateStartedSaga("saga-left"));
+  EngineOptions fresh;
+  fresh.leases.instance_id = "orchestrator-4242-0123456789abcdef";
+  fresh.leases.fresh_instance_id = true;
+  NewEngine({}, fresh);
+  auto none = engine_->Recover();
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(*none, 0u);  // the dead process's lease has not expired
+  EXPECT_EQ(store_.release_leases_calls.load(), 0);
+
+  NewEngine();  // "orchestrator" again, as a restart with a stable id
+  auto recovered = engine_->Recover();
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  EXPECT_EQ(*recovered, 1u);
+  EXPECT_EQ(store_.release_leases_calls.load(), 1);
+  engine_->Start();
+  ASSERT_EQ(Await("saga-left"), AwaitOutcome::kReached);
+  EXPECT_EQ(Record("saga-left").summary.status, core::SagaStatus::kCompleted);
 }
 
 // A saga at rest on a backoff has a snapshot of exactly its folded state,

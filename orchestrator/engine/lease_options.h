@@ -12,6 +12,10 @@ struct LeaseOptions {
   // This instance's name in the sagas' leases and in their histories;
   // unique among the live instances that share the database.
   std::string instance_id = "orchestrator";
+  // The id was made by this process (the default hostname-pid-random), so
+  // no earlier process can have left leases under it: recovery has none to
+  // give back, and skips the pass over the unfinished sagas that looks.
+  bool fresh_instance_id = false;
   // How long a lease lasts without renewal: after a crash, the instance's
   // sagas wait this long before another instance takes them over.
   std::chrono::milliseconds ttl{15000};
