@@ -98,13 +98,13 @@ void ConnectionPool::ConnectSucceeded() {
   backoff_ = std::chrono::milliseconds(0);
 }
 
-absl::Status ConnectionPool::Fill() {
+absl::Status ConnectionPool::Fill(int sessions) {
   sync::MutexLock lock(&mu_);
   // All at once: a session is a connect, an authentication exchange (SCRAM
   // is CPU work on both ends) and its prepares, some 30 ms, and opened one
   // after another they held every start-up for a quarter of a second.
   std::vector<std::future<std::unique_ptr<pqxx::connection>>> opening;
-  for (int i = open_; i < options_.size; ++i) {
+  for (int i = open_; i < std::min(sessions, options_.size); ++i) {
     opening.push_back(
         std::async(std::launch::async, [this] { return Connect(); }));
   }

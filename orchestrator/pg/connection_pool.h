@@ -1,7 +1,7 @@
 // A pool of PostgreSQL sessions to one database, shared by the store, the
 // outbox readers and the participants.
 //
-// Sessions open lazily (or all at once with Fill) and are prepared by
+// Sessions open lazily (or some at once with Fill) and are prepared by
 // Options::prepare. A session that ended is dropped, and the idle ones with
 // it (a restart or a failover most likely ended them too); a later call
 // opens a new one. After a failed connect, callers fail fast with
@@ -87,8 +87,10 @@ class ConnectionPool {
   ConnectionPool& operator=(const ConnectionPool&) = delete;
   ~ConnectionPool();
 
-  // Opens every session now. Unavailable if one cannot be opened.
-  absl::Status Fill();
+  // Opens sessions now, all at once, until `sessions` (at most the pool's
+  // size) are open; the rest open when first needed. Unavailable if one
+  // cannot be opened.
+  absl::Status Fill(int sessions);
 
   // A session, waiting until one is free or `deadline` (the caller's)
   // passes. Unavailable: the database cannot be reached (now, or at the

@@ -1426,6 +1426,33 @@ TEST_F(PgStoreTest, ConcurrentClaimersNeverShareASaga) {
   EXPECT_EQ(all.size(), static_cast<size_t>(kSagas));
 }
 
+// Open connects a few sessions at once (a restart's first resumed step
+// waits for them) and the rest of the pool as the load needs them.
+TEST_F(PgStoreTest, OpensAFewSessionsAndTheRestWhenNeeded) {
+  std::unique_ptr<PgStore> store = OpenStore(8);
+  ASSERT_NE(store, nullptr);
+  const std::string others =
+      "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+      "current_database() AND pid <> pg_backend_pid()";
+  EXPECT_EQ(Count(others), 3);
+
+  // Six appends at once, each holding a session while it waits for a lock.
+  ASSERT_TRUE(store->Create(CreateBatch("saga-1")).ok());
+  pqxx::connection blocker_session(db_->dsn());
+  pqxx::work blocker(blocker_session);
+  blocker.exec("SELECT 1 FROM sagas WHERE saga_id = 'saga-1' FOR UPDATE");
+  std::vector<std::thread> appending;
+  for (int i = 0; i < 6; ++i) {
+    appending.emplace_back([&] {
+      (void)store->Append(AdvanceBatch("saga-1", 1, 1, SagaStatus::kCompleted));
+    });
+  }
+  EXPECT_TRUE(PollUntil([&] { return Count(others) == 1 + 6; },
+                        std::chrono::seconds(10)));
+  blocker.abort();
+  for (std::thread& thread : appending) thread.join();
+}
+
 TEST_F(PgStoreTest, RecoversAfterItsConnectionsAreKilled) {
   std::unique_ptr<PgStore> store = OpenStore(2);
   ASSERT_NE(store, nullptr);

@@ -119,6 +119,10 @@ std::optional<std::string> NullIfEmpty(const std::string& value) {
 
 namespace {
 
+// Sessions Open opens before it returns: one for recovery's claims and one
+// for each of the committer's two writers.
+constexpr int kSessionsAtOpen = 3;
+
 // Sessions are set up for this store's statements.
 void PrepareSession(pqxx::connection& conn) {
   // This store never leaves a transaction idle; one that idles belongs
@@ -183,7 +187,12 @@ absl::StatusOr<std::unique_ptr<PgStore>> PgStore::Open(
   pool_options.size = pool_size;
   pool_options.prepare = PrepareSession;
   auto pool = std::make_unique<pg::ConnectionPool>(std::move(pool_options));
-  if (absl::Status status = pool->Fill(); !status.ok()) return status;
+  // Enough sessions for the first claim and the first commits, which a
+  // restart's first resumed step waits for; the others open as the load
+  // needs them rather than in front of it.
+  if (absl::Status status = pool->Fill(kSessionsAtOpen); !status.ok()) {
+    return status;
+  }
   return std::unique_ptr<PgStore>(
       new PgStore(std::move(pool), std::move(options)));
 }
