@@ -119,8 +119,8 @@ std::optional<std::string> NullIfEmpty(const std::string& value) {
 
 namespace {
 
-// Sessions Open opens before it returns: one for recovery's claims and one
-// for each of the committer's two writers.
+// How many sessions Open connects before it returns: one for recovery's
+// claims and one for each of the committer's two writers.
 constexpr int kSessionsAtOpen = 3;
 
 // Sessions are set up for this store's statements.
