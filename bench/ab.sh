@@ -31,19 +31,20 @@ for round in $(seq 1 "$ROUNDS"); do
     echo "[$(date +%H:%M:%S)] round $round: $side" >&2
     BUILD_DIR=${BUILD_DIR:-$dir/build} "$dir/bench/run.sh" 2>/dev/null |
       awk -F'|' -v side="$side" -v round="$round" \
-        '/^\| [0-9]+ \|/ { gsub(/ /, ""); print side, round, $2, $3, $11 }' \
+        '/^\| [0-9]+ \|/ { gsub(/ /, ""); print side, round, $2, $3, $11, $12 }' \
         >>"$OUT/rows"
   done
 done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| C | side | sagas/s, each round | median | CPU ms/saga orchestrator/participant/postgres/loadgen, each round |"
-echo "|---:|---|---|---:|---|"
+echo "| C | side | sagas/s, each round | median | CPU ms/saga orchestrator/participant/postgres/loadgen, each round | WAL KiB/saga, each round |"
+echo "|---:|---|---|---:|---|---|"
 for c in $CONCURRENCY; do
   for side in before after; do
     rates=$(awk -v s="$side" -v c="$c" '$1 == s && $3 == c {print $4}' "$OUT/rows")
     cpus=$(awk -v s="$side" -v c="$c" '$1 == s && $3 == c {print $5}' "$OUT/rows")
+    wals=$(awk -v s="$side" -v c="$c" '$1 == s && $3 == c {print $6}' "$OUT/rows")
     median=$(sort -n <<<"$rates" | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')
-    echo "| $c | $side | $(paste -sd' ' <<<"$rates") | $median | $(paste -sd' ' <<<"$cpus") |"
+    echo "| $c | $side | $(paste -sd' ' <<<"$rates") | $median | $(paste -sd' ' <<<"$cpus") | $(paste -sd' ' <<<"$wals") |"
   done
 done

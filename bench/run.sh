@@ -238,6 +238,10 @@ next_xid() { sql orchestrator "SELECT pg_snapshot_xmax(pg_current_snapshot())"; 
 xact_commits() {
   sql orchestrator "SELECT xact_commit FROM pg_stat_database WHERE datname = 'orchestrator'"
 }
+# The cluster's WAL position in bytes: WAL written per saga is the write
+# path's work in PostgreSQL (rows, index entries, page images) as a count,
+# steadier than CPU time on a shared machine.
+wal_bytes() { sql orchestrator "SELECT pg_current_wal_insert_lsn() - '0/0'"; }
 # A transition is one committed decision: its events share a transaction,
 # and so its recorded_at, and no other decision of the saga does.
 transitions_since() {
@@ -287,11 +291,12 @@ perf_report() {
 declare -A SWEEP=()
 BEST_C= BEST_RATE=0 CALL_P50= CALL_P99=
 phase_sweep() {
-  local c since xid0 xid1 commits0 commits1 cpu0 cpu1 line sagas events transitions
+  local c since xid0 xid1 commits0 commits1 wal0 wal1 cpu0 cpu1 line sagas events transitions
   for c in $CONCURRENCY; do
     since=$(sql orchestrator "SELECT now()")
     xid0=$(next_xid)
     commits0=$(xact_commits)
+    wal0=$(wal_bytes)
     log "sweep: concurrency $c, ${WARMUP}s warm-up + ${DURATION}s"
     perf_start "$c"
     cpu0=$(cpu_ticks)
@@ -303,6 +308,7 @@ phase_sweep() {
     ((SETTLE_S > 0)) && sleep "$SETTLE_S"
     xid1=$(next_xid)
     commits1=$(xact_commits)
+    wal1=$(wal_bytes)
     IFS='|' read -r sagas events transitions <<<"$(transitions_since "$since")"
     local -A r=()
     parse_kv r "$line"
@@ -310,7 +316,8 @@ phase_sweep() {
     SWEEP[$c]="${r[sagas_per_s]} ${r[p50_ms]} ${r[p99_ms]} \
 $(calc %.2f "$transitions / $sagas") $(calc %.2f "$transitions / ($xid1 - $xid0)") \
 $(calc %.2f "($xid1 - $xid0) / $sagas") $(calc %.2f "($commits1 - $commits0) / $sagas") \
-$(calc %.2f "$events / $sagas") $(cpu_per_saga "$cpu0" "$cpu1" "${r[total]}" "${r[cpu_ms]}")"
+$(calc %.2f "$events / $sagas") $(cpu_per_saga "$cpu0" "$cpu1" "${r[total]}" "${r[cpu_ms]}") \
+$(calc %.1f "($wal1 - $wal0) / 1024 / $sagas")"
     if awk "BEGIN { exit !(${r[sagas_per_s]} > $BEST_RATE) }"; then
       BEST_RATE=${r[sagas_per_s]} BEST_C=$c
     fi
@@ -460,11 +467,11 @@ stop_pid "$PARTICIPANT_PID"
   echo "booking saga (3 steps), one no-op participant process; ${WARMUP}s warm-up + ${DURATION}s per concurrency"
   if [[ -n $BEST_C ]]; then
     echo
-    echo "| C | sagas/s | p50 ms | p99 ms | transitions/saga | transitions/commit | PG write commits/saga | PG xact_commit/saga | events/saga | CPU ms/saga: orchestrator/participant/postgres/loadgen |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    echo "| C | sagas/s | p50 ms | p99 ms | transitions/saga | transitions/commit | PG write commits/saga | PG xact_commit/saga | events/saga | CPU ms/saga: orchestrator/participant/postgres/loadgen | WAL KiB/saga |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
     for c in $CONCURRENCY; do
-      read -r rate p50 p99 tps_saga tpc wcs xcs eps cpu <<<"${SWEEP[$c]}"
-      echo "| $c | $rate | $p50 | $p99 | $tps_saga | $tpc | $wcs | $xcs | $eps | $cpu |"
+      read -r rate p50 p99 tps_saga tpc wcs xcs eps cpu wal <<<"${SWEEP[$c]}"
+      echo "| $c | $rate | $p50 | $p99 | $tps_saga | $tpc | $wcs | $xcs | $eps | $cpu | $wal |"
     done
   fi
   if [[ ${#PARALLEL[@]} -gt 0 ]]; then
