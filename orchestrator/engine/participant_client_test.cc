@@ -5,6 +5,10 @@
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <future>
@@ -124,6 +128,31 @@ TEST_F(ParticipantClientTest, NothingIsSentPastTheSendByTime) {
   EXPECT_FALSE(result.sent);
   EXPECT_EQ(result.outcome, core::CallOutcome::kNotApplied);
   EXPECT_EQ(participant_.requests.load(), 0);
+}
+
+// A restart's first resumed step should not wait for a TCP handshake: the
+// clients connect to every participant when they are made, before any call.
+TEST(ParticipantClientsTest, ConnectToEachParticipantBeforeTheFirstCall) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(
+      ::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)),
+      0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(
+      ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length),
+      0);
+  ParticipantClients clients(
+      {{"listener", "127.0.0.1:" + std::to_string(ntohs(address.sin_port))}},
+      {}, "orch-7");
+  pollfd incoming{listener, POLLIN, 0};
+  EXPECT_EQ(::poll(&incoming, 1, /*timeout_ms=*/10000), 1)
+      << "no connection without a call";
+  ::close(listener);
 }
 
 TEST(ToCallResultTest, ARetryableAnswerSettlesTheKey) {
