@@ -1,5 +1,6 @@
 #include "orchestrator/backend.h"
 
+#include <future>
 #include <utility>
 
 #include "orchestrator/pg/database_probe.h"
@@ -19,17 +20,25 @@ constexpr int kOutboxLogConnections = 2;
 absl::StatusOr<Backend> OpenPostgres(const BackendOptions& options) {
   store::GroupCommitOptions group_commit;
   group_commit.observer = options.on_commit;
+  // The engine reads the pauses before its first participant call: their
+  // session opens beside the store's, not after them on the way to the
+  // first resumed step. A failure to open either is retried as one.
+  auto pauses = std::make_unique<store::PgParticipantPauses>(options.dsn);
+  std::future<absl::Status> pauses_session =
+      std::async(std::launch::async, [&pauses] { return pauses->Connect(); });
   auto store =
       store::PgStore::Open(options.dsn, options.connections, group_commit);
+  const absl::Status pauses_connected = pauses_session.get();
   if (!store.ok()) return store.status();
+  if (!pauses_connected.ok()) return pauses_connected;
   Backend backend;
   backend.store = *std::move(store);
+  backend.pauses = std::move(pauses);
   backend.outbox_log =
       std::make_unique<store::PgOutboxLog>(options.dsn, kOutboxLogConnections);
   if (options.outbox_queue) {
     backend.outbox_queue = std::make_unique<store::PgOutboxQueue>(options.dsn);
   }
-  backend.pauses = std::make_unique<store::PgParticipantPauses>(options.dsn);
   backend.retention = std::make_unique<store::PgRetention>(options.dsn);
   auto probe = std::make_shared<pg::DatabaseProbe>(options.dsn);
   backend.probe = [probe] { return probe->Check(); };

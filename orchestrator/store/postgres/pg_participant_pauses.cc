@@ -88,6 +88,8 @@ PgParticipantPauses::PgParticipantPauses(std::string dsn) {
 
 PgParticipantPauses::~PgParticipantPauses() = default;
 
+absl::Status PgParticipantPauses::Connect() { return pool_->Fill(1); }
+
 absl::StatusOr<PauseChange> PgParticipantPauses::Pause(
     const std::string& participant, const std::string& by,
     const std::string& reason) {

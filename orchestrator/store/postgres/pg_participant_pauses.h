@@ -1,8 +1,8 @@
 // ParticipantPauses over PostgreSQL: the participant_pauses table
 // (migrations/orchestrator/0011) and the outbox. Each change is one
 // statement, so the pause row and its audit message commit together. Opens
-// a small pool of its own, lazily, so a database that is down at start-up
-// only delays the first read.
+// a small pool of its own, lazily (or at Connect), so a database that is
+// down at start-up only delays the first read.
 #pragma once
 
 #include <memory>
@@ -31,6 +31,9 @@ class PgParticipantPauses final : public ParticipantPauses {
                                      const std::string& by,
                                      const std::string& reason) override;
   absl::StatusOr<std::vector<ParticipantPause>> List() override;
+
+  // Opens the pool's first session now rather than at the first read.
+  absl::Status Connect();
 
  private:
   std::unique_ptr<pg::ConnectionPool> pool_;
