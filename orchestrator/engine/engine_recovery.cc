@@ -26,7 +26,10 @@ using std::chrono::milliseconds;
 
 namespace {
 
-// Recovery's batches grow to this many sagas per claim statement.
+// Recovery's first claim takes at most this many sagas, so the first of
+// them are folded, committed and called without waiting for a hundred
+// others; its batches then grow to the largest.
+constexpr int kFirstRecoveryBatch = 16;
 constexpr int kLargestRecoveryBatch = 5000;
 
 // Backoff for re-reading a saga while the database is unreachable.
@@ -46,15 +49,15 @@ absl::StatusOr<size_t> Engine::Recover() {
   }
   // One pass in saga id order, each batch after the last one's final id,
   // so every unfinished saga is read once however many there are. The
-  // first batch is claim_batch, so its sagas resume at once; later batches
-  // grow, since a statement per batch is what a long pass costs. Sagas
+  // first batch is small, so its sagas resume at once; later batches grow,
+  // since a statement per batch is what a long pass costs. Sagas
   // skipped (being written) or whose leases lapse meanwhile are left to
   // the lease keeper's claims.
   threads_->leases->HoldClaims(true);
   absl::Cleanup resume_claims = [this] { threads_->leases->HoldClaims(false); };
   size_t claimed = 0;
   std::string after;
-  int batch_size = leases.claim_batch;
+  int batch_size = std::min(leases.claim_batch, kFirstRecoveryBatch);
   // Each batch is folded on a database thread while the next is claimed;
   // the pass ends once every batch is folded and handed to the engine.
   std::vector<std::future<void>> adopted;

@@ -59,6 +59,21 @@ class FaultInjectingStore final : public testing::ForwardingStore {
     return inner.ReleaseLeases(owner);
   }
 
+  absl::StatusOr<std::vector<store::SagaRecord>> Claim(
+      const std::string& owner, std::chrono::milliseconds ttl, int limit,
+      const std::string& after) override {
+    {
+      std::lock_guard lock(writes_mu_);
+      claim_limits_.push_back(limit);
+    }
+    return inner.Claim(owner, ttl, limit, after);
+  }
+
+  std::vector<int> ClaimLimits() {
+    std::lock_guard lock(writes_mu_);
+    return claim_limits_;
+  }
+
   absl::Status Append(const store::AppendBatch& batch) override {
     if (TakeOne(fail_appends_before_write)) {
       return absl::UnavailableError("injected: database unreachable");
@@ -85,6 +100,7 @@ class FaultInjectingStore final : public testing::ForwardingStore {
 
   std::mutex writes_mu_;
   std::vector<Write> writes_;
+  std::vector<int> claim_limits_;
 };
 
 // A participant serving every action of the booking saga, applying each
@@ -560,6 +576,29 @@ TEST_F(EngineTest, RecoveryLooksForLeftLeasesOnlyUnderAStableInstanceId) {
   engine_->Start();
   ASSERT_EQ(Await("saga-left"), AwaitOutcome::kReached);
   EXPECT_EQ(Record("saga-left").summary.status, core::SagaStatus::kCompleted);
+}
+
+// Recovery's first claim is small, so its sagas are folded, committed and
+// called without waiting for a whole claim_batch; then the batches grow.
+TEST_F(EngineTest, RecoveryClaimsAFewSagasFirstThenGrowingBatches) {
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_NO_FATAL_FAILURE(CreateStartedSaga("saga-" + std::to_string(i)));
+  }
+  // Leased to the fixture engine's id by a process that died.
+  auto recovered = engine_->Recover();
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  EXPECT_EQ(*recovered, 40u);
+  EXPECT_EQ(store_.ClaimLimits(), (std::vector<int>{16, 64}));
+  engine_->Start();
+  for (int i = 0; i < 40; ++i) {
+    const std::string id = "saga-" + std::to_string(i);
+    EXPECT_TRUE(saga::testing::PollUntil(
+        [&] {
+          return Record(id).summary.status == core::SagaStatus::kCompleted;
+        },
+        20s))
+        << id;
+  }
 }
 
 // A saga at rest on a backoff has a snapshot of exactly its folded state,
