@@ -3,6 +3,7 @@
 // audit message that the outbox stream (WatchEvents) reads.
 #include <chrono>
 #include <memory>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
@@ -108,9 +109,29 @@ TEST_F(PgParticipantPausesTest, ResumingEndsThePauseOnceAndAuditsBoth) {
   EXPECT_EQ(payload["paused_reason"], "db failover");
 }
 
+// The orchestrator opens the session at start-up, beside the store's, so
+// the engine's first read of the pauses does not log in first.
+TEST_F(PgParticipantPausesTest, ConnectOpensTheSessionTheFirstReadUses) {
+  pqxx::connection observer(db_->dsn());
+  auto sessions = [&] {
+    pqxx::nontransaction tx(observer);
+    return tx
+        .exec1(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+            "current_database() AND pid <> pg_backend_pid()")[0]
+        .as<int>();
+  };
+  EXPECT_EQ(sessions(), 0);
+  ASSERT_TRUE(pauses_->Connect().ok());
+  EXPECT_EQ(sessions(), 1);
+  ASSERT_TRUE(pauses_->List().ok());
+  EXPECT_EQ(sessions(), 1);
+}
+
 TEST_F(PgParticipantPausesTest, AnUnreachableDatabaseIsUnavailable) {
   PgParticipantPauses nowhere(
       "host=127.0.0.1 port=1 dbname=none connect_timeout=2");
+  EXPECT_EQ(nowhere.Connect().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(nowhere.List().status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(nowhere.Pause("doctor", "ann", "x").status().code(),
             absl::StatusCode::kUnavailable);
