@@ -146,8 +146,10 @@ class Engine {
   // then claims (in batches) every saga whose lease is free or expired and
   // queues its resumption, in one pass over the saga ids. Call once,
   // before or right after Start (before any saga is started): after Start,
-  // the sagas of the first batches resume while later batches are still
-  // being claimed. Returns how many sagas it claimed.
+  // the sagas of the first batch resume while the pass goes on; the others
+  // resume once it has ended, so that the pass (which the API waits for)
+  // does not share the machine with them. Returns how many sagas it
+  // claimed.
   absl::StatusOr<size_t> Recover();
 
   // Starts the engine thread, and the lease renewals and claims.
@@ -361,9 +363,12 @@ class Engine {
   void Reload(const std::string& saga_id, std::chrono::milliseconds delay);
   void Drop(const std::string& saga_id, const std::string& why);
   void Adopt(const std::string& saga_id, std::chrono::milliseconds delay);
-  // On a database thread (or before Start).
-  void AdoptClaimed(std::vector<store::SagaRecord> records,
-                    uint64_t generation);
+  // On a database thread (or before Start). With `resume` false, sagas
+  // new here are only held (resumed_after_recovery_) until Recover ends.
+  void AdoptClaimed(std::vector<store::SagaRecord> records, uint64_t generation,
+                    bool resume = true);
+  // Engine thread: resumes the sagas AdoptClaimed held back.
+  void ResumeAfterRecovery();
   // A claimed record's state: its snapshot with the events after it, or
   // its whole history folded. InvalidArgument for a snapshot this build
   // cannot read (see core/snapshot.h), logged: the caller then reads the
@@ -418,6 +423,9 @@ class Engine {
   std::unordered_map<std::string, std::unique_ptr<Runtime>> sagas_;
   // Sagas whose call was withheld while the leases were unsure.
   std::set<std::string> withheld_;
+  // Sagas recovery adopted after its first batch: resumed once the pass
+  // has ended.
+  std::vector<std::string> resumed_after_recovery_;
   // Child sagas whose start is committing, and the parents' attempts whose
   // child is watched ("<parent>/<step>/<attempt>").
   std::set<std::string> starting_children_;

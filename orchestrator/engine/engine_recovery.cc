@@ -61,9 +61,16 @@ absl::StatusOr<size_t> Engine::Recover() {
   // Each batch is folded on a database thread while the next is claimed;
   // the pass ends once every batch is folded and handed to the engine.
   std::vector<std::future<void>> adopted;
+  // On every return, after the adoptions (cleanups run in reverse order):
+  // the sagas held back resume, each Inserted before this runs, since the
+  // engine thread runs its posts in order.
+  absl::Cleanup resume_held = [this] {
+    asio::post(threads_->io, [this] { ResumeAfterRecovery(); });
+  };
   absl::Cleanup wait_for_adoptions = [&adopted] {
     for (auto& adoption : adopted) adoption.wait();
   };
+  bool first_batch = true;
   while (true) {
     const uint64_t generation = threads_->leases->Generation();
     auto batch =
@@ -76,14 +83,29 @@ absl::StatusOr<size_t> Engine::Recover() {
     adopted.push_back(
         asio::post(threads_->db,
                    std::packaged_task<void()>(
-                       [this, batch = *std::move(batch), generation]() mutable {
-                         AdoptClaimed(std::move(batch), generation);
+                       [this, batch = *std::move(batch), generation,
+                        resume = std::exchange(first_batch, false)]() mutable {
+                         AdoptClaimed(std::move(batch), generation, resume);
                        })));
     if (count < static_cast<size_t>(batch_size)) break;
     batch_size = std::min(batch_size * 4,
                           std::max(leases.claim_batch, kLargestRecoveryBatch));
   }
   return claimed;
+}
+
+void Engine::ResumeAfterRecovery() {
+  for (const std::string& saga_id :
+       std::exchange(resumed_after_recovery_, {})) {
+    auto it = sagas_.find(saga_id);
+    if (it == sagas_.end()) continue;
+    Runtime& runtime = *it->second;
+    runtime.busy = false;
+    // First: it settles the calls the previous driver left in flight, and
+    // whatever queued meanwhile is judged against that.
+    runtime.queued.insert(runtime.queued.begin(), {core::Signal{}, nullptr});
+    DrainQueued(saga_id);
+  }
 }
 
 bool Engine::LeaseSurelyHeld(const Runtime& runtime) const {
@@ -280,7 +302,7 @@ void Engine::TakeOver(const std::string& saga_id,
 // Runs on a database thread (or before Start): definitions may have to be
 // read back from the store.
 void Engine::AdoptClaimed(std::vector<store::SagaRecord> records,
-                          uint64_t generation) {
+                          uint64_t generation, bool resume) {
   const std::string& self = options_.leases.instance_id;
   for (auto& record : records) {
     const std::string saga_id = record.summary.saga_id;
@@ -308,19 +330,26 @@ void Engine::AdoptClaimed(std::vector<store::SagaRecord> records,
       });
       continue;
     }
-    asio::post(
-        threads_->io, [this, saga_id, generation, definition = *definition,
-                       key = std::move(record.summary.idempotency_key),
-                       state = *std::move(state)]() mutable {
-          auto it = sagas_.find(saga_id);
-          if (it == sagas_.end()) {
-            Insert(saga_id, definition, std::move(state), key, generation);
-            Handle(saga_id, core::Signal{}, nullptr);
-            return;
-          }
-          // Already driven here: its lease had lapsed and is ours again.
-          Reclaimed(saga_id, *it->second, generation, std::move(state));
-        });
+    asio::post(threads_->io, [this, saga_id, generation, resume,
+                              definition = *definition,
+                              key = std::move(record.summary.idempotency_key),
+                              state = *std::move(state)]() mutable {
+      auto it = sagas_.find(saga_id);
+      if (it == sagas_.end()) {
+        Insert(saga_id, definition, std::move(state), key, generation);
+        if (resume) {
+          Handle(saga_id, core::Signal{}, nullptr);
+        } else {
+          // Held like a saga being reloaded: a signal arriving first
+          // (a child's end) queues behind the resumption.
+          sagas_.at(saga_id)->busy = true;
+          resumed_after_recovery_.push_back(saga_id);
+        }
+        return;
+      }
+      // Already driven here: its lease had lapsed and is ours again.
+      Reclaimed(saga_id, *it->second, generation, std::move(state));
+    });
   }
 }
 

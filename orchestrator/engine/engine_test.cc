@@ -47,6 +47,7 @@ class FaultInjectingStore final : public testing::ForwardingStore {
   std::atomic<int> fail_appends_before_write{0};
   std::atomic<int> fail_appends_after_write{0};
   std::atomic<int> release_leases_calls{0};
+  int fail_claim_number = 0;  // this claim (1 = the first) is Unavailable
   store::MemoryStore inner;
 
   std::vector<Write> Writes() {
@@ -65,6 +66,9 @@ class FaultInjectingStore final : public testing::ForwardingStore {
     {
       std::lock_guard lock(writes_mu_);
       claim_limits_.push_back(limit);
+      if (static_cast<int>(claim_limits_.size()) == fail_claim_number) {
+        return absl::UnavailableError("injected: database unreachable");
+      }
     }
     return inner.Claim(owner, ttl, limit, after);
   }
@@ -591,6 +595,28 @@ TEST_F(EngineTest, RecoveryClaimsAFewSagasFirstThenGrowingBatches) {
   EXPECT_EQ(store_.ClaimLimits(), (std::vector<int>{16, 64}));
   engine_->Start();
   for (int i = 0; i < 40; ++i) {
+    const std::string id = "saga-" + std::to_string(i);
+    EXPECT_TRUE(saga::testing::PollUntil(
+        [&] {
+          return Record(id).summary.status == core::SagaStatus::kCompleted;
+        },
+        20s))
+        << id;
+  }
+}
+
+// Sagas after the first batch wait for the end of the pass; a pass that
+// fails part way still resumes those it had claimed, and the lease keeper
+// claims the rest.
+TEST_F(EngineTest, APassThatFailsPartWayStillResumesTheSagasItClaimed) {
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_NO_FATAL_FAILURE(CreateStartedSaga("saga-" + std::to_string(i)));
+  }
+  store_.fail_claim_number = 3;  // after 16 and 64 sagas
+  auto recovered = engine_->Recover();
+  EXPECT_TRUE(absl::IsUnavailable(recovered.status())) << recovered.status();
+  engine_->Start();
+  for (int i = 0; i < 100; ++i) {
     const std::string id = "saga-" + std::to_string(i);
     EXPECT_TRUE(saga::testing::PollUntil(
         [&] {
