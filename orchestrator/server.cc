@@ -358,8 +358,8 @@ int RunServer(config::Config config, const RunOptions& run) {
   engine_options.leases.fresh_instance_id = fresh_instance_id;
   engine_options.pauses = backend->pauses.get();
   engine::Engine engine(store, &definitions, &participants, engine_options);
-  // Started first, so claimed sagas resume while later batches are still
-  // being claimed; the API serves once all are claimed.
+  // Started first, so the first claimed sagas resume while later batches
+  // are still being claimed; the API serves once all are claimed.
   engine.Start();
   const auto recovery_began = std::chrono::steady_clock::now();
   auto recovered =
