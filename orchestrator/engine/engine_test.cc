@@ -366,6 +366,26 @@ class EngineTest : public ::testing::Test {
     ASSERT_TRUE(store_.Create(batch).ok());
   }
 
+  // "saga-0" .. "saga-<count - 1>", each as CreateStartedSaga leaves it.
+  void CreateStartedSagas(int count) {
+    for (int i = 0; i < count; ++i) {
+      ASSERT_NO_FATAL_FAILURE(CreateStartedSaga("saga-" + std::to_string(i)));
+    }
+  }
+
+  // Each of CreateStartedSagas(count) completes within 20 s.
+  void ExpectAllCompleted(int count) {
+    for (int i = 0; i < count; ++i) {
+      const std::string id = "saga-" + std::to_string(i);
+      EXPECT_TRUE(saga::testing::PollUntil(
+          [&] {
+            return Record(id).summary.status == core::SagaStatus::kCompleted;
+          },
+          20s))
+          << id;
+    }
+  }
+
   store::SagaRecord Record(const std::string& id) {
     auto record = store_.Load(id);
     EXPECT_TRUE(record.ok()) << record.status();
@@ -585,46 +605,26 @@ TEST_F(EngineTest, RecoveryLooksForLeftLeasesOnlyUnderAStableInstanceId) {
 // Recovery's first claim is small, so its sagas are folded, committed and
 // called without waiting for a whole claim_batch; then the batches grow.
 TEST_F(EngineTest, RecoveryClaimsAFewSagasFirstThenGrowingBatches) {
-  for (int i = 0; i < 40; ++i) {
-    ASSERT_NO_FATAL_FAILURE(CreateStartedSaga("saga-" + std::to_string(i)));
-  }
+  ASSERT_NO_FATAL_FAILURE(CreateStartedSagas(40));
   // Leased to the fixture engine's id by a process that died.
   auto recovered = engine_->Recover();
   ASSERT_TRUE(recovered.ok()) << recovered.status();
   EXPECT_EQ(*recovered, 40u);
   EXPECT_EQ(store_.ClaimLimits(), (std::vector<int>{16, 64}));
   engine_->Start();
-  for (int i = 0; i < 40; ++i) {
-    const std::string id = "saga-" + std::to_string(i);
-    EXPECT_TRUE(saga::testing::PollUntil(
-        [&] {
-          return Record(id).summary.status == core::SagaStatus::kCompleted;
-        },
-        20s))
-        << id;
-  }
+  ExpectAllCompleted(40);
 }
 
 // Sagas after the first batch wait for the end of the pass; a pass that
 // fails part way still resumes those it had claimed, and the lease keeper
 // claims the rest.
 TEST_F(EngineTest, APassThatFailsPartWayStillResumesTheSagasItClaimed) {
-  for (int i = 0; i < 100; ++i) {
-    ASSERT_NO_FATAL_FAILURE(CreateStartedSaga("saga-" + std::to_string(i)));
-  }
+  ASSERT_NO_FATAL_FAILURE(CreateStartedSagas(100));
   store_.fail_claim_number = 3;  // after 16 and 64 sagas
   auto recovered = engine_->Recover();
   EXPECT_TRUE(absl::IsUnavailable(recovered.status())) << recovered.status();
   engine_->Start();
-  for (int i = 0; i < 100; ++i) {
-    const std::string id = "saga-" + std::to_string(i);
-    EXPECT_TRUE(saga::testing::PollUntil(
-        [&] {
-          return Record(id).summary.status == core::SagaStatus::kCompleted;
-        },
-        20s))
-        << id;
-  }
+  ExpectAllCompleted(100);
 }
 
 // A saga at rest on a backoff has a snapshot of exactly its folded state,
